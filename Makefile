@@ -1,0 +1,46 @@
+# Two commands for a fresh machine with python3, make and git: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: serve test test-unit test-integration test-e2e setup migrate demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(PY) -m services.cli migrate
+
+demo: migrate
+	$(PY) -m services.cli demo
+
+## serve: set up, migrate the SQLite file database, load profiles and demo data, serve on 127.0.0.1:8000
+serve: demo
+	$(PY) -m services.cli serve --host 127.0.0.1 --port 8000
+
+## test: set up and run the whole suite (SQLite; DATABASE_URL=postgresql://… runs the DB tests on PostgreSQL)
+test: setup
+	$(PY) -m pytest -q -n 2 tests
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -q tests/integration
+
+test-e2e: setup
+	$(PY) -m pytest -q tests/e2e
+
+bench: setup
+	$(PY) bench/engine.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""The pydantic forms people fill in. Pure: no I/O."""

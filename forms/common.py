@@ -1,0 +1,67 @@
+"""Field types shared by every form: validated once, here."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from states.messages import BilingualError
+
+# GB 32100-2015 统一社会信用代码: 18 characters from this 31-letter alphabet (no I, O, Z, S, V);
+# the 18th is a check character over the first 17 with these weights (mod 31).
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def _valid_uscc(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 18:
+        raise BilingualError("统一社会信用代码须为18位", "A unified social credit code has 18 characters")
+    bad = sorted({c for c in code if c not in USCC_ALPHABET})
+    if bad:
+        raise BilingualError(
+            f"统一社会信用代码含非法字符：{''.join(bad)}",
+            f"Characters not allowed in a unified social credit code: {''.join(bad)}",
+        )
+    if uscc_check_char(code[:17]) != code[17]:
+        raise BilingualError(
+            "统一社会信用代码校验位错误（GB 32100-2015）",
+            "The check character of the unified social credit code is wrong (GB 32100-2015)",
+        )
+    return code
+
+
+USCC = Annotated[str, AfterValidator(_valid_uscc)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Reasoning = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)]
+# Tonnes of CO2 equivalent: non-negative, at most 3 decimal places (kg precision), below 10^12.
+Tonnes = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 12, decimal_places=3)]
+
+
+class Form(BaseModel):
+    """Base of every form: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Empty(Form):
+    """Actions that carry nothing but the fact they happened (e.g. a timer firing)."""
+
+
+class Note(Form):
+    comments: Comment = ""
+
+
+def ordered_dates(start: date | None, end: date | None, what_zh: str, what_en: str) -> None:
+    if start and end and end < start:
+        raise BilingualError(f"{what_zh}的结束日期早于开始日期", f"{what_en}: the end date is before the start date")

@@ -1,0 +1,126 @@
+"""Forms of the project_registration procedure (PROCESSES.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from forms.common import Comment, Form, LongText, Reasoning, ShortText, Tonnes, ordered_dates
+
+# Schemes a carbon-inclusion project must not also be registered in (Shanghai art. 14, Ordos art. 17,
+# Jiaxing art. 28 唯一性, Shandong 五、第三章).
+OtherScheme = Literal["CCER", "VCS", "GS", "CDM", "GEC", "GREEN_POWER", "OTHER"]
+
+
+class OtherSchemeRegistration(Form):
+    scheme: OtherScheme
+    reference: ShortText
+
+
+class ProjectApplication(Form):
+    """What an applicant files: the subject of the registration (a project or a scenario)."""
+
+    kind: Literal["project", "scenario"]
+    title: ShortText
+    methodology_code: ShortText
+    methodology_version: str = Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
+    project_class: Literal[1, 2] | None = None  # Beijing 编制说明 4(一)
+    location: ShortText
+    start_date: date
+    end_date: date | None = None
+    expected_annual_reduction_tco2e: Tonnes
+    description: LongText = ""
+    consultant: ShortText | None = None
+    other_schemes: list[OtherSchemeRegistration] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _dates(self) -> ProjectApplication:
+        ordered_dates(self.start_date, self.end_date, "项目运行期", "Project period")
+        return self
+
+
+class ApplicationEdit(Form):
+    """A partial change to the application; only the fields given change."""
+
+    title: ShortText | None = None
+    methodology_code: ShortText | None = None
+    methodology_version: str | None = Field(None, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
+    project_class: Literal[1, 2] | None = None
+    location: ShortText | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    expected_annual_reduction_tco2e: Tonnes | None = None
+    description: LongText | None = None
+    consultant: ShortText | None = None
+    other_schemes: list[OtherSchemeRegistration] | None = Field(None, max_length=20)
+
+
+class Submission(Form):
+    """The applicant's commitments, by the keys the jurisdiction's profile requires."""
+
+    commitments: dict[str, bool] = Field(default_factory=dict, max_length=20)
+    comments: Comment = ""
+
+
+class SupplementRequest(Form):
+    items: list[Reasoning] = Field(min_length=1, max_length=50)
+    comments: Comment = ""
+
+
+class Resubmission(Form):
+    response: Reasoning
+    changes: ApplicationEdit | None = None
+
+
+class ReviewOpinion(Form):
+    opinion: Reasoning
+    report_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class PanelComposition(Form):
+    members: list[int] = Field(min_length=1, max_length=15)
+    chair: int
+
+
+class ExpertOpinion(Form):
+    opinion: Literal["agree", "agree_with_changes", "disagree"]
+    score: int = Field(ge=0, le=100)
+    comments: Comment = ""
+
+
+class PanelConclusion(Form):
+    conclusion: Reasoning
+    dissent: Comment = ""
+
+
+class Approval(Form):
+    comments: Comment = ""
+    # Ordos art. 10: 不少于5个工作日 — the approver may set a longer publicity; the profile bounds it.
+    publicity_days: int | None = Field(None, ge=1, le=60)
+
+
+class Rejection(Form):
+    reasons: Reasoning
+
+
+class Objection(Form):
+    """Lodged by anyone during publicity, without an account."""
+
+    name: ShortText
+    contact: ShortText
+    text: str = Field(min_length=10, max_length=5000)
+
+
+class ObjectionDismissal(Form):
+    reasoning: Reasoning
+
+
+class ObjectionUpheld(Form):
+    reasoning: Reasoning
+    outcome: Literal["re_review", "reject"]
+
+
+class Withdrawal(Form):
+    reason: Comment = ""

@@ -1,0 +1,1 @@
+"""Application layer: one command = one database transaction."""

@@ -1,0 +1,50 @@
+"""The HTTP API. `services.api:app` is the ASGI app; `create_app(db)` builds one for a database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.api import errors
+from services.api.routes import admin, calendar, cases, procedures, public, tasks
+from services.store.engine import Database
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(db: Database | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "db", None) is None:
+            app.state.db = Database()
+        yield
+
+    app = FastAPI(title="碳普惠审批系统 Carbon-inclusion approvals", version="0.1.0", docs_url=None,
+                  redoc_url=None, lifespan=lifespan)
+    app.state.db = db
+    errors.install(app)
+    for module in (cases, tasks, calendar, public, procedures, admin):
+        app.include_router(module.router)
+    app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        # Served from the repository, not a CDN: the machines this runs on may have no internet.
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="API",
+                                   swagger_js_url="/static/api/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/api/swagger-ui.css", swagger_favicon_url="")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

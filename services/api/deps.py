@@ -1,0 +1,36 @@
+"""What routes need, as Annotated aliases so that signatures read plainly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from services.identity import Actor, authenticate
+from services.store.engine import Database
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def current_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    token = None
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    with get_db(request).read() as session:
+        return authenticate(session, token)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """Accept `3`, `"3"`, `W/"3"` and `"v3"` (the ETag we send)."""
+    if value is None:
+        return None
+    raw = value.strip().removeprefix("W/").strip('"').removeprefix("v")
+    return int(raw) if raw.isdigit() else -1

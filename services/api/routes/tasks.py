@@ -1,0 +1,73 @@
+"""Work queues and the commands on a task."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from services import cases, queues
+from services.api.body import json_object
+from services.api.deps import ActorDep, DbDep, parse_if_match
+from services.api.routes.cases import IdemKey, _detail_responder, _reply
+from services.errors import Invalid, NotFound
+from services.store.tables import Task
+from states.messages import Reason
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+
+@router.get("", summary="My work queue")
+def list_tasks(actor: ActorDep, db: DbDep, view: Literal["mine", "team", "unassigned", "overdue"] = "mine",
+               procedure: str | None = None, jurisdiction: str | None = None, kind: str | None = None,
+               cursor: Annotated[str | None, Query(max_length=200)] = None,
+               limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
+    with db.read() as session:
+        return queues.list_tasks(session, actor, view=view, procedure=procedure, jurisdiction=jurisdiction,
+                                 kind=kind, cursor=cursor, limit=limit)
+
+
+@router.post("/{task_id}/claim")
+def claim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    return queues.claim(db, task_id, actor)
+
+
+@router.post("/{task_id}/unclaim")
+def unclaim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    return queues.unclaim(db, task_id, actor)
+
+
+class Delegation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int
+
+
+@router.post("/{task_id}/delegate")
+def delegate(task_id: int, body: Delegation, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    return queues.delegate(db, task_id, actor, body.user_id)
+
+
+@router.post("/{task_id}/complete", summary="Complete = fire the task's action with its form")
+async def complete(task_id: int, request: Request, actor: ActorDep, db: DbDep,
+                   if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+                   idempotency_key: IdemKey = None) -> JSONResponse:
+    """Body: `{"action": "<trigger>", "form": {...}}`; `action` may be left out when the task has one."""
+    body = await json_object(request)
+    with db.read() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound.of("任务", "Task")
+        triggers = list(task.triggers)
+        case_id = task.case_id
+    action = body.get("action") or (triggers[0] if len(triggers) == 1 else None)
+    form = body.get("form", {})
+    if not isinstance(action, str) or not isinstance(form, dict):
+        raise Invalid([Reason("action_required", f"请指明操作：{', '.join(triggers)}",
+                              f"Name the action: {', '.join(triggers)}", "action")])
+    cmd = cases.Command(case_id=case_id, trigger=action, actor=actor, form=form, task_id=task_id,
+                        if_match=parse_if_match(if_match), idempotency_key=idempotency_key)
+    status, data = await run_in_threadpool(cases.fire, db, cmd, _detail_responder(actor))
+    return _reply(status, data)

@@ -1,0 +1,83 @@
+"""The audit trail: SHA-256 hash chains, one per stream (`case:<id>`, `system`).
+
+Each event's hash covers the previous hash and the event's canonical JSON, so editing, removing
+or reordering any event breaks every later link. A case's stream is appended under the case's row
+lock; the head row serialises the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services.store.tables import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _fields(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "stream": e.stream, "seq": e.seq, "case_id": e.case_id, "at": e.at.isoformat(),
+        "actor_id": e.actor_id, "actor_role": e.actor_role, "event": e.event,
+        "from_state": e.from_state, "to_state": e.to_state, "payload": e.payload,
+    }
+
+
+def append(
+    session: Session, *, stream: str, at: datetime, actor_id: int | None, actor_role: str, event: str,
+    case_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    head = session.exec(select(AuditHead).where(AuditHead.stream == stream).with_for_update()).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    e = AuditEvent(stream=stream, seq=seq, case_id=case_id, at=at, actor_id=actor_id, actor_role=actor_role,
+                   event=event, from_state=from_state, to_state=to_state,
+                   payload=json.loads(json.dumps(payload or {}, default=str)), prev_hash=prev, hash="")
+    e.hash = _digest(prev, _fields(e))
+    session.add(e)
+    if head:
+        head.seq, head.hash = seq, e.hash
+        session.add(head)
+    else:
+        session.add(AuditHead(stream=stream, seq=seq, hash=e.hash))
+    return e
+
+
+def verify(session: Session) -> dict[str, Any]:
+    """Recompute every chain; name the first broken link (stream, seq, event id) if any."""
+    streams = 0
+    events = 0
+    prev_by_stream: dict[str, tuple[int, str]] = {}
+    rows = session.exec(select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq)).yield_per(2000)
+    for e in rows:
+        events += 1
+        seq0, prev = prev_by_stream.get(e.stream, (0, GENESIS))
+        if e.stream not in prev_by_stream:
+            streams += 1
+        problem = None
+        if e.seq != seq0 + 1:
+            problem = f"sequence gap: expected {seq0 + 1}, found {e.seq}"
+        elif e.prev_hash != prev:
+            problem = "prev_hash does not match the previous event's hash"
+        elif _digest(e.prev_hash, _fields(e)) != e.hash:
+            problem = "hash does not match the event's content"
+        if problem:
+            return {"ok": False, "events_checked": events, "streams": streams,
+                    "first_broken": {"stream": e.stream, "seq": e.seq, "event_id": e.id, "problem": problem}}
+        prev_by_stream[e.stream] = (e.seq, e.hash)
+    for head in session.exec(select(AuditHead)):
+        last = prev_by_stream.get(head.stream)
+        if last is None or last != (head.seq, head.hash):
+            return {"ok": False, "events_checked": events, "streams": streams,
+                    "first_broken": {"stream": head.stream, "seq": head.seq, "event_id": None,
+                                     "problem": "events after this point are missing (head ahead of chain)"}}
+    return {"ok": True, "events_checked": events, "streams": streams, "first_broken": None}

@@ -1,0 +1,31 @@
+"""Bring a database to the running schema and load the jurisdiction profiles into it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from services.clock import clock
+from services.store.engine import Database
+from services.store.migrate import upgrade
+from services.store.tables import Jurisdiction
+from states.profiles import all_profiles
+
+
+def load_profiles(session: Session) -> list[str]:
+    """Mirror `states/jurisdictions/*.toml` into the jurisdictions table (the files are the truth)."""
+    loaded = []
+    for code, profile in all_profiles().items():
+        row = session.get(Jurisdiction, code) or Jurisdiction(code=code, name_zh="", name_en="", profile_digest="",
+                                                              loaded_at=clock.now())
+        if row.profile_digest != profile.digest:
+            row.name_zh, row.name_en = profile.name_zh, profile.name_en
+            row.profile, row.profile_digest, row.loaded_at = profile.model_dump(mode="json"), profile.digest, clock.now()
+            session.add(row)
+            loaded.append(code)
+    return loaded
+
+
+def setup(db: Database) -> None:
+    upgrade(db)
+    with db.write() as session:
+        load_profiles(session)

@@ -1,0 +1,376 @@
+"""Cases: open one, fire a trigger on it. One command = one transaction (DESIGN §2).
+
+`fire` is the single path every change takes — people through the API and the system through
+timers: lock the case, replay an idempotent request, check the version, the actor's role and task,
+the form and every rule, move the machine, apply the effects, append the audit event, commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from forms.registration import ProjectApplication
+from services import audit, effects
+from services.clock import clock
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.forms_errors import reasons_from_validation
+from services.identity import Actor
+from services.store.engine import Database
+from services.store.tables import (
+    Case,
+    IdempotencyRecord,
+    MethodologyVersion,
+    Objection,
+    PanelMember,
+    Project,
+    Task,
+    User,
+)
+from services.workdays import calendar
+from states.machine import procedure, runner
+from states.messages import label, reason
+from states.profiles import get_profile
+from states.spec import PUBLIC, SYSTEM, MethodologyFacts, PanelFacts, ProcedureSpec, RuleInput, TransitionSpec
+
+STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")
+CREATABLE = ("project_registration",)
+
+
+@dataclass
+class Command:
+    case_id: int
+    trigger: str
+    actor: Actor
+    form: dict[str, Any] = field(default_factory=dict)
+    if_match: int | None = None
+    idempotency_key: str | None = None
+    task_id: int | None = None
+
+
+@dataclass
+class Outcome:
+    case: Case
+    event_id: int | None
+    moved: bool
+    extra: dict[str, Any]
+    replayed: dict[str, Any] | None = None  # the stored first response, on an idempotent replay
+
+
+Responder = Callable[[Session, Outcome], tuple[int, dict[str, Any]]]
+
+
+class CaseFacts:
+    """Answers the rules' questions about a case from the database, lazily and once each."""
+
+    def __init__(self, session: Session, case: Case, application: dict[str, Any]) -> None:
+        self.session, self.case, self.application = session, case, application
+        self._memo: dict[str, Any] = {}
+
+    def _once(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def open_objections(self) -> int:
+        return self._once("objections", lambda: len(list(self.session.exec(
+            select(Objection.id).where(Objection.case_id == self.case.id, Objection.status == "open")))))
+
+    def panel(self) -> PanelFacts | None:
+        def load() -> PanelFacts | None:
+            rows = list(self.session.exec(select(PanelMember).where(PanelMember.case_id == self.case.id)))
+            if not rows:
+                return None
+            return PanelFacts(members=tuple(m.user_id for m in rows), chair=next(m.user_id for m in rows if m.chair),
+                              opinions={m.user_id: m.opinion for m in rows if m.opinion})
+        return self._once("panel", load)
+
+    def methodology(self) -> MethodologyFacts | None:
+        def load() -> MethodologyFacts | None:
+            app = self.application
+            m = self.session.exec(select(MethodologyVersion).where(
+                MethodologyVersion.code == app.get("methodology_code"),
+                MethodologyVersion.version == app.get("methodology_version"),
+                MethodologyVersion.jurisdiction == self.case.jurisdiction)).first()
+            m = m or self.session.exec(select(MethodologyVersion).where(
+                MethodologyVersion.code == app.get("methodology_code"),
+                MethodologyVersion.version == app.get("methodology_version"))).first()
+            if m is None:
+                return None
+            return MethodologyFacts(code=m.code, version=m.version, jurisdiction=m.jurisdiction, kind=m.kind,
+                                    tier=m.tier, status=m.status)
+        return self._once("methodology", load)
+
+    def not_experts(self, user_ids: list[int]) -> list[int]:
+        from services.store.tables import RoleGrant
+
+        experts = set(self.session.exec(select(RoleGrant.user_id).where(
+            RoleGrant.role == "expert", RoleGrant.jurisdiction == self.case.jurisdiction,
+            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        return [u for u in dict.fromkeys(user_ids) if u not in experts]
+
+
+# --- who may see and act ---------------------------------------------------------------------
+
+
+def is_owner(actor: Actor, case: Case) -> bool:
+    return actor.org_id is not None and actor.org_id == case.applicant_org_id
+
+
+def can_see(session: Session, actor: Actor, case: Case) -> bool:
+    j = case.jurisdiction
+    if actor.kind == SYSTEM:
+        return True
+    if any(actor.holds(r, j) for r in STAFF_ROLES):
+        return True
+    if actor.holds("applicant", j) and is_owner(actor, case):
+        return True
+    if actor.holds("expert", j):
+        return session.exec(select(PanelMember.id).where(PanelMember.case_id == case.id,
+                                                         PanelMember.user_id == actor.user_id)).first() is not None
+    return False
+
+
+def may_fire(actor: Actor, case: Case, arrow: TransitionSpec) -> bool:
+    if not any(actor.holds(r, case.jurisdiction) for r in arrow.roles):
+        return False
+    if arrow.roles == ("applicant",):
+        return is_owner(actor, case)
+    return True
+
+
+def allowed_actions(actor: Actor, case: Case, spec: ProcedureSpec) -> list[str]:
+    return list(dict.fromkeys(a.trigger for a in spec.available(case.state) if may_fire(actor, case, a)))
+
+
+def _all_actions(case: Case, spec: ProcedureSpec) -> list[str]:
+    return list(dict.fromkeys(a.trigger for a in spec.available(case.state)))
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+    if case is None:
+        raise NotFound.of("案件", "Case")
+    return case
+
+
+def _request_digest(cmd: Command) -> str:
+    body = json.dumps({"case": cmd.case_id, "trigger": cmd.trigger, "form": cmd.form, "task": cmd.task_id},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _holder_name(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    return f"{user.display_name} ({user.username})" if user else f"user {user_id}"
+
+
+def _pick_task(session: Session, case: Case, cmd: Command) -> Task | None:
+    """The open task this trigger completes for this actor, or None when no task stands for it."""
+    actor = cmd.actor
+    tasks = [t for t in session.exec(select(Task).where(Task.case_id == case.id, Task.status == "open"))
+             if cmd.trigger in t.triggers]
+    if cmd.task_id is not None:
+        named = session.get(Task, cmd.task_id)
+        if named is None or named.case_id != case.id:
+            raise NotFound.of("任务", "Task")
+        if named.status != "open":
+            raise Conflict([reason("task_not_open")])
+        if cmd.trigger not in named.triggers:
+            raise Invalid([reason("trigger_not_of_task", allowed=", ".join(named.triggers))])
+        tasks = [named]
+    if not tasks:
+        return None
+
+    def addressed(t: Task) -> bool:
+        return actor.holds(t.role, case.jurisdiction) and t.candidate_user_id in (None, actor.user_id)
+
+    mine = [t for t in tasks if addressed(t) and t.assignee_id == actor.user_id]
+    free = [t for t in tasks if addressed(t) and t.assignee_id is None]
+    if mine or free:
+        return (mine or free)[0]
+    held = [t for t in tasks if addressed(t) and t.assignee_id is not None]
+    if held:
+        name = _holder_name(session, held[0].assignee_id)  # type: ignore[arg-type]
+        raise Forbidden([reason("task_held", holder=name)], holder=name)
+    raise Forbidden([reason("forbidden")])
+
+
+def _validate(arrow: TransitionSpec, data: dict[str, Any]) -> BaseModel:
+    try:
+        return arrow.form.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(reasons_from_validation(exc)) from exc
+
+
+def _audit_payload(form: BaseModel) -> dict[str, Any]:
+    # The public's contact details stay in their own row, not in the (widely read) audit trail.
+    return form.model_dump(mode="json", exclude={"name", "contact"} & set(type(form).model_fields))
+
+
+def fire(db: Database, cmd: Command, respond: Responder) -> tuple[int, dict[str, Any]]:
+    digest = _request_digest(cmd)
+    with db.write() as session:
+        case = lock_case(session, cmd.case_id)
+        if cmd.actor.kind not in (PUBLIC, SYSTEM) and not can_see(session, cmd.actor, case):
+            raise NotFound.of("案件", "Case")
+        if cmd.idempotency_key:
+            record = session.get(IdempotencyRecord, (cmd.actor.key, cmd.idempotency_key))
+            if record is not None:
+                if record.request_sha256 != digest:
+                    raise Invalid([reason("idempotency_mismatch")])
+                return record.status_code, record.response
+        status, body = respond(session, fire_locked(session, case, cmd))
+        if cmd.idempotency_key:
+            session.add(IdempotencyRecord(actor_key=cmd.actor.key, key=cmd.idempotency_key, request_sha256=digest,
+                                          status_code=status, response=body, created_at=clock.now()))
+        return status, body
+
+
+def fire_locked(session: Session, case: Case, cmd: Command) -> Outcome:
+    actor, now = cmd.actor, clock.now()
+    if cmd.if_match is not None and cmd.if_match != case.version:
+        raise Conflict([reason("stale_version", current=case.version, given=cmd.if_match)],
+                       current_version=case.version)
+    spec = procedure(case.procedure, case.jurisdiction)
+    profile = get_profile(case.jurisdiction)
+    allowed = allowed_actions(actor, case, spec)
+    if cmd.trigger not in spec.triggers:
+        raise Invalid([reason("unknown_trigger", trigger=cmd.trigger)], allowed_actions=allowed)
+    arrows = spec.arrows(cmd.trigger, case.state)
+    if not arrows:
+        t, s = label(f"trigger.{cmd.trigger}"), label(f"state.{case.state}")
+        raise Conflict([reason("illegal_transition", state_zh=s["zh"], state_en=s["en"], trigger_zh=t["zh"],
+                               trigger_en=t["en"])], state=case.state, allowed_actions=allowed,
+                       all_actions=_all_actions(case, spec))
+    if not any(actor.holds(r, case.jurisdiction) for r in arrows[0].roles):
+        roles = arrows[0].roles
+        raise Forbidden([reason("role_required", roles_zh="、".join(label(f"role.{r}")["zh"] for r in roles),
+                                roles_en=", ".join(roles))])
+    if arrows[0].roles == ("applicant",) and not is_owner(actor, case):
+        raise Forbidden([reason("not_owner")])
+    task = _pick_task(session, case, cmd)
+    form = _validate(arrows[0], cmd.form)
+
+    application = dict(case.application)
+    for name in arrows[0].effects:
+        if name in effects.PREVIEWS:
+            application = effects.PREVIEWS[name](application, form)
+    view = effects.case_view(case)
+    view = type(view)(**{**view.__dict__, "application": application})
+    inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, application), profile=profile,
+                    actor_id=actor.user_id)
+    candidates = [a for a in arrows if a.when is None or a.when(inp)]
+    arrow = candidates[0]
+    reasons = [r for rule in arrow.rules for r in rule(inp)]
+    if reasons:
+        raise Invalid(reasons)
+
+    ctx = effects.Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec,
+                      cal=calendar(session), now=now, arrow=arrow)
+    for name in arrow.effects:
+        effects.EFFECTS[name](ctx)
+    joined = False
+    if task is not None:
+        task.status, task.closed_at, task.closed_by, task.outcome = "completed", now, actor.user_id, cmd.trigger
+        session.add(task)
+        session.flush()
+        if task.join and cmd.trigger == task.triggers[0]:
+            # AND-join (Shanghai art. 13): a joint task's first trigger (pass) moves the case only when
+            # it is the last joint task open; its other triggers (fail) end the review at once.
+            joined = any(t.join and t.kind == task.kind for t in effects.open_tasks(ctx))
+    source = case.state
+    moved = arrow.dest is not None and not joined
+    if moved:
+        dest = runner(case.procedure, case.jurisdiction).move(source, arrow)
+        effects.leave(ctx, spec.state(source), spec.state(dest))
+        case.state = dest
+        effects.enter(ctx, spec.state(dest))
+    case.version += 1
+    case.updated_at = now
+    session.add(case)
+    event = audit.append(
+        session, stream=f"case:{case.id}", case_id=case.id, at=now, actor_id=actor.user_id,
+        actor_role=_acting_role(actor, arrow, case), event=cmd.trigger, from_state=source, to_state=case.state,
+        payload={"form": _audit_payload(form), "task_id": task.id if task else None,
+                 "awaiting_joint_review": joined, **ctx.extra},
+    )
+    session.flush()
+    return Outcome(case=case, event_id=event.id, moved=moved, extra=ctx.extra)
+
+
+def _acting_role(actor: Actor, arrow: TransitionSpec, case: Case) -> str:
+    return next((r for r in arrow.roles if actor.holds(r, case.jurisdiction)), actor.kind)
+
+
+# --- opening a case ---------------------------------------------------------------------------
+
+
+def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str,
+           application: dict[str, Any], respond: Responder, idempotency_key: str | None = None
+           ) -> tuple[int, dict[str, Any]]:
+    """An applicant opens a draft. Jiaxing refuses: its projects are filed with their first
+    reduction filing (Jiaxing arts. 14–17)."""
+    profile = get_profile(jurisdiction)
+    reasons = []
+    if profile is None:
+        reasons.append(reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction))
+    if procedure_name not in CREATABLE:
+        known = procedure_name in ("methodology_filing", "rectification", "issuance", "retirement", "report")
+        reasons.append(reason("procedure_not_creatable" if known else "unknown_procedure",
+                              field="procedure", name=procedure_name))
+    elif profile is not None and not profile.registration.separate:
+        reasons.append(reason("no_separate_registration", field="jurisdiction", jurisdiction_zh=profile.name_zh,
+                              jurisdiction_en=profile.name_en))
+    try:
+        form: ProjectApplication | None = ProjectApplication.model_validate(application)
+    except ValidationError as exc:
+        reasons.extend(reasons_from_validation(exc, prefix="application"))
+        form = None
+    if reasons or form is None:
+        raise Invalid(reasons)
+    if not actor.holds("applicant", jurisdiction):
+        raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
+    if actor.org_id is None:
+        raise Forbidden([reason("no_organisation")])
+    spec = procedure(procedure_name, jurisdiction)
+
+    digest = hashlib.sha256(json.dumps({"create": procedure_name, "j": jurisdiction, "app": application},
+                                       sort_keys=True, default=str).encode()).hexdigest()
+    with db.write() as session:
+        if idempotency_key:
+            record = session.get(IdempotencyRecord, (actor.key, idempotency_key))
+            if record is not None:
+                if record.request_sha256 != digest:
+                    raise Invalid([reason("idempotency_mismatch")])
+                return record.status_code, record.response
+        now = clock.now()
+        app = form.model_dump(mode="json")
+        project = Project(jurisdiction=jurisdiction, kind=form.kind, title=form.title, owner_org_id=actor.org_id,
+                          project_class=form.project_class, status="draft", created_at=now)
+        session.add(project)
+        session.flush()
+        case = Case(procedure=procedure_name, jurisdiction=jurisdiction, state=spec.initial, subject_kind=form.kind,
+                    project_id=project.id, applicant_org_id=actor.org_id, created_by=actor.user_id,
+                    application=app, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        effects.sync_subject(session, case)
+        event = audit.append(session, stream=f"case:{case.id}", case_id=case.id, at=now, actor_id=actor.user_id,
+                             actor_role="applicant", event="created", to_state=case.state,
+                             payload={"application": app})
+        session.flush()
+        status, body = respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
+        if idempotency_key:
+            session.add(IdempotencyRecord(actor_key=actor.key, key=idempotency_key, request_sha256=digest,
+                                          status_code=status, response=body, created_at=now))
+        return status, body

@@ -1,0 +1,173 @@
+"""A demo data set: users for every role in every jurisdiction, methodologies, and cases at
+different stages, driven through the real command path (so the demo is also a smoke test).
+
+Demo bearer tokens are `demo-<username>`: for a local demo only, never for a deployment.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from forms.common import USCC_ALPHABET, uscc_check_char
+from services import cases
+from services.cases import Command, Outcome
+from services.identity import (
+    SYSTEM_ACTOR,
+    Actor,
+    create_user,
+    ensure_organisation,
+    hash_password,
+    issue_token,
+    load_actor,
+)
+from services.store.engine import Database
+from services.store.tables import MethodologyVersion, User
+from states.profiles import all_profiles
+
+STAFF = ("case_officer", "approver", "review_centre", "operator", "verifier", "admin")
+EXPERTS = 5
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credential
+
+
+def demo_uscc(seed: int) -> str:
+    """A valid 统一社会信用代码 (GB 32100-2015) for demo organisations."""
+    body = f"91{310000 + seed:06d}MA{seed:07d}"[:17]
+    body = "".join(c if c in USCC_ALPHABET else "0" for c in body)
+    return body + uscc_check_char(body)
+
+
+def _methodologies(session: Session, code: str) -> None:
+    tiers = {"BJ": ("level_1", "level_2"), "SH": ("class_I", "class_II"), "ORD": ("national", "group")}
+    t1, t2 = tiers.get(code, (None, None))
+    for mcode, kind, tier, title in (
+        (f"{code}-M-PV-001", "project", t1, "分布式光伏发电碳普惠方法学"),
+        (f"{code}-M-EV-001", "scenario", t1, "新能源汽车出行碳普惠方法学"),
+        (f"{code}-M-LED-002", "project", t2, "公共照明节能改造碳普惠方法学"),
+    ):
+        session.add(MethodologyVersion(jurisdiction=code, code=mcode, version="1.0", title=title, kind=kind,
+                                       tier=tier, status="filed", filed_on=date(2025, 1, 1)))
+
+
+def ensure_demo(db: Database) -> bool:
+    """Create the demo set once; return False when it is already there."""
+    if not seed_people(db):
+        return False
+    for code, profile in all_profiles().items():
+        if profile.registration.separate:
+            _demo_cases(db, code)
+    return True
+
+
+def seed_people(db: Database) -> bool:
+    """Users for every role in every jurisdiction (tokens `demo-<username>`), organisations and
+    filed methodologies. Returns False when they are already there."""
+    with db.write() as session:
+        if session.exec(select(User).where(User.username == "demo_admin")).first():
+            return False
+        pw = hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash the shared demo password once
+        admin = create_user(session, username="demo_admin", display_name="系统管理员",
+                            grants=[("admin", c) for c in all_profiles()], password_hash=pw)
+        issue_token(session, admin, "demo", token="demo-demo_admin")
+        for i, code in enumerate(all_profiles()):
+            low = code.lower()
+            _methodologies(session, code)
+            for role in STAFF:
+                user = create_user(session, username=f"{low}_{role}", display_name=f"{code} {role}",
+                                   grants=[(role, code)], password_hash=pw)
+                issue_token(session, user, "demo", token=f"demo-{low}_{role}")
+            for n in range(1, EXPERTS + 1):
+                user = create_user(session, username=f"{low}_expert{n}", display_name=f"{code} 专家{n}",
+                                   grants=[("expert", code)], password_hash=pw,
+                                   expert_fields=["energy", "transport"], affiliation=f"研究院{n}")
+                issue_token(session, user, "demo", token=f"demo-{low}_expert{n}")
+            org = ensure_organisation(session, demo_uscc(100 + i), f"{code} 绿色能源有限公司")
+            user = create_user(session, username=f"{low}_applicant", display_name=f"{code} 申请人",
+                               grants=[("applicant", code)], org_id=org.id, password_hash=pw)
+            issue_token(session, user, "demo", token=f"demo-{low}_applicant")
+            # a second applicant organisation, to show that one applicant cannot act on another's case
+            other = ensure_organisation(session, demo_uscc(200 + i), f"{code} 另一家公司")
+            user = create_user(session, username=f"{low}_applicant2", display_name=f"{code} 另一申请人",
+                               grants=[("applicant", code)], org_id=other.id, password_hash=pw)
+            issue_token(session, user, "demo", token=f"demo-{low}_applicant2")
+    return True
+
+
+class Driver:
+    """Fires commands by user name through the real command path."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def actor(self, username: str) -> Actor:
+        with self.db.read() as session:
+            return load_actor(session, session.exec(select(User).where(User.username == username)).one())
+
+    def user_id(self, username: str) -> int:
+        return self.actor(username).user_id  # type: ignore[return-value]
+
+    def open(self, username: str, jurisdiction: str, application: dict[str, Any]) -> int:
+        _, body = cases.create(self.db, actor=self.actor(username), procedure_name="project_registration",
+                               jurisdiction=jurisdiction, application=application,
+                               respond=lambda s, o: (201, {"id": o.case.id}))
+        return int(body["id"])
+
+    def act(self, username: str | None, case_id: int, trigger: str, form: dict[str, Any] | None = None) -> str:
+        actor = self.actor(username) if username else SYSTEM_ACTOR
+
+        def respond(_: Session, o: Outcome) -> tuple[int, dict[str, Any]]:
+            return 200, {"state": o.case.state}
+
+        _, body = cases.fire(self.db, Command(case_id, trigger, actor, form or {}), respond)
+        return str(body["state"])
+
+
+def application(code: str, *, kind: str = "project", title: str = "屋顶分布式光伏项目", project_class: int | None = None,
+                methodology: str | None = None) -> dict[str, Any]:
+    mcode = methodology or (f"{code}-M-PV-001" if kind == "project" else f"{code}-M-EV-001")
+    return {"kind": kind, "title": title, "methodology_code": mcode, "methodology_version": "1.0",
+            "project_class": project_class, "location": f"{code} 示范区", "start_date": "2025-03-01",
+            "expected_annual_reduction_tco2e": "1250.5", "other_schemes": []}
+
+
+def commitments(code: str) -> dict[str, Any]:
+    return {"commitments": {c: True for c in all_profiles()[code].registration.commitments}}
+
+
+def drive_to(driver: Driver, code: str, case_id: int, stop: str) -> str:
+    """Move a fresh draft along the happy path until it stands in `stop`."""
+    low = code.lower()
+    steps: list[tuple[str | None, str, dict[str, Any]]] = [
+        (f"{low}_applicant", "submit", commitments(code)),
+        (f"{low}_case_officer", "accept", {}),
+        (f"{low}_review_centre", "pass_review", {"opinion": "材料齐全，方法学适用"}),
+    ]
+    state = "draft"
+    for user, trigger, form in steps:
+        if state == stop:
+            return state
+        state = driver.act(user, case_id, trigger, form)
+    if state == "technical_review":  # Shanghai scenario: the exchange's joint review
+        state = driver.act(f"{low}_operator", case_id, "pass_review", {"opinion": "数据对接校验通过"})
+    if state == stop:
+        return state
+    experts = [driver.user_id(f"{low}_expert{n}") for n in (1, 2, 3)]
+    driver.act(f"{low}_case_officer", case_id, "compose_panel", {"members": experts, "chair": experts[0]})
+    for n in (1, 2, 3):
+        driver.act(f"{low}_expert{n}", case_id, "record_opinion", {"opinion": "agree", "score": 85})
+    state = driver.act(f"{low}_expert1", case_id, "panel_pass", {"conclusion": "同意通过"})
+    if state == stop:
+        return state
+    return driver.act(f"{low}_approver", case_id, "approve", {"comments": "同意公示"})
+
+
+def _demo_cases(db: Database, code: str) -> None:
+    driver = Driver(db)
+    cls = 1 if all_profiles()[code].registration.project_classes else None
+    for stop, title in (("draft", "社区充电桩共享项目"), ("submitted", "园区节能照明改造"),
+                        ("technical_review", "屋顶分布式光伏项目"), ("expert_review", "公共自行车低碳出行"),
+                        ("authority_decision", "农村沼气综合利用"), ("publicity", "工业余热回收利用")):
+        case_id = driver.open(f"{code.lower()}_applicant", code, application(code, title=title, project_class=cls))
+        drive_to(driver, code, case_id, stop)

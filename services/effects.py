@@ -1,0 +1,331 @@
+"""What happens when a case leaves and enters a state, and the named effects declarations cite.
+
+Everything here runs inside the command's transaction: tasks, timers, clock segments, outbox
+rows and subject updates either all happen with the state change or none do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from forms.registration import ApplicationEdit, ProjectApplication
+from services.calendar import WorkingCalendar, end_of_day_utc, local_date
+from services.errors import Invalid
+from services.forms_errors import reasons_from_validation
+from services.identity import Actor
+from services.store.tables import (
+    Case,
+    ClockSegment,
+    MethodologyVersion,
+    Notice,
+    Objection,
+    Outbox,
+    PanelMember,
+    Project,
+    RegistrationCounter,
+    Task,
+    Timer,
+)
+from services.workdays import due_after
+from states.messages import label
+from states.profiles import Profile
+from states.spec import ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+from states.stages import PANEL_TASKS
+
+
+@dataclass
+class Ctx:
+    session: Session
+    case: Case
+    actor: Actor
+    form: BaseModel
+    profile: Profile
+    spec: ProcedureSpec
+    cal: WorkingCalendar
+    now: datetime
+    arrow: TransitionSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what the command reports back
+
+    @property
+    def today(self):  # noqa: ANN201 - a date
+        return local_date(self.now)
+
+
+# --- tasks, timers, clock, outbox -----------------------------------------------------------
+
+
+def open_task(ctx: Ctx, spec: TaskSpec, *, candidate: int | None = None) -> Task:
+    days = ctx.profile.sla_days(spec.sla) if spec.sla else None
+    due_on = due_at = None
+    provisional = False
+    if days:
+        due_on, due_at, provisional = due_after(ctx.cal, ctx.now, days, ctx.case.jurisdiction)
+    task = Task(case_id=ctx.case.id, procedure=ctx.case.procedure, jurisdiction=ctx.case.jurisdiction,
+                kind=spec.kind, role=spec.role, state=ctx.case.state, triggers=list(spec.triggers), join=spec.join,
+                candidate_user_id=candidate, opened_at=ctx.now, opened_on=ctx.today, sla_days=days, due_on=due_on,
+                due_at=due_at, due_provisional=provisional)
+    ctx.session.add(task)
+    return task
+
+
+def open_tasks(ctx: Ctx) -> list[Task]:
+    return list(ctx.session.exec(select(Task).where(Task.case_id == ctx.case.id, Task.status == "open")))
+
+
+def enqueue(ctx: Ctx, kind: str, target: str, payload: dict[str, Any] | None = None) -> None:
+    key = f"case:{ctx.case.id}:v{ctx.case.version}:{kind}:{target}"
+    ctx.session.add(Outbox(key=key, kind=kind, case_id=ctx.case.id, created_at=ctx.now, available_at=ctx.now,
+                           payload={"case_id": ctx.case.id, "state": ctx.case.state, "target": target,
+                                    "jurisdiction": ctx.case.jurisdiction, **(payload or {})}))
+
+
+def _clock_runs(profile: Profile, state: StateSpec) -> bool | None:
+    """None: the clock stops (draft, terminal states)."""
+    if state.clock == "stop":
+        return None
+    paused = profile.clock.paused_in
+    return state.name not in paused if paused is not None else state.clock == "run"
+
+
+def leave(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
+    for name in old.on_exit:
+        EFFECTS[name](ctx)
+    carried = {(t.kind, t.role) for t in new.tasks}
+    for task in open_tasks(ctx):
+        if (task.kind, task.role) in carried:
+            task.state = new.name  # the same work goes on in the next state (e.g. objection_review)
+        else:
+            task.status, task.closed_at, task.outcome = "cancelled", ctx.now, f"left:{old.name}"
+        ctx.session.add(task)
+    for timer in ctx.session.exec(select(Timer).where(Timer.case_id == ctx.case.id, Timer.status == "pending")):
+        timer.status = "cancelled"
+        ctx.session.add(timer)
+    segment = ctx.session.exec(select(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
+                                                          ClockSegment.ended_at == None)).first()  # noqa: E711
+    if segment:
+        segment.ended_at = ctx.now
+        ctx.session.add(segment)
+
+
+def enter(ctx: Ctx, state: StateSpec) -> None:
+    case = ctx.case
+    runs = _clock_runs(ctx.profile, state)
+    if runs is not None:
+        ctx.session.add(ClockSegment(case_id=case.id, running=runs, state=state.name, started_at=ctx.now))
+    view = case_view(case)
+    already = {(t.kind, t.role) for t in open_tasks(ctx)}
+    for spec in state.tasks:
+        if (spec.kind, spec.role) not in already and (spec.when is None or spec.when(view, ctx.profile)):
+            open_task(ctx, spec)
+    for timer in state.timers:
+        days = ctx.profile.sla_days(timer.days)
+        answer = ctx.cal.add_working_days(ctx.today, days, case.jurisdiction)
+        ctx.session.add(Timer(case_id=case.id, jurisdiction=case.jurisdiction, kind=timer.kind,
+                              trigger=timer.trigger, state=state.name, fire_at=end_of_day_utc(answer.end),
+                              base_on=ctx.today, days=days, provisional=answer.provisional))
+    for name in state.on_enter:
+        EFFECTS[name](ctx)
+    if state.subject_status and case.project_id:
+        project = ctx.session.get(Project, case.project_id)
+        if project:
+            project.status = state.subject_status
+            ctx.session.add(project)
+    for who in state.notify:
+        enqueue(ctx, "notify", who, {"event": f"entered:{state.name}"})
+    case.closed_at = ctx.now if state.terminal else None
+
+
+def case_view(case: Case):  # noqa: ANN201 - states.spec.CaseView
+    from states.spec import CaseView
+
+    return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
+                    subject_kind=case.subject_kind, application=case.application, submitted_on=case.submitted_on)
+
+
+# --- application edits (previewed before the rules run, persisted by the effect) ------------
+
+
+def merged_application(application: dict[str, Any], form: BaseModel) -> dict[str, Any]:
+    changes = form if isinstance(form, ApplicationEdit) else getattr(form, "changes", None)
+    if changes is None:
+        return application
+    merged = {**application, **changes.model_dump(mode="json", exclude_unset=True)}
+    try:
+        return ProjectApplication.model_validate(merged).model_dump(mode="json")
+    except ValidationError as exc:
+        raise Invalid(reasons_from_validation(exc, prefix="changes")) from exc
+
+
+def sync_subject(session: Session, case: Case) -> None:
+    """The project row mirrors the application's headline fields."""
+    project = session.get(Project, case.project_id) if case.project_id else None
+    if project is None:
+        return
+    app = case.application
+    project.title = app["title"]
+    project.project_class = app.get("project_class")
+    mv = session.exec(select(MethodologyVersion).where(
+        MethodologyVersion.jurisdiction == case.jurisdiction, MethodologyVersion.code == app["methodology_code"],
+        MethodologyVersion.version == app["methodology_version"])).first()
+    project.methodology_version_id = mv.id if mv else None
+    session.add(project)
+
+
+def _apply_edit(ctx: Ctx) -> None:
+    ctx.case.application = merged_application(dict(ctx.case.application), ctx.form)
+    sync_subject(ctx.session, ctx.case)
+
+
+def _record_submission(ctx: Ctx) -> None:
+    ctx.case.submitted_on = ctx.case.submitted_on or ctx.today
+
+
+# --- expert panel ----------------------------------------------------------------------------
+
+
+def _panel(ctx: Ctx) -> list[PanelMember]:
+    return list(ctx.session.exec(select(PanelMember).where(PanelMember.case_id == ctx.case.id)))
+
+
+def _open_panel_work(ctx: Ctx, members: list[PanelMember]) -> None:
+    for m in members:
+        open_task(ctx, PANEL_TASKS["expert_opinion"], candidate=m.user_id)
+    chair = next(m for m in members if m.chair)
+    open_task(ctx, PANEL_TASKS["panel_conclusion"], candidate=chair.user_id)
+
+
+def _convene_panel(ctx: Ctx) -> None:
+    """Entering expert review: a panel already composed for the case re-reviews it (after a
+    revision); otherwise a case officer is asked to compose one."""
+    members = _panel(ctx)
+    if not members:
+        open_task(ctx, PANEL_TASKS["compose_panel"])
+        return
+    for m in members:
+        m.opinion = m.score = m.comments = m.opinion_at = None
+        ctx.session.add(m)
+    _open_panel_work(ctx, members)
+
+
+def _compose_panel(ctx: Ctx) -> None:
+    form = ctx.form
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair))  # type: ignore[attr-defined]
+               for u in form.members]  # type: ignore[attr-defined]
+    ctx.session.add_all(members)
+    _open_panel_work(ctx, members)
+    for m in members:
+        enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
+
+
+def _record_opinion(ctx: Ctx) -> None:
+    member = next(m for m in _panel(ctx) if m.user_id == ctx.actor.user_id)
+    form = ctx.form
+    member.opinion, member.score = form.opinion, form.score  # type: ignore[attr-defined]
+    member.comments, member.opinion_at = form.comments, ctx.now  # type: ignore[attr-defined]
+    ctx.session.add(member)
+
+
+# --- publicity and objections ---------------------------------------------------------------
+
+
+def _publish_notice(ctx: Ctx) -> None:
+    reg = ctx.profile.registration
+    days = getattr(ctx.form, "publicity_days", None) or reg.publicity_days
+    period = ctx.cal.publicity(ctx.today, days, publication_day_counts=reg.publication_day_counts,
+                               jurisdiction=ctx.case.jurisdiction)
+    title = ctx.case.application.get("title", "")
+    notice = Notice(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, title=title, published_on=ctx.today,
+                    first_day=period.first_day, last_day=period.last_day, closes_at=period.closes_at,
+                    provisional=period.provisional)
+    ctx.session.add(notice)
+    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="publicity_end",
+                          trigger="publicity_end", state="publicity", fire_at=period.closes_at,
+                          base_on=ctx.today, days=days, provisional=period.provisional))
+    enqueue(ctx, "publish_notice", "public", {"first_day": period.first_day.isoformat(),
+                                              "last_day": period.last_day.isoformat()})
+
+
+def _close_notice(ctx: Ctx) -> None:
+    for notice in ctx.session.exec(select(Notice).where(Notice.case_id == ctx.case.id, Notice.status == "open")):
+        notice.status = "closed"
+        ctx.session.add(notice)
+        enqueue(ctx, "close_notice", "public", {"notice_id": notice.id})
+
+
+def _record_objection(ctx: Ctx) -> None:
+    form = ctx.form
+    receipt = f"OBJ-{ctx.today:%Y%m%d}-{secrets.token_hex(4).upper()}"
+    ctx.session.add(Objection(case_id=ctx.case.id, receipt=receipt, name=form.name,  # type: ignore[attr-defined]
+                              contact=form.contact, text=form.text, received_at=ctx.now))  # type: ignore[attr-defined]
+    if not any(t.kind == "objection_review" for t in open_tasks(ctx)):
+        spec = ctx.spec.state("objection_review").tasks[0]
+        open_task(ctx, spec)
+    enqueue(ctx, "notify", "queue", {"event": "objection_lodged"})
+    ctx.extra["receipt"] = receipt
+
+
+def _settle_objections(status: str) -> Callable[[Ctx], None]:
+    def settle(ctx: Ctx) -> None:
+        rows = ctx.session.exec(select(Objection).where(Objection.case_id == ctx.case.id,
+                                                        Objection.status == "open"))
+        for o in rows:
+            o.status, o.decided_at = status, ctx.now
+            ctx.session.add(o)
+
+    return settle
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def _register_subject(ctx: Ctx) -> None:
+    """Registration numbers are unique per jurisdiction and year: `SH-2026-P00042`."""
+    project = ctx.session.get(Project, ctx.case.project_id)
+    kind = project.kind if project else ctx.case.subject_kind
+    year = ctx.today.year
+    counter = ctx.session.exec(select(RegistrationCounter).where(
+        RegistrationCounter.jurisdiction == ctx.case.jurisdiction, RegistrationCounter.year == year,
+        RegistrationCounter.kind == kind).with_for_update()).first()
+    if counter is None:
+        counter = RegistrationCounter(jurisdiction=ctx.case.jurisdiction, year=year, kind=kind, last=0)
+    counter.last += 1
+    ctx.session.add(counter)
+    number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{counter.last:05d}"
+    if project:
+        project.registration_number, project.registered_at = number, ctx.now
+        ctx.session.add(project)
+    ctx.extra["registration_number"] = number
+    enqueue(ctx, "publish_registration", "public", {"registration_number": number})
+
+
+def _disclose_subject(ctx: Ctx) -> None:
+    enqueue(ctx, "publish_disclosure", "public", {"title": ctx.case.application.get("title")})
+
+
+EFFECTS: dict[str, Callable[[Ctx], None]] = {
+    "apply_edit": _apply_edit,
+    "record_submission": _record_submission,
+    "convene_panel": _convene_panel,
+    "compose_panel": _compose_panel,
+    "record_opinion": _record_opinion,
+    "publish_notice": _publish_notice,
+    "close_notice": _close_notice,
+    "record_objection": _record_objection,
+    "dismiss_objections": _settle_objections("dismissed"),
+    "uphold_objection": _settle_objections("upheld"),
+    "register_subject": _register_subject,
+    "disclose_subject": _disclose_subject,
+}
+
+PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel], dict[str, Any]]] = {"apply_edit": merged_application}
+
+
+def state_labels(name: str) -> dict[str, str]:
+    return label(f"state.{name}")

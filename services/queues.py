@@ -1,0 +1,155 @@
+"""Work queues and the commands on a task itself: claim, unclaim, delegate.
+
+Views (issue: GET /api/v1/tasks?view=…): `mine` (assigned to me), `team` (open tasks whose role I
+hold in their jurisdiction, addressed to nobody in particular or to me), `unassigned` (team tasks
+nobody claimed) and `overdue` (mine or team, past due). Ordered by due time, keyset-paginated on
+(due_at, id) so a deep page costs what the first one does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services import audit
+from services.clock import clock
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.identity import Actor
+from services.store.engine import Database
+from services.store.tables import Case, RoleGrant, Task, User
+from services.views import _usernames, task_view
+from states.messages import label, reason
+
+View = Literal["mine", "team", "unassigned", "overdue"]
+# Tasks without a deadline sort last.
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _encode(due_at: datetime | None, task_id: int) -> str:
+    raw = f"{(due_at or FAR_FUTURE).isoformat()}|{task_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        due, tid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(due), int(tid)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid([reason("bad_cursor", field="cursor")]) from exc
+
+
+def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
+               jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
+               cursor: str | None = None) -> dict[str, Any]:
+    due = sa.func.coalesce(Task.due_at, FAR_FUTURE)
+    q = select(Task).where(Task.status == "open")
+    mine = Task.assignee_id == actor.user_id
+    pairs = [(r, j) for r, j in actor.grants]
+    team = sa.and_(
+        sa.or_(*[sa.and_(Task.role == r, Task.jurisdiction == j) for r, j in pairs]) if pairs else sa.false(),
+        sa.or_(Task.candidate_user_id.is_(None), Task.candidate_user_id == actor.user_id),  # type: ignore[union-attr]
+    )
+    if view == "mine":
+        q = q.where(mine)
+    elif view == "team":
+        q = q.where(team)
+    elif view == "unassigned":
+        q = q.where(team, Task.assignee_id.is_(None))  # type: ignore[union-attr]
+    else:
+        q = q.where(sa.or_(mine, team), Task.due_at < clock.now())  # type: ignore[operator]
+    if procedure:
+        q = q.where(Task.procedure == procedure)
+    if jurisdiction:
+        q = q.where(Task.jurisdiction == jurisdiction)
+    if kind:
+        q = q.where(Task.kind == kind)
+    if cursor:
+        after_due, after_id = _decode(cursor)
+        q = q.where(sa.or_(due > after_due, sa.and_(due == after_due, Task.id > after_id)))
+    rows = list(session.exec(q.order_by(due, Task.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    users = _usernames(session, {t.assignee_id for t in rows if t.assignee_id})
+    return {
+        "items": [task_view(t, users) for t in rows],
+        "next_cursor": _encode(rows[-1].due_at, rows[-1].id) if more and rows else None,  # type: ignore[arg-type]
+    }
+
+
+# --- commands on a task ------------------------------------------------------------------------
+
+
+def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[Task, Case]:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound.of("任务", "Task")
+    # lock the case first: its audit chain is appended to, and a command may be closing the task
+    case = session.exec(select(Case).where(Case.id == task.case_id).with_for_update()).one()
+    session.refresh(task)
+    if not actor.holds(task.role, task.jurisdiction) and task.assignee_id != actor.user_id:
+        raise NotFound.of("任务", "Task")
+    if task.status != "open":
+        raise Conflict([reason("task_not_open")])
+    return task, case
+
+
+def _holder(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    return f"{user.display_name} ({user.username})" if user else str(user_id)
+
+
+def _record(session: Session, task: Task, actor: Actor, event: str, payload: dict[str, Any]) -> None:
+    audit.append(session, stream=f"case:{task.case_id}", case_id=task.case_id, at=clock.now(),
+                 actor_id=actor.user_id, actor_role=task.role, event=event,
+                 payload={"task_id": task.id, "kind": task.kind, **payload})
+
+
+def claim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
+    with db.write() as session:
+        task, _ = _locked_task(session, task_id, actor)
+        if task.candidate_user_id not in (None, actor.user_id):
+            raise Forbidden([reason("task_personal")])
+        if task.assignee_id not in (None, actor.user_id):
+            holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
+            raise Conflict([reason("task_claimed", holder=holder)], holder=holder)
+        task.assignee_id = actor.user_id
+        session.add(task)
+        _record(session, task, actor, "task_claimed", {})
+        return task_view(task, {actor.user_id: actor.username})  # type: ignore[dict-item]
+
+
+def unclaim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
+    with db.write() as session:
+        task, _ = _locked_task(session, task_id, actor)
+        if task.assignee_id != actor.user_id:
+            raise Forbidden([reason("task_not_claimed_by_you")])
+        task.assignee_id = None
+        session.add(task)
+        _record(session, task, actor, "task_unclaimed", {})
+        return task_view(task)
+
+
+def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str, Any]:
+    """The holder (or, for an unclaimed task, anyone holding its role) hands it to a colleague who
+    holds the same role in the same jurisdiction."""
+    with db.write() as session:
+        task, _ = _locked_task(session, task_id, actor)
+        if task.candidate_user_id is not None:
+            raise Forbidden([reason("task_personal")])
+        if task.assignee_id not in (None, actor.user_id):
+            holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
+            raise Forbidden([reason("task_held", holder=holder)], holder=holder)
+        grant = session.exec(select(RoleGrant).where(RoleGrant.user_id == to_user, RoleGrant.role == task.role,
+                                                     RoleGrant.jurisdiction == task.jurisdiction)).first()
+        if grant is None:
+            role = label(f"role.{task.role}")
+            raise Invalid([reason("delegate_role", field="user_id", role_zh=role["zh"], role_en=task.role)])
+        task.assignee_id = to_user
+        session.add(task)
+        _record(session, task, actor, "task_delegated", {"to_user": to_user})
+        return task_view(task, _usernames(session, {to_user}))

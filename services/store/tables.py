@@ -1,0 +1,329 @@
+"""The tables. The database is the source of truth for every case's state, tasks, timers and history.
+
+Times are stored in UTC (naive columns on SQLite, read back as aware UTC); dates are Asia/Shanghai
+calendar dates. Table classes are storage only: the API has its own response shapes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: dict(default or {})) if not isinstance(default, list) else (lambda: list(default))
+    return Field(default_factory=factory, sa_type=sa.JSON, nullable=False)
+
+
+class Jurisdiction(SQLModel, table=True):
+    __tablename__ = "jurisdictions"
+    code: str = Field(primary_key=True, max_length=8)
+    name_zh: str = Field(max_length=50)
+    name_en: str = Field(max_length=50)
+    profile: dict[str, Any] = _json()
+    profile_digest: str = Field(max_length=64)
+    loaded_at: datetime = _ts()
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+    id: int | None = Field(default=None, primary_key=True)
+    uscc: str = Field(max_length=18, unique=True)  # 统一社会信用代码, GB 32100-2015
+    name: str = Field(max_length=200)
+    created_at: datetime = _ts()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=100)
+    org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    password_hash: str | None = Field(default=None, max_length=200)
+    expert_fields: list[str] = _json([])
+    affiliation: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class RoleGrant(SQLModel, table=True):
+    __tablename__ = "role_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "role", "jurisdiction"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role: str = Field(max_length=20)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100)
+    token_sha256: str = Field(max_length=64, unique=True)  # tokens are random; a fast hash is enough
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class MethodologyVersion(SQLModel, table=True):
+    __tablename__ = "methodology_versions"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction", "code", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8)
+    code: str = Field(max_length=200)
+    version: str = Field(max_length=20)
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=10)  # project | scenario
+    tier: str | None = Field(default=None, max_length=20)
+    status: str = Field(max_length=12)  # filed | superseded | withdrawn
+    filed_on: date | None = None
+    superseded_on: date | None = None
+
+
+class Project(SQLModel, table=True):
+    """A project (减排项目) or scenario (减排场景): the subject of registration and issuance."""
+
+    __tablename__ = "projects"
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8, index=True)
+    kind: str = Field(max_length=10)
+    title: str = Field(max_length=200)
+    owner_org_id: int = Field(foreign_key="organisations.id", index=True)
+    methodology_version_id: int | None = Field(default=None, foreign_key="methodology_versions.id")
+    project_class: int | None = None
+    status: str = Field(max_length=20)
+    registration_number: str | None = Field(default=None, max_length=40, unique=True)
+    registered_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class RegistrationCounter(SQLModel, table=True):
+    """Registration numbers are unique per jurisdiction and year: the last number handed out."""
+
+    __tablename__ = "registration_counters"
+    jurisdiction: str = Field(primary_key=True, max_length=8)
+    year: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=10)
+    last: int = 0
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    id: int | None = Field(default=None, primary_key=True)
+    procedure: str = Field(max_length=40)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8, index=True)
+    state: str = Field(max_length=40)
+    version: int = 1
+    subject_kind: str = Field(max_length=10)
+    project_id: int | None = Field(default=None, foreign_key="projects.id", index=True)
+    applicant_org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    application: dict[str, Any] = _json()
+    submitted_on: date | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # the work-queue keyset: open tasks of a role in a jurisdiction, by due time
+        sa.Index("ix_tasks_queue", "status", "jurisdiction", "role", "due_at", "id"),
+        sa.Index("ix_tasks_assignee", "status", "assignee_id", "due_at", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    procedure: str = Field(max_length=40)
+    jurisdiction: str = Field(max_length=8)
+    kind: str = Field(max_length=40)
+    role: str = Field(max_length=20)
+    state: str = Field(max_length=40)  # the case state that opened it
+    triggers: list[str] = _json([])
+    join: bool = False
+    candidate_user_id: int | None = Field(default=None, foreign_key="users.id")  # addressed to one person
+    assignee_id: int | None = Field(default=None, foreign_key="users.id")
+    status: str = Field(default="open", max_length=12)  # open | completed | cancelled
+    opened_at: datetime = _ts()
+    opened_on: date
+    sla_days: int | None = None
+    due_on: date | None = None
+    due_at: datetime | None = _ts(nullable=True)
+    due_provisional: bool = False
+    closed_at: datetime | None = _ts(nullable=True)
+    closed_by: int | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+
+
+class Timer(SQLModel, table=True):
+    __tablename__ = "timers"
+    __table_args__ = (sa.Index("ix_timers_due", "status", "fire_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    jurisdiction: str = Field(max_length=8)
+    kind: str = Field(max_length=40)
+    trigger: str = Field(max_length=40)
+    state: str = Field(max_length=40)
+    fire_at: datetime = _ts()
+    base_on: date | None = None  # the working-day count starts after this date
+    days: int | None = None
+    provisional: bool = False
+    status: str = Field(default="pending", max_length=12)  # pending | fired | cancelled
+    fired_at: datetime | None = _ts(nullable=True)
+
+
+class ClockSegment(SQLModel, table=True):
+    """The statutory clock (办理时限): running and paused segments of a case."""
+
+    __tablename__ = "clock_segments"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    running: bool
+    state: str = Field(max_length=40)
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class PanelMember(SQLModel, table=True):
+    __tablename__ = "panel_members"
+    __table_args__ = (sa.UniqueConstraint("case_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    chair: bool = False
+    opinion: str | None = Field(default=None, max_length=24)
+    score: int | None = None
+    comments: str | None = None
+    opinion_at: datetime | None = _ts(nullable=True)
+
+
+class Objection(SQLModel, table=True):
+    __tablename__ = "objections"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    receipt: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    contact: str = Field(max_length=200)
+    text: str
+    status: str = Field(default="open", max_length=12)  # open | dismissed | upheld
+    received_at: datetime = _ts()
+    decided_at: datetime | None = _ts(nullable=True)
+
+
+class Notice(SQLModel, table=True):
+    """A publicity notice (公示): what the public reads, with its period."""
+
+    __tablename__ = "notices"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    jurisdiction: str = Field(max_length=8, index=True)
+    title: str = Field(max_length=300)
+    published_on: date
+    first_day: date
+    last_day: date
+    closes_at: datetime = _ts()
+    provisional: bool = False
+    status: str = Field(default="open", max_length=12)  # open | closed
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of a SHA-256 hash chain per stream (`case:<id>` or `system`)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.UniqueConstraint("stream", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    stream: str = Field(max_length=40)
+    seq: int
+    case_id: int | None = Field(default=None, index=True)
+    at: datetime = _ts()
+    actor_id: int | None = None
+    actor_role: str = Field(max_length=20)
+    event: str = Field(max_length=60)
+    from_state: str | None = Field(default=None, max_length=40)
+    to_state: str | None = Field(default=None, max_length=40)
+    payload: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    __tablename__ = "audit_heads"
+    stream: str = Field(primary_key=True, max_length=40)
+    seq: int
+    hash: str = Field(max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """Side effects that leave the transaction, drained at least once by the dispatch flow."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "status", "available_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    kind: str = Field(max_length=40)
+    case_id: int | None = Field(default=None, index=True)
+    payload: dict[str, Any] = _json()
+    status: str = Field(default="pending", max_length=12)  # pending | done | dead
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    available_at: datetime = _ts()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+    actor_key: str = Field(primary_key=True, max_length=40)  # "user:<id>" or "public"
+    key: str = Field(primary_key=True, max_length=200)
+    request_sha256: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+
+
+class CalendarOverride(SQLModel, table=True):
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (sa.UniqueConstraint("day", "jurisdiction"),)
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    year: int = Field(index=True)
+    workday: bool
+    name: str = Field(default="", max_length=100)
+    jurisdiction: str | None = Field(default=None, max_length=8)
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose State Council notice an administrator loaded."""
+
+    __tablename__ = "calendar_years"
+    year: int = Field(primary_key=True)
+    source: str = Field(max_length=300)
+    loaded_at: datetime = _ts()

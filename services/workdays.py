@@ -1,0 +1,131 @@
+"""The calendar in force: the package's data plus the overrides administrators loaded (DESIGN §5).
+
+Built from the database and cached per process; the cache is keyed by a cheap fingerprint of the
+override tables, so a year loaded through another process is seen on the next command.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services import audit
+from services.calendar import DayOverride, WorkingCalendar, end_of_day_utc, local_date
+from services.clock import clock
+from services.errors import Invalid
+from services.store.tables import CalendarOverride, CalendarYear, Notice, Task, Timer
+from states.messages import reason
+from states.profiles import get_profile
+
+_lock = threading.Lock()
+_cached: tuple[tuple[Any, ...], WorkingCalendar] | None = None
+
+
+def _fingerprint(session: Session) -> tuple[Any, ...]:
+    overrides = session.exec(select(sa.func.count(), sa.func.max(CalendarOverride.id))
+                             .select_from(CalendarOverride)).one()
+    years = session.exec(select(sa.func.count(), sa.func.max(CalendarYear.loaded_at))
+                         .select_from(CalendarYear)).one()
+    return (*overrides, *years)
+
+
+def calendar(session: Session) -> WorkingCalendar:
+    global _cached
+    key = _fingerprint(session)
+    with _lock:
+        if _cached and _cached[0] == key:
+            return _cached[1]
+    overrides = [DayOverride(o.day, o.workday, o.name, o.jurisdiction)
+                 for o in session.exec(select(CalendarOverride))]
+    years = [y.year for y in session.exec(select(CalendarYear))]
+    built = WorkingCalendar(overrides, years)
+    with _lock:
+        _cached = (key, built)
+    return built
+
+
+def due_after(cal: WorkingCalendar, opened: datetime, days: int, jurisdiction: str) -> tuple[date, datetime, bool]:
+    """A deadline of `days` working days from the moment something opened: the end of that day."""
+    answer = cal.add_working_days(local_date(opened), days, jurisdiction)
+    return answer.end, end_of_day_utc(answer.end), answer.provisional
+
+
+def import_year(session: Session, *, year: int, days: list[DayOverride], source: str,
+                actor_id: int | None, actor_role: str) -> dict[str, int]:
+    """Load a year's State Council notice: its holidays and make-up workdays. Replaces a previous load."""
+    wrong = [d for d in days if d.day.year != year]
+    if wrong:
+        raise Invalid([reason("calendar_year", field="days", year=year)],
+                      dates=[d.day.isoformat() for d in wrong])
+    session.exec(sa.delete(CalendarOverride).where(CalendarOverride.year == year))  # type: ignore[call-overload]
+    for d in days:
+        session.add(CalendarOverride(day=d.day, year=year, workday=d.workday, name=d.name,
+                                     jurisdiction=d.jurisdiction))
+    existing = session.get(CalendarYear, year)
+    now = clock.now()
+    if existing:
+        existing.source, existing.loaded_at = source, now
+        session.add(existing)
+    else:
+        session.add(CalendarYear(year=year, source=source, loaded_at=now))
+    session.flush()
+    recomputed = recompute_provisional(session)
+    audit.append(session, stream="system", at=now, actor_id=actor_id, actor_role=actor_role,
+                 event="calendar_year_loaded",
+                 payload={"year": year, "days": len(days), "source": source, **recomputed})
+    return {"year": year, "days": len(days), **recomputed}
+
+
+def recompute_provisional(session: Session) -> dict[str, int]:
+    """Open deadlines computed provisionally are computed again with the calendar now in force."""
+    cal = calendar(session)
+    tasks = timers = 0
+    for t in session.exec(select(Task).where(Task.status == "open", Task.due_provisional == True)):  # noqa: E712
+        if t.sla_days:
+            t.due_on, t.due_at, t.due_provisional = due_after(cal, t.opened_at, t.sla_days, t.jurisdiction)
+            session.add(t)
+            tasks += 1
+    for tm in session.exec(select(Timer).where(Timer.status == "pending", Timer.provisional == True)):  # noqa: E712
+        if tm.base_on and tm.days:
+            if tm.kind == "publicity_end":
+                notice = session.exec(select(Notice).where(Notice.case_id == tm.case_id,
+                                                           Notice.status == "open")).first()
+                if notice is None:
+                    continue
+                profile = get_profile(notice.jurisdiction)
+                counts = bool(profile and profile.registration.publication_day_counts)
+                period = cal.publicity(notice.published_on, tm.days, publication_day_counts=counts,
+                                       jurisdiction=notice.jurisdiction)
+                notice.first_day, notice.last_day = period.first_day, period.last_day
+                notice.closes_at, notice.provisional = period.closes_at, period.provisional
+                session.add(notice)
+                tm.fire_at, tm.provisional = period.closes_at, period.provisional
+            else:
+                answer = cal.add_working_days(tm.base_on, tm.days, tm.jurisdiction)
+                tm.fire_at, tm.provisional = end_of_day_utc(answer.end), answer.provisional
+            session.add(tm)
+            timers += 1
+    return {"tasks_recomputed": tasks, "timers_recomputed": timers}
+
+
+def coverage(session: Session) -> dict[str, Any]:
+    cal = calendar(session)
+    this_year = local_date(clock.now()).year
+    provisional_tasks = session.exec(select(sa.func.count()).select_from(Task)
+                                     .where(Task.status == "open", Task.due_provisional == True)).one()  # noqa: E712
+    provisional_timers = session.exec(select(sa.func.count()).select_from(Timer)
+                                      .where(Timer.status == "pending", Timer.provisional == True)).one()  # noqa: E712
+    loaded = [{"year": y.year, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
+              for y in session.exec(select(CalendarYear).order_by(CalendarYear.year))]
+    return {
+        "covered_years": sorted(y for y in cal.covered_years() if y >= this_year - 3),
+        "loaded_years": loaded,
+        "provisional_years_ahead": [y for y in (this_year, this_year + 1, this_year + 2)
+                                    if cal.is_provisional_year(y)],
+        "provisional_open_tasks": provisional_tasks,
+        "provisional_pending_timers": provisional_timers,
+    }

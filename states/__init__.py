@@ -1,0 +1,1 @@
+"""The domain: procedures declared as data, jurisdiction profiles, rules. No I/O."""

@@ -1,0 +1,124 @@
+"""Executes the declarations with `transitions`, and draws them.
+
+One machine per (procedure, profile), built once (`model=None`); a command adds the case with its
+state from the database, fires, and removes it. Rules are evaluated *before* firing (so that every
+reason is collected, which `transitions` conditions cannot do); the machine receives the chosen
+arrow and checks only that it is the one it takes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from transitions import EventData, Machine
+from transitions.extensions import GraphMachine
+
+from states import project_registration
+from states.profiles import Profile, get_profile
+from states.spec import ProcedureSpec, TransitionSpec
+
+BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
+    project_registration.NAME: project_registration.build,
+}
+
+
+class ProcedureUnavailable(LookupError):
+    """The procedure does not exist, or not in this jurisdiction (e.g. Jiaxing registration)."""
+
+
+@cache
+def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
+    profile = get_profile(jurisdiction)
+    builder = BUILDERS.get(name)
+    if profile is None or builder is None:
+        raise ProcedureUnavailable(name)
+    try:
+        return builder(profile)
+    except LookupError as exc:
+        raise ProcedureUnavailable(name) from exc
+
+
+def _arrow_id(t: TransitionSpec) -> int:
+    return id(t)
+
+
+def _takes(event: EventData) -> bool:
+    return event.kwargs.get("arrow") == event.transition.arrow_id  # type: ignore[attr-defined]
+
+
+def _machine_kwargs(spec: ProcedureSpec) -> dict[str, Any]:
+    return {
+        "states": [s.name for s in spec.states],
+        "initial": spec.initial,
+        "auto_transitions": False,
+        "send_event": True,
+        "model_attribute": "state",
+    }
+
+
+def _add_arrows(machine: Machine, spec: ProcedureSpec) -> None:
+    for t in spec.transitions:
+        for source in t.sources:
+            machine.add_transition(t.trigger, source, t.dest or "=", conditions=[_takes])
+            machine.events[t.trigger].transitions[source][-1].arrow_id = _arrow_id(t)
+
+
+class CaseModel:
+    """The stand-in the machine moves; the service copies `state` back to the row."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class Runner:
+    """A built machine for one (procedure, jurisdiction). Thread-safe: a lock guards add/remove."""
+
+    def __init__(self, spec: ProcedureSpec) -> None:
+        self.spec = spec
+        self.machine = Machine(model=None, **_machine_kwargs(spec))
+        _add_arrows(self.machine, spec)
+        self._lock = threading.Lock()
+
+    def move(self, state: str, arrow: TransitionSpec) -> str:
+        """Fire `arrow` from `state`; return the state the machine ends in."""
+        model = CaseModel(state)
+        with self._lock:
+            self.machine.add_model(model, initial=state)
+        try:
+            if not model.trigger(arrow.trigger, arrow=_arrow_id(arrow)):  # type: ignore[attr-defined]
+                raise RuntimeError(f"machine refused {arrow.trigger} from {state}")
+        finally:
+            with self._lock:
+                self.machine.remove_model(model)
+        return model.state
+
+
+@cache
+def runner(name: str, jurisdiction: str) -> Runner:
+    return Runner(procedure(name, jurisdiction))
+
+
+def mermaid(name: str, jurisdiction: str, current: str | None = None) -> str:
+    """The diagram of the live declaration, drawn by transitions' mermaid engine (no graphviz)."""
+    spec = procedure(name, jurisdiction)
+    graph = GraphMachine(
+        model=None,
+        states=[s.name for s in spec.states],
+        initial=spec.initial,
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=False,
+        title=f"{name} ({jurisdiction})",
+    )
+    for t in spec.transitions:
+        for source in t.sources:
+            graph.add_transition(t.trigger, source, t.dest or source)
+    model = CaseModel(current or spec.initial)
+    graph.add_model(model, initial=current or spec.initial)
+    try:
+        return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
+    finally:
+        graph.remove_model(model)

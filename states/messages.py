@@ -1,0 +1,284 @@
+"""The one message catalogue: every label and every reason, in Chinese first and English.
+
+Keys are `kind.name` (`state.publicity`, `trigger.approve`, `task.technical_review`,
+`reason.commitment_missing`, ...). Templates use `str.format` fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # --- procedures ---
+    "procedure.project_registration": ("项目/场景登记", "Project / scenario registration"),
+    # --- states ---
+    "state.draft": ("草稿", "Draft"),
+    "state.submitted": ("已提交", "Submitted"),
+    "state.supplement_requested": ("待补正材料", "Supplement requested"),
+    "state.technical_review": ("技术评估", "Technical review"),
+    "state.expert_review": ("专家评审", "Expert review"),
+    "state.revision_requested": ("待修改", "Revision requested"),
+    "state.authority_decision": ("主管部门审定", "Authority decision"),
+    "state.publicity": ("公示", "Publicity"),
+    "state.objection_review": ("异议处理", "Objection review"),
+    "state.registered": ("已登记", "Registered"),
+    "state.disclosed": ("已公开（二类项目）", "Disclosed (class 2)"),
+    "state.rejected": ("不予登记", "Rejected"),
+    "state.withdrawn": ("已撤回", "Withdrawn"),
+    "state.lapsed": ("逾期失效", "Lapsed"),
+    # --- triggers ---
+    "trigger.edit": ("修改申请", "Edit application"),
+    "trigger.submit": ("提交申请", "Submit"),
+    "trigger.accept": ("受理", "Accept"),
+    "trigger.request_supplement": ("要求补正材料", "Request supplement"),
+    "trigger.resubmit": ("重新提交", "Resubmit"),
+    "trigger.lapse": ("补正逾期", "Lapse (deadline passed)"),
+    "trigger.pass_review": ("技术评估通过", "Pass technical review"),
+    "trigger.fail_review": ("技术评估不通过", "Fail technical review"),
+    "trigger.compose_panel": ("组建专家组", "Compose expert panel"),
+    "trigger.record_opinion": ("提交专家意见", "Record expert opinion"),
+    "trigger.panel_pass": ("专家组结论：通过", "Panel: pass"),
+    "trigger.panel_revise": ("专家组结论：修改后再审", "Panel: revise"),
+    "trigger.panel_reject": ("专家组结论：不通过", "Panel: reject"),
+    "trigger.approve": ("审定通过", "Approve"),
+    "trigger.reject": ("不予登记", "Reject"),
+    "trigger.disclose": ("公开二类项目信息", "Disclose class-2 project"),
+    "trigger.lodge_objection": ("提出异议", "Lodge an objection"),
+    "trigger.publicity_end": ("公示期满", "Publicity period ends"),
+    "trigger.dismiss_objections": ("异议不成立", "Dismiss objections"),
+    "trigger.uphold_objection": ("异议成立", "Uphold objection"),
+    "trigger.withdraw": ("撤回申请", "Withdraw"),
+    # --- tasks ---
+    "task.completeness_check": ("完整性审查", "Completeness check"),
+    "task.supplement": ("补正材料", "Supplement materials"),
+    "task.technical_review": ("技术评估", "Technical review"),
+    "task.compose_panel": ("组建专家组", "Compose expert panel"),
+    "task.expert_opinion": ("专家意见", "Expert opinion"),
+    "task.panel_conclusion": ("专家组结论", "Panel conclusion"),
+    "task.revise": ("修改材料", "Revise materials"),
+    "task.authority_decision": ("审定", "Authority decision"),
+    "task.objection_review": ("异议处理", "Objection review"),
+    # --- roles ---
+    "role.applicant": ("申请主体", "Applicant"),
+    "role.case_officer": ("主管部门经办人", "Case officer"),
+    "role.approver": ("主管部门审定人", "Approver"),
+    "role.review_centre": ("核证中心/技术支撑机构", "Review centre"),
+    "role.expert": ("专家", "Expert"),
+    "role.verifier": ("第三方核查机构", "Verifier"),
+    "role.operator": ("运营管理机构/交易所", "Operator / exchange"),
+    "role.admin": ("系统管理员", "Administrator"),
+    "role.public": ("社会公众", "The public"),
+    "role.system": ("系统", "System"),
+    # --- commitments at submission ---
+    "commitment.no_other_voluntary_scheme": (
+        "承诺不重复参与国内外温室气体自愿减排机制",
+        "Not registered in any other domestic or international voluntary GHG scheme",
+    ),
+    "commitment.no_green_power_trading": ("承诺不参与绿色电力交易", "Not taking part in green-power trading"),
+    "commitment.no_green_certificate": ("承诺不参与绿色电力证书交易", "Not trading green-power certificates"),
+    "commitment.implementation_plan": (
+        "已制定组织实施方案（含公益性承诺与收益管理方案）",
+        "An implementation plan (public-interest commitment and revenue plan) is attached",
+    ),
+    "commitment.revenue_return_90": (
+        "扣除运行成本后不低于90%的收益返还参与用户",
+        "At least 90% of proceeds after costs are returned to participating users",
+    ),
+    "commitment.annual_revenue_audit": (
+        "委托专业审计机构定期编制收益使用审计报告并公开",
+        "An audit of revenue use is commissioned and published every year",
+    ),
+    "commitment.unique": ("项目具备唯一性，未参与其他减排交易机制", "The project is unique: in no other scheme"),
+    "commitment.not_in_national_ets": ("未纳入国家碳排放权交易市场配额管理", "Not under the national ETS"),
+    "commitment.no_mandatory_obligation": (
+        "不属于法律法规、国家政策规定有温室气体减排义务的项目",
+        "No statutory GHG reduction obligation applies",
+    ),
+    "commitment.inclusive": ("项目具备普惠性", "The project is inclusive (普惠性)"),
+    "commitment.no_ccer_vcs": (
+        "未申报或签发CCER、VCS等温室气体自愿减排项目减排量",
+        "Not applied for or issued under CCER, VCS or similar schemes",
+    ),
+    # --- reasons (422 / 403 / 409) ---
+    "reason.commitment_missing": ("缺少承诺：{label_zh}", "Missing commitment: {label_en}"),
+    "reason.double_registration": (
+        "项目已在{scheme}登记（{reference}），不得重复申请",
+        "The project is already registered under {scheme} ({reference}); double registration is not allowed",
+    ),
+    "reason.no_separate_registration": (
+        "{jurisdiction_zh}不单独登记项目：项目随首次减排量备案一并备案（嘉兴办法第十四至十七条）",
+        "{jurisdiction_en} has no separate project registration: a project is filed with its first "
+        "reduction filing (Jiaxing arts. 14–17)",
+    ),
+    "reason.class_required": ("须注明项目类别（一类或二类）", "The project class (1 or 2) is required"),
+    "reason.class_not_in_profile": ("本辖区不区分项目类别", "This jurisdiction has no project classes"),
+    "reason.class2_not_registered": (
+        "二类项目无需登记，仅公开项目信息",
+        "Class-2 projects are not registered, only disclosed",
+    ),
+    "reason.class1_not_disclosed": (
+        "一类项目须经审核登记，不能仅公开",
+        "Class-1 projects go through review and registration, not disclosure",
+    ),
+    "reason.methodology_unknown": ("未找到所引用的方法学 {code} {version}", "Methodology {code} {version} not found"),
+    "reason.methodology_jurisdiction": (
+        "方法学 {code} {version} 不属于本辖区",
+        "Methodology {code} {version} belongs to another jurisdiction",
+    ),
+    "reason.methodology_kind": (
+        "方法学 {code} {version} 适用于{kind_zh}，与申请类型不符",
+        "Methodology {code} {version} is for a {kind_en}, not this application",
+    ),
+    "reason.methodology_not_filed": (
+        "方法学 {code} {version} 状态为{status}，不可引用",
+        "Methodology {code} {version} is {status} and cannot be cited",
+    ),
+    "reason.methodology_tier": (
+        "一类项目须依据一级方法学开发（北京编制说明 4(一)）",
+        "A class-1 project needs a level-1 methodology (Beijing note 4(1))",
+    ),
+    "reason.panel_size": (
+        "专家组人数须为不少于{min}人的奇数",
+        "An expert panel needs an odd number of at least {min} members",
+    ),
+    "reason.panel_chair": ("组长须为专家组成员", "The chair must be a member of the panel"),
+    "reason.panel_not_expert": (
+        "用户 {user} 不在本辖区专家库中",
+        "User {user} is not in this jurisdiction's expert pool",
+    ),
+    "reason.panel_duplicate": ("专家组成员重复", "A panel member is named twice"),
+    "reason.panel_already": ("本案已组建专家组", "A panel is already composed for this case"),
+    "reason.panel_missing": ("尚未组建专家组", "No expert panel has been composed yet"),
+    "reason.not_panel_member": ("您不是本案专家组成员", "You are not on this case's expert panel"),
+    "reason.not_panel_chair": ("只有专家组组长可以给出结论", "Only the panel chair records the conclusion"),
+    "reason.opinion_recorded": ("您已提交专家意见", "You have already recorded your opinion"),
+    "reason.quorum": (
+        "专家意见不足法定人数：已有{given}份，需要{needed}份",
+        "No quorum: {given} opinions recorded, {needed} needed",
+    ),
+    "reason.publicity_days": (
+        "公示期须为{min}至{max}个工作日",
+        "The publicity period must be {min} to {max} working days",
+    ),
+    "reason.objections_open": ("仍有{count}件异议未处理", "{count} objection(s) are still open"),
+    "reason.no_open_objection": ("没有待处理的异议", "There is no open objection"),
+    "reason.not_owner": ("您不是本案申请主体", "You are not the applicant of this case"),
+    "reason.role_required": ("需要本辖区的{roles_zh}角色", "Needs the {roles_en} role in this jurisdiction"),
+    "reason.task_held": (
+        "该任务已由 {holder} 认领，不能由您办理",
+        "This task is claimed by {holder}; you cannot complete it",
+    ),
+    "reason.illegal_transition": (
+        "当前状态“{state_zh}”下不能执行“{trigger_zh}”",
+        "“{trigger_en}” is not allowed in state “{state_en}”",
+    ),
+    "reason.unknown_trigger": ("未知操作：{trigger}", "Unknown action: {trigger}"),
+    "reason.stale_version": (
+        "案件已被他人更新（当前版本 {current}，您提交的版本 {given}）",
+        "The case changed meanwhile (current version {current}, yours {given})",
+    ),
+    "reason.idempotency_mismatch": (
+        "幂等键已用于另一请求",
+        "This Idempotency-Key was already used for a different request",
+    ),
+    "reason.unknown_jurisdiction": ("未知辖区：{code}", "Unknown jurisdiction: {code}"),
+    "reason.unknown_procedure": ("未知程序：{name}", "Unknown procedure: {name}"),
+    "reason.procedure_not_creatable": ("该程序不能由申请人发起", "This procedure cannot be started by an applicant"),
+    "reason.no_organisation": ("您的账户未关联申请单位", "Your account is not linked to an organisation"),
+    "reason.not_found": ("未找到{what}", "{what_en} not found"),
+    "reason.unauthenticated": ("请提供有效的访问令牌", "A valid bearer token is required"),
+    "reason.forbidden": ("无权执行此操作", "You may not do this"),
+    "reason.task_not_open": ("任务已关闭", "The task is no longer open"),
+    "reason.task_not_claimed_by_you": ("该任务未由您认领", "You have not claimed this task"),
+    "reason.task_claimed": ("该任务已由 {holder} 认领", "This task is already claimed by {holder}"),
+    "reason.delegate_role": (
+        "被委派人不具备本辖区的{role_zh}角色",
+        "The delegate does not hold the {role_en} role in this jurisdiction",
+    ),
+    "reason.task_personal": ("该任务指定由特定人员办理", "This task is addressed to a named person"),
+    "reason.trigger_not_of_task": (
+        "该任务只能以以下操作完成：{allowed}",
+        "This task is completed only by: {allowed}",
+    ),
+    "reason.calendar_year": ("年份 {year} 的日期不一致", "Dates do not all lie in year {year}"),
+    "reason.bad_cursor": ("分页游标无效", "The page cursor is invalid"),
+    "reason.withdraw_after_review": ("技术评估开始后不能撤回", "Cannot withdraw once technical review is over"),
+}
+
+# Pydantic error types -> zh/en templates (the English text comes from pydantic itself).
+VALIDATION_ZH: dict[str, str] = {
+    "missing": "缺少必填字段",
+    "string_too_short": "内容过短（至少 {min_length} 个字符）",
+    "string_too_long": "内容过长（最多 {max_length} 个字符）",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "greater_than": "必须大于 {gt}",
+    "greater_than_equal": "必须大于或等于 {ge}",
+    "less_than": "必须小于 {lt}",
+    "less_than_equal": "必须小于或等于 {le}",
+    "int_parsing": "必须是整数",
+    "int_type": "必须是整数",
+    "decimal_parsing": "必须是数字",
+    "decimal_type": "必须是数字",
+    "decimal_max_places": "小数位数过多（最多 {decimal_places} 位）",
+    "float_parsing": "必须是数字",
+    "bool_parsing": "必须是布尔值",
+    "bool_type": "必须是布尔值",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_type": "日期格式应为 YYYY-MM-DD",
+    "literal_error": "取值必须为：{expected}",
+    "enum": "取值必须为：{expected}",
+    "string_type": "必须是文本",
+    "dict_type": "必须是对象",
+    "list_type": "必须是列表",
+    "model_type": "必须是对象",
+    "model_attributes_type": "必须是对象",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "JSON 格式错误",
+    "json_type": "JSON 格式错误",
+    "string_pattern_mismatch": "格式不正确",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+    "int_from_float": "必须是整数",
+    "uuid_parsing": "格式不正确",
+    "too_many_members": "内容过多",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a request failed, in both languages."""
+
+    code: str
+    zh: str
+    en: str
+    field: str | None = None
+    params: dict[str, Any] = dc_field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "zh": self.zh, "en": self.en}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+def label(key: str) -> dict[str, str]:
+    zh, en = CATALOGUE.get(key, (key, key))
+    return {"zh": zh, "en": en}
+
+
+def reason(code: str, field: str | None = None, **params: Any) -> Reason:
+    zh, en = CATALOGUE[f"reason.{code}"]
+    return Reason(code=code, zh=zh.format(**params), en=en.format(**params), field=field, params=params)
+
+
+class BilingualError(ValueError):
+    """Raised by form validators: pydantic keeps the message, our 422 handler splits it into zh/en."""
+
+    SEPARATOR = " | "
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh}{self.SEPARATOR}{en}")

@@ -1,0 +1,91 @@
+"""Jurisdiction profiles: one TOML file per seed in `states/jurisdictions/`.
+
+A profile switches optional stages on or off and sets the numbers (PROCESSES.md, profile table).
+Loading validates every file strictly so that a typo fails at start-up, not in a case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from states.messages import CATALOGUE
+
+PROFILE_DIR = Path(__file__).parent / "jurisdictions"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegistrationRules(_Strict):
+    separate: bool
+    publicity_days: int = Field(ge=1)
+    publicity_days_max: int = Field(ge=1)
+    publication_day_counts: bool = False
+    scenario_joint_review: bool = False
+    first_issuance_with_registration: bool = False
+    project_classes: tuple[Literal[1, 2], ...] = ()
+    commitments: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _known(self) -> RegistrationRules:
+        unknown = [c for c in self.commitments if f"commitment.{c}" not in CATALOGUE]
+        if unknown:
+            raise ValueError(f"commitments without a catalogue entry: {unknown}")
+        if self.publicity_days_max < self.publicity_days:
+            raise ValueError("publicity_days_max < publicity_days")
+        return self
+
+
+class ClockRules(_Strict):
+    """办理时限: working days the authority may hold a case. `paused_in` overrides the declaration's
+    default (Administrative Licensing Law arts. 42, 45: supplements, expert review and publicity
+    do not count)."""
+
+    limit_days: int = Field(ge=1)
+    paused_in: tuple[str, ...] | None = None
+
+
+class PanelRules(_Strict):
+    min_size: int = Field(ge=1)
+    quorum: float = Field(gt=0, le=1)
+
+
+class Profile(_Strict):
+    code: str = Field(pattern=r"^[A-Z]{2,4}$")
+    name_zh: str
+    name_en: str
+    seed: str
+    registration: RegistrationRules
+    sla: dict[str, int]
+    clock: ClockRules
+    panel: PanelRules
+
+    def sla_days(self, name: str) -> int:
+        return self.sla[name]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+@cache
+def all_profiles() -> dict[str, Profile]:
+    profiles: dict[str, Profile] = {}
+    for path in sorted(PROFILE_DIR.glob("*.toml")):
+        profile = Profile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        if profile.code in profiles:
+            raise ValueError(f"two profiles claim code {profile.code}")
+        profiles[profile.code] = profile
+    return profiles
+
+
+def get_profile(code: str) -> Profile | None:
+    return all_profiles().get(code)
