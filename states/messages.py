@@ -270,9 +270,9 @@ def label(key: str) -> dict[str, str]:
     return {"zh": zh, "en": en}
 
 
-def reason(code: str, field: str | None = None, **params: Any) -> Reason:
-    zh, en = CATALOGUE[f"reason.{code}"]
-    return Reason(code=code, zh=zh.format(**params), en=en.format(**params), field=field, params=params)
+def reason(key: str, /, field: str | None = None, **params: Any) -> Reason:
+    zh, en = CATALOGUE[f"reason.{key}"]
+    return Reason(code=key, zh=zh.format(**params), en=en.format(**params), field=field, params=params)
 
 
 class BilingualError(ValueError):

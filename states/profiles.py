@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -55,7 +56,14 @@ class ClockRules(_Strict):
 
 class PanelRules(_Strict):
     min_size: int = Field(ge=1)
-    quorum: float = Field(gt=0, le=1)
+    quorum: str = Field(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")  # a fraction, kept exact: "2/3"
+
+    @property
+    def quorum_share(self) -> Fraction:
+        share = Fraction(self.quorum)
+        if not 0 < share <= 1:
+            raise ValueError(f"quorum {self.quorum} is not in (0, 1]")
+        return share
 
 
 class Profile(_Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import ceil
 from typing import Any
 
 from states.messages import CATALOGUE, Reason, reason
@@ -114,11 +116,9 @@ def is_panel_member_without_opinion(inp: RuleInput) -> list[Reason]:
     return []
 
 
-def panel_quorum(needed_share: float, members: int) -> int:
-    """Opinions needed: the profile's share of members, rounded up (default ⅔)."""
-    from math import ceil
-
-    return max(1, ceil(round(needed_share * members, 6)))
+def panel_quorum(needed_share: Fraction, members: int) -> int:
+    """Opinions needed: the profile's share of members, rounded up (default ⅔: 2 of 3, 4 of 5)."""
+    return max(1, ceil(needed_share * members))
 
 
 def chair_with_quorum(inp: RuleInput) -> list[Reason]:
@@ -128,7 +128,7 @@ def chair_with_quorum(inp: RuleInput) -> list[Reason]:
     out = []
     if inp.actor_id != panel.chair:
         out.append(reason("not_panel_chair"))
-    needed = panel_quorum(inp.profile.panel.quorum, len(panel.members))
+    needed = panel_quorum(inp.profile.panel.quorum_share, len(panel.members))
     if len(panel.opinions) < needed:
         out.append(reason("quorum", given=len(panel.opinions), needed=needed))
     return out
