@@ -202,7 +202,8 @@ def _pick_task(session: Session, case: Case, cmd: Command) -> Task | None:
     if held:
         name = _holder_name(session, held[0].assignee_id)  # type: ignore[arg-type]
         raise Forbidden([reason("task_held", holder=name)], holder=name)
-    raise Forbidden([reason("forbidden")])
+    t = label(f"trigger.{cmd.trigger}")
+    raise Forbidden([reason("no_task_for_you", trigger_zh=t["zh"], trigger_en=t["en"])])
 
 
 def _validate(arrow: TransitionSpec, data: dict[str, Any]) -> BaseModel:

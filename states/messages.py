@@ -197,6 +197,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "被委派人不具备本辖区的{role_zh}角色",
         "The delegate does not hold the {role_en} role in this jurisdiction",
     ),
+    "reason.no_task_for_you": (
+        "您没有可办理“{trigger_zh}”的待办任务（可能已办理或由他人办理）",
+        "You have no open task for “{trigger_en}” (done already, or addressed to someone else)",
+    ),
     "reason.task_personal": ("该任务指定由特定人员办理", "This task is addressed to a named person"),
     "reason.trigger_not_of_task": (
         "该任务只能以以下操作完成：{allowed}",

@@ -1,0 +1,495 @@
+"""Engine benchmark: full commands per second against raw single-row insert+commit per second.
+
+    python bench/engine.py [--db sqlite|postgres|both] [--cases N] [--rounds R] [--threads T]
+    python bench/engine.py --profile 300      # cProfile of ~300 commands on SQLite, top 25 by cumulative
+
+Target (issue): commands/s >= 0.5 x raw commits/s, on the same database, in the same run.
+
+What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema on PostgreSQL):
+
+* raw:      one transaction per iteration on the app's own writer engine (`db.writer.begin()`, so on
+            SQLite the same `BEGIN IMMEDIATE` + WAL + synchronous=NORMAL the commands use), inserting
+            one row into `bench_raw` and committing.
+* commands: `services.cases.fire(db, Command(...), respond)` — the whole command path with every
+            effect (lock, role/task/form/rule checks, state machine, tasks with working-day due
+            dates, timers, statutory clock, outbox, SHA-256 audit event, commit). The registration
+            happy path of Shanghai project cases, fired phase by phase across the cases:
+            submit, accept, pass_review, compose_panel, 3 x record_opinion, panel_pass, approve
+            (9 commands a case). Cases are opened before the clock starts; Actor objects are
+            resolved once before timing, so actor lookup is NOT counted.
+            Two responders: a cheap one (`{"state": ...}`), the headline figure, and the API's own
+            (`services.views.case_detail` + the result block, as `services/api/routes/cases.py`
+            builds it; JSON rendering and HTTP are still not counted).
+* threads:  T threads firing commands on disjoint cases vs T threads doing raw commits.
+
+Each round runs raw and commands back to back (the order alternates between rounds) and the ratio
+is taken within the round; the tables give median [min-max] over the rounds. Nothing is asserted
+about timings: this script prints. Results also go to bench/results/engine-<db>-<date>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = "bench"
+CODE = "SH"
+TARGET = 0.5
+RESULTS = ROOT / "bench" / "results"
+PAYLOAD = "x" * 100  # a raw row: an integer key and 100 bytes of text
+
+Respond = Callable[[Any, Any], tuple[int, dict[str, Any]]]
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+def _app():  # noqa: ANN202 - imported late so `--help` works while other files are being edited
+    from services import cases, demo, views
+    from services.bootstrap import setup
+    from services.store.engine import Database
+
+    return cases, demo, views, setup, Database
+
+
+def pg_reachable(url: str) -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    _, _, _, _, Database = _app()
+    try:
+        engine = sa.create_engine(Database(url).url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def open_database(kind: str) -> tuple[Any, Callable[[], None], str]:
+    """A fresh, migrated, seeded database plus the bench_raw table; returns (db, cleanup, where)."""
+    _, demo, _, setup, Database = _app()
+    if kind == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="bench-engine-")
+        path = Path(tmp) / "bench.sqlite3"
+        db = Database(f"sqlite:///{path}")
+        ddl = "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)"
+        where = f"SQLite file {path} (WAL, synchronous=NORMAL, BEGIN IMMEDIATE)"
+
+        def cleanup() -> None:
+            db.dispose()
+            shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        admin = sa.create_engine(Database(PG_URL).url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}")
+            version = conn.exec_driver_sql("SHOW server_version").scalar()
+            sync = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+            fsync = conn.exec_driver_sql("SHOW fsync").scalar()
+        db = Database(PG_URL, schema=PG_SCHEMA)
+        ddl = "CREATE TABLE bench_raw (id SERIAL PRIMARY KEY, payload TEXT NOT NULL)"
+        where = (f"PostgreSQL {version} {PG_URL} schema {PG_SCHEMA} "
+                 f"(synchronous_commit={sync}, fsync={fsync})")
+
+        def cleanup() -> None:
+            db.dispose()
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+            admin.dispose()
+    setup(db)
+    demo.seed_people(db)
+    with db.writer.begin() as conn:
+        conn.exec_driver_sql(ddl)
+    return db, cleanup, where
+
+
+# --- workload --------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    db: Any
+    actors: dict[str, Any]
+    steps: list[tuple[str, str, dict[str, Any]]]
+    open_case: Callable[[], int]
+    per_trigger: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+
+def make_workload(db: Any) -> Workload:
+    cases, demo, _, _, _ = _app()
+    low = CODE.lower()
+    driver = demo.Driver(db)
+    names = [f"{low}_{r}" for r in ("applicant", "case_officer", "review_centre", "operator", "approver")]
+    names += [f"{low}_expert{n}" for n in (1, 2, 3)]
+    actors = {n: driver.actor(n) for n in names}  # resolved once, before any timing
+    experts = [actors[f"{low}_expert{n}"].user_id for n in (1, 2, 3)]
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        (f"{low}_applicant", "submit", demo.commitments(CODE)),
+        (f"{low}_case_officer", "accept", {}),
+        (f"{low}_review_centre", "pass_review", {"opinion": "材料齐全，方法学适用"}),
+        (f"{low}_case_officer", "compose_panel", {"members": experts, "chair": experts[0]}),
+        *[(f"{low}_expert{n}", "record_opinion", {"opinion": "agree", "score": 80}) for n in (1, 2, 3)],
+        (f"{low}_expert1", "panel_pass", {"conclusion": "同意通过"}),
+        (f"{low}_approver", "approve", {}),
+    ]
+    applicant = actors[f"{low}_applicant"]
+    app = demo.application(CODE)
+
+    def open_case() -> int:
+        _, body = cases.create(db, actor=applicant, procedure_name="project_registration", jurisdiction=CODE,
+                               application=app, respond=lambda s, o: (201, {"id": o.case.id}))
+        return int(body["id"])
+
+    return Workload(db=db, actors=actors, steps=steps, open_case=open_case)
+
+
+def cheap_responder(_actor: Any) -> Respond:
+    return lambda s, o: (200, {"state": o.case.state})
+
+
+def api_responder(actor: Any) -> Respond:
+    _, _, views, _, _ = _app()
+
+    def respond(session: Any, outcome: Any) -> tuple[int, dict[str, Any]]:
+        body = views.case_detail(session, outcome.case, actor)
+        body["result"] = {"event_id": outcome.event_id, "moved": outcome.moved, **outcome.extra}
+        return 200, body
+    return respond
+
+
+def _state(body: dict[str, Any]) -> str:
+    state = body["state"]
+    return state["name"] if isinstance(state, dict) else state
+
+
+def fire_mix(w: Workload, case_ids: list[int], make_respond: Callable[[Any], Respond],
+             record: bool = False) -> int:
+    """Fire the happy path phase by phase across `case_ids`; returns the number of commands fired."""
+    cases, _, _, _, _ = _app()
+    responders = {name: make_respond(actor) for name, actor in w.actors.items()}
+    operator = f"{CODE.lower()}_operator"
+    fired = 0
+    clock = time.perf_counter
+    for user, trigger, form in w.steps:
+        actor, respond = w.actors[user], responders[user]
+        for cid in case_ids:
+            t0 = clock()
+            _, body = cases.fire(w.db, cases.Command(cid, trigger, actor, form), respond)
+            fired += 1
+            if trigger == "pass_review" and _state(body) == "technical_review":
+                # Shanghai joint review (art. 13): the exchange's pass when the profile asks for it
+                _, body = cases.fire(w.db, cases.Command(cid, trigger, w.actors[operator], form),
+                                     responders[operator])
+                fired += 1
+            if record:
+                w.per_trigger[trigger].append(clock() - t0)
+    return fired
+
+
+def check_done(w: Workload, case_ids: list[int]) -> None:
+    """Correctness, not timing: every case must have reached publicity."""
+    from sqlmodel import select
+
+    from services.store.tables import Case
+
+    with w.db.read() as session:
+        states = {c.state for c in session.exec(select(Case).where(Case.id.in_(case_ids)))}  # type: ignore[attr-defined]
+    if states != {"publicity"}:
+        raise SystemExit(f"bench workload did not finish: states {sorted(states)}")
+
+
+def raw_commits(db: Any, n: int) -> None:
+    stmt = sa.text("INSERT INTO bench_raw (payload) VALUES (:p)")
+    for _ in range(n):
+        with db.writer.begin() as conn:
+            conn.execute(stmt, {"p": PAYLOAD})
+
+
+def threaded(threads: int, work: Callable[[int], int]) -> tuple[int, float]:
+    """Run work(i) on `threads` threads started together; (total count, elapsed seconds)."""
+    barrier = threading.Barrier(threads + 1)
+    counts = [0] * threads
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            counts[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported after the join
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return sum(counts), elapsed
+
+
+# --- measurement -----------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """One table row: raw rate, command rate and their ratio, one value per round."""
+    label: str
+    raw: list[float] = field(default_factory=list)
+    cmd: list[float] = field(default_factory=list)
+    raw_n: int = 0
+    cmd_n: int = 0
+
+    @property
+    def ratios(self) -> list[float]:
+        return [c / r for c, r in zip(self.cmd, self.raw, strict=True)]
+
+
+def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases: int,
+                   thread_cases: int) -> tuple[str, list[Series], dict[str, list[float]]]:
+    db, cleanup, where = open_database(kind)
+    try:
+        w = make_workload(db)
+        seq = Series("sequential, cheap responder")
+        api = Series("sequential, API responder (case_detail)")
+        par = Series(f"{threads} threads, cheap responder")
+        # warm-up: imports, caches, statement compilation, pool connections
+        warm = [w.open_case() for _ in range(3)]
+        fire_mix(w, warm, cheap_responder)
+        fire_mix(w, [w.open_case() for _ in range(2)], api_responder)
+        raw_commits(db, 50)
+        per_round = lambda total: max(1, total // rounds)  # noqa: E731 - the case budget, split over rounds
+        for r in range(rounds):
+            # cases are opened before the clock starts; each round fires on fresh drafts
+            ids = [w.open_case() for _ in range(per_round(cases_n))]
+            api_ids = [w.open_case() for _ in range(per_round(api_cases))]
+            par_ids = [w.open_case() for _ in range(max(threads, per_round(thread_cases)))] if threads else []
+            raw_n = len(ids) * len(w.steps)
+
+            def commands(ids: list[int] = ids) -> None:
+                t0 = time.perf_counter()
+                n = fire_mix(w, ids, cheap_responder, record=True)
+                seq.cmd.append(n / (time.perf_counter() - t0))
+                seq.cmd_n += n
+
+            def raw(n: int = raw_n) -> None:
+                t0 = time.perf_counter()
+                raw_commits(db, n)
+                seq.raw.append(n / (time.perf_counter() - t0))
+                seq.raw_n += n
+
+            for step in ((raw, commands) if r % 2 == 0 else (commands, raw)):
+                step()
+            check_done(w, ids)
+
+            # the API's responder, against a raw run of its own in the same round
+            api_raw_n = len(api_ids) * len(w.steps)
+            t0 = time.perf_counter()
+            n = fire_mix(w, api_ids, api_responder)
+            api.cmd.append(n / (time.perf_counter() - t0))
+            api.cmd_n += n
+            t0 = time.perf_counter()
+            raw_commits(db, api_raw_n)
+            api.raw.append(api_raw_n / (time.perf_counter() - t0))
+            api.raw_n += api_raw_n
+            check_done(w, api_ids)
+
+            # threads: disjoint cases per thread; raw commits split the same way
+            if par_ids:
+                shares = [par_ids[i::threads] for i in range(threads)]
+                per_thread_raw = max(1, len(par_ids) * len(w.steps) // threads)
+                runs = [
+                    ("cmd", lambda i: fire_mix(w, shares[i], cheap_responder)),
+                    ("raw", lambda i: (raw_commits(db, per_thread_raw), per_thread_raw)[1]),
+                ]
+                for name, work in (runs if r % 2 else runs[::-1]):
+                    n, elapsed = threaded(threads, work)
+                    if name == "cmd":
+                        par.cmd.append(n / elapsed)
+                        par.cmd_n += n
+                    else:
+                        par.raw.append(n / elapsed)
+                        par.raw_n += n
+                check_done(w, par_ids)
+            print(f"  [{kind}] round {r + 1}/{rounds}: raw {seq.raw[-1]:,.0f}/s, commands {seq.cmd[-1]:,.0f}/s, "
+                  f"ratio {seq.ratios[-1]:.3f}", flush=True)
+        rows = [seq, api] + ([par] if par.cmd else [])
+        return where, rows, dict(w.per_trigger)
+    finally:
+        cleanup()
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}–{max(values):{fmt}}]"
+
+
+HEAD = ("database", "measurement", "raw commits/s", "commands/s", "ratio commands/raw", "target", "met")
+
+
+def table_rows(kind: str, rows: list[Series]) -> list[tuple[str, ...]]:
+    out = []
+    for s in rows:
+        ratio = statistics.median(s.ratios)
+        out.append((kind, s.label, _spread(s.raw, ",.0f"), _spread(s.cmd, ",.0f"), _spread(s.ratios, ".3f"),
+                    f"≥ {TARGET}", "yes" if ratio >= TARGET else "no"))
+    return out
+
+
+def render_text(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in [HEAD, *rows]) for i in range(len(HEAD))]
+    line = "  ".join("-" * w for w in widths)
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join([fmt(HEAD), line, *map(fmt, rows)])
+
+
+def render_md(rows: list[tuple[str, ...]]) -> str:
+    return "\n".join(["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD),
+                      *["| " + " | ".join(r) + " |" for r in rows]])
+
+
+def trigger_lines(per_trigger: dict[str, list[float]]) -> list[tuple[str, str, str]]:
+    return [(t, f"{len(v)}", f"{statistics.mean(v) * 1000:.2f} / {statistics.median(v) * 1000:.2f}")
+            for t, v in per_trigger.items()]
+
+
+def machine() -> dict[str, str]:
+    return {"date": date.today().isoformat(), "cpus": str(os.cpu_count()),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "platform": platform.platform(), "sqlalchemy": sa.__version__,
+            "sqlite": __import__("sqlite3").sqlite_version}
+
+
+def write_markdown(kind: str, where: str, rows: list[tuple[str, ...]], per_trigger: dict[str, list[float]],
+                   args: argparse.Namespace, series: list[Series]) -> Path:
+    m = machine()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"engine-{kind}-{m['date']}.md"
+    counts = "; ".join(f"{s.label}: {s.cmd_n} commands, {s.raw_n} raw commits" for s in series)
+    lines = [
+        f"# Engine benchmark — {kind} — {m['date']}",
+        "",
+        f"Run at {datetime.now().astimezone().isoformat(timespec='seconds')}: "
+        f"`python bench/engine.py --db {args.db} --cases {args.cases} --rounds {args.rounds} "
+        f"--threads {args.threads}`",
+        "",
+        f"- database: {where}",
+        f"- machine: {m['cpus']} CPUs, {m['python']}, {m['platform']}",
+        f"- SQLAlchemy {m['sqlalchemy']}, SQLite library {m['sqlite']}",
+        f"- {args.cases} cases x 9 commands (Shanghai project registration happy path: submit … approve), "
+        f"split over {args.rounds} rounds; raw = the same count of single-row insert+commit transactions "
+        "in each round",
+        f"- totals: {counts}",
+        "- actor lookup is done once before timing and not counted; case creation is not timed",
+        "- median [min–max] over rounds; ratio is per round (raw and commands measured back to back)",
+        "",
+        render_md(rows),
+        "",
+        "Per command (sequential, cheap responder), milliseconds mean / median:",
+        "",
+        "| trigger | n | ms mean / median |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in trigger_lines(per_trigger)],
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+def profile(commands: int) -> None:
+    import cProfile
+    import pstats
+
+    db, cleanup, where = open_database("sqlite")
+    try:
+        w = make_workload(db)
+        fire_mix(w, [w.open_case() for _ in range(2)], cheap_responder)  # warm-up
+        ids = [w.open_case() for _ in range(max(1, round(commands / len(w.steps))))]
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        n = fire_mix(w, ids, cheap_responder)
+        prof.disable()
+        elapsed = time.perf_counter() - t0
+        print(f"profile: {n} commands on {where}: {elapsed:.2f}s under cProfile ({n / elapsed:,.0f}/s)")
+        pstats.Stats(prof).strip_dirs().sort_stats("cumulative").print_stats(25)
+    finally:
+        cleanup()
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    p.add_argument("--cases", type=int, default=200,
+                   help="draft cases per database for the sequential figure, split over the rounds (default 200); "
+                        "N/4 more for the API-responder figure and N/2 more for the threaded one")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per database (default 3)")
+    p.add_argument("--threads", type=int, default=8, help="threads for the concurrent figure (0 skips it)")
+    p.add_argument("--profile", type=int, metavar="N", default=0,
+                   help="instead: cProfile ~N commands on SQLite and print the top 25 by cumulative time")
+    args = p.parse_args(argv)
+    if args.profile:
+        profile(args.profile)
+        return 0
+    api_cases = max(1, args.cases // 4)
+    thread_cases = max(args.threads, args.cases // 2) if args.threads else 0
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    m = machine()
+    print(f"engine benchmark {m['date']}: {m['cpus']} CPUs, {m['python']}, {m['platform']}")
+    print(f"per database: {args.cases} cases x 9 commands sequential, {api_cases} cases with the API responder, "
+          f"{thread_cases} cases on {args.threads} threads, split over {args.rounds} rounds; "
+          "actor lookup and case creation not timed")
+    all_rows: list[tuple[str, ...]] = []
+    for kind in kinds:
+        if kind == "postgres":
+            why = pg_reachable(PG_URL)
+            if why:
+                print(f"PostgreSQL at {PG_URL} is unreachable ({why}); skipping it")
+                continue
+        t0 = time.perf_counter()
+        where, series, per_trigger = bench_database(kind, args.cases, args.rounds, args.threads, api_cases,
+                                                    thread_cases)
+        rows = table_rows(kind, series)
+        all_rows += rows
+        path = write_markdown(kind, where, rows, per_trigger, args, series)
+        print(f"  [{kind}] {where}; {time.perf_counter() - t0:.0f}s; written {path.relative_to(ROOT)}")
+        print("  per command, ms mean / median: "
+              + ", ".join(f"{t} {c}" for t, _, c in trigger_lines(per_trigger)))
+    if all_rows:
+        print()
+        print(render_text(all_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
