@@ -144,7 +144,8 @@ class _Parsed(Exception):
     pass
 
 
-def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> argparse.Namespace:
+def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+              capsys: pytest.CaptureFixture) -> argparse.Namespace:
     """Parse argv with `services.cli.main`'s own parser and stop before it opens a database."""
     import services.cli as cli
 
@@ -202,10 +203,19 @@ def sweeps_timers(ns: argparse.Namespace) -> bool:
     return ns.command == "tick" or (ns.command == "serve" and not ns.no_scheduler)
 
 
-def is_app(service: dict) -> bool:
-    build = service.get("build") or {}
-    return isinstance(build, dict) and (COMPOSE.parent / build.get("context", ".") / build.get("dockerfile", "")
-                                        ).resolve() == DOCKERFILE.resolve()
+def builds_app(service: dict) -> bool:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return False
+    target = COMPOSE.parent / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+    return target.resolve() == DOCKERFILE.resolve()
+
+
+def app_services(compose: dict) -> set[str]:
+    """Services running the app image: built from docker/Dockerfile, or tagged like one that is."""
+    services = services_of(compose)
+    images = {s.get("image") for s in services.values() if builds_app(s)} - {None}
+    return {name for name, s in services.items() if builds_app(s) or s.get("image") in images}
 
 
 def python_c_url(test: list[str]) -> str:
@@ -222,8 +232,8 @@ def python_c_url(test: list[str]) -> str:
 
 def test_dockerfile_base_workdir_user_expose_env() -> None:
     assert instr("FROM") == ["python:3.11-slim"]
-    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["requires-python"]
-    assert requires == ">=3.11"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == ">=3.11"
     assert instr("WORKDIR") == ["/app"]
     users = instr("USER")
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must run as a non-root user"
@@ -294,10 +304,11 @@ def test_dockerignore_keeps_what_the_image_copies_and_drops_the_rest() -> None:
             rel = f.relative_to(ROOT).as_posix()
             if "__pycache__" in rel or rel.endswith(".pyc"):
                 continue
-            assert not _ignored(rel, patterns), f"{rel} is copied by the Dockerfile but excluded by .dockerignore"
+            assert not _ignored(rel, patterns), f"{rel}: copied by the Dockerfile, excluded by .dockerignore"
 
 
-def test_dockerfile_cmd_and_healthcheck(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_dockerfile_cmd_and_healthcheck(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
     cmd = exec_form(instr("CMD")[-1])
     [argv] = cli_invocations(cmd)
     ns = parse_cli(argv, monkeypatch, capsys)
@@ -328,7 +339,8 @@ def test_compose_subset_reader_agrees_with_pyyaml(compose: dict) -> None:
 def test_compose_services_and_profiles(compose: dict) -> None:
     services = services_of(compose)
     assert set(services) == SERVICES
-    assert {name for name, s in services.items() if is_app(s)} == APP_SERVICES
+    assert app_services(compose) == APP_SERVICES
+    assert all(builds_app(services[name]) for name in APP_SERVICES), "each app service can build the image"
     for name, service in services.items():
         if name == "prefect-server":
             assert service["profiles"] == ["orchestration"]
@@ -379,7 +391,8 @@ def test_compose_migrate_api_scheduler_commands(compose: dict, monkeypatch: pyte
 
     api = parsed["api"]
     assert "--no-scheduler" in services["api"]["command"]
-    assert (api.command, api.host, api.port, api.workers, api.no_scheduler) == ("serve", "0.0.0.0", 8000, 2, True)
+    assert (api.command, api.host, api.port, api.workers) == ("serve", "0.0.0.0", 8000, 2)
+    assert api.no_scheduler is True
     assert services["api"]["ports"] == [f"{api.port}:{api.port}"]
     assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     url = urlsplit(python_c_url(services["api"]["healthcheck"]["test"]))
@@ -394,10 +407,8 @@ def test_compose_migrate_api_scheduler_commands(compose: dict, monkeypatch: pyte
 def test_exactly_one_service_sweeps_timers(compose: dict, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture) -> None:
     sweepers = []
-    for name, service in services_of(compose).items():
-        if not is_app(service):
-            continue
-        for argv in cli_invocations(effective_command(service)):
+    for name in sorted(app_services(compose)):
+        for argv in cli_invocations(effective_command(services_of(compose)[name])):
             if sweeps_timers(parse_cli(argv, monkeypatch, capsys)):
                 sweepers.append(name)
     assert sweepers == ["scheduler"]
@@ -421,7 +432,8 @@ def test_compose_prefect_server_and_its_database(compose: dict) -> None:
     assert len(initdb) == 1
     scripts = sorted((COMPOSE.parent / initdb[0].split(":")[0]).glob("*.sql"))
     assert scripts, "no init script where db mounts /docker-entrypoint-initdb.d"
-    created = {m.lower() for s in scripts for m in re.findall(r"CREATE DATABASE\s+(\w+)", s.read_text(), re.I)}
+    created = {name.lower() for s in scripts
+               for name in re.findall(r"CREATE DATABASE\s+(\w+)", s.read_text(encoding="utf-8"), re.I)}
     assert database in created
 
 
