@@ -261,3 +261,20 @@ def test_audit_verify_is_for_administrators(client: TestClient) -> None:
     assert client.get("/api/v1/audit/verify", headers=auth("sh_case_officer")).status_code == 403
     body = client.get("/api/v1/audit/verify", headers=auth("demo_admin")).json()
     assert body["ok"] is True and body["events_checked"] > 0
+
+
+def test_bad_objection_is_422_and_nothing_is_lodged(client: TestClient, db: Database, driver: Driver) -> None:
+    from services.store.tables import Objection
+
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    drive_to(driver, "SD", cid, "publicity")
+    r = client.post(f"/api/v1/public/publicity/{cid}/objections", json={"name": "", "text": "短", "x": 1})
+    assert r.status_code == 422
+    assert {x["field"] for x in reasons(r)} >= {"name", "contact", "text", "x"}
+    with db.read() as s:
+        assert list(s.exec(select(Objection).where(Objection.case_id == cid))) == []
+    # a case that is not in publicity has nothing to object to
+    draft = driver.open("sd_applicant", "SD", application("SD"))
+    r = client.post(f"/api/v1/public/publicity/{draft}/objections",
+                    json={"name": "张三", "contact": "1", "text": "这是一条足够长的异议内容"})
+    assert r.status_code == 404 and reasons(r)

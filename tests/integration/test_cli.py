@@ -1,0 +1,49 @@
+"""The command line an operator uses: migrate, users and tokens, calendar import, tick."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services import cli
+from services.identity import authenticate
+from services.store.engine import Database
+
+pytestmark = pytest.mark.integration
+
+
+def test_cli_migrates_creates_users_tokens_imports_a_year_and_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     test_clock) -> None:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["create-user", "--username", "li", "--name", "李经办", "--grant", "case_officer:SH",
+                     "--grant", "approver:sd"]) == 0
+    assert cli.main(["create-user", "--username", "firm", "--name", "某公司", "--grant", "applicant:SH",
+                     "--org-uscc", "91350100M000100Y43", "--org-name", "某公司"]) == 0
+    capsys.readouterr()
+    assert cli.main(["create-token", "--username", "li"]) == 0
+    token = capsys.readouterr().out.strip()
+    db = Database(url)
+    with db.read() as s:
+        actor = authenticate(s, token)
+    assert actor.grants == frozenset({("case_officer", "SH"), ("approver", "SD")})
+    notice = tmp_path / "2027.json"
+    notice.write_text(json.dumps({"source": "国办发明电〔2026〕X号", "days": [
+        {"date": "2027-02-06", "kind": "holiday", "name": "春节"},
+        {"date": "2027-02-20", "kind": "workday", "name": "春节调休"}]}), encoding="utf-8")
+    assert cli.main(["calendar-import", "--year", "2027", "--file", str(notice)]) == 0
+    capsys.readouterr()
+    assert cli.main(["tick"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"fired": [], "cancelled": []}
+    from services.workdays import calendar
+
+    with db.read() as s:
+        cal = calendar(s)
+        assert not cal.is_provisional_year(2027) and cal.is_workday(__import__("datetime").date(2027, 2, 20))
+    with pytest.raises(SystemExit):
+        cli.main(["create-user", "--username", "x", "--name", "x", "--grant", "no-jurisdiction"])
+    db.dispose()
