@@ -8,7 +8,7 @@ Target (issue): commands/s >= 0.5 x raw commits/s, on the same database, in the 
 What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema on PostgreSQL):
 
 * raw:      one transaction per iteration on the app's own writer engine (`db.writer.begin()`, so on
-            SQLite the same `BEGIN IMMEDIATE` + WAL + synchronous=NORMAL the commands use), inserting
+            SQLite the same `BEGIN IMMEDIATE` + WAL + synchronous setting the commands use), inserting
             one row into `bench_raw` and committing.
 * commands: `services.cases.fire(db, Command(...), respond)` — the whole command path with every
             effect (lock, role/task/form/rule checks, state machine, tasks with working-day due
@@ -93,7 +93,9 @@ def open_database(kind: str) -> tuple[Any, Callable[[], None], str]:
         path = Path(tmp) / "bench.sqlite3"
         db = Database(f"sqlite:///{path}")
         ddl = "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)"
-        where = f"SQLite file {path} (WAL, synchronous=NORMAL, BEGIN IMMEDIATE)"
+        with db.reader.connect() as conn:
+            sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.exec_driver_sql("PRAGMA synchronous").scalar()]
+        where = f"SQLite file {path} (WAL, synchronous={sync}, BEGIN IMMEDIATE)"
 
         def cleanup() -> None:
             db.dispose()

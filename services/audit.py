@@ -1,8 +1,8 @@
 """The audit trail: SHA-256 hash chains, one per stream (`case:<id>`, `system`).
 
 Each event's hash covers the previous hash and the event's canonical JSON, so editing, removing
-or reordering any event breaks every later link. A case's stream is appended under the case's row
-lock; the head row serialises the rest.
+or reordering any event breaks every later link. A case's chain head is kept on the case row
+(appended under the case's lock); other streams keep theirs in `audit_heads`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.store.tables import AuditEvent, AuditHead
+from services.store.tables import AuditEvent, AuditHead, Case
 
 GENESIS = "0" * 64
 
@@ -32,17 +32,40 @@ def _fields(e: AuditEvent) -> dict[str, Any]:
     }
 
 
-def append(
-    session: Session, *, stream: str, at: datetime, actor_id: int | None, actor_role: str, event: str,
-    case_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    head = session.exec(select(AuditHead).where(AuditHead.stream == stream).with_for_update()).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+def _link(stream: str, seq: int, prev: str, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
+          case_id: int | None, from_state: str | None, to_state: str | None,
+          payload: dict[str, Any] | None) -> AuditEvent:
     e = AuditEvent(stream=stream, seq=seq, case_id=case_id, at=at, actor_id=actor_id, actor_role=actor_role,
                    event=event, from_state=from_state, to_state=to_state,
                    payload=json.loads(json.dumps(payload or {}, default=str)), prev_hash=prev, hash="")
     e.hash = _digest(prev, _fields(e))
+    return e
+
+
+def append_case(
+    session: Session, case: Case, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
+    from_state: str | None = None, to_state: str | None = None, payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append to a case's chain. The head lives on the case row, which the command holds locked
+    and writes anyway: no extra query, no extra lock."""
+    e = _link(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
+              actor_role=actor_role, event=event, case_id=case.id, from_state=from_state, to_state=to_state,
+              payload=payload)
+    case.audit_seq, case.audit_hash = e.seq, e.hash
+    session.add(e)
+    session.add(case)
+    return e
+
+
+def append(
+    session: Session, *, stream: str, at: datetime, actor_id: int | None, actor_role: str, event: str,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append to a stream that is not a case's (`system`); its head row serialises writers."""
+    head = session.exec(select(AuditHead).where(AuditHead.stream == stream).with_for_update()).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    e = _link(stream, seq, prev, at=at, actor_id=actor_id, actor_role=actor_role, event=event, case_id=None,
+              from_state=None, to_state=None, payload=payload)
     session.add(e)
     if head:
         head.seq, head.hash = seq, e.hash
@@ -74,10 +97,13 @@ def verify(session: Session) -> dict[str, Any]:
             return {"ok": False, "events_checked": events, "streams": streams,
                     "first_broken": {"stream": e.stream, "seq": e.seq, "event_id": e.id, "problem": problem}}
         prev_by_stream[e.stream] = (e.seq, e.hash)
-    for head in session.exec(select(AuditHead)):
-        last = prev_by_stream.get(head.stream)
-        if last is None or last != (head.seq, head.hash):
+    heads = [(h.stream, h.seq, h.hash) for h in session.exec(select(AuditHead))]
+    heads += [(f"case:{cid}", seq, h) for cid, seq, h in session.exec(
+        select(Case.id, Case.audit_seq, Case.audit_hash).where(Case.audit_seq > 0))]
+    for stream, seq, hash_ in heads:
+        if prev_by_stream.get(stream, (0, GENESIS)) != (seq, hash_):
             return {"ok": False, "events_checked": events, "streams": streams,
-                    "first_broken": {"stream": head.stream, "seq": head.seq, "event_id": None,
-                                     "problem": "events after this point are missing (head ahead of chain)"}}
+                    "first_broken": {"stream": stream, "seq": seq, "event_id": None,
+                                     "problem": "the chain's recorded head does not match its last event "
+                                                "(events removed or added)"}}
     return {"ok": True, "events_checked": events, "streams": streams, "first_broken": None}

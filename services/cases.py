@@ -33,7 +33,6 @@ from services.store.tables import (
     Task,
     User,
 )
-from services.workdays import calendar
 from states.machine import procedure, runner
 from states.messages import label, reason
 from states.profiles import get_profile
@@ -174,11 +173,10 @@ def _holder_name(session: Session, user_id: int) -> str:
     return f"{user.display_name} ({user.username})" if user else f"user {user_id}"
 
 
-def _pick_task(session: Session, case: Case, cmd: Command) -> Task | None:
+def _pick_task(session: Session, case: Case, cmd: Command, open_tasks: list[Task]) -> Task | None:
     """The open task this trigger completes for this actor, or None when no task stands for it."""
     actor = cmd.actor
-    tasks = [t for t in session.exec(select(Task).where(Task.case_id == case.id, Task.status == "open"))
-             if cmd.trigger in t.triggers]
+    tasks = [t for t in open_tasks if cmd.trigger in t.triggers]
     if cmd.task_id is not None:
         named = session.get(Task, cmd.task_id)
         if named is None or named.case_id != case.id:
@@ -238,70 +236,74 @@ def fire(db: Database, cmd: Command, respond: Responder) -> tuple[int, dict[str,
 
 
 def fire_locked(session: Session, case: Case, cmd: Command) -> Outcome:
+    # Autoflush off: the command knows what it wrote, and flushes once at the end (fewer round trips).
+    with session.no_autoflush:
+        return _fire(session, case, cmd)
+
+
+def _refuse_illegal(case: Case, cmd: Command, spec: ProcedureSpec) -> None:
+    allowed = allowed_actions(cmd.actor, case, spec)
+    if cmd.trigger not in spec.triggers:
+        raise Invalid([reason("unknown_trigger", trigger=cmd.trigger)], allowed_actions=allowed)
+    t, s = label(f"trigger.{cmd.trigger}"), label(f"state.{case.state}")
+    raise Conflict([reason("illegal_transition", state_zh=s["zh"], state_en=s["en"], trigger_zh=t["zh"],
+                           trigger_en=t["en"])], state=case.state, allowed_actions=allowed,
+                   all_actions=_all_actions(case, spec))
+
+
+def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
     actor, now = cmd.actor, clock.now()
     if cmd.if_match is not None and cmd.if_match != case.version:
         raise Conflict([reason("stale_version", current=case.version, given=cmd.if_match)],
                        current_version=case.version)
     spec = procedure(case.procedure, case.jurisdiction)
     profile = get_profile(case.jurisdiction)
-    allowed = allowed_actions(actor, case, spec)
-    if cmd.trigger not in spec.triggers:
-        raise Invalid([reason("unknown_trigger", trigger=cmd.trigger)], allowed_actions=allowed)
     arrows = spec.arrows(cmd.trigger, case.state)
     if not arrows:
-        t, s = label(f"trigger.{cmd.trigger}"), label(f"state.{case.state}")
-        raise Conflict([reason("illegal_transition", state_zh=s["zh"], state_en=s["en"], trigger_zh=t["zh"],
-                               trigger_en=t["en"])], state=case.state, allowed_actions=allowed,
-                       all_actions=_all_actions(case, spec))
+        _refuse_illegal(case, cmd, spec)
     if not any(actor.holds(r, case.jurisdiction) for r in arrows[0].roles):
         roles = arrows[0].roles
         raise Forbidden([reason("role_required", roles_zh="、".join(label(f"role.{r}")["zh"] for r in roles),
                                 roles_en=", ".join(roles))])
     if arrows[0].roles == ("applicant",) and not is_owner(actor, case):
         raise Forbidden([reason("not_owner")])
-    task = _pick_task(session, case, cmd)
+    open_tasks = list(session.exec(select(Task).where(Task.case_id == case.id, Task.status == "open")))
+    task = _pick_task(session, case, cmd, open_tasks)
     form = _validate(arrows[0], cmd.form)
 
     application = dict(case.application)
     for name in arrows[0].effects:
         if name in effects.PREVIEWS:
             application = effects.PREVIEWS[name](application, form)
-    view = effects.case_view(case)
-    view = type(view)(**{**view.__dict__, "application": application})
+    view = effects.case_view(case, application)
     inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, application), profile=profile,
                     actor_id=actor.user_id)
-    candidates = [a for a in arrows if a.when is None or a.when(inp)]
-    arrow = candidates[0]
+    arrow = next(a for a in arrows if a.when is None or a.when(inp))
     reasons = [r for rule in arrow.rules for r in rule(inp)]
     if reasons:
         raise Invalid(reasons)
 
-    ctx = effects.Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec,
-                      cal=calendar(session), now=now, arrow=arrow)
+    ctx = effects.Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec, now=now,
+                      tasks=open_tasks, arrow=arrow)
     for name in arrow.effects:
         effects.EFFECTS[name](ctx)
     joined = False
     if task is not None:
-        task.status, task.closed_at, task.closed_by, task.outcome = "completed", now, actor.user_id, cmd.trigger
-        session.add(task)
-        session.flush()
+        effects.close_task(ctx, task, "completed", cmd.trigger)
         if task.join and cmd.trigger == task.triggers[0]:
             # AND-join (Shanghai art. 13): a joint task's first trigger (pass) moves the case only when
             # it is the last joint task open; its other triggers (fail) end the review at once.
-            joined = any(t.join and t.kind == task.kind for t in effects.open_tasks(ctx))
+            joined = any(t.join and t.kind == task.kind for t in ctx.tasks)
     source = case.state
     moved = arrow.dest is not None and not joined
     if moved:
         dest = runner(case.procedure, case.jurisdiction).move(source, arrow)
-        effects.leave(ctx, spec.state(source), spec.state(dest))
-        case.state = dest
-        effects.enter(ctx, spec.state(dest))
+        effects.move(ctx, spec.state(source), spec.state(dest))
     case.version += 1
     case.updated_at = now
-    session.add(case)
-    event = audit.append(
-        session, stream=f"case:{case.id}", case_id=case.id, at=now, actor_id=actor.user_id,
-        actor_role=_acting_role(actor, arrow, case), event=cmd.trigger, from_state=source, to_state=case.state,
+    event = audit.append_case(
+        session, case, at=now, actor_id=actor.user_id, actor_role=_acting_role(actor, arrow, case),
+        event=cmd.trigger, from_state=source, to_state=case.state,
         payload={"form": _audit_payload(form), "task_id": task.id if task else None,
                  "awaiting_joint_review": joined, **ctx.extra},
     )
@@ -366,9 +368,8 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
         session.add(case)
         session.flush()
         effects.sync_subject(session, case)
-        event = audit.append(session, stream=f"case:{case.id}", case_id=case.id, at=now, actor_id=actor.user_id,
-                             actor_role="applicant", event="created", to_state=case.state,
-                             payload={"application": app})
+        event = audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="applicant",
+                                  event="created", to_state=case.state, payload={"application": app})
         session.flush()
         status, body = respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
         if idempotency_key:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
@@ -33,10 +34,10 @@ from services.store.tables import (
     Task,
     Timer,
 )
-from services.workdays import due_after
+from services.workdays import calendar, due_after
 from states.messages import label
 from states.profiles import Profile
-from states.spec import ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+from states.spec import CaseView, ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
 from states.stages import PANEL_TASKS
 
 
@@ -48,14 +49,22 @@ class Ctx:
     form: BaseModel
     profile: Profile
     spec: ProcedureSpec
-    cal: WorkingCalendar
     now: datetime
+    tasks: list[Task]  # the case's open tasks, loaded once and kept current by open_task/close_task
     arrow: TransitionSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the command reports back
+    _cal: WorkingCalendar | None = None
 
     @property
-    def today(self):  # noqa: ANN201 - a date
+    def today(self) -> date:
         return local_date(self.now)
+
+    @property
+    def cal(self) -> WorkingCalendar:
+        """Loaded only by commands that compute a deadline."""
+        if self._cal is None:
+            self._cal = calendar(self.session)
+        return self._cal
 
 
 # --- tasks, timers, clock, outbox -----------------------------------------------------------
@@ -72,11 +81,16 @@ def open_task(ctx: Ctx, spec: TaskSpec, *, candidate: int | None = None) -> Task
                 candidate_user_id=candidate, opened_at=ctx.now, opened_on=ctx.today, sla_days=days, due_on=due_on,
                 due_at=due_at, due_provisional=provisional)
     ctx.session.add(task)
+    ctx.tasks.append(task)
     return task
 
 
-def open_tasks(ctx: Ctx) -> list[Task]:
-    return list(ctx.session.exec(select(Task).where(Task.case_id == ctx.case.id, Task.status == "open")))
+def close_task(ctx: Ctx, task: Task, status: str, outcome: str) -> None:
+    task.status, task.closed_at, task.outcome = status, ctx.now, outcome
+    if status == "completed":
+        task.closed_by = ctx.actor.user_id
+    ctx.session.add(task)
+    ctx.tasks.remove(task)
 
 
 def enqueue(ctx: Ctx, kind: str, target: str, payload: dict[str, Any] | None = None) -> None:
@@ -98,29 +112,38 @@ def leave(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
     for name in old.on_exit:
         EFFECTS[name](ctx)
     carried = {(t.kind, t.role) for t in new.tasks}
-    for task in open_tasks(ctx):
+    for task in list(ctx.tasks):
         if (task.kind, task.role) in carried:
             task.state = new.name  # the same work goes on in the next state (e.g. objection_review)
+            ctx.session.add(task)
         else:
-            task.status, task.closed_at, task.outcome = "cancelled", ctx.now, f"left:{old.name}"
-        ctx.session.add(task)
-    for timer in ctx.session.exec(select(Timer).where(Timer.case_id == ctx.case.id, Timer.status == "pending")):
-        timer.status = "cancelled"
-        ctx.session.add(timer)
-    segment = ctx.session.exec(select(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
-                                                          ClockSegment.ended_at == None)).first()  # noqa: E711
-    if segment:
-        segment.ended_at = ctx.now
-        ctx.session.add(segment)
+            close_task(ctx, task, "cancelled", f"left:{old.name}")
+    # Statements only where something can change: most arrows set no timer and keep the clock as it is.
+    if old.timers or TIMER_EFFECTS & set(old.on_enter):
+        ctx.session.execute(sa.update(Timer).where(Timer.case_id == ctx.case.id, Timer.status == "pending")
+                            .values(status="cancelled"))
+    was = _clock_runs(ctx.profile, old)
+    if was is not None and was != _clock_runs(ctx.profile, new):
+        ctx.session.execute(sa.update(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
+                                                          ClockSegment.ended_at.is_(None))  # type: ignore[union-attr]
+                            .values(ended_at=ctx.now))
 
 
-def enter(ctx: Ctx, state: StateSpec) -> None:
+def move(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
+    leave(ctx, old, new)
+    ctx.case.state = new.name
+    enter(ctx, new, old)
+
+
+def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
+    """A clock segment spans states while the clock keeps running (or paused): it records the state it
+    began in. The subject's status is written only when it changes."""
     case = ctx.case
     runs = _clock_runs(ctx.profile, state)
-    if runs is not None:
+    if runs is not None and (old is None or runs != _clock_runs(ctx.profile, old)):
         ctx.session.add(ClockSegment(case_id=case.id, running=runs, state=state.name, started_at=ctx.now))
     view = case_view(case)
-    already = {(t.kind, t.role) for t in open_tasks(ctx)}
+    already = {(t.kind, t.role) for t in ctx.tasks}
     for spec in state.tasks:
         if (spec.kind, spec.role) not in already and (spec.when is None or spec.when(view, ctx.profile)):
             open_task(ctx, spec)
@@ -132,21 +155,18 @@ def enter(ctx: Ctx, state: StateSpec) -> None:
                               base_on=ctx.today, days=days, provisional=answer.provisional))
     for name in state.on_enter:
         EFFECTS[name](ctx)
-    if state.subject_status and case.project_id:
-        project = ctx.session.get(Project, case.project_id)
-        if project:
-            project.status = state.subject_status
-            ctx.session.add(project)
+    if state.subject_status and case.project_id and state.subject_status != (old and old.subject_status):
+        ctx.session.execute(sa.update(Project).where(Project.id == case.project_id)
+                            .values(status=state.subject_status))
     for who in state.notify:
         enqueue(ctx, "notify", who, {"event": f"entered:{state.name}"})
     case.closed_at = ctx.now if state.terminal else None
 
 
-def case_view(case: Case):  # noqa: ANN201 - states.spec.CaseView
-    from states.spec import CaseView
-
+def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
     return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
-                    subject_kind=case.subject_kind, application=case.application, submitted_on=case.submitted_on)
+                    subject_kind=case.subject_kind, application=case.application if application is None else application,
+                    submitted_on=case.submitted_on)
 
 
 # --- application edits (previewed before the rules run, persisted by the effect) ------------
@@ -264,7 +284,7 @@ def _record_objection(ctx: Ctx) -> None:
     receipt = f"OBJ-{ctx.today:%Y%m%d}-{secrets.token_hex(4).upper()}"
     ctx.session.add(Objection(case_id=ctx.case.id, receipt=receipt, name=form.name,  # type: ignore[attr-defined]
                               contact=form.contact, text=form.text, received_at=ctx.now))  # type: ignore[attr-defined]
-    if not any(t.kind == "objection_review" for t in open_tasks(ctx)):
+    if not any(t.kind == "objection_review" for t in ctx.tasks):
         spec = ctx.spec.state("objection_review").tasks[0]
         open_task(ctx, spec)
     enqueue(ctx, "notify", "queue", {"event": "objection_lodged"})
@@ -273,11 +293,8 @@ def _record_objection(ctx: Ctx) -> None:
 
 def _settle_objections(status: str) -> Callable[[Ctx], None]:
     def settle(ctx: Ctx) -> None:
-        rows = ctx.session.exec(select(Objection).where(Objection.case_id == ctx.case.id,
-                                                        Objection.status == "open"))
-        for o in rows:
-            o.status, o.decided_at = status, ctx.now
-            ctx.session.add(o)
+        ctx.session.execute(sa.update(Objection).where(Objection.case_id == ctx.case.id, Objection.status == "open")
+                            .values(status=status, decided_at=ctx.now))
 
     return settle
 
@@ -323,6 +340,9 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
     "register_subject": _register_subject,
     "disclose_subject": _disclose_subject,
 }
+
+# on_enter effects that set timers of their own (so leaving their state must cancel them)
+TIMER_EFFECTS = {"publish_notice"}
 
 PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel], dict[str, Any]]] = {"apply_edit": merged_application}
 

@@ -103,15 +103,14 @@ def _holder(session: Session, user_id: int) -> str:
     return f"{user.display_name} ({user.username})" if user else str(user_id)
 
 
-def _record(session: Session, task: Task, actor: Actor, event: str, payload: dict[str, Any]) -> None:
-    audit.append(session, stream=f"case:{task.case_id}", case_id=task.case_id, at=clock.now(),
-                 actor_id=actor.user_id, actor_role=task.role, event=event,
-                 payload={"task_id": task.id, "kind": task.kind, **payload})
+def _record(session: Session, case: Case, task: Task, actor: Actor, event: str, payload: dict[str, Any]) -> None:
+    audit.append_case(session, case, at=clock.now(), actor_id=actor.user_id, actor_role=task.role, event=event,
+                      payload={"task_id": task.id, "kind": task.kind, **payload})
 
 
 def claim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
     with db.write() as session:
-        task, _ = _locked_task(session, task_id, actor)
+        task, case = _locked_task(session, task_id, actor)
         if task.candidate_user_id not in (None, actor.user_id):
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
@@ -119,18 +118,18 @@ def claim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
             raise Conflict([reason("task_claimed", holder=holder)], holder=holder)
         task.assignee_id = actor.user_id
         session.add(task)
-        _record(session, task, actor, "task_claimed", {})
+        _record(session, case, task, actor, "task_claimed", {})
         return task_view(task, {actor.user_id: actor.username})  # type: ignore[dict-item]
 
 
 def unclaim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
     with db.write() as session:
-        task, _ = _locked_task(session, task_id, actor)
+        task, case = _locked_task(session, task_id, actor)
         if task.assignee_id != actor.user_id:
             raise Forbidden([reason("task_not_claimed_by_you")])
         task.assignee_id = None
         session.add(task)
-        _record(session, task, actor, "task_unclaimed", {})
+        _record(session, case, task, actor, "task_unclaimed", {})
         return task_view(task)
 
 
@@ -138,7 +137,7 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str
     """The holder (or, for an unclaimed task, anyone holding its role) hands it to a colleague who
     holds the same role in the same jurisdiction."""
     with db.write() as session:
-        task, _ = _locked_task(session, task_id, actor)
+        task, case = _locked_task(session, task_id, actor)
         if task.candidate_user_id is not None:
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
@@ -151,5 +150,5 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str
             raise Invalid([reason("delegate_role", field="user_id", role_zh=role["zh"], role_en=task.role)])
         task.assignee_id = to_user
         session.add(task)
-        _record(session, task, actor, "task_delegated", {"to_user": to_user})
+        _record(session, case, task, actor, "task_delegated", {"to_user": to_user})
         return task_view(task, _usernames(session, {to_user}))

@@ -26,11 +26,9 @@ _cached: tuple[tuple[Any, ...], WorkingCalendar] | None = None
 
 
 def _fingerprint(session: Session) -> tuple[Any, ...]:
-    overrides = session.exec(select(sa.func.count(), sa.func.max(CalendarOverride.id))
-                             .select_from(CalendarOverride)).one()
-    years = session.exec(select(sa.func.count(), sa.func.max(CalendarYear.loaded_at))
-                         .select_from(CalendarYear)).one()
-    return (*overrides, *years)
+    # Every load bumps its year's revision, so (years, sum of revisions) changes with any load.
+    return tuple(session.exec(select(sa.func.count(), sa.func.coalesce(sa.func.sum(CalendarYear.revision), 0))
+                              .select_from(CalendarYear)).one())
 
 
 def calendar(session: Session) -> WorkingCalendar:
@@ -68,7 +66,7 @@ def import_year(session: Session, *, year: int, days: list[DayOverride], source:
     existing = session.get(CalendarYear, year)
     now = clock.now()
     if existing:
-        existing.source, existing.loaded_at = source, now
+        existing.source, existing.loaded_at, existing.revision = source, now, existing.revision + 1
         session.add(existing)
     else:
         session.add(CalendarYear(year=year, source=source, loaded_at=now))

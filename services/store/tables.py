@@ -152,6 +152,8 @@ class Case(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    audit_seq: int = 0  # head of the case's audit chain (services/audit.py)
+    audit_hash: str = Field(default="0" * 64, max_length=64)
 
 
 class Task(SQLModel, table=True):
@@ -327,3 +329,4 @@ class CalendarYear(SQLModel, table=True):
     year: int = Field(primary_key=True)
     source: str = Field(max_length=300)
     loaded_at: datetime = _ts()
+    revision: int = 1  # bumped by every load: processes notice the change (services/workdays.py)

@@ -239,6 +239,8 @@ def test_loading_a_year_recomputes_provisional_deadlines(client: TestClient, db:
 
 
 def test_diagram_and_procedure_description(client: TestClient) -> None:
+    assert client.get("/api/v1/procedures").status_code == 401
+    client.headers.update(auth("sh_case_officer"))
     r = client.get("/api/v1/procedures/project_registration/diagram", params={"jurisdiction": "SH",
                                                                              "state": "publicity"})
     assert r.status_code == 200 and "stateDiagram-v2" in r.text and "Class publicity s_active" in r.text

@@ -62,7 +62,7 @@ def test_failure_after_the_state_change_leaves_nothing_behind(db: Database, driv
     def broken(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("disk full")  # injected after the machine moved and the effects ran
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit, "append_case", broken)
     with pytest.raises(RuntimeError):
         driver.act("sh_approver", sh_case, "approve", {})
     monkeypatch.undo()

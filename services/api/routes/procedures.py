@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
+from services.api.deps import current_actor
 from services.errors import Invalid
 from states.machine import BUILDERS, ProcedureUnavailable, mermaid, procedure
 from states.messages import Reason, label, reason
 from states.profiles import all_profiles, get_profile
 
-router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"])
+# Signed-in users only: everything outside /api/v1/public and /api/v1/calendar needs a token.
+router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"], dependencies=[Depends(current_actor)])
 
 
 def _spec(name: str, jurisdiction: str):  # noqa: ANN202

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:01:45.103706
+Create Date: 2026-11-21 20:13:41.315590
 """
 from alembic import op
 import sqlalchemy as sa
@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('loaded_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('year')
     )
     op.create_table('idempotency_records',
@@ -211,6 +212,8 @@ def upgrade() -> None:
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('audit_seq', sa.Integer(), nullable=False),
+    sa.Column('audit_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['applicant_org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['jurisdiction'], ['jurisdictions.code'], ),
