@@ -1,15 +1,42 @@
-"""Stages several procedures share, declared once: the expert panel.
+"""Stages the approval procedures share, declared once (PROCESSES.md: "supplement, revise, withdraw
+as above"). Each function returns the states and arrows of one stage; a procedure file composes
+them in order, so its whole shape still reads top to bottom in one place.
 
-The panel runs inside one state (e.g. `expert_review`): a case officer composes it (manual
-alternative to the orchestration issue's draw), each member records an opinion, the chair records
-the conclusion, which moves the case.
+    intake      draft ─submit→ submitted ─accept→ <review>; supplement loop with its deadline; withdraw
+    review      technical_review ─pass_review→ <next> | ─fail_review→ rejected  (AND-join when joint)
+    panel       expert_review: compose_panel, record_opinion, panel_pass | panel_revise | panel_reject
+    decision    authority_decision ─approve→ <next> | ─reject→ rejected
+    publicity   publicity ─(timer)→ <done> | objection_review; objections by the public
+    endings     rejected, withdrawn, lapsed
 """
 
 from __future__ import annotations
 
-from forms.registration import ExpertOpinion, PanelComposition, PanelConclusion
+from pydantic import BaseModel
+
+from forms.common import Empty, Note
+from forms.registration import (
+    Approval,
+    ExpertOpinion,
+    Objection,
+    ObjectionDismissal,
+    ObjectionUpheld,
+    PanelComposition,
+    PanelConclusion,
+    Rejection,
+    Resubmission,
+    ReviewOpinion,
+    Submission,
+    SupplementRequest,
+    Withdrawal,
+)
 from states import rules
-from states.spec import TaskSpec, TransitionSpec
+from states.spec import Rule, StateSpec, TaskSpec, TimerSpec, TransitionSpec
+
+Stage = tuple[tuple[StateSpec, ...], tuple[TransitionSpec, ...]]
+APPLICANT = ("applicant",)
+OFFICER = ("case_officer",)
+REVIEWERS = ("review_centre", "operator")
 
 COMPOSE_PANEL = TaskSpec("compose_panel", "case_officer", ("compose_panel",), sla="compose_panel")
 # One per member, addressed to that expert by the `convene_panel` effect.
@@ -20,20 +47,132 @@ PANEL_CONCLUSION = TaskSpec(
 PANEL_TASKS = {t.kind: t for t in (COMPOSE_PANEL, EXPERT_OPINION, PANEL_CONCLUSION)}
 
 
-def panel_transitions(review: str, *, passed: str, revise: str, rejected: str) -> tuple[TransitionSpec, ...]:
-    return (
-        TransitionSpec(
-            "compose_panel", (review,), None, ("case_officer",), PanelComposition,
-            rules=(rules.panel_composition_valid,), effects=("compose_panel",),
+def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubmit_rules: tuple[Rule, ...],
+           accepted: str, accept_rules: tuple[Rule, ...] = ()) -> Stage:
+    states = (
+        StateSpec("draft", "stop", subject_status="draft"),
+        StateSpec(
+            "submitted", "run", subject_status="under_review", notify=("queue",),
+            tasks=(TaskSpec("completeness_check", "case_officer", ("accept", "request_supplement"),
+                            sla="completeness_check"),),
         ),
-        TransitionSpec(
-            "record_opinion", (review,), None, ("expert",), ExpertOpinion,
-            rules=(rules.is_panel_member_without_opinion,), effects=("record_opinion",),
+        StateSpec(
+            "supplement_requested", "pause", subject_status="under_review", notify=("applicant",),
+            tasks=(TaskSpec("supplement", "applicant", ("resubmit",), sla="supplement"),),
+            timers=(TimerSpec("supplement_deadline", "lapse", days="supplement"),),
         ),
-        TransitionSpec("panel_pass", (review,), passed, ("expert",), PanelConclusion,
-                       rules=(rules.chair_with_quorum,)),
-        TransitionSpec("panel_revise", (review,), revise, ("expert",), PanelConclusion,
-                       rules=(rules.chair_with_quorum,)),
-        TransitionSpec("panel_reject", (review,), rejected, ("expert",), PanelConclusion,
-                       rules=(rules.chair_with_quorum,)),
     )
+    arrows = (
+        TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
+                       edit_form, effects=("apply_edit",)),
+        TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
+                       effects=("record_submission",)),
+        TransitionSpec("accept", ("submitted",), accepted, OFFICER, Note, rules=accept_rules),
+        TransitionSpec("request_supplement", ("submitted",), "supplement_requested", OFFICER, SupplementRequest),
+        TransitionSpec("resubmit", ("supplement_requested",), "submitted", APPLICANT, Resubmission,
+                       rules=resubmit_rules, effects=("apply_edit",)),
+        TransitionSpec("lapse", ("supplement_requested",), "lapsed", ("system",), Empty),
+        TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),
+                       "withdrawn", APPLICANT, Withdrawal),
+    )
+    return states, arrows
+
+
+def review(*, passed: str, tasks: tuple[TaskSpec, ...] | None = None) -> Stage:
+    tasks = tasks or (TaskSpec("technical_review", "review_centre", ("pass_review", "fail_review"),
+                               sla="technical_review", join=True),)
+    states = (StateSpec("technical_review", "run", subject_status="under_review", notify=("queue",), tasks=tasks),)
+    arrows = (
+        TransitionSpec("pass_review", ("technical_review",), passed, REVIEWERS, ReviewOpinion),
+        TransitionSpec("fail_review", ("technical_review",), "rejected", REVIEWERS, ReviewOpinion),
+    )
+    return states, arrows
+
+
+def panel(*, passed: str, resubmit_rules: tuple[Rule, ...]) -> Stage:
+    """The case officer composes the panel (manual alternative to a drawn panel), each member records
+    an opinion, the chair concludes. A negative conclusion goes to the approver with the panel's
+    opinion on file; a revision comes back to the same panel."""
+    states = (
+        StateSpec("expert_review", "pause", subject_status="under_review", on_enter=("convene_panel",)),
+        StateSpec(
+            "revision_requested", "pause", subject_status="under_review", notify=("applicant",),
+            tasks=(TaskSpec("revise", "applicant", ("resubmit",), sla="revise"),),
+        ),
+    )
+    conclude = (rules.chair_with_quorum,)
+    arrows = (
+        TransitionSpec("compose_panel", ("expert_review",), None, OFFICER, PanelComposition,
+                       rules=(rules.panel_composition_valid,), effects=("compose_panel",)),
+        TransitionSpec("record_opinion", ("expert_review",), None, ("expert",), ExpertOpinion,
+                       rules=(rules.is_panel_member_without_opinion,), effects=("record_opinion",)),
+        TransitionSpec("panel_pass", ("expert_review",), passed, ("expert",), PanelConclusion, rules=conclude),
+        TransitionSpec("panel_revise", ("expert_review",), "revision_requested", ("expert",), PanelConclusion,
+                       rules=conclude),
+        TransitionSpec("panel_reject", ("expert_review",), "authority_decision", ("expert",), PanelConclusion,
+                       rules=conclude),
+        TransitionSpec("resubmit", ("revision_requested",), "expert_review", APPLICANT, Resubmission,
+                       rules=resubmit_rules, effects=("apply_edit",)),
+    )
+    return states, arrows
+
+
+def decision(*, approved: str) -> Stage:
+    states = (
+        StateSpec(
+            "authority_decision", "run", subject_status="under_review", notify=("queue",),
+            tasks=(TaskSpec("authority_decision", "approver", ("approve", "reject"), sla="authority_decision"),),
+        ),
+    )
+    arrows = (
+        TransitionSpec("approve", ("authority_decision",), approved, ("approver",), Approval,
+                       rules=(rules.publicity_days_in_range,)),
+        TransitionSpec("reject", ("authority_decision",), "rejected", ("approver",), Rejection),
+    )
+    return states, arrows
+
+
+def publicity(*, done: str) -> Stage:
+    """N working days of publicity (profile); the public may object; the end fires from a timer set
+    by `publish_notice`. An upheld objection sends the case back to technical review or rejects it."""
+    states = (
+        StateSpec("publicity", "pause", subject_status="in_publicity", on_enter=("publish_notice",),
+                  on_exit=("close_notice",), notify=("applicant",)),
+        StateSpec(
+            "objection_review", "run", subject_status="in_publicity",
+            tasks=(TaskSpec("objection_review", "case_officer", ("dismiss_objections", "uphold_objection"),
+                            sla="objection_review"),),
+        ),
+    )
+    arrows = (
+        TransitionSpec("lodge_objection", ("publicity",), None, ("public",), Objection,
+                       effects=("record_objection",)),
+        TransitionSpec("publicity_end", ("publicity",), done, ("system",), Empty, when=rules.no_open_objection),
+        TransitionSpec("publicity_end", ("publicity",), "objection_review", ("system",), Empty,
+                       when=rules.objection_open),
+        # During publicity an officer may settle objections early; the timer then ends the period.
+        TransitionSpec("dismiss_objections", ("publicity",), None, OFFICER, ObjectionDismissal,
+                       rules=(rules.has_open_objection,), effects=("dismiss_objections",)),
+        TransitionSpec("dismiss_objections", ("objection_review",), done, OFFICER, ObjectionDismissal,
+                       effects=("dismiss_objections",)),
+        TransitionSpec("uphold_objection", ("publicity", "objection_review"), "technical_review", OFFICER,
+                       ObjectionUpheld, rules=(rules.has_open_objection,),
+                       when=lambda inp: inp.form.outcome == "re_review", effects=("uphold_objection",)),
+        TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
+                       ObjectionUpheld, rules=(rules.has_open_objection,),
+                       when=lambda inp: inp.form.outcome == "reject", effects=("uphold_objection",)),
+    )
+    return states, arrows
+
+
+def endings() -> Stage:
+    states = (
+        StateSpec("rejected", "stop", terminal=True, subject_status="rejected", notify=("applicant",)),
+        StateSpec("withdrawn", "stop", terminal=True, subject_status="withdrawn"),
+        StateSpec("lapsed", "stop", terminal=True, subject_status="lapsed", notify=("applicant",)),
+    )
+    return states, ()
+
+
+def compose(*stages: Stage) -> Stage:
+    return (tuple(s for st, _ in stages for s in st), tuple(a for _, arrows in stages for a in arrows))
