@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -70,8 +70,10 @@ class SupplementRequest(Form):
 
 
 class Resubmission(Form):
+    """`changes` are checked against the procedure's edit form (its `edit` action's)."""
+
     response: Reasoning
-    changes: ApplicationEdit | None = None
+    changes: dict[str, Any] | None = None
 
 
 class ReviewOpinion(Form):

@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from forms.methodology import MethodologyApplication
 from forms.registration import ProjectApplication
 from services import audit, effects
+from services.calendar import local_date
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.forms_errors import reasons_from_validation
@@ -25,6 +27,7 @@ from services.identity import Actor
 from services.store.engine import Database
 from services.store.tables import (
     Case,
+    Comment,
     IdempotencyRecord,
     MethodologyVersion,
     Objection,
@@ -33,13 +36,21 @@ from services.store.tables import (
     Task,
     User,
 )
-from states.machine import procedure, runner
+from states.machine import ProcedureUnavailable, procedure, runner
 from states.messages import label, reason
 from states.profiles import get_profile
-from states.spec import PUBLIC, SYSTEM, MethodologyFacts, PanelFacts, ProcedureSpec, RuleInput, TransitionSpec
+from states.spec import (
+    PUBLIC,
+    SYSTEM,
+    CommentFacts,
+    MethodologyFacts,
+    PanelFacts,
+    ProcedureSpec,
+    RuleInput,
+    TransitionSpec,
+)
 
 STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")
-CREATABLE = ("project_registration",)
 
 
 @dataclass
@@ -90,21 +101,42 @@ class CaseFacts:
                               opinions={m.user_id: m.opinion for m in rows if m.opinion})
         return self._once("panel", load)
 
+    def _version(self, jurisdiction: str | None, code: str, version: str) -> MethodologyFacts | None:
+        q = select(MethodologyVersion).where(MethodologyVersion.code == code, MethodologyVersion.version == version)
+        if jurisdiction:
+            q = q.where(MethodologyVersion.jurisdiction == jurisdiction)
+        m = self.session.exec(q).first()
+        return None if m is None else _methodology_facts(m)
+
     def methodology(self) -> MethodologyFacts | None:
-        def load() -> MethodologyFacts | None:
-            app = self.application
-            m = self.session.exec(select(MethodologyVersion).where(
-                MethodologyVersion.code == app.get("methodology_code"),
-                MethodologyVersion.version == app.get("methodology_version"),
-                MethodologyVersion.jurisdiction == self.case.jurisdiction)).first()
-            m = m or self.session.exec(select(MethodologyVersion).where(
-                MethodologyVersion.code == app.get("methodology_code"),
-                MethodologyVersion.version == app.get("methodology_version"))).first()
-            if m is None:
-                return None
-            return MethodologyFacts(code=m.code, version=m.version, jurisdiction=m.jurisdiction, kind=m.kind,
-                                    tier=m.tier, status=m.status)
-        return self._once("methodology", load)
+        """The methodology a registration cites: of this jurisdiction, else anywhere (to say so)."""
+        app = self.application
+        code, version = app.get("methodology_code", ""), app.get("methodology_version", "")
+        return self._once("methodology", lambda: self._version(self.case.jurisdiction, code, version)
+                          or self._version(None, code, version))
+
+    def methodology_version(self, code: str, version: str) -> MethodologyFacts | None:
+        return self._version(self.case.jurisdiction, code, version)
+
+    def open_filings(self, code: str, version: str) -> int:
+        """Other open filing cases of the same code and version in this jurisdiction."""
+        rows = self.session.exec(select(Case.id, Case.application, Case.state).where(
+            Case.procedure == "methodology_filing", Case.jurisdiction == self.case.jurisdiction,
+            Case.closed_at.is_(None)))  # type: ignore[union-attr]
+        return sum(1 for cid, app, _ in rows
+                   if cid != self.case.id and app.get("code") == code and app.get("version") == version)
+
+    def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]:
+        rows = self.session.exec(select(MethodologyVersion).where(
+            MethodologyVersion.jurisdiction == self.case.jurisdiction, MethodologyVersion.scope == scope,
+            MethodologyVersion.status == "filed", MethodologyVersion.tier.in_(tiers)))  # type: ignore[union-attr]
+        return [_methodology_facts(m) for m in rows]
+
+    def comments(self) -> CommentFacts:
+        def load() -> CommentFacts:
+            rows = list(self.session.exec(select(Comment.id, Comment.answer).where(Comment.case_id == self.case.id)))
+            return CommentFacts(received=tuple(i for i, _ in rows), answered=tuple(i for i, a in rows if a))
+        return self._once("comments", load)
 
     def not_experts(self, user_ids: list[int]) -> list[int]:
         from services.store.tables import RoleGrant
@@ -113,6 +145,12 @@ class CaseFacts:
             RoleGrant.role == "expert", RoleGrant.jurisdiction == self.case.jurisdiction,
             RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
         return [u for u in dict.fromkeys(user_ids) if u not in experts]
+
+
+def _methodology_facts(m: MethodologyVersion) -> MethodologyFacts:
+    return MethodologyFacts(code=m.code, version=m.version, jurisdiction=m.jurisdiction, kind=m.kind, tier=m.tier,
+                            status=m.status, scope=m.scope, grace_until=m.grace_until,
+                            current_version=m.superseded_by)
 
 
 # --- who may see and act ---------------------------------------------------------------------
@@ -274,10 +312,10 @@ def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
     application = dict(case.application)
     for name in arrows[0].effects:
         if name in effects.PREVIEWS:
-            application = effects.PREVIEWS[name](application, form)
+            application = effects.PREVIEWS[name](application, form, spec)
     view = effects.case_view(case, application)
     inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, application), profile=profile,
-                    actor_id=actor.user_id)
+                    actor_id=actor.user_id, today=local_date(now))
     arrow = next(a for a in arrows if a.when is None or a.when(inp))
     reasons = [r for rule in arrow.rules for r in rule(inp)]
     if reasons:
@@ -317,35 +355,44 @@ def _acting_role(actor: Actor, arrow: TransitionSpec, case: Case) -> str:
 
 # --- opening a case ---------------------------------------------------------------------------
 
+CREATABLE = ("project_registration", "methodology_filing")
+# the form that opens each procedure, to validate it even where the procedure is unavailable
+BUILDERS_APPLICATION = {"project_registration": ProjectApplication, "methodology_filing": MethodologyApplication}
+LATER = ("rectification", "issuance", "retirement", "report")
+
 
 def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str,
            application: dict[str, Any], respond: Responder, idempotency_key: str | None = None
            ) -> tuple[int, dict[str, Any]]:
-    """An applicant opens a draft. Jiaxing refuses: its projects are filed with their first
-    reduction filing (Jiaxing arts. 14–17)."""
+    """An applicant opens a draft. Jiaxing refuses registration: its projects are filed with their
+    first reduction filing (Jiaxing arts. 14–17). The opening rules run before anything is stored."""
     profile = get_profile(jurisdiction)
     reasons = []
     if profile is None:
         reasons.append(reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction))
     if procedure_name not in CREATABLE:
-        known = procedure_name in ("methodology_filing", "rectification", "issuance", "retirement", "report")
-        reasons.append(reason("procedure_not_creatable" if known else "unknown_procedure",
+        reasons.append(reason("procedure_not_creatable" if procedure_name in LATER else "unknown_procedure",
                               field="procedure", name=procedure_name))
-    elif profile is not None and not profile.registration.separate:
-        reasons.append(reason("no_separate_registration", field="jurisdiction", jurisdiction_zh=profile.name_zh,
-                              jurisdiction_en=profile.name_en))
-    try:
-        form: ProjectApplication | None = ProjectApplication.model_validate(application)
-    except ValidationError as exc:
-        reasons.extend(reasons_from_validation(exc, prefix="application"))
-        form = None
-    if reasons or form is None:
+    spec = None
+    if profile is not None and procedure_name in CREATABLE:
+        try:
+            spec = procedure(procedure_name, jurisdiction)
+        except ProcedureUnavailable:
+            reasons.append(reason("no_separate_registration", field="jurisdiction", jurisdiction_zh=profile.name_zh,
+                                  jurisdiction_en=profile.name_en))
+    form = None
+    if procedure_name in CREATABLE:
+        app_form = (spec.application if spec else BUILDERS_APPLICATION[procedure_name])
+        try:
+            form = app_form.model_validate(application)
+        except ValidationError as exc:
+            reasons.extend(reasons_from_validation(exc, prefix="application"))
+    if reasons or form is None or spec is None or profile is None:
         raise Invalid(reasons)
     if not actor.holds("applicant", jurisdiction):
         raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
     if actor.org_id is None:
         raise Forbidden([reason("no_organisation")])
-    spec = procedure(procedure_name, jurisdiction)
 
     digest = hashlib.sha256(json.dumps({"create": procedure_name, "j": jurisdiction, "app": application},
                                        sort_keys=True, default=str).encode()).hexdigest()
@@ -358,13 +405,22 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
                 return record.status_code, record.response
         now = clock.now()
         app = form.model_dump(mode="json")
-        project = Project(jurisdiction=jurisdiction, kind=form.kind, title=form.title, owner_org_id=actor.org_id,
-                          project_class=form.project_class, status="draft", created_at=now)
-        session.add(project)
-        session.flush()
-        case = Case(procedure=procedure_name, jurisdiction=jurisdiction, state=spec.initial, subject_kind=form.kind,
-                    project_id=project.id, applicant_org_id=actor.org_id, created_by=actor.user_id,
+        case = Case(procedure=procedure_name, jurisdiction=jurisdiction, state=spec.initial,
+                    subject_kind=app.get("kind", "project"), applicant_org_id=actor.org_id, created_by=actor.user_id,
                     application=app, created_at=now, updated_at=now)
+        view = effects.case_view(case)
+        inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, app), profile=profile,
+                        actor_id=actor.user_id, today=local_date(now))
+        refused = [r for rule in spec.opening_rules for r in rule(inp)]
+        if refused:
+            raise Invalid(refused)
+        if procedure_name == "project_registration":
+            project = Project(jurisdiction=jurisdiction, kind=app["kind"], title=app["title"],
+                              owner_org_id=actor.org_id, project_class=app.get("project_class"), status="draft",
+                              created_at=now)
+            session.add(project)
+            session.flush()
+            case.project_id = project.id
         session.add(case)
         session.flush()
         effects.sync_subject(session, case)

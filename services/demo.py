@@ -42,13 +42,16 @@ def demo_uscc(seed: int) -> str:
 def _methodologies(session: Session, code: str) -> None:
     tiers = {"BJ": ("level_1", "level_2"), "SH": ("class_I", "class_II"), "ORD": ("national", "group")}
     t1, t2 = tiers.get(code, (None, None))
-    for mcode, kind, tier, title in (
-        (f"{code}-M-PV-001", "project", t1, "分布式光伏发电碳普惠方法学"),
-        (f"{code}-M-EV-001", "scenario", t1, "新能源汽车出行碳普惠方法学"),
-        (f"{code}-M-LED-002", "project", t2, "公共照明节能改造碳普惠方法学"),
+    for mcode, kind, tier, scope in (
+        (f"{code}-M-PV-001", "project", t1, "分布式光伏发电"),
+        (f"{code}-M-EV-001", "scenario", t1, "新能源汽车出行"),
+        (f"{code}-M-LED-002", "project", t2, "公共照明节能改造"),
     ):
-        session.add(MethodologyVersion(jurisdiction=code, code=mcode, version="1.0", title=title, kind=kind,
-                                       tier=tier, status="filed", filed_on=date(2025, 1, 1)))
+        session.add(MethodologyVersion(jurisdiction=code, code=mcode, version="1.0", title=f"{scope}碳普惠方法学",
+                                       kind=kind, tier=tier, scope=scope, status="filed", filed_on=date(2025, 1, 1),
+                                       parameters=[{"name": "电网排放因子", "value": "0.5366", "unit": "tCO2/MWh",
+                                                    "source": "生态环境部 2022年度全国电力平均二氧化碳排放因子",
+                                                    "source_date": "2024-12-23"}]))
 
 
 def ensure_demo(db: Database) -> bool:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from forms.registration import ApplicationEdit, ProjectApplication
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
@@ -24,6 +23,8 @@ from services.identity import Actor
 from services.store.tables import (
     Case,
     ClockSegment,
+    Comment,
+    Document,
     MethodologyVersion,
     Notice,
     Objection,
@@ -172,15 +173,28 @@ def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView
 # --- application edits (previewed before the rules run, persisted by the effect) ------------
 
 
-def merged_application(application: dict[str, Any], form: BaseModel) -> dict[str, Any]:
-    changes = form if isinstance(form, ApplicationEdit) else getattr(form, "changes", None)
-    if changes is None:
-        return application
-    merged = {**application, **changes.model_dump(mode="json", exclude_unset=True)}
+def _edit_form(spec: ProcedureSpec) -> type[BaseModel]:
+    return next(t.form for t in spec.transitions if t.trigger == "edit")
+
+
+def merged_application(application: dict[str, Any], form: BaseModel, spec: ProcedureSpec) -> dict[str, Any]:
+    """The application as it would stand after an edit or a resubmission with changes; checked whole."""
+    edit_form = _edit_form(spec)
+    if isinstance(form, edit_form):
+        changes, prefix = form.model_dump(mode="json", exclude_unset=True), None
+    else:
+        raw = getattr(form, "changes", None)
+        if raw is None:
+            return application
+        prefix = "changes"
+        try:
+            changes = edit_form.model_validate(raw).model_dump(mode="json", exclude_unset=True)
+        except ValidationError as exc:
+            raise Invalid(reasons_from_validation(exc, prefix=prefix)) from exc
     try:
-        return ProjectApplication.model_validate(merged).model_dump(mode="json")
+        return spec.application.model_validate({**application, **changes}).model_dump(mode="json")
     except ValidationError as exc:
-        raise Invalid(reasons_from_validation(exc, prefix="changes")) from exc
+        raise Invalid(reasons_from_validation(exc, prefix=prefix)) from exc
 
 
 def sync_subject(session: Session, case: Case) -> None:
@@ -199,7 +213,7 @@ def sync_subject(session: Session, case: Case) -> None:
 
 
 def _apply_edit(ctx: Ctx) -> None:
-    ctx.case.application = merged_application(dict(ctx.case.application), ctx.form)
+    ctx.case.application = merged_application(dict(ctx.case.application), ctx.form, ctx.spec)
     sync_subject(ctx.session, ctx.case)
 
 
@@ -255,28 +269,88 @@ def _record_opinion(ctx: Ctx) -> None:
 # --- publicity and objections ---------------------------------------------------------------
 
 
-def _publish_notice(ctx: Ctx) -> None:
-    reg = ctx.profile.registration
-    days = getattr(ctx.form, "publicity_days", None) or reg.publicity_days
-    period = ctx.cal.publicity(ctx.today, days, publication_day_counts=reg.publication_day_counts,
-                               jurisdiction=ctx.case.jurisdiction)
+# A notice's period ends with a timer of this kind firing this trigger.
+NOTICE_TIMERS = {"publicity": ("publicity_end", "publicity_end"), "consultation": ("comment_period_end",
+                                                                                  "comment_period_end")}
+
+
+def _open_notice(ctx: Ctx, kind: str, days: int, counts: bool) -> None:
+    period = ctx.cal.publicity(ctx.today, days, publication_day_counts=counts, jurisdiction=ctx.case.jurisdiction)
     title = ctx.case.application.get("title", "")
-    notice = Notice(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, title=title, published_on=ctx.today,
-                    first_day=period.first_day, last_day=period.last_day, closes_at=period.closes_at,
-                    provisional=period.provisional)
-    ctx.session.add(notice)
-    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="publicity_end",
-                          trigger="publicity_end", state="publicity", fire_at=period.closes_at,
+    ctx.session.add(Notice(case_id=ctx.case.id, kind=kind, jurisdiction=ctx.case.jurisdiction, title=title,
+                           published_on=ctx.today, first_day=period.first_day, last_day=period.last_day,
+                           closes_at=period.closes_at, provisional=period.provisional))
+    timer_kind, trigger = NOTICE_TIMERS[kind]
+    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind=timer_kind,
+                          trigger=trigger, state=ctx.case.state, fire_at=period.closes_at,
                           base_on=ctx.today, days=days, provisional=period.provisional))
-    enqueue(ctx, "publish_notice", "public", {"first_day": period.first_day.isoformat(),
-                                              "last_day": period.last_day.isoformat()})
+    enqueue(ctx, f"open_{kind}", "public", {"first_day": period.first_day.isoformat(),
+                                            "last_day": period.last_day.isoformat()})
 
 
-def _close_notice(ctx: Ctx) -> None:
-    for notice in ctx.session.exec(select(Notice).where(Notice.case_id == ctx.case.id, Notice.status == "open")):
-        notice.status = "closed"
-        ctx.session.add(notice)
-        enqueue(ctx, "close_notice", "public", {"notice_id": notice.id})
+def _publish_notice(ctx: Ctx) -> None:
+    rules = ctx.profile.publicity_for(ctx.case.procedure)
+    days = getattr(ctx.form, "publicity_days", None) or rules.days
+    _open_notice(ctx, "publicity", days, rules.publication_day_counts)
+
+
+def _open_consultation(ctx: Ctx) -> None:
+    """Shanghai art. 11: 向社会公开征求意见, for the profile's number of working days."""
+    _open_notice(ctx, "consultation", ctx.profile.methodology.comment_days,
+                 ctx.profile.registration.publication_day_counts)
+
+
+def _closer(kind: str) -> Callable[[Ctx], None]:
+    def close(ctx: Ctx) -> None:
+        for notice in ctx.session.exec(select(Notice).where(Notice.case_id == ctx.case.id, Notice.kind == kind,
+                                                            Notice.status == "open")):
+            notice.status = "closed"
+            ctx.session.add(notice)
+            enqueue(ctx, f"close_{kind}", "public", {"notice_id": notice.id})
+
+    return close
+
+
+def _record_comment(ctx: Ctx) -> None:
+    form = ctx.form
+    comment = Comment(case_id=ctx.case.id, received_at=ctx.now, **form.model_dump())
+    ctx.session.add(comment)
+    ctx.session.flush()
+    ctx.extra["comment_id"] = comment.id
+
+
+def _answer_comment(ctx: Ctx) -> None:
+    form = ctx.form
+    ctx.session.execute(sa.update(Comment).where(Comment.id == form.comment_id, Comment.case_id == ctx.case.id)
+                        .values(answer=form.answer, disposition=form.disposition,  # type: ignore[attr-defined]
+                                answered_at=ctx.now))
+
+
+def _publish_dispositions(ctx: Ctx) -> None:
+    ctx.session.execute(sa.update(Comment).where(Comment.case_id == ctx.case.id).values(published=True))
+    enqueue(ctx, "publish_dispositions", "public", {})
+
+
+def _file_methodology(ctx: Ctx) -> None:
+    """Filing creates the version; a revision supersedes the version it revises from today, and new
+    projects may cite the old one for the profile's grace period."""
+    app = ctx.case.application
+    version = MethodologyVersion(
+        jurisdiction=ctx.case.jurisdiction, code=app["code"], version=app["version"], title=app["title"],
+        kind=app["kind"], tier=app.get("tier"), scope=app.get("scope", ""), summary=app.get("summary", ""),
+        parameters=app.get("parameters", []), status="filed", filed_on=ctx.today, case_id=ctx.case.id)
+    ctx.session.add(version)
+    if app.get("revises"):
+        ctx.session.execute(sa.update(MethodologyVersion).where(
+            MethodologyVersion.jurisdiction == ctx.case.jurisdiction, MethodologyVersion.code == app["code"],
+            MethodologyVersion.version == app["revises"], MethodologyVersion.status == "filed")
+            .values(status="superseded", superseded_on=ctx.today, superseded_by=app["version"],
+                    grace_until=ctx.today + timedelta(days=ctx.profile.methodology.grace_days)))
+    ctx.session.flush()
+    ctx.session.execute(sa.update(Document).where(Document.case_id == ctx.case.id)
+                        .values(methodology_version_id=version.id))
+    ctx.extra["methodology_version_id"] = version.id
+    enqueue(ctx, "publish_methodology", "public", {"code": app["code"], "version": app["version"]})
 
 
 def _record_objection(ctx: Ctx) -> None:
@@ -333,7 +407,13 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
     "compose_panel": _compose_panel,
     "record_opinion": _record_opinion,
     "publish_notice": _publish_notice,
-    "close_notice": _close_notice,
+    "close_notice": _closer("publicity"),
+    "open_consultation": _open_consultation,
+    "close_consultation": _closer("consultation"),
+    "record_comment": _record_comment,
+    "answer_comment": _answer_comment,
+    "publish_dispositions": _publish_dispositions,
+    "file_methodology": _file_methodology,
     "record_objection": _record_objection,
     "dismiss_objections": _settle_objections("dismissed"),
     "uphold_objection": _settle_objections("upheld"),
@@ -342,9 +422,10 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
 }
 
 # on_enter effects that set timers of their own (so leaving their state must cancel them)
-TIMER_EFFECTS = {"publish_notice"}
+TIMER_EFFECTS = {"publish_notice", "open_consultation"}
 
-PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel], dict[str, Any]]] = {"apply_edit": merged_application}
+PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel, ProcedureSpec], dict[str, Any]]] = {
+    "apply_edit": merged_application}
 
 
 def state_labels(name: str) -> dict[str, str]:

@@ -8,11 +8,22 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from services import statutory
+from services import documents, statutory
 from services.cases import allowed_actions
 from services.clock import clock
 from services.identity import Actor
-from services.store.tables import AuditEvent, Case, Notice, PanelMember, Project, Task, Timer, User
+from services.store.tables import (
+    AuditEvent,
+    Case,
+    Comment,
+    MethodologyVersion,
+    Notice,
+    PanelMember,
+    Project,
+    Task,
+    Timer,
+    User,
+)
 from services.workdays import calendar
 from states.machine import procedure
 from states.messages import label
@@ -62,17 +73,23 @@ def case_detail(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
         actions.append({"action": trigger, "label": label(f"trigger.{trigger}"), "form_schema": form_schema(arrow.form),
                         "href": f"/api/v1/cases/{case.id}/actions/{trigger}"})
     panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id)))
-    notice = session.exec(select(Notice).where(Notice.case_id == case.id).order_by(Notice.id.desc())).first()  # type: ignore[union-attr]
+    notices = {n.kind: n for n in session.exec(select(Notice).where(Notice.case_id == case.id).order_by(Notice.id))}
+    filed = session.exec(select(MethodologyVersion).where(MethodologyVersion.case_id == case.id)).first()
+    if project is None and filed is not None:
+        subject: dict[str, Any] | None = {"id": filed.id, "kind": "methodology", "code": filed.code,
+                                          "version": filed.version, "status": filed.status}
+    else:
+        subject = None if project is None else {
+            "id": project.id, "kind": project.kind, "title": project.title, "status": project.status,
+            "project_class": project.project_class, "registration_number": project.registration_number}
+    comments = list(session.exec(select(Comment).where(Comment.case_id == case.id).order_by(Comment.id)))
     return {
         "id": case.id,
         "procedure": {"name": case.procedure, **label(f"procedure.{case.procedure}")},
         "jurisdiction": case.jurisdiction,
         "state": {"name": case.state, **label(f"state.{case.state}"), "terminal": state.terminal},
         "version": case.version,
-        "subject": None if project is None else {
-            "id": project.id, "kind": project.kind, "title": project.title, "status": project.status,
-            "project_class": project.project_class, "registration_number": project.registration_number,
-        },
+        "subject": subject,
         "application": case.application,
         "submitted_on": case.submitted_on.isoformat() if case.submitted_on else None,
         "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
@@ -84,7 +101,11 @@ def case_detail(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
         "clock": statutory.summary(session, case, profile, calendar(session), now) if profile else None,
         "panel": [{"user_id": m.user_id, "chair": m.chair, "opinion": m.opinion, "score": m.score}
                   for m in panel],
-        "publicity": None if notice is None else notice_view(notice),
+        "publicity": notice_view(notices["publicity"]) if "publicity" in notices else None,
+        "consultation": notice_view(notices["consultation"]) if "consultation" in notices else None,
+        "comments": [{"id": c.id, "name": c.name, "organisation": c.organisation, "text": c.text,
+                      "answer": c.answer, "disposition": c.disposition} for c in comments],
+        "documents": documents.of_case(session, case.id),
     }
 
 

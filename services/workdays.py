@@ -89,13 +89,14 @@ def recompute_provisional(session: Session) -> dict[str, int]:
             tasks += 1
     for tm in session.exec(select(Timer).where(Timer.status == "pending", Timer.provisional == True)):  # noqa: E712
         if tm.base_on and tm.days:
-            if tm.kind == "publicity_end":
-                notice = session.exec(select(Notice).where(Notice.case_id == tm.case_id,
+            notice_kind = {"publicity_end": "publicity", "comment_period_end": "consultation"}.get(tm.kind)
+            if notice_kind:
+                notice = session.exec(select(Notice).where(Notice.case_id == tm.case_id, Notice.kind == notice_kind,
                                                            Notice.status == "open")).first()
                 if notice is None:
                     continue
                 profile = get_profile(notice.jurisdiction)
-                counts = bool(profile and profile.registration.publication_day_counts)
+                counts = bool(profile and profile.registration.publication_day_counts)  # same in every procedure
                 period = cal.publicity(notice.published_on, tm.days, publication_day_counts=counts,
                                        jurisdiction=notice.jurisdiction)
                 notice.first_day, notice.last_day = period.first_day, period.last_day

@@ -16,12 +16,13 @@ from typing import Any
 from transitions import EventData, Machine
 from transitions.extensions import GraphMachine
 
-from states import project_registration
+from states import methodology_filing, project_registration
 from states.profiles import Profile, get_profile
 from states.spec import ProcedureSpec, TransitionSpec
 
 BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
     project_registration.NAME: project_registration.build,
+    methodology_filing.NAME: methodology_filing.build,
 }
 
 

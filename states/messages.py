@@ -13,6 +13,15 @@ from typing import Any
 CATALOGUE: dict[str, tuple[str, str]] = {
     # --- procedures ---
     "procedure.project_registration": ("项目/场景登记", "Project / scenario registration"),
+    "procedure.methodology_filing": ("方法学备案", "Methodology filing"),
+    "state.public_comment": ("公开征求意见", "Public comment"),
+    "state.comment_disposition": ("意见处理", "Comment disposition"),
+    "state.filed": ("已备案", "Filed"),
+    "trigger.comment": ("提交意见", "Comment"),
+    "trigger.comment_period_end": ("征求意见期满", "Comment period ends"),
+    "trigger.answer_comment": ("答复意见", "Answer a comment"),
+    "trigger.disposition_done": ("意见处理完毕", "Disposition done"),
+    "task.comment_disposition": ("意见处理", "Comment disposition"),
     # --- states ---
     "state.draft": ("草稿", "Draft"),
     "state.submitted": ("已提交", "Submitted"),
@@ -138,6 +147,44 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.methodology_tier": (
         "一类项目须依据一级方法学开发（北京编制说明 4(一)）",
         "A class-1 project needs a level-1 methodology (Beijing note 4(1))",
+    ),
+    "reason.methodology_superseded": (
+        "方法学 {code} {version} 已被 {current} 替代，宽限期至 {until} 已过，请引用现行版本 {current}",
+        "Methodology {code} {version} was superseded by {current}; its grace period ended {until}: "
+        "cite {current}",
+    ),
+    "reason.tier_required": ("须注明方法学级别：{tiers}", "The methodology tier is required: one of {tiers}"),
+    "reason.tier_not_in_profile": ("本辖区方法学不分级别", "This jurisdiction has no methodology tiers"),
+    "reason.duplicate_version": (
+        "方法学 {code} 版本 {version} 已存在或正在备案",
+        "Methodology {code} version {version} already exists or is being filed",
+    ),
+    "reason.revision_same_version": ("修订版本号须不同于被修订版本", "A revision needs a new version number"),
+    "reason.revision_not_filed": (
+        "被修订的方法学 {code} {version} 不是已备案状态（{status}）",
+        "The version revised, {code} {version}, is not filed ({status})",
+    ),
+    "reason.higher_standard": (
+        "同一场景已有更高级别标准 {code} {version}（{tier}），不得备案团体标准（鄂尔多斯办法第五条）",
+        "A higher standard covers this scope: {code} {version} ({tier}); a group standard cannot be filed "
+        "(Ordos art. 5)",
+    ),
+    "reason.comment_unknown": ("未找到意见 #{id}", "No comment #{id} on this case"),
+    "reason.comment_answered": ("意见 #{id} 已答复", "Comment #{id} is already answered"),
+    "reason.comments_unanswered": (
+        "尚有{count}条意见未答复：{ids}",
+        "{count} comment(s) are not answered yet: {ids}",
+    ),
+    "reason.consultation_closed": ("征求意见期已结束或未开始", "The consultation is not open"),
+    "reason.document_too_large": ("文件超过 {limit} 字节上限", "The document exceeds the {limit}-byte limit"),
+    "reason.document_type": (
+        "文件类型不允许或与内容不符：声明为 {declared}，内容为 {detected}",
+        "Document type not allowed or not matching its content: declared {declared}, content {detected}",
+    ),
+    "reason.document_empty": ("文件为空", "The document is empty"),
+    "reason.document_not_editable": (
+        "当前阶段不能上传材料",
+        "Documents cannot be added at this stage",
     ),
     "reason.panel_size": (
         "专家组人数须为不少于{min}人的奇数",

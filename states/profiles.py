@@ -45,6 +45,28 @@ class RegistrationRules(_Strict):
         return self
 
 
+class MethodologyRules(_Strict):
+    tiers: tuple[str, ...] = ()
+    public_comment: bool = False
+    comment_days: int = Field(ge=1)
+    publicity: bool = False
+    publicity_days: int = Field(ge=1)
+    grace_days: int = Field(ge=0)
+    tier_priority: tuple[str, ...] = ()  # highest first (Ordos art. 5)
+
+    @model_validator(mode="after")
+    def _priority_known(self) -> MethodologyRules:
+        if set(self.tier_priority) - set(self.tiers):
+            raise ValueError("tier_priority names tiers the profile does not have")
+        return self
+
+
+class PublicityRules(_Strict):
+    days: int
+    days_max: int
+    publication_day_counts: bool
+
+
 class ClockRules(_Strict):
     """办理时限: working days the authority may hold a case. `paused_in` overrides the declaration's
     default (Administrative Licensing Law arts. 42, 45: supplements, expert review and publicity
@@ -72,12 +94,23 @@ class Profile(_Strict):
     name_en: str
     seed: str
     registration: RegistrationRules
+    methodology: MethodologyRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules
 
     def sla_days(self, name: str) -> int:
         return self.sla[name]
+
+    def publicity_for(self, procedure: str) -> PublicityRules:
+        """Each procedure's publicity length: registration (e.g. Shanghai arts. 12–13, Ordos art. 10
+        "at least 5") and methodology filing (Jiaxing art. 10) are set separately."""
+        reg = self.registration
+        if procedure == "methodology_filing":
+            days = self.methodology.publicity_days
+            return PublicityRules(days=days, days_max=days, publication_day_counts=reg.publication_day_counts)
+        return PublicityRules(days=reg.publicity_days, days_max=reg.publicity_days_max,
+                              publication_day_counts=reg.publication_day_counts)
 
     @property
     def digest(self) -> str:

@@ -10,7 +10,7 @@ Shandong 五、第三章. Jiaxing has no separate registration (arts. 14–17): 
 from __future__ import annotations
 
 from forms.common import Note
-from forms.registration import ApplicationEdit
+from forms.registration import ApplicationEdit, ProjectApplication
 from states import rules, stages
 from states.profiles import Profile
 from states.spec import CaseView, ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
@@ -54,4 +54,4 @@ def build(profile: Profile) -> ProcedureSpec:
                              on_enter=("disclose_subject",), notify=("applicant",)),)
         arrows += (TransitionSpec("disclose", ("submitted",), "disclosed", stages.OFFICER, Note,
                                   rules=(rules.disclosable_class,)),)
-    return ProcedureSpec(NAME, "draft", states, arrows)
+    return ProcedureSpec(NAME, "draft", states, arrows, application=ProjectApplication)

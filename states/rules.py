@@ -61,7 +61,12 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
         kinds = {"project": ("减排项目", "project"), "scenario": ("减排场景", "scenario")}
         zh, en = kinds.get(m.kind, (m.kind, m.kind))
         out.append(reason("methodology_kind", field="methodology_code", kind_zh=zh, kind_en=en, **ref))
-    if m.status != "filed":
+    if m.status == "superseded" and m.grace_until and inp.today <= m.grace_until:
+        pass  # still usable during the profile's grace period
+    elif m.status == "superseded":
+        out.append(reason("methodology_superseded", field="methodology_version", current=m.current_version or "-",
+                          until=m.grace_until.isoformat() if m.grace_until else "-", **ref))
+    elif m.status != "filed":
         out.append(reason("methodology_not_filed", field="methodology_version", status=m.status, **ref))
     # Beijing 编制说明 4(一): 根据一级方法学开发并经审核予以登记的项目为一类项目.
     if app.get("project_class") == 1 and m.tier not in (None, "level_1"):
@@ -139,7 +144,8 @@ def chair_with_quorum(inp: RuleInput) -> list[Reason]:
 
 def publicity_days_in_range(inp: RuleInput) -> list[Reason]:
     days = getattr(inp.form, "publicity_days", None)
-    lo, hi = inp.profile.registration.publicity_days, inp.profile.registration.publicity_days_max
+    rules = inp.profile.publicity_for(inp.case.procedure)
+    lo, hi = rules.days, rules.days_max
     if days is not None and not lo <= days <= hi:
         return [reason("publicity_days", field="publicity_days", min=lo, max=hi)]
     return []
@@ -155,3 +161,79 @@ def no_open_objection(inp: RuleInput) -> bool:
 
 def objection_open(inp: RuleInput) -> bool:
     return inp.facts.open_objections() > 0
+
+
+# --- methodology filing ----------------------------------------------------------------------
+
+
+def tier_fits(inp: RuleInput) -> list[Reason]:
+    """The tier is one the profile knows (Shanghai art. 9 class I/II, Beijing level 1/2, Ordos art. 5
+    national/local/group); profiles without tiers take none."""
+    tiers = inp.profile.methodology.tiers
+    tier = _app(inp).get("tier")
+    if tiers and tier not in tiers:
+        return [reason("tier_required", field="tier", tiers=", ".join(tiers))]
+    if not tiers and tier is not None:
+        return [reason("tier_not_in_profile", field="tier")]
+    return []
+
+
+def version_is_new(inp: RuleInput) -> list[Reason]:
+    app = _app(inp)
+    code, version = app.get("code", ""), app.get("version", "")
+    if inp.facts.methodology_version(code, version) or inp.facts.open_filings(code, version):
+        return [reason("duplicate_version", field="version", code=code, version=version)]
+    return []
+
+
+def revises_a_filed_version(inp: RuleInput) -> list[Reason]:
+    app = _app(inp)
+    target = app.get("revises")
+    if not target:
+        return []
+    if target == app.get("version"):
+        return [reason("revision_same_version", field="revises")]
+    m = inp.facts.methodology_version(app.get("code", ""), target)
+    if m is None or m.status != "filed":
+        return [reason("revision_not_filed", field="revises", code=app.get("code"), version=target,
+                       status=m.status if m else "-")]
+    return []
+
+
+def no_higher_standard(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 5: national > local > group. A group standard cannot be filed for a scope a
+    national or local standard already covers."""
+    priority = inp.profile.methodology.tier_priority
+    app = _app(inp)
+    tier = app.get("tier")
+    if not priority or tier not in priority:
+        return []
+    higher = priority[: priority.index(tier)]
+    if tier != priority[-1] or not higher:
+        return []
+    return [reason("higher_standard", field="tier", code=m.code, version=m.version, tier=m.tier)
+            for m in inp.facts.covering_standards(app.get("scope", ""), tuple(higher))]
+
+
+def comment_open(inp: RuleInput) -> list[Reason]:
+    facts = inp.facts.comments()
+    cid = inp.form.comment_id  # type: ignore[attr-defined]
+    if cid not in facts.received:
+        return [reason("comment_unknown", field="comment_id", id=cid)]
+    if cid in facts.answered:
+        return [reason("comment_answered", field="comment_id", id=cid)]
+    return []
+
+
+def every_comment_answered(inp: RuleInput) -> list[Reason]:
+    facts = inp.facts.comments()
+    left = sorted(set(facts.received) - set(facts.answered))
+    return [reason("comments_unanswered", count=len(left), ids=", ".join(map(str, left)))] if left else []
+
+
+def comments_received(inp: RuleInput) -> bool:
+    return bool(inp.facts.comments().received)
+
+
+def no_comments(inp: RuleInput) -> bool:
+    return not inp.facts.comments().received

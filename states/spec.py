@@ -57,6 +57,20 @@ class Facts(Protocol):
 
     def not_experts(self, user_ids: list[int]) -> list[int]: ...
 
+    def methodology_version(self, code: str, version: str) -> MethodologyFacts | None: ...
+
+    def open_filings(self, code: str, version: str) -> int: ...
+
+    def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]: ...
+
+    def comments(self) -> CommentFacts: ...
+
+
+@dataclass(frozen=True)
+class CommentFacts:
+    received: tuple[int, ...]
+    answered: tuple[int, ...]
+
 
 @dataclass(frozen=True)
 class MethodologyFacts:
@@ -66,6 +80,9 @@ class MethodologyFacts:
     kind: str  # project | scenario
     tier: str | None  # e.g. "level_1", "class_I", "national"
     status: str  # filed | superseded | withdrawn
+    scope: str = ""
+    grace_until: date | None = None  # a superseded version may be cited until then
+    current_version: str | None = None  # the filed version of the same code, if another
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class RuleInput:
     facts: Facts
     profile: Any  # states.profiles.Profile (Any here to keep the import graph acyclic)
     actor_id: int | None
+    today: date  # Asia/Shanghai date of the command
 
 
 Rule = Callable[[RuleInput], list[Reason]]
@@ -144,10 +162,14 @@ class TransitionSpec:
 
 @dataclass(frozen=True)
 class ProcedureSpec:
+    """`application` is the form that opens a case; `opening_rules` run on it before anything is stored."""
+
     name: str
     initial: str
     states: tuple[StateSpec, ...]
     transitions: tuple[TransitionSpec, ...]
+    application: type[BaseModel]
+    opening_rules: tuple[Rule, ...] = ()
     _state_index: dict[str, StateSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

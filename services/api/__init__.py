@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.api import errors
-from services.api.routes import admin, calendar, cases, identity, procedures, public, tasks
+from services.api.routes import admin, calendar, cases, documents, identity, procedures, public, registry, tasks
 from services.store.engine import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -29,7 +29,7 @@ def create_app(db: Database | None = None) -> FastAPI:
                   redoc_url=None, lifespan=lifespan)
     app.state.db = db
     errors.install(app)
-    for module in (identity, cases, tasks, calendar, public, procedures, admin):
+    for module in (identity, cases, documents, tasks, calendar, public, registry, procedures, admin):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
 

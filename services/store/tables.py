@@ -104,9 +104,15 @@ class MethodologyVersion(SQLModel, table=True):
     title: str = Field(max_length=200)
     kind: str = Field(max_length=10)  # project | scenario
     tier: str | None = Field(default=None, max_length=20)
+    scope: str = Field(default="", max_length=200)
+    summary: str = ""
+    parameters: list[dict[str, Any]] = _json([])  # key parameters with source and date (Jiaxing art. 11)
     status: str = Field(max_length=12)  # filed | superseded | withdrawn
     filed_on: date | None = None
     superseded_on: date | None = None
+    superseded_by: str | None = Field(default=None, max_length=20)
+    grace_until: date | None = None  # new projects may still cite a superseded version until then
+    case_id: int | None = None  # the filing case (no foreign key: cases -> projects -> versions already)
 
 
 class Project(SQLModel, table=True):
@@ -242,11 +248,12 @@ class Objection(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """A publicity notice (公示): what the public reads, with its period."""
+    """What the public reads, with its period: a publicity notice (公示) or a consultation (征求意见)."""
 
     __tablename__ = "notices"
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(default="publicity", max_length=20)  # publicity | consultation
     jurisdiction: str = Field(max_length=8, index=True)
     title: str = Field(max_length=300)
     published_on: date
@@ -255,6 +262,40 @@ class Notice(SQLModel, table=True):
     closes_at: datetime = _ts()
     provisional: bool = False
     status: str = Field(default="open", max_length=12)  # open | closed
+
+
+class Comment(SQLModel, table=True):
+    """A public comment in a consultation, and the review centre's published answer."""
+
+    __tablename__ = "comments"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    name: str = Field(default="", max_length=100)
+    organisation: str = Field(default="", max_length=200)
+    contact: str = Field(default="", max_length=200)  # never published
+    text: str
+    received_at: datetime = _ts()
+    answer: str | None = None
+    disposition: str | None = Field(default=None, max_length=20)
+    answered_at: datetime | None = _ts(nullable=True)
+    published: bool = False
+
+
+class Document(SQLModel, table=True):
+    """A file attached to a case (and, once filed, to the methodology version). Content-addressed by
+    SHA-256; the bytes live in the database so that a command stores them in its own transaction."""
+
+    __tablename__ = "documents"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    methodology_version_id: int | None = Field(default=None, foreign_key="methodology_versions.id", index=True)
+    name: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    uploaded_by: int | None = None
+    uploaded_at: datetime = _ts()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 
@@ -64,7 +65,7 @@ def inp(code: str = "SH", form=None, facts=None, actor: int | None = 1, **app) -
     case = CaseView(id=1, procedure="project_registration", jurisdiction=code, state="draft",
                     subject_kind=application["kind"], application=application)
     return RuleInput(case=case, form=form or Empty(), facts=facts or FakeFacts(), profile=get_profile(code),
-                     actor_id=actor)
+                     actor_id=actor, today=date(2026, 3, 2))
 
 
 def filed(code: str = "SH", kind: str = "project", tier: str | None = None, status: str = "filed") -> FakeFacts:
@@ -158,7 +159,9 @@ def test_methodology_rules_report_every_problem() -> None:
     assert [r.code for r in rules.methodology_usable(inp(facts=FakeFacts()))] == ["methodology_unknown"]
     bad = FakeFacts(methodology_=MethodologyFacts("M", "1.0", "BJ", "scenario", "level_2", "superseded"))
     codes = [r.code for r in rules.methodology_usable(inp("SH", facts=bad))]
-    assert codes == ["methodology_jurisdiction", "methodology_kind", "methodology_not_filed"]
+    assert codes == ["methodology_jurisdiction", "methodology_kind", "methodology_superseded"]
+    withdrawn = FakeFacts(methodology_=MethodologyFacts("M", "1.0", "SH", "project", None, "withdrawn"))
+    assert [r.code for r in rules.methodology_usable(inp("SH", facts=withdrawn))] == ["methodology_not_filed"]
     assert rules.methodology_usable(inp("SH", facts=filed("SH"))) == []
     # Beijing 编制说明 4(一): class 1 needs a level-1 methodology
     assert [r.code for r in rules.methodology_usable(inp("BJ", facts=filed("BJ", tier="level_2"),
@@ -231,3 +234,13 @@ def test_diagram_is_drawn_from_the_live_machine() -> None:
     assert "submitted --> disclosed: disclose" in text
     assert "Class publicity s_active" in text
     assert "disclosed" not in mermaid("project_registration", "SH")
+
+
+def test_superseded_methodology_usable_only_within_grace() -> None:
+    def superseded(until: date) -> FakeFacts:
+        return FakeFacts(methodology_=MethodologyFacts("M", "1.0", "SH", "project", None, "superseded",
+                                                       grace_until=until, current_version="2.0"))
+
+    assert rules.methodology_usable(inp("SH", facts=superseded(date(2026, 3, 2)))) == []  # last day of grace
+    (late,) = rules.methodology_usable(inp("SH", facts=superseded(date(2026, 3, 1))))
+    assert late.code == "methodology_superseded" and "2.0" in late.zh and "cite 2.0" in late.en

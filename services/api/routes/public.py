@@ -25,7 +25,8 @@ router = APIRouter(prefix="/api/v1/public", tags=["public"])
 @router.get("/publicity", summary="Publicity notices (open ones first)")
 def notices(db: DbDep, jurisdiction: str | None = None, status: str | None = None) -> dict[str, Any]:
     with db.read() as session:
-        q = select(Notice).order_by(Notice.status.desc(), Notice.closes_at)  # type: ignore[attr-defined]
+        q = select(Notice).where(Notice.kind == "publicity").order_by(Notice.status.desc(),  # type: ignore[attr-defined]
+                                                                      Notice.closes_at)
         if jurisdiction:
             q = q.where(Notice.jurisdiction == jurisdiction)
         if status:
@@ -43,7 +44,8 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
                           ) -> JSONResponse:
     body = await json_object(request)
     with db.read() as session:
-        open_notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.status == "open")).first()
+        open_notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == "publicity",
+                                                        Notice.status == "open")).first()
     if open_notice is None:
         raise NotFound.of("正在公示的公告", "An open publicity notice")
     cmd = cases.Command(case_id=case_id, trigger="lodge_objection", actor=PUBLIC_ACTOR, form=body,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:13:41.315590
+Create Date: 2026-11-21 20:22:08.294243
 """
 from alembic import op
 import sqlalchemy as sa
@@ -123,9 +123,15 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('tier', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('parameters', sa.JSON(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('filed_on', sa.Date(), nullable=True),
     sa.Column('superseded_on', sa.Date(), nullable=True),
+    sa.Column('superseded_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('grace_until', sa.Date(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['jurisdiction'], ['jurisdictions.code'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('jurisdiction', 'code', 'version')
@@ -238,9 +244,47 @@ def upgrade() -> None:
     with op.batch_alter_table('clock_segments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clock_segments_case_id'), ['case_id'], unique=False)
 
+    op.create_table('comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('contact', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('received_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answer', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('disposition', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('answered_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_comments_case_id'), ['case_id'], unique=False)
+
+    op.create_table('documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('methodology_version_id', sa.Integer(), nullable=True),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('uploaded_by', sa.Integer(), nullable=True),
+    sa.Column('uploaded_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.ForeignKeyConstraint(['methodology_version_id'], ['methodology_versions.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_documents_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_methodology_version_id'), ['methodology_version_id'], unique=False)
+
     op.create_table('notices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('published_on', sa.Date(), nullable=False),
@@ -371,6 +415,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notices_case_id'))
 
     op.drop_table('notices')
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_documents_methodology_version_id'))
+        batch_op.drop_index(batch_op.f('ix_documents_case_id'))
+
+    op.drop_table('documents')
+    with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_comments_case_id'))
+
+    op.drop_table('comments')
     with op.batch_alter_table('clock_segments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clock_segments_case_id'))
 

@@ -1,0 +1,61 @@
+"""Documents of a case: upload (multipart), list, download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from services import documents
+from services.api.deps import ActorDep, DbDep
+from services.cases import can_see
+from services.errors import Invalid, NotFound
+from services.store.tables import Case, Document
+from states.messages import Reason
+
+router = APIRouter(prefix="/api/v1", tags=["documents"])
+
+
+@router.post("/cases/{case_id}/documents", status_code=201, summary="Attach a document (multipart field `file`)")
+async def upload(case_id: int, request: Request, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    form = await request.form(max_files=1)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise Invalid([Reason("missing", "缺少文件（multipart 字段 file）", "No file (multipart field `file`)", "file")])
+    data = await file.read(documents.MAX_BYTES + 1)  # one byte past the limit is enough to refuse
+    return await run_in_threadpool(documents.add, db, case_id=case_id, actor=actor, name=file.filename or "",
+                                   content_type=file.content_type or "", data=data)
+
+
+@router.get("/cases/{case_id}/documents")
+def list_documents(case_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None or not can_see(session, actor, case):
+            raise NotFound.of("案件", "Case")
+        return {"items": documents.of_case(session, case_id)}
+
+
+def send(doc: Document) -> Response:
+    return Response(doc.data, media_type=doc.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(doc.name)}", "ETag": f'"{doc.sha256}"',
+        "X-Content-SHA256": doc.sha256, "X-Content-Type-Options": "nosniff"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+@router.get("/documents/{document_id}", summary="Download a document of a case I may see")
+def download(document_id: int, actor: ActorDep, db: DbDep) -> Response:
+    with db.read() as session:
+        doc = session.get(Document, document_id)
+        case = session.get(Case, doc.case_id) if doc and doc.case_id else None
+        if doc is None or case is None or not can_see(session, actor, case):
+            raise NotFound.of("文件", "Document")
+        return send(doc)

@@ -1,0 +1,110 @@
+"""Documents attached to cases: size-limited, type-checked against their content, SHA-256 addressed.
+
+The declared content type must be one we accept *and* match what the bytes are (a renamed .exe is
+not a PDF). Adding a document is a change to the case: it is locked, versioned and audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services import audit
+from services.cases import STAFF_ROLES, can_see, is_owner, lock_case
+from services.clock import clock
+from services.errors import Forbidden, Invalid, NotFound
+from services.identity import Actor
+from services.store.engine import Database
+from services.store.tables import Document
+from states.machine import procedure
+from states.messages import Reason, reason
+
+MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PNG, JPEG, CSV = "image/png", "image/jpeg", "text/csv"
+ACCEPTED = (PDF, DOCX, XLSX, PNG, JPEG, CSV)
+# States in which the applicant may still add material; staff may add in any open state.
+APPLICANT_EDITABLE = ("draft", "supplement_requested", "revision_requested")
+
+
+def detect(data: bytes) -> str:
+    """What the bytes are, by their signature (not by the name or the declared type)."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            return "application/octet-stream"
+        if any(n.startswith("word/") for n in names):
+            return DOCX
+        if any(n.startswith("xl/") for n in names):
+            return XLSX
+        return "application/zip"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return CSV if b"," in data.split(b"\n", 1)[0] else "text/plain"
+
+
+def check(name: str, declared: str, data: bytes) -> list[Reason]:
+    declared = (declared or "").split(";")[0].strip().lower()
+    reasons = []
+    if not data:
+        reasons.append(reason("document_empty", field="file"))
+    elif len(data) > MAX_BYTES:
+        reasons.append(reason("document_too_large", field="file", limit=MAX_BYTES))
+    detected = detect(data) if data else "-"
+    if data and (declared not in ACCEPTED or detected != declared):
+        reasons.append(reason("document_type", field="file", declared=declared or "-", detected=detected))
+    if not name.strip() or len(name) > 200:
+        reasons.append(reason("document_type", field="name", declared=name[:40] or "-", detected="name"))
+    return reasons
+
+
+def view(d: Document) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "content_type": d.content_type, "size": d.size, "sha256": d.sha256,
+            "uploaded_at": d.uploaded_at.isoformat()}
+
+
+def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes) -> dict[str, Any]:
+    reasons = check(name, content_type, data)
+    if reasons:
+        raise Invalid(reasons)
+    with db.write() as session:
+        case = lock_case(session, case_id)
+        if not can_see(session, actor, case):
+            raise NotFound.of("案件", "Case")
+        spec = procedure(case.procedure, case.jurisdiction)
+        staff = any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
+        owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
+        if spec.state(case.state).terminal or not (staff or (owner and case.state in APPLICANT_EDITABLE)):
+            raise Forbidden([reason("document_not_editable")])
+        now = clock.now()
+        doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
+                       size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,
+                       uploaded_by=actor.user_id, uploaded_at=now)
+        session.add(doc)
+        session.flush()
+        case.version += 1
+        case.updated_at = now
+        audit.append_case(session, case, at=now, actor_id=actor.user_id,
+                          actor_role="applicant" if owner else "staff", event="document_added",
+                          payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256, "size": doc.size})
+        return view(doc)
+
+
+def of_case(session: Session, case_id: int) -> list[dict[str, Any]]:
+    return [view(d) for d in session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id))]
