@@ -7,6 +7,7 @@ Demo bearer tokens are `demo-<username>`: for a local demo only, never for a dep
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, select
@@ -58,10 +59,14 @@ def ensure_demo(db: Database) -> bool:
     """Create the demo set once; return False when it is already there."""
     if not seed_people(db):
         return False
-    for code, profile in all_profiles().items():
-        if profile.registration.separate:
-            _demo_cases(db, code)
+    for code in all_profiles():
+        _demo_cases(db, code)
     return True
+
+
+@cache
+def _demo_hash() -> str:
+    return hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash the shared demo password once
 
 
 def seed_people(db: Database) -> bool:
@@ -70,7 +75,7 @@ def seed_people(db: Database) -> bool:
     with db.write() as session:
         if session.exec(select(User).where(User.username == "demo_admin")).first():
             return False
-        pw = hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash the shared demo password once
+        pw = _demo_hash()
         admin = create_user(session, username="demo_admin", display_name="系统管理员",
                             grants=[("admin", c) for c in all_profiles()], password_hash=pw)
         issue_token(session, admin, "demo", token="demo-demo_admin")
@@ -111,8 +116,9 @@ class Driver:
     def user_id(self, username: str) -> int:
         return self.actor(username).user_id  # type: ignore[return-value]
 
-    def open(self, username: str, jurisdiction: str, application: dict[str, Any]) -> int:
-        _, body = cases.create(self.db, actor=self.actor(username), procedure_name="project_registration",
+    def open(self, username: str, jurisdiction: str, application: dict[str, Any],
+             procedure: str = "project_registration") -> int:
+        _, body = cases.create(self.db, actor=self.actor(username), procedure_name=procedure,
                                jurisdiction=jurisdiction, application=application,
                                respond=lambda s, o: (201, {"id": o.case.id}))
         return int(body["id"])
@@ -163,14 +169,23 @@ def drive_to(driver: Driver, code: str, case_id: int, stop: str) -> str:
     state = driver.act(f"{low}_expert1", case_id, "panel_pass", {"conclusion": "同意通过"})
     if state == stop:
         return state
-    return driver.act(f"{low}_approver", case_id, "approve", {"comments": "同意公示"})
+    return driver.act(f"{low}_approver", case_id, "approve", {"comments": "同意"})
 
 
 def _demo_cases(db: Database, code: str) -> None:
     driver = Driver(db)
     cls = 1 if all_profiles()[code].registration.project_classes else None
-    for stop, title in (("draft", "社区充电桩共享项目"), ("submitted", "园区节能照明改造"),
+    registers = all_profiles()[code].registration.separate
+    for stop, title in () if not registers else (("draft", "社区充电桩共享项目"), ("submitted", "园区节能照明改造"),
                         ("technical_review", "屋顶分布式光伏项目"), ("expert_review", "公共自行车低碳出行"),
                         ("authority_decision", "农村沼气综合利用"), ("publicity", "工业余热回收利用")):
         case_id = driver.open(f"{code.lower()}_applicant", code, application(code, title=title, project_class=cls))
         drive_to(driver, code, case_id, stop)
+    profile = all_profiles()[code]
+    if profile.methodology.public_comment or profile.methodology.publicity:
+        # a methodology in Shanghai's public comment / Jiaxing's publicity, for the public pages
+        tier = profile.methodology.tiers[0] if profile.methodology.tiers else None
+        mid = driver.open(f"{code.lower()}_applicant", code, {
+            "code": f"{code}-M-BIKE-001", "version": "1.0", "title": "共享单车骑行碳普惠方法学", "kind": "scenario",
+            "tier": tier, "scope": "共享单车骑行"}, procedure="methodology_filing")
+        drive_to(driver, code, mid, "public_comment" if profile.methodology.public_comment else "publicity")
