@@ -1,44 +1,109 @@
-"""Embedded mode: one process serves the API and sweeps due timers.
+"""Embedded mode (the default of `make serve`): the app's own APScheduler runs the flows.
 
-Exactly one APScheduler per deployment (DEVELOPERS.md pitfalls): the job only wakes the sweep,
-which re-reads the database, so a missed or coalesced run loses nothing. A timer missed while the
-process was down fires on the first sweep after start.
+One `AsyncIOScheduler` per process, but only the process holding the database's lease row runs jobs
+(one scheduler per database). Jobs only wake flows, which re-read the database (DEVELOPERS.md
+pitfalls: `coalesce=True`, `misfire_grace_time=None`): the sweep runs on an interval and at the
+moment the next timer is due; dispatch runs right after a command commits, and on an interval for
+retries. With `SCHEDULER=prefect` none of this runs: Prefect deployments schedule the same flows.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import uvicorn
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from flows.common import use_database
+from services import lease
 from services.store.engine import Database
-from services.timers import run_due_timers
+from services.sweep import next_timer_at
 
 log = logging.getLogger("carbon.scheduler")
+LEASE = "embedded-scheduler"
 SWEEP_SECONDS = 60
+SWEEP_EVERY = timedelta(seconds=SWEEP_SECONDS)
+DISPATCH_EVERY = timedelta(seconds=30)
 
 
-def start_scheduler(db: Database) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "misfire_grace_time": None,
-                                                                  "max_instances": 1})
-
-    def sweep() -> None:
-        result = run_due_timers(db)
-        if result["fired"] or result["cancelled"]:
-            log.info("timers: %d fired, %d cancelled", len(result["fired"]), len(result["cancelled"]))
-
-    scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, id="sweep_timers")
-    scheduler.start()
-    sweep()  # catch up at start
-    return scheduler
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
-    logging.basicConfig(level=logging.INFO)
-    sched = start_scheduler(Database()) if scheduler else None
-    try:
-        uvicorn.run("services.api:app", host=host, port=port, workers=workers)
-    finally:
-        if sched:
-            sched.shutdown(wait=False)
+def mode() -> str:
+    return os.environ.get("SCHEDULER", "embedded")  # embedded | prefect | off
+
+
+class Orchestrator:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.held = False
+        self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
+            "coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+
+    def start(self) -> None:
+        use_database(self.db)
+        # APScheduler keeps wall-clock time (the app's clock may be a test's)
+        self.scheduler.add_job(self._renew, "interval", seconds=20, id="lease", next_run_time=_now())
+        self.scheduler.add_job(self.sweep, "interval", seconds=SWEEP_EVERY.total_seconds(), id="sweep",
+                               kwargs={"reason": "interval"}, next_run_time=_now() + timedelta(seconds=2))
+        self.scheduler.add_job(self.dispatch, "interval", seconds=DISPATCH_EVERY.total_seconds(), id="dispatch",
+                               kwargs={"reason": "interval"})
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        if self.held:
+            lease.release(self.db, LEASE, self.holder)
+
+    async def _renew(self) -> None:
+        import asyncio
+
+        was = self.held
+        self.held = await asyncio.to_thread(lease.hold, self.db, LEASE, self.holder)
+        if self.held and not was:
+            log.info("scheduler lease taken by %s", self.holder)
+
+    async def sweep(self, reason: str) -> dict[str, Any] | None:
+        if not self.held:
+            return None
+        from flows.sweep import sweep_flow
+
+        result = await sweep_flow(reason=reason)
+        self.arm_next_timer()
+        return result
+
+    async def dispatch(self, reason: str, tags: list[str] | None = None) -> dict[str, Any] | None:
+        if not self.held:
+            await self._renew()  # a wake-up may come before the first renewal has run
+        if not self.held:
+            return None
+        from prefect import tags as run_tags
+
+        from flows.dispatch import dispatch_flow
+
+        with run_tags(*(tags or [])):
+            return await dispatch_flow(reason=reason)
+
+    def arm_next_timer(self) -> None:
+        """A date job at the next due timer, so a publicity or a deadline ends on time, not up to a
+        sweep interval late."""
+        due = next_timer_at(self.db)
+        if due is None:
+            return
+        self.scheduler.add_job(self.sweep, "date", run_date=max(due, _now()), id="next-timer",
+                               replace_existing=True, kwargs={"reason": "timer due"})
+
+    def after_command(self, case: dict[str, Any] | None, action: str) -> None:
+        """Called once a command committed: hand its outbox rows over now, re-arm the timer job."""
+        tags, reason = [], f"after {action}"
+        if case:
+            tags = [case["procedure"]["name"], case["jurisdiction"], f"case:{case['id']}"]
+            reason = f"after {action} on {case['procedure']['name']} {case['jurisdiction']} case {case['id']}"
+        self.scheduler.add_job(self.dispatch, "date", run_date=_now(), id="dispatch-wake",
+                               replace_existing=True, kwargs={"reason": reason, "tags": tags})
+        self.arm_next_timer()

@@ -36,6 +36,8 @@ class MethodologyApplication(Form):
     summary: LongText = ""
     parameters: list[KeyParameter] = Field(default_factory=list, max_length=100)
     revises: Version | None = Field(None, description="the filed version of the same code this one replaces")
+    consultant: ShortText | None = None
+    expertise: ShortText | None = Field(None, description="the field of expertise the panel needs")
 
 
 class MethodologyEdit(Form):

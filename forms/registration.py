@@ -33,6 +33,7 @@ class ProjectApplication(Form):
     expected_annual_reduction_tco2e: Tonnes
     description: LongText = ""
     consultant: ShortText | None = None
+    expertise: ShortText | None = Field(None, description="the field of expertise the panel needs, e.g. energy")
     other_schemes: list[OtherSchemeRegistration] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
@@ -54,6 +55,7 @@ class ApplicationEdit(Form):
     expected_annual_reduction_tco2e: Tonnes | None = None
     description: LongText | None = None
     consultant: ShortText | None = None
+    expertise: ShortText | None = None
     other_schemes: list[OtherSchemeRegistration] | None = Field(None, max_length=20)
 
 
@@ -90,6 +92,13 @@ class ExpertOpinion(Form):
     opinion: Literal["agree", "agree_with_changes", "disagree"]
     score: int = Field(ge=0, le=100)
     comments: Comment = ""
+
+
+class PanelDecline(Form):
+    """An expert declines a seat (with a reason); a declared conflict keeps them off this case for good."""
+
+    reason: Reasoning
+    conflict: bool = False
 
 
 class PanelConclusion(Form):

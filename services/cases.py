@@ -94,7 +94,8 @@ class CaseFacts:
 
     def panel(self) -> PanelFacts | None:
         def load() -> PanelFacts | None:
-            rows = list(self.session.exec(select(PanelMember).where(PanelMember.case_id == self.case.id)))
+            rows = list(self.session.exec(select(PanelMember).where(PanelMember.case_id == self.case.id,
+                                                                    PanelMember.status == "active")))
             if not rows:
                 return None
             return PanelFacts(members=tuple(m.user_id for m in rows), chair=next(m.user_id for m in rows if m.chair),
@@ -169,7 +170,7 @@ def can_see(session: Session, actor: Actor, case: Case) -> bool:
     if actor.holds("applicant", j) and is_owner(actor, case):
         return True
     if actor.holds("expert", j):
-        return session.exec(select(PanelMember.id).where(PanelMember.case_id == case.id,
+        return session.exec(select(PanelMember.id).where(PanelMember.case_id == case.id, PanelMember.status == "active",
                                                          PanelMember.user_id == actor.user_id)).first() is not None
     return False
 

@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--no-scheduler", action="store_true", help="scale-out: timers are swept elsewhere")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="scale-out: Prefect deployments (or another process) run the flows")
     sub.add_parser("tick", help="fire due timers once")
+    sub.add_parser("sweep", help="one sweep now: timers, reminders, SLA breaches")
+    sub.add_parser("dispatch", help="drain the outbox now")
     user = sub.add_parser("create-user", help="create a user with role grants")
     user.add_argument("--username", required=True)
     user.add_argument("--name", required=True)
@@ -59,13 +62,28 @@ def main(argv: list[str] | None = None) -> int:
 
         print("demo data loaded" if ensure_demo(db) else "demo data already present")
     elif args.command == "serve":
-        from flows.embedded import serve as run_server
+        from flows.server import serve as run_server
 
         run_server(host=args.host, port=args.port, workers=args.workers, scheduler=not args.no_scheduler)
     elif args.command == "tick":
         from services.timers import run_due_timers
 
         print(json.dumps(run_due_timers(db), ensure_ascii=False, indent=1))
+    elif args.command in ("sweep", "dispatch"):
+        import asyncio
+
+        from flows.common import use_database
+
+        use_database(db)
+        if args.command == "sweep":
+            from flows.sweep import sweep_flow
+
+            result = asyncio.run(sweep_flow(reason="cli"))
+        else:
+            from flows.dispatch import dispatch_flow
+
+            result = asyncio.run(dispatch_flow(reason="cli"))
+        print(json.dumps(result, ensure_ascii=False, default=str))
     elif args.command == "create-user":
         from forms.common import _valid_uscc
         from services.identity import create_user, ensure_organisation

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from services import panels
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
@@ -143,11 +144,13 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
     runs = _clock_runs(ctx.profile, state)
     if runs is not None and (old is None or runs != _clock_runs(ctx.profile, old)):
         ctx.session.add(ClockSegment(case_id=case.id, running=runs, state=state.name, started_at=ctx.now))
+        case.clock_due_on = _statutory_due(ctx) if runs else None
+    elif runs is None:
+        case.clock_due_on = None
     view = case_view(case)
     already = {(t.kind, t.role) for t in ctx.tasks}
-    for spec in state.tasks:
-        if (spec.kind, spec.role) not in already and (spec.when is None or spec.when(view, ctx.profile)):
-            open_task(ctx, spec)
+    opened = [open_task(ctx, spec) for spec in state.tasks
+              if (spec.kind, spec.role) not in already and (spec.when is None or spec.when(view, ctx.profile))]
     for timer in state.timers:
         days = ctx.profile.sla_days(timer.days)
         answer = ctx.cal.add_working_days(ctx.today, days, case.jurisdiction)
@@ -160,8 +163,24 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
         ctx.session.execute(sa.update(Project).where(Project.id == case.project_id)
                             .values(status=state.subject_status))
     for who in state.notify:
-        enqueue(ctx, "notify", who, {"event": f"entered:{state.name}"})
+        roles = sorted({t.role for t in opened}) if who == "queue" else []
+        enqueue(ctx, "notify", who, {"event": f"entered:{state.name}", "roles": roles})
+    if any(t.role == "case_officer" and t.candidate_user_id is None for t in opened):
+        enqueue(ctx, "assign", "case_officer")  # the dispatcher gives it to the least-loaded officer
     case.closed_at = ctx.now if state.terminal else None
+
+
+def _statutory_due(ctx: Ctx) -> date:
+    """The date the statutory clock runs out if it keeps running from now: the limit less the
+    working days already used in earlier running segments."""
+    used = 0
+    for seg in ctx.session.exec(select(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
+                                                           ClockSegment.running == True,  # noqa: E712
+                                                           ClockSegment.ended_at.is_not(None))):  # type: ignore[union-attr]
+        used += ctx.cal.working_days_between(local_date(seg.started_at), local_date(seg.ended_at),
+                                             ctx.case.jurisdiction).days
+    left = ctx.profile.clock.limit_days - used
+    return ctx.cal.add_working_days(ctx.today, left, ctx.case.jurisdiction).end if left > 0 else ctx.today
 
 
 def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
@@ -225,10 +244,11 @@ def _record_submission(ctx: Ctx) -> None:
 
 
 def _panel(ctx: Ctx) -> list[PanelMember]:
-    return list(ctx.session.exec(select(PanelMember).where(PanelMember.case_id == ctx.case.id)))
+    return list(ctx.session.exec(select(PanelMember).where(PanelMember.case_id == ctx.case.id,
+                                                           PanelMember.status == "active")))
 
 
-def _open_panel_work(ctx: Ctx, members: list[PanelMember]) -> None:
+def open_panel_work(ctx: Ctx, members: list[PanelMember]) -> None:
     for m in members:
         open_task(ctx, PANEL_TASKS["expert_opinion"], candidate=m.user_id)
     chair = next(m for m in members if m.chair)
@@ -241,19 +261,21 @@ def _convene_panel(ctx: Ctx) -> None:
     members = _panel(ctx)
     if not members:
         open_task(ctx, PANEL_TASKS["compose_panel"])
+        if ctx.profile.panel.draw:
+            enqueue(ctx, "convene_panel", "system")  # the dispatcher draws; the officer's task stays as fallback
         return
     for m in members:
         m.opinion = m.score = m.comments = m.opinion_at = None
         ctx.session.add(m)
-    _open_panel_work(ctx, members)
+    open_panel_work(ctx, members)
 
 
 def _compose_panel(ctx: Ctx) -> None:
     form = ctx.form
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair))  # type: ignore[attr-defined]
-               for u in form.members]  # type: ignore[attr-defined]
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),  # type: ignore[attr-defined]
+                           seated_at=ctx.now) for u in form.members]  # type: ignore[attr-defined]
     ctx.session.add_all(members)
-    _open_panel_work(ctx, members)
+    open_panel_work(ctx, members)
     for m in members:
         enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
 
@@ -406,6 +428,8 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
     "convene_panel": _convene_panel,
     "compose_panel": _compose_panel,
     "record_opinion": _record_opinion,
+    "draw_panel": panels.draw_panel,
+    "decline_panel": panels.decline,
     "publish_notice": _publish_notice,
     "close_notice": _closer("publicity"),
     "open_consultation": _open_consultation,

@@ -152,3 +152,48 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str
         session.add(task)
         _record(session, case, task, actor, "task_delegated", {"to_user": to_user})
         return task_view(task, _usernames(session, {to_user}))
+
+
+def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
+    """Give the case's unassigned tasks of `role` to the holder of the role with the least open
+    work in the jurisdiction (ties: the longest-standing account); recorded in the case's trail."""
+    with db.write() as session:
+        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        if case is None:
+            return None
+        tasks = list(session.exec(select(Task).where(Task.case_id == case_id, Task.status == "open",
+                                                     Task.role == role, Task.assignee_id.is_(None),  # type: ignore[union-attr]
+                                                     Task.candidate_user_id.is_(None))))  # type: ignore[union-attr]
+        if not tasks:
+            return None
+        holders = list(session.exec(select(User.id).join(RoleGrant, RoleGrant.user_id == User.id).where(
+            RoleGrant.role == role, RoleGrant.jurisdiction == case.jurisdiction, User.active == True)))  # noqa: E712
+        if not holders:
+            return None
+        counted = session.execute(sa.select(Task.assignee_id, sa.func.count()).where(
+            Task.status == "open", Task.assignee_id.in_(holders)).group_by(Task.assignee_id)).all()  # type: ignore[union-attr]
+        load = {user: n for user, n in counted}
+        chosen = min(holders, key=lambda u: (load.get(u, 0), u))
+        for task in tasks:
+            task.assignee_id = chosen
+            session.add(task)
+        audit.append_case(session, case, at=clock.now(), actor_id=None, actor_role="system", event="task_assigned",
+                          payload={"tasks": [t.id for t in tasks], "to_user": chosen,
+                                   "open_work": {str(u): load.get(u, 0) for u in holders}})
+        return chosen
+
+
+def acknowledge(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
+    """An approver acknowledges an SLA escalation in their queue: the escalation task closes."""
+    with db.write() as session:
+        task, case = _locked_task(session, task_id, actor)
+        if task.kind != "sla_escalation":
+            raise Invalid([reason("trigger_not_of_task", allowed=", ".join(task.triggers))])
+        if task.assignee_id not in (None, actor.user_id):
+            holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
+            raise Forbidden([reason("task_held", holder=holder)], holder=holder)
+        task.status, task.closed_at, task.closed_by, task.outcome = "completed", clock.now(), actor.user_id, \
+            "acknowledge_escalation"
+        session.add(task)
+        _record(session, case, task, actor, "escalation_acknowledged", {})
+        return task_view(task)

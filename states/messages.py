@@ -48,6 +48,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "trigger.fail_review": ("技术评估不通过", "Fail technical review"),
     "trigger.compose_panel": ("组建专家组", "Compose expert panel"),
     "trigger.record_opinion": ("提交专家意见", "Record expert opinion"),
+    "trigger.draw_panel": ("随机抽取专家组", "Draw the expert panel"),
+    "trigger.decline_panel": ("拒绝/回避评审", "Decline the seat"),
+    "trigger.acknowledge_escalation": ("确认超时督办", "Acknowledge the escalation"),
+    "task.sla_escalation": ("超时督办", "SLA escalation"),
     "trigger.panel_pass": ("专家组结论：通过", "Panel: pass"),
     "trigger.panel_revise": ("专家组结论：修改后再审", "Panel: revise"),
     "trigger.panel_reject": ("专家组结论：不通过", "Panel: reject"),
@@ -69,6 +73,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "task.revise": ("修改材料", "Revise materials"),
     "task.authority_decision": ("审定", "Authority decision"),
     "task.objection_review": ("异议处理", "Objection review"),
+    # --- events people are told of ---
+    "event.reminder": ("任务即将到期提醒", "A task is due soon"),
+    "event.due_today": ("任务今日到期", "A task is due today"),
+    "event.sla_escalation": ("超时督办", "A deadline was missed"),
+    "event.objection_lodged": ("收到公示异议", "An objection was lodged"),
+    "event.panel_invitation": ("专家评审邀请", "You are on an expert panel"),
+    "event.task_assigned": ("任务已分派给您", "A task was assigned to you"),
     # --- roles ---
     "role.applicant": ("申请主体", "Applicant"),
     "role.case_officer": ("主管部门经办人", "Case officer"),
@@ -196,6 +207,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "User {user} is not in this jurisdiction's expert pool",
     ),
     "reason.panel_duplicate": ("专家组成员重复", "A panel member is named twice"),
+    "reason.panel_pool_too_small": (
+        "专家库中符合条件（专业领域、回避、冷却期）的专家只有{available}人，不足{needed}人，请由经办人指定专家组",
+        "Only {available} eligible experts (field, recusal, cool-off) for a panel of {needed}; "
+        "a case officer must name the panel",
+    ),
     "reason.panel_already": ("本案已组建专家组", "A panel is already composed for this case"),
     "reason.panel_missing": ("尚未组建专家组", "No expert panel has been composed yet"),
     "reason.not_panel_member": ("您不是本案专家组成员", "You are not on this case's expert panel"),

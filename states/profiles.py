@@ -78,6 +78,9 @@ class ClockRules(_Strict):
 
 class PanelRules(_Strict):
     min_size: int = Field(ge=1)
+    size: int = Field(ge=1)
+    draw: bool = True
+    cool_off_days: int = Field(ge=0)
     quorum: str = Field(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")  # a fraction, kept exact: "2/3"
 
     @property
@@ -86,6 +89,16 @@ class PanelRules(_Strict):
         if not 0 < share <= 1:
             raise ValueError(f"quorum {self.quorum} is not in (0, 1]")
         return share
+
+    @model_validator(mode="after")
+    def _odd(self) -> PanelRules:
+        if self.size % 2 == 0 or self.size < self.min_size:
+            raise ValueError("a drawn panel's size must be odd and at least min_size")
+        return self
+
+
+class ReminderRules(_Strict):
+    before_days: tuple[int, ...] = (2, 0)
 
 
 class Profile(_Strict):
@@ -98,6 +111,7 @@ class Profile(_Strict):
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules
+    reminders: ReminderRules
 
     def sla_days(self, name: str) -> int:
         return self.sla[name]

@@ -110,6 +110,10 @@ def panel_composition_valid(inp: RuleInput) -> list[Reason]:
     return out
 
 
+def no_panel_yet(inp: RuleInput) -> list[Reason]:
+    return [reason("panel_already")] if inp.facts.panel() is not None else []
+
+
 def is_panel_member_without_opinion(inp: RuleInput) -> list[Reason]:
     panel = inp.facts.panel()
     if panel is None:

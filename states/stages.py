@@ -4,7 +4,8 @@ them in order, so its whole shape still reads top to bottom in one place.
 
     intake      draft ─submit→ submitted ─accept→ <review>; supplement loop with its deadline; withdraw
     review      technical_review ─pass_review→ <next> | ─fail_review→ rejected  (AND-join when joint)
-    panel       expert_review: compose_panel, record_opinion, panel_pass | panel_revise | panel_reject
+    panel       expert_review: draw_panel | compose_panel, record_opinion | decline_panel,
+                panel_pass | panel_revise | panel_reject
     decision    authority_decision ─approve→ <next> | ─reject→ rejected
     publicity   publicity ─(timer)→ <done> | objection_review; objections by the public
     endings     rejected, withdrawn, lapsed
@@ -23,6 +24,7 @@ from forms.registration import (
     ObjectionUpheld,
     PanelComposition,
     PanelConclusion,
+    PanelDecline,
     Rejection,
     Resubmission,
     ReviewOpinion,
@@ -39,8 +41,8 @@ OFFICER = ("case_officer",)
 REVIEWERS = ("review_centre", "operator")
 
 COMPOSE_PANEL = TaskSpec("compose_panel", "case_officer", ("compose_panel",), sla="compose_panel")
-# One per member, addressed to that expert by the `convene_panel` effect.
-EXPERT_OPINION = TaskSpec("expert_opinion", "expert", ("record_opinion",), sla="expert_opinion")
+# One per member, addressed to that expert by the `convene_panel` effect; declining ends it too.
+EXPERT_OPINION = TaskSpec("expert_opinion", "expert", ("record_opinion", "decline_panel"), sla="expert_opinion")
 PANEL_CONCLUSION = TaskSpec(
     "panel_conclusion", "expert", ("panel_pass", "panel_revise", "panel_reject"), sla="panel_conclusion"
 )
@@ -104,8 +106,13 @@ def panel(*, passed: str, resubmit_rules: tuple[Rule, ...]) -> Stage:
     arrows = (
         TransitionSpec("compose_panel", ("expert_review",), None, OFFICER, PanelComposition,
                        rules=(rules.panel_composition_valid,), effects=("compose_panel",)),
+        # the orchestration's random draw (services/panels.py), fired by the dispatcher as `system`
+        TransitionSpec("draw_panel", ("expert_review",), None, ("system",), Empty,
+                       rules=(rules.no_panel_yet,), effects=("draw_panel",)),
         TransitionSpec("record_opinion", ("expert_review",), None, ("expert",), ExpertOpinion,
                        rules=(rules.is_panel_member_without_opinion,), effects=("record_opinion",)),
+        TransitionSpec("decline_panel", ("expert_review",), None, ("expert",), PanelDecline,
+                       rules=(rules.is_panel_member_without_opinion,), effects=("decline_panel",)),
         TransitionSpec("panel_pass", ("expert_review",), passed, ("expert",), PanelConclusion, rules=conclude),
         TransitionSpec("panel_revise", ("expert_review",), "revision_requested", ("expert",), PanelConclusion,
                        rules=conclude),

@@ -18,16 +18,30 @@ from services.store.engine import Database
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(db: Database | None = None) -> FastAPI:
+def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -> FastAPI:
+    """`orchestrate`: run the embedded scheduler (default: when the app opens its own database and
+    `SCHEDULER` is `embedded`); tests pass their database and drive flows themselves."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "db", None) is None:
             app.state.db = Database()
-        yield
+        from flows.embedded import Orchestrator, mode
+
+        run = orchestrate if orchestrate is not None else (db is None and mode() == "embedded")
+        app.state.orchestrator = Orchestrator(app.state.db) if run else None
+        if app.state.orchestrator:
+            app.state.orchestrator.start()
+        try:
+            yield
+        finally:
+            if app.state.orchestrator:
+                app.state.orchestrator.stop()
 
     app = FastAPI(title="碳普惠审批系统 Carbon-inclusion approvals", version="0.1.0", docs_url=None,
                   redoc_url=None, lifespan=lifespan)
     app.state.db = db
+    app.state.orchestrator = None
     errors.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, procedures, admin):
         app.include_router(module.router)

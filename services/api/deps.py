@@ -34,3 +34,11 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     raw = value.strip().removeprefix("W/").strip('"').removeprefix("v")
     return int(raw) if raw.isdigit() else -1
+
+
+def committed(request: Request, body: dict | None, action: str) -> None:
+    """After a command committed: the embedded scheduler dispatches its outbox rows right away."""
+    orchestrator = getattr(request.app.state, "orchestrator", None)
+    if orchestrator is not None:
+        case = body if body and "procedure" in body and "jurisdiction" in body else None
+        orchestrator.after_command(case, action)

@@ -68,6 +68,7 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=100)
     org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     password_hash: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200)
     expert_fields: list[str] = _json([])
     affiliation: str | None = Field(default=None, max_length=200)
     active: bool = True
@@ -158,6 +159,9 @@ class Case(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    # the statutory deadline while the clock runs (None while paused or stopped): the sweep finds
+    # breaches with one indexed comparison instead of recounting every case's segments
+    clock_due_on: date | None = Field(default=None, index=True)
     audit_seq: int = 0  # head of the case's audit chain (services/audit.py)
     audit_hash: str = Field(default="0" * 64, max_length=64)
 
@@ -228,6 +232,10 @@ class PanelMember(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     user_id: int = Field(foreign_key="users.id")
     chair: bool = False
+    status: str = Field(default="active", max_length=12)  # active | declined
+    declined_reason: str | None = None
+    drawn: bool = False  # drawn at random (services/panels.py) rather than named by an officer
+    seated_at: datetime | None = _ts(nullable=True)
     opinion: str | None = Field(default=None, max_length=24)
     score: int | None = None
     comments: str | None = None
@@ -340,6 +348,89 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts()
     available_at: datetime = _ts()
+    locked_until: datetime | None = _ts(nullable=True)  # a dispatcher's lease on the row
+    done_at: datetime | None = _ts(nullable=True)
+
+
+class Notification(SQLModel, table=True):
+    """An in-app notification; one per outbox row and recipient, however often the row is delivered."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("outbox_key", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    outbox_key: str = Field(max_length=120)
+    case_id: int | None = None
+    event: str = Field(max_length=60)
+    title_zh: str = Field(max_length=300)
+    title_en: str = Field(max_length=300)
+    created_at: datetime = _ts()
+    read_at: datetime | None = _ts(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    """What left the system for an outbox row on one channel (an address, an endpoint): a retry
+    resends only what did not go out."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.UniqueConstraint("outbox_key", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_key: str = Field(max_length=120)
+    channel: str = Field(max_length=250)
+    delivered_at: datetime = _ts()
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A jurisdiction's receiver (e-government portal, exchange): signed with HMAC-SHA256."""
+
+    __tablename__ = "webhook_endpoints"
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8, index=True)
+    name: str = Field(max_length=100)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=200)
+    events: list[str] = _json([])  # outbox kinds it wants; empty = all
+    active: bool = True
+
+
+class PanelConflict(SQLModel, table=True):
+    """An expert's declared conflict of interest on a case: never drawn for it."""
+
+    __tablename__ = "panel_conflicts"
+    __table_args__ = (sa.UniqueConstraint("case_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    reason: str
+    declared_at: datetime = _ts()
+
+
+class SlaBreach(SQLModel, table=True):
+    """A deadline missed: a task overdue or a statutory clock exceeded, recorded once (by `key`)."""
+
+    __tablename__ = "sla_breaches"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=60, unique=True)  # task:<id> | clock:<case id>
+    kind: str = Field(max_length=20)  # task_overdue | clock_exceeded
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    task_id: int | None = None
+    procedure: str = Field(max_length=40)
+    jurisdiction: str = Field(max_length=8)
+    stage: str = Field(max_length=40)
+    role: str | None = Field(default=None, max_length=20)
+    due_at: datetime | None = _ts(nullable=True)
+    detected_at: datetime = _ts()
+    resolved_at: datetime | None = _ts(nullable=True)
+    escalation_task_id: int | None = None
+
+
+class SchedulerLease(SQLModel, table=True):
+    """One embedded scheduler per database: the holder renews its lease; others stand by."""
+
+    __tablename__ = "scheduler_leases"
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=100)
+    expires_at: datetime = _ts()
 
 
 class IdempotencyRecord(SQLModel, table=True):

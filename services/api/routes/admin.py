@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
 
-from services import audit, workdays
+from services import audit, dispatch, workdays
 from services.api.deps import ActorDep, DbDep
 from services.calendar import DayOverride
-from services.errors import Forbidden
+from services.clock import clock
+from services.errors import Forbidden, Invalid, NotFound
 from services.identity import Actor
 from services.timers import run_due_timers
-from states.messages import reason
+from services.store.tables import Outbox, SlaBreach, WebhookEndpoint
+from states.messages import Reason, reason
 from states.profiles import get_profile
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -50,8 +53,6 @@ class YearNotice(BaseModel):
 def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, actor: ActorDep, db: DbDep
               ) -> dict[str, Any]:
     _require_admin(actor)
-    from services.errors import Invalid
-
     unknown = [d.jurisdiction for d in body.days if d.jurisdiction and get_profile(d.jurisdiction) is None]
     if unknown:
         raise Invalid([reason("unknown_jurisdiction", field="days", code=c) for c in sorted(set(unknown))])
@@ -72,3 +73,90 @@ def coverage(actor: ActorDep, db: DbDep) -> dict[str, Any]:
 def run_timers(actor: ActorDep, db: DbDep) -> dict[str, Any]:
     _require_admin(actor)
     return run_due_timers(db)
+
+
+def _admin_jurisdictions(actor: Actor) -> list[str]:
+    _require_admin(actor)
+    return sorted(j for r, j in actor.grants if r == "admin")
+
+
+@router.get("/admin/outbox", summary="The outbox: pending, dead-lettered (with their last error) or done")
+def outbox(actor: ActorDep, db: DbDep, status: Annotated[str, Query(pattern="^(pending|dead|done)$")] = "dead",
+           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    js = _admin_jurisdictions(actor)
+    with db.read() as session:
+        rows = session.exec(select(Outbox).where(Outbox.status == status).order_by(Outbox.id.desc())  # type: ignore[union-attr]
+                            .limit(limit * 4))
+        items = [{"id": o.id, "key": o.key, "kind": o.kind, "case_id": o.case_id, "status": o.status,
+                  "attempts": o.attempts, "last_error": o.last_error, "created_at": o.created_at.isoformat(),
+                  "available_at": o.available_at.isoformat()}
+                 for o in rows if o.payload.get("jurisdiction") in js or o.payload.get("jurisdiction") is None]
+        return {"items": items[:limit]}
+
+
+@router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row round again")
+def retry_outbox(outbox_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    _admin_jurisdictions(actor)
+    row = dispatch.retry(db, outbox_id, actor.user_id)
+    if row is None:
+        raise NotFound.of("发件箱记录", "Outbox row")
+    return {"id": row.id, "status": row.status, "attempts": row.attempts}
+
+
+@router.get("/admin/sla-breaches", summary="Missed deadlines, grouped by procedure, stage, role and jurisdiction")
+def sla_breaches(actor: ActorDep, db: DbDep,
+                 status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open") -> dict[str, Any]:
+    js = _admin_jurisdictions(actor)
+    with db.read() as session:
+        q = select(SlaBreach).where(SlaBreach.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        if status == "open":
+            q = q.where(SlaBreach.resolved_at.is_(None))  # type: ignore[union-attr]
+        elif status == "closed":
+            q = q.where(SlaBreach.resolved_at.is_not(None))  # type: ignore[union-attr]
+        rows = list(session.exec(q.order_by(SlaBreach.detected_at.desc()).limit(1000)))  # type: ignore[attr-defined]
+    groups: dict[str, dict[str, int]] = {"procedure": {}, "stage": {}, "role": {}, "jurisdiction": {}, "kind": {}}
+    for b in rows:
+        for dim, value in (("procedure", b.procedure), ("stage", b.stage), ("role", b.role or "-"),
+                           ("jurisdiction", b.jurisdiction), ("kind", b.kind)):
+            groups[dim][value] = groups[dim].get(value, 0) + 1
+    return {"groups": groups, "items": [
+        {"id": b.id, "kind": b.kind, "case_id": b.case_id, "task_id": b.task_id, "procedure": b.procedure,
+         "jurisdiction": b.jurisdiction, "stage": b.stage, "role": b.role,
+         "due_at": b.due_at.isoformat() if b.due_at else None, "detected_at": b.detected_at.isoformat(),
+         "resolved_at": b.resolved_at.isoformat() if b.resolved_at else None,
+         "escalation_task_id": b.escalation_task_id} for b in rows]}
+
+
+@router.get("/admin/flow-runs", summary="Recent flow runs from the Prefect API, with links into its UI")
+async def flow_runs(actor: ActorDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    _require_admin(actor)
+    from flows.runs import recent_runs
+
+    return await recent_runs(limit)
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jurisdiction: str = Field(max_length=8)
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(pattern=r"^https?://", max_length=500)
+    secret: str = Field(min_length=16, max_length=200)
+    events: list[str] = Field(default_factory=list, max_length=20)
+
+
+@router.post("/admin/webhooks", status_code=201, summary="Register a jurisdiction's webhook receiver")
+def add_webhook(body: WebhookIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    if body.jurisdiction not in _admin_jurisdictions(actor):
+        raise Forbidden([reason("role_required", roles_zh="该辖区系统管理员", roles_en="admin of that jurisdiction")])
+    unknown = [e for e in body.events if e not in dispatch.HANDLERS]
+    if unknown:
+        raise Invalid([Reason("unknown_event", f"未知事件：{e}", f"Unknown event: {e}", "events") for e in unknown])
+    with db.write() as session:
+        endpoint = WebhookEndpoint(**body.model_dump())
+        session.add(endpoint)
+        session.flush()
+        audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="admin",
+                     event="webhook_added", payload={"id": endpoint.id, "jurisdiction": endpoint.jurisdiction,
+                                                     "url": endpoint.url, "events": endpoint.events})
+        return {"id": endpoint.id, "jurisdiction": endpoint.jurisdiction, "name": endpoint.name,
+                "url": endpoint.url, "events": endpoint.events}

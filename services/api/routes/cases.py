@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from services import cases
 from services.api.body import json_object
-from services.api.deps import ActorDep, DbDep, parse_if_match
+from services.api.deps import ActorDep, DbDep, committed, parse_if_match
 from services.cases import Command, Outcome, can_see
 from services.errors import NotFound
 from services.identity import Actor
@@ -45,10 +45,12 @@ def _detail_responder(actor: Actor, status: int = 200):  # noqa: ANN202
 
 
 @router.post("/cases", status_code=201, summary="Open a draft application")
-def create_case(body: NewCase, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None) -> JSONResponse:
+def create_case(body: NewCase, request: Request, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+                ) -> JSONResponse:
     status, data = cases.create(db, actor=actor, procedure_name=body.procedure, jurisdiction=body.jurisdiction,
                                 application=body.application, respond=_detail_responder(actor, 201),
                                 idempotency_key=idempotency_key)
+    committed(request, data, "create")
     return _reply(status, data)
 
 
@@ -103,6 +105,7 @@ async def fire_action(case_id: int, trigger: str, request: Request, actor: Actor
     cmd = Command(case_id=case_id, trigger=trigger, actor=actor, form=form, if_match=parse_if_match(if_match),
                   idempotency_key=idempotency_key, task_id=task_id)
     status, body = await run_in_threadpool(cases.fire, db, cmd, _detail_responder(actor))
+    committed(request, body, trigger)
     return _reply(status, body)
 
 

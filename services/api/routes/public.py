@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from services import cases
 from services.api.body import json_object
-from services.api.deps import DbDep
+from services.api.deps import DbDep, committed
 from services.api.routes.cases import IdemKey
 from services.cases import Outcome
 from services.errors import NotFound
@@ -51,6 +51,7 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
     cmd = cases.Command(case_id=case_id, trigger="lodge_objection", actor=PUBLIC_ACTOR, form=body,
                         idempotency_key=idempotency_key)
     status, data = await run_in_threadpool(cases.fire, db, cmd, _objection_receipt)
+    committed(request, None, "lodge_objection")
     return JSONResponse(data, status_code=status)
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from services import cases, documents
 from services.api.body import json_object
-from services.api.deps import DbDep
+from services.api.deps import DbDep, committed
 from services.api.routes.cases import IdemKey
 from services.api.routes.documents import send
 from services.cases import Outcome
@@ -134,4 +134,5 @@ async def comment(case_id: int, request: Request, db: DbDep, idempotency_key: Id
     cmd = cases.Command(case_id=case_id, trigger="comment", actor=PUBLIC_ACTOR, form=body,
                         idempotency_key=idempotency_key)
     status, data = await run_in_threadpool(cases.fire, db, cmd, _comment_receipt)
+    committed(request, None, "comment")
     return JSONResponse(data, status_code=status)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services import cases, queues
 from services.api.body import json_object
-from services.api.deps import ActorDep, DbDep, parse_if_match
+from services.api.deps import ActorDep, DbDep, committed, parse_if_match
 from services.api.routes.cases import IdemKey, _detail_responder, _reply
 from services.errors import Invalid, NotFound
 from services.store.tables import Task
@@ -62,6 +62,9 @@ async def complete(task_id: int, request: Request, actor: ActorDep, db: DbDep,
             raise NotFound.of("任务", "Task")
         triggers = list(task.triggers)
         case_id = task.case_id
+        escalation = task.kind == "sla_escalation"
+    if escalation:  # not a case action: the approver acknowledges a missed deadline
+        return JSONResponse(await run_in_threadpool(queues.acknowledge, db, task_id, actor))
     action = body.get("action") or (triggers[0] if len(triggers) == 1 else None)
     form = body.get("form", {})
     if not isinstance(action, str) or not isinstance(form, dict):
@@ -70,4 +73,5 @@ async def complete(task_id: int, request: Request, actor: ActorDep, db: DbDep,
     cmd = cases.Command(case_id=case_id, trigger=action, actor=actor, form=form, task_id=task_id,
                         if_match=parse_if_match(if_match), idempotency_key=idempotency_key)
     status, data = await run_in_threadpool(cases.fire, db, cmd, _detail_responder(actor))
+    committed(request, data, action)
     return _reply(status, data)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:22:08.294243
+Create Date: 2026-11-21 20:30:38.886857
 """
 from alembic import op
 import sqlalchemy as sa
@@ -64,6 +64,14 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('year')
     )
+    op.create_table('deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('outbox_key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
+    sa.Column('delivered_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('outbox_key', 'channel')
+    )
     op.create_table('idempotency_records',
     sa.Column('actor_key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -101,6 +109,8 @@ def upgrade() -> None:
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('available_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('done_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
@@ -114,6 +124,12 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('jurisdiction', 'year', 'kind')
+    )
+    op.create_table('scheduler_leases',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('expires_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('methodology_versions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -142,6 +158,7 @@ def upgrade() -> None:
     sa.Column('display_name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=True),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('expert_fields', sa.JSON(), nullable=False),
     sa.Column('affiliation', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
@@ -152,6 +169,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_org_id'), ['org_id'], unique=False)
+
+    op.create_table('webhook_endpoints',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['jurisdiction'], ['jurisdictions.code'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_jurisdiction'), ['jurisdiction'], unique=False)
 
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -167,6 +198,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('outbox_key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('title_zh', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('title_en', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('outbox_key', 'user_id')
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
 
     op.create_table('projects',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -218,6 +266,7 @@ def upgrade() -> None:
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('clock_due_on', sa.Date(), nullable=True),
     sa.Column('audit_seq', sa.Integer(), nullable=False),
     sa.Column('audit_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['applicant_org_id'], ['organisations.id'], ),
@@ -228,6 +277,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_applicant_org_id'), ['applicant_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_clock_due_on'), ['clock_due_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_jurisdiction'), ['jurisdiction'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_project_id'), ['project_id'], unique=False)
 
@@ -317,11 +367,29 @@ def upgrade() -> None:
     with op.batch_alter_table('objections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_objections_case_id'), ['case_id'], unique=False)
 
+    op.create_table('panel_conflicts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('declared_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'user_id')
+    )
+    with op.batch_alter_table('panel_conflicts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_panel_conflicts_case_id'), ['case_id'], unique=False)
+
     op.create_table('panel_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('chair', sa.Boolean(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('declined_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('drawn', sa.Boolean(), nullable=False),
+    sa.Column('seated_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('opinion', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=True),
     sa.Column('score', sa.Integer(), nullable=True),
     sa.Column('comments', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -333,6 +401,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('panel_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_panel_members_case_id'), ['case_id'], unique=False)
+
+    op.create_table('sla_breaches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('procedure', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('due_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('detected_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalation_task_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('sla_breaches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sla_breaches_case_id'), ['case_id'], unique=False)
 
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -402,10 +491,18 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tasks_assignee')
 
     op.drop_table('tasks')
+    with op.batch_alter_table('sla_breaches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sla_breaches_case_id'))
+
+    op.drop_table('sla_breaches')
     with op.batch_alter_table('panel_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_panel_members_case_id'))
 
     op.drop_table('panel_members')
+    with op.batch_alter_table('panel_conflicts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_panel_conflicts_case_id'))
+
+    op.drop_table('panel_conflicts')
     with op.batch_alter_table('objections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_objections_case_id'))
 
@@ -431,6 +528,7 @@ def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_project_id'))
         batch_op.drop_index(batch_op.f('ix_cases_jurisdiction'))
+        batch_op.drop_index(batch_op.f('ix_cases_clock_due_on'))
         batch_op.drop_index(batch_op.f('ix_cases_applicant_org_id'))
 
     op.drop_table('cases')
@@ -443,15 +541,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_projects_jurisdiction'))
 
     op.drop_table('projects')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
+
+    op.drop_table('notifications')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
     op.drop_table('api_tokens')
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_jurisdiction'))
+
+    op.drop_table('webhook_endpoints')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
     op.drop_table('users')
     op.drop_table('methodology_versions')
+    op.drop_table('scheduler_leases')
     op.drop_table('registration_counters')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending')
@@ -461,6 +568,7 @@ def downgrade() -> None:
     op.drop_table('organisations')
     op.drop_table('jurisdictions')
     op.drop_table('idempotency_records')
+    op.drop_table('deliveries')
     op.drop_table('calendar_years')
     with op.batch_alter_table('calendar_overrides', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calendar_overrides_year'))

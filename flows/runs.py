@@ -1,0 +1,38 @@
+"""Recent flow runs, read from the Prefect API for the administrators' view."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from services.errors import CommandError
+from states.messages import Reason
+
+
+class PrefectUnavailable(CommandError):
+    status, code = 503, "prefect_unavailable"
+
+
+def ui_url() -> str:
+    api = os.environ.get("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    return os.environ.get("PREFECT_UI_URL", api.removesuffix("/api"))
+
+
+async def recent_runs(limit: int = 50) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    try:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            flows = {f.id: f.name for f in await client.read_flows(limit=200)}
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Prefect is a 503, not a 500
+        raise PrefectUnavailable([Reason("prefect_unavailable", f"无法连接 Prefect 服务：{exc}",
+                                         f"The Prefect API is unreachable: {exc}")]) from exc
+    base = ui_url()
+    return {"prefect_ui": base, "items": [{
+        "id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id, str(r.flow_id)),
+        "state": r.state_type.value if r.state_type else None, "tags": list(r.tags or []),
+        "start": r.start_time.isoformat() if r.start_time else None,
+        "duration_seconds": r.total_run_time.total_seconds() if r.total_run_time else None,
+        "link": f"{base}/runs/flow-run/{r.id}"} for r in runs]}

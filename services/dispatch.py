@@ -1,0 +1,294 @@
+"""Draining the outbox: at least once, idempotently, with retries and a dead-letter list.
+
+A batch is claimed under a lease (PostgreSQL `FOR UPDATE SKIP LOCKED`, so several dispatchers share
+the work), each row is handed to its kind's handler outside any transaction, then marked done — or
+failed with backoff, and dead after `MAX_ATTEMPTS` or at once when the row itself is malformed.
+Handlers are idempotent by the row's key: in-app notifications are unique per (key, user); each
+channel an e-mail or webhook went out on is recorded in `deliveries`, so a retry resends only what
+did not go out, and a crash between sending and recording resends with the same idempotency key
+(receivers de-duplicate on it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services import audit
+from services.clock import clock
+from services.store.engine import Database
+from services.store.tables import (
+    Case,
+    Delivery,
+    Notification,
+    Outbox,
+    RoleGrant,
+    Task,
+    User,
+    WebhookEndpoint,
+)
+from states.messages import label
+
+log = logging.getLogger("carbon.dispatch")
+
+MAX_ATTEMPTS = 5
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
+LEASE = timedelta(minutes=5)
+
+
+class Permanent(Exception):
+    """The row can never succeed (malformed payload, unknown kind): dead-letter it now."""
+
+
+@dataclass
+class Channels:
+    """Where notifications leave the system. SMTP is off unless SMTP_HOST is set."""
+
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "25")))
+    mail_from: str = field(default_factory=lambda: os.environ.get("SMTP_FROM", "noreply@carbon-inclusion.local"))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
+
+    def send_mail(self, to: str, subject: str, body: str, key: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.mail_from, to, subject
+        message["Message-ID"] = f"<{hashlib.sha256(f'{key}:{to}'.encode()).hexdigest()[:32]}@carbon-inclusion>"
+        message.set_content(body)
+        with smtplib.SMTP(self.smtp_host or "localhost", self.smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+
+    def post_webhook(self, endpoint: WebhookEndpoint, key: str, kind: str, payload: dict[str, Any]) -> None:
+        body = json.dumps({"key": key, "kind": kind, "payload": payload}, ensure_ascii=False,
+                          sort_keys=True).encode()
+        signature = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
+        response = self.http.post(endpoint.url, content=body, headers={
+            "Content-Type": "application/json", "Idempotency-Key": key, "X-Carbon-Event": kind,
+            "X-Carbon-Signature": f"sha256={signature}"})
+        response.raise_for_status()
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    """For receivers (and tests): constant-time check of `X-Carbon-Signature`."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header or "")
+
+
+# --- claiming and settling rows -------------------------------------------------------------
+
+
+def claim(db: Database, limit: int = 100, now: datetime | None = None) -> list[Outbox]:
+    now = now or clock.now()
+    with db.write() as session:
+        q = (select(Outbox).where(Outbox.status == "pending", Outbox.available_at <= now,
+                                  sa.or_(Outbox.locked_until.is_(None), Outbox.locked_until < now))  # type: ignore[union-attr,operator]
+             .order_by(Outbox.id).limit(limit))
+        if not db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        rows = list(session.exec(q))
+        for row in rows:
+            row.locked_until = now + LEASE
+            session.add(row)
+        return rows
+
+
+def _settle(db: Database, row_id: int, error: str | None, permanent: bool = False) -> str:
+    now = clock.now()
+    with db.write() as session:
+        row = session.get(Outbox, row_id)
+        if row is None:
+            return "gone"
+        row.locked_until = None
+        if error is None:
+            row.status, row.done_at, row.last_error = "done", now, None
+        else:
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if permanent or row.attempts >= MAX_ATTEMPTS:
+                row.status = "dead"
+            else:
+                row.available_at = now + BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
+        session.add(row)
+        return row.status
+
+
+def deliver(db: Database, row: Outbox, channels: Channels) -> str:
+    handler = HANDLERS.get(row.kind)
+    try:
+        if handler is None:
+            raise Permanent(f"no handler for outbox kind {row.kind!r}")
+        handler(db, row, channels)
+    except Permanent as exc:
+        log.warning("outbox %s dead: %s", row.key, exc)
+        return _settle(db, row.id, str(exc), permanent=True)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError) as exc:  # a malformed payload does not heal by retrying
+        log.warning("outbox %s dead (malformed)", row.key, exc_info=True)
+        return _settle(db, row.id, f"malformed payload: {exc!r}", permanent=True)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - any other failure is retried with backoff
+        log.info("outbox %s failed (will retry): %s", row.key, exc)
+        return _settle(db, row.id, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
+    return _settle(db, row.id, None)  # type: ignore[arg-type]
+
+
+def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_batches: int = 50
+          ) -> dict[str, int]:
+    """Deliver until nothing is due (or `max_batches`); counts by outcome."""
+    channels = channels or Channels()
+    counts = {"done": 0, "pending": 0, "dead": 0}
+    for _ in range(max_batches):
+        rows = claim(db, batch)
+        if not rows:
+            break
+        for row in rows:
+            outcome = deliver(db, row, channels)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def retry(db: Database, row_id: int, actor_id: int | None) -> Outbox | None:
+    """An administrator sends a dead (or stuck) row round again, with a fresh set of attempts."""
+    with db.write() as session:
+        row = session.get(Outbox, row_id)
+        if row is None:
+            return None
+        row.status, row.attempts, row.available_at, row.locked_until = "pending", 0, clock.now(), None
+        session.add(row)
+        audit.append(session, stream="system", at=clock.now(), actor_id=actor_id, actor_role="admin",
+                     event="outbox_retried", payload={"outbox_id": row.id, "key": row.key})
+        return row
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def _delivered(db: Database, key: str, channel: str) -> bool:
+    with db.read() as session:
+        return session.exec(select(Delivery.id).where(Delivery.outbox_key == key,
+                                                      Delivery.channel == channel)).first() is not None
+
+
+def _record_delivery(db: Database, key: str, channel: str) -> None:
+    with db.write() as session:
+        if session.exec(select(Delivery.id).where(Delivery.outbox_key == key, Delivery.channel == channel)).first():
+            return
+        session.add(Delivery(outbox_key=key, channel=channel, delivered_at=clock.now()))
+
+
+def _webhooks(db: Database, row: Outbox, channels: Channels) -> None:
+    jurisdiction = row.payload.get("jurisdiction")
+    with db.read() as session:
+        endpoints = [e for e in session.exec(select(WebhookEndpoint).where(
+            WebhookEndpoint.jurisdiction == jurisdiction, WebhookEndpoint.active == True))  # noqa: E712
+            if not e.events or row.kind in e.events]
+    for endpoint in endpoints:
+        channel = f"webhook:{endpoint.id}"
+        if _delivered(db, row.key, channel):
+            continue
+        channels.post_webhook(endpoint, row.key, row.kind, row.payload)
+        _record_delivery(db, row.key, channel)
+
+
+def _recipients(session: Session, row: Outbox) -> list[User]:
+    target = row.payload["target"]
+    case = session.get(Case, row.payload["case_id"]) if row.payload.get("case_id") else None
+    j = row.payload["jurisdiction"]
+    if target == "applicant":
+        if case is None or case.applicant_org_id is None:
+            return []
+        q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+            User.org_id == case.applicant_org_id, RoleGrant.role == "applicant", RoleGrant.jurisdiction == j)
+    elif target == "queue":
+        roles = row.payload.get("roles") or []
+        if not roles:
+            return []
+        q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+            RoleGrant.role.in_(roles), RoleGrant.jurisdiction == j)  # type: ignore[attr-defined]
+    elif target == "assignee":
+        q = select(User).join(Task, Task.assignee_id == User.id).where(Task.id == int(row.payload["task_id"]))
+    elif target.startswith("user:"):
+        q = select(User).where(User.id == int(target.split(":", 1)[1]))
+    else:
+        raise Permanent(f"unknown notification target {target!r}")
+    return list({u.id: u for u in session.exec(q) if u.active}.values())
+
+
+def _title(row: Outbox) -> tuple[str, str]:
+    event = row.payload.get("event", row.kind)
+    case_id = row.payload.get("case_id")
+    if event.startswith("entered:"):
+        state = label(f"state.{event.split(':', 1)[1]}")
+        return f"案件 #{case_id} 进入“{state['zh']}”", f"Case #{case_id} is now “{state['en']}”"
+    named = label(f"event.{event}")
+    return f"案件 #{case_id}：{named['zh']}", f"Case #{case_id}: {named['en']}"
+
+
+def notify(db: Database, row: Outbox, channels: Channels) -> None:
+    """In-app rows for every recipient, e-mail to those with an address, the jurisdiction's webhooks."""
+    zh, en = _title(row)
+    now = clock.now()
+    with db.write() as session:
+        users = _recipients(session, row)
+        existing = set(session.exec(select(Notification.user_id).where(Notification.outbox_key == row.key)))
+        for user in users:
+            if user.id not in existing:
+                session.add(Notification(user_id=user.id, outbox_key=row.key, case_id=row.payload.get("case_id"),
+                                         event=row.payload.get("event", row.kind), title_zh=zh, title_en=en,
+                                         created_at=now))
+        addresses = sorted({u.email for u in users if u.email})
+    if channels.smtp_host:
+        for address in addresses:
+            channel = f"email:{address}"
+            if not _delivered(db, row.key, channel):
+                channels.send_mail(address, f"{zh} / {en}", f"{zh}\n{en}\n", row.key)
+                _record_delivery(db, row.key, channel)
+    _webhooks(db, row, channels)
+
+
+def publish(db: Database, row: Outbox, channels: Channels) -> None:
+    """Notices and registry changes: the public list reads the database; receivers get a webhook."""
+    _webhooks(db, row, channels)
+
+
+def convene_panel(db: Database, row: Outbox, channels: Channels) -> None:
+    """Draw the panel through the command path as `system`. A case that moved on, or already has a
+    panel, needs nothing; a pool too small is permanent (the officer names the panel by hand)."""
+    from services.cases import Command, fire
+    from services.errors import Conflict, Invalid
+    from services.identity import SYSTEM_ACTOR
+
+    try:
+        fire(db, Command(int(row.payload["case_id"]), "draw_panel", SYSTEM_ACTOR), lambda s, o: (200, {}))
+    except Conflict:
+        return  # no longer in expert review
+    except Invalid as exc:
+        if any(r.code == "panel_already" for r in exc.reasons):
+            return
+        raise Permanent("; ".join(f"{r.zh} / {r.en}" for r in exc.reasons)) from exc
+
+
+def assign(db: Database, row: Outbox, channels: Channels) -> None:
+    from services.queues import assign_least_loaded
+
+    assign_least_loaded(db, int(row.payload["case_id"]), row.payload["target"])
+
+
+HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
+    "notify": notify,
+    "convene_panel": convene_panel,
+    "assign": assign,
+    **{kind: publish for kind in ("open_publicity", "close_publicity", "open_consultation", "close_consultation",
+                                  "publish_registration", "publish_disclosure", "publish_methodology",
+                                  "publish_dispositions")},
+}

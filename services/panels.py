@@ -1,0 +1,125 @@
+"""Expert panels drawn at random from a jurisdiction's pool, with recusal (issue: orchestration §3).
+
+Eligible: experts of the jurisdiction with the field the case needs (if it names one), excluding
+anyone affiliated with the applicant or its consultant, anyone who declared a conflict on the case,
+anyone already seated or declined on it, and anyone who sat on a panel for the same subject within
+the profile's cool-off window. The draw is `random.Random(seed).sample(sorted candidate ids, k)`:
+the seed and the candidate list go into the audit trail, so anyone can re-run it and check.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from services.errors import Invalid
+from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User
+from states.messages import reason
+
+
+def _same_subject_cases(ctx: Any) -> list[int]:  # noqa: ANN401 - effects.Ctx (import cycle)
+    """Other cases about the same subject: the project, or the methodology code."""
+    case: Case = ctx.case
+    if case.project_id:
+        q = select(Case.id).where(Case.project_id == case.project_id)
+    else:
+        q = select(Case.id).where(Case.procedure == case.procedure, Case.jurisdiction == case.jurisdiction)
+    code = case.application.get("code")
+    ids = []
+    for cid in ctx.session.exec(q):
+        if cid == case.id:
+            continue
+        if case.project_id is None:
+            other = ctx.session.get(Case, cid)
+            if other is None or other.application.get("code") != code:
+                continue
+        ids.append(cid)
+    return ids
+
+
+def candidates(ctx: Any) -> list[int]:  # noqa: ANN401
+    session, case = ctx.session, ctx.case
+    rows = session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == "expert", RoleGrant.jurisdiction == case.jurisdiction, User.active == True))  # noqa: E712
+    field = case.application.get("expertise")
+    org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
+    conflicted_names = {n for n in (org.name if org else None, case.application.get("consultant")) if n}
+    excluded = set(session.exec(select(PanelConflict.user_id).where(PanelConflict.case_id == case.id)))
+    excluded |= set(session.exec(select(PanelMember.user_id).where(PanelMember.case_id == case.id)))
+    others = _same_subject_cases(ctx)
+    if others:
+        since = ctx.now - timedelta(days=ctx.profile.panel.cool_off_days)
+        excluded |= set(session.exec(select(PanelMember.user_id).where(
+            PanelMember.case_id.in_(others), PanelMember.status == "active",  # type: ignore[attr-defined]
+            PanelMember.seated_at >= since)))
+    return sorted(u.id for u in rows if u.id not in excluded and u.affiliation not in conflicted_names
+                  and (not field or field in (u.expert_fields or [])))
+
+
+def draw(pool: list[int], k: int, seed: int | None = None) -> tuple[int, list[int]]:
+    seed = secrets.randbits(63) if seed is None else seed
+    return seed, random.Random(seed).sample(sorted(pool), k)
+
+
+def draw_panel(ctx: Any) -> None:  # noqa: ANN401
+    """Seat the profile's panel size (odd); with fewer eligible experts, the largest odd number
+    not below the minimum; with fewer still, refuse, and the officer names the panel by hand."""
+    from services import effects
+
+    rules = ctx.profile.panel
+    pool = candidates(ctx)
+    k = rules.size if len(pool) >= rules.size else (len(pool) if len(pool) % 2 else len(pool) - 1)
+    if k < rules.min_size:
+        raise Invalid([reason("panel_pool_too_small", available=len(pool), needed=rules.size)])
+    seed, chosen = draw(pool, k)
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(i == 0), drawn=True, seated_at=ctx.now)
+               for i, u in enumerate(chosen)]
+    ctx.session.add_all(members)
+    for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
+        effects.close_task(ctx, task, "cancelled", "drawn")
+    effects.open_panel_work(ctx, members)
+    ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
+
+
+def decline(ctx: Any) -> None:  # noqa: ANN401
+    """An expert declines (or declares a conflict); a fresh draw replaces them, taking the chair if
+    they held it. With nobody left to draw, the chair passes to the first remaining member."""
+    from services import effects
+
+    session, case, actor = ctx.session, ctx.case, ctx.actor
+    form = ctx.form
+    panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id,
+                                                        PanelMember.status == "active")))
+    me = next(m for m in panel if m.user_id == actor.user_id)
+    was_chair = me.chair
+    me.status, me.declined_reason, me.chair = "declined", form.reason, False
+    session.add(me)
+    if form.conflict:
+        session.add(PanelConflict(case_id=case.id, user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
+    for task in [t for t in ctx.tasks if t.candidate_user_id == actor.user_id and t.kind == "panel_conclusion"]:
+        effects.close_task(ctx, task, "cancelled", "declined")
+    session.flush()
+    pool = candidates(ctx)
+    record: dict[str, Any] = {"declined": actor.user_id, "conflict": form.conflict, "candidates": pool}
+    if pool:
+        seed, (new,) = draw(pool, 1)
+        member = PanelMember(case_id=case.id, user_id=new, chair=was_chair, drawn=True, seated_at=ctx.now)
+        session.add(member)
+        effects.open_task(ctx, effects.PANEL_TASKS["expert_opinion"], candidate=new)
+        record |= {"seed": seed, "replacement": new}
+        chair = new if was_chair else None
+    else:
+        remaining = [m for m in panel if m.user_id != actor.user_id]
+        chair = remaining[0].user_id if was_chair and remaining else None
+        if chair is not None:
+            remaining[0].chair = True
+            session.add(remaining[0])
+        record["replacement"] = None
+    if chair is not None:
+        effects.open_task(ctx, effects.PANEL_TASKS["panel_conclusion"], candidate=chair)
+        record["chair"] = chair
+    ctx.extra["decline"] = record

@@ -1,0 +1,121 @@
+"""One sweep: fire due timers, send due reminders, record and escalate SLA breaches.
+
+Everything is keyed so that repeating a sweep (or running two at once) changes nothing twice: a
+timer fires once (`services.timers`), a reminder is an outbox row whose key names the task and the
+moment, a breach is a row whose key names the task or the case. The queries are index range scans
+on due dates, never a scan of every open row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from services.calendar import end_of_day_utc, local_date
+from services.clock import clock
+from services.store.engine import Database
+from services.store.tables import Case, Outbox, SlaBreach, Task, Timer
+from services.timers import run_due_timers
+from services.workdays import calendar
+from states.profiles import all_profiles
+
+
+def insert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:  # noqa: ANN401
+    """INSERT … ON CONFLICT DO NOTHING; True when the row is new (so concurrent sweeps agree)."""
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)
+    result = session.execute(insert.values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
+
+
+def send_reminders(db: Database, now: datetime) -> int:
+    """Per the profile (e.g. 2 working days before due, and on the due day), once per task and moment."""
+    today = local_date(now)
+    sent = 0
+    with db.write() as session:
+        cal = calendar(session)
+        for code, profile in all_profiles().items():
+            for before in sorted(set(profile.reminders.before_days), reverse=True):
+                horizon = cal.add_working_days(today, before, code).end if before else today
+                rows = session.exec(select(Task.id, Task.case_id, Task.assignee_id, Task.candidate_user_id, Task.role)
+                                    .where(Task.status == "open", Task.jurisdiction == code,
+                                           Task.due_at >= end_of_day_utc(today),  # type: ignore[operator]
+                                           Task.due_at <= end_of_day_utc(horizon)))  # type: ignore[operator]
+                for task_id, case_id, assignee, candidate, role in rows:
+                    person = assignee or candidate
+                    target = f"user:{person}" if person else "queue"
+                    sent += insert_ignore(session, Outbox, {
+                        "key": f"reminder:task:{task_id}:{before}", "kind": "notify", "case_id": case_id,
+                        "status": "pending", "attempts": 0, "created_at": now, "available_at": now,
+                        "payload": {"case_id": case_id, "target": target, "jurisdiction": code, "roles": [role],
+                                    "task_id": task_id, "event": "reminder" if before else "due_today"}})
+    return sent
+
+
+def _escalate(session: Session, breach: SlaBreach, now: datetime) -> None:
+    """The approver's queue gets a task to look at the missed deadline."""
+    escalation = Task(case_id=breach.case_id, procedure=breach.procedure, jurisdiction=breach.jurisdiction,
+                      kind="sla_escalation", role="approver", state=breach.stage, triggers=["acknowledge_escalation"],
+                      opened_at=now, opened_on=local_date(now))
+    session.add(escalation)
+    session.flush()
+    breach.escalation_task_id = escalation.id
+    session.add(breach)
+    insert_ignore(session, Outbox, {
+        "key": f"escalation:{breach.key}", "kind": "notify", "case_id": breach.case_id, "status": "pending",
+        "attempts": 0, "created_at": now, "available_at": now,
+        "payload": {"case_id": breach.case_id, "target": "queue", "jurisdiction": breach.jurisdiction,
+                    "roles": ["approver"], "event": "sla_escalation"}})
+
+
+def record_breaches(db: Database, now: datetime) -> dict[str, int]:
+    today = local_date(now)
+    new = resolved = 0
+    with db.write() as session:
+        overdue = session.exec(select(Task).where(Task.status == "open", Task.due_at < now,  # type: ignore[operator]
+                                                  Task.kind != "sla_escalation"))
+        for task in overdue:
+            values = {"key": f"task:{task.id}", "kind": "task_overdue", "case_id": task.case_id, "task_id": task.id,
+                      "procedure": task.procedure, "jurisdiction": task.jurisdiction, "stage": task.state,
+                      "role": task.role, "due_at": task.due_at, "detected_at": now}
+            if insert_ignore(session, SlaBreach, values):
+                new += 1
+                _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
+        exceeded = session.exec(select(Case).where(Case.clock_due_on < today,  # type: ignore[operator]
+                                                   Case.closed_at.is_(None)))  # type: ignore[union-attr]
+        for case in exceeded:
+            values = {"key": f"clock:{case.id}", "kind": "clock_exceeded", "case_id": case.id, "task_id": None,
+                      "procedure": case.procedure, "jurisdiction": case.jurisdiction, "stage": case.state,
+                      "role": None, "due_at": end_of_day_utc(case.clock_due_on), "detected_at": now}
+            if insert_ignore(session, SlaBreach, values):
+                new += 1
+                _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
+        # a breach is over when its task closed, or its case's clock stopped or paused
+        for breach in session.exec(select(SlaBreach).where(SlaBreach.resolved_at.is_(None))):  # type: ignore[union-attr]
+            if breach.task_id is not None:
+                over = session.exec(select(Task.status).where(Task.id == breach.task_id)).one() != "open"
+            else:
+                case = session.get(Case, breach.case_id)
+                over = case is None or case.closed_at is not None or case.clock_due_on is None
+            if over:
+                breach.resolved_at = now
+                session.add(breach)
+                resolved += 1
+    return {"new": new, "resolved": resolved}
+
+
+def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:
+    now = now or clock.now()
+    timers = run_due_timers(db, now)
+    return {"timers_fired": len(timers["fired"]), "timers_cancelled": len(timers["cancelled"]),
+            "reminders": send_reminders(db, now), "breaches": record_breaches(db, now)}
+
+
+def next_timer_at(db: Database) -> datetime | None:
+    """When the next timer is due, so the embedded scheduler can wake exactly then."""
+    with db.read() as session:
+        return session.exec(select(Timer.fire_at).where(Timer.status == "pending")
+                            .order_by(Timer.fire_at).limit(1)).first()

@@ -1,0 +1,137 @@
+"""The Prefect flows themselves (one `prefect_test_harness` per session), the embedded scheduler
+inside the app, and the administrators' views of runs, breaches and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from flows.common import use_database
+from services.api import create_app
+from services.demo import Driver, application, commitments, drive_to
+from services.store.engine import Database
+from services.store.tables import Case, Notification, Outbox
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def flows_db(db: Database, prefect_harness: None) -> Iterator[Database]:
+    use_database(db)
+    yield db
+    use_database(None)
+
+
+def h(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer demo-{user}"}
+
+
+def test_dispatch_flow_drains_the_outbox(flows_db: Database, driver: Driver) -> None:
+    from flows.dispatch import dispatch_flow
+
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    driver.act("sd_applicant", cid, "submit", commitments("SD"))
+    result = asyncio.run(dispatch_flow(reason="test"))
+    assert result["batches"] == 1 and result["done"] == 2 and result["dead"] == 0
+    with flows_db.read() as s:
+        assert {o.status for o in s.exec(select(Outbox))} == {"done"}
+    assert asyncio.run(dispatch_flow(reason="test"))["batches"] == 0
+
+
+def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+    from flows.sweep import sweep_flow
+
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    drive_to(driver, "SD", cid, "publicity")
+    test_clock.advance(timedelta(days=20))
+    result = asyncio.run(sweep_flow(reason="test"))
+    assert result["timers_fired"] == 1 and result["fired"][0]["case_id"] == cid
+    with flows_db.read() as s:
+        assert s.get(Case, cid).state == "registered"
+
+
+def test_admin_sees_flow_runs_with_links(flows_db: Database) -> None:
+    from flows.dispatch import dispatch_flow
+
+    from prefect import tags
+
+    with tags("project_registration", "SD", "case:1"):
+        asyncio.run(dispatch_flow(reason="tagged"))
+    client = TestClient(create_app(flows_db))
+    runs = client.get("/api/v1/admin/flow-runs", headers=h("demo_admin")).json()["items"]
+    tagged = next(r for r in runs if r["name"] == "dispatch (tagged)")
+    assert tagged["flow"] == "dispatch" and tagged["state"] == "COMPLETED"
+    assert {"project_registration", "SD", "case:1"} <= set(tagged["tags"])
+    assert tagged["link"].endswith(f"/runs/flow-run/{tagged['id']}")
+    assert client.get("/api/v1/admin/flow-runs", headers=h("sd_case_officer")).status_code == 403
+
+
+def test_the_embedded_scheduler_dispatches_right_after_a_command(flows_db: Database, driver: Driver) -> None:
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    with TestClient(create_app(flows_db, orchestrate=True)) as client:
+        r = client.post(f"/api/v1/cases/{cid}/actions/submit", json=commitments("SD"), headers=h("sd_applicant"))
+        assert r.status_code == 200
+        deadline = time.monotonic() + 60
+        delivered = []
+        while time.monotonic() < deadline and not delivered:
+            with flows_db.read() as s:
+                delivered = list(s.exec(select(Notification).where(Notification.case_id == cid)))
+            time.sleep(0.5)
+    assert delivered, "the outbox was not dispatched after the command"
+
+
+def test_admin_outbox_and_breaches(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+    from services.clock import clock
+    from services.sweep import record_breaches
+
+    client = TestClient(create_app(db))
+    with db.write() as s:
+        s.add(Outbox(key="bad-row", kind="notify", payload={"jurisdiction": "SD"}, created_at=clock.now(),
+                     available_at=clock.now()))
+    from services.dispatch import Channels, drain
+
+    drain(db, Channels(smtp_host=None))
+    dead = client.get("/api/v1/admin/outbox", params={"status": "dead"}, headers=h("demo_admin")).json()["items"]
+    row = next(r for r in dead if r["key"] == "bad-row")
+    assert "malformed" in row["last_error"]
+    retried = client.post(f"/api/v1/admin/outbox/{row['id']}/retry", headers=h("demo_admin")).json()
+    assert retried == {"id": row["id"], "status": "pending", "attempts": 0}
+    assert client.post("/api/v1/admin/outbox/999999/retry", headers=h("demo_admin")).status_code == 404
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    driver.act("sh_applicant", cid, "submit", commitments("SH"))
+    test_clock.advance(timedelta(days=14))
+    record_breaches(db, test_clock.now())
+    body = client.get("/api/v1/admin/sla-breaches", headers=h("demo_admin")).json()
+    assert body["groups"]["stage"] == {"submitted": 1} and body["groups"]["role"] == {"case_officer": 1}
+    assert body["items"][0]["escalation_task_id"]
+    queue = client.get("/api/v1/tasks", params={"view": "team"}, headers=h("sh_approver")).json()["items"]
+    escalation = next(t for t in queue if t["kind"] == "sla_escalation")
+    done = client.post(f"/api/v1/tasks/{escalation['id']}/complete", json={}, headers=h("sh_approver"))
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+    assert client.get("/api/v1/admin/sla-breaches", params={"status": "bogus"},
+                      headers=h("demo_admin")).status_code == 422
+
+
+def test_webhook_registration_validates(db: Database) -> None:
+    client = TestClient(create_app(db))
+    ok = client.post("/api/v1/admin/webhooks", json={"jurisdiction": "SD", "name": "政务网", "url": "https://gov.example/h",
+                                                     "secret": "x" * 20, "events": ["notify"]},
+                     headers=h("demo_admin"))
+    assert ok.status_code == 201
+    bad = client.post("/api/v1/admin/webhooks", json={"jurisdiction": "SD", "name": "x", "url": "ftp://x",
+                                                      "secret": "short", "events": ["nope"]}, headers=h("demo_admin"))
+    assert bad.status_code == 422 and len(bad.json()["error"]["reasons"]) >= 2
