@@ -17,7 +17,7 @@ from services.timers import run_due_timers
 async def fire_timers() -> dict[str, Any]:
     result = await asyncio.to_thread(run_due_timers, database(), clock.now())
     # the cases touched, so the run says which procedures, jurisdictions and cases it moved
-    return {"fired": result["fired"], "cancelled": len(result["cancelled"])}
+    return {"fired": result["fired"], "cancelled": len(result["cancelled"]), "failed": result["failed"]}
 
 
 @task(name="send-reminders")
@@ -34,4 +34,5 @@ async def record_breaches() -> dict[str, int]:
 async def sweep_flow(reason: str = "interval") -> dict[str, Any]:
     timers = await fire_timers()
     return {"timers_fired": len(timers["fired"]), "fired": timers["fired"], "timers_cancelled": timers["cancelled"],
+            "timers_failed": timers["failed"],
             "reminders": await send_reminders(), "breaches": await record_breaches()}

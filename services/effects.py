@@ -36,6 +36,7 @@ from services.store.tables import (
     Task,
     Timer,
 )
+from services.store.sql import insert_ignore
 from services.workdays import calendar, due_after
 from states.messages import label
 from states.profiles import Profile
@@ -403,11 +404,12 @@ def _register_subject(ctx: Ctx) -> None:
     project = ctx.session.get(Project, ctx.case.project_id)
     kind = project.kind if project else ctx.case.subject_kind
     year = ctx.today.year
+    # the first registration of a year creates the counter: race-free, then lock it
+    insert_ignore(ctx.session, RegistrationCounter, {"jurisdiction": ctx.case.jurisdiction, "year": year,
+                                                     "kind": kind, "last": 0}, key="year")
     counter = ctx.session.exec(select(RegistrationCounter).where(
         RegistrationCounter.jurisdiction == ctx.case.jurisdiction, RegistrationCounter.year == year,
-        RegistrationCounter.kind == kind).with_for_update()).first()
-    if counter is None:
-        counter = RegistrationCounter(jurisdiction=ctx.case.jurisdiction, year=year, kind=kind, last=0)
+        RegistrationCounter.kind == kind).with_for_update()).one()
     counter.last += 1
     ctx.session.add(counter)
     number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{counter.last:05d}"

@@ -11,24 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from services.calendar import end_of_day_utc, local_date
 from services.clock import clock
 from services.store.engine import Database
+from services.store.sql import insert_ignore
 from services.store.tables import Case, Outbox, SlaBreach, Task, Timer
 from services.timers import run_due_timers
 from services.workdays import calendar
 from states.profiles import all_profiles
-
-
-def insert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:  # noqa: ANN401
-    """INSERT … ON CONFLICT DO NOTHING; True when the row is new (so concurrent sweeps agree)."""
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)
-    result = session.execute(insert.values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
 
 
 def send_reminders(db: Database, now: datetime) -> int:
@@ -111,6 +103,7 @@ def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:
     now = now or clock.now()
     timers = run_due_timers(db, now)
     return {"timers_fired": len(timers["fired"]), "timers_cancelled": len(timers["cancelled"]),
+            "timers_failed": len(timers["failed"]),
             "reminders": send_reminders(db, now), "breaches": record_breaches(db, now)}
 
 

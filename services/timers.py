@@ -9,6 +9,7 @@ trigger is no longer legal) is cancelled, not retried forever.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ from services.errors import CommandError
 from services.identity import SYSTEM_ACTOR
 from services.store.engine import Database
 from services.store.tables import Timer
+
+log = logging.getLogger("carbon.timers")
 
 
 def _due_ids(db: Database, now: datetime, limit: int) -> list[int]:
@@ -37,7 +40,7 @@ def _claim(session: Session, timer_id: int, db: Database) -> Timer | None:
 
 def run_due_timers(db: Database, now: datetime | None = None, limit: int = 1000) -> dict[str, Any]:
     now = now or clock.now()
-    fired, cancelled = [], []
+    fired, cancelled, failed = [], [], []
     for timer_id in _due_ids(db, now, limit):
         try:
             with db.write() as session:
@@ -57,4 +60,8 @@ def run_due_timers(db: Database, now: datetime | None = None, limit: int = 1000)
                     timer.status, timer.fired_at = "cancelled", now
                     session.add(timer)
             cancelled.append({"timer_id": timer_id, "reason": str(exc)})
-    return {"fired": fired, "cancelled": cancelled}
+        except Exception as exc:  # noqa: BLE001 - one timer's failure must not stop the sweep
+            # rolled back and still pending: the next sweep tries it again
+            log.exception("timer %s failed; it stays pending", timer_id)
+            failed.append({"timer_id": timer_id, "error": f"{type(exc).__name__}: {exc}"})
+    return {"fired": fired, "cancelled": cancelled, "failed": failed}

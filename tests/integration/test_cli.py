@@ -38,7 +38,7 @@ def test_cli_migrates_creates_users_tokens_imports_a_year_and_ticks(tmp_path: Pa
     assert cli.main(["calendar-import", "--year", "2027", "--file", str(notice)]) == 0
     capsys.readouterr()
     assert cli.main(["tick"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"fired": [], "cancelled": []}
+    assert json.loads(capsys.readouterr().out) == {"fired": [], "cancelled": [], "failed": []}
     from services.workdays import calendar
 
     with db.read() as s:
