@@ -1,18 +1,25 @@
-"""Static checks of the container files (docker/Dockerfile, docker/compose.yaml, .dockerignore).
+"""Static checks of the container files (docker/Dockerfile, docker/compose.yaml, .dockerignore) and of
+the Prefect deployments they register (prefect.yaml).
 
-No Docker engine is needed (none is assumed): the files are parsed here and every app command line is
-run through the real argparse parser of `services.cli`, stopped before it touches a database. PyYAML
-is not a dependency, so compose.yaml is read with a small parser for the YAML subset it is written in
-(block maps and lists, plain/quoted scalars, JSON-style flow lists, full-line comments); when PyYAML
-happens to be importable the two readings are compared. When a `docker compose` (or `docker-compose`)
-client is on PATH, its `config` is run too; it works client-side, without an engine.
+No Docker engine is needed (none is assumed): the files are parsed here, every `python -m services.cli`
+command line is run through the real argparse parser of `services.cli` (stopped before it touches a
+database) and every `prefect …` command line through the real Prefect CLI parser (cyclopts, parse
+only). PyYAML is not a dependency of ours, so compose.yaml and prefect.yaml are read with a small parser
+for the YAML subset they are written in (block maps and lists, maps as list items, plain/quoted scalars,
+flow lists, full-line comments); when PyYAML happens to be importable the two readings are compared.
+When a `docker compose` (or `docker-compose`) client is on PATH, its `config` is run too; it works
+client-side, without an engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib
+import inspect
 import json
+import os
+import posixpath
 import re
 import shlex
 import shutil
@@ -28,20 +35,38 @@ DOCKER = ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 COMPOSE = DOCKER / "compose.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
+PREFECT_YAML = ROOT / "prefect.yaml"
 
-SERVICES = {"db", "migrate", "api", "scheduler", "prefect-server"}
-APP_SERVICES = {"migrate", "api", "scheduler"}
+SERVICES = {"db", "prefect-server", "migrate", "api", "deploy", "worker"}
+APP_SERVICES = {"migrate", "api", "deploy", "worker"}  # run the image built from docker/Dockerfile
+DB_CLIENTS = {"migrate", "api", "worker"}  # need DATABASE_URL (the worker's flow runs use it)
+PREFECT_CLIENTS = {"api", "deploy", "worker"}  # need PREFECT_API_URL
+POOL = "carbon"
+DEPLOYMENTS = {"sweep": "flows/sweep.py:sweep_flow", "dispatch": "flows/dispatch.py:dispatch_flow"}
 CLI_PREFIX = ["python", "-m", "services.cli"]
+PREFECT_PREFIX = ["prefect"]
 
 
 # --- readers -------------------------------------------------------------------------------------------
+
+# A list item opening a map (`- name: sweep`, `- prefect.deployments.steps.set_working_directory:`),
+# as opposed to a scalar item that merely contains a colon (`- pgdata:/var/lib/postgresql/data`).
+_MAP_ITEM = re.compile(r"[^\s'\"\[{#&*!|>-][^:]*:(?: |$)")
 
 
 def _scalar(text: str) -> object:
     if " #" in text:
         raise ValueError(f"inline comment not supported by this reader: {text!r}")
-    if text.startswith(("[", '"')):
-        return json.loads(text)  # JSON-style flow lists and double-quoted strings
+    if text.startswith("["):
+        try:
+            return json.loads(text)  # JSON-style flow lists
+        except json.JSONDecodeError:
+            inner = text[1:-1] if text.endswith("]") else ""
+            if not inner.strip() or re.search(r"[\[\]{}'\"]", inner):
+                raise ValueError(f"flow list not supported by this reader: {text!r}") from None
+            return [_scalar(item.strip()) for item in inner.split(",")]  # plain items: [a, b]
+    if text.startswith('"'):
+        return json.loads(text)
     if text.startswith("'"):
         if not text.endswith("'"):
             raise ValueError(f"unterminated quote: {text!r}")
@@ -54,6 +79,8 @@ def _scalar(text: str) -> object:
         return None
     if re.fullmatch(r"-?\d+", text):
         return int(text)
+    if re.fullmatch(r"-?\d+\.\d*(e[-+]?\d+)?|-?\d+e[-+]?\d+", text, re.I):
+        raise ValueError(f"floats are not supported by this reader: {text!r}")
     return text
 
 
@@ -62,8 +89,16 @@ def _block(lines: list[tuple[int, str]], pos: int, indent: int) -> tuple[object,
     if lines[pos][1].startswith("- "):
         out = []
         while pos < len(lines) and lines[pos][0] == indent and lines[pos][1].startswith("- "):
-            out.append(_scalar(lines[pos][1][2:].strip()))
-            pos += 1
+            rest = lines[pos][1][2:]
+            item = rest.strip()
+            if _MAP_ITEM.match(item):
+                # `- key: value` opens a map: its first key sits on the dash's line, the others below it
+                lines[pos] = (indent + 2 + len(rest) - len(rest.lstrip(" ")), item)
+                value, pos = _block(lines, pos, lines[pos][0])
+                out.append(value)
+            else:
+                out.append(_scalar(item))
+                pos += 1
     else:
         out = {}
         while pos < len(lines) and lines[pos][0] == indent:
@@ -101,6 +136,15 @@ def load_yaml_subset(text: str) -> dict:
     return value
 
 
+def test_subset_reader_handles_the_forms_used() -> None:
+    text = "a:\n  - x: 1\n    y: [p, q]\n  - plain:/path\n  - 'q:x'\nb:\n  - k:\n      d: /app\n"
+    assert load_yaml_subset(text) == {"a": [{"x": 1, "y": ["p", "q"]}, "plain:/path", "q:x"],
+                                      "b": [{"k": {"d": "/app"}}]}
+    for bad in ("a: 1 # note\n", "a: {b: 1}\n", "a: &x 1\n", "a: 1.5\n"):
+        with pytest.raises(ValueError):
+            load_yaml_subset(bad)
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
     out, pending = [], ""
@@ -128,16 +172,35 @@ def exec_form(args: str) -> list[str]:
     return value
 
 
+def image_env() -> dict[str, str]:
+    env = {}
+    for args in instr("ENV"):
+        for item in shlex.split(args):
+            key, _, value = item.partition("=")
+            env[key] = value
+    return env
+
+
+def workdir() -> str:
+    [path] = instr("WORKDIR")
+    return path
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return load_yaml_subset(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def prefect_yaml() -> dict:
+    return load_yaml_subset(PREFECT_YAML.read_text(encoding="utf-8"))
 
 
 def services_of(compose: dict) -> dict[str, dict]:
     return compose["services"]
 
 
-# --- the real CLI parser --------------------------------------------------------------------------------
+# --- the real command-line parsers ----------------------------------------------------------------------
 
 
 class _Parsed(Exception):
@@ -171,10 +234,22 @@ def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
     pytest.fail(f"services.cli {argv} did not reach the database step")
 
 
-def cli_invocations(command: list[str]) -> list[list[str]]:
-    """The `python -m services.cli …` argument lists a container command runs (directly or in `sh -c`)."""
-    if command[:3] == CLI_PREFIX:
-        return [command[3:]]
+def parse_prefect(argv: list[str]) -> tuple[str, dict[str, object]]:
+    """Parse `prefect <argv>` with Prefect's own CLI parser (cyclopts), without running it:
+    ("<module>.<command function>", bound arguments)."""
+    from prefect.cli._app import _app
+
+    try:
+        command, bound, _ = _app.parse_args(list(argv), exit_on_error=False, print_error=False)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the finding
+        pytest.fail(f"the prefect CLI rejects {argv}: {type(exc).__name__}: {exc}")
+    return f"{command.__module__}.{command.__name__}", dict(bound.arguments)
+
+
+def invocations(command: list[str], prefix: list[str]) -> list[list[str]]:
+    """The argument lists after `prefix` that a container command runs (directly or in `sh -c`)."""
+    if command[:len(prefix)] == prefix:
+        return [command[len(prefix):]]
     if command[:2] == ["sh", "-c"]:
         lexer = shlex.shlex(command[2], posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
@@ -183,13 +258,17 @@ def cli_invocations(command: list[str]) -> list[list[str]]:
             if token.strip(";&|"):
                 segment.append(token)
                 continue
-            while segment and segment[0] in ("while", "until", "do", "then", "else", "if"):
+            while segment and segment[0] in ("while", "until", "do", "then", "else", "if", "exec"):
                 segment.pop(0)
-            if segment[:3] == CLI_PREFIX:
-                found.append(segment[3:])
+            if segment[:len(prefix)] == prefix:
+                found.append(segment[len(prefix):])
             segment = []
         return found
     return []
+
+
+def cli_invocations(command: list[str]) -> list[list[str]]:
+    return invocations(command, CLI_PREFIX)
 
 
 def effective_command(service: dict) -> list[str]:
@@ -200,7 +279,18 @@ def effective_command(service: dict) -> list[str]:
 
 
 def sweeps_timers(ns: argparse.Namespace) -> bool:
-    return ns.command == "tick" or (ns.command == "serve" and not ns.no_scheduler)
+    """A services.cli process that fires timers: `tick`, `sweep`, or `serve` with its APScheduler."""
+    return ns.command in ("tick", "sweep") or (ns.command == "serve" and not ns.no_scheduler)
+
+
+def prefect_workers(service: dict) -> list[dict[str, object]]:
+    """The bound arguments of every `prefect worker start` the service runs."""
+    out = []
+    for argv in invocations(effective_command(service), PREFECT_PREFIX):
+        name, args = parse_prefect(argv)
+        if name == "prefect.cli.worker.start":
+            out.append(args)
+    return out
 
 
 def builds_app(service: dict) -> bool:
@@ -227,6 +317,12 @@ def python_c_url(test: list[str]) -> str:
     return match.group(1)
 
 
+def local_health_url(test: list[str]) -> tuple[int | None, str]:
+    url = urlsplit(python_c_url(test))
+    assert url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"), url.geturl()
+    return url.port, url.path
+
+
 # --- Dockerfile -----------------------------------------------------------------------------------------
 
 
@@ -234,27 +330,46 @@ def test_dockerfile_base_workdir_user_expose_env() -> None:
     assert instr("FROM") == ["python:3.11-slim"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["requires-python"] == ">=3.11"
-    assert instr("WORKDIR") == ["/app"]
+    assert workdir() == "/app"
     users = instr("USER")
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must run as a non-root user"
     assert instr("EXPOSE") == ["8000"]
-    env = {}
-    for args in instr("ENV"):
-        for item in shlex.split(args):
-            key, _, value = item.partition("=")
-            env[key] = value
+    env = image_env()
     assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["PYTHONUNBUFFERED"] == "1"
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false" and env["DO_NOT_TRACK"] == "1"
-    assert any("pip install --no-cache-dir ." in run for run in instr("RUN"))
+    runs = " ".join(instr("RUN"))
+    assert "pip install --no-cache-dir ." in runs
+    # `pip install .` is what puts the prefect CLI (worker, deploy) into the image
+    assert any(re.match(r"prefect\s*[<>=~]", dep) for dep in project["dependencies"])
+    # the Prefect CLI writes under PREFECT_HOME: a directory the non-root user owns (/app itself is root's)
+    home = env["PREFECT_HOME"]
+    assert home.startswith(workdir() + "/var/"), home
+    assert f"mkdir -p {home}" in runs and re.search(r"chown -R \S+ /app/var\b", runs)
 
 
-def copy_sources() -> list[str]:
-    sources = []
+def copies() -> list[tuple[list[str], str]]:
+    out = []
     for args in instr("COPY"):
         parts = shlex.split(args)
         assert not any(p.startswith("--from") for p in parts), "single-stage image"
-        sources += [p for p in parts[:-1] if not p.startswith("--")]
-    return sources
+        parts = [p for p in parts if not p.startswith("--")]
+        out.append((parts[:-1], parts[-1]))
+    return out
+
+
+def copy_sources() -> list[str]:
+    return [src for sources, _ in copies() for src in sources]
+
+
+def copied_to(source: str) -> str:
+    """The absolute path in the image a COPY puts `source` at."""
+    for sources, dest in copies():
+        if source in sources:
+            base = posixpath.join(workdir(), dest)
+            if dest.endswith("/") or dest in (".", "./"):
+                return posixpath.normpath(posixpath.join(base, posixpath.basename(source)))
+            return posixpath.normpath(base)
+    pytest.fail(f"the Dockerfile does not COPY {source}")
 
 
 def test_dockerfile_copies_existing_paths_covering_the_package() -> None:
@@ -272,6 +387,8 @@ def test_dockerfile_copies_existing_paths_covering_the_package() -> None:
         assert package in copied
         for glob in globs:
             assert list((ROOT / package).glob(glob)), f"package data {package}/{glob} matches nothing"
+    # `prefect deploy --all` reads prefect.yaml from the working directory
+    assert copied_to("prefect.yaml") == posixpath.join(workdir(), "prefect.yaml")
 
 
 def _ignore_patterns() -> list[str]:
@@ -295,7 +412,8 @@ def _ignored(rel: str, patterns: list[str]) -> bool:
 
 def test_dockerignore_keeps_what_the_image_copies_and_drops_the_rest() -> None:
     patterns = _ignore_patterns()
-    for path in (".venv", ".git", "var", "tests", "bench", "services/__pycache__", "var/carbon.sqlite3"):
+    for path in (".venv", ".git", "var", "tests", "bench", "services/__pycache__", "var/carbon.sqlite3",
+                 ".prefect"):
         assert _ignored(path, patterns), f".dockerignore must exclude {path}"
     for src in copy_sources():
         base = ROOT / src
@@ -315,8 +433,7 @@ def test_dockerfile_cmd_and_healthcheck(monkeypatch: pytest.MonkeyPatch,
     assert ns.command == "serve" and ns.host == "0.0.0.0" and ns.port == 8000
     [health] = instr("HEALTHCHECK")
     test = exec_form(health.split(" CMD ", 1)[1])
-    url = urlsplit(python_c_url(["CMD", *test]))
-    assert (url.port, url.path) == (ns.port, "/healthz")
+    assert local_health_url(["CMD", *test]) == (ns.port, "/healthz")
 
 
 def test_healthz_answers_ok() -> None:
@@ -328,12 +445,73 @@ def test_healthz_answers_ok() -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-# --- compose.yaml ---------------------------------------------------------------------------------------
+# --- prefect.yaml ---------------------------------------------------------------------------------------
 
 
-def test_compose_subset_reader_agrees_with_pyyaml(compose: dict) -> None:
+def deployments(prefect_yaml: dict) -> dict[str, dict]:
+    items = prefect_yaml["deployments"]
+    names = [d["name"] for d in items]
+    assert len(names) == len(set(names)), f"duplicate deployment names: {names}"
+    return {d["name"]: d for d in items}
+
+
+def test_yaml_subset_reader_agrees_with_pyyaml(compose: dict, prefect_yaml: dict) -> None:
     yaml = pytest.importorskip("yaml")
     assert yaml.safe_load(COMPOSE.read_text(encoding="utf-8")) == compose
+    assert yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8")) == prefect_yaml
+
+
+def test_prefect_yaml_deployments_on_the_pool(prefect_yaml: dict) -> None:
+    found = deployments(prefect_yaml)
+    assert set(found) == set(DEPLOYMENTS)
+    for name, deployment in found.items():
+        assert deployment["entrypoint"] == DEPLOYMENTS[name]
+        assert deployment["work_pool"]["name"] == POOL, name
+        schedules = deployment.get("schedules") or []
+        assert schedules, f"{name}: a deployment with no schedule never runs by itself"
+        for schedule in schedules:
+            kinds = {"interval", "cron", "rrule"} & set(schedule)
+            assert len(kinds) == 1, f"{name}: {schedule}"
+            if "interval" in schedule:
+                assert isinstance(schedule["interval"], int) and schedule["interval"] > 0, schedule
+            if "cron" in schedule:
+                assert len(str(schedule["cron"]).split()) == 5, schedule
+    sweep = found["sweep"]
+    assert any("interval" in s for s in sweep["schedules"]), "the sweep runs on an interval"
+    # one sweep at a time, however many workers poll the pool
+    assert sweep.get("concurrency_limit") == 1, "sweep: concurrency_limit 1"
+
+
+def test_prefect_yaml_entrypoints_are_flows(prefect_yaml: dict) -> None:
+    from prefect import Flow
+
+    copied = {s.rstrip("/") for s in copy_sources()}
+    for name, deployment in deployments(prefect_yaml).items():
+        path, _, attribute = deployment["entrypoint"].partition(":")
+        assert path.endswith(".py") and attribute, deployment["entrypoint"]
+        assert (ROOT / path).is_file(), f"{name}: no file {path}"
+        assert path.split("/")[0] in copied, f"{name}: {path} is not copied into the image"
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, attribute, None)
+        assert isinstance(flow, Flow), f"{name}: {deployment['entrypoint']} is not a Prefect flow"
+        assert flow.name == name, f"deployment {name} runs flow {flow.name!r}"
+        accepted = inspect.signature(flow.fn).parameters
+        for parameter in deployment.get("parameters") or {}:
+            assert parameter in accepted, f"{name}: {flow.name} takes no parameter {parameter!r}"
+
+
+def test_prefect_yaml_runs_flows_from_the_image_workdir(prefect_yaml: dict) -> None:
+    import prefect
+
+    steps = prefect_yaml["pull"]
+    directories = [s["prefect.deployments.steps.set_working_directory"]["directory"] for s in steps
+                   if "prefect.deployments.steps.set_working_directory" in s]
+    assert directories == [workdir()], "the worker's flow runs must start where the image has the code"
+    version = str(prefect_yaml["prefect-version"])
+    assert version.split(".")[:2] == prefect.__version__.split(".")[:2], (version, prefect.__version__)
+
+
+# --- compose.yaml ---------------------------------------------------------------------------------------
 
 
 def test_compose_services_and_profiles(compose: dict) -> None:
@@ -341,92 +519,65 @@ def test_compose_services_and_profiles(compose: dict) -> None:
     assert set(services) == SERVICES
     assert app_services(compose) == APP_SERVICES
     assert all(builds_app(services[name]) for name in APP_SERVICES), "each app service can build the image"
+    assert len({services[name]["image"] for name in APP_SERVICES}) == 1, "one image for every app process"
     for name, service in services.items():
-        if name == "prefect-server":
-            assert service["profiles"] == ["orchestration"]
-        else:
-            assert "profiles" not in service, f"{name} must run on a plain `docker compose up`"
+        assert "profiles" not in service, f"{name} must run on a plain `docker compose up`"
         env = service.get("environment") or {}
         if name != "db":
             assert env.get("PREFECT_SERVER_ANALYTICS_ENABLED") == "false", name
             assert env.get("DO_NOT_TRACK") == "1", name
+        assert env.get("SCHEDULER", "prefect") == "prefect", f"{name}: APScheduler stays off in this shape"
 
 
 def test_compose_db(compose: dict) -> None:
     db = services_of(compose)["db"]
     assert db["image"] == "postgres:15"
-    assert db["healthcheck"]["test"][0] == "CMD-SHELL" and "pg_isready" in db["healthcheck"]["test"][1]
+    test = db["healthcheck"]["test"]
+    pg = db["environment"]
+    assert test[0] == "CMD-SHELL" and "pg_isready" in test[1]
+    assert f"-U {pg['POSTGRES_USER']}" in test[1] and f"-d {pg['POSTGRES_DB']}" in test[1]
     named = [v.split(":")[0] for v in db["volumes"] if not v.startswith((".", "/"))]
     assert named and all(v in compose["volumes"] for v in named)
 
 
-def test_compose_app_services_point_at_db(compose: dict) -> None:
+def test_compose_database_urls_match_db(compose: dict) -> None:
     from services.store.engine import _normalise
 
     services = services_of(compose)
     pg = services["db"]["environment"]
-    for name in APP_SERVICES:
+    users = {name for name, s in services.items() if "DATABASE_URL" in (s.get("environment") or {})}
+    assert users == DB_CLIENTS
+    for name in DB_CLIENTS:
         url = services[name]["environment"]["DATABASE_URL"]
         assert _normalise(url).startswith("postgresql+psycopg://"), name
         parts = urlsplit(url)
         assert (parts.hostname, parts.port, parts.username, parts.password, parts.path) == (
             "db", 5432, pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], "/" + pg["POSTGRES_DB"]), name
-        assert services[name]["image"] == services["api"]["image"], "one image for every app process"
+        assert services[name]["depends_on"], f"{name} must wait for the database"
 
 
-def test_compose_migrate_api_scheduler_commands(compose: dict, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture) -> None:
-    from flows.embedded import SWEEP_SECONDS
-
-    services = services_of(compose)
-    parsed = {}
-    for name in APP_SERVICES:
-        calls = cli_invocations(effective_command(services[name]))
-        assert len(calls) == 1, f"{name} should run exactly one services.cli command: {calls}"
-        parsed[name] = parse_cli(calls[0], monkeypatch, capsys)
-
-    assert parsed["migrate"].command == "migrate"
-    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
-    assert services["migrate"].get("restart", "no") == "no"
-
-    api = parsed["api"]
-    assert "--no-scheduler" in services["api"]["command"]
-    assert (api.command, api.host, api.port, api.workers) == ("serve", "0.0.0.0", 8000, 2)
-    assert api.no_scheduler is True
-    assert services["api"]["ports"] == [f"{api.port}:{api.port}"]
-    assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
-    url = urlsplit(python_c_url(services["api"]["healthcheck"]["test"]))
-    assert (url.port, url.path) == (api.port, "/healthz")
-
-    assert parsed["scheduler"].command == "tick"
-    script = services["scheduler"]["command"][2]
-    assert re.search(r"\bwhile true\b", script) and re.search(rf"\bsleep {SWEEP_SECONDS}\b", script)
-    assert services["scheduler"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
-
-
-def test_exactly_one_service_sweeps_timers(compose: dict, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture) -> None:
-    sweepers = []
-    for name in sorted(app_services(compose)):
-        for argv in cli_invocations(effective_command(services_of(compose)[name])):
-            if sweeps_timers(parse_cli(argv, monkeypatch, capsys)):
-                sweepers.append(name)
-    assert sweepers == ["scheduler"]
-    scheduler = services_of(compose)["scheduler"]
-    assert (scheduler.get("deploy") or {}).get("replicas", 1) == 1 and scheduler.get("scale", 1) == 1
-
-
-def test_compose_prefect_server_and_its_database(compose: dict) -> None:
+def test_compose_prefect_server_and_its_database(compose: dict, prefect_yaml: dict) -> None:
     services = services_of(compose)
     prefect = services["prefect-server"]
-    assert prefect["image"] == "prefecthq/prefect:3-python3.11"
-    assert prefect["command"] == ["prefect", "server", "start", "--host", "0.0.0.0"]
-    assert prefect["ports"] == ["4200:4200"]
+    assert prefect["image"] == f"prefecthq/prefect:{prefect_yaml['prefect-version']}-python3.11"
+    name, args = parse_prefect(invocations(prefect["command"], PREFECT_PREFIX)[0])
+    assert prefect["command"][0] == "prefect" and name == "prefect.cli.server.start"
+    assert args.get("host") == "0.0.0.0"
+    port = args.get("port", 4200)
+    assert prefect["ports"] == [f"{port}:{port}"]
     assert prefect["depends_on"] == {"db": {"condition": "service_healthy"}}
-    url = urlsplit(prefect["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"])
-    assert url.scheme == "postgresql+asyncpg" and url.hostname == "db"
+    env = prefect["environment"]
+    # the UI runs in the browser: it reaches the API at the published port
+    assert env["PREFECT_UI_API_URL"] == f"http://localhost:{port}/api"
+    assert local_health_url(prefect["healthcheck"]["test"]) == (port, "/api/health")
+
+    pg = services["db"]["environment"]
+    url = urlsplit(env["PREFECT_API_DATABASE_CONNECTION_URL"])
+    assert url.scheme == "postgresql+asyncpg"
+    assert (url.hostname, url.port, url.username, url.password) == (
+        "db", 5432, pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"])
     database = url.path.lstrip("/")
-    assert database and database != services["db"]["environment"]["POSTGRES_DB"], "a database of its own"
+    assert database and database != pg["POSTGRES_DB"], "a database of its own"
 
     initdb = [v for v in services["db"]["volumes"] if ":/docker-entrypoint-initdb.d" in v]
     assert len(initdb) == 1
@@ -435,6 +586,113 @@ def test_compose_prefect_server_and_its_database(compose: dict) -> None:
     created = {name.lower() for s in scripts
                for name in re.findall(r"CREATE DATABASE\s+(\w+)", s.read_text(encoding="utf-8"), re.I)}
     assert database in created
+
+
+def test_compose_prefect_clients_reach_the_server(compose: dict) -> None:
+    services = services_of(compose)
+    _, args = parse_prefect(invocations(services["prefect-server"]["command"], PREFECT_PREFIX)[0])
+    api = f"http://prefect-server:{args.get('port', 4200)}/api"
+    users = {name for name, s in services.items() if "PREFECT_API_URL" in (s.get("environment") or {})}
+    assert users == PREFECT_CLIENTS
+    for name in PREFECT_CLIENTS:
+        assert services[name]["environment"]["PREFECT_API_URL"] == api, name
+
+
+def test_compose_migrate_and_api_commands(compose: dict, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture) -> None:
+    services = services_of(compose)
+    parsed = {}
+    for name in ("migrate", "api"):
+        calls = cli_invocations(effective_command(services[name]))
+        assert len(calls) == 1, f"{name} should run exactly one services.cli command: {calls}"
+        parsed[name] = parse_cli(calls[0], monkeypatch, capsys)
+
+    assert parsed["migrate"].command == "migrate"
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["migrate"].get("restart", "no") == "no"
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+
+    api = parsed["api"]
+    assert "--no-scheduler" in services["api"]["command"]
+    assert (api.command, api.host, api.port, api.workers) == ("serve", "0.0.0.0", 8000, 2)
+    assert api.no_scheduler is True
+    env = services["api"]["environment"]
+    assert env["SCHEDULER"] == "prefect"
+    assert env["PREFECT_UI_URL"] == "http://localhost:" + services["prefect-server"]["ports"][0].split(":")[0]
+    # host port(s) from API_PORTS (a range when scaled out), 8000 by default
+    [ports] = services["api"]["ports"]
+    match = re.fullmatch(r"\$\{API_PORTS:-(\d+)\}:(\d+)", ports)
+    assert match and (int(match.group(1)), int(match.group(2))) == (api.port, api.port), ports
+    assert "container_name" not in services["api"], "a fixed container name cannot be scaled"
+    assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    assert local_health_url(services["api"]["healthcheck"]["test"]) == (api.port, "/healthz")
+
+
+def test_compose_deploy_registers_the_deployments(compose: dict, prefect_yaml: dict) -> None:
+    services = services_of(compose)
+    deploy = services["deploy"]
+    command = deploy["command"]
+    assert command[:2] == ["sh", "-c"]
+    calls = [parse_prefect(argv) for argv in invocations(command, PREFECT_PREFIX)]
+    assert [name for name, _ in calls] == [
+        "prefect.cli.work_pool.create", "prefect.cli.deploy._commands.deploy"]
+    (_, pool), (_, deploy_args) = calls
+    assert pool == {"name": POOL, "type": "process", "overwrite": True}
+    assert deploy_args.get("deploy_all") is True
+    assert "prefect_file" not in deploy_args, "prefect.yaml is read from the working directory"
+    # the pool exists already on a second `up`: that must not stop the deployments being applied
+    assert re.search(r"--overwrite \|\| true;", command[2])
+    # `prefect deploy` reads ./prefect.yaml: the working directory is where the image has it
+    assert posixpath.join(deploy.get("working_dir", workdir()), "prefect.yaml") == copied_to("prefect.yaml")
+    assert deploy["environment"].get("PREFECT_CLI_PROMPT") == "false"
+    assert deploy["depends_on"] == {"prefect-server": {"condition": "service_healthy"},
+                                    "migrate": {"condition": "service_completed_successfully"}}
+    assert deploy.get("restart", "no") == "no"
+    assert deploy["healthcheck"] == {"disable": True}
+    assert {d["work_pool"]["name"] for d in deployments(prefect_yaml).values()} == {pool["name"]}
+
+
+def test_compose_worker(compose: dict, prefect_yaml: dict) -> None:
+    services = services_of(compose)
+    worker = services["worker"]
+    [args] = prefect_workers(worker)
+    assert args["work_pool_name"] == POOL and args["worker_type"] == "process"
+    env = worker["environment"]
+    assert env["SCHEDULER"] == "prefect"
+    assert worker["depends_on"] == {"deploy": {"condition": "service_completed_successfully"}}
+    # the image's HEALTHCHECK probes the API, which does not run here: the worker brings its own
+    health = worker["healthcheck"]
+    assert args.get("with_healthcheck") is True
+    port = int(env.get("PREFECT_WORKER_WEBSERVER_PORT", 8080))
+    assert local_health_url(health["test"]) == (port, "/health")
+    assert worker.get("working_dir", workdir()) == workdir()
+    assert worker.get("init") is True
+
+
+def test_non_api_app_services_override_the_image_healthcheck(compose: dict,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    services = services_of(compose)
+    for name in sorted(APP_SERVICES):
+        command = effective_command(services[name])
+        calls = [parse_cli(argv, monkeypatch, capsys) for argv in cli_invocations(command)]
+        if not any(ns.command == "serve" for ns in calls):
+            assert "healthcheck" in services[name], f"{name} would inherit the image's API healthcheck"
+
+
+def test_exactly_one_service_sweeps_timers(compose: dict, prefect_yaml: dict,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture) -> None:
+    services = services_of(compose)
+    # no services.cli process fires timers: no `tick`/`sweep`, no `serve` with its APScheduler
+    for name in sorted(app_services(compose)):
+        for argv in cli_invocations(effective_command(services[name])):
+            assert not sweeps_timers(parse_cli(argv, monkeypatch, capsys)), f"{name} runs {argv}"
+    # the sweep runs as the `sweep` deployment, on the pool only the `worker` service polls
+    sweep_pool = deployments(prefect_yaml)["sweep"]["work_pool"]["name"]
+    sweepers = sorted(name for name, s in services.items()
+                      if any(args["work_pool_name"] == sweep_pool for args in prefect_workers(s)))
+    assert sweepers == ["worker"]
 
 
 # --- the compose client, when there is one ----------------------------------------------------------------
@@ -459,10 +717,16 @@ def test_compose_client_config() -> None:
     if cli is None:
         pytest.skip("no docker compose client on PATH")
     base = [*cli, "-f", str(COMPOSE)]
-    quiet = subprocess.run([*base, "config", "-q"], capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "API_PORTS"}
+    quiet = subprocess.run([*base, "config", "-q"], capture_output=True, text=True, timeout=60, env=env)
     assert quiet.returncode == 0, quiet.stderr
-    for profile, expected in ((None, SERVICES - {"prefect-server"}), ("orchestration", SERVICES)):
-        args = [*base, *(["--profile", profile] if profile else []), "config", "--services"]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([*base, "config", "--services"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert set(out.stdout.split()) == SERVICES
+    for api_ports, published in ((None, "8000"), ("8000-8002", "8000-8002")):
+        run_env = env if api_ports is None else {**env, "API_PORTS": api_ports}
+        out = subprocess.run([*base, "config", "--format", "json"], capture_output=True, text=True,
+                             timeout=60, env=run_env)
         assert out.returncode == 0, out.stderr
-        assert set(out.stdout.split()) == expected
+        [port] = json.loads(out.stdout)["services"]["api"]["ports"]
+        assert (str(port["published"]), port["target"]) == (published, 8000)
