@@ -21,7 +21,8 @@ from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.identity import Actor
 from services.store.engine import Database
-from services.store.tables import Case, RoleGrant, Task, User
+from services.store.sql import insert_ignore
+from services.store.tables import Case, Outbox, RoleGrant, Task, User
 from services.views import _usernames, task_view
 from states.messages import label, reason
 
@@ -177,9 +178,15 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
         for task in tasks:
             task.assignee_id = chosen
             session.add(task)
-        audit.append_case(session, case, at=clock.now(), actor_id=None, actor_role="system", event="task_assigned",
+        now = clock.now()
+        audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="task_assigned",
                           payload={"tasks": [t.id for t in tasks], "to_user": chosen,
                                    "open_work": {str(u): load.get(u, 0) for u in holders}})
+        insert_ignore(session, Outbox, {  # tell the officer (the dispatcher picks it up on its next round)
+            "key": f"case:{case.id}:v{case.version}:assigned:{tasks[0].id}", "kind": "notify", "case_id": case.id,
+            "status": "pending", "attempts": 0, "created_at": now, "available_at": now,
+            "payload": {"case_id": case.id, "target": f"user:{chosen}", "jurisdiction": case.jurisdiction,
+                        "event": "task_assigned"}})
         return chosen
 
 

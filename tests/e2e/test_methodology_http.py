@@ -239,3 +239,23 @@ def test_unfiled_versions_are_not_public(client: TestClient, db: Database) -> No
     codes = [m["code"] for m in client.get("/api/v1/public/methodologies").json()["items"]]
     assert "SH-M-BIKE-001" not in codes and "SH-M-PV-001" in codes
     assert client.get("/api/v1/public/methodologies", params={"status": "withdrawn"}).status_code == 422
+
+
+def test_a_withdrawn_version_leaves_the_registry_and_cannot_be_cited(client: TestClient, driver: Driver) -> None:
+    listed = {m["code"]: m for m in client.get("/api/v1/public/methodologies", params={"jurisdiction": "SD"}).json()[
+        "items"]}
+    target = listed["SD-M-PV-001"]
+    assert client.post(f"/api/v1/methodologies/{target['id']}/withdraw", json={"reason": "x"},
+                       headers=h("sd_case_officer")).status_code == 403
+    r = client.post(f"/api/v1/methodologies/{target['id']}/withdraw", json={"reason": "排放因子过期"},
+                    headers=h("sd_approver"))
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    again = client.post(f"/api/v1/methodologies/{target['id']}/withdraw", json={"reason": "x"},
+                        headers=h("sd_approver"))
+    assert again.status_code == 409
+    codes = [m["code"] for m in client.get("/api/v1/public/methodologies", params={"jurisdiction": "SD"}).json()[
+        "items"]]
+    assert "SD-M-PV-001" not in codes
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    body = act(client, "sd_applicant", cid, "submit", commitments("SD"), expect=422)
+    assert [x["code"] for x in body["error"]["reasons"]] == ["methodology_not_filed"]

@@ -86,6 +86,11 @@ def outbox(db: Database, **where: object) -> list[Outbox]:
         return list(s.exec(q.order_by(Outbox.id)))
 
 
+def _command_row(db: Database) -> Outbox:
+    """The notification the submission itself queued (not the assignment's)."""
+    return next(r for r in outbox(db, kind="notify") if ":assigned:" not in r.key)
+
+
 def test_notifications_reach_people_once_however_often_delivered(db: Database, driver: Driver) -> None:
     cid = driver.open("sd_applicant", "SD", application("SD"))
     driver.act("sd_applicant", cid, "submit", commitments("SD"))
@@ -124,6 +129,9 @@ def test_the_least_loaded_officer_is_assigned(db: Database, driver: Driver) -> N
                                                    AuditEvent.event == "task_assigned")).one()
     assert set(owners) == {driver.user_id("sd_case_officer"), driver.user_id("sd_officer_b")}
     assert assigned.payload["open_work"][str(owners[0])] == 1
+    with db.read() as s:  # and each officer was told
+        told = {n.user_id for n in s.exec(select(Notification).where(Notification.event == "task_assigned"))}
+    assert told == set(owners)
 
 
 def test_webhooks_are_signed_and_redelivery_keeps_the_idempotency_key(db: Database, driver: Driver,
@@ -144,15 +152,15 @@ def test_webhooks_are_signed_and_redelivery_keeps_the_idempotency_key(db: Databa
 
     monkeypatch.setattr(dispatch, "_record_delivery", crash_once)
     drain(db, Channels(smtp_host=None))
-    (row,) = outbox(db, kind="notify")
+    row = _command_row(db)
     assert row.status == "pending" and row.attempts == 1 and "process died" in row.last_error
     with db.write() as s:
         r = s.get(Outbox, row.id)
         r.available_at = r.created_at
         s.add(r)
     drain(db, Channels(smtp_host=None))
-    assert outbox(db, kind="notify")[0].status == "done"
-    assert Receiver.seen == {row.key: 2}  # delivered twice, same key: the receiver keeps one
+    assert _command_row(db).status == "done"
+    assert Receiver.seen[row.key] == 2  # delivered twice, same key: the receiver keeps one
     assert Receiver.bad_signatures == 0
     forged = Channels(smtp_host=None)
     endpoint = WebhookEndpoint(id=99, jurisdiction="SD", name="x", url=receiver, secret="wrong-secret-wrong", events=[])
@@ -169,7 +177,7 @@ def test_an_unreachable_receiver_never_blocks_a_command_and_dead_letters_after_n
     for _ in range(dispatch.MAX_ATTEMPTS):
         drain(db, Channels(smtp_host=None))
         test_clock.advance(timedelta(hours=7))
-    (row,) = outbox(db, kind="notify")
+    row = _command_row(db)
     assert row.status == "dead" and row.attempts == dispatch.MAX_ATTEMPTS and "Connect" in row.last_error
     with db.read() as s:  # the in-app notification went out on the first attempt and was not lost
         assert s.exec(select(Notification).where(Notification.outbox_key == row.key)).first() is not None

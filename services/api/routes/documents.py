@@ -1,4 +1,4 @@
-"""Documents of a case: upload (multipart), list, download."""
+"""Documents of a case: upload (multipart), list, download; and withdrawing a filed methodology."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services import documents
 from services.api.deps import ActorDep, DbDep
@@ -59,3 +60,15 @@ def download(document_id: int, actor: ActorDep, db: DbDep) -> Response:
         if doc is None or case is None or not can_see(session, actor, case):
             raise NotFound.of("文件", "Document")
         return send(doc)
+
+
+class WithdrawalReason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/methodologies/{version_id}/withdraw", summary="Withdraw a filed methodology version (approver)")
+def withdraw_methodology(version_id: int, body: WithdrawalReason, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    from services.methodologies import withdraw
+
+    return withdraw(db, version_id, actor, body.reason)
