@@ -11,11 +11,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from forms.issuance import IssuanceApplication, RetirementRequest
 from forms.methodology import MethodologyApplication
 from forms.registration import ProjectApplication
 from services import audit, effects
@@ -28,6 +30,9 @@ from services.store.engine import Database
 from services.store.tables import (
     Case,
     Comment,
+    Document,
+    Organisation,
+    Verifier,
     IdempotencyRecord,
     MethodologyVersion,
     Objection,
@@ -36,6 +41,7 @@ from services.store.tables import (
     Task,
     User,
 )
+from services.issuance import OPENERS
 from states.machine import ProcedureUnavailable, procedure, runner
 from states.messages import label, reason
 from states.profiles import get_profile
@@ -45,6 +51,8 @@ from states.spec import (
     CommentFacts,
     MethodologyFacts,
     PanelFacts,
+    ProjectFacts,
+    VerifierFacts,
     ProcedureSpec,
     RuleInput,
     TransitionSpec,
@@ -133,6 +141,47 @@ class CaseFacts:
             MethodologyVersion.status == "filed", MethodologyVersion.tier.in_(tiers)))  # type: ignore[union-attr]
         return [_methodology_facts(m) for m in rows]
 
+    def project(self) -> ProjectFacts | None:
+        def load() -> ProjectFacts | None:
+            pid = self.application.get("project_id") or self.case.project_id
+            p = self.session.get(Project, pid) if pid else None
+            if p is None:
+                return None
+            reg = self.session.exec(select(Case.application).where(
+                Case.procedure == "project_registration", Case.project_id == p.id)).first() or {}
+            mv = self.session.get(MethodologyVersion, p.methodology_version_id) if p.methodology_version_id else None
+            return ProjectFacts(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, status=p.status,
+                                suspended=p.suspended, project_class=p.project_class,
+                                methodology_code=mv.code if mv else None,
+                                other_schemes=tuple(o["scheme"] for o in reg.get("other_schemes") or []))
+        return self._once("project", load)
+
+    def overlapping_periods(self, start: date, end: date) -> list[tuple[int, date, date]]:
+        from services.issuance import overlapping_periods
+
+        return overlapping_periods(self.session, self.case, start, end)
+
+    def open_issuances(self, project_id: int, vintage: int) -> int:
+        return len(list(self.session.exec(select(Case.id).where(
+            Case.procedure == "issuance", Case.project_id == project_id, Case.vintage == vintage,
+            Case.id != (self.case.id or 0), Case.state.notin_(("rejected", "withdrawn", "lapsed", "expired"))))))  # type: ignore[attr-defined]
+
+    def verifier(self, verifier_id: int) -> VerifierFacts | None:
+        v = self.session.get(Verifier, verifier_id)
+        if v is None:
+            return None
+        org = self.session.get(Organisation, v.org_id)
+        return VerifierFacts(id=v.id, jurisdiction=v.jurisdiction, uscc=org.uscc if org else "", org_id=v.org_id,
+                             scopes=tuple(v.scopes), valid_from=v.valid_from, valid_until=v.valid_until)
+
+    def document_hashes(self) -> set[str]:
+        return set(self.session.exec(select(Document.sha256).where(Document.case_id == self.case.id)))
+
+    def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
+        from services.issuance import holding
+
+        return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
+
     def comments(self) -> CommentFacts:
         def load() -> CommentFacts:
             rows = list(self.session.exec(select(Comment.id, Comment.answer).where(Comment.case_id == self.case.id)))
@@ -169,6 +218,11 @@ def can_see(session: Session, actor: Actor, case: Case) -> bool:
         return True
     if actor.holds("applicant", j) and is_owner(actor, case):
         return True
+    if actor.holds("verifier", j) and actor.org_id is not None:
+        report = case.application.get("report") or {}
+        v = session.get(Verifier, report["verifier_id"]) if report.get("verifier_id") else None
+        if v is not None and v.org_id == actor.org_id:
+            return True
     if actor.holds("expert", j):
         return session.exec(select(PanelMember.id).where(PanelMember.case_id == case.id, PanelMember.status == "active",
                                                          PanelMember.user_id == actor.user_id)).first() is not None
@@ -229,7 +283,8 @@ def _pick_task(session: Session, case: Case, cmd: Command, open_tasks: list[Task
         return None
 
     def addressed(t: Task) -> bool:
-        return actor.holds(t.role, case.jurisdiction) and t.candidate_user_id in (None, actor.user_id)
+        return (actor.holds(t.role, case.jurisdiction) and t.candidate_user_id in (None, actor.user_id)
+                and t.candidate_org_id in (None, actor.org_id))
 
     mine = [t for t in tasks if addressed(t) and t.assignee_id == actor.user_id]
     free = [t for t in tasks if addressed(t) and t.assignee_id is None]
@@ -316,7 +371,7 @@ def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
             application = effects.PREVIEWS[name](application, form, spec)
     view = effects.case_view(case, application)
     inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, application), profile=profile,
-                    actor_id=actor.user_id, today=local_date(now))
+                    actor_id=actor.user_id, today=local_date(now), actor_org_id=actor.org_id)
     arrow = next(a for a in arrows if a.when is None or a.when(inp))
     reasons = [r for rule in arrow.rules for r in rule(inp)]
     if reasons:
@@ -356,10 +411,11 @@ def _acting_role(actor: Actor, arrow: TransitionSpec, case: Case) -> str:
 
 # --- opening a case ---------------------------------------------------------------------------
 
-CREATABLE = ("project_registration", "methodology_filing")
+CREATABLE = ("project_registration", "methodology_filing", "issuance", "retirement")
 # the form that opens each procedure, to validate it even where the procedure is unavailable
-BUILDERS_APPLICATION = {"project_registration": ProjectApplication, "methodology_filing": MethodologyApplication}
-LATER = ("rectification", "issuance", "retirement", "report")
+BUILDERS_APPLICATION = {"project_registration": ProjectApplication, "methodology_filing": MethodologyApplication,
+                        "issuance": IssuanceApplication, "retirement": RetirementRequest}
+LATER = ("rectification", "report")
 
 
 def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str,
@@ -409,12 +465,20 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
         case = Case(procedure=procedure_name, jurisdiction=jurisdiction, state=spec.initial,
                     subject_kind=app.get("kind", "project"), applicant_org_id=actor.org_id, created_by=actor.user_id,
                     application=app, created_at=now, updated_at=now)
-        view = effects.case_view(case)
+        if procedure_name == "retirement":
+            app["holder_org_id"] = actor.org_id
+        if procedure_name == "issuance" and app.get("project_id"):
+            owner = session.exec(select(Project.owner_org_id).where(Project.id == app["project_id"])).first()
+            if owner is not None and owner != actor.org_id:
+                raise NotFound.of("项目", "Project")
+        view = effects.case_view(case, app)
         inp = RuleInput(case=view, form=form, facts=CaseFacts(session, case, app), profile=profile,
-                        actor_id=actor.user_id, today=local_date(now))
+                        actor_id=actor.user_id, today=local_date(now), actor_org_id=actor.org_id)
         refused = [r for rule in spec.opening_rules for r in rule(inp)]
         if refused:
             raise Invalid(refused)
+        if procedure_name in OPENERS:
+            OPENERS[procedure_name](session, case, app, now)
         if procedure_name == "project_registration":
             project = Project(jurisdiction=jurisdiction, kind=app["kind"], title=app["title"],
                               owner_org_id=actor.org_id, project_class=app.get("project_class"), status="draft",
@@ -425,8 +489,13 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
         session.add(case)
         session.flush()
         effects.sync_subject(session, case)
+        ctx = effects.Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec, now=now,
+                          tasks=[])
+        initial = spec.state(spec.initial)
+        if initial.tasks or initial.on_enter or initial.clock != "stop":
+            effects.enter(ctx, initial)  # an initial state with work to open (issuance, retirement)
         event = audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="applicant",
-                                  event="created", to_state=case.state, payload={"application": app})
+                                  event="created", to_state=case.state, payload={"application": case.application})
         session.flush()
         status, body = respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
         if idempotency_key:

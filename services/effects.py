@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from services import issuance as issuance_effects
 from services import panels
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
@@ -160,7 +161,8 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
                               base_on=ctx.today, days=days, provisional=answer.provisional))
     for name in state.on_enter:
         EFFECTS[name](ctx)
-    if state.subject_status and case.project_id and state.subject_status != (old and old.subject_status):
+    if (ctx.spec.tracks_subject and state.subject_status and case.project_id
+            and state.subject_status != (old and old.subject_status)):
         ctx.session.execute(sa.update(Project).where(Project.id == case.project_id)
                             .values(status=state.subject_status))
     for who in state.notify:
@@ -187,7 +189,7 @@ def _statutory_due(ctx: Ctx) -> date:
 def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
     return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
                     subject_kind=case.subject_kind, application=case.application if application is None else application,
-                    submitted_on=case.submitted_on)
+                    submitted_on=case.submitted_on, held_from=case.held_from)
 
 
 # --- application edits (previewed before the rules run, persisted by the effect) ------------
@@ -199,13 +201,14 @@ def _edit_form(spec: ProcedureSpec) -> type[BaseModel]:
 
 def merged_application(application: dict[str, Any], form: BaseModel, spec: ProcedureSpec) -> dict[str, Any]:
     """The application as it would stand after an edit or a resubmission with changes; checked whole."""
+    raw = getattr(form, "changes", None)
+    if raw is None and form.__class__.__name__ not in {t.form.__name__ for t in spec.transitions
+                                                       if t.trigger == "edit"}:
+        return application
     edit_form = _edit_form(spec)
     if isinstance(form, edit_form):
         changes, prefix = form.model_dump(mode="json", exclude_unset=True), None
     else:
-        raw = getattr(form, "changes", None)
-        if raw is None:
-            return application
         prefix = "changes"
         try:
             changes = edit_form.model_validate(raw).model_dump(mode="json", exclude_unset=True)
@@ -414,7 +417,7 @@ def _register_subject(ctx: Ctx) -> None:
     ctx.session.add(counter)
     number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{counter.last:05d}"
     if project:
-        project.registration_number, project.registered_at = number, ctx.now
+        project.registration_number, project.registered_at, project.status = number, ctx.now, "registered"
         ctx.session.add(project)
     ctx.extra["registration_number"] = number
     enqueue(ctx, "publish_registration", "public", {"registration_number": number})
@@ -447,8 +450,10 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
     "disclose_subject": _disclose_subject,
 }
 
+EFFECTS.update(issuance_effects.EFFECTS)
+
 # on_enter effects that set timers of their own (so leaving their state must cancel them)
-TIMER_EFFECTS = {"publish_notice", "open_consultation"}
+TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window"}
 
 PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel, ProcedureSpec], dict[str, Any]]] = {
     "apply_edit": merged_application}

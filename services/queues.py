@@ -54,6 +54,7 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
     team = sa.and_(
         sa.or_(*[sa.and_(Task.role == r, Task.jurisdiction == j) for r, j in pairs]) if pairs else sa.false(),
         sa.or_(Task.candidate_user_id.is_(None), Task.candidate_user_id == actor.user_id),  # type: ignore[union-attr]
+        sa.or_(Task.candidate_org_id.is_(None), Task.candidate_org_id == actor.org_id),  # type: ignore[union-attr]
     )
     if view == "mine":
         q = q.where(mine)

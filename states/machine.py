@@ -16,13 +16,15 @@ from typing import Any
 from transitions import EventData, Machine
 from transitions.extensions import GraphMachine
 
-from states import methodology_filing, project_registration
+from states import issuance, methodology_filing, project_registration, retirement
 from states.profiles import Profile, get_profile
 from states.spec import ProcedureSpec, TransitionSpec
 
 BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
     project_registration.NAME: project_registration.build,
     methodology_filing.NAME: methodology_filing.build,
+    issuance.NAME: issuance.build,
+    retirement.NAME: retirement.build,
 }
 
 

@@ -11,6 +11,7 @@ import json
 import tomllib
 from fractions import Fraction
 from functools import cache
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +62,17 @@ class MethodologyRules(_Strict):
         return self
 
 
+class IssuanceRules(_Strict):
+    window: Literal["annual", "on_application"]
+    window_opens: str = Field(pattern=r"^\d{2}-\d{2}$")   # MM-DD; the campaign opens on the first working day from it
+    window_closes: str = Field(pattern=r"^\d{2}-\d{2}$")  # MM-DD; open cases expire at its end
+    expert_review: bool = False
+    publicity: bool = False
+    publicity_days: int = Field(ge=1)
+    earliest_date: date
+    lookback_years: int = Field(ge=1)
+
+
 class PublicityRules(_Strict):
     days: int
     days_max: int
@@ -108,6 +120,7 @@ class Profile(_Strict):
     seed: str
     registration: RegistrationRules
     methodology: MethodologyRules
+    issuance: IssuanceRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules
@@ -120,6 +133,9 @@ class Profile(_Strict):
         """Each procedure's publicity length: registration (e.g. Shanghai arts. 12–13, Ordos art. 10
         "at least 5") and methodology filing (Jiaxing art. 10) are set separately."""
         reg = self.registration
+        if procedure == "issuance":
+            days = self.issuance.publicity_days
+            return PublicityRules(days=days, days_max=days, publication_day_counts=reg.publication_day_counts)
         if procedure == "methodology_filing":
             days = self.methodology.publicity_days
             return PublicityRules(days=days, days_max=days, publication_day_counts=reg.publication_day_counts)

@@ -54,4 +54,4 @@ def build(profile: Profile) -> ProcedureSpec:
                              on_enter=("disclose_subject",), notify=("applicant",)),)
         arrows += (TransitionSpec("disclose", ("submitted",), "disclosed", stages.OFFICER, Note,
                                   rules=(rules.disclosable_class,)),)
-    return ProcedureSpec(NAME, "draft", states, arrows, application=ProjectApplication)
+    return ProcedureSpec(NAME, "draft", states, arrows, application=ProjectApplication, tracks_subject=True)

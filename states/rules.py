@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 from math import ceil
 from typing import Any
@@ -241,3 +242,115 @@ def comments_received(inp: RuleInput) -> bool:
 
 def no_comments(inp: RuleInput) -> bool:
     return not inp.facts.comments().received
+
+
+# --- issuance ----------------------------------------------------------------------------------
+
+
+def project_issuable(inp: RuleInput) -> list[Reason]:
+    """A registered, unsuspended project of this jurisdiction, in no other scheme (Ordos art. 17),
+    never a Beijing class-2 project (编制说明 4(一): 二类项目不签发减排量), one case per vintage."""
+    app = _app(inp)
+    if app.get("new_project") is not None:  # Jiaxing: the first filing files the project too
+        if inp.profile.registration.separate:
+            return [reason("first_filing_not_here", field="new_project")]
+        return [reason("double_registration", field="new_project.other_schemes", scheme=o["scheme"],
+                       reference=o["reference"]) for o in app["new_project"].get("other_schemes") or []]
+    p = inp.facts.project()
+    if p is None or p.jurisdiction != inp.case.jurisdiction:
+        return [reason("project_unknown", field="project_id", id=app.get("project_id"))]
+    out = []
+    if p.status != "registered":
+        out.append(reason("project_not_registered", field="project_id", status=p.status))
+    if p.suspended:
+        out.append(reason("project_suspended", field="project_id"))
+    if p.project_class == 2:
+        out.append(reason("class2_no_issuance", field="project_id"))
+    out.extend(reason("double_registration", field="project_id", scheme=s, reference="-") for s in p.other_schemes)
+    if inp.facts.open_issuances(p.id, app["vintage"]):
+        out.append(reason("vintage_taken", field="vintage", vintage=app["vintage"]))
+    return out
+
+
+def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
+    """After the profile's earliest date (Jiaxing art. 12: 2020-09-22) and up to the application
+    date (截至申报日止), within the look-back, in the case's vintage, overlapping no other period."""
+    form = inp.form
+    rules_ = inp.profile.issuance
+    start, end = form.period_start, form.period_end  # type: ignore[attr-defined]
+    out = []
+    if start < rules_.earliest_date:
+        out.append(reason("period_too_early", field="period_start", earliest=rules_.earliest_date.isoformat()))
+    if end > inp.today:
+        out.append(reason("period_in_future", field="period_end"))
+    floor = inp.today.replace(year=inp.today.year - rules_.lookback_years)
+    if start < floor:
+        out.append(reason("period_lookback", field="period_start", years=rules_.lookback_years,
+                          earliest=floor.isoformat()))
+    vintage = _app(inp).get("vintage")
+    if end.year != vintage:
+        out.append(reason("period_vintage", field="period_end", vintage=vintage))
+    out.extend(reason("period_overlap", field="period_start", case=c, start=s.isoformat(), end=e.isoformat())
+               for c, s, e in inp.facts.overlapping_periods(start, end))
+    return out
+
+
+def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 15: a verifier the authority filed, for this scope, valid today. Jiaxing art. 15:
+    核查机构不得对其编制核算报告的项目进行减排量核查."""
+    form = inp.form
+    v = inp.facts.verifier(form.verifier_id)  # type: ignore[attr-defined]
+    if v is None or v.jurisdiction != inp.case.jurisdiction:
+        return [reason("verifier_unknown", field="verifier_id")]
+    out = []
+    if not v.valid_from <= inp.today <= v.valid_until:
+        out.append(reason("verifier_expired", field="verifier_id", until=v.valid_until.isoformat()))
+    p = inp.facts.project()
+    scope = {p.methodology_code, p.kind} if p else {inp.case.subject_kind}
+    if not scope & set(v.scopes):
+        out.append(reason("verifier_scope", field="verifier_id", scopes=", ".join(v.scopes)))
+    if v.uscc == form.prepared_by_uscc:  # type: ignore[attr-defined]
+        out.append(reason("verifier_conflict", field="verifier_id"))
+    if form.calculation_sheet_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
+        out.append(reason("sheet_missing", field="calculation_sheet_sha256"))
+    return out
+
+
+def verified_by_the_commissioned_verifier(inp: RuleInput) -> list[Reason]:
+    report = _app(inp).get("report") or {}
+    v = inp.facts.verifier(report.get("verifier_id", 0))
+    out = []
+    if v is None or v.org_id is None or v.org_id != inp.actor_org_id:
+        out.append(reason("not_commissioned_verifier"))
+    verified = getattr(inp.form, "verified_tco2e", None)
+    if verified is not None and report and verified > Decimal(str(report["claimed_tco2e"])):
+        out.append(reason("verified_over_claimed", field="verified_tco2e", claimed=report["claimed_tco2e"]))
+    return out
+
+
+def issued_within_verified(inp: RuleInput) -> list[Reason]:
+    verified = (_app(inp).get("verification") or {}).get("verified_tco2e")
+    issued = getattr(inp.form, "issued_tco2e", None)
+    if verified is None:
+        return [reason("not_verified")]
+    if issued is not None and Decimal(issued) > Decimal(str(verified)):
+        return [reason("issued_over_verified", field="issued_tco2e", verified=verified)]
+    return []
+
+
+def returns_to(state: str):  # noqa: ANN201 - a Selector
+    def held_in(inp: RuleInput) -> bool:
+        return inp.case.held_from == state
+
+    return held_in
+
+
+# --- retirement --------------------------------------------------------------------------------
+
+
+def enough_held(inp: RuleInput) -> list[Reason]:
+    app = _app(inp)
+    held = inp.facts.holding(app.get("holder_org_id"), app.get("project_id"), app.get("vintage"))
+    if app["amount_tco2e"] > held:
+        return [reason("not_enough_held", field="amount_tco2e", held=held, asked=app["amount_tco2e"])]
+    return []

@@ -44,6 +44,7 @@ class CaseView:
     subject_kind: str  # "project" | "scenario"
     application: Mapping[str, Any]
     submitted_on: date | None = None
+    held_from: str | None = None  # the state a case on hold returns to
 
 
 class Facts(Protocol):
@@ -64,6 +65,41 @@ class Facts(Protocol):
     def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]: ...
 
     def comments(self) -> CommentFacts: ...
+
+    def project(self) -> ProjectFacts | None: ...
+
+    def overlapping_periods(self, start: date, end: date) -> list[tuple[int, date, date]]: ...
+
+    def open_issuances(self, project_id: int, vintage: int) -> int: ...
+
+    def verifier(self, verifier_id: int) -> VerifierFacts | None: ...
+
+    def document_hashes(self) -> set[str]: ...
+
+    def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int: ...
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    id: int
+    jurisdiction: str
+    kind: str
+    status: str
+    suspended: bool
+    project_class: int | None
+    methodology_code: str | None
+    other_schemes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerifierFacts:
+    id: int
+    jurisdiction: str
+    uscc: str
+    org_id: int | None
+    scopes: tuple[str, ...]
+    valid_from: date
+    valid_until: date
 
 
 @dataclass(frozen=True)
@@ -100,6 +136,7 @@ class RuleInput:
     profile: Any  # states.profiles.Profile (Any here to keep the import graph acyclic)
     actor_id: int | None
     today: date  # Asia/Shanghai date of the command
+    actor_org_id: int | None = None
 
 
 Rule = Callable[[RuleInput], list[Reason]]
@@ -170,6 +207,7 @@ class ProcedureSpec:
     transitions: tuple[TransitionSpec, ...]
     application: type[BaseModel]
     opening_rules: tuple[Rule, ...] = ()
+    tracks_subject: bool = False  # its states set the project's status (registration does; issuance not)
     _state_index: dict[str, StateSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -51,8 +51,23 @@ PANEL_TASKS = {t.kind: t for t in (COMPOSE_PANEL, EXPERT_OPINION, PANEL_CONCLUSI
 
 def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubmit_rules: tuple[Rule, ...],
            accepted: str, accept_rules: tuple[Rule, ...] = ()) -> Stage:
+    states = (StateSpec("draft", "stop", subject_status="draft"),)
+    arrows = (
+        TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
+                       edit_form, effects=("apply_edit",)),
+        TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
+                       effects=("record_submission",)),
+        TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),
+                       "withdrawn", APPLICANT, Withdrawal),
+    )
+    return compose((states, arrows), completeness(accepted=accepted, accept_rules=accept_rules,
+                                                  resubmit_rules=resubmit_rules))
+
+
+def completeness(*, accepted: str, resubmit_rules: tuple[Rule, ...] = (), accept_rules: tuple[Rule, ...] = ()
+                 ) -> Stage:
+    """The completeness check with its supplement loop and deadline (lapse)."""
     states = (
-        StateSpec("draft", "stop", subject_status="draft"),
         StateSpec(
             "submitted", "run", subject_status="under_review", notify=("queue",),
             tasks=(TaskSpec("completeness_check", "case_officer", ("accept", "request_supplement"),
@@ -65,17 +80,11 @@ def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubm
         ),
     )
     arrows = (
-        TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
-                       edit_form, effects=("apply_edit",)),
-        TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
-                       effects=("record_submission",)),
         TransitionSpec("accept", ("submitted",), accepted, OFFICER, Note, rules=accept_rules),
         TransitionSpec("request_supplement", ("submitted",), "supplement_requested", OFFICER, SupplementRequest),
         TransitionSpec("resubmit", ("supplement_requested",), "submitted", APPLICANT, Resubmission,
                        rules=resubmit_rules, effects=("apply_edit",)),
         TransitionSpec("lapse", ("supplement_requested",), "lapsed", ("system",), Empty),
-        TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),
-                       "withdrawn", APPLICANT, Withdrawal),
     )
     return states, arrows
 
@@ -91,7 +100,7 @@ def review(*, passed: str, tasks: tuple[TaskSpec, ...] | None = None) -> Stage:
     return states, arrows
 
 
-def panel(*, passed: str, resubmit_rules: tuple[Rule, ...]) -> Stage:
+def panel(*, passed: str, resubmit_rules: tuple[Rule, ...] = ()) -> Stage:
     """The case officer composes the panel (manual alternative to a drawn panel), each member records
     an opinion, the chair concludes. A negative conclusion goes to the approver with the panel's
     opinion on file; a revision comes back to the same panel."""
@@ -124,7 +133,8 @@ def panel(*, passed: str, resubmit_rules: tuple[Rule, ...]) -> Stage:
     return states, arrows
 
 
-def decision(*, approved: str) -> Stage:
+def decision(*, approved: str, form: type[BaseModel] = Approval, rules_: tuple[Rule, ...] = (),
+             effects: tuple[str, ...] = ()) -> Stage:
     states = (
         StateSpec(
             "authority_decision", "run", subject_status="under_review", notify=("queue",),
@@ -132,8 +142,8 @@ def decision(*, approved: str) -> Stage:
         ),
     )
     arrows = (
-        TransitionSpec("approve", ("authority_decision",), approved, ("approver",), Approval,
-                       rules=(rules.publicity_days_in_range,)),
+        TransitionSpec("approve", ("authority_decision",), approved, ("approver",), form,
+                       rules=(*rules_, rules.publicity_days_in_range), effects=effects),
         TransitionSpec("reject", ("authority_decision",), "rejected", ("approver",), Rejection),
     )
     return states, arrows

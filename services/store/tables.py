@@ -128,6 +128,7 @@ class Project(SQLModel, table=True):
     methodology_version_id: int | None = Field(default=None, foreign_key="methodology_versions.id")
     project_class: int | None = None
     status: str = Field(max_length=20)
+    suspended: bool = False  # while a rectification runs (issuance cases wait on hold)
     registration_number: str | None = Field(default=None, max_length=40, unique=True)
     registered_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
@@ -156,6 +157,8 @@ class Case(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="users.id")
     application: dict[str, Any] = _json()
     submitted_on: date | None = None
+    vintage: int | None = None  # issuance: the year the reductions belong to
+    held_from: str | None = Field(default=None, max_length=40)  # on hold: the state to return to
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
@@ -183,6 +186,7 @@ class Task(SQLModel, table=True):
     triggers: list[str] = _json([])
     join: bool = False
     candidate_user_id: int | None = Field(default=None, foreign_key="users.id")  # addressed to one person
+    candidate_org_id: int | None = Field(default=None, foreign_key="organisations.id")  # or to one firm
     assignee_id: int | None = Field(default=None, foreign_key="users.id")
     status: str = Field(default="open", max_length=12)  # open | completed | cancelled
     opened_at: datetime = _ts()
@@ -350,6 +354,92 @@ class Outbox(SQLModel, table=True):
     available_at: datetime = _ts()
     locked_until: datetime | None = _ts(nullable=True)  # a dispatcher's lease on the row
     done_at: datetime | None = _ts(nullable=True)
+
+
+class Verifier(SQLModel, table=True):
+    """A third-party verifier filed by the authority (Ordos art. 15), with scopes and validity."""
+
+    __tablename__ = "verifiers"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction", "org_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8, index=True)
+    org_id: int = Field(foreign_key="organisations.id")
+    name: str = Field(max_length=200)
+    scopes: list[str] = _json([])
+    valid_from: date
+    valid_until: date
+    filed_at: datetime = _ts()
+
+
+class Account(SQLModel, table=True):
+    """A party's holding account in a jurisdiction's registry."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction", "org_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    opened_at: datetime = _ts()
+
+
+class LedgerEntry(SQLModel, table=True):
+    """The append-only journal: issue, transfer, retire (and, with supervision, claw back, adjust)."""
+
+    __tablename__ = "ledger_entries"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)  # issue | transfer | retire
+    jurisdiction: str = Field(max_length=8, index=True)
+    amount: int
+    from_account_id: int | None = None
+    to_account_id: int | None = None
+    case_id: int | None = Field(default=None, index=True)
+    actor_id: int | None = None
+    reference: str | None = Field(default=None, max_length=200)
+    serials: list[str] = _json([])
+    at: datetime = _ts()
+
+
+class SerialBlock(SQLModel, table=True):
+    """A run of serial numbers (one per tonne) held in one account. A block is never edited but to
+    close it, once, by the entry that moved or retired it (splitting it into new blocks)."""
+
+    __tablename__ = "serial_blocks"
+    __table_args__ = (sa.Index("ix_blocks_live", "account_id", "closed_by", "project_id", "vintage", "start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction: str = Field(max_length=8)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    project_code: str = Field(max_length=20)  # e.g. P00042, from the registration number
+    vintage: int
+    start: int
+    end: int
+    account_id: int = Field(foreign_key="accounts.id")
+    retired: bool = False
+    opened_by: int = Field(foreign_key="ledger_entries.id")
+    closed_by: int | None = Field(default=None, foreign_key="ledger_entries.id")
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def serial(self) -> str:
+        return f"{self.jurisdiction}-{self.vintage}-{self.project_code}-{self.start:06d}-{self.end:06d}"
+
+
+class Certificate(SQLModel, table=True):
+    """A retirement certificate (注销证明, Ordos art. 23), publicly verifiable by its number."""
+
+    __tablename__ = "certificates"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True)
+    jurisdiction: str = Field(max_length=8)
+    case_id: int = Field(foreign_key="cases.id")
+    holder_org_id: int = Field(foreign_key="organisations.id")
+    amount: int
+    purpose: str = Field(max_length=30)
+    data: dict[str, Any] = _json()
+    fingerprint: str = Field(max_length=64)
+    issued_at: datetime = _ts()
 
 
 class Notification(SQLModel, table=True):

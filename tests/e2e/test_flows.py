@@ -46,7 +46,8 @@ def test_dispatch_flow_drains_the_outbox(flows_db: Database, driver: Driver) -> 
     cid = driver.open("sd_applicant", "SD", application("SD"))
     driver.act("sd_applicant", cid, "submit", commitments("SD"))
     result = asyncio.run(dispatch_flow(reason="test"))
-    assert result["batches"] == 1 and result["done"] == 2 and result["dead"] == 0
+    # the queue notice and the assignment, then (next batch) the notice to the officer assigned
+    assert result["batches"] == 2 and result["done"] == 3 and result["dead"] == 0
     with flows_db.read() as s:
         assert {o.status for o in s.exec(select(Outbox))} == {"done"}
     assert asyncio.run(dispatch_flow(reason="test"))["batches"] == 0

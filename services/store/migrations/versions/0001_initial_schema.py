@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:30:38.886857
+Create Date: 2026-11-21 20:53:54.165560
 """
 from alembic import op
 import sqlalchemy as sa
@@ -90,6 +90,24 @@ def upgrade() -> None:
     sa.Column('loaded_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('code')
     )
+    op.create_table('ledger_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('from_account_id', sa.Integer(), nullable=True),
+    sa.Column('to_account_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('serials', sa.JSON(), nullable=False),
+    sa.Column('at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entries_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_jurisdiction'), ['jurisdiction'], unique=False)
+
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uscc', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
@@ -131,6 +149,19 @@ def upgrade() -> None:
     sa.Column('expires_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('accounts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('opened_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['jurisdiction'], ['jurisdictions.code'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('jurisdiction', 'org_id')
+    )
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_accounts_org_id'), ['org_id'], unique=False)
+
     op.create_table('methodology_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
@@ -169,6 +200,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_org_id'), ['org_id'], unique=False)
+
+    op.create_table('verifiers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=False),
+    sa.Column('filed_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['jurisdiction'], ['jurisdictions.code'], ),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('jurisdiction', 'org_id')
+    )
+    with op.batch_alter_table('verifiers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_verifiers_jurisdiction'), ['jurisdiction'], unique=False)
 
     op.create_table('webhook_endpoints',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -225,6 +273,7 @@ def upgrade() -> None:
     sa.Column('methodology_version_id', sa.Integer(), nullable=True),
     sa.Column('project_class', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('suspended', sa.Boolean(), nullable=False),
     sa.Column('registration_number', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('registered_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
@@ -263,6 +312,8 @@ def upgrade() -> None:
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('application', sa.JSON(), nullable=False),
     sa.Column('submitted_on', sa.Date(), nullable=True),
+    sa.Column('vintage', sa.Integer(), nullable=True),
+    sa.Column('held_from', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
@@ -281,6 +332,44 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_jurisdiction'), ['jurisdiction'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_project_id'), ['project_id'], unique=False)
 
+    op.create_table('serial_blocks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('project_code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('vintage', sa.Integer(), nullable=False),
+    sa.Column('start', sa.Integer(), nullable=False),
+    sa.Column('end', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('retired', sa.Boolean(), nullable=False),
+    sa.Column('opened_by', sa.Integer(), nullable=False),
+    sa.Column('closed_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
+    sa.ForeignKeyConstraint(['closed_by'], ['ledger_entries.id'], ),
+    sa.ForeignKeyConstraint(['opened_by'], ['ledger_entries.id'], ),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('serial_blocks', schema=None) as batch_op:
+        batch_op.create_index('ix_blocks_live', ['account_id', 'closed_by', 'project_id', 'vintage', 'start'], unique=False)
+        batch_op.create_index(batch_op.f('ix_serial_blocks_project_id'), ['project_id'], unique=False)
+
+    op.create_table('certificates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('holder_org_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('issued_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.ForeignKeyConstraint(['holder_org_id'], ['organisations.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
     op.create_table('clock_segments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -434,6 +523,7 @@ def upgrade() -> None:
     sa.Column('triggers', sa.JSON(), nullable=False),
     sa.Column('join', sa.Boolean(), nullable=False),
     sa.Column('candidate_user_id', sa.Integer(), nullable=True),
+    sa.Column('candidate_org_id', sa.Integer(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('opened_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
@@ -446,6 +536,7 @@ def upgrade() -> None:
     sa.Column('closed_by', sa.Integer(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['candidate_org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['candidate_user_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -525,6 +616,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_clock_segments_case_id'))
 
     op.drop_table('clock_segments')
+    op.drop_table('certificates')
+    with op.batch_alter_table('serial_blocks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_serial_blocks_project_id'))
+        batch_op.drop_index('ix_blocks_live')
+
+    op.drop_table('serial_blocks')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_project_id'))
         batch_op.drop_index(batch_op.f('ix_cases_jurisdiction'))
@@ -553,11 +650,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_webhook_endpoints_jurisdiction'))
 
     op.drop_table('webhook_endpoints')
+    with op.batch_alter_table('verifiers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_verifiers_jurisdiction'))
+
+    op.drop_table('verifiers')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
     op.drop_table('users')
     op.drop_table('methodology_versions')
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_accounts_org_id'))
+
+    op.drop_table('accounts')
     op.drop_table('scheduler_leases')
     op.drop_table('registration_counters')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -566,6 +671,11 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('organisations')
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_jurisdiction'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_case_id'))
+
+    op.drop_table('ledger_entries')
     op.drop_table('jurisdictions')
     op.drop_table('idempotency_records')
     op.drop_table('deliveries')

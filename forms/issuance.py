@@ -1,0 +1,119 @@
+"""Forms of the issuance and retirement procedures, and of the ledger's commands."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from forms.common import USCC, Comment, Form, Reasoning, ShortText, Tonnes, ordered_dates
+from forms.registration import ProjectApplication
+from states.messages import BilingualError
+
+# Serial numbers count whole tonnes: what is issued, moved and retired is an integer tCO2e.
+Units = Annotated[int, Field(gt=0, lt=10**12)]
+
+
+class IssuanceApplication(Form):
+    """Opens an issuance case for a registered project — or, in Jiaxing, files the project with its
+    first reduction filing (arts. 14–17): then `new_project` describes it and `project_id` is left out."""
+
+    project_id: int | None = Field(None, ge=1)
+    new_project: ProjectApplication | None = None
+    vintage: int = Field(ge=2000, le=2100, description="the year the reductions belong to")
+    title: str = ""  # filled in from the project when the case opens
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> IssuanceApplication:
+        if (self.project_id is None) == (self.new_project is None):
+            raise BilingualError("须且只须填写 project_id 或 new_project 之一",
+                                 "Give exactly one of project_id or new_project")
+        return self
+
+
+class MonitoringReport(Form):
+    """The monitoring and accounting report (Jiaxing art. 14), and the verifier commissioned (art. 15)."""
+
+    period_start: date
+    period_end: date
+    claimed_tco2e: Annotated[Tonnes, Field(gt=0)]
+    prepared_by_uscc: USCC = Field(description="who prepared the accounting report (统一社会信用代码)")
+    prepared_by_name: ShortText
+    calculation_sheet_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                                          description="SHA-256 of the calculation sheet uploaded to the case")
+    verifier_id: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _dates(self) -> MonitoringReport:
+        ordered_dates(self.period_start, self.period_end, "监测期", "Monitoring period")
+        return self
+
+
+class Verification(Form):
+    verified_tco2e: Annotated[Tonnes, Field(gt=0)]
+    opinion: Reasoning
+    report_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class VerificationDeclined(Form):
+    reasons: Reasoning
+
+
+class IssuanceApproval(Form):
+    issued_tco2e: Units
+    comments: Comment = ""
+    publicity_days: int | None = Field(None, ge=1, le=60)
+
+
+class HoldReason(Form):
+    reason: Reasoning
+
+
+RetirementPurpose = Literal["large_event", "own_operations", "voluntary", "ecological_compensation"]
+
+
+class RetirementRequest(Form):
+    """Shanghai arts. 17–20, Jiaxing art. 21, Ordos art. 23."""
+
+    amount_tco2e: Units
+    purpose: RetirementPurpose
+    purpose_detail: ShortText
+    # Shanghai art. 20: ecological-damage compensation rests on a court or procuratorate document
+    legal_document_ref: ShortText | None = None
+    project_id: int | None = Field(None, ge=1, description="retire only units of this project")
+    vintage: int | None = Field(None, ge=2000, le=2100)
+
+    @model_validator(mode="after")
+    def _document(self) -> RetirementRequest:
+        if self.purpose == "ecological_compensation" and not self.legal_document_ref:
+            raise BilingualError("生态环境损害替代性修复须提供法院或检察院法律文书编号",
+                                 "Ecological-damage compensation needs the court or procuratorate document reference")
+        return self
+
+
+class Transfer(Form):
+    """Recorded by the operator after a trade at the exchange (trading itself happens there)."""
+
+    from_account_id: int = Field(ge=1)
+    to_account_id: int = Field(ge=1)
+    amount_tco2e: Units
+    project_id: int | None = Field(None, ge=1)
+    vintage: int | None = Field(None, ge=2000, le=2100)
+    reference: ShortText = Field(description="the exchange's trade reference")
+
+
+class VerifierFiling(Form):
+    """An accredited third-party verifier, filed by the authority (Ordos art. 15)."""
+
+    uscc: USCC
+    name: ShortText
+    scopes: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        min_length=1, max_length=50, description="methodology codes, or 'project' / 'scenario'")
+    valid_from: date
+    valid_until: date
+
+    @model_validator(mode="after")
+    def _dates(self) -> VerifierFiling:
+        ordered_dates(self.valid_from, self.valid_until, "资质有效期", "Accreditation validity")
+        return self

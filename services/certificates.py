@@ -1,0 +1,284 @@
+"""Retirement certificates (注销证明) for carbon-inclusion (碳普惠) certified reductions, as PDF.
+
+Once reductions have been used to offset emissions they are retired by the operator, who issues a
+certificate of retirement; retired reductions may not be used or traded again (e.g. Ordos rules,
+art. 23: "减排量应在完成碳中和消纳后，由运营管理机构经审核后予以注销，并出示注销证明。减排量注销后不可重复
+使用和交易").
+
+The PDF is in Chinese and needs no font file: it uses Adobe's predefined CID font STSong-Light
+(encoding UniGB-UCS2-H), which PDF readers supply themselves, so nothing is embedded and the
+rendering machine needs no system fonts. The same data gives the same bytes (reportlab's invariant
+mode: fixed creation date and document ID), so a certificate can be re-rendered on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+FONT = "STSong-Light"
+MONO = "Courier"  # one of the 14 standard PDF fonts: no file needed either
+
+TITLE_ZH = "碳普惠核证减排量注销证明"
+TITLE_EN = "Certificate of Retirement of Carbon-Inclusion Certified Reductions"
+CLOSING_ZH = "上述减排量已注销，不可重复使用和交易。"
+CLOSING_EN = "The reductions above have been retired and may not be used again or traded."
+VERIFY_ZH = "可通过上述网址核验本证明。"
+VERIFY_EN = "This certificate can be verified at the address above."
+
+INK = colors.HexColor("#1f2937")
+MUTED = colors.HexColor("#6b7280")
+RULE = colors.HexColor("#9ca3af")
+ACCENT = colors.HexColor("#8b1a1a")  # the red of an official document, used sparingly
+
+PAGE_W, PAGE_H = A4
+MARGIN = 20 * mm
+LABEL_W = 42 * mm
+CELL_PAD = 5
+
+
+@dataclass(frozen=True)
+class CertificateData:
+    number: str              # e.g. "SH-RET-2026-000017"
+    jurisdiction_zh: str     # e.g. "上海市"
+    operator_zh: str         # issuing body, e.g. "上海环境能源交易所"
+    holder_name: str         # the organisation retiring
+    holder_uscc: str         # 统一社会信用代码
+    amount_tco2e: int
+    serials: list[str]       # serial blocks retired, e.g. ["SH-2026-P00042-000001-001500", ...]
+    purpose_zh: str          # e.g. "大型活动碳中和"
+    purpose_detail: str      # free text (event name, court document reference, ...)
+    retired_on: date
+    verification_url: str    # e.g. "http://127.0.0.1:8000/api/v1/public/certificates/SH-RET-2026-000017"
+    sha256_of_data: str      # a fingerprint printed on the certificate
+
+
+# -- fingerprint ------------------------------------------------------------------------------------
+
+def canonical_json(data: CertificateData) -> str:
+    """Every field except `sha256_of_data`, keys sorted, no whitespace, UTF-8 text kept as is, the
+    date as ISO 8601, serials in their given order."""
+    fields: dict[str, Any] = asdict(data)
+    del fields["sha256_of_data"]
+    fields["retired_on"] = data.retired_on.isoformat()
+    fields["serials"] = list(data.serials)
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def fingerprint(data: CertificateData) -> str:
+    """SHA-256 (hex) of the canonical JSON of the certificate's data."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+# -- formatting -------------------------------------------------------------------------------------
+
+def date_zh(d: date) -> str:
+    """2026-03-02 → 2026年3月2日."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def amount_zh(amount: int) -> str:
+    return f"{amount:,} 吨二氧化碳当量 (tCO2e)"
+
+
+def _t(text: str) -> str:
+    """Text for a Paragraph: escape its mini-markup and keep line breaks."""
+    return escape(text).replace("\n", "<br/>")
+
+
+def _ensure_font() -> None:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=FONT, fontSize=10.5, leading=15, textColor=INK, wordWrap="CJK")
+
+    def style(name: str, **kw: Any) -> ParagraphStyle:
+        return ParagraphStyle(name, parent=base, **kw)
+
+    return {
+        "scheme": style("scheme", fontSize=11, leading=16, alignment=TA_CENTER, textColor=ACCENT),
+        "title": style("title", fontSize=22, leading=30, alignment=TA_CENTER, spaceBefore=2),
+        "subtitle": style("subtitle", fontSize=10, leading=14, alignment=TA_CENTER, textColor=MUTED),
+        "number": style("number", fontSize=10.5, leading=15, alignment=TA_CENTER),
+        "label": style("label", fontSize=10.5, leading=14),
+        "label_en": style("label_en", fontSize=8, leading=10, textColor=MUTED),
+        "value": base,
+        "detail": style("detail", fontSize=9.5, leading=13, textColor=MUTED),
+        "serial": style("serial", fontSize=9, leading=12.5),
+        "closing": style("closing", fontSize=12, leading=18, alignment=TA_CENTER),
+        "closing_en": style("closing_en", fontSize=9, leading=13, alignment=TA_CENTER, textColor=MUTED),
+        "sign": style("sign", fontSize=11, leading=17, alignment=TA_RIGHT),
+        "small": style("small", fontSize=8.5, leading=12, textColor=INK),
+        "small_muted": style("small_muted", fontSize=8, leading=11, textColor=MUTED),
+    }
+
+
+# -- page furniture ---------------------------------------------------------------------------------
+
+class _NumberedCanvas(Canvas):
+    """Defers each page until the end so the footer can say 第 x 页 / 共 y 页."""
+
+    def __init__(self, *args: Any, certificate_number: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._certificate_number = certificate_number
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for i, page in enumerate(self._pages, start=1):
+            self.__dict__.update(page)
+            self._furniture(i, total)
+            super().showPage()
+        super().save()
+
+    def _furniture(self, page: int, total: int) -> None:
+        self.saveState()
+        # a double rule framing the page
+        self.setStrokeColor(ACCENT)
+        self.setLineWidth(1.2)
+        self.rect(10 * mm, 10 * mm, PAGE_W - 20 * mm, PAGE_H - 20 * mm)
+        self.setLineWidth(0.4)
+        self.rect(12 * mm, 12 * mm, PAGE_W - 24 * mm, PAGE_H - 24 * mm)
+        self.setFillColor(MUTED)
+        self.setFont(FONT, 8)
+        footer = f"证明编号 No. {self._certificate_number}    第 {page} 页 / 共 {total} 页 (page {page} of {total})"
+        self.drawCentredString(PAGE_W / 2, 14.5 * mm, footer)
+        if page > 1:
+            self.drawCentredString(PAGE_W / 2, PAGE_H - 16.5 * mm, f"{TITLE_ZH}（续） {TITLE_EN} (continued)")
+        self.restoreState()
+
+
+# -- the document -----------------------------------------------------------------------------------
+
+def _label(st: dict[str, ParagraphStyle], zh: str, en: str) -> list[Paragraph]:
+    return [Paragraph(_t(zh), st["label"]), Paragraph(_t(en), st["label_en"])]
+
+
+def _serial_rows(st: dict[str, ParagraphStyle], serials: list[str], value_w: float) -> list[list[Any]]:
+    """Rows of [label, serial, serial] (two columns when every serial fits in half the width, else
+    one spanning both); one table row per line so the table can break across pages anywhere."""
+    label = _label(st, "减排量序列号", f"Serial numbers ({len(serials)})")
+    if not serials:
+        return [[label, Paragraph("—", st["value"]), ""]]
+    half = value_w / 2 - 2 * CELL_PAD
+    widest = max(pdfmetrics.stringWidth(s, FONT, st["serial"].fontSize) for s in serials)
+    per_row = 2 if widest <= half else 1
+    rows: list[list[Any]] = []
+    for i in range(0, len(serials), per_row):
+        cells: list[Any] = [Paragraph(_t(s), st["serial"]) for s in serials[i:i + per_row]]
+        cells += [""] * (2 - len(cells))
+        rows.append([label if i == 0 else "", *cells])
+    return rows
+
+
+def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
+    width = PAGE_W - 2 * MARGIN
+    value_w = width - LABEL_W
+
+    purpose: list[Paragraph] = [Paragraph(_t(data.purpose_zh), st["value"])]
+    if data.purpose_detail.strip():
+        purpose.append(Paragraph(_t(data.purpose_detail), st["detail"]))
+
+    head = [
+        [_label(st, "注销主体", "Holder"), Paragraph(_t(data.holder_name), st["value"]), ""],
+        [_label(st, "统一社会信用代码", "USCC"), Paragraph(_t(data.holder_uscc), st["value"]), ""],
+        [_label(st, "注销数量", "Amount"), Paragraph(_t(amount_zh(data.amount_tco2e)), st["value"]), ""],
+        [_label(st, "注销用途", "Purpose"), purpose, ""],
+        [_label(st, "注销日期", "Date"),
+         Paragraph(_t(f"{date_zh(data.retired_on)} ({data.retired_on.isoformat()})"), st["value"]), ""],
+    ]
+    serials = _serial_rows(st, data.serials, value_w)
+    tail = [[_label(st, "出具机构", "Issued by"), Paragraph(_t(data.operator_zh), st["value"]), ""]]
+    rows = head + serials + tail
+
+    first_serial, last_serial = len(head), len(head) + len(serials) - 1
+    commands: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
+        ("TOPPADDING", (0, 0), (-1, -1), 6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("TOPPADDING", (0, first_serial + 1), (-1, last_serial), 1),
+        ("BOTTOMPADDING", (0, first_serial), (-1, last_serial - 1), 1),
+        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f7f3ee")),
+        ("BOX", (0, 0), (-1, -1), 0.8, INK),
+        ("LINEAFTER", (0, 0), (0, -1), 0.4, RULE),
+    ]
+    for r in range(len(rows)):
+        if r < first_serial or r >= last_serial:  # a rule under each field, none inside the serials
+            commands.append(("LINEBELOW", (0, r), (-1, r), 0.4, RULE))
+        if not (first_serial <= r <= last_serial and rows[r][2] != ""):
+            commands.append(("SPAN", (1, r), (2, r)))
+    table = Table(rows, colWidths=[LABEL_W, value_w / 2, value_w / 2], splitByRow=1, hAlign="CENTER")
+    table.setStyle(TableStyle(commands))
+
+    url = escape(data.verification_url, {'"': "&quot;"})
+    return [
+        Paragraph(_t(f"{data.jurisdiction_zh}碳普惠"), st["scheme"]),
+        Paragraph(_t(TITLE_ZH), st["title"]),
+        Paragraph(_t(TITLE_EN), st["subtitle"]),
+        Spacer(1, 5 * mm),
+        Paragraph(_t(f"证明编号 No. {data.number}"), st["number"]),
+        Spacer(1, 5 * mm),
+        table,
+        Spacer(1, 8 * mm),
+        KeepTogether([
+            Paragraph(_t(CLOSING_ZH), st["closing"]),
+            Paragraph(_t(CLOSING_EN), st["closing_en"]),
+            Spacer(1, 8 * mm),
+            Paragraph(_t(data.operator_zh), st["sign"]),
+            Paragraph(_t(date_zh(data.retired_on)), st["sign"]),
+            Spacer(1, 10 * mm),
+            Paragraph(f"核验网址 Verification URL：<link href=\"{url}\">{_t(data.verification_url)}</link>",
+                      st["small"]),
+            Paragraph(f"数据指纹 Fingerprint (SHA-256)：<font name=\"{MONO}\">{_t(data.sha256_of_data)}</font>",
+                      st["small"]),
+            Spacer(1, 2 * mm),
+            Paragraph(_t(f"{VERIFY_ZH} {VERIFY_EN}"), st["small_muted"]),
+        ]),
+    ]
+
+
+def render_pdf(data: CertificateData) -> bytes:
+    """The certificate as an A4 PDF; the same data gives the same bytes."""
+    _ensure_font()
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm, bottomMargin=MARGIN + 4 * mm,
+        title=f"{TITLE_ZH} {data.number}",
+        author=data.operator_zh,
+        subject=f"{TITLE_EN} — {data.holder_name}",
+        keywords=[data.number, "碳普惠", "注销证明"],
+        creator="carbon-inclusion",
+        lang="zh-CN",
+        invariant=1,
+    )
+
+    def canvasmaker(*args: Any, **kwargs: Any) -> _NumberedCanvas:
+        return _NumberedCanvas(*args, certificate_number=data.number, **kwargs)
+
+    doc.build(_story(data, _styles()), canvasmaker=canvasmaker)
+    return buf.getvalue()

@@ -1,0 +1,278 @@
+"""Issuance and retirement: opening cases, their effects on the ledger, holds, and the campaign.
+
+Effects here run inside the command's transaction (see services/effects.py); the campaign and the
+hold/release of a suspended project's cases go through the same command path as people.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services import ledger
+from services.calendar import end_of_day_utc, local_date
+from services.certificates import CertificateData, fingerprint
+from services.clock import clock
+from services.errors import CommandError
+from services.identity import SYSTEM_ACTOR, Actor
+from services.store.engine import Database
+from services.store.tables import (
+    Account,
+    Case,
+    Certificate,
+    Organisation,
+    Project,
+    Timer,
+    Verifier,
+)
+from states.profiles import Profile, all_profiles, get_profile
+
+TERMINAL = ("issued", "rejected", "withdrawn", "lapsed", "expired")
+PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产经营活动碳中和", "voluntary": "自愿注销",
+               "ecological_compensation": "生态环境损害替代性修复"}
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+
+def open_issuance(session: Session, case: Case, app: dict[str, Any], now: datetime) -> None:
+    """Link the case to its project (in Jiaxing, file the project the first filing describes)."""
+    if app.get("new_project"):
+        spec = app["new_project"]
+        project = Project(jurisdiction=case.jurisdiction, kind=spec["kind"], title=spec["title"],
+                          owner_org_id=case.applicant_org_id, status="draft", created_at=now)
+        session.add(project)
+        session.flush()
+        app["project_id"] = project.id
+    project = session.get(Project, app["project_id"])
+    case.project_id, case.vintage, case.subject_kind = project.id, app["vintage"], project.kind
+    app["title"] = f"{project.title} {app['vintage']}年度减排量"
+    case.application = app
+
+
+def open_retirement(session: Session, case: Case, app: dict[str, Any], now: datetime) -> None:
+    case.application = {**app, "holder_org_id": case.applicant_org_id,
+                        "title": f"注销 {app['amount_tco2e']} tCO2e"}
+
+
+OPENERS = {"issuance": open_issuance, "retirement": open_retirement}
+
+
+# --- effects -------------------------------------------------------------------------------------
+
+
+def _window_close(profile: Profile, vintage: int) -> date | None:
+    """Annual profiles: the window of vintage Y closes on window_closes of year Y + 1."""
+    if profile.issuance.window != "annual":
+        return None
+    month, day = map(int, profile.issuance.window_closes.split("-"))
+    return date(vintage + 1, month, day)
+
+
+def arm_window(ctx: Any) -> None:  # noqa: ANN401 - effects.Ctx
+    closes = _window_close(ctx.profile, ctx.case.vintage)
+    if closes is None:
+        return
+    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="application_window",
+                          trigger="expire", state="open", fire_at=end_of_day_utc(closes), base_on=None, days=None))
+    # the applicant's task is due when the window closes, so the sweep reminds them before it does
+    for task in ctx.tasks:
+        if task.kind == "monitoring_report":
+            task.due_on, task.due_at, task.due_provisional = closes, end_of_day_utc(closes), False
+            ctx.session.add(task)
+
+
+def address_verifier(ctx: Any) -> None:  # noqa: ANN401
+    verifier = ctx.session.get(Verifier, ctx.case.application["report"]["verifier_id"])
+    for task in ctx.tasks:
+        if task.kind == "verification":
+            task.candidate_org_id = verifier.org_id
+            ctx.session.add(task)
+
+
+def _record(key: str) -> Any:  # noqa: ANN401
+    def record(ctx: Any) -> None:  # noqa: ANN401
+        ctx.case.application = {**ctx.case.application, key: ctx.form.model_dump(mode="json")}
+    return record
+
+
+def remember_hold(ctx: Any) -> None:  # noqa: ANN401
+    ctx.case.held_from = ctx.case.state
+
+
+def forget_hold(ctx: Any) -> None:  # noqa: ANN401
+    ctx.case.held_from = None
+
+
+def mint(ctx: Any) -> None:  # noqa: ANN401
+    """`issued` mints a serial block into the owner's account: project reductions to the applicant,
+    scenario reductions to the scenario enterprise on the users' behalf (Ordos arts. 12, 16)."""
+    project = ctx.session.get(Project, ctx.case.project_id)
+    amount = int(ctx.case.application["decision"]["issued_tco2e"])
+    entry, block = ledger.mint(ctx.session, project=project, vintage=ctx.case.vintage, amount=amount,
+                               owner_org_id=project.owner_org_id, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
+                               now=ctx.now)
+    ctx.extra["serials"] = [block.serial]
+    ctx.extra["ledger_entry_id"] = entry.id
+
+
+def retire_units(ctx: Any) -> None:  # noqa: ANN401
+    app = ctx.case.application
+    account = ledger.account_for(ctx.session, ctx.case.jurisdiction, app["holder_org_id"], ctx.now)
+    entry = ledger.retire(ctx.session, jurisdiction=ctx.case.jurisdiction, account_id=account.id,
+                          amount=app["amount_tco2e"], project_id=app.get("project_id"), vintage=app.get("vintage"),
+                          case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now)
+    year = ctx.today.year
+    count = ctx.session.exec(select(sa.func.count()).select_from(Certificate).where(
+        Certificate.jurisdiction == ctx.case.jurisdiction)).one()
+    number = f"{ctx.case.jurisdiction}-RET-{year}-{count + 1:06d}"
+    org = ctx.session.get(Organisation, app["holder_org_id"])
+    base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    data = CertificateData(
+        number=number, jurisdiction_zh=ctx.profile.name_zh, operator_zh=f"{ctx.profile.name_zh}碳普惠运营管理机构",
+        holder_name=org.name, holder_uscc=org.uscc, amount_tco2e=app["amount_tco2e"], serials=entry.serials,
+        purpose_zh=PURPOSES_ZH[app["purpose"]],
+        purpose_detail=" ".join(x for x in (app["purpose_detail"], app.get("legal_document_ref") or "") if x),
+        retired_on=ctx.today, verification_url=f"{base}/api/v1/public/certificates/{number}", sha256_of_data="")
+    data = replace(data, sha256_of_data=fingerprint(data))
+    ctx.session.add(Certificate(number=number, jurisdiction=ctx.case.jurisdiction, case_id=ctx.case.id,
+                                holder_org_id=org.id, amount=app["amount_tco2e"], purpose=app["purpose"],
+                                data=json.loads(json.dumps(data.__dict__, default=str)),
+                                fingerprint=data.sha256_of_data, issued_at=ctx.now))
+    ctx.extra["certificate"] = number
+    ctx.extra["serials"] = entry.serials
+
+
+EFFECTS = {
+    "arm_window": arm_window, "address_verifier": address_verifier, "record_report": _record("report"),
+    "record_verification": _record("verification"), "record_decision": _record("decision"),
+    "remember_hold": remember_hold, "forget_hold": forget_hold, "mint": mint, "retire_units": retire_units,
+}
+
+
+def certificate_data(cert: Certificate) -> CertificateData:
+    d = dict(cert.data)
+    d["retired_on"] = date.fromisoformat(d["retired_on"])
+    return CertificateData(**d)
+
+
+# --- facts ---------------------------------------------------------------------------------------
+
+
+def overlapping_periods(session: Session, case: Case, start: date, end: date) -> list[tuple[int, date, date]]:
+    out = []
+    for cid, app, state in session.exec(select(Case.id, Case.application, Case.state).where(
+            Case.procedure == "issuance", Case.project_id == case.project_id, Case.id != case.id)):
+        report = app.get("report")
+        if not report or state in ("rejected", "withdrawn", "lapsed", "expired"):
+            continue
+        s, e = date.fromisoformat(report["period_start"]), date.fromisoformat(report["period_end"])
+        if s <= end and start <= e:
+            out.append((cid, s, e))
+    return out
+
+
+def holding(session: Session, jurisdiction: str, org_id: int | None, project_id: int | None,
+            vintage: int | None) -> int:
+    if org_id is None:
+        return 0
+    account = session.exec(select(Account).where(Account.jurisdiction == jurisdiction,
+                                                 Account.org_id == org_id)).first()
+    return 0 if account is None else ledger.balance(session, account.id, project_id, vintage)
+
+
+# --- suspension: a project's open issuance cases wait on hold ----------------------------------
+
+
+def hold_project(db: Database, project_id: int, reason_text: str, actor: Actor = SYSTEM_ACTOR,
+                 release: bool = False) -> list[int]:
+    """Suspend (or resume) a project: it shows as suspended, and every open issuance case of it goes
+    on hold (or back where it was). The supervision issue's rectification calls the same function."""
+    from services.cases import Command, fire
+
+    with db.write() as session:
+        project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
+        project.suspended = not release
+        session.add(project)
+        ids = list(session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
+                                                      Case.closed_at.is_(None))))  # type: ignore[union-attr]
+    moved = []
+    for cid in ids:
+        try:
+            fire(db, Command(cid, "release" if release else "hold", actor, {"reason": reason_text}),
+                 lambda s, o: (200, {}))
+            moved.append(cid)
+        except CommandError:
+            continue  # already on hold (or not), or ended meanwhile
+    return moved
+
+
+# --- the annual campaign -------------------------------------------------------------------------
+
+
+def campaign_opens(profile: Profile, year: int, cal: Any) -> date:  # noqa: ANN401
+    """The first working day on or after the profile's opening day (e.g. the first working day of the year)."""
+    month, day = map(int, profile.issuance.window_opens.split("-"))
+    start = date(year, month, day)
+    return start if cal.is_workday(start, profile.code) else cal.add_working_days(start, 1, profile.code).end
+
+
+def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | None = None) -> dict[str, int]:
+    """Open an issuance case for every registered, unsuspended project of the jurisdiction that has
+    none for the vintage. Idempotent: a second run opens nothing (each opening re-checks under the
+    project's row lock)."""
+    from services import audit, effects
+    from states.machine import procedure
+
+    now = now or clock.now()
+    spec = procedure("issuance", jurisdiction)
+    profile = get_profile(jurisdiction)
+    opened = skipped = 0
+    with db.read() as session:
+        candidates = list(session.exec(select(Project.id).where(
+            Project.jurisdiction == jurisdiction, Project.status == "registered", Project.suspended == False,  # noqa: E712
+            sa.or_(Project.project_class.is_(None), Project.project_class != 2))))  # type: ignore[union-attr]
+    for project_id in candidates:
+        with db.write() as session:
+            project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
+            exists = session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
+                                                        Case.vintage == vintage)).first()
+            if exists or project.suspended or project.status != "registered":
+                skipped += 1
+                continue
+            case = Case(procedure="issuance", jurisdiction=jurisdiction, state=spec.initial, subject_kind=project.kind,
+                        applicant_org_id=project.owner_org_id, application={}, created_at=now, updated_at=now)
+            open_issuance(session, case, {"project_id": project_id, "vintage": vintage}, now)
+            session.add(case)
+            session.flush()
+            ctx = effects.Ctx(session=session, case=case, actor=SYSTEM_ACTOR, form=None, profile=profile, spec=spec,
+                              now=now, tasks=[])
+            effects.enter(ctx, spec.state(spec.initial))
+            audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="created",
+                              to_state=case.state, payload={"campaign": vintage, "application": case.application})
+            opened += 1
+    return {"opened": opened, "skipped": skipped, "candidates": len(candidates)}
+
+
+def due_campaigns(db: Database, now: datetime | None = None) -> list[tuple[str, int]]:
+    """(jurisdiction, vintage) pairs whose annual window is open today, for the scheduler."""
+    from services.workdays import calendar
+
+    now = now or clock.now()
+    today = local_date(now)
+    with db.read() as session:
+        cal = calendar(session)
+    due = []
+    for code, profile in all_profiles().items():
+        if profile.issuance.window != "annual":
+            continue
+        closes = _window_close(profile, today.year - 1)
+        if campaign_opens(profile, today.year, cal) <= today <= (closes or today):
+            due.append((code, today.year - 1))
+    return due

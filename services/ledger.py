@@ -1,0 +1,165 @@
+"""The registry ledger: accounts, serial blocks, and an append-only journal.
+
+Issuing mints a block of serial numbers (one per tonne) into the owner's account
+(`SH-2026-P00042-000001-001500`: jurisdiction, vintage, project, first–last). Moving or retiring
+units closes the blocks it takes from — once, by the entry that did it — and opens new ones for the
+part moved and the part left: nothing is edited or deleted, balances are sums of open blocks, and
+`verify` proves that the open blocks add up to what was issued less what was retired, with no
+serial in two places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services.errors import Invalid
+from services.store.sql import insert_ignore
+from services.store.tables import Account, LedgerEntry, Project, SerialBlock
+from states.messages import reason
+
+
+def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> Account:  # noqa: ANN401
+    insert_ignore(session, Account, {"jurisdiction": jurisdiction, "org_id": org_id, "opened_at": now})
+    return session.exec(select(Account).where(Account.jurisdiction == jurisdiction, Account.org_id == org_id)).one()
+
+
+def live_blocks(session: Session, account_id: int, project_id: int | None = None, vintage: int | None = None,
+                *, lock: bool = False) -> list[SerialBlock]:
+    q = select(SerialBlock).where(SerialBlock.account_id == account_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
+                                  SerialBlock.retired == False)  # noqa: E712
+    if project_id is not None:
+        q = q.where(SerialBlock.project_id == project_id)
+    if vintage is not None:
+        q = q.where(SerialBlock.vintage == vintage)
+    q = q.order_by(SerialBlock.vintage, SerialBlock.project_id, SerialBlock.start)
+    return list(session.exec(q.with_for_update() if lock else q))
+
+
+def balance(session: Session, account_id: int, project_id: int | None = None, vintage: int | None = None) -> int:
+    return sum(b.size for b in live_blocks(session, account_id, project_id, vintage))
+
+
+def mint(session: Session, *, project: Project, vintage: int, amount: int, owner_org_id: int, case_id: int,
+         actor_id: int | None, now: Any) -> tuple[LedgerEntry, SerialBlock]:  # noqa: ANN401
+    account = account_for(session, project.jurisdiction, owner_org_id, now)
+    last = session.exec(select(sa.func.max(SerialBlock.end)).where(SerialBlock.project_id == project.id,
+                                                                   SerialBlock.vintage == vintage)).one()
+    start = (last or 0) + 1
+    code = (project.registration_number or f"X{project.id:05d}").split("-")[-1]
+    entry = LedgerEntry(kind="issue", jurisdiction=project.jurisdiction, amount=amount, to_account_id=account.id,
+                        case_id=case_id, actor_id=actor_id, at=now)
+    session.add(entry)
+    session.flush()
+    block = SerialBlock(jurisdiction=project.jurisdiction, project_id=project.id, project_code=code,
+                        vintage=vintage, start=start, end=start + amount - 1, account_id=account.id,
+                        opened_by=entry.id)
+    session.add(block)
+    session.flush()
+    entry.serials = [block.serial]
+    session.add(entry)
+    return entry, block
+
+
+def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
+          retire: bool) -> list[SerialBlock]:
+    """Close blocks from the front of `source` until `amount` units moved; split the last one."""
+    moved: list[SerialBlock] = []
+    left = amount
+    for block in source:
+        if left == 0:
+            break
+        take = min(left, block.size)
+        block.closed_by = entry.id
+        session.add(block)
+        piece = SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id,
+                            project_code=block.project_code, vintage=block.vintage, start=block.start,
+                            end=block.start + take - 1, account_id=to_account, retired=retire, opened_by=entry.id)
+        moved.append(piece)
+        session.add(piece)
+        if take < block.size:  # the remainder stays where it was, as a new block
+            session.add(SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id,
+                                    project_code=block.project_code, vintage=block.vintage, start=block.start + take,
+                                    end=block.end, account_id=block.account_id, opened_by=entry.id))
+        left -= take
+    session.flush()
+    entry.serials = [b.serial for b in moved]
+    session.add(entry)
+    return moved
+
+
+def _need(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None
+          ) -> list[SerialBlock]:
+    blocks = live_blocks(session, account_id, project_id, vintage, lock=True)
+    held = sum(b.size for b in blocks)
+    if amount > held:
+        raise Invalid([reason("not_enough_held", field="amount_tco2e", held=held, asked=amount)])
+    return blocks
+
+
+def transfer(session: Session, *, jurisdiction: str, from_account: int, to_account: int, amount: int,
+             project_id: int | None, vintage: int | None, reference: str, actor_id: int | None,
+             now: Any) -> LedgerEntry:  # noqa: ANN401
+    blocks = _need(session, from_account, amount, project_id, vintage)
+    entry = LedgerEntry(kind="transfer", jurisdiction=jurisdiction, amount=amount, from_account_id=from_account,
+                        to_account_id=to_account, actor_id=actor_id, reference=reference, at=now)
+    session.add(entry)
+    session.flush()
+    _take(session, entry, blocks, amount, to_account=to_account, retire=False)
+    return entry
+
+
+def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int | None,
+           vintage: int | None, case_id: int, actor_id: int | None, now: Any) -> LedgerEntry:  # noqa: ANN401
+    """Retired units stay in the holder's account, marked retired: they can never move again."""
+    blocks = _need(session, account_id, amount, project_id, vintage)
+    entry = LedgerEntry(kind="retire", jurisdiction=jurisdiction, amount=amount, from_account_id=account_id,
+                        case_id=case_id, actor_id=actor_id, at=now)
+    session.add(entry)
+    session.flush()
+    _take(session, entry, blocks, amount, to_account=account_id, retire=True)
+    return entry
+
+
+def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
+    """Open blocks (held + retired) = issued; held = issued − retired; no serial in two open blocks."""
+    js = list(jurisdictions) if jurisdictions is not None else None
+
+    def total(kind: str) -> int:
+        q = select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.kind == kind)
+        if js is not None:
+            q = q.where(LedgerEntry.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        return int(session.exec(q).one())
+
+    def blocks_sum(retired: bool) -> int:
+        q = select(sa.func.coalesce(sa.func.sum(SerialBlock.end - SerialBlock.start + 1), 0)).where(
+            SerialBlock.closed_by.is_(None), SerialBlock.retired == retired)  # type: ignore[union-attr]
+        if js is not None:
+            q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        return int(session.exec(q).one())
+
+    issued, retired_total = total("issue"), total("retire")
+    held, retired_blocks = blocks_sum(False), blocks_sum(True)
+    # overlapping open blocks of the same project and vintage: sorted by start, each must begin after
+    # the previous one ended (a window function: one pass, done by the database)
+    prev_end = sa.func.lag(SerialBlock.end).over(partition_by=(SerialBlock.project_id, SerialBlock.vintage),
+                                                 order_by=SerialBlock.start)
+    ordered = select(SerialBlock.id, SerialBlock.start, prev_end.label("prev_end")).where(
+        SerialBlock.closed_by.is_(None))  # type: ignore[union-attr]
+    if js is not None:
+        ordered = ordered.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+    sub = ordered.subquery()
+    overlaps = [row[0] for row in session.execute(
+        sa.select(sub.c.id).where(sub.c.prev_end.is_not(None), sub.c.start <= sub.c.prev_end).limit(20))]
+    problems = []
+    if held + retired_blocks != issued:
+        problems.append(f"open blocks {held + retired_blocks} != issued {issued}")
+    if retired_blocks != retired_total:
+        problems.append(f"retired blocks {retired_blocks} != retired {retired_total}")
+    if overlaps:
+        problems.append(f"serials in two places: blocks {overlaps}")
+    return {"ok": not problems, "issued": issued, "retired": retired_total, "held": held,
+            "retired_in_blocks": retired_blocks, "problems": problems}

@@ -1,0 +1,78 @@
+"""issuance 减排量签发 — the whole procedure, per jurisdiction profile.
+
+    open ─submit_monitoring_report→ verification ─verify→ submitted ─accept→ technical_review
+    ─pass_review→ [expert_review ─panel_pass→] authority_decision ─approve→ [publicity ─(timer)→] issued
+    any state before issued ─hold→ on_hold ─release→ back where it was;  open ─(window closes)→ expired
+
+Seeds: Shanghai art. 15 (annual; technical service agency verifies; first issuance may ride with
+registration); Beijing 编制说明 3 第四章 and 4(一) (annual with a deadline; class 2 never issued);
+Jiaxing arts. 12–17 (owner commissions an independent verifier; centre → committee → authority →
+publicity → filing; the first filing also files the project); Ordos arts. 12–17 (filed verifiers;
+no CCER/VCS); Shandong 五、第三章 (review, registration, publicity).
+"""
+
+from __future__ import annotations
+
+from forms.common import Empty
+from forms.issuance import (
+    HoldReason,
+    IssuanceApplication,
+    IssuanceApproval,
+    MonitoringReport,
+    Verification,
+    VerificationDeclined,
+)
+from forms.registration import Withdrawal
+from states import rules, stages
+from states.profiles import Profile
+from states.spec import ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+
+NAME = "issuance"
+APPLICANT = ("applicant",)
+
+
+def build(profile: Profile) -> ProcedureSpec:
+    iss = profile.issuance
+    after_review = "expert_review" if iss.expert_review else "authority_decision"
+    after_decision = "publicity" if iss.publicity else "issued"
+    states, arrows = stages.compose(
+        ((StateSpec("open", "stop", on_enter=("arm_window",),
+                    tasks=(TaskSpec("monitoring_report", "applicant", ("submit_monitoring_report",),
+                                    sla="monitoring_report"),)),
+          # the verifier the applicant commissioned (the `address_verifier` effect names its firm)
+          StateSpec("verification", "pause", on_enter=("address_verifier",),
+                    tasks=(TaskSpec("verification", "verifier", ("verify", "decline_verification"),
+                                    sla="verification"),))),
+         (TransitionSpec("submit_monitoring_report", ("open",), "verification", APPLICANT, MonitoringReport,
+                         rules=(rules.monitoring_period_allowed, rules.verifier_accredited_and_independent),
+                         effects=("record_report",)),
+          TransitionSpec("verify", ("verification",), "submitted", ("verifier",), Verification,
+                         rules=(rules.verified_by_the_commissioned_verifier,), effects=("record_verification",)),
+          TransitionSpec("decline_verification", ("verification",), "open", ("verifier",), VerificationDeclined,
+                         rules=(rules.verified_by_the_commissioned_verifier,)),
+          TransitionSpec("expire", ("open",), "expired", ("system",), Empty))),
+        stages.completeness(accepted="technical_review"),
+        stages.review(passed=after_review),
+        *([stages.panel(passed="authority_decision")] if iss.expert_review else []),
+        stages.decision(approved=after_decision, form=IssuanceApproval, rules_=(rules.issued_within_verified,),
+                        effects=("record_decision",)),
+        *([stages.publicity(done="issued")] if iss.publicity else []),
+        stages.endings(),
+    )
+    issued_effects = ("mint",) if profile.registration.separate else ("mint", "register_subject")
+    states += (
+        StateSpec("issued", "stop", terminal=True, on_enter=issued_effects, notify=("applicant",)),
+        StateSpec("expired", "stop", terminal=True, notify=("applicant",)),
+        StateSpec("on_hold", "pause", notify=("applicant",)),
+    )
+    # A suspended project's cases wait on hold and come back where they were (issue: supervision).
+    holdable = tuple(s.name for s in states if not s.terminal and s.name != "on_hold")
+    arrows += (
+        TransitionSpec("withdraw", ("open", "verification"), "withdrawn", APPLICANT, Withdrawal),
+        TransitionSpec("hold", holdable, "on_hold", ("system", "case_officer"), HoldReason,
+                       effects=("remember_hold",)),
+        *(TransitionSpec("release", ("on_hold",), state, ("system", "case_officer"), HoldReason,
+                         when=rules.returns_to(state), effects=("forget_hold",)) for state in holdable),
+    )
+    return ProcedureSpec(NAME, "open", states, arrows, application=IssuanceApplication,
+                         opening_rules=(rules.project_issuable,))
