@@ -488,7 +488,8 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
             case.project_id = project.id
         session.add(case)
         session.flush()
-        effects.sync_subject(session, case)
+        if spec.tracks_subject:
+            effects.sync_subject(session, case)
         ctx = effects.Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec, now=now,
                           tasks=[])
         initial = spec.state(spec.initial)

@@ -25,7 +25,8 @@ from services.identity import (
     load_actor,
 )
 from services.store.engine import Database
-from services.store.tables import MethodologyVersion, User
+from services.clock import clock
+from services.store.tables import MethodologyVersion, User, Verifier
 from states.profiles import all_profiles
 
 STAFF = ("case_officer", "approver", "review_centre", "operator", "verifier", "admin")
@@ -82,9 +83,15 @@ def seed_people(db: Database) -> bool:
         for i, code in enumerate(all_profiles()):
             low = code.lower()
             _methodologies(session, code)
+            # a filed third-party verifier (Ordos art. 15) whose staff hold the verifier role
+            verifier_org = ensure_organisation(session, demo_uscc(300 + i), f"{code} 低碳核证技术有限公司")
+            session.add(Verifier(jurisdiction=code, org_id=verifier_org.id, name=verifier_org.name,
+                                 scopes=["project", "scenario"], valid_from=date(2024, 1, 1),
+                                 valid_until=date(2030, 12, 31), filed_at=clock.now()))
             for role in STAFF:
                 user = create_user(session, username=f"{low}_{role}", display_name=f"{code} {role}",
-                                   grants=[(role, code)], password_hash=pw)
+                                   grants=[(role, code)], password_hash=pw,
+                                   org_id=verifier_org.id if role == "verifier" else None)
                 issue_token(session, user, "demo", token=f"demo-{low}_{role}")
             for n in range(1, EXPERTS + 1):
                 user = create_user(session, username=f"{low}_expert{n}", display_name=f"{code} 专家{n}",

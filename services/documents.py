@@ -31,7 +31,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PNG, JPEG, CSV = "image/png", "image/jpeg", "text/csv"
 ACCEPTED = (PDF, DOCX, XLSX, PNG, JPEG, CSV)
 # States in which the applicant may still add material; staff may add in any open state.
-APPLICANT_EDITABLE = ("draft", "supplement_requested", "revision_requested")
+APPLICANT_EDITABLE = ("draft", "supplement_requested", "revision_requested", "open")
 
 
 def detect(data: bytes) -> str:

@@ -59,7 +59,8 @@ def build(profile: Profile) -> ProcedureSpec:
         *([stages.publicity(done="issued")] if iss.publicity else []),
         stages.endings(),
     )
-    issued_effects = ("mint",) if profile.registration.separate else ("mint", "register_subject")
+    # Jiaxing: the first filing registers the project (numbered first, so its serials carry the number)
+    issued_effects = ("mint",) if profile.registration.separate else ("register_subject", "mint")
     states += (
         StateSpec("issued", "stop", terminal=True, on_enter=issued_effects, notify=("applicant",)),
         StateSpec("expired", "stop", terminal=True, notify=("applicant",)),

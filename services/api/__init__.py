@@ -12,7 +12,18 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.api import errors
-from services.api.routes import admin, calendar, cases, documents, identity, procedures, public, registry, tasks
+from services.api.routes import (
+    admin,
+    calendar,
+    cases,
+    documents,
+    identity,
+    ledger,
+    procedures,
+    public,
+    registry,
+    tasks,
+)
 from services.store.engine import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -43,7 +54,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     app.state.db = db
     app.state.orchestrator = None
     errors.install(app)
-    for module in (identity, cases, documents, tasks, calendar, public, registry, procedures, admin):
+    for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, procedures, admin):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
 

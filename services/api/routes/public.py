@@ -58,12 +58,12 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
 @router.get("/projects", summary="The registry of registered and disclosed projects and scenarios")
 def registry(db: DbDep, jurisdiction: str | None = None) -> dict[str, Any]:
     with db.read() as session:
-        q = select(Project).where(Project.status.in_(("registered", "disclosed")))  # type: ignore[attr-defined]
+        q = select(Project).where(Project.status.in_(("registered", "disclosed", "revoked")))  # type: ignore[attr-defined]
         if jurisdiction:
             q = q.where(Project.jurisdiction == jurisdiction)
         rows = session.exec(q.order_by(Project.id).limit(500))
         return {"items": [{"id": p.id, "jurisdiction": p.jurisdiction, "kind": p.kind, "title": p.title,
-                           "status": p.status, "project_class": p.project_class,
+                           "status": p.status, "suspended": p.suspended, "project_class": p.project_class,
                            "registration_number": p.registration_number,
                            "registered_at": p.registered_at.isoformat() if p.registered_at else None}
                           for p in rows]}
