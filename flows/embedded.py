@@ -4,7 +4,7 @@ One `AsyncIOScheduler` per process, but only the process holding the database's 
 (one scheduler per database). Jobs only wake flows, which re-read the database (DEVELOPERS.md
 pitfalls: `coalesce=True`, `misfire_grace_time=None`): the sweep runs on an interval and at the
 moment the next timer is due; dispatch runs right after a command commits, and on an interval for
-retries. With `SCHEDULER=prefect` none of this runs: Prefect deployments schedule the same flows.
+retries; the annual issuance campaigns run every morning. With `SCHEDULER=prefect` none of this runs: Prefect deployments schedule the same flows.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ class Orchestrator:
                                kwargs={"reason": "interval"}, next_run_time=_now() + timedelta(seconds=2))
         self.scheduler.add_job(self.dispatch, "interval", seconds=DISPATCH_EVERY.total_seconds(), id="dispatch",
                                kwargs={"reason": "interval"})
+        # the annual issuance campaigns: every morning (idempotent), and once at start
+        self.scheduler.add_job(self.campaigns, "cron", hour=1, minute=5, timezone="Asia/Shanghai", id="campaigns",
+                               kwargs={"reason": "daily"}, next_run_time=_now() + timedelta(seconds=5))
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -88,6 +91,13 @@ class Orchestrator:
 
         with run_tags(*(tags or [])):
             return await dispatch_flow(reason=reason)
+
+    async def campaigns(self, reason: str) -> list[dict[str, Any]] | None:
+        if not self.held:
+            return None
+        from flows.campaign import campaigns_flow
+
+        return await campaigns_flow(reason=reason)
 
     def arm_next_timer(self) -> None:
         """A date job at the next due timer, so a publicity or a deadline ends on time, not up to a

@@ -98,7 +98,8 @@ def close_task(ctx: Ctx, task: Task, status: str, outcome: str) -> None:
 
 
 def enqueue(ctx: Ctx, kind: str, target: str, payload: dict[str, Any] | None = None) -> None:
-    key = f"case:{ctx.case.id}:v{ctx.case.version}:{kind}:{target}"
+    # keyed by the audit event the command is about to append: unique per command, stable on replay
+    key = f"case:{ctx.case.id}:e{ctx.case.audit_seq + 1}:{kind}:{target}"
     ctx.session.add(Outbox(key=key, kind=kind, case_id=ctx.case.id, created_at=ctx.now, available_at=ctx.now,
                            payload={"case_id": ctx.case.id, "state": ctx.case.state, "target": target,
                                     "jurisdiction": ctx.case.jurisdiction, **(payload or {})}))

@@ -124,8 +124,38 @@ def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int,
     return entry
 
 
+def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+              reason_text: str) -> dict[str, Any]:
+    """Jiaxing art. 26: 收回已签发的减排量. Every unit of the project still held, wherever it is held, is
+    cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
+    missing is recorded as a debt of the project's owner."""
+    blocks = list(session.exec(select(SerialBlock).where(
+        SerialBlock.project_id == project.id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
+        SerialBlock.retired == False).with_for_update()))  # noqa: E712
+    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(SerialBlock.end - SerialBlock.start + 1), 0))
+                              .where(SerialBlock.project_id == project.id,
+                                     SerialBlock.opened_by.in_(select(LedgerEntry.id).where(  # type: ignore[attr-defined]
+                                         LedgerEntry.kind == "issue")))).one())
+    cancelled = sum(b.size for b in blocks)
+    entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=cancelled, case_id=case_id,
+                        actor_id=actor_id, reference=reason_text[:200], serials=[b.serial for b in blocks], at=now)
+    session.add(entry)
+    session.flush()
+    for block in blocks:
+        block.closed_by = entry.id
+        session.add(block)
+    debt = issued - cancelled
+    if debt > 0:
+        owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
+        session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=debt, from_account_id=owner.id,
+                                case_id=case_id, actor_id=actor_id, reference=f"claw-back shortfall: {reason_text}"[:200],
+                                at=now))
+    return {"cancelled": cancelled, "debt": debt, "entry_id": entry.id}
+
+
 def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
-    """Open blocks (held + retired) = issued; held = issued − retired; no serial in two open blocks."""
+    """Open blocks (held + retired) = issued − clawed back; retired blocks = retired; no serial in two
+    open blocks."""
     js = list(jurisdictions) if jurisdictions is not None else None
 
     def total(kind: str) -> int:
@@ -141,7 +171,7 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
             q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
         return int(session.exec(q).one())
 
-    issued, retired_total = total("issue"), total("retire")
+    issued, retired_total, clawed = total("issue"), total("retire"), total("clawback")
     held, retired_blocks = blocks_sum(False), blocks_sum(True)
     # overlapping open blocks of the same project and vintage: sorted by start, each must begin after
     # the previous one ended (a window function: one pass, done by the database)
@@ -155,11 +185,11 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     overlaps = [row[0] for row in session.execute(
         sa.select(sub.c.id).where(sub.c.prev_end.is_not(None), sub.c.start <= sub.c.prev_end).limit(20))]
     problems = []
-    if held + retired_blocks != issued:
-        problems.append(f"open blocks {held + retired_blocks} != issued {issued}")
+    if held + retired_blocks != issued - clawed:
+        problems.append(f"open blocks {held + retired_blocks} != issued {issued} - clawed back {clawed}")
     if retired_blocks != retired_total:
         problems.append(f"retired blocks {retired_blocks} != retired {retired_total}")
     if overlaps:
         problems.append(f"serials in two places: blocks {overlaps}")
-    return {"ok": not problems, "issued": issued, "retired": retired_total, "held": held,
+    return {"ok": not problems, "issued": issued, "retired": retired_total, "clawed_back": clawed, "held": held,
             "retired_in_blocks": retired_blocks, "problems": problems}

@@ -36,7 +36,7 @@ def build(profile: Profile) -> ProcedureSpec:
     after_review = "expert_review" if iss.expert_review else "authority_decision"
     after_decision = "publicity" if iss.publicity else "issued"
     states, arrows = stages.compose(
-        ((StateSpec("open", "stop", on_enter=("arm_window",),
+        ((StateSpec("open", "stop", on_enter=("arm_window",), notify=("applicant",),
                     tasks=(TaskSpec("monitoring_report", "applicant", ("submit_monitoring_report",),
                                     sla="monitoring_report"),)),
           # the verifier the applicant commissioned (the `address_verifier` effect names its firm)

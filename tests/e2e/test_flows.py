@@ -136,3 +136,31 @@ def test_webhook_registration_validates(db: Database) -> None:
     bad = client.post("/api/v1/admin/webhooks", json={"jurisdiction": "SD", "name": "x", "url": "ftp://x",
                                                       "secret": "short", "events": ["nope"]}, headers=h("demo_admin"))
     assert bad.status_code == 422 and len(bad.json()["error"]["reasons"]) >= 2
+
+
+def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+    from flows.campaign import campaigns_flow
+    from services.sweep import send_reminders
+
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    drive_to(driver, "SH", cid, "publicity")
+    test_clock.advance(timedelta(days=20))
+    from services.timers import run_due_timers
+
+    run_due_timers(flows_db, test_clock.now())
+    test_clock.set(__import__("tests.conftest", fromlist=["at"]).at("2027-01-04 09:00"))  # first working day
+    first = asyncio.run(campaigns_flow(reason="test"))
+    sh = next(r for r in first if r["jurisdiction"] == "SH")
+    assert sh["vintage"] == 2026 and sh["opened"] == 1
+    again = asyncio.run(campaigns_flow(reason="test"))
+    assert next(r for r in again if r["jurisdiction"] == "SH")["opened"] == 0
+    with flows_db.read() as s:
+        case = s.exec(select(Case).where(Case.procedure == "issuance")).one()
+        assert (case.state, case.vintage) == ("open", 2026)
+    # two working days before the window closes (2027-12-31), the owner is reminded
+    test_clock.set(__import__("tests.conftest", fromlist=["at"]).at("2027-12-29 09:00"))
+    assert send_reminders(flows_db, test_clock.now()) >= 1
+    test_clock.set(__import__("tests.conftest", fromlist=["at"]).at("2028-01-02 09:00"))
+    run_due_timers(flows_db, test_clock.now())
+    with flows_db.read() as s:
+        assert s.get(Case, case.id).state == "expired"

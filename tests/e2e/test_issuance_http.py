@@ -269,3 +269,26 @@ def test_beijing_class_2_never_issues_and_bad_amounts_are_refused(client: TestCl
     with db.read() as s:
         assert list(s.exec(select(LedgerEntry))) == [] and list(s.exec(select(SerialBlock))) == []
     assert db is not None and Project is not None
+
+
+def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(client: TestClient, db: Database,
+                                                                          driver: Driver, test_clock) -> None:  # noqa: ANN001
+    """Jiaxing art. 26: false materials → disqualification and 收回已签发的减排量. The revocation itself
+    is the supervision procedure's; the ledger's part is here: held units cancelled, a shortfall
+    (units already retired) recorded as the owner's debt, and the ledger still verifies."""
+    from services import ledger
+    from services.clock import clock
+
+    cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
+        "new_project": application("JX"), "vintage": 2025}}, headers=h("jx_applicant")).json()["id"]
+    to_issued(client, db, driver, test_clock, "JX", cid)
+    retire_and_certify(client, "JX", 400)
+    with db.write() as s:
+        project = s.get(Project, s.get(Case, cid).project_id)
+        result = ledger.claw_back(s, project=project, case_id=cid, actor_id=None, now=clock.now(),
+                                  reason_text="提供虚假材料")
+    assert result["cancelled"] == 700 and result["debt"] == 400
+    assert client.get("/api/v1/ledger/accounts/mine", headers=h("jx_applicant")).json()["items"][0][
+        "balance_tco2e"] == 0
+    check = client.get("/api/v1/admin/ledger/verify", headers=h("demo_admin")).json()
+    assert check["ok"] is True and check["clawed_back"] == 700 and check["retired"] == 400

@@ -42,7 +42,8 @@ APP_SERVICES = {"migrate", "api", "deploy", "worker"}  # run the image built fro
 DB_CLIENTS = {"migrate", "api", "worker"}  # need DATABASE_URL (the worker's flow runs use it)
 PREFECT_CLIENTS = {"api", "deploy", "worker"}  # need PREFECT_API_URL
 POOL = "carbon"
-DEPLOYMENTS = {"sweep": "flows/sweep.py:sweep_flow", "dispatch": "flows/dispatch.py:dispatch_flow"}
+DEPLOYMENTS = {"sweep": "flows/sweep.py:sweep_flow", "dispatch": "flows/dispatch.py:dispatch_flow",
+               "campaigns": "flows/campaign.py:campaigns_flow"}
 CLI_PREFIX = ["python", "-m", "services.cli"]
 PREFECT_PREFIX = ["prefect"]
 

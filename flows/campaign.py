@@ -1,0 +1,36 @@
+"""`campaigns`: the annual issuance campaign of each profile whose window is open today.
+
+It opens an issuance case for every registered, unsuspended project that has none for the vintage
+(idempotent: running it twice opens nothing twice); owners are notified through the outbox; the
+cases' applicant tasks fall due when the window closes, so the sweep reminds them, and their window
+timer expires them after (Beijing's application deadline)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow, tags, task
+
+from flows.common import database
+from services import issuance
+from services.clock import clock
+
+
+@task(name="open-issuance-cases", task_run_name="open cases {jurisdiction} {vintage}")
+async def open_cases(jurisdiction: str, vintage: int) -> dict[str, int]:
+    return await asyncio.to_thread(issuance.run_campaign, database(), jurisdiction, vintage, clock.now())
+
+
+@flow(name="campaign", flow_run_name="campaign issuance {jurisdiction} {vintage}")
+async def campaign_flow(jurisdiction: str, vintage: int) -> dict[str, Any]:
+    return {"jurisdiction": jurisdiction, "vintage": vintage, **await open_cases(jurisdiction, vintage)}
+
+
+@flow(name="campaigns", flow_run_name="campaigns ({reason})")
+async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
+    results = []
+    for jurisdiction, vintage in await asyncio.to_thread(issuance.due_campaigns, database(), clock.now()):
+        with tags("issuance", jurisdiction, f"vintage:{vintage}"):
+            results.append(await campaign_flow(jurisdiction, vintage))
+    return results
