@@ -83,6 +83,7 @@ class RetirementRequest(Form):
     legal_document_ref: ShortText | None = None
     project_id: int | None = Field(None, ge=1, description="retire only units of this project")
     vintage: int | None = Field(None, ge=2000, le=2100)
+    serials: str | None = Field(None, max_length=60, description="retire exactly this serial range")
 
     @model_validator(mode="after")
     def _document(self) -> RetirementRequest:
@@ -100,6 +101,7 @@ class Transfer(Form):
     amount_tco2e: Units
     project_id: int | None = Field(None, ge=1)
     vintage: int | None = Field(None, ge=2000, le=2100)
+    serials: str | None = Field(None, max_length=60, description="move exactly this serial range")
     reference: ShortText = Field(description="the exchange's trade reference")
 
 

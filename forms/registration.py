@@ -35,6 +35,8 @@ class ProjectApplication(Form):
     consultant: ShortText | None = None
     expertise: ShortText | None = Field(None, description="the field of expertise the panel needs, e.g. energy")
     other_schemes: list[OtherSchemeRegistration] = Field(default_factory=list, max_length=20)
+    # Shanghai art. 15: the first issuance may be applied for together with the registration
+    first_issuance_vintage: int | None = Field(None, ge=2000, le=2100)
 
     @model_validator(mode="after")
     def _dates(self) -> ProjectApplication:
@@ -57,6 +59,7 @@ class ApplicationEdit(Form):
     consultant: ShortText | None = None
     expertise: ShortText | None = None
     other_schemes: list[OtherSchemeRegistration] | None = Field(None, max_length=20)
+    first_issuance_vintage: int | None = Field(None, ge=2000, le=2100)
 
 
 class Submission(Form):

@@ -127,7 +127,7 @@ def retire_units(ctx: Any) -> None:  # noqa: ANN401
     account = ledger.account_for(ctx.session, ctx.case.jurisdiction, app["holder_org_id"], ctx.now)
     entry = ledger.retire(ctx.session, jurisdiction=ctx.case.jurisdiction, account_id=account.id,
                           amount=app["amount_tco2e"], project_id=app.get("project_id"), vintage=app.get("vintage"),
-                          case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now)
+                          case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now, serials=app.get("serials"))
     year = ctx.today.year
     count = ctx.session.exec(select(sa.func.count()).select_from(Certificate).where(
         Certificate.jurisdiction == ctx.case.jurisdiction)).one()
@@ -149,11 +149,6 @@ def retire_units(ctx: Any) -> None:  # noqa: ANN401
     ctx.extra["serials"] = entry.serials
 
 
-EFFECTS = {
-    "arm_window": arm_window, "address_verifier": address_verifier, "record_report": _record("report"),
-    "record_verification": _record("verification"), "record_decision": _record("decision"),
-    "remember_hold": remember_hold, "forget_hold": forget_hold, "mint": mint, "retire_units": retire_units,
-}
 
 
 def certificate_data(cert: Certificate) -> CertificateData:
@@ -223,16 +218,39 @@ def campaign_opens(profile: Profile, year: int, cal: Any) -> date:  # noqa: ANN4
     return start if cal.is_workday(start, profile.code) else cal.add_working_days(start, 1, profile.code).end
 
 
+def open_case(session: Session, project: Project, vintage: int, now: datetime, why: dict[str, Any]) -> Case:
+    """An issuance case opened by the system (campaign, or Shanghai's first issuance with registration)."""
+    from services import audit, effects
+    from states.machine import procedure
+
+    spec = procedure("issuance", project.jurisdiction)
+    case = Case(procedure="issuance", jurisdiction=project.jurisdiction, state=spec.initial, subject_kind=project.kind,
+                applicant_org_id=project.owner_org_id, application={}, created_at=now, updated_at=now)
+    open_issuance(session, case, {"project_id": project.id, "vintage": vintage}, now)
+    session.add(case)
+    session.flush()
+    ctx = effects.Ctx(session=session, case=case, actor=SYSTEM_ACTOR, form=None,
+                      profile=get_profile(project.jurisdiction), spec=spec, now=now, tasks=[])
+    effects.enter(ctx, spec.state(spec.initial))
+    audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="created",
+                      to_state=case.state, payload={**why, "application": case.application})
+    return case
+
+
+def open_first_issuance(ctx: Any) -> None:  # noqa: ANN401
+    """Shanghai art. 15: 申请减排项目的同时，可以同步申请签发首次项目减排量 — registration opens it."""
+    vintage = ctx.case.application.get("first_issuance_vintage")
+    if vintage and ctx.profile.registration.first_issuance_with_registration:
+        project = ctx.session.get(Project, ctx.case.project_id)
+        case = open_case(ctx.session, project, vintage, ctx.now, {"with_registration": ctx.case.id})
+        ctx.extra["first_issuance_case"] = case.id
+
+
 def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | None = None) -> dict[str, int]:
     """Open an issuance case for every registered, unsuspended project of the jurisdiction that has
     none for the vintage. Idempotent: a second run opens nothing (each opening re-checks under the
     project's row lock)."""
-    from services import audit, effects
-    from states.machine import procedure
-
     now = now or clock.now()
-    spec = procedure("issuance", jurisdiction)
-    profile = get_profile(jurisdiction)
     opened = skipped = 0
     with db.read() as session:
         candidates = list(session.exec(select(Project.id).where(
@@ -246,16 +264,7 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | 
             if exists or project.suspended or project.status != "registered":
                 skipped += 1
                 continue
-            case = Case(procedure="issuance", jurisdiction=jurisdiction, state=spec.initial, subject_kind=project.kind,
-                        applicant_org_id=project.owner_org_id, application={}, created_at=now, updated_at=now)
-            open_issuance(session, case, {"project_id": project_id, "vintage": vintage}, now)
-            session.add(case)
-            session.flush()
-            ctx = effects.Ctx(session=session, case=case, actor=SYSTEM_ACTOR, form=None, profile=profile, spec=spec,
-                              now=now, tasks=[])
-            effects.enter(ctx, spec.state(spec.initial))
-            audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="created",
-                              to_state=case.state, payload={"campaign": vintage, "application": case.application})
+            open_case(session, project, vintage, now, {"campaign": vintage})
             opened += 1
     return {"opened": opened, "skipped": skipped, "candidates": len(candidates)}
 
@@ -276,3 +285,11 @@ def due_campaigns(db: Database, now: datetime | None = None) -> list[tuple[str, 
         if campaign_opens(profile, today.year, cal) <= today <= (closes or today):
             due.append((code, today.year - 1))
     return due
+
+
+EFFECTS = {
+    "arm_window": arm_window, "address_verifier": address_verifier, "record_report": _record("report"),
+    "record_verification": _record("verification"), "record_decision": _record("decision"),
+    "remember_hold": remember_hold, "forget_hold": forget_hold, "mint": mint, "retire_units": retire_units,
+    "open_first_issuance": open_first_issuance,
+}

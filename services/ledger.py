@@ -10,6 +10,7 @@ serial in two places.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,31 +65,65 @@ def mint(session: Session, *, project: Project, vintage: int, amount: int, owner
     return entry, block
 
 
+def _piece(block: SerialBlock, start: int, end: int, account: int, retired: bool, entry: LedgerEntry) -> SerialBlock:
+    return SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id, project_code=block.project_code,
+                       vintage=block.vintage, start=start, end=end, account_id=account, retired=retired,
+                       opened_by=entry.id)
+
+
 def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
-          retire: bool) -> list[SerialBlock]:
-    """Close blocks from the front of `source` until `amount` units moved; split the last one."""
+          retire: bool, window: tuple[int, int] | None = None) -> list[SerialBlock]:
+    """Close blocks of `source` (from the front, or those a serial `window` names) until `amount`
+    units moved; what is left of a block on either side stays where it was, as new blocks."""
     moved: list[SerialBlock] = []
     left = amount
     for block in source:
         if left == 0:
             break
-        take = min(left, block.size)
+        lo = max(block.start, window[0]) if window else block.start
+        hi = min(block.end, window[1], lo + left - 1) if window else block.start + min(left, block.size) - 1
         block.closed_by = entry.id
         session.add(block)
-        piece = SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id,
-                            project_code=block.project_code, vintage=block.vintage, start=block.start,
-                            end=block.start + take - 1, account_id=to_account, retired=retire, opened_by=entry.id)
+        piece = _piece(block, lo, hi, to_account, retire, entry)
         moved.append(piece)
         session.add(piece)
-        if take < block.size:  # the remainder stays where it was, as a new block
-            session.add(SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id,
-                                    project_code=block.project_code, vintage=block.vintage, start=block.start + take,
-                                    end=block.end, account_id=block.account_id, opened_by=entry.id))
-        left -= take
+        if block.start < lo:
+            session.add(_piece(block, block.start, lo - 1, block.account_id, False, entry))
+        if hi < block.end:
+            session.add(_piece(block, hi + 1, block.end, block.account_id, False, entry))
+        left -= hi - lo + 1
     session.flush()
     entry.serials = [b.serial for b in moved]
     session.add(entry)
     return moved
+
+
+SERIAL = re.compile(r"^(?P<j>[A-Z]{2,4})-(?P<v>\d{4})-(?P<p>[A-Z]\d{5})-(?P<s>\d{6})-(?P<e>\d{6})$")
+
+
+def in_range(session: Session, account_id: int, serials: str, amount: int) -> list[SerialBlock]:
+    """The holder's open blocks exactly covering a serial range, cut to it (the caller moves them).
+    A range that is malformed, not held whole by this account, or of another size is refused."""
+    m = SERIAL.match(serials.strip())
+    if not m:
+        raise Invalid([reason("serial_malformed", field="serials", serials=serials)])
+    start, end = int(m["s"]), int(m["e"])
+    if end < start or end - start + 1 != amount:
+        raise Invalid([reason("serial_size", field="serials", size=max(end - start + 1, 0), amount=amount)])
+    blocks = [b for b in session.exec(select(SerialBlock).where(
+        SerialBlock.account_id == account_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
+        SerialBlock.retired == False, SerialBlock.jurisdiction == m["j"],  # noqa: E712
+        SerialBlock.vintage == int(m["v"]), SerialBlock.project_code == m["p"],
+        SerialBlock.end >= start, SerialBlock.start <= end).order_by(SerialBlock.start).with_for_update())]
+    covered, cursor = 0, start
+    for b in blocks:
+        if b.start > cursor:
+            break
+        covered += min(b.end, end) - max(b.start, start) + 1
+        cursor = min(b.end, end) + 1
+    if covered != amount:
+        raise Invalid([reason("serial_not_held", field="serials", serials=serials)])
+    return blocks
 
 
 def _need(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None
@@ -100,27 +135,37 @@ def _need(session: Session, account_id: int, amount: int, project_id: int | None
     return blocks
 
 
+def _source(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None,
+            serials: str | None) -> tuple[list[SerialBlock], tuple[int, int] | None]:
+    if serials:
+        m = SERIAL.match(serials.strip())
+        blocks = in_range(session, account_id, serials, amount)
+        return blocks, (int(m["s"]), int(m["e"]))  # type: ignore[index]
+    return _need(session, account_id, amount, project_id, vintage), None
+
+
 def transfer(session: Session, *, jurisdiction: str, from_account: int, to_account: int, amount: int,
              project_id: int | None, vintage: int | None, reference: str, actor_id: int | None,
-             now: Any) -> LedgerEntry:  # noqa: ANN401
-    blocks = _need(session, from_account, amount, project_id, vintage)
+             now: Any, serials: str | None = None) -> LedgerEntry:  # noqa: ANN401
+    blocks, window = _source(session, from_account, amount, project_id, vintage, serials)
     entry = LedgerEntry(kind="transfer", jurisdiction=jurisdiction, amount=amount, from_account_id=from_account,
                         to_account_id=to_account, actor_id=actor_id, reference=reference, at=now)
     session.add(entry)
     session.flush()
-    _take(session, entry, blocks, amount, to_account=to_account, retire=False)
+    _take(session, entry, blocks, amount, to_account=to_account, retire=False, window=window)
     return entry
 
 
 def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int | None,
-           vintage: int | None, case_id: int, actor_id: int | None, now: Any) -> LedgerEntry:  # noqa: ANN401
+           vintage: int | None, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+           serials: str | None = None) -> LedgerEntry:
     """Retired units stay in the holder's account, marked retired: they can never move again."""
-    blocks = _need(session, account_id, amount, project_id, vintage)
+    blocks, window = _source(session, account_id, amount, project_id, vintage, serials)
     entry = LedgerEntry(kind="retire", jurisdiction=jurisdiction, amount=amount, from_account_id=account_id,
                         case_id=case_id, actor_id=actor_id, at=now)
     session.add(entry)
     session.flush()
-    _take(session, entry, blocks, amount, to_account=account_id, retire=True)
+    _take(session, entry, blocks, amount, to_account=account_id, retire=True, window=window)
     return entry
 
 

@@ -251,6 +251,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
     "reason.issued_over_verified": ("签发量不得超过核证量 {verified}", "Issued may not exceed verified ({verified})"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
+    "reason.first_issuance_not_here": (
+        "本辖区首次减排量签发不能随项目登记一并申请",
+        "Here the first issuance cannot be applied for together with the registration",
+    ),
+    "reason.serial_malformed": ("序列号区间格式错误：{serials}", "Malformed serial range: {serials}"),
+    "reason.serial_size": ("序列号区间含 {size} 吨，与数量 {amount} 不符", "The range holds {size} t, not {amount}"),
+    "reason.serial_not_held": ("序列号区间 {serials} 不存在或不全归您持有", "Range {serials} does not exist or is not all yours"),
     "reason.panel_size": (
         "专家组人数须为不少于{min}人的奇数",
         "An expert panel needs an odd number of at least {min} members",

@@ -35,7 +35,8 @@ def build(profile: Profile) -> ProcedureSpec:
     if not reg.separate:
         raise LookupError(f"{profile.code} has no separate project registration")
     classes = bool(reg.project_classes)  # Beijing: class 1 registered, class 2 only disclosed
-    subject_rules = (rules.not_registered_elsewhere, rules.project_class_fits, rules.methodology_usable)
+    subject_rules = (rules.not_registered_elsewhere, rules.project_class_fits, rules.methodology_usable,
+                     rules.first_issuance_allowed)
 
     states, arrows = stages.compose(
         stages.intake(edit_form=ApplicationEdit, submit_rules=(rules.commitments_given, *subject_rules),
@@ -48,7 +49,7 @@ def build(profile: Profile) -> ProcedureSpec:
         stages.endings(),
     )
     states += (StateSpec("registered", "stop", terminal=True, subject_status="registered",
-                         on_enter=("register_subject",), notify=("applicant",)),)
+                         on_enter=("register_subject", "open_first_issuance"), notify=("applicant",)),)
     if classes:
         states += (StateSpec("disclosed", "stop", terminal=True, subject_status="disclosed",
                              on_enter=("disclose_subject",), notify=("applicant",)),)

@@ -75,6 +75,13 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
     return out
 
 
+def first_issuance_allowed(inp: RuleInput) -> list[Reason]:
+    """Only Shanghai (art. 15) lets the first issuance ride with the registration."""
+    if _app(inp).get("first_issuance_vintage") and not inp.profile.registration.first_issuance_with_registration:
+        return [reason("first_issuance_not_here", field="first_issuance_vintage")]
+    return []
+
+
 # --- Beijing classes at acceptance ---------------------------------------------------------
 
 

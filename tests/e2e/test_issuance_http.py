@@ -292,3 +292,54 @@ def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(clien
         "balance_tco2e"] == 0
     check = client.get("/api/v1/admin/ledger/verify", headers=h("demo_admin")).json()
     assert check["ok"] is True and check["clawed_back"] == 700 and check["retired"] == 400
+
+
+def test_shanghai_first_issuance_rides_with_registration(client: TestClient, db: Database, driver: Driver,
+                                                        test_clock) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", {**application("SH"), "first_issuance_vintage": 2025})
+    drive_to(driver, "SH", cid, "publicity")
+    test_clock.advance(timedelta(days=20))
+    run_due_timers(db, test_clock.now())
+    with db.read() as s:
+        reg = s.get(Case, cid)
+        issuance = s.exec(select(Case).where(Case.procedure == "issuance", Case.project_id == reg.project_id)).one()
+    assert reg.state == "registered" and (issuance.state, issuance.vintage) == ("open", 2025)
+    # elsewhere (Shandong) the first issuance does not ride with the registration
+    sd = driver.open("sd_applicant", "SD", {**application("SD"), "first_issuance_vintage": 2025})
+    body = act(client, "sd_applicant", sd, "submit", {"commitments": {"no_other_voluntary_scheme": True}}, expect=422)
+    assert [r["code"] for r in body["error"]["reasons"]] == ["first_issuance_not_here"]
+
+
+def test_serial_ranges_move_exactly_and_foreign_ranges_are_refused(client: TestClient, db: Database, driver: Driver,
+                                                                   test_clock) -> None:  # noqa: ANN001
+    project = registered_project(db, driver, test_clock, "ORD")
+    cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "ORD", "application": {
+        "project_id": project, "vintage": 2025}}, headers=h("ord_applicant")).json()["id"]
+    to_issued(client, db, driver, test_clock, "ORD", cid)
+    mine = client.get("/api/v1/ledger/accounts/mine", headers=h("ord_applicant")).json()["items"][0]
+    serial = mine["blocks"][0]["serial"]
+    middle = serial.replace("-000001-001100", "-000101-000200")
+    with db.write() as s:
+        from services import ledger
+        from services.store.tables import User
+
+        other = ledger.account_for(s, "ORD", s.exec(select(User.org_id).where(
+            User.username == "ord_applicant2")).one(), test_clock.now()).id
+    moved = client.post("/api/v1/jurisdictions/ORD/transfers", json={
+        "from_account_id": mine["id"], "to_account_id": other, "amount_tco2e": 100, "serials": middle,
+        "reference": "EX-1"}, headers=h("ord_operator"))
+    assert moved.status_code == 201 and moved.json()["serials"] == [middle]
+    left = [b["serial"] for b in client.get("/api/v1/ledger/accounts/mine", headers=h("ord_applicant")).json()[
+        "items"][0]["blocks"]]
+    assert left == [serial.replace("-001100", "-000100"), serial.replace("-000001-", "-000201-")]
+    for serials, amount, code in ((middle, 100, "serial_not_held"), ("nonsense", 5, "serial_malformed"),
+                                  (serial.replace("-000001-001100", "-000001-000050"), 60, "serial_size"),
+                                  (serial.replace("-000001-001100", "-001050-001150"), 101, "serial_not_held")):
+        r = client.post("/api/v1/jurisdictions/ORD/transfers", json={
+            "from_account_id": mine["id"], "to_account_id": other, "amount_tco2e": amount, "serials": serials,
+            "reference": "EX-2"}, headers=h("ord_operator"))
+        assert r.status_code == 422 and r.json()["error"]["reasons"][0]["code"] == code, (serials, r.text)
+    assert client.get("/api/v1/admin/ledger/verify", headers=h("demo_admin")).json()["ok"] is True
+    over = client.post("/api/v1/cases", json={"procedure": "retirement", "jurisdiction": "ORD", "application": {
+        "amount_tco2e": 5000, "purpose": "voluntary", "purpose_detail": "x"}}, headers=h("ord_applicant"))
+    assert over.status_code == 422 and over.json()["error"]["reasons"][0]["code"] == "not_enough_held"

@@ -123,7 +123,7 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep) -> d
         entry = ledger.transfer(session, jurisdiction=jurisdiction, from_account=body.from_account_id,
                                 to_account=body.to_account_id, amount=body.amount_tco2e, project_id=body.project_id,
                                 vintage=body.vintage, reference=body.reference, actor_id=actor.user_id,
-                                now=clock.now())
+                                now=clock.now(), serials=body.serials)
         audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="operator",
                      event="ledger_transfer", payload={"entry_id": entry.id, "amount": entry.amount,
                                                       "serials": entry.serials, "reference": body.reference})

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:56:17.938714
+Create Date: 2026-11-21 21:03:58.828984
 """
 from alembic import op
 import sqlalchemy as sa
