@@ -1,2 +1,9 @@
-"""Entry points that run work on a schedule. Today: the embedded scheduler that sweeps due timers.
-The orchestration issue adds the Prefect flows (dispatch, sweep, campaigns) here."""
+"""Prefect flows (dispatch, sweep, campaigns) and the embedded scheduler that runs them.
+
+Prefect reads its settings at import: analytics off before any flow module imports it.
+"""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -1,13 +1,8 @@
-"""What every flow shares: the database it works on, and Prefect's quiet settings."""
+"""What every flow shares: the database it works on."""
 
 from __future__ import annotations
 
-import os
-
 from services.store.engine import Database
-
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
 
 _db: Database | None = None
 

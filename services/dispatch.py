@@ -284,11 +284,22 @@ def assign(db: Database, row: Outbox, channels: Channels) -> None:
     assign_least_loaded(db, int(row.payload["case_id"]), row.payload["target"])
 
 
+def hold_or_release(release: bool) -> Callable[[Database, Outbox, Channels], None]:
+    def handle(db: Database, row: Outbox, channels: Channels) -> None:
+        from services.issuance import hold_project
+
+        hold_project(db, int(row.payload["project_id"]), f"rectification case {row.payload['case_id']}",
+                     release=release)
+    return handle
+
+
 HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
+    "hold_project": hold_or_release(False),
+    "release_project": hold_or_release(True),
     "notify": notify,
     "convene_panel": convene_panel,
     "assign": assign,
     **{kind: publish for kind in ("open_publicity", "close_publicity", "open_consultation", "close_consultation",
                                   "publish_registration", "publish_disclosure", "publish_methodology",
-                                  "publish_dispositions")},
+                                  "publish_dispositions", "publish_revocation")},
 }

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from services import issuance as issuance_effects
-from services import panels
+from services import panels, supervision
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
@@ -452,9 +452,10 @@ EFFECTS: dict[str, Callable[[Ctx], None]] = {
 }
 
 EFFECTS.update(issuance_effects.EFFECTS)
+EFFECTS.update(supervision.EFFECTS)
 
 # on_enter effects that set timers of their own (so leaving their state must cancel them)
-TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window"}
+TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window", "start_rectifying"}
 
 PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel, ProcedureSpec], dict[str, Any]]] = {
     "apply_edit": merged_application}

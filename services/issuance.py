@@ -193,8 +193,9 @@ def hold_project(db: Database, project_id: int, reason_text: str, actor: Actor =
 
     with db.write() as session:
         project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
-        project.suspended = not release
-        session.add(project)
+        if project.status != "revoked":
+            project.suspended = not release
+            session.add(project)
         ids = list(session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
                                                       Case.closed_at.is_(None))))  # type: ignore[union-attr]
     moved = []

@@ -198,6 +198,39 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     return {"cancelled": cancelled, "debt": debt, "entry_id": entry.id}
 
 
+def adjust(session: Session, *, project: Project, amount: int, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+           reason_text: str) -> dict[str, Any]:
+    """Ordos art. 11: correct reductions obtained from anomalous data — cancel that many of the
+    project's units still held (newest serials first); any shortfall is the owner's debt."""
+    blocks = sorted(session.exec(select(SerialBlock).where(
+        SerialBlock.project_id == project.id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
+        SerialBlock.retired == False).with_for_update()), key=lambda b: (-b.vintage, -b.start))  # noqa: E712
+    entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=0, case_id=case_id,
+                        actor_id=actor_id, reference=reason_text[:200], at=now)
+    session.add(entry)
+    session.flush()
+    left, cancelled = amount, []
+    for block in blocks:
+        if left == 0:
+            break
+        take = min(left, block.size)
+        block.closed_by = entry.id
+        session.add(block)
+        if take < block.size:  # keep the older part of the block
+            session.add(_piece(block, block.start, block.end - take, block.account_id, False, entry))
+        cancelled.append(f"{block.jurisdiction}-{block.vintage}-{block.project_code}-"
+                         f"{block.end - take + 1:06d}-{block.end:06d}")
+        left -= take
+    entry.amount, entry.serials = amount - left, cancelled
+    session.add(entry)
+    if left:
+        owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
+        session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=left, from_account_id=owner.id,
+                                case_id=case_id, actor_id=actor_id, reference=f"adjustment shortfall: {reason_text}"[:200],
+                                at=now))
+    return {"cancelled": amount - left, "debt": left, "entry_id": entry.id}
+
+
 def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
     """Open blocks (held + retired) = issued − clawed back; retired blocks = retired; no serial in two
     open blocks."""

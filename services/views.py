@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from services import documents, statutory
+from services.supervision import reporter_visible_to
 from services.cases import allowed_actions
 from services.clock import clock
 from services.identity import Actor
@@ -106,6 +107,8 @@ def case_detail(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
         "comments": [{"id": c.id, "name": c.name, "organisation": c.organisation, "text": c.text,
                       "answer": c.answer, "disposition": c.disposition} for c in comments],
         "documents": documents.of_case(session, case.id),
+        # a report's reporter: only for the case officers handling it (Jiaxing art. 27: 为举报人保密)
+        "reporter": reporter_visible_to(session, case, actor),
     }
 
 

@@ -13,6 +13,8 @@ no CCER/VCS); Shandong 五、第三章 (review, registration, publicity).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forms.common import Empty
 from forms.issuance import (
     HoldReason,
@@ -75,5 +77,9 @@ def build(profile: Profile) -> ProcedureSpec:
         *(TransitionSpec("release", ("on_hold",), state, ("system", "case_officer"), HoldReason,
                          when=rules.returns_to(state), effects=("forget_hold",)) for state in holdable),
     )
+    # While the project is suspended no case advances (it waits on hold): every arrow but the hold
+    # itself, its release and the applicant's withdrawal checks it.
+    arrows = tuple(a if a.trigger in ("hold", "release", "withdraw", "expire", "lodge_objection")
+                   else replace(a, rules=(*a.rules, rules.project_not_suspended)) for a in arrows)
     return ProcedureSpec(NAME, "open", states, arrows, application=IssuanceApplication,
                          opening_rules=(rules.project_issuable,))

@@ -16,7 +16,7 @@ from typing import Any
 from transitions import EventData, Machine
 from transitions.extensions import GraphMachine
 
-from states import issuance, methodology_filing, project_registration, retirement
+from states import issuance, methodology_filing, project_registration, rectification, report, retirement
 from states.profiles import Profile, get_profile
 from states.spec import ProcedureSpec, TransitionSpec
 
@@ -25,6 +25,8 @@ BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
     methodology_filing.NAME: methodology_filing.build,
     issuance.NAME: issuance.build,
     retirement.NAME: retirement.build,
+    rectification.NAME: rectification.build,
+    report.NAME: report.build,
 }
 
 

@@ -73,6 +73,14 @@ class IssuanceRules(_Strict):
     lookback_years: int = Field(ge=1)
 
 
+class RectificationRules(_Strict):
+    deadline_days: int = Field(ge=1)
+    max_rounds: int = Field(ge=1)
+    on_failure: Literal["revoke", "stay_suspended"]
+    false_materials_clawback: bool = False
+    anomalous_data_adjustment: bool = False
+
+
 class PublicityRules(_Strict):
     days: int
     days_max: int
@@ -121,6 +129,7 @@ class Profile(_Strict):
     registration: RegistrationRules
     methodology: MethodologyRules
     issuance: IssuanceRules
+    rectification: RectificationRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules

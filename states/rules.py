@@ -361,3 +361,20 @@ def enough_held(inp: RuleInput) -> list[Reason]:
     if app["amount_tco2e"] > held:
         return [reason("not_enough_held", field="amount_tco2e", held=held, asked=app["amount_tco2e"])]
     return []
+
+
+# --- supervision --------------------------------------------------------------------------------
+
+
+def rounds_left(inp: RuleInput) -> list[Reason]:
+    """A rejected report sends the case back with a new deadline, up to the profile's rounds."""
+    rounds = len(_app(inp).get("notices") or [])
+    if rounds >= inp.profile.rectification.max_rounds:
+        return [reason("rounds_exhausted", rounds=rounds)]
+    return []
+
+
+def project_not_suspended(inp: RuleInput) -> list[Reason]:
+    """While a rectification runs no issuance case advances (it waits on hold)."""
+    p = inp.facts.project()
+    return [reason("project_suspended", field="project_id")] if p is not None and p.suspended else []

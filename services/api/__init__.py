@@ -22,6 +22,7 @@ from services.api.routes import (
     procedures,
     public,
     registry,
+    supervision,
     tasks,
 )
 from services.store.engine import Database
@@ -54,7 +55,8 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     app.state.db = db
     app.state.orchestrator = None
     errors.install(app)
-    for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, procedures, admin):
+    for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
+                   admin):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
 

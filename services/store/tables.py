@@ -59,6 +59,7 @@ class Organisation(SQLModel, table=True):
     uscc: str = Field(max_length=18, unique=True)  # 统一社会信用代码, GB 32100-2015
     name: str = Field(max_length=200)
     created_at: datetime = _ts()
+    disqualified_at: datetime | None = _ts(nullable=True)  # Jiaxing art. 26: 取消参与碳普惠市场的资格
 
 
 class User(SQLModel, table=True):
@@ -442,6 +443,39 @@ class Certificate(SQLModel, table=True):
     issued_at: datetime = _ts()
 
 
+class Evaluation(SQLModel, table=True):
+    """A tracking evaluation (跟踪评估) of a registered project, with its findings."""
+
+    __tablename__ = "evaluations"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    jurisdiction: str = Field(max_length=8)
+    by_user: int | None = None
+    role: str = Field(max_length=20)
+    summary: str
+    findings: list[dict[str, Any]] = _json([])
+    rectification_case_id: int | None = None
+    at: datetime = _ts()
+
+
+class ReportIdentity(SQLModel, table=True):
+    """Who reported (举报人): kept apart from the case, shown only to the officers handling it."""
+
+    __tablename__ = "report_identities"
+    case_id: int = Field(primary_key=True, foreign_key="cases.id")
+    receipt: str = Field(max_length=40, unique=True)
+    secret_sha256: str = Field(max_length=64)
+    name: str = Field(default="", max_length=100)
+    contact: str = Field(default="", max_length=200)
+
+
+class RateLimit(SQLModel, table=True):
+    __tablename__ = "rate_limits"
+    key: str = Field(primary_key=True, max_length=120)
+    window_start: datetime = _ts()
+    count: int = 0
+
+
 class Notification(SQLModel, table=True):
     """An in-app notification; one per outbox row and recipient, however often the row is delivered."""
 
@@ -510,7 +544,7 @@ class SlaBreach(SQLModel, table=True):
     role: str | None = Field(default=None, max_length=20)
     due_at: datetime | None = _ts(nullable=True)
     detected_at: datetime = _ts()
-    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_at: datetime | None = _ts(nullable=True, index=True)
     escalation_task_id: int | None = None
 
 

@@ -64,6 +64,7 @@ def registry(db: DbDep, jurisdiction: str | None = None) -> dict[str, Any]:
         rows = session.exec(q.order_by(Project.id).limit(500))
         return {"items": [{"id": p.id, "jurisdiction": p.jurisdiction, "kind": p.kind, "title": p.title,
                            "status": p.status, "suspended": p.suspended, "project_class": p.project_class,
+                           "record": f"/api/v1/public/projects/{p.id}",
                            "registration_number": p.registration_number,
                            "registered_at": p.registered_at.isoformat() if p.registered_at else None}
                           for p in rows]}

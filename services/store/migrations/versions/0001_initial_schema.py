@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 21:03:58.828984
+Create Date: 2026-11-21 21:15:50.700841
 """
 from alembic import op
 import sqlalchemy as sa
@@ -113,6 +113,7 @@ def upgrade() -> None:
     sa.Column('uscc', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('created_at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disqualified_at', services.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('uscc')
     )
@@ -136,6 +137,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_outbox_pending', ['status', 'available_at'], unique=False)
 
+    op.create_table('rate_limits',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('window_start', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('registration_counters',
     sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -332,6 +339,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_jurisdiction'), ['jurisdiction'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_project_id'), ['project_id'], unique=False)
 
+    op.create_table('evaluations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('by_user', sa.Integer(), nullable=True),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('findings', sa.JSON(), nullable=False),
+    sa.Column('rectification_case_id', sa.Integer(), nullable=True),
+    sa.Column('at', services.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evaluations_project_id'), ['project_id'], unique=False)
+
     op.create_table('serial_blocks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('jurisdiction', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
@@ -491,6 +514,16 @@ def upgrade() -> None:
     with op.batch_alter_table('panel_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_panel_members_case_id'), ['case_id'], unique=False)
 
+    op.create_table('report_identities',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('receipt', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('secret_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('contact', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('case_id'),
+    sa.UniqueConstraint('receipt')
+    )
     op.create_table('sla_breaches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
@@ -511,6 +544,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sla_breaches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sla_breaches_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sla_breaches_resolved_at'), ['resolved_at'], unique=False)
 
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -583,9 +617,11 @@ def downgrade() -> None:
 
     op.drop_table('tasks')
     with op.batch_alter_table('sla_breaches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sla_breaches_resolved_at'))
         batch_op.drop_index(batch_op.f('ix_sla_breaches_case_id'))
 
     op.drop_table('sla_breaches')
+    op.drop_table('report_identities')
     with op.batch_alter_table('panel_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_panel_members_case_id'))
 
@@ -622,6 +658,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_blocks_live')
 
     op.drop_table('serial_blocks')
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evaluations_project_id'))
+
+    op.drop_table('evaluations')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_project_id'))
         batch_op.drop_index(batch_op.f('ix_cases_jurisdiction'))
@@ -665,6 +705,7 @@ def downgrade() -> None:
     op.drop_table('accounts')
     op.drop_table('scheduler_leases')
     op.drop_table('registration_counters')
+    op.drop_table('rate_limits')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending')
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))

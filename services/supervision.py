@@ -1,0 +1,274 @@
+"""Supervision: tracking evaluations, rectification (suspension, resumption, revocation), reports.
+
+A rectification suspends its project in the same transaction as the notice (so no issuance case can
+advance: `rules.project_not_suspended`), and the dispatcher then puts the project's issuance cases
+on hold (`hold_project` outbox rows); resumption releases them the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services import audit, ledger
+from services.calendar import end_of_day_utc, local_date
+from services.clock import clock
+from services.errors import Invalid, NotFound
+from services.identity import PUBLIC_ACTOR, SYSTEM_ACTOR, Actor
+from services.store.engine import Database
+from services.store.tables import (
+    Case,
+    Evaluation,
+    Notice,
+    Organisation,
+    Project,
+    RateLimit,
+    ReportIdentity,
+    Timer,
+)
+from states.messages import reason
+from states.profiles import get_profile
+
+
+def open_rectification(session: Session, project: Project, *, origin: dict[str, Any],
+                       findings: list[dict[str, Any]], now: datetime, actor: Actor = SYSTEM_ACTOR) -> Case:
+    from services import effects
+    from states.machine import procedure
+
+    if project.status != "registered":
+        raise Invalid([reason("project_not_registered", field="project_id", status=project.status)])
+    spec = procedure("rectification", project.jurisdiction)
+    case = Case(procedure="rectification", jurisdiction=project.jurisdiction, state=spec.initial,
+                subject_kind=project.kind, project_id=project.id, applicant_org_id=project.owner_org_id,
+                application={"title": f"{project.title} 整改", "origin": origin, "findings": findings, "notices": []},
+                created_at=now, updated_at=now)
+    session.add(case)
+    session.flush()
+    ctx = effects.Ctx(session=session, case=case, actor=actor, form=None, profile=get_profile(project.jurisdiction),
+                      spec=spec, now=now, tasks=[])
+    effects.enter(ctx, spec.state(spec.initial))
+    audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role=actor.role_label, event="created",
+                      to_state=case.state, payload={"origin": origin, "findings": len(findings)})
+    return case
+
+
+def record_evaluation(db: Database, project_id: int, actor: Actor, summary: str,
+                      findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tracking evaluation; a finding that needs action opens a rectification case."""
+    now = clock.now()
+    with db.write() as session:
+        project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
+        if project is None:
+            raise NotFound.of("项目", "Project")
+        role = next((r for r in ("case_officer", "operator") if actor.holds(r, project.jurisdiction)), None)
+        if role is None:
+            from services.errors import Forbidden
+
+            raise Forbidden([reason("role_required", roles_zh="主管部门经办人或运营管理机构",
+                                    roles_en="case_officer or operator")])
+        evaluation = Evaluation(project_id=project_id, jurisdiction=project.jurisdiction, by_user=actor.user_id,
+                                role=role, summary=summary, findings=findings, at=now)
+        session.add(evaluation)
+        session.flush()
+        if any(f.get("needs_action") for f in findings):
+            case = open_rectification(session, project, origin={"evaluation": evaluation.id},
+                                      findings=[f for f in findings if f.get("needs_action")], now=now, actor=actor)
+            evaluation.rectification_case_id = case.id
+            session.add(evaluation)
+        return {"id": evaluation.id, "project_id": project_id, "rectification_case_id": evaluation.rectification_case_id}
+
+
+# --- effects ---------------------------------------------------------------------------------------
+
+
+def record_notice(ctx: Any) -> None:  # noqa: ANN401
+    form = ctx.form.model_dump(mode="json")
+    notices = [*ctx.case.application.get("notices", []), {**form, "at": ctx.now.isoformat()}]
+    ctx.case.application = {**ctx.case.application, "notices": notices}
+
+
+def start_rectifying(ctx: Any) -> None:  # noqa: ANN401
+    """The project is suspended (shown publicly); the deadline runs from the notice."""
+    from services import effects
+
+    notice = (ctx.case.application.get("notices") or [{}])[-1]
+    days = notice.get("deadline_days") or ctx.profile.rectification.deadline_days
+    due = ctx.cal.add_working_days(ctx.today, days, ctx.case.jurisdiction)
+    project = ctx.session.get(Project, ctx.case.project_id)
+    first = not project.suspended
+    project.suspended = True
+    ctx.session.add(project)
+    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="rectification_deadline",
+                          trigger="deadline_passed", state="rectifying", fire_at=end_of_day_utc(due.end),
+                          base_on=ctx.today, days=days, provisional=due.provisional))
+    for task in ctx.tasks:
+        if task.kind == "rectification_report":
+            task.due_on, task.due_at, task.due_provisional = due.end, end_of_day_utc(due.end), due.provisional
+            ctx.session.add(task)
+    if first:
+        ctx.session.add(Notice(case_id=ctx.case.id, kind="suspension", jurisdiction=ctx.case.jurisdiction,
+                               title=f"{project.title}：暂停并整改", published_on=ctx.today, first_day=ctx.today,
+                               last_day=due.end, closes_at=end_of_day_utc(due.end), status="open"))
+        effects.enqueue(ctx, "hold_project", "system", {"project_id": project.id})
+
+
+def resume_project(ctx: Any) -> None:  # noqa: ANN401
+    from services import effects
+
+    project = ctx.session.get(Project, ctx.case.project_id)
+    project.suspended = False
+    ctx.session.add(project)
+    _close_notices(ctx, "suspension")
+    effects.enqueue(ctx, "release_project", "system", {"project_id": project.id})
+
+
+def _close_notices(ctx: Any, kind: str) -> None:  # noqa: ANN401
+    for n in ctx.session.exec(select(Notice).where(Notice.case_id == ctx.case.id, Notice.kind == kind,
+                                                   Notice.status == "open")):
+        n.status = "closed"
+        ctx.session.add(n)
+
+
+def revoke_project(ctx: Any) -> None:  # noqa: ANN401
+    """The project exits the scheme and is published as such. Jiaxing art. 26 (false materials):
+    the party is disqualified and every reduction issued is clawed back. Ordos art. 11: reductions
+    obtained from anomalous data are corrected by an entry that cites the finding."""
+    from services import effects
+
+    project = ctx.session.get(Project, ctx.case.project_id)
+    project.status = "revoked"
+    ctx.session.add(project)
+    _close_notices(ctx, "suspension")
+    ctx.session.add(Notice(case_id=ctx.case.id, kind="revocation", jurisdiction=ctx.case.jurisdiction,
+                           title=f"{project.title}：撤销（退出碳普惠）", published_on=ctx.today, first_day=ctx.today,
+                           last_day=ctx.today, closes_at=end_of_day_utc(ctx.today), status="open"))
+    findings = ctx.case.application.get("findings") or []
+    rules = ctx.profile.rectification
+    if rules.false_materials_clawback and any(f.get("category") == "false_materials" for f in findings):
+        result = ledger.claw_back(ctx.session, project=project, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
+                                  now=ctx.now, reason_text="提供虚假材料（嘉兴办法第二十六条）")
+        org = ctx.session.get(Organisation, project.owner_org_id)
+        org.disqualified_at = ctx.now
+        ctx.session.add(org)
+        ctx.extra["clawback"] = result
+    excess = sum(Decimal(str(f.get("excess_tco2e") or 0)) for f in findings if f.get("category") == "data_anomaly")
+    if rules.anomalous_data_adjustment and excess > 0:
+        ctx.extra["adjustment"] = ledger.adjust(ctx.session, project=project, amount=int(excess), case_id=ctx.case.id,
+                                                actor_id=ctx.actor.user_id, now=ctx.now,
+                                                reason_text="依据异常数据获得的减排量修正（鄂尔多斯办法第十一条）")
+    effects.enqueue(ctx, "publish_revocation", "public", {"project_id": project.id})
+
+
+def record_findings(ctx: Any) -> None:  # noqa: ANN401
+    ctx.case.application = {**ctx.case.application, "findings": ctx.form.model_dump(mode="json")["findings"],
+                            "internal_notes": ctx.form.internal_notes}
+
+
+def record_feedback(ctx: Any) -> None:  # noqa: ANN401
+    ctx.case.application = {**ctx.case.application, "feedback": ctx.form.message}
+
+
+def rectify_reported(ctx: Any) -> None:  # noqa: ANN401
+    """A substantiated report about a registered project opens a rectification on it."""
+    pid = ctx.case.application.get("project_id")
+    findings = [f for f in ctx.case.application.get("findings") or [] if f.get("needs_action")]
+    project = ctx.session.get(Project, pid) if pid else None
+    if project is None or not findings or project.jurisdiction != ctx.case.jurisdiction:
+        return
+    if project.status == "registered":
+        case = open_rectification(ctx.session, project, origin={"report": ctx.case.id}, findings=findings,
+                                  now=ctx.now, actor=ctx.actor)
+        ctx.extra["rectification_case_id"] = case.id
+
+
+EFFECTS = {"record_notice": record_notice, "start_rectifying": start_rectifying, "resume_project": resume_project,
+           "revoke_project": revoke_project, "record_findings": record_findings, "record_feedback": record_feedback,
+           "rectify_reported": rectify_reported}
+
+
+# --- public reports ----------------------------------------------------------------------------------
+
+CHECK_LIMIT, CHECK_WINDOW = 5, timedelta(minutes=15)
+
+
+def lodge_report(db: Database, jurisdiction: str, form: Any) -> dict[str, Any]:  # noqa: ANN401
+    """Anyone may report without an account; they get a receipt number and a secret to follow it."""
+    from services import effects
+    from states.machine import procedure
+
+    now = clock.now()
+    spec = procedure("report", jurisdiction)
+    secret = secrets.token_urlsafe(18)
+    receipt = f"RPT-{local_date(now):%Y%m%d}-{secrets.token_hex(4).upper()}"
+    data = form.model_dump(mode="json")
+    public_part = {k: v for k, v in data.items() if k not in ("name", "contact")}
+    with db.write() as session:
+        case = Case(procedure="report", jurisdiction=jurisdiction, state=spec.initial, subject_kind="report",
+                    application={**public_part, "title": f"举报 {receipt}"}, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        session.add(ReportIdentity(case_id=case.id, receipt=receipt,
+                                   secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+                                   name=data["name"], contact=data["contact"]))
+        ctx = effects.Ctx(session=session, case=case, actor=PUBLIC_ACTOR, form=form,
+                          profile=get_profile(jurisdiction), spec=spec, now=now, tasks=[])
+        effects.enter(ctx, spec.state(spec.initial))
+        audit.append_case(session, case, at=now, actor_id=None, actor_role="public", event="created",
+                          to_state=case.state, payload={"subject": data["subject"], "receipt": receipt})
+    return {"receipt": receipt, "secret": secret, "case_jurisdiction": jurisdiction}
+
+
+def _limited(session: Session, key: str, now: datetime) -> bool:
+    row = session.exec(select(RateLimit).where(RateLimit.key == key).with_for_update()).first()
+    if row is None or now - row.window_start > CHECK_WINDOW:
+        row = RateLimit(key=key, window_start=now, count=0) if row is None else row
+        row.window_start, row.count = now, 0
+    row.count += 1
+    session.add(row)
+    return row.count > CHECK_LIMIT
+
+
+def check_report(db: Database, receipt: str, secret: str, client: str) -> dict[str, Any]:
+    """Status and feedback only. A wrong secret and an unknown receipt look the same; both count
+    against the client's and the receipt's attempts (rate-limited)."""
+    from services.errors import CommandError
+
+    class TooMany(CommandError):
+        status, code = 429, "rate_limited"
+
+    now = clock.now()
+    with db.write() as session:
+        if _limited(session, f"report-check:{client}", now) or _limited(session, f"report-receipt:{receipt}", now):
+            raise TooMany([reason("rate_limited", minutes=int(CHECK_WINDOW.total_seconds() // 60))])
+    with db.read() as session:
+        identity = session.exec(select(ReportIdentity).where(ReportIdentity.receipt == receipt)).first()
+        ok = identity is not None and secrets.compare_digest(
+            identity.secret_sha256, hashlib.sha256(secret.encode()).hexdigest())
+        if not ok:
+            raise NotFound([reason("report_secret")])
+        case = session.get(Case, identity.case_id)
+        from states.messages import label
+
+        return {"receipt": receipt, "state": {"name": case.state, **label(f"state.{case.state}")},
+                "received_at": case.created_at.isoformat(), "feedback": case.application.get("feedback")}
+
+
+def reporter_visible_to(session: Session, case: Case, actor: Actor) -> dict[str, str] | None:
+    """Only the case officers handling the report (holding or having done one of its tasks)."""
+    from services.store.tables import Task
+
+    if case.procedure != "report" or not actor.holds("case_officer", case.jurisdiction):
+        return None
+    handlers = set()
+    for assignee, closer in session.exec(select(Task.assignee_id, Task.closed_by).where(Task.case_id == case.id)):
+        handlers |= {assignee, closer}
+    if actor.user_id not in handlers:
+        return None
+    identity = session.get(ReportIdentity, case.id)
+    return None if identity is None else {"name": identity.name, "contact": identity.contact,
+                                          "receipt": identity.receipt}
