@@ -141,7 +141,7 @@ def revoke_project(ctx: Any) -> None:  # noqa: ANN401
     from services import effects
 
     project = ctx.session.get(Project, ctx.case.project_id)
-    project.status = "revoked"
+    project.status, project.suspended = "revoked", False  # out of the scheme, not merely suspended
     ctx.session.add(project)
     _close_notices(ctx, "suspension")
     ctx.session.add(Notice(case_id=ctx.case.id, kind="revocation", jurisdiction=ctx.case.jurisdiction,

@@ -377,4 +377,6 @@ def rounds_left(inp: RuleInput) -> list[Reason]:
 def project_not_suspended(inp: RuleInput) -> list[Reason]:
     """While a rectification runs no issuance case advances (it waits on hold)."""
     p = inp.facts.project()
+    if p is not None and p.status == "revoked":
+        return [reason("project_not_registered", field="project_id", status=p.status)]
     return [reason("project_suspended", field="project_id")] if p is not None and p.suspended else []
