@@ -13,8 +13,9 @@ from typing import Any
 from prefect import flow, tags, task
 
 from flows.common import database
-from services import issuance
+from services import issuance, supervision
 from services.clock import clock
+from states.profiles import get_profile
 
 
 @task(name="open-issuance-cases", task_run_name="open cases {jurisdiction} {vintage}")
@@ -27,10 +28,18 @@ async def campaign_flow(jurisdiction: str, vintage: int) -> dict[str, Any]:
     return {"jurisdiction": jurisdiction, "vintage": vintage, **await open_cases(jurisdiction, vintage)}
 
 
+@task(name="open-revenue-audits", task_run_name="revenue audits {jurisdiction} {year}")
+async def open_audits(jurisdiction: str, year: int) -> dict[str, int]:
+    return await asyncio.to_thread(supervision.open_revenue_audits, database(), jurisdiction, year, clock.now())
+
+
 @flow(name="campaigns", flow_run_name="campaigns ({reason})")
 async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
     results = []
     for jurisdiction, vintage in await asyncio.to_thread(issuance.due_campaigns, database(), clock.now()):
         with tags("issuance", jurisdiction, f"vintage:{vintage}"):
-            results.append(await campaign_flow(jurisdiction, vintage))
+            result = await campaign_flow(jurisdiction, vintage)
+        if get_profile(jurisdiction).revenue_audit.enabled:  # Beijing: the year's revenue audits too
+            result["revenue_audits"] = await open_audits(jurisdiction, vintage)
+        results.append(result)
     return results

@@ -132,8 +132,11 @@ class ObjectionDismissal(Form):
 
 
 class ObjectionUpheld(Form):
+    """`rectify`: the objection shows a problem in an already registered project (e.g. during an
+    issuance's publicity): the case is rejected and a rectification opens on the project."""
+
     reasoning: Reasoning
-    outcome: Literal["re_review", "reject"]
+    outcome: Literal["re_review", "reject", "rectify"]
 
 
 class Withdrawal(Form):

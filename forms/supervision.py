@@ -82,3 +82,17 @@ class Feedback(Form):
     message: Reasoning
 
 
+
+
+Yuan = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 13, decimal_places=2)]
+
+
+class RevenueAuditReport(Form):
+    """Beijing 编制说明 4(二): the audit of how the proceeds from selling reductions were used."""
+
+    year: int = Field(ge=2000, le=2100)
+    proceeds_cny: Yuan
+    costs_cny: Yuan
+    returned_to_users_cny: Yuan
+    auditor: ShortText
+    report_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")

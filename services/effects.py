@@ -455,7 +455,7 @@ EFFECTS.update(issuance_effects.EFFECTS)
 EFFECTS.update(supervision.EFFECTS)
 
 # on_enter effects that set timers of their own (so leaving their state must cancel them)
-TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window", "start_rectifying"}
+TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window", "start_rectifying", "arm_audit_deadline"}
 
 PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel, ProcedureSpec], dict[str, Any]]] = {
     "apply_edit": merged_application}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -186,7 +186,86 @@ def rectify_reported(ctx: Any) -> None:  # noqa: ANN401
         ctx.extra["rectification_case_id"] = case.id
 
 
-EFFECTS = {"record_notice": record_notice, "start_rectifying": start_rectifying, "resume_project": resume_project,
+def rectify_objection(ctx: Any) -> None:  # noqa: ANN401
+    """An upheld objection about a registered project opens a rectification on it."""
+    project = ctx.session.get(Project, ctx.case.project_id)
+    case = open_rectification(ctx.session, project, origin={"objection_case": ctx.case.id},
+                              findings=[{"severity": "high", "category": "other", "needs_action": True,
+                                         "description": ctx.form.reasoning}], now=ctx.now, actor=ctx.actor)
+    ctx.extra["rectification_case_id"] = case.id
+
+
+def arm_audit_deadline(ctx: Any) -> None:  # noqa: ANN401
+    """The year's audit report is due on the profile's day of the following year."""
+    year = ctx.case.vintage
+    month, day = map(int, ctx.profile.revenue_audit.due.split("-"))
+    due = date(year + 1, month, day)
+    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="audit_deadline",
+                          trigger="audit_deadline", state="open", fire_at=end_of_day_utc(due)))
+    for task in ctx.tasks:
+        if task.kind == "revenue_report":
+            task.due_on, task.due_at = due, end_of_day_utc(due)
+            ctx.session.add(task)
+
+
+def record_audit(ctx: Any) -> None:  # noqa: ANN401
+    from states.rules import returned_share
+
+    ctx.case.application = {**ctx.case.application, "audit": ctx.form.model_dump(mode="json"),
+                            "returned_share": str(round(returned_share(ctx.form), 4))}
+
+
+def rectify_revenue(ctx: Any) -> None:  # noqa: ANN401
+    """Below 90% returned, or no report by the deadline: a rectification opens by itself."""
+    project = ctx.session.get(Project, ctx.case.project_id)
+    share = ctx.case.application.get("returned_share")
+    description = (f"收益返还比例 {share} 低于 90%" if share is not None else f"{ctx.case.vintage}年度收益使用审计报告逾期未提交")
+    if project.status == "registered":
+        case = open_rectification(ctx.session, project, origin={"revenue_audit": ctx.case.id}, now=ctx.now,
+                                  findings=[{"severity": "high", "category": "revenue_use", "needs_action": True,
+                                             "description": description}], actor=ctx.actor)
+        ctx.extra["rectification_case_id"] = case.id
+
+
+def open_revenue_audits(db: Database, jurisdiction: str, year: int, now: datetime | None = None) -> dict[str, int]:
+    """Each class-1 registered project owes a revenue audit for the year; idempotent like the campaign."""
+    from services import effects
+    from states.machine import procedure
+
+    now = now or clock.now()
+    profile = get_profile(jurisdiction)
+    if profile is None or not profile.revenue_audit.enabled:
+        return {"opened": 0, "skipped": 0}
+    spec = procedure("revenue_audit", jurisdiction)
+    opened = skipped = 0
+    with db.read() as session:
+        ids = list(session.exec(select(Project.id).where(Project.jurisdiction == jurisdiction,
+                                                         Project.status == "registered", Project.project_class == 1)))
+    for pid in ids:
+        with db.write() as session:
+            project = session.exec(select(Project).where(Project.id == pid).with_for_update()).one()
+            if session.exec(select(Case.id).where(Case.procedure == "revenue_audit", Case.project_id == pid,
+                                                  Case.vintage == year)).first():
+                skipped += 1
+                continue
+            case = Case(procedure="revenue_audit", jurisdiction=jurisdiction, state=spec.initial,
+                        subject_kind=project.kind, project_id=pid, applicant_org_id=project.owner_org_id,
+                        vintage=year, application={"title": f"{project.title} {year}年度收益使用审计"},
+                        created_at=now, updated_at=now)
+            session.add(case)
+            session.flush()
+            ctx = effects.Ctx(session=session, case=case, actor=SYSTEM_ACTOR, form=None, profile=profile, spec=spec,
+                              now=now, tasks=[])
+            effects.enter(ctx, spec.state(spec.initial))
+            audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="created",
+                              to_state=case.state, payload={"year": year})
+            opened += 1
+    return {"opened": opened, "skipped": skipped}
+
+
+EFFECTS = {"record_notice": record_notice, "rectify_objection": rectify_objection,
+           "arm_audit_deadline": arm_audit_deadline, "record_audit": record_audit,
+           "rectify_revenue": rectify_revenue, "start_rectifying": start_rectifying, "resume_project": resume_project,
            "revoke_project": revoke_project, "record_findings": record_findings, "record_feedback": record_feedback,
            "rectify_reported": rectify_reported}
 

@@ -16,7 +16,15 @@ from typing import Any
 from transitions import EventData, Machine
 from transitions.extensions import GraphMachine
 
-from states import issuance, methodology_filing, project_registration, rectification, report, retirement
+from states import (
+    issuance,
+    methodology_filing,
+    project_registration,
+    rectification,
+    report,
+    retirement,
+    revenue_audit,
+)
 from states.profiles import Profile, get_profile
 from states.spec import ProcedureSpec, TransitionSpec
 
@@ -27,6 +35,7 @@ BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
     retirement.NAME: retirement.build,
     rectification.NAME: rectification.build,
     report.NAME: report.build,
+    revenue_audit.NAME: revenue_audit.build,
 }
 
 

@@ -12,6 +12,7 @@ import tomllib
 from fractions import Fraction
 from functools import cache
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -81,6 +82,12 @@ class RectificationRules(_Strict):
     anomalous_data_adjustment: bool = False
 
 
+class RevenueAuditRules(_Strict):
+    enabled: bool = False
+    due: str = Field(pattern=r"^\d{2}-\d{2}$")
+    min_share: Decimal = Field(gt=0, le=1)
+
+
 class PublicityRules(_Strict):
     days: int
     days_max: int
@@ -130,6 +137,7 @@ class Profile(_Strict):
     methodology: MethodologyRules
     issuance: IssuanceRules
     rectification: RectificationRules
+    revenue_audit: RevenueAuditRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules

@@ -380,3 +380,29 @@ def project_not_suspended(inp: RuleInput) -> list[Reason]:
     if p is not None and p.status == "revoked":
         return [reason("project_not_registered", field="project_id", status=p.status)]
     return [reason("project_suspended", field="project_id")] if p is not None and p.suspended else []
+
+
+def project_registered(inp: RuleInput) -> list[Reason]:
+    p = inp.facts.project()
+    if p is None or p.status != "registered":
+        return [reason("project_not_registered", field="outcome", status=p.status if p else "-")]
+    return []
+
+
+# --- Beijing revenue audits -----------------------------------------------------------------------
+
+
+def returned_share(form: Any) -> Decimal:  # noqa: ANN401
+    net = form.proceeds_cny - form.costs_cny
+    return Decimal(1) if net <= 0 else form.returned_to_users_cny / net
+
+
+def share_returned_enough(inp: RuleInput) -> bool:
+    """编制说明 4(二): 返还比例不低于出售碳普惠减排量所获资金（扣除运行成本后）的90%."""
+    return returned_share(inp.form) >= inp.profile.revenue_audit.min_share
+
+
+def audit_report_attached(inp: RuleInput) -> list[Reason]:
+    if inp.form.report_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
+        return [reason("sheet_missing", field="report_sha256")]
+    return []

@@ -178,6 +178,10 @@ def publicity(*, done: str) -> Stage:
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection,),
                        when=lambda inp: inp.form.outcome == "reject", effects=("uphold_objection",)),
+        TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
+                       ObjectionUpheld, rules=(rules.has_open_objection, rules.project_registered),
+                       when=lambda inp: inp.form.outcome == "rectify",
+                       effects=("uphold_objection", "rectify_objection")),
     )
     return states, arrows
 

@@ -212,3 +212,54 @@ def test_bad_supervision_input(client: TestClient, db: Database, driver, test_cl
     third = act(client, "sd_case_officer", rect, "reject_report", {"opinion": "不合格"}, expect=422)
     assert third["error"]["reasons"][0]["code"] == "rounds_exhausted"
     assert test_clock.now() > at("2026-01-01 00:00") - timedelta(days=1)
+
+
+def test_an_upheld_objection_on_a_registered_project_opens_a_rectification(client: TestClient, db: Database,
+                                                                          driver, test_clock) -> None:  # noqa: ANN001
+    """Shandong publicises issuances: an objection then concerns an already registered project."""
+    project = registered_project(db, driver, test_clock, "SD")
+    cid = open_issuance(client, "SD", project)
+    upload_sheet(client, "SD", cid)
+    act(client, "sd_applicant", cid, "submit_monitoring_report", report(client, "SD"))
+    act(client, "sd_verifier", cid, "verify", {"verified_tco2e": "1000", "opinion": "ok"})
+    act(client, "sd_case_officer", cid, "accept")
+    act(client, "sd_review_centre", cid, "pass_review", {"opinion": "ok"})
+    assert act(client, "sd_approver", cid, "approve", {"issued_tco2e": 1000})["state"]["name"] == "publicity"
+    r = client.post(f"/api/v1/public/publicity/{cid}/objections", json={
+        "name": "村民丙", "contact": "x", "text": "项目设备去年已停运，减排量不实。"})
+    assert r.status_code == 201
+    case = act(client, "sd_case_officer", cid, "uphold_objection", {"reasoning": "核实设备停运", "outcome": "rectify"})
+    assert case["state"]["name"] == "rejected"
+    rect = case["result"]["rectification_case_id"]
+    assert client.get(f"/api/v1/cases/{rect}", headers=h("sd_case_officer")).json()["state"]["name"] == "opened"
+
+
+def test_beijing_revenue_audits_open_rectifications_when_short_or_missing(client: TestClient, db: Database,
+                                                                        driver, test_clock) -> None:  # noqa: ANN001
+    from services.supervision import open_revenue_audits
+
+    good, short, silent = (registered_project(db, driver, test_clock, "BJ", title=t) for t in ("甲", "乙", "丙"))
+    assert open_revenue_audits(db, "BJ", 2025, test_clock.now()) == {"opened": 3, "skipped": 0}
+    assert open_revenue_audits(db, "BJ", 2025, test_clock.now()) == {"opened": 0, "skipped": 3}
+    assert open_revenue_audits(db, "SH", 2025, test_clock.now())["opened"] == 0  # Beijing only
+    with db.read() as s:
+        audits = {c.project_id: c.id for c in s.exec(select(Case).where(Case.procedure == "revenue_audit"))}
+    pdf = b"%PDF-1.7\naudit\n%%EOF\n"
+    import hashlib
+
+    for project, returned in ((good, "95000"), (short, "80000")):
+        up = client.post(f"/api/v1/cases/{audits[project]}/documents", headers=h("bj_applicant"),
+                         files={"file": ("审计报告.pdf", pdf, "application/pdf")})
+        assert up.status_code == 201, up.text
+        case = act(client, "bj_applicant", audits[project], "file_audit", {
+            "year": 2025, "proceeds_cny": "120000", "costs_cny": "20000", "returned_to_users_cny": returned,
+            "auditor": "某会计师事务所", "report_sha256": hashlib.sha256(pdf).hexdigest()})
+        assert case["state"]["name"] == ("filed" if project == good else "below_threshold")
+    test_clock.set(at("2026-07-01 09:00"))  # the 2025 audit was due 2026-06-30
+    run_due_timers(db, test_clock.now())
+    published = {a["project_id"]: a for a in client.get("/api/v1/public/revenue-audits").json()["items"]}
+    assert published[good]["returned_share"] == "0.9500" and published[short]["returned_share"] == "0.8000"
+    assert published[silent]["state"]["name"] == "missed"
+    with db.read() as s:
+        rectified = {c.project_id for c in s.exec(select(Case).where(Case.procedure == "rectification"))}
+    assert rectified == {short, silent}

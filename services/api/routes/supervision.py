@@ -101,3 +101,18 @@ def project_record(project_id: int, db: DbDep) -> dict[str, Any]:
         return {"id": p.id, "jurisdiction": p.jurisdiction, "title": p.title, "kind": p.kind, "status": p.status,
                 "suspended": p.suspended, "registration_number": p.registration_number, "history": history,
                 "notices": [{**notice_view(n), "kind": n.kind} for n in notices_]}
+
+
+@router.get("/public/revenue-audits", summary="Beijing class-1 projects' revenue-use audits (published)")
+def revenue_audits(db: DbDep, jurisdiction: str | None = None) -> dict[str, Any]:
+    with db.read() as session:
+        q = select(Case, Project).join(Project, Project.id == Case.project_id).where(
+            Case.procedure == "revenue_audit")
+        if jurisdiction:
+            q = q.where(Case.jurisdiction == jurisdiction)
+        return {"items": [{"project_id": p.id, "registration_number": p.registration_number, "project": p.title,
+                           "year": c.vintage, "state": {"name": c.state, **label(f"state.{c.state}")},
+                           "returned_share": c.application.get("returned_share"),
+                           "audit": {k: v for k, v in (c.application.get("audit") or {}).items()
+                                     if k != "report_sha256"} or None}
+                          for c, p in session.exec(q.order_by(Case.id))]}

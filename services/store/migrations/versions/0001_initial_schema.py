@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 21:15:50.700841
+Create Date: 2026-11-21 21:22:17.245832
 """
 from alembic import op
 import sqlalchemy as sa
