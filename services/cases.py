@@ -150,10 +150,14 @@ class CaseFacts:
             reg = self.session.exec(select(Case.application).where(
                 Case.procedure == "project_registration", Case.project_id == p.id)).first() or {}
             mv = self.session.get(MethodologyVersion, p.methodology_version_id) if p.methodology_version_id else None
+            rectification = self.session.exec(select(Case.id).where(
+                Case.procedure == "rectification", Case.project_id == p.id,
+                Case.closed_at.is_(None)).order_by(Case.id.desc())).first() if p.suspended else None  # type: ignore[union-attr]
             return ProjectFacts(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, status=p.status,
                                 suspended=p.suspended, project_class=p.project_class,
                                 methodology_code=mv.code if mv else None,
-                                other_schemes=tuple(o["scheme"] for o in reg.get("other_schemes") or []))
+                                other_schemes=tuple(o["scheme"] for o in reg.get("other_schemes") or []),
+                                rectification_case=rectification)
         return self._once("project", load)
 
     def overlapping_periods(self, start: date, end: date) -> list[tuple[int, date, date]]:

@@ -256,7 +256,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "reason.project_unknown": ("未找到本辖区项目 #{id}", "No project #{id} in this jurisdiction"),
     "reason.project_not_registered": ("项目状态为{status}，未登记，不能申请签发", "The project is {status}, not registered"),
-    "reason.project_suspended": ("项目已暂停（整改中），不能申请签发", "The project is suspended (rectification)"),
+    "reason.project_suspended": (
+        "项目已暂停（整改案件 #{case}），签发不能进行",
+        "The project is suspended (rectification case #{case}): no issuance proceeds",
+    ),
     "reason.class2_no_issuance": (
         "二类项目不签发减排量（北京编制说明 4(一)）",
         "Class-2 projects are never issued reductions (Beijing note 4(1))",

@@ -270,7 +270,7 @@ def project_issuable(inp: RuleInput) -> list[Reason]:
     if p.status != "registered":
         out.append(reason("project_not_registered", field="project_id", status=p.status))
     if p.suspended:
-        out.append(reason("project_suspended", field="project_id"))
+        out.append(reason("project_suspended", field="project_id", case=p.rectification_case or "-"))
     if p.project_class == 2:
         out.append(reason("class2_no_issuance", field="project_id"))
     out.extend(reason("double_registration", field="project_id", scheme=s, reference="-") for s in p.other_schemes)
@@ -379,7 +379,9 @@ def project_not_suspended(inp: RuleInput) -> list[Reason]:
     p = inp.facts.project()
     if p is not None and p.status == "revoked":
         return [reason("project_not_registered", field="project_id", status=p.status)]
-    return [reason("project_suspended", field="project_id")] if p is not None and p.suspended else []
+    if p is not None and p.suspended:
+        return [reason("project_suspended", field="project_id", case=p.rectification_case or "-")]
+    return []
 
 
 def project_registered(inp: RuleInput) -> list[Reason]:

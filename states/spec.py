@@ -89,6 +89,7 @@ class ProjectFacts:
     project_class: int | None
     methodology_code: str | None
     other_schemes: tuple[str, ...]
+    rectification_case: int | None = None  # the open rectification that suspends it
 
 
 @dataclass(frozen=True)

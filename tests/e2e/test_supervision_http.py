@@ -55,7 +55,8 @@ def test_finding_notice_suspension_blocks_issuance_then_resumes(client: TestClie
     assert case["state"]["name"] == "rectifying"
     # suspended at once: the issuance case cannot advance, not even before the dispatcher holds it
     blocked = act(client, f"{low}_applicant", issuance, "submit_monitoring_report", report(client, code), expect=422)
-    assert "project_suspended" in [r["code"] for r in blocked["error"]["reasons"]]
+    suspended = next(r for r in blocked["error"]["reasons"] if r["code"] == "project_suspended")
+    assert f"#{rect}" in suspended["zh"] and f"#{rect}" in suspended["en"]  # names the rectification case
     drain(db, Channels(smtp_host=None))
     held = client.get(f"/api/v1/cases/{issuance}", headers=h(f"{low}_applicant")).json()
     assert held["state"]["name"] == "on_hold"
