@@ -254,9 +254,13 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | 
     now = now or clock.now()
     opened = skipped = 0
     with db.read() as session:
+        # projects that already have a case for the vintage are left out here (a second run is one
+        # query); the check is repeated under each project's lock below
+        has_case = select(Case.id).where(Case.procedure == "issuance", Case.project_id == Project.id,
+                                         Case.vintage == vintage).exists()
         candidates = list(session.exec(select(Project.id).where(
             Project.jurisdiction == jurisdiction, Project.status == "registered", Project.suspended == False,  # noqa: E712
-            sa.or_(Project.project_class.is_(None), Project.project_class != 2))))  # type: ignore[union-attr]
+            sa.or_(Project.project_class.is_(None), Project.project_class != 2), ~has_case)))  # type: ignore[union-attr]
     for project_id in candidates:
         with db.write() as session:
             project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
