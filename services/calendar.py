@@ -13,10 +13,10 @@ Pure: no database, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from typing import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -83,10 +83,10 @@ def _close_of(day: date) -> datetime:
 
 def end_of_day_utc(day: date) -> datetime:
     """The UTC instant of 24:00 Asia/Shanghai at the end of `day`."""
-    return _close_of(day).astimezone(timezone.utc)
+    return _close_of(day).astimezone(UTC)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule_holidays(year: int) -> dict[date, str]:
     """全国年节及纪念日放假办法 (2024-11 amendment, effective 2025), no 调休."""
     if not 1900 <= year <= 2099:  # lunardate / solar-term formula range

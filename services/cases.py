@@ -26,22 +26,22 @@ from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.forms_errors import reasons_from_validation
 from services.identity import Actor
+from services.issuance import OPENERS
 from services.store.engine import Database
 from services.store.tables import (
     Case,
     Comment,
     Document,
-    Organisation,
-    Verifier,
     IdempotencyRecord,
     MethodologyVersion,
     Objection,
+    Organisation,
     PanelMember,
     Project,
     Task,
     User,
+    Verifier,
 )
-from services.issuance import OPENERS
 from states.machine import ProcedureUnavailable, procedure, runner
 from states.messages import label, reason
 from states.profiles import get_profile
@@ -51,11 +51,11 @@ from states.spec import (
     CommentFacts,
     MethodologyFacts,
     PanelFacts,
-    ProjectFacts,
-    VerifierFacts,
     ProcedureSpec,
+    ProjectFacts,
     RuleInput,
     TransitionSpec,
+    VerifierFacts,
 )
 
 STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from forms.common import USCC_ALPHABET, uscc_check_char
 from services import cases
 from services.cases import Command, Outcome
+from services.clock import clock
 from services.identity import (
     SYSTEM_ACTOR,
     Actor,
@@ -25,7 +26,6 @@ from services.identity import (
     load_actor,
 )
 from services.store.engine import Database
-from services.clock import clock
 from services.store.tables import MethodologyVersion, User, Verifier
 from states.profiles import all_profiles
 
@@ -149,7 +149,7 @@ def application(code: str, *, kind: str = "project", title: str = "屋顶分布�
 
 
 def commitments(code: str) -> dict[str, Any]:
-    return {"commitments": {c: True for c in all_profiles()[code].registration.commitments}}
+    return {"commitments": dict.fromkeys(all_profiles()[code].registration.commitments, True)}
 
 
 def drive_to(driver: Driver, code: str, case_id: int, stop: str) -> str:

@@ -299,7 +299,5 @@ HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
     "notify": notify,
     "convene_panel": convene_panel,
     "assign": assign,
-    **{kind: publish for kind in ("open_publicity", "close_publicity", "open_consultation", "close_consultation",
-                                  "publish_registration", "publish_disclosure", "publish_methodology",
-                                  "publish_dispositions", "publish_revocation")},
+    **dict.fromkeys(("open_publicity", "close_publicity", "open_consultation", "close_consultation", "publish_registration", "publish_disclosure", "publish_methodology", "publish_dispositions", "publish_revocation"), publish),
 }

@@ -22,6 +22,7 @@ from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
 from services.identity import Actor
+from services.store.sql import insert_ignore
 from services.store.tables import (
     Case,
     ClockSegment,
@@ -37,7 +38,6 @@ from services.store.tables import (
     Task,
     Timer,
 )
-from services.store.sql import insert_ignore
 from services.workdays import calendar, due_after
 from states.messages import label
 from states.profiles import Profile

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from services import documents, statutory
-from services.supervision import reporter_visible_to
 from services.cases import allowed_actions
 from services.clock import clock
 from services.identity import Actor
@@ -25,6 +24,7 @@ from services.store.tables import (
     Timer,
     User,
 )
+from services.supervision import reporter_visible_to
 from services.workdays import calendar
 from states.machine import procedure
 from states.messages import label

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from fractions import Fraction
-from functools import cache
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Literal
 

@@ -66,9 +66,9 @@ def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_cl
 
 
 def test_admin_sees_flow_runs_with_links(flows_db: Database) -> None:
-    from flows.dispatch import dispatch_flow
-
     from prefect import tags
+
+    from flows.dispatch import dispatch_flow
 
     with tags("project_registration", "SD", "case:1"):
         asyncio.run(dispatch_flow(reason="tagged"))

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -156,7 +156,7 @@ def test_publicity_published_on_holiday_eve():
     p = CAL.publicity(D(2024, 9, 30), 5)
     assert (p.first_day, p.last_day) == (D(2024, 10, 8), D(2024, 10, 12))
     assert p.closes_at == datetime(2024, 10, 13, tzinfo=SHANGHAI)
-    assert p.closes_at == datetime(2024, 10, 12, 16, tzinfo=timezone.utc)
+    assert p.closes_at == datetime(2024, 10, 12, 16, tzinfo=UTC)
 
 
 def test_publicity_day_counts_on_working_day():
@@ -246,12 +246,12 @@ def test_jurisdiction_override_beats_national_and_package():
 # --- time helpers --------------------------------------------------------------
 
 def test_local_date_and_end_of_day_utc():
-    assert local_date(datetime(2024, 12, 31, 16, 0, tzinfo=timezone.utc)) == D(2025, 1, 1)
-    assert local_date(datetime(2024, 12, 31, 15, 59, tzinfo=timezone.utc)) == D(2024, 12, 31)
+    assert local_date(datetime(2024, 12, 31, 16, 0, tzinfo=UTC)) == D(2025, 1, 1)
+    assert local_date(datetime(2024, 12, 31, 15, 59, tzinfo=UTC)) == D(2024, 12, 31)
     with pytest.raises(ValueError):
         local_date(datetime(2025, 1, 1, 12))
     eod = end_of_day_utc(D(2025, 1, 1))
-    assert eod == datetime(2025, 1, 1, 16, 0, tzinfo=timezone.utc)
+    assert eod == datetime(2025, 1, 1, 16, 0, tzinfo=UTC)
     assert eod.utcoffset() == timedelta(0)
     assert local_date(eod) == D(2025, 1, 2)
     assert local_date(eod - timedelta(microseconds=1)) == D(2025, 1, 1)

@@ -9,8 +9,8 @@ import pytest
 from forms.methodology import CommentAnswer, MethodologyApplication
 from states import rules
 from states.machine import procedure, runner
-from states.spec import CaseView, CommentFacts, MethodologyFacts, RuleInput
 from states.profiles import get_profile
+from states.spec import CaseView, CommentFacts, MethodologyFacts, RuleInput
 from tests.unit.test_project_registration import FakeFacts
 
 ALL = ["SH", "BJ", "JX", "ORD", "SD"]

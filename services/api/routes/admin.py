@@ -15,8 +15,8 @@ from services.calendar import DayOverride
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
 from services.identity import Actor
-from services.timers import run_due_timers
 from services.store.tables import Outbox, SlaBreach, WebhookEndpoint
+from services.timers import run_due_timers
 from states.messages import Reason, reason
 from states.profiles import get_profile
 

@@ -4,11 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-21 21:22:17.245832
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import services.store.tables
+from alembic import op
 
+import services.store.tables
 
 revision = '0001'
 down_revision = None
