@@ -21,7 +21,12 @@ def ui_url() -> str:
 async def recent_runs(limit: int = 50) -> dict[str, Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL
 
+    if not PREFECT_API_URL.value():
+        # without one, the client would start a temporary server inside this request
+        raise PrefectUnavailable([Reason("prefect_unavailable", "未配置 Prefect 服务地址（PREFECT_API_URL）",
+                                         "No Prefect API is configured (PREFECT_API_URL)")])
     try:
         async with get_client() as client:
             runs = await client.read_flow_runs(limit=limit, sort=FlowRunSort.START_TIME_DESC)

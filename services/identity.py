@@ -42,7 +42,8 @@ class Actor:
 
     @property
     def key(self) -> str:
-        return f"user:{self.user_id}" if self.user_id is not None else self.kind
+        # anonymous callers are told apart by where they call from (public:<address>)
+        return f"user:{self.user_id}" if self.user_id is not None else self.username
 
     @property
     def role_label(self) -> str:
@@ -50,6 +51,10 @@ class Actor:
 
 
 PUBLIC_ACTOR = Actor(user_id=None, username="public", kind=PUBLIC)
+
+
+def public_actor(client_host: str | None) -> Actor:
+    return Actor(user_id=None, username=f"public:{client_host or '-'}"[:40], kind=PUBLIC)
 SYSTEM_ACTOR = Actor(user_id=None, username="system", kind=SYSTEM)
 
 

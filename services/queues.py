@@ -39,9 +39,13 @@ def _encode(due_at: datetime | None, task_id: int) -> str:
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         due, tid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(due), int(tid)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        moment, task_id = datetime.fromisoformat(due), int(tid)
+        moment.astimezone(UTC)  # an instant that cannot be expressed in UTC is no cursor of ours
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid([reason("bad_cursor", field="cursor")]) from exc
+    if moment.tzinfo is None or not 0 < task_id < 2**31 or not 1 < moment.year < 9999:
+        raise Invalid([reason("bad_cursor", field="cursor")])
+    return moment, task_id
 
 
 def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,

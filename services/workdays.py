@@ -59,6 +59,16 @@ def import_year(session: Session, *, year: int, days: list[DayOverride], source:
     if wrong:
         raise Invalid([reason("calendar_year", field="days", year=year)],
                       dates=[d.day.isoformat() for d in wrong])
+    seen: set[tuple[date, str | None]] = set()
+    twice: list[tuple[date, str | None]] = []
+    for d in days:
+        key = (d.day, d.jurisdiction)
+        if key in seen:
+            twice.append(key)
+        seen.add(key)
+    if twice:
+        raise Invalid([reason("calendar_duplicate", field="days", day=d.isoformat(), jurisdiction=j or "全国/national")
+                       for d, j in twice])
     session.exec(sa.delete(CalendarOverride).where(CalendarOverride.year == year))  # type: ignore[call-overload]
     for d in days:
         session.add(CalendarOverride(day=d.day, year=year, workday=d.workday, name=d.name,

@@ -375,6 +375,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This task is completed only by: {allowed}",
     ),
     "reason.calendar_year": ("年份 {year} 的日期不一致", "Dates do not all lie in year {year}"),
+    "reason.calendar_duplicate": ("{day}（{jurisdiction}）出现两次", "{day} ({jurisdiction}) is given twice"),
+    "reason.date_range": (
+        "日期须在 1900-01-01 至 2099-12-31 之间",
+        "Dates must lie between 1900-01-01 and 2099-12-31",
+    ),
     "reason.bad_cursor": ("分页游标无效", "The page cursor is invalid"),
     "reason.withdraw_after_review": ("技术评估开始后不能撤回", "Cannot withdraw once technical review is over"),
 }
@@ -417,6 +422,15 @@ VALIDATION_ZH: dict[str, str] = {
     "int_from_float": "必须是整数",
     "uuid_parsing": "格式不正确",
     "too_many_members": "内容过多",
+    "finite_number": "必须是有限数值",
+    "string_unicode": "文本编码无效",
+    "decimal_whole_digits": "整数位数过多",
+    "date_from_datetime_inexact": "日期格式应为 YYYY-MM-DD",
+    "datetime_parsing": "日期时间格式不正确",
+    "url_parsing": "网址格式不正确",
+    "int_type_overflow": "整数过大",
+    "union_tag_invalid": "取值无效",
+    "is_instance_of": "类型不正确",
 }
 
 

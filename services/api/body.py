@@ -27,6 +27,8 @@ async def json_object(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Invalid([Reason("json_invalid", f"JSON 格式错误：{exc}", f"Malformed JSON: {exc}", "body")]) from exc
+    except RecursionError as exc:
+        raise Invalid([Reason("json_invalid", "JSON 嵌套过深", "The JSON is nested too deeply", "body")]) from exc
     if not isinstance(data, dict):
         raise Invalid([Reason("dict_type", "请求体必须是 JSON 对象", "The body must be a JSON object", "body")])
     return data

@@ -33,7 +33,8 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     raw = value.strip().removeprefix("W/").strip('"').removeprefix("v")
-    return int(raw) if raw.isdigit() else -1
+    # ASCII digits only ("²".isdigit() is true), and no more than a version can hold
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else -1
 
 
 def committed(request: Request, body: dict | None, action: str) -> None:

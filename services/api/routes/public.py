@@ -15,7 +15,7 @@ from services.api.deps import DbDep, committed
 from services.api.routes.cases import IdemKey
 from services.cases import Outcome
 from services.errors import NotFound
-from services.identity import PUBLIC_ACTOR
+from services.identity import public_actor
 from services.store.tables import Notice, Project
 from services.views import notice_view
 
@@ -48,7 +48,8 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
                                                         Notice.status == "open")).first()
     if open_notice is None:
         raise NotFound.of("正在公示的公告", "An open publicity notice")
-    cmd = cases.Command(case_id=case_id, trigger="lodge_objection", actor=PUBLIC_ACTOR, form=body,
+    caller = public_actor(request.client.host if request.client else None)
+    cmd = cases.Command(case_id=case_id, trigger="lodge_objection", actor=caller, form=body,
                         idempotency_key=idempotency_key)
     status, data = await run_in_threadpool(cases.fire, db, cmd, _objection_receipt)
     committed(request, None, "lodge_objection")

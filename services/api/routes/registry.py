@@ -16,7 +16,7 @@ from services.api.routes.cases import IdemKey
 from services.api.routes.documents import send
 from services.cases import Outcome
 from services.errors import Conflict, NotFound
-from services.identity import PUBLIC_ACTOR
+from services.identity import public_actor
 from services.store.tables import AuditEvent, Comment, Document, MethodologyVersion, Notice
 from services.views import notice_view
 from states.messages import label, reason
@@ -131,7 +131,8 @@ async def comment(case_id: int, request: Request, db: DbDep, idempotency_key: Id
                                                         Notice.status == "open")).first()
     if open_notice is None:
         raise Conflict([reason("consultation_closed")])
-    cmd = cases.Command(case_id=case_id, trigger="comment", actor=PUBLIC_ACTOR, form=body,
+    caller = public_actor(request.client.host if request.client else None)
+    cmd = cases.Command(case_id=case_id, trigger="comment", actor=caller, form=body,
                         idempotency_key=idempotency_key)
     status, data = await run_in_threadpool(cases.fire, db, cmd, _comment_receipt)
     committed(request, None, "comment")
