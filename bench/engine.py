@@ -32,10 +32,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -51,7 +49,8 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from bench.common import PG_URL, fresh_database, pg_reachable  # noqa: E402
+
 PG_SCHEMA = "bench"
 CODE = "SH"
 TARGET = 0.5
@@ -72,56 +71,19 @@ def _app():  # noqa: ANN202 - imported late so `--help` works while other files 
     return cases, demo, views, setup, Database
 
 
-def pg_reachable(url: str) -> str | None:
-    """None when PostgreSQL answers, else why not."""
-    _, _, _, _, Database = _app()
-    try:
-        engine = sa.create_engine(Database(url).url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-
-
 def open_database(kind: str) -> tuple[Any, Callable[[], None], str]:
     """A fresh, migrated, seeded database plus the bench_raw table; returns (db, cleanup, where)."""
-    _, demo, _, setup, Database = _app()
+    fresh = fresh_database(kind, prefix="bench-engine-", schema=PG_SCHEMA)
     if kind == "sqlite":
-        tmp = tempfile.mkdtemp(prefix="bench-engine-")
-        path = Path(tmp) / "bench.sqlite3"
-        db = Database(f"sqlite:///{path}")
         ddl = "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)"
-        with db.reader.connect() as conn:
-            sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.exec_driver_sql("PRAGMA synchronous").scalar()]
-        where = f"SQLite file {path} (WAL, synchronous={sync}, BEGIN IMMEDIATE)"
-
-        def cleanup() -> None:
-            db.dispose()
-            shutil.rmtree(tmp, ignore_errors=True)
+        where = f"SQLite {fresh.location} (WAL, synchronous={fresh.settings['synchronous']}, BEGIN IMMEDIATE)"
     else:
-        admin = sa.create_engine(Database(PG_URL).url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}")
-            version = conn.exec_driver_sql("SHOW server_version").scalar()
-            sync = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
-            fsync = conn.exec_driver_sql("SHOW fsync").scalar()
-        db = Database(PG_URL, schema=PG_SCHEMA)
         ddl = "CREATE TABLE bench_raw (id SERIAL PRIMARY KEY, payload TEXT NOT NULL)"
-        where = (f"PostgreSQL {version} {PG_URL} schema {PG_SCHEMA} "
-                 f"(synchronous_commit={sync}, fsync={fsync})")
-
-        def cleanup() -> None:
-            db.dispose()
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            admin.dispose()
-    setup(db)
-    demo.seed_people(db)
-    with db.writer.begin() as conn:
+        where = (f"{fresh.version} {fresh.location} (synchronous_commit={fresh.settings['synchronous_commit']}, "
+                 f"fsync={fresh.settings['fsync']})")
+    with fresh.db.writer.begin() as conn:
         conn.exec_driver_sql(ddl)
-    return db, cleanup, where
+    return fresh.db, fresh.cleanup, where
 
 
 # --- workload --------------------------------------------------------------------------------

@@ -51,11 +51,8 @@ import asyncio
 import os
 import platform
 import re
-import shutil
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -77,7 +74,8 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from bench.common import PG_URL, fresh_database, pg_reachable  # noqa: E402
+
 PG_SCHEMA = "bench_iss"
 CODE = "SH"
 VINTAGE = 2025          # the direct campaign; the flow campaign takes VINTAGE + 1
@@ -107,63 +105,15 @@ class Bench:
         return self.kind == "postgres"
 
 
-def pg_reachable(url: str) -> str | None:
-    from services.store.engine import Database
-
-    try:
-        engine = sa.create_engine(Database(url).url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot run on PostgreSQL"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-
-
 def open_database(kind: str) -> Bench:
-    from services import demo
-    from services.bootstrap import setup
-    from services.store.engine import Database
-
+    f = fresh_database(kind, prefix="bench-iss-", schema=PG_SCHEMA)
     if kind == "sqlite":
-        tmp = tempfile.mkdtemp(prefix="bench-iss-")
-        path = Path(tmp) / "bench.sqlite3"
-        db = Database(f"sqlite:///{path}")
-        with db.reader.connect() as conn:
-            level = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-        sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[level]
-        version = f"SQLite {sqlite3.sqlite_version}"
-        where = f"{version}, file {path} (WAL, synchronous={sync}, BEGIN IMMEDIATE)"
-
-        def cleanup() -> None:
-            db.dispose()
-            shutil.rmtree(tmp, ignore_errors=True)
+        where = f"{f.version}, {f.location} (WAL, synchronous={f.settings['synchronous']}, BEGIN IMMEDIATE)"
     else:
-        admin = sa.create_engine(Database(PG_URL).url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
-            show = {k: conn.exec_driver_sql(f"SHOW {k}").scalar()
-                    for k in ("server_version", "synchronous_commit", "fsync", "shared_buffers", "work_mem",
-                              "max_parallel_workers_per_gather")}
-        db = Database(PG_URL, schema=PG_SCHEMA)
-        version = f"PostgreSQL {show['server_version']}"
-        where = (f"{version}, {PG_URL} schema {PG_SCHEMA} (synchronous_commit={show['synchronous_commit']}, "
-                 f"fsync={show['fsync']}, shared_buffers={show['shared_buffers']}, work_mem={show['work_mem']}, "
-                 f"max_parallel_workers_per_gather={show['max_parallel_workers_per_gather']})")
-
-        def cleanup() -> None:
-            db.dispose()
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            admin.dispose()
-    try:
-        setup(db)
-        demo.seed_people(db)
-    except BaseException:
-        cleanup()
-        raise
-    return Bench(kind, db, where, version, cleanup)
+        where = (f"{f.version}, {f.location} (synchronous_commit={f.settings['synchronous_commit']}, "
+                 f"fsync={f.settings['fsync']}, shared_buffers={f.settings['shared_buffers']}, "
+                 f"work_mem={f.settings['work_mem']}, max_parallel_workers_per_gather={f.settings['max_parallel_workers_per_gather']})")
+    return Bench(kind, f.db, where, f.version, f.cleanup)
 
 
 def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401

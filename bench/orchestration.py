@@ -55,11 +55,8 @@ import os
 import platform
 import pstats
 import re
-import shutil
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -79,7 +76,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from bench.common import fresh_database  # noqa: E402
+
 PG_SCHEMA = "bench_orch"
 CODE = "SD"
 TARGET_SWEEP_S = 1.0
@@ -108,48 +106,14 @@ class Bench:
 
 
 def open_database(kind: str) -> Bench:
-    from services import demo
-    from services.bootstrap import setup
-    from services.store.engine import Database
-
+    f = fresh_database(kind, prefix="bench-orch-", schema=PG_SCHEMA)
     if kind == "sqlite":
-        tmp = tempfile.mkdtemp(prefix="bench-orch-")
-        path = Path(tmp) / "bench.sqlite3"
-        db = Database(f"sqlite:///{path}")
-        with db.reader.connect() as conn:
-            level = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-        sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[level]
-        version = f"SQLite {sqlite3.sqlite_version}"
-        where = f"{version}, file {path} (WAL, synchronous={sync}, BEGIN IMMEDIATE)"
-
-        def cleanup() -> None:
-            db.dispose()
-            shutil.rmtree(tmp, ignore_errors=True)
+        where = f"{f.version}, {f.location} (WAL, synchronous={f.settings['synchronous']}, BEGIN IMMEDIATE)"
     else:
-        admin = sa.create_engine(Database(PG_URL).url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
-            show = {k: conn.exec_driver_sql(f"SHOW {k}").scalar()
-                    for k in ("server_version", "synchronous_commit", "fsync", "shared_buffers", "work_mem")}
-        db = Database(PG_URL, schema=PG_SCHEMA)
-        version = f"PostgreSQL {show['server_version']}"
-        where = (f"{version}, {PG_URL} schema {PG_SCHEMA} (synchronous_commit={show['synchronous_commit']}, "
-                 f"fsync={show['fsync']}, shared_buffers={show['shared_buffers']}, "
-                 f"work_mem={show['work_mem']})")
-
-        def cleanup() -> None:
-            db.dispose()
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            admin.dispose()
-    try:
-        setup(db)
-        demo.seed_people(db)
-    except BaseException:
-        cleanup()
-        raise
-    return Bench(kind, db, where, version, cleanup)
+        where = (f"{f.version}, {f.location} (synchronous_commit={f.settings['synchronous_commit']}, "
+                 f"fsync={f.settings['fsync']}, shared_buffers={f.settings['shared_buffers']}, "
+                 f"work_mem={f.settings['work_mem']})")
+    return Bench(kind, f.db, where, f.version, f.cleanup)
 
 
 def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401
