@@ -11,31 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.api import create_app
 from services.demo import Driver, application, drive_to
 from services.issuance import run_campaign
 from services.store.engine import Database
 from services.store.tables import Case, LedgerEntry, Project, SerialBlock
 from services.timers import run_due_timers
 from tests.conftest import at
+from tests.e2e.http import act, h
 
 pytestmark = pytest.mark.e2e
 SHEET = b"col_a,col_b\n1,2\n"
-
-
-@pytest.fixture
-def client(db: Database) -> TestClient:
-    return TestClient(create_app(db))
-
-
-def h(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer demo-{user}"}
-
-
-def act(client: TestClient, user: str, cid: int, action: str, form: dict | None = None, expect: int = 200) -> dict:
-    r = client.post(f"/api/v1/cases/{cid}/actions/{action}", json=form or {}, headers=h(user))
-    assert r.status_code == expect, r.text
-    return r.json()
 
 
 def registered_project(db: Database, driver: Driver, test_clock, code: str, title: str = "光伏项目") -> int:  # noqa: ANN001

@@ -11,32 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.api import create_app
 from services.demo import Driver, application, commitments
 from services.store.engine import Database
 from services.store.tables import Case, Document, MethodologyVersion
 from services.timers import run_due_timers
 from tests.conftest import at
+from tests.e2e.http import act, h
 
 pytestmark = pytest.mark.e2e
 
 TIER = {"SH": "class_I", "BJ": "level_1", "ORD": "local", "JX": None, "SD": None}
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def client(db: Database) -> TestClient:
-    return TestClient(create_app(db))
-
-
-def h(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer demo-{user}"}
-
-
-def act(client: TestClient, user: str, cid: int, action: str, form: dict | None = None, expect: int = 200) -> dict:
-    r = client.post(f"/api/v1/cases/{cid}/actions/{action}", json=form or {}, headers=h(user))
-    assert r.status_code == expect, r.text
-    return r.json()
 
 
 def methodology(code: str, **extra) -> dict:  # noqa: ANN003

@@ -11,22 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.api import create_app
 from services.dispatch import Channels, drain
 from services.store.engine import Database
 from services.store.tables import Case, Organisation
 from services.timers import run_due_timers
 from tests.conftest import at
-from tests.e2e.test_issuance_http import act, h, registered_project, report, to_issued, upload_sheet
+from tests.e2e.http import act, h
+from tests.e2e.test_issuance_http import registered_project, report, to_issued, upload_sheet
 
 pytestmark = pytest.mark.e2e
 
 FINDING = {"severity": "high", "category": "plan_deviation", "description": "实际运行与项目设计文件不符"}
-
-
-@pytest.fixture
-def client(db: Database) -> TestClient:
-    return TestClient(create_app(db))
 
 
 def evaluate(client: TestClient, code: str, project: int, finding: dict | None = None) -> int:
