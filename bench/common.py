@@ -85,3 +85,27 @@ def fresh_database(kind: str, *, prefix: str, schema: str, seed: bool = True) ->
         fresh.cleanup()
         raise
     return fresh
+
+
+@dataclass
+class Bench:
+    kind: str
+    db: Any
+    where: str
+    version: str
+    cleanup: Callable[[], None]
+
+    @property
+    def pg(self) -> bool:
+        return self.kind == "postgres"
+
+
+def open_bench(kind: str, *, prefix: str, schema: str) -> Bench:
+    """A fresh seeded database, described with the settings that bear on the figures."""
+    f = fresh_database(kind, prefix=prefix, schema=schema)
+    if kind == "sqlite":
+        where = f"{f.version}, {f.location} (WAL, synchronous={f.settings['synchronous']}, BEGIN IMMEDIATE)"
+    else:
+        where = (f"{f.version}, {f.location} ("
+                 + ", ".join(f"{k}={f.settings[k]}" for k in PG_SETTINGS if k != "server_version") + ")")
+    return Bench(kind, f.db, where, f.version, f.cleanup)

@@ -55,7 +55,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -74,7 +74,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 
-from bench.common import PG_URL, fresh_database, pg_reachable  # noqa: E402
+from bench.common import PG_URL, Bench, open_bench, pg_reachable  # noqa: E402
 
 PG_SCHEMA = "bench_iss"
 CODE = "SH"
@@ -92,28 +92,8 @@ DEFAULTS = {"postgres": {"projects": 10_000, "blocks": 1_000_000},
 # --- database --------------------------------------------------------------------------------
 
 
-@dataclass
-class Bench:
-    kind: str
-    db: Any
-    where: str
-    version: str
-    cleanup: Callable[[], None]
-
-    @property
-    def pg(self) -> bool:
-        return self.kind == "postgres"
-
-
 def open_database(kind: str) -> Bench:
-    f = fresh_database(kind, prefix="bench-iss-", schema=PG_SCHEMA)
-    if kind == "sqlite":
-        where = f"{f.version}, {f.location} (WAL, synchronous={f.settings['synchronous']}, BEGIN IMMEDIATE)"
-    else:
-        where = (f"{f.version}, {f.location} (synchronous_commit={f.settings['synchronous_commit']}, "
-                 f"fsync={f.settings['fsync']}, shared_buffers={f.settings['shared_buffers']}, "
-                 f"work_mem={f.settings['work_mem']}, max_parallel_workers_per_gather={f.settings['max_parallel_workers_per_gather']})")
-    return Bench(kind, f.db, where, f.version, f.cleanup)
+    return open_bench(kind, prefix="bench-iss-", schema=PG_SCHEMA)
 
 
 def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401

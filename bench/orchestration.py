@@ -76,7 +76,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.common import fresh_database  # noqa: E402
+from bench.common import Bench, open_bench  # noqa: E402
 
 PG_SCHEMA = "bench_orch"
 CODE = "SD"
@@ -92,28 +92,8 @@ QUERY_RUNS = 10
 # --- database --------------------------------------------------------------------------------
 
 
-@dataclass
-class Bench:
-    kind: str
-    db: Any
-    where: str
-    version: str
-    cleanup: Callable[[], None]
-
-    @property
-    def pg(self) -> bool:
-        return self.kind == "postgres"
-
-
 def open_database(kind: str) -> Bench:
-    f = fresh_database(kind, prefix="bench-orch-", schema=PG_SCHEMA)
-    if kind == "sqlite":
-        where = f"{f.version}, {f.location} (WAL, synchronous={f.settings['synchronous']}, BEGIN IMMEDIATE)"
-    else:
-        where = (f"{f.version}, {f.location} (synchronous_commit={f.settings['synchronous_commit']}, "
-                 f"fsync={f.settings['fsync']}, shared_buffers={f.settings['shared_buffers']}, "
-                 f"work_mem={f.settings['work_mem']})")
-    return Bench(kind, f.db, where, f.version, f.cleanup)
+    return open_bench(kind, prefix="bench-orch-", schema=PG_SCHEMA)
 
 
 def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
 
 from services.identity import Actor, authenticate
 from services.store.engine import Database
@@ -43,3 +44,18 @@ def committed(request: Request, body: dict | None, action: str) -> None:
     if orchestrator is not None:
         case = body if body and "procedure" in body and "jurisdiction" in body else None
         orchestrator.after_command(case, action)
+
+
+async def fire_public(request: Request, case_id: int, trigger: str, body: dict, respond: Any,  # noqa: ANN401
+                      idempotency_key: str | None) -> JSONResponse:
+    """A command by the public (no account): told apart by address, dispatched right after commit."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from services import cases
+    from services.identity import public_actor
+
+    caller = public_actor(request.client.host if request.client else None)
+    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=caller, form=body, idempotency_key=idempotency_key)
+    status, data = await run_in_threadpool(cases.fire, get_db(request), cmd, respond)
+    committed(request, None, trigger)
+    return JSONResponse(data, status_code=status)

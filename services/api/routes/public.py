@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 
-from services import cases
 from services.api.body import json_object
-from services.api.deps import DbDep, committed
+from services.api.deps import DbDep, fire_public
 from services.api.routes.cases import IdemKey
 from services.cases import Outcome
 from services.errors import NotFound
-from services.identity import public_actor
 from services.store.tables import Notice, Project
 from services.views import notice_view
 
@@ -48,12 +45,7 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
                                                         Notice.status == "open")).first()
     if open_notice is None:
         raise NotFound.of("正在公示的公告", "An open publicity notice")
-    caller = public_actor(request.client.host if request.client else None)
-    cmd = cases.Command(case_id=case_id, trigger="lodge_objection", actor=caller, form=body,
-                        idempotency_key=idempotency_key)
-    status, data = await run_in_threadpool(cases.fire, db, cmd, _objection_receipt)
-    committed(request, None, "lodge_objection")
-    return JSONResponse(data, status_code=status)
+    return await fire_public(request, case_id, "lodge_objection", body, _objection_receipt, idempotency_key)
 
 
 @router.get("/projects", summary="The registry of registered and disclosed projects and scenarios")

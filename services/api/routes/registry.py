@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, select
 
-from services import cases, documents
+from services import documents
 from services.api.body import json_object
-from services.api.deps import DbDep, committed
+from services.api.deps import DbDep, fire_public
 from services.api.routes.cases import IdemKey
 from services.api.routes.documents import send
 from services.cases import Outcome
 from services.errors import Conflict, NotFound
-from services.identity import public_actor
 from services.store.tables import AuditEvent, Comment, Document, MethodologyVersion, Notice
 from services.views import notice_view
 from states.messages import label, reason
@@ -131,9 +129,4 @@ async def comment(case_id: int, request: Request, db: DbDep, idempotency_key: Id
                                                         Notice.status == "open")).first()
     if open_notice is None:
         raise Conflict([reason("consultation_closed")])
-    caller = public_actor(request.client.host if request.client else None)
-    cmd = cases.Command(case_id=case_id, trigger="comment", actor=caller, form=body,
-                        idempotency_key=idempotency_key)
-    status, data = await run_in_threadpool(cases.fire, db, cmd, _comment_receipt)
-    committed(request, None, "comment")
-    return JSONResponse(data, status_code=status)
+    return await fire_public(request, case_id, "comment", body, _comment_receipt, idempotency_key)
