@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -48,10 +48,9 @@ def _decode(cursor: str) -> tuple[datetime, int]:
     return moment, task_id
 
 
-def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
-               jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
-               cursor: str | None = None) -> dict[str, Any]:
-    due = sa.func.coalesce(Task.due_at, FAR_FUTURE)
+def _queue(actor: Actor, view: View, *, procedure: str | None = None, jurisdiction: str | None = None,
+           kind: str | None = None, due_from: date | None = None, due_to: date | None = None) -> Any:  # noqa: ANN401
+    """The open tasks in one view of the actor's queue, with the filters applied (no order, no page)."""
     q = select(Task).where(Task.status == "open")
     mine = Task.assignee_id == actor.user_id
     pairs = [(r, j) for r, j in actor.grants]
@@ -74,6 +73,26 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
         q = q.where(Task.jurisdiction == jurisdiction)
     if kind:
         q = q.where(Task.kind == kind)
+    if due_from:
+        q = q.where(Task.due_on >= due_from)  # type: ignore[operator]
+    if due_to:
+        q = q.where(Task.due_on <= due_to)  # type: ignore[operator]
+    return q
+
+
+def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int]:  # noqa: ANN401
+    """How many tasks each view holds, with the same filters (the tabs of the queue page)."""
+    views: tuple[View, ...] = ("mine", "team", "unassigned", "overdue")
+    return {v: session.exec(select(sa.func.count()).select_from(_queue(actor, v, **filters).subquery())).one()
+            for v in views}
+
+
+def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
+               jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
+               cursor: str | None = None, due_from: date | None = None, due_to: date | None = None) -> dict[str, Any]:
+    due = sa.func.coalesce(Task.due_at, FAR_FUTURE)
+    q = _queue(actor, view, procedure=procedure, jurisdiction=jurisdiction, kind=kind, due_from=due_from,
+               due_to=due_to)
     if cursor:
         after_due, after_id = _decode(cursor)
         q = q.where(sa.or_(due > after_due, sa.and_(due == after_due, Task.id > after_id)))

@@ -96,6 +96,23 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so a copy of
+    the database cannot sign anyone in. `role`/`jurisdiction` is the hat the person wears right now."""
+
+    __tablename__ = "web_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    csrf: str = Field(max_length=64)
+    role: str | None = Field(default=None, max_length=20)
+    jurisdiction: str | None = Field(default=None, max_length=8)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+
+
 class MethodologyVersion(SQLModel, table=True):
     __tablename__ = "methodology_versions"
     __table_args__ = (sa.UniqueConstraint("jurisdiction", "code", "version"),)

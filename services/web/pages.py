@@ -1,0 +1,92 @@
+"""Rendering pages: the Jinja2 environment, the language, and what every page knows.
+
+Chinese first, English by a switch (a `lang` cookie). Templates write both languages side by side,
+`{{ t("我的任务", "My tasks") }}`, so neither can go missing; domain words (states, triggers, tasks,
+roles) come from the one catalogue in `states/messages.py` through `L("state.publicity")`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+
+from states.messages import CATALOGUE
+
+TEMPLATES = Path(__file__).with_name("templates")
+LANGS = ("zh", "en")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def lang_of(request: Request) -> str:
+    lang = request.cookies.get("lang", "zh")
+    return lang if lang in LANGS else "zh"
+
+
+@pass_context
+def _t(ctx: Any, zh: str, en: str) -> str:  # noqa: ANN401
+    return en if ctx.get("lang") == "en" else zh
+
+
+@pass_context
+def _label(ctx: Any, key: str, fallback: str | None = None) -> str:  # noqa: ANN401
+    zh, en = CATALOGUE.get(key, (fallback or key.split(".", 1)[-1],) * 2)
+    return en if ctx.get("lang") == "en" else zh
+
+
+@pass_context
+def _pick(ctx: Any, pair: Any) -> str:  # noqa: ANN401
+    """A {"zh": …, "en": …} dict (reasons, labels) in the page's language."""
+    if isinstance(pair, dict):
+        return str(pair.get("en" if ctx.get("lang") == "en" else "zh", ""))
+    return "" if pair is None else str(pair)
+
+
+def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:  # noqa: ANN401
+    """Times are stored in UTC and shown in Beijing time; ISO strings are accepted too."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).strftime(fmt)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.globals.update(t=_t, L=_label, pick=_pick)
+templates.env.filters["local"] = _local
+
+
+# What a redirect's `?ok=` says after a command succeeded (post/redirect/get).
+OK_MESSAGES: dict[str, tuple[str, str]] = {
+    "claim": ("已领取该任务", "Task claimed"), "unclaim": ("已退回任务池", "Task returned to the team"),
+    "delegate": ("已转交", "Task delegated"), "done": ("操作已完成", "Action completed"),
+    "saved": ("草稿已保存", "Draft saved"), "submitted": ("已提交", "Submitted"), "uploaded": ("文件已上传", "File uploaded"),
+    "retried": ("已重新排队投递", "Queued for another delivery"), "imported": ("日历已导入", "Calendar imported"),
+    "objection": ("异议已提交", "Objection lodged"), "comment": ("意见已提交", "Comment submitted"),
+    "registered": ("单位已登记", "Organisation registered"), "created": ("已创建", "Created"),
+    "declined": ("已回避/谢绝", "Declined"), "signed_out": ("您已安全退出", "You have signed out"),
+    "granted": ("已授予权限", "Role granted"), "revoked": ("已撤销权限", "Role revoked"),
+}
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
+    signed = getattr(request.state, "signed", None)
+    base = {"request": request, "lang": lang_of(request), "signed": signed,
+            "csrf": signed.csrf if signed else getattr(request.state, "public_csrf", ""),
+            "hat": signed.hat if signed else None, "path": request.url.path,
+            "ok": request.query_params.get("ok"),
+            "ok_text": OK_MESSAGES.get(request.query_params.get("ok") or "", None)}
+    return templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

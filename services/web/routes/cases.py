@@ -1,0 +1,174 @@
+"""The case page: everything about one case, and the actions the person may take on it now.
+
+Actions post to `/cases/{id}/actions/{trigger}`; the form is drawn from the action's JSON Schema and
+read back by it (`services.web.schema_forms`). A refused action re-renders the page with the values
+typed and every reason beside its field (422), or above the form when it is about the case (409).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, select
+from starlette.datastructures import UploadFile
+
+from services import cases, documents
+from services.api.deps import committed, get_db
+from services.api.routes.documents import send
+from services.errors import CommandError, NotFound
+from services.identity import Actor
+from services.store.tables import AuditEvent, Case, Document, Organisation, User
+from services.views import case_detail, event_view
+from services.web.deps import CheckedForm, SignedIn, form_dict
+from services.web.pages import lang_of, render
+from services.web.schema_forms import fields, read_back
+from states.machine import mermaid
+from states.messages import CATALOGUE, Reason
+
+router = APIRouter(include_in_schema=False)
+
+_STATE_LINE = re.compile(r'^(\s*)state "([^"]+)" as (\S+)$', re.M)
+
+
+def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
+    """The live procedure's mermaid diagram, states named in the page's language; the current state
+    is marked by text as well as colour (accessibility: no information by colour alone)."""
+    source = mermaid(name, jurisdiction, current)
+    here = "当前" if lang == "zh" else "current"
+
+    def named(m: re.Match[str]) -> str:
+        zh, en = CATALOGUE.get(f"state.{m.group(3)}", (m.group(2), m.group(2)))
+        text = zh if lang == "zh" else en
+        if m.group(3) == current:
+            text = f"▶ {text}（{here}）" if lang == "zh" else f"▶ {text} ({here})"
+        return f'{m.group(1)}state "{text}" as {m.group(3)}'
+
+    source = _STATE_LINE.sub(named, source)
+    return re.sub(r"^---\n.*?\n---\n", "", source, flags=re.S)  # the title is on the page already
+
+
+def visible_case(session: Session, case_id: int, actor: Actor) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or not cases.can_see(session, actor, case):
+        raise NotFound.of("案件", "Case")
+    return case
+
+
+def _payload_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """A short, readable rendering of an event's payload (long texts cut, nested values as JSON)."""
+    out = []
+    for key, value in (payload or {}).items():
+        text = value if isinstance(value, str) else __import__("json").dumps(value, ensure_ascii=False)
+        out.append((key, text if len(text) <= 300 else text[:300] + "…"))
+    return out
+
+
+def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
+    detail = case_detail(session, case, actor)
+    events = [event_view(e) for e in session.exec(
+        select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq))]
+    names = {u.id: u.display_name for u in session.exec(
+        select(User).where(User.id.in_({e["actor_id"] for e in events if e["actor_id"]})))}  # type: ignore[attr-defined]
+    for e in events:
+        e["actor_name"] = names.get(e["actor_id"], "")
+        e["lines"] = _payload_lines(e["payload"])
+    org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
+    return {"case": detail, "events": events, "applicant": org,
+            "diagram": diagram(case.procedure, case.jurisdiction, case.state, lang)}
+
+
+def _forms(detail: dict[str, Any], failed: str | None = None, values: dict[str, Any] | None = None,
+           reasons: list[Reason] | None = None) -> list[dict[str, Any]]:
+    """One form per allowed action; the one that failed keeps its values and shows its reasons."""
+    out = []
+    for action in detail["allowed_actions"]:
+        mine = action["action"] == failed
+        drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
+        out.append({**action, "fields": drawn, "loose": loose, "open": mine})
+    return out
+
+
+@router.get("/cases/{case_id}")
+def case_page(case_id: int, request: Request, signed: SignedIn, task: int | None = None) -> Response:
+    with get_db(request).read() as session:
+        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+                               lang_of(request))
+    return render(request, "case.html", **context, forms=_forms(context["case"]), task_id=task)
+
+
+@router.post("/cases/{case_id}/actions/{trigger}")
+async def case_action(case_id: int, trigger: str, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    db = get_db(request)
+    posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+    task_raw = posted.pop("_task", "")
+    version_raw = posted.pop("_version", "")
+    with db.read() as session:
+        detail = case_detail(session, visible_case(session, case_id, signed.actor), signed.actor)
+    action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
+    # an action not offered is still fired, so the engine says why not (wrong state, not your task…)
+    data: dict[str, Any] = dict(posted)
+    problems: list[Reason] = []
+    status = 422
+    if action is not None:
+        data, problems = read_back(action["form_schema"], posted)
+    if not problems:
+        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data,
+                            task_id=int(task_raw) if task_raw.isdigit() else None,
+                            if_match=int(version_raw) if version_raw.isdigit() else None)
+        try:
+            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
+        except CommandError as exc:
+            if exc.status in (401, 404):
+                raise
+            problems = exc.reasons
+            status = exc.status
+        else:
+            committed(request, None, trigger)
+            return RedirectResponse(f"/cases/{case_id}?ok=done", status_code=303)
+    with db.read() as session:
+        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+                               lang_of(request))
+    return render(request, "case.html", status_code=status, **context, task_id=task_raw or None,
+                  forms=_forms(context["case"], trigger, posted, problems),
+                  refused=problems if action is None else [])
+
+
+@router.post("/cases/{case_id}/documents")
+async def upload_document(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    file = form.get("file")
+    db = get_db(request)
+    reasons: list[Reason] = []
+    if not isinstance(file, UploadFile) or not file.filename:
+        reasons = [Reason("missing", "请选择要上传的文件", "Choose a file to upload", "file")]
+    else:
+        data = await file.read(documents.MAX_BYTES + 1)
+        try:
+            await run_in_threadpool(documents.add, db, case_id=case_id, actor=signed.actor, name=file.filename,
+                                    content_type=file.content_type or "", data=data)
+        except CommandError as exc:
+            if exc.status == 404:
+                raise
+            reasons = exc.reasons
+    if not reasons:
+        if request.headers.get("HX-Request"):  # the progress bar's XHR: it reloads the list itself
+            return Response(status_code=204)
+        return RedirectResponse(f"/cases/{case_id}?ok=uploaded#documents", status_code=303)
+    with db.read() as session:
+        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+                               lang_of(request))
+    return render(request, "case.html", status_code=422, **context, forms=_forms(context["case"]),
+                  task_id=None, upload_reasons=reasons)
+
+
+@router.get("/documents/{document_id}")
+def download_document(document_id: int, request: Request, signed: SignedIn) -> Response:
+    with get_db(request).read() as session:
+        doc = session.get(Document, document_id)
+        if doc is None or doc.case_id is None:
+            raise NotFound.of("文件", "Document")
+        visible_case(session, doc.case_id, signed.actor)
+        return send(doc)

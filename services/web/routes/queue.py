@@ -1,0 +1,100 @@
+"""The work queue: the home page of case officers, review centres, approvers, operators and verifiers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from services import queues
+from services.api.deps import get_db
+from services.calendar import local_date
+from services.clock import clock
+from services.store.tables import Case, User
+from services.web.deps import CheckedForm, SignedIn, wearing
+from services.web.pages import render
+from services.workdays import calendar
+from states.machine import BUILDERS
+
+router = APIRouter(include_in_schema=False)
+
+QUEUE_ROLES = ("case_officer", "review_centre", "approver", "operator", "verifier")
+VIEWS = ("mine", "team", "unassigned", "overdue")
+
+
+def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:  # noqa: ANN401
+    """Working days from today to the due day: 0 = due today, negative = overdue by that many."""
+    if due_on is None:
+        return None
+    if due_on >= today:
+        return cal.working_days_between(today, due_on, jurisdiction).days
+    return -cal.working_days_between(due_on, today, jurisdiction).days
+
+
+@router.get("/work")
+def work_queue(request: Request, signed: SignedIn,
+               view: Literal["mine", "team", "unassigned", "overdue"] = "team",
+               procedure: Annotated[str | None, Query(max_length=40)] = None,
+               kind: Annotated[str | None, Query(max_length=40)] = None,
+               due_from: date | None = None, due_to: date | None = None,
+               cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    jurisdiction = wearing(signed, *QUEUE_ROLES)
+    actor = signed.actor
+    filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
+                               "due_from": due_from, "due_to": due_to}
+    with get_db(request).read() as session:
+        page = queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters)
+        counts = queues.count_tasks(session, actor, **filters)
+        cal = calendar(session)
+        today = local_date(clock.now())
+        case_ids = {t["case_id"] for t in page["items"]}
+        titles = {c.id: c.application.get("title") or "" for c in
+                  session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}  # type: ignore[attr-defined]
+        for t in page["items"]:
+            t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
+                                               t["jurisdiction"])
+            t["title"] = titles.get(t["case_id"], "")
+        colleagues = list(session.exec(
+            select(User).join_from(User, queues.RoleGrant, User.id == queues.RoleGrant.user_id)
+            .where(queues.RoleGrant.role == signed.hat[0], queues.RoleGrant.jurisdiction == jurisdiction,
+                   User.active == True)  # noqa: E712
+            .order_by(User.username)))
+    kinds = sorted({t.kind for name in BUILDERS for t in _tasks_of(name, jurisdiction)})
+    return render(request, "queue.html", view=view, views=VIEWS, page=page, counts=counts, filters=filters,
+                  procedures=sorted(BUILDERS), kinds=kinds, colleagues=colleagues, today=today)
+
+
+def _tasks_of(name: str, jurisdiction: str) -> list[Any]:
+    from states.machine import procedure
+
+    try:
+        spec = procedure(name, jurisdiction)
+    except Exception:  # noqa: BLE001 - a procedure a jurisdiction doesn't run (Jiaxing registration)
+        return []
+    return [task for s in spec.states for task in s.tasks]
+
+
+@router.post("/work/tasks/{task_id}/{command}")
+async def task_command(task_id: int, command: Literal["claim", "unclaim", "delegate"], request: Request,
+                       signed: SignedIn, form: CheckedForm) -> Response:
+    db = get_db(request)
+    back = str(form.get("back") or "/work")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/work"
+    if command == "delegate":
+        raw = str(form.get("user_id") or "")
+        if not raw.isdigit():
+            from services.errors import Invalid
+            from states.messages import Reason
+
+            raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",
+                                  "user_id")])
+        await run_in_threadpool(queues.delegate, db, task_id, signed.actor, int(raw))
+    else:
+        await run_in_threadpool(getattr(queues, command), db, task_id, signed.actor)
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{sep}ok={command}", status_code=303)
