@@ -20,7 +20,7 @@ from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
 from services.identity import Actor
 from services.store.engine import Database
-from services.store.tables import Document
+from services.store.tables import Case, Document
 from states.machine import procedure
 from states.messages import Reason, reason
 
@@ -79,6 +79,15 @@ def view(d: Document) -> dict[str, Any]:
             "uploaded_at": d.uploaded_at.isoformat()}
 
 
+def may_add(actor: Actor, case: Case) -> bool:
+    """Staff add material to any open case; the applicant only while the case is theirs to edit."""
+    if procedure(case.procedure, case.jurisdiction).state(case.state).terminal:
+        return False
+    staff = any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
+    owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
+    return staff or (owner and case.state in APPLICANT_EDITABLE)
+
+
 def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes) -> dict[str, Any]:
     reasons = check(name, content_type, data)
     if reasons:
@@ -87,11 +96,9 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
         case = lock_case(session, case_id)
         if not can_see(session, actor, case):
             raise NotFound.of("案件", "Case")
-        spec = procedure(case.procedure, case.jurisdiction)
-        staff = any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
-        owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
-        if spec.state(case.state).terminal or not (staff or (owner and case.state in APPLICANT_EDITABLE)):
+        if not may_add(actor, case):
             raise Forbidden([reason("document_not_editable")])
+        owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
         now = clock.now()
         doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
                        size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,

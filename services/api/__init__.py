@@ -59,7 +59,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
                    admin):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
-    from services.web import mount as mount_web
+    from services.web.app import mount as mount_web
 
     mount_web(app)
 

@@ -7,6 +7,7 @@ roles) come from the one catalogue in `states/messages.py` through `L("state.pub
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,22 +30,30 @@ def lang_of(request: Request) -> str:
     return lang if lang in LANGS else "zh"
 
 
+# The page being rendered's language. Macros imported without context still see it.
+_LANG: ContextVar[str] = ContextVar("page_lang", default="zh")
+
+
+def _english(ctx: Any) -> bool:  # noqa: ANN401
+    return (ctx.get("lang") or _LANG.get()) == "en"
+
+
 @pass_context
 def _t(ctx: Any, zh: str, en: str) -> str:  # noqa: ANN401
-    return en if ctx.get("lang") == "en" else zh
+    return en if _english(ctx) else zh
 
 
 @pass_context
 def _label(ctx: Any, key: str, fallback: str | None = None) -> str:  # noqa: ANN401
     zh, en = CATALOGUE.get(key, (fallback or key.split(".", 1)[-1],) * 2)
-    return en if ctx.get("lang") == "en" else zh
+    return en if _english(ctx) else zh
 
 
 @pass_context
 def _pick(ctx: Any, pair: Any) -> str:  # noqa: ANN401
     """A {"zh": …, "en": …} dict (reasons, labels) in the page's language."""
     if isinstance(pair, dict):
-        return str(pair.get("en" if ctx.get("lang") == "en" else "zh", ""))
+        return str(pair.get("en" if _english(ctx) else "zh", ""))
     return "" if pair is None else str(pair)
 
 
@@ -73,17 +82,22 @@ templates.env.filters["local"] = _local
 OK_MESSAGES: dict[str, tuple[str, str]] = {
     "claim": ("已领取该任务", "Task claimed"), "unclaim": ("已退回任务池", "Task returned to the team"),
     "delegate": ("已转交", "Task delegated"), "done": ("操作已完成", "Action completed"),
-    "saved": ("草稿已保存", "Draft saved"), "submitted": ("已提交", "Submitted"), "uploaded": ("文件已上传", "File uploaded"),
+    "saved": ("草稿已保存", "Draft saved"), "submitted": ("已提交", "Submitted"),
+    "uploaded": ("文件已上传", "File uploaded"),
     "retried": ("已重新排队投递", "Queued for another delivery"), "imported": ("日历已导入", "Calendar imported"),
     "objection": ("异议已提交", "Objection lodged"), "comment": ("意见已提交", "Comment submitted"),
     "registered": ("单位已登记", "Organisation registered"), "created": ("已创建", "Created"),
     "declined": ("已回避/谢绝", "Declined"), "signed_out": ("您已安全退出", "You have signed out"),
     "granted": ("已授予权限", "Role granted"), "revoked": ("已撤销权限", "Role revoked"),
+    # expert workspace and applicant portal
+    "opinion": ("专家意见已提交", "Opinion recorded"), "concluded": ("专家组结论已提交", "Panel conclusion recorded"),
+    "resubmitted": ("已重新提交", "Resubmitted"), "read": ("已全部标为已读", "All marked as read"),
 }
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
     signed = getattr(request.state, "signed", None)
+    _LANG.set(lang_of(request))
     base = {"request": request, "lang": lang_of(request), "signed": signed,
             "csrf": signed.csrf if signed else getattr(request.state, "public_csrf", ""),
             "hat": signed.hat if signed else None, "path": request.url.path,

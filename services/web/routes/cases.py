@@ -77,7 +77,7 @@ def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[
         e["actor_name"] = names.get(e["actor_id"], "")
         e["lines"] = _payload_lines(e["payload"])
     org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
-    return {"case": detail, "events": events, "applicant": org,
+    return {"case": detail, "events": events, "applicant": org, "may_upload": documents.may_add(actor, case),
             "diagram": diagram(case.procedure, case.jurisdiction, case.state, lang)}
 
 

@@ -1,0 +1,98 @@
+"""Mounting the web application on the FastAPI app: `mount(app)` adds the pages, the static files,
+the page-aware error handlers and the security headers."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.errors import CommandError
+from services.forms_errors import reasons_from_errors
+from services.web.deps import PUBLIC_CSRF_COOKIE, SignInRequired
+from services.web.pages import render
+
+STATIC = Path(__file__).with_name("static")
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path.startswith("/static/") or path in ("/openapi.json", "/docs"))
+
+
+def error_page(request: Request, status: int, reasons: list[dict]) -> Response:
+    return render(request, "error.html", status_code=status, status=status, reasons=reasons)
+
+
+def _install_errors(app: FastAPI) -> None:
+    """Pages get pages, the API keeps its JSON: each handler asks which one the request is."""
+    json_handlers = dict(app.exception_handlers)
+
+    async def command(request: Request, exc: Exception) -> Response:
+        if not is_page(request):
+            return await json_handlers[CommandError](request, exc)
+        assert isinstance(exc, CommandError)
+        return error_page(request, exc.status, [r.as_dict() for r in exc.reasons])
+
+    async def http(request: Request, exc: Exception) -> Response:
+        if not is_page(request):
+            return await json_handlers[StarletteHTTPException](request, exc)
+        assert isinstance(exc, StarletteHTTPException)
+        texts = {404: ("页面不存在", "Page not found"), 405: ("不支持该请求方法", "Method not allowed")}
+        zh, en = texts.get(exc.status_code, ("请求错误", str(exc.detail)))
+        return error_page(request, exc.status_code, [{"zh": zh, "en": en}])
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        if not is_page(request):
+            return await json_handlers[RequestValidationError](request, exc)
+        assert isinstance(exc, RequestValidationError)
+        return error_page(request, 422, [r.as_dict() for r in reasons_from_errors(exc.errors())])
+
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        target = f"/login?next={quote(exc.next_path, safe='')}" + ("&expired=1" if exc.expired else "")
+        return RedirectResponse(target, status_code=303)
+
+    app.add_exception_handler(CommandError, command)
+    app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(SignInRequired, sign_in)
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next):  # noqa: ANN001, ANN202
+        if not is_page(request):
+            return await call_next(request)
+        new_token = None
+        if PUBLIC_CSRF_COOKIE not in request.cookies:  # double-submit token for the public's forms
+            new_token = secrets.token_urlsafe(24)
+        request.state.public_csrf = request.cookies.get(PUBLIC_CSRF_COOKIE) or new_token
+        response = await call_next(request)
+        if new_token:
+            response.set_cookie(PUBLIC_CSRF_COOKIE, new_token, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                    "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        return response
+
+
+def mount(app: FastAPI) -> None:
+    from services.web.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    _install_errors(app)
+    _install_middleware(app)
+

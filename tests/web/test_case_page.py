@@ -1,0 +1,142 @@
+"""The case page: what it shows, and actions through schema-drawn forms with reasons beside fields."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.demo import Driver, application, drive_to
+from services.store.engine import Database
+from services.store.tables import Case, Document, Task
+from services.web.routes.cases import diagram
+from tests.web.conftest import csrf_of
+
+
+def _case_in(driver: Driver, state: str) -> int:
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    drive_to(driver, "SH", cid, state)
+    return cid
+
+
+def _state(db: Database, cid: int) -> str:
+    with db.read() as s:
+        return s.get(Case, cid).state  # type: ignore[union-attr]
+
+
+def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(driver: Driver, signed_in) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    page = signed_in("sh_case_officer").get(f"/cases/{cid}").text
+    assert "屋顶分布式光伏项目" in page and "SH 绿色能源有限公司" in page  # subject and applicant
+    assert "已提交" in page  # the current state, in words
+    assert 'class="clockbar"' in page and "时限" in page
+    assert 'class="mermaid"' in page and "▶ 已提交（当前）" in page  # marked by text, not colour alone
+    assert "完整性审查" in page  # the open task
+    assert "提交申请" in page  # the timeline's submit event
+    assert f'action="/cases/{cid}/actions/accept"' in page
+    assert f'action="/cases/{cid}/actions/request_supplement"' in page
+
+
+def test_an_officer_completes_the_completeness_check_from_the_page(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    b = signed_in("sh_case_officer")
+    r = b.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/accept", {"comments": "材料齐全"})
+    assert r.status_code == 303 and r.headers["location"] == f"/cases/{cid}?ok=done"
+    assert _state(db, cid) == "technical_review"
+    assert "操作已完成" in b.get(r.headers["location"]).text
+
+
+def test_a_bad_form_re_renders_with_the_values_and_the_reason_beside_the_field(driver: Driver, signed_in,  # noqa: ANN001
+                                                                              db: Database) -> None:
+    cid = _case_in(driver, "submitted")
+    b = signed_in("sh_case_officer")
+    r = b.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/request_supplement",
+                    {"items": "", "comments": "请补充监测计划"})
+    assert r.status_code == 422, r.text[r.text.find('class="errors"'):][:600]
+    assert _state(db, cid) == "submitted"  # nothing happened
+    html = r.text
+    field = html.index('id="request_supplement-f-items"')
+    error = html.index('id="request_supplement-f-items-err"')
+    assert 0 < error - field < 600  # the reason sits right under its field
+    assert 'aria-invalid="true"' in html[field - 200:field + 200]
+    assert "请补充监测计划" in html  # what was typed is kept
+    b.get("/lang/en?back=/")
+    r = b.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/request_supplement", {"items": ""})
+    assert "List should have at least 1 item" in r.text or "at least 1" in r.text
+
+
+def test_a_stale_page_is_told_the_case_moved_on(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    b = signed_in("sh_case_officer")
+    stale = b.get(f"/cases/{cid}").text
+    driver.act("sh_case_officer", cid, "accept", {})
+    r = b.client.post(f"/cases/{cid}/actions/accept", data={"csrf": csrf_of(stale), "_version": "1", "comments": ""})
+    assert r.status_code in (409, 422)
+    assert _state(db, cid) == "technical_review"
+
+
+def test_an_applicant_cannot_see_another_firms_case(driver: Driver, signed_in) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    r = signed_in("sh_applicant2").get(f"/cases/{cid}")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
+def test_the_applicant_sees_no_officer_actions(driver: Driver, signed_in) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    page = signed_in("sh_applicant").get(f"/cases/{cid}").text
+    assert "/actions/accept" not in page and "/actions/withdraw" in page
+
+
+def test_upload_and_download_a_document(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))  # a draft: the applicant may add material
+    b = signed_in("sh_applicant")
+    token = csrf_of(b.get(f"/cases/{cid}").text)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    r = b.client.post(f"/cases/{cid}/documents", data={"csrf": token},
+                      files={"file": ("监测计划.pdf", pdf, "application/pdf")})
+    assert r.status_code == 303
+    with db.read() as s:
+        doc = s.exec(select(Document).where(Document.case_id == cid)).one()
+    assert "监测计划.pdf" in b.get(f"/cases/{cid}").text
+    got = b.get(f"/documents/{doc.id}")
+    assert got.status_code == 200 and got.content == pdf
+    assert signed_in("sh_applicant2").get(f"/documents/{doc.id}").status_code == 404
+
+
+def test_no_upload_form_once_the_case_is_out_of_the_applicants_hands(driver: Driver, signed_in) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    assert f'action="/cases/{cid}/documents"' not in signed_in("sh_applicant").get(f"/cases/{cid}").text
+    assert f'action="/cases/{cid}/documents"' in signed_in("sh_case_officer").get(f"/cases/{cid}").text
+
+
+def test_an_upload_whose_bytes_lie_about_its_type_is_refused_beside_the_form(driver: Driver, signed_in,  # noqa: ANN001
+                                                                           db: Database) -> None:
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    b = signed_in("sh_applicant")
+    token = csrf_of(b.get(f"/cases/{cid}").text)
+    r = b.client.post(f"/cases/{cid}/documents", data={"csrf": token},
+                      files={"file": ("report.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")})
+    assert r.status_code == 422 and 'class="errors"' in r.text
+    with db.read() as s:
+        assert s.exec(select(Document).where(Document.case_id == cid)).first() is None
+    r = b.client.post(f"/cases/{cid}/documents", data={"csrf": token})
+    assert r.status_code == 422 and "请选择要上传的文件" in r.text
+
+
+def test_working_a_claimed_task_passes_its_id(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    cid = _case_in(driver, "submitted")
+    b = signed_in("sh_case_officer")
+    with db.read() as s:
+        task_id = s.exec(select(Task).where(Task.case_id == cid, Task.status == "open")).one().id
+    b.post_form("/work", f"/work/tasks/{task_id}/claim", {})
+    page = b.get(f"/cases/{cid}?task={task_id}").text
+    assert f'name="_task" value="{task_id}"' in page
+    r = b.client.post(f"/cases/{cid}/actions/accept", data={"csrf": csrf_of(page), "_task": str(task_id)})
+    assert r.status_code == 303
+    with db.read() as s:
+        assert s.get(Task, task_id).status == "completed"  # type: ignore[union-attr]
+
+
+def test_the_diagram_names_states_in_the_pages_language() -> None:
+    zh = diagram("project_registration", "SH", "publicity", "zh")
+    en = diagram("project_registration", "SH", "publicity", "en")
+    assert '"▶ 公示（当前）" as publicity' in zh or "▶" in zh and "（当前）" in zh
+    assert "(current)" in en and "stateDiagram-v2" in en and "---" not in en.splitlines()[0]
