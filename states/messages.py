@@ -134,6 +134,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.panel_invitation": ("专家评审邀请", "You are on an expert panel"),
     "event.task_assigned": ("任务已分派给您", "A task was assigned to you"),
     # --- roles ---
+    # --- case events that are not triggers (the timeline) ---
+    "event.created": ("创建", "Created"),
+    "event.document_added": ("上传材料", "Document added"),
+    "event.task_claimed": ("领取任务", "Task claimed"),
+    "event.task_unclaimed": ("退回任务", "Task unclaimed"),
+    "event.task_delegated": ("转交任务", "Task delegated"),
+    "event.task_assigned": ("分派任务", "Task assigned"),
+    "event.escalation_acknowledged": ("确认超时督办", "Escalation acknowledged"),
+    "event.methodology_withdrawn": ("撤回方法学", "Methodology withdrawn"),
     "role.applicant": ("申请主体", "Applicant"),
     "role.case_officer": ("主管部门经办人", "Case officer"),
     "role.approver": ("主管部门审定人", "Approver"),

@@ -77,4 +77,10 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`services.api:app`, built on first use: importing a submodule (`services.api.deps`) must not build
+    the whole application, which imports the web pages, which import those submodules."""
+    if name == "app":
+        globals()["app"] = built = create_app()
+        return built
+    raise AttributeError(name)

@@ -88,9 +88,9 @@ def _install_middleware(app: FastAPI) -> None:
 
 
 def mount(app: FastAPI) -> None:
-    from services.web.routes import ROUTERS
+    from services.web.routes import routers
 
-    for router in ROUTERS:
+    for router in routers():
         app.include_router(router)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
     _install_errors(app)

@@ -50,6 +50,13 @@ def _label(ctx: Any, key: str, fallback: str | None = None) -> str:  # noqa: ANN
 
 
 @pass_context
+def _event(ctx: Any, name: str) -> str:  # noqa: ANN401
+    """A timeline event's name: a trigger's label, or one of the events that are not triggers."""
+    zh, en = CATALOGUE.get(f"event.{name}") or CATALOGUE.get(f"trigger.{name}") or (name, name)
+    return en if _english(ctx) else zh
+
+
+@pass_context
 def _pick(ctx: Any, pair: Any) -> str:  # noqa: ANN401
     """A {"zh": …, "en": …} dict (reasons, labels) in the page's language."""
     if isinstance(pair, dict):
@@ -74,7 +81,7 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:  # noqa: ANN401
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
-templates.env.globals.update(t=_t, L=_label, pick=_pick)
+templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event)
 templates.env.filters["local"] = _local
 
 

@@ -1,5 +1,6 @@
-"""One module per area of the web application, each with a `router`; `ROUTERS` is every one of them,
-found by name so that adding an area is adding a module."""
+"""One module per area of the web application, each with a `router`; `routers()` finds every one of
+them by name, so adding an area is adding a module. (Found on call, not at import: a route module may
+import the API package, which mounts the web application.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pkgutil
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = [
-    importlib.import_module(f"{__name__}.{m.name}").router for m in sorted(pkgutil.iter_modules(__path__),
-                                                                              key=lambda m: m.name)
-]
+
+def routers() -> list[APIRouter]:
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__))
+    return [importlib.import_module(f"{__name__}.{name}").router for name in names]

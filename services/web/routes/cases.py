@@ -32,6 +32,7 @@ from states.messages import CATALOGUE, Reason
 router = APIRouter(include_in_schema=False)
 
 _STATE_LINE = re.compile(r'^(\s*)state "([^"]+)" as (\S+)$', re.M)
+_ARROW_LINE = re.compile(r"^(\s*\S+ --> \S+): (.+)$", re.M)
 
 
 def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
@@ -47,7 +48,12 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
             text = f"▶ {text}（{here}）" if lang == "zh" else f"▶ {text} ({here})"
         return f'{m.group(1)}state "{text}" as {m.group(3)}'
 
-    source = _STATE_LINE.sub(named, source)
+    def arrow(m: re.Match[str]) -> str:
+        triggers = dict.fromkeys(m.group(2).split(" | "))  # one trigger may draw two guarded arrows
+        names = [CATALOGUE.get(f"trigger.{t}", (t, t)) for t in triggers]
+        return f"{m.group(1)}: " + " / ".join(zh if lang == "zh" else en for zh, en in names)
+
+    source = _ARROW_LINE.sub(arrow, _STATE_LINE.sub(named, source))
     return re.sub(r"^---\n.*?\n---\n", "", source, flags=re.S)  # the title is on the page already
 
 
