@@ -38,7 +38,8 @@ def test_clock() -> Iterator:
 def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[object]:
     """Migrated and seeded once per session (per xdist worker)."""
     if PG:
-        schema = f"t_{worker_id}".replace("-", "_")
+        # the process id too: two runs on one server (a developer's and CI's) must not share a schema
+        schema = f"t_{worker_id}_{os.getpid()}".replace("-", "_")
         admin = sa.create_engine(Database(os.environ["DATABASE_URL"]).url)
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
@@ -50,6 +51,10 @@ def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Itera
         tables = [t for t in sa.inspect(db.writer).get_table_names() if t != "alembic_version"]
         db.dispose()
         yield (schema, tables)
+        admin = sa.create_engine(Database(os.environ["DATABASE_URL"]).url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
         return
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     db = Database(f"sqlite:///{path}")
