@@ -164,7 +164,8 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
         value = values.get(name, prop.get("default"))
         out.append(FieldView(
             name=name, label=label, widget=widget, required=name in required, value=_shown(value, widget),
-            choices=choices, help=prop.get("description", "") or (_json_hint(main, defs) if widget == "json" else ""),
+            # schema descriptions are written for developers, in English: the page shows only the shape hint
+            choices=choices, help=_json_hint(main, defs) if widget == "json" else "",
             minimum=main.get("minimum"), maximum=main.get("maximum"), max_length=main.get("maxLength"),
             errors=[r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]))
     known = {f.name for f in out}

@@ -1,0 +1,405 @@
+"""The public's pages, no sign-in: publicity notices with the objection form, consultations with the
+comment form, the registry (methodologies, projects, issuances, retirements), certificate verification,
+and reports (举报) with their receipt and a way to follow them.
+
+Reads call the API's own read functions and commands the API's service calls (`cases.fire` as the
+public actor, `supervision.lodge_report` / `check_report`), with the same pydantic forms, so the pages
+and the API cannot disagree. Posted forms carry the public double-submit CSRF token.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from forms.methodology import PublicComment
+from forms.registration import Objection
+from forms.supervision import PublicReport
+from services import cases, supervision
+from services.api.deps import committed, get_db
+from services.api.routes import ledger as ledger_api
+from services.api.routes import public as public_api
+from services.api.routes import registry as registry_api
+from services.api.routes import supervision as supervision_api
+from services.certificates import fingerprint
+from services.errors import CommandError, NotFound
+from services.forms_errors import reasons_from_validation
+from services.identity import public_actor
+from services.issuance import certificate_data
+from services.store.tables import Case, Certificate, Notice, Organisation, Project
+from services.views import form_schema, notice_view
+from services.web.deps import CheckedForm, form_dict, maybe_signed
+from services.web.pages import lang_of, render
+from services.web.schema_forms import fields, read_back
+from states.messages import Reason, reason
+from states.profiles import all_profiles, get_profile
+
+# Who is signed in, if anyone: the header shows them, and their forms carry the session's CSRF token.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(maybe_signed)])
+
+Code = Annotated[str | None, Query(max_length=8)]
+# What a publicity notice shows of the application it publishes: never contacts, commitments or opinions.
+PUBLISHED_FIELDS = ("kind", "location", "methodology_code", "methodology_version", "project_class", "start_date",
+                    "expected_annual_reduction_tco2e", "code", "version", "tier", "scope")
+# What each public form's fields are for, in both languages (the schemas' descriptions are English only).
+PRIVATE = ("不公开，仅用于与您联系核实", "Never published; used only to contact you")
+CONFIDENTIAL = ("可不填；仅承办人员可见", "Optional; seen only by the officers handling the report")
+HELP: dict[str, dict[str, tuple[str, str]]] = {
+    "objection": {
+        "contact": PRIVATE,
+        "text": ("写明异议的事实和理由（至少 10 个字）", "The facts and your reasons (at least 10 characters)")},
+    "comment": {
+        "name": ("与意见一并公开，可不填", "Published with your comment; optional"),
+        "organisation": ("与意见一并公开，可不填", "Published with your comment; optional"),
+        "contact": PRIVATE, "text": ("至少 10 个字", "At least 10 characters")},
+    "report": {
+        "subject": ("被举报的项目、登记编号或单位", "The project, registration number or firm reported"),
+        "project_id": ("登记簿中的项目编号，知道时填写", "The project's number in the registry, if you know it"),
+        "content": ("至少 20 个字：写明时间、地点、涉及的项目或单位及具体事实",
+                    "At least 20 characters: when, where, which project or firm, and what happened"),
+        "name": CONFIDENTIAL, "contact": CONFIDENTIAL},
+}
+CERT_NUMBER = re.compile(r"^[A-Z]{2,4}-RET-\d{4}-\d{6}$")
+CERT_CODE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def jurisdictions() -> list[tuple[str, str, str]]:
+    return [(code, p.name_zh, p.name_en) for code, p in all_profiles().items()]
+
+
+def page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> Response:  # noqa: ANN401
+    return render(request, template, status_code=status_code, jurisdictions=jurisdictions(), **ctx)
+
+
+def private(response: Response) -> Response:
+    """A receipt's secret or a report's status must not linger in caches or the back button."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
+    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+
+
+def _idem(values: dict[str, Any] | None) -> str:
+    """The form's one-off key: kept when the form comes back with reasons, so a retry is still one lodging."""
+    return str((values or {}).get("_idem") or secrets.token_urlsafe(12))
+
+
+def _drawn(request: Request, form: type[BaseModel], helps: str, values: dict[str, Any] | None,
+           reasons: list[Reason] | None) -> tuple[list[Any], list[Reason]]:
+    """The form's fields with their values and reasons, and what each is for in the page's language."""
+    drawn, loose = fields(form_schema(form), values, reasons)
+    english = lang_of(request) == "en"
+    for f in drawn:
+        f.help = HELP[helps].get(f.name, ("", ""))[english]
+    return drawn, loose
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _fire_public(request: Request, case_id: int, trigger: str, schema_form: type[BaseModel],
+                       posted: dict[str, str], respond: Any) -> tuple[dict[str, Any] | None, list[Reason], int]:  # noqa: ANN401
+    """A public command from a posted form: its result, or the reasons and the status to re-render with.
+    The form's one-off key makes a double submission replay the first receipt instead of lodging twice."""
+    data, problems = read_back(form_schema(schema_form), posted)
+    if problems:
+        return None, problems, 422
+    idem = posted.get("_idem", "")[:100] or None
+    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=public_actor(_client(request)), form=data,
+                        idempotency_key=f"web:{idem}" if idem else None)
+    try:
+        _, body = await run_in_threadpool(cases.fire, get_db(request), cmd, respond)
+    except CommandError as exc:
+        if exc.status == 404:
+            raise
+        return None, exc.reasons, exc.status
+    committed(request, None, trigger)
+    return body, [], 201
+
+
+# --- publicity notices and consultations --------------------------------------------------------
+
+
+@router.get("/public")
+def notices(request: Request, jurisdiction: Code = None, closed: Literal["", "1"] = "") -> Response:
+    db = get_db(request)
+    status = "closed" if closed else "open"
+    publicity = public_api.notices(db, jurisdiction or None, status)["items"]
+    consultations = [c for c in registry_api.consultations(db, jurisdiction or None)["items"] if c["status"] == status]
+    return page(request, "public/notices.html", publicity=publicity, consultations=consultations,
+                jurisdiction=jurisdiction or "", closed=bool(closed))
+
+
+def _subject(session: Session, case: Case) -> dict[str, Any]:
+    org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
+    shown = {k: case.application[k] for k in PUBLISHED_FIELDS if case.application.get(k) not in (None, "", [])}
+    return {"procedure": case.procedure, "title": case.application.get("title", ""), "vintage": case.vintage,
+            "applicant": org.name if org else "", "fields": shown}
+
+
+def _latest(session: Session, case_id: int, kind: str) -> tuple[Notice, Case]:
+    notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == kind)
+                          .order_by(Notice.status.desc(), Notice.id.desc())).first()  # type: ignore[attr-defined]
+    if notice is None:
+        raise NotFound.of("公示" if kind == "publicity" else "征求意见", "Notice" if kind == "publicity" else
+                          "Consultation")
+    return notice, session.get(Case, case_id)  # type: ignore[return-value]
+
+
+def _notice_page(request: Request, case_id: int, status_code: int = 200, values: dict[str, Any] | None = None,
+                 reasons: list[Reason] | None = None, receipt: dict[str, Any] | None = None) -> Response:
+    with get_db(request).read() as session:
+        notice, case = _latest(session, case_id, "publicity")
+        subject = _subject(session, case)
+        view = notice_view(notice)
+    drawn, loose = _drawn(request, Objection, "objection", values, reasons)
+    return page(request, "public/notice.html", status_code=status_code, notice=view, subject=subject,
+                fields=drawn, loose=loose, receipt=receipt, idem=_idem(values))
+
+
+@router.get("/public/notices/{case_id}")
+def notice_page(case_id: int, request: Request) -> Response:
+    return _notice_page(request, case_id)
+
+
+def _objection_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, dict[str, Any]]:
+    return 201, {"receipt": outcome.extra["receipt"]}
+
+
+@router.post("/public/notices/{case_id}/objections")
+async def lodge_objection(case_id: int, request: Request, form: CheckedForm) -> Response:
+    posted = _posted(form)
+    with get_db(request).read() as session:
+        notice, _ = _latest(session, case_id, "publicity")
+    if notice.status != "open":
+        closed = Reason("publicity_closed", "公示期已结束，不再受理异议", "The publicity period has ended: objections "
+                        "are no longer received")
+        return _notice_page(request, case_id, 409, posted, [closed])
+    body, problems, status = await _fire_public(request, case_id, "lodge_objection", Objection, posted,
+                                                _objection_receipt)
+    if body is None:
+        return _notice_page(request, case_id, status, posted, problems)
+    return _notice_page(request, case_id, 201, receipt=body)
+
+
+def _consultation_page(request: Request, case_id: int, status_code: int = 200,
+                       values: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
+                       receipt: dict[str, Any] | None = None) -> Response:
+    db = get_db(request)
+    consultation = registry_api.consultation(case_id, db)
+    with db.read() as session:
+        _, case = _latest(session, case_id, "consultation")
+        subject = _subject(session, case)
+        subject["summary"] = case.application.get("summary", "")
+    drawn, loose = _drawn(request, PublicComment, "comment", values, reasons)
+    return page(request, "public/consultation.html", status_code=status_code, consultation=consultation,
+                subject=subject, fields=drawn, loose=loose, receipt=receipt, idem=_idem(values))
+
+
+@router.get("/public/consultations/{case_id}")
+def consultation_page(case_id: int, request: Request) -> Response:
+    return _consultation_page(request, case_id)
+
+
+def _comment_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, dict[str, Any]]:
+    return 201, {"comment_id": outcome.extra["comment_id"]}
+
+
+@router.post("/public/consultations/{case_id}/comments")
+async def comment(case_id: int, request: Request, form: CheckedForm) -> Response:
+    posted = _posted(form)
+    with get_db(request).read() as session:
+        notice, _ = _latest(session, case_id, "consultation")
+    if notice.status != "open":
+        return _consultation_page(request, case_id, 409, posted, [reason("consultation_closed")])
+    body, problems, status = await _fire_public(request, case_id, "comment", PublicComment, posted, _comment_receipt)
+    if body is None:
+        return _consultation_page(request, case_id, status, posted, problems)
+    return _consultation_page(request, case_id, 201, receipt=body)
+
+
+# --- the registry ----------------------------------------------------------------------------------
+
+
+@router.get("/public/registry")
+def registry(request: Request) -> Response:
+    db = get_db(request)
+    methodologies = registry_api.methodologies(db, status="filed")["items"]
+    projects = public_api.registry(db)["items"]
+    issued = ledger_api.issuances(db)["items"]
+    retired = ledger_api.retirements(db)["items"]
+    totals = {"methodologies": len(methodologies), "projects": sum(p["status"] != "revoked" for p in projects),
+              "issued": sum(i["amount_tco2e"] for i in issued), "retired": sum(r["amount_tco2e"] for r in retired)}
+    return page(request, "public/registry.html", totals=totals)
+
+
+@router.get("/public/registry/methodologies")
+def methodologies(request: Request, jurisdiction: Code = None,
+                  status: Literal["", "filed", "superseded"] = "",
+                  kind: Literal["", "project", "scenario"] = "") -> Response:
+    items = registry_api.methodologies(get_db(request), jurisdiction=jurisdiction or None, kind=kind or None,
+                                       status=status or None)["items"]
+    return page(request, "public/methodologies.html", items=items, jurisdiction=jurisdiction or "", status=status,
+                kind=kind)
+
+
+@router.get("/public/registry/methodologies/{version_id}")
+def methodology(version_id: int, request: Request) -> Response:
+    return page(request, "public/methodology.html", m=registry_api.methodology(version_id, get_db(request)))
+
+
+@router.get("/public/registry/projects")
+def projects(request: Request, jurisdiction: Code = None) -> Response:
+    items = public_api.registry(get_db(request), jurisdiction or None)["items"]
+    return page(request, "public/projects.html", items=items, jurisdiction=jurisdiction or "")
+
+
+@router.get("/public/registry/projects/{project_id}")
+def project(project_id: int, request: Request) -> Response:
+    db = get_db(request)
+    record = supervision_api.project_record(project_id, db)
+    issued = ledger_api.issuances(db, project_id=project_id)["items"]
+    return page(request, "public/project.html", p=record, issued=issued)
+
+
+@router.get("/public/registry/issuances")
+def issuances(request: Request, jurisdiction: Code = None, vintage: Annotated[str, Query(pattern=r"^(\d{4})?$")] = ""
+              ) -> Response:
+    year = int(vintage) if vintage else None  # the filter form sends an empty year for "all years"
+    items = ledger_api.issuances(get_db(request), jurisdiction=jurisdiction or None, vintage=year)["items"]
+    return page(request, "public/issuances.html", items=items, jurisdiction=jurisdiction or "", vintage=year)
+
+
+@router.get("/public/registry/retirements")
+def retirements(request: Request, jurisdiction: Code = None) -> Response:
+    items = ledger_api.retirements(get_db(request), jurisdiction=jurisdiction or None)["items"]
+    return page(request, "public/retirements.html", items=items, jurisdiction=jurisdiction or "")
+
+
+# --- certificate verification -----------------------------------------------------------------------
+
+
+def verify_certificate(db: Any, number: str, code: str) -> tuple[dict[str, Any] | None, list[Reason]]:  # noqa: ANN401
+    """The registry's record of the certificate, when it exists, its stored data still hashes to its
+    fingerprint, and the code typed (the fingerprint printed on the paper, or its first characters)
+    matches; otherwise why it is not valid."""
+    try:
+        record = ledger_api.certificate(number, db)
+    except NotFound:
+        return None, [Reason("certificate_unknown", "登记簿中没有该编号的注销证明",
+                             "The registry holds no certificate with this number", "number")]
+    with db.read() as session:
+        cert = session.exec(select(Certificate).where(Certificate.number == number)).one()
+        intact = fingerprint(certificate_data(cert)) == cert.fingerprint
+    problems = []
+    if not intact:
+        problems.append(Reason("certificate_altered", "登记簿中的证明数据与其指纹不符，请联系运营管理机构",
+                               "The registry's record no longer matches its fingerprint: contact the operator"))
+    if code and not record["fingerprint"].startswith(code):
+        problems.append(Reason("certificate_code", "校验码与该证明不符：您持有的证明可能已被篡改",
+                               "The code does not match this certificate: the copy you hold may have been altered",
+                               "code"))
+    return record, problems
+
+
+@router.get("/public/certificates")
+def certificates(request: Request, number: Annotated[str, Query(max_length=100)] = "",
+                 code: Annotated[str, Query(max_length=100)] = "") -> Response:
+    number, code = number.strip().upper(), code.strip().lower()
+    values = {"number": number, "code": code}
+    if not number and not code:
+        return page(request, "public/certificates.html", values=values, record=None, reasons=[], checked=False)
+    reasons = []
+    if not CERT_NUMBER.match(number):
+        reasons.append(Reason("certificate_number", "证明编号格式应为“辖区-RET-年份-六位序号”，如 SH-RET-2026-000001",
+                              "A certificate number looks like SH-RET-2026-000001", "number"))
+    if code and not CERT_CODE.match(code):
+        reasons.append(Reason("certificate_code_format", "校验码为证明上印制的数据指纹（至少前 8 位十六进制字符）",
+                              "The code is the fingerprint printed on the certificate (at least its first 8 hex "
+                              "characters)", "code"))
+    if reasons:
+        return page(request, "public/certificates.html", 422, values=values, record=None, reasons=reasons,
+                    checked=False)
+    record, reasons = verify_certificate(get_db(request), number, code)
+    return page(request, "public/certificates.html", 404 if record is None else 200, values=values, record=record,
+                reasons=reasons, checked=True)
+
+
+# --- reports (举报) -----------------------------------------------------------------------------------
+
+
+def _report_page(request: Request, status_code: int = 200, values: dict[str, Any] | None = None,
+                 reasons: list[Reason] | None = None) -> Response:
+    values = values or {}
+    drawn, loose = _drawn(request, PublicReport, "report", values, reasons)
+    where = [r for r in loose if r.field == "jurisdiction"]
+    return page(request, "public/report.html", status_code=status_code, fields=drawn,
+                loose=[r for r in loose if r.field != "jurisdiction"], where_errors=where,
+                chosen=values.get("jurisdiction", ""))
+
+
+@router.get("/public/report")
+def report_form(request: Request, project_id: Annotated[str, Query(pattern=r"^\d{0,12}$")] = "",
+                jurisdiction: Code = None) -> Response:
+    values: dict[str, Any] = {"project_id": project_id, "jurisdiction": jurisdiction or ""}
+    if project_id:  # "report this project" from its registry page: name it for the reporter
+        with get_db(request).read() as session:
+            p = session.get(Project, int(project_id))
+            if p is not None and p.status in ("registered", "disclosed", "revoked"):
+                values.update(jurisdiction=p.jurisdiction, subject=f"{p.registration_number or ''} {p.title}".strip())
+    return _report_page(request, values=values)
+
+
+@router.post("/public/report")
+async def lodge_report(request: Request, form: CheckedForm) -> Response:
+    posted = _posted(form)
+    jurisdiction = posted.get("jurisdiction", "")
+    data, reasons = read_back(form_schema(PublicReport), posted)
+    if get_profile(jurisdiction) is None:
+        reasons.append(reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction[:8]))
+    try:
+        report = PublicReport.model_validate(data)
+    except ValidationError as exc:
+        reasons.extend(reasons_from_validation(exc))
+    if reasons:
+        return _report_page(request, 422, posted, reasons)
+    result = await run_in_threadpool(supervision.lodge_report, get_db(request), jurisdiction, report)
+    return private(page(request, "public/report_receipt.html", 201, result=result))
+
+
+def _check_page(request: Request, status_code: int = 200, receipt: str = "", result: dict[str, Any] | None = None,
+                reasons: list[Reason] | None = None) -> Response:
+    return page(request, "public/report_check.html", status_code, receipt=receipt, result=result,
+                reasons=reasons or [], limit=supervision.CHECK_LIMIT,
+                minutes=int(supervision.CHECK_WINDOW.total_seconds() // 60))
+
+
+@router.get("/public/report/check")
+def report_check_form(request: Request) -> Response:
+    return _check_page(request)
+
+
+@router.post("/public/report/check")
+async def report_check(request: Request, form: CheckedForm) -> Response:
+    receipt = str(form.get("receipt") or "").strip().upper()[:40]
+    secret = str(form.get("secret") or "").strip()[:100]
+    missing = [Reason("missing", "请填写受理号", "Enter the receipt number", "receipt")] if not receipt else []
+    missing += [Reason("missing", "请填写查询码", "Enter the secret", "secret")] if not secret else []
+    if missing:
+        return _check_page(request, 422, receipt, reasons=missing)
+    try:
+        result = await run_in_threadpool(supervision.check_report, get_db(request), receipt, secret,
+                                         _client(request))
+    except CommandError as exc:  # 404 (unknown receipt or wrong secret, told apart by no one) or 429
+        return _check_page(request, exc.status, receipt, reasons=exc.reasons)
+    return private(_check_page(request, receipt=receipt, result=result))
