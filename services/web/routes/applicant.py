@@ -1,0 +1,389 @@
+"""The applicant portal: my organisation, starting an application, drafts, submitting with the
+jurisdiction's commitments, answering supplement and revision requests, my cases with their
+deadlines, and my notices.
+
+Commands go the API's way: `register_organisation` (services/api/routes/identity.py), `cases.create`,
+and the case's own actions (`edit`, `submit`, `resubmit`) through `services.cases.fire`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from forms.organisation import OrganisationRegistration
+from services import cases, statutory
+from services.api.deps import committed, get_db
+from services.api.routes.identity import register_organisation
+from services.calendar import local_date
+from services.clock import clock
+from services.errors import CommandError
+from services.forms_errors import reasons_from_validation
+from services.identity import Actor
+from services.store.tables import AuditEvent, Case, Notification, Organisation, Task, Timer
+from services.views import case_detail, form_schema
+from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
+from services.web.pages import lang_of, render
+from services.web.routes.cases import visible_case
+from services.web.routes.queue import working_days_left
+from services.web.schema_forms import fields, read_back
+from services.workdays import calendar
+from states.machine import ProcedureUnavailable, procedure
+from states.messages import CATALOGUE, Reason
+from states.profiles import get_profile
+
+router = APIRouter(include_in_schema=False)
+
+OPENABLE = ("project_registration", "methodology_filing")
+COMMITMENT = "commitment."  # a commitment's checkbox is named `commitment.<key>`
+# The forms' descriptions are written for API users, in English: applicants get them in their language.
+HELP: dict[str, tuple[str, str]] = {
+    "expertise": ("评审所需的专业领域，例如 energy（能源）、transport（交通）",
+                  "The field of expertise the panel needs, e.g. energy, transport"),
+    "tier": ("本地区的方法学层级，例如 class_I、level_1、group",
+             "The jurisdiction's tier, e.g. class_I, level_1, group"),
+    "scope": ("方法学量化的活动或场景，例如 新能源汽车出行", "The activity or scenario it quantifies, e.g. EV trips"),
+    "revises": ("本版本替代的同编号已备案版本", "The filed version of the same code this one replaces"),
+}
+
+
+def _drawn(schema: dict[str, Any], lang: str, values: dict[str, Any] | None = None,
+           reasons: list[Reason] | None = None) -> tuple[list[Any], list[Reason]]:
+    out, loose = fields(schema, values, reasons)
+    for f in out:
+        if f.name in HELP:
+            f.help = HELP[f.name][1 if lang == "en" else 0]
+    return out, loose
+
+
+def procedures_in(jurisdiction: str) -> list[str]:
+    """The procedures an applicant may start here (Jiaxing files projects with their first issuance)."""
+    out = []
+    for name in OPENABLE:
+        try:
+            procedure(name, jurisdiction)
+        except ProcedureUnavailable:
+            continue
+        out.append(name)
+    return out
+
+
+def _unprefixed(reasons: list[Reason], prefix: str) -> list[Reason]:
+    """Reasons about `application.title` belong beside the field `title` on these pages."""
+    return [replace(r, field=r.field[len(prefix) + 1:]) if r.field and r.field.startswith(prefix + ".") else r
+            for r in reasons]
+
+
+# --- the home page: organisation, cases, notices ------------------------------------------------------------
+
+
+def my_cases(session: Session, org_id: int, jurisdiction: str) -> list[dict[str, Any]]:
+    """My organisation's cases, newest first, each with its open tasks' due days, timers and clock."""
+    rows = list(session.exec(select(Case).where(Case.applicant_org_id == org_id, Case.jurisdiction == jurisdiction)
+                             .order_by(col(Case.id).desc()).limit(100)))
+    ids = [c.id for c in rows]
+    tasks = list(session.exec(select(Task).where(col(Task.case_id).in_(ids), Task.status == "open")
+                              .order_by(Task.id))) if ids else []
+    timers = list(session.exec(select(Timer).where(col(Timer.case_id).in_(ids), Timer.status == "pending")
+                               .order_by(Timer.fire_at))) if ids else []
+    cal, now = calendar(session), clock.now()
+    today, profile = local_date(now), get_profile(jurisdiction)
+    out = []
+    for case in rows:
+        spec = procedure(case.procedure, case.jurisdiction)
+        out.append({
+            "id": case.id, "title": case.application.get("title") or case.application.get("code") or "",
+            "procedure": case.procedure, "state": case.state, "terminal": spec.state(case.state).terminal,
+            "tasks": [{"kind": t.kind, "role": t.role, "due_on": t.due_on, "provisional": t.due_provisional,
+                       "mine": t.role == "applicant",
+                       "days_left": working_days_left(cal, today, t.due_on, t.jurisdiction)}
+                      for t in tasks if t.case_id == case.id],
+            "timers": [{"action": tm.trigger, "fire_at": tm.fire_at, "provisional": tm.provisional}
+                       for tm in timers if tm.case_id == case.id],
+            "clock": statutory.summary(session, case, profile, cal, now) if profile else None,
+        })
+    # cases waiting on me (a supplement, a revision, a draft) first
+    return sorted(out, key=lambda c: (not any(t["mine"] for t in c["tasks"]) and c["state"] != "draft",
+                                      c["terminal"], -c["id"]))
+
+
+def _notices(session: Session, user_id: int, limit: int) -> list[Notification]:
+    return list(session.exec(select(Notification).where(Notification.user_id == user_id)
+                             .order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit)))
+
+
+def _home(request: Request, signed: Any, status: int = 200, **org_form: Any) -> Response:  # noqa: ANN401
+    jurisdiction = wearing(signed, "applicant")
+    actor: Actor = signed.actor
+    with get_db(request).read() as session:
+        org = session.get(Organisation, actor.org_id) if actor.org_id else None
+        listing = my_cases(session, org.id, jurisdiction) if org else []  # type: ignore[arg-type]
+        notices = _notices(session, actor.user_id, 5)  # type: ignore[arg-type]
+        unread = session.exec(select(func.count()).select_from(Notification).where(
+            Notification.user_id == actor.user_id, col(Notification.read_at).is_(None))).one()
+    values = org_form.get("values") or {}
+    drawn, loose = fields(form_schema(OrganisationRegistration), values, org_form.get("reasons"))
+    return render(request, "applicant.html", status_code=status, org=org, cases=listing, notices=notices,
+                  unread=unread, procedures=procedures_in(jurisdiction), org_fields=drawn, org_loose=loose)
+
+
+@router.get("/applicant")
+def applicant_home(request: Request, signed: SignedIn) -> Response:
+    return _home(request, signed)
+
+
+@router.post("/applicant/organisation")
+async def register(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "applicant")
+    posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+    values = {"uscc": posted.get("uscc", "").strip().upper(), "name": posted.get("name", "").strip()}
+    try:
+        body = OrganisationRegistration.model_validate(values)
+        await run_in_threadpool(register_organisation, body, signed.actor, get_db(request))
+    except ValidationError as exc:
+        return _home(request, signed, 422, values=values, reasons=reasons_from_validation(exc))
+    except CommandError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _home(request, signed, exc.status, values=values, reasons=exc.reasons)
+    return RedirectResponse("/applicant?ok=registered", status_code=303)
+
+
+# --- starting an application ---------------------------------------------------------------------------------
+
+
+def _new_page(request: Request, jurisdiction: str, name: str, status: int = 200,
+              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> Response:
+    schema = form_schema(procedure(name, jurisdiction).application)
+    drawn, loose = _drawn(schema, lang_of(request), values, reasons)
+    return render(request, "applicant_new.html", status_code=status, procedure=name, fields=drawn, loose=loose,
+                  procedures=procedures_in(jurisdiction))
+
+
+@router.get("/applicant/new")
+def new_application(request: Request, signed: SignedIn, procedure: str = "project_registration") -> Response:
+    jurisdiction = wearing(signed, "applicant")
+    name = procedure if procedure in procedures_in(jurisdiction) else None
+    if name is None:
+        from services.errors import NotFound
+
+        raise NotFound.of("申请程序", "Procedure")
+    return _new_page(request, jurisdiction, name)
+
+
+@router.post("/applicant/new")
+async def create_application(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    jurisdiction = wearing(signed, "applicant")
+    posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+    name = posted.pop("procedure", "")
+    if name not in procedures_in(jurisdiction):
+        from services.errors import NotFound
+
+        raise NotFound.of("申请程序", "Procedure")
+    schema = form_schema(procedure(name, jurisdiction).application)
+    data, problems = read_back(schema, posted)
+    if not problems:
+        try:
+            _, body = await run_in_threadpool(lambda: cases.create(
+                get_db(request), actor=signed.actor, procedure_name=name, jurisdiction=jurisdiction,
+                application=data, respond=lambda s, o: (201, {"id": o.case.id})))
+        except CommandError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            problems = _unprefixed(exc.reasons, "application")
+        else:
+            committed(request, None, "create")
+            return RedirectResponse(f"/applicant/cases/{body['id']}?ok=created", status_code=303)
+    return _new_page(request, jurisdiction, name, 422, posted, problems)
+
+
+# --- one case: edit the draft, submit, answer requests -------------------------------------------------------
+
+
+def _commitments(case: Case) -> list[tuple[str, tuple[str, str]]]:
+    """The commitments the jurisdiction requires before a registration is submitted (the rule
+    `commitments_given`); methodology filings carry none."""
+    profile = get_profile(case.jurisdiction)
+    if case.procedure != "project_registration" or profile is None:
+        return []
+    return [(k, CATALOGUE[f"commitment.{k}"]) for k in profile.registration.commitments]
+
+
+def _edit_schema(case: Case) -> dict[str, Any]:
+    spec = procedure(case.procedure, case.jurisdiction)
+    return form_schema(next(t.form for t in spec.transitions if t.trigger == "edit"))
+
+
+def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[str, str]
+            ) -> tuple[dict[str, Any], list[Reason]]:
+    """Only what the person changed: the edit form's fields start from the application, and an
+    untouched field must not be sent (an empty optional field would otherwise clear it)."""
+    data, problems = read_back(schema, posted)
+    return {k: v for k, v in data.items() if k in posted and v != application.get(k)
+            and not (v is None and application.get(k) in (None, "", []))}, problems
+
+
+def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
+              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
+    detail = case_detail(session, case, actor)
+    allowed = {a["action"] for a in detail["allowed_actions"]}
+    cal, today = calendar(session), local_date(clock.now())
+    for t in detail["open_tasks"]:
+        due = date.fromisoformat(t["due_on"]) if t["due_on"] else None
+        t["days_left"] = working_days_left(cal, today, due, case.jurisdiction)
+    current = dict(case.application)
+    reasons = reasons or []
+    edit_schema = _edit_schema(case)
+
+    def edit_fields(key: str, schema: dict[str, Any], base: dict[str, Any], prefix: str | None = None
+              ) -> tuple[list[Any], list[Reason]]:
+        mine = failed == key
+        mine_reasons = _unprefixed(reasons, prefix) if mine and prefix else (reasons if mine else [])
+        return fields(schema, {**base, **(values or {})} if mine else base, mine_reasons)
+
+    forms: dict[str, Any] = {}
+    if "edit" in allowed and case.state == "draft":
+        f, loose = edit_fields("edit", edit_schema, current)
+        forms["edit"] = {"fields": f, "loose": loose}
+    if "submit" in allowed:
+        ticked = {k[len(COMMITMENT):] for k in (values or {}) if k.startswith(COMMITMENT)} if failed == "submit" \
+            else set()
+        own = reasons if failed == "submit" else []
+        forms["submit"] = {
+            "commitments": [{"key": k, "label": lbl, "checked": k in ticked,
+                             "errors": [r for r in own if r.field == f"commitments.{k}"]}
+                            for k, lbl in _commitments(case)],
+            "comments": (values or {}).get("comments", "") if failed == "submit" else "",
+            "loose": [r for r in own if not (r.field or "").startswith("commitments.") and r.field != "comments"],
+            "comment_errors": [r for r in own if r.field == "comments"]}
+    if "resubmit" in allowed:
+        f, loose = edit_fields("resubmit", edit_schema, current, "changes")
+        base = {"response": (values or {}).get("response", "")} if failed == "resubmit" else {}
+        response, _ = fields(form_schema(_resubmission_form(case)), base,
+                             [r for r in reasons if r.field == "response"] if failed == "resubmit" else [])
+        resp = [x for x in response if x.name == "response"]
+        forms["resubmit"] = {"fields": f, "response": resp,
+                             "loose": [r for r in loose if r.field != "response"]}
+    requests = _requests(session, case)
+    return {"case": detail, "forms": forms, "requests": requests,
+            "refused": reasons if failed and failed not in forms else []}
+
+
+def _resubmission_form(case: Case) -> Any:  # noqa: ANN401
+    spec = procedure(case.procedure, case.jurisdiction)
+    return next(t.form for t in spec.transitions if t.trigger == "resubmit")
+
+
+def _requests(session: Session, case: Case) -> list[dict[str, Any]]:
+    """What the authority asked for: supplement items and the panel's revision conclusion."""
+    events = session.exec(select(AuditEvent).where(
+        AuditEvent.stream == f"case:{case.id}",
+        col(AuditEvent.event).in_(("request_supplement", "panel_revise"))).order_by(col(AuditEvent.seq).desc()))
+    out = []
+    for e in events:
+        form = e.payload.get("form") or {}
+        out.append({"event": e.event, "at": e.at, "asked": form.get("items") or [],
+                    "text": form.get("conclusion") or form.get("comments") or ""})
+    return out
+
+
+def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
+    with get_db(request).read() as session:
+        case = visible_case(session, case_id, signed.actor)
+        context = case_view(session, case, signed.actor, **kw)
+    return render(request, "applicant_case.html", status_code=status, **context)
+
+
+@router.get("/applicant/cases/{case_id}")
+def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response:
+    wearing(signed, "applicant")
+    return _case_page(request, signed, case_id)
+
+
+async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],  # noqa: ANN401
+                posted: dict[str, str], problems: list[Reason], ok: str) -> Response:
+    db = get_db(request)
+    status = 422
+    if not problems:
+        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data)
+        try:
+            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
+        except CommandError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            problems, status = exc.reasons, exc.status
+        else:
+            committed(request, None, trigger)
+            return RedirectResponse(f"/applicant/cases/{case_id}?ok={ok}", status_code=303)
+    return _case_page(request, signed, case_id, status, failed=trigger, values=posted, reasons=problems)
+
+
+def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
+    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+
+
+def _mine(request: Request, signed: Any, case_id: int) -> Case:  # noqa: ANN401
+    with get_db(request).read() as session:
+        return visible_case(session, case_id, signed.actor)
+
+
+@router.post("/applicant/cases/{case_id}/edit")
+async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "applicant")
+    case = _mine(request, signed, case_id)
+    posted = _posted(form)
+    data, problems = changed(_edit_schema(case), case.application, posted)
+    return await _fire(request, signed, case_id, "edit", data, posted, problems, "saved")
+
+
+@router.post("/applicant/cases/{case_id}/submit")
+async def submit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "applicant")
+    posted = _posted(form)
+    data = {"commitments": {k[len(COMMITMENT):]: True for k, v in posted.items() if k.startswith(COMMITMENT)},
+            "comments": posted.get("comments", "")}
+    return await _fire(request, signed, case_id, "submit", data, posted, [], "submitted")
+
+
+@router.post("/applicant/cases/{case_id}/resubmit")
+async def resubmit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "applicant")
+    case = _mine(request, signed, case_id)
+    posted = _posted(form)
+    changes, problems = changed(_edit_schema(case), case.application, posted)
+    data = {"response": posted.get("response", ""), "changes": changes or None}
+    return await _fire(request, signed, case_id, "resubmit", data, posted, problems, "resubmitted")
+
+
+# --- notices -------------------------------------------------------------------------------------------------
+
+
+@router.get("/applicant/notices")
+def notices(request: Request, signed: SignedIn) -> Response:
+    wearing(signed, "applicant")
+    with get_db(request).read() as session:
+        rows = _notices(session, signed.actor.user_id, 200)
+    return render(request, "applicant_notices.html", notices=rows)
+
+
+@router.post("/applicant/notices/read")
+async def mark_read(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "applicant")
+
+    def mark() -> None:
+        with get_db(request).write() as session:
+            for n in session.exec(select(Notification).where(Notification.user_id == signed.actor.user_id,
+                                                             col(Notification.read_at).is_(None))):
+                n.read_at = clock.now()
+                session.add(n)
+
+    await run_in_threadpool(mark)
+    return RedirectResponse("/applicant/notices?ok=read", status_code=303)

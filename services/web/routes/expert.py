@@ -1,0 +1,220 @@
+"""The expert workspace: my panels, a case's materials, my opinion (or declining the seat), and the
+chair's conclusion with the members' opinions side by side.
+
+Every command is the case's own action (`record_opinion`, `decline_panel`, `panel_pass|revise|reject`)
+fired through `services.cases.fire`, so the engine's rules (a member without an opinion yet, the chair
+with a quorum) decide; the page only draws their forms and shows their reasons beside the fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, select
+
+from services import cases
+from services.api.deps import committed, get_db
+from services.calendar import local_date
+from services.clock import clock
+from services.errors import CommandError
+from services.identity import Actor
+from services.store.tables import AuditEvent, Case, PanelMember, Task, User
+from services.views import case_detail
+from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
+from services.web.pages import render
+from services.web.routes.cases import visible_case
+from services.web.routes.queue import working_days_left
+from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields, read_back
+from services.workdays import calendar
+from states.messages import Reason
+from states.profiles import get_profile
+from states.rules import panel_quorum
+
+router = APIRouter(include_in_schema=False)
+
+CONCLUSIONS = ("panel_pass", "panel_revise", "panel_reject")
+# The opinions the technical review gave before the panel: what the experts read with the materials.
+REVIEW_EVENTS = ("pass_review", "fail_review")
+# A declared conflict keeps the expert off this case for good (services/panels.py), so say so on the box.
+CONFLICT_LABEL = ("这是利益冲突（声明后将不再分配本案）",
+                  "This is a conflict of interest (keeps me off this case for good)")
+
+
+def _due(cal: Any, today: date, task: Task) -> dict[str, Any]:  # noqa: ANN401
+    return {"kind": task.kind, "due_on": task.due_on, "provisional": task.due_provisional,
+            "days_left": working_days_left(cal, today, task.due_on, task.jurisdiction)}
+
+
+def my_panels(session: Session, actor: Actor, jurisdiction: str) -> list[dict[str, Any]]:
+    """Every seat I hold or held in the jurisdiction; open ones (the panel still sitting) first,
+    soonest due first."""
+    rows = list(session.exec(select(PanelMember, Case).join(Case, Case.id == PanelMember.case_id).where(
+        PanelMember.user_id == actor.user_id, Case.jurisdiction == jurisdiction)))
+    ids = [c.id for _, c in rows]
+    tasks = list(session.exec(select(Task).where(Task.case_id.in_(ids), Task.status == "open",  # type: ignore[attr-defined]
+                                                 Task.candidate_user_id == actor.user_id))) if ids else []
+    cal, today = calendar(session), local_date(clock.now())
+    items = []
+    for member, case in rows:
+        mine = [_due(cal, today, t) for t in tasks if t.case_id == case.id]
+        items.append({"case_id": case.id, "title": case.application.get("title") or "", "procedure": case.procedure,
+                      "state": case.state, "chair": member.chair, "status": member.status,
+                      "opinion": member.opinion, "score": member.score,
+                      "open": member.status == "active" and case.state == "expert_review", "tasks": mine})
+    far = date.max
+
+    def order(item: dict[str, Any]) -> tuple[Any, ...]:
+        due = min((t["due_on"] for t in item["tasks"] if t["due_on"]), default=far)
+        return (not item["open"], due, -item["case_id"])
+
+    return sorted(items, key=order)
+
+
+@router.get("/expert")
+def expert_home(request: Request, signed: SignedIn) -> Response:
+    jurisdiction = wearing(signed, "expert")
+    with get_db(request).read() as session:
+        panels = my_panels(session, signed.actor, jurisdiction)
+    return render(request, "expert.html", panels=panels, open_count=sum(p["open"] for p in panels))
+
+
+def _review_opinions(session: Session, case_id: int, names: dict[int, str]) -> list[dict[str, Any]]:
+    events = session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}",
+                                                   AuditEvent.event.in_(REVIEW_EVENTS))  # type: ignore[attr-defined]
+                          .order_by(AuditEvent.seq))
+    return [{"at": e.at, "event": e.event, "role": e.actor_role, "by": names.get(e.actor_id or 0, ""),
+             "opinion": (e.payload.get("form") or {}).get("opinion", ""),
+             "report_sha256": (e.payload.get("form") or {}).get("report_sha256")} for e in events]
+
+
+def _application_lines(application: dict[str, Any]) -> list[dict[str, Any]]:
+    """The application as label → value; the enumerated values (kind, class) in words."""
+    return [{"label": FIELD_LABELS.get(key, (key, key)), "value": value,
+             "worded": CHOICE_LABELS.get(str(value)) if key in ("kind", "project_class") else None}
+            for key, value in application.items() if value not in (None, "", [], {})]
+
+
+def workspace(session: Session, case: Case, actor: Actor, failed: str | None = None,
+              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
+    """What the workspace page shows; the form that failed keeps its values and its reasons."""
+    detail = case_detail(session, case, actor)
+    members = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id)
+                                .order_by(PanelMember.id)))
+    ids = {m.user_id for m in members}
+    review_events = list(session.exec(select(AuditEvent.actor_id).where(
+        AuditEvent.stream == f"case:{case.id}", AuditEvent.event.in_(REVIEW_EVENTS))))  # type: ignore[attr-defined]
+    names = {u.id: u.display_name for u in session.exec(
+        select(User).where(User.id.in_(ids | {a for a in review_events if a})))}  # type: ignore[attr-defined]
+    active = [m for m in members if m.status == "active"]
+    me = next((m for m in active if m.user_id == actor.user_id), None)
+    allowed = {a["action"]: a for a in detail["allowed_actions"]}
+    profile = get_profile(case.jurisdiction)
+    needed = panel_quorum(profile.panel.quorum_share, len(active)) if profile and active else 0
+
+    def form(key: str, trigger: str) -> dict[str, Any] | None:
+        action = allowed.get(trigger)
+        if action is None:
+            return None
+        mine = failed == key
+        drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
+        for f in drawn:
+            if f.name == "conflict":
+                f.label = CONFLICT_LABEL
+        return {"fields": drawn, "loose": loose, "open": mine}
+
+    waiting = me is not None and me.opinion is None
+    conclusion = None
+    if me is not None and me.chair and any(t in allowed for t in CONCLUSIONS):
+        conclusion = form("conclusion", CONCLUSIONS[0])
+        if conclusion is not None:
+            chosen = (values or {}).get("outcome", "") if failed == "conclusion" else ""
+            conclusion |= {"outcomes": [t for t in CONCLUSIONS if t in allowed], "chosen": chosen,
+                           "outcome_errors": [r for r in (reasons or []) if r.field == "outcome"]
+                           if failed == "conclusion" else []}
+    forms = {"opinion_form": form("opinion", "record_opinion") if waiting else None,
+             "decline_form": form("decline", "decline_panel") if waiting else None,
+             "conclusion_form": conclusion}
+    # a refusal for a form no longer drawn (the panel moved on meanwhile) is said above the page
+    refused = (reasons or []) if failed and forms.get(f"{failed}_form") is None else []
+    return {
+        **forms, "refused": refused,
+        "case": detail, "members": [{"user_id": m.user_id, "name": names.get(m.user_id, f"#{m.user_id}"),
+                                     "chair": m.chair, "status": m.status, "opinion": m.opinion, "score": m.score,
+                                     "comments": m.comments, "at": m.opinion_at, "reason": m.declined_reason,
+                                     "me": m.user_id == actor.user_id} for m in members],
+        "me": me, "opinions_given": sum(m.opinion is not None for m in active), "quorum": needed,
+        "seats": len(active), "review": _review_opinions(session, case.id, names),
+        "application": _application_lines(case.application),
+    }
+
+
+def _page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
+    with get_db(request).read() as session:
+        context = workspace(session, visible_case(session, case_id, signed.actor), signed.actor, **kw)
+    return render(request, "expert_case.html", status_code=status, **context)
+
+
+@router.get("/expert/cases/{case_id}")
+def expert_case(case_id: int, request: Request, signed: SignedIn) -> Response:
+    wearing(signed, "expert")
+    return _page(request, signed, case_id)
+
+
+async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: str,  # noqa: ANN401
+                posted: dict[str, str], done: str) -> Response:
+    """Fire `trigger` with the posted form; on refusal re-render the workspace with the values kept."""
+    db = get_db(request)
+    with db.read() as session:
+        detail = case_detail(session, visible_case(session, case_id, signed.actor), signed.actor)
+    action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
+    data: dict[str, Any] = dict(posted)
+    problems: list[Reason] = []
+    status = 422
+    if action is not None:
+        data, problems = read_back(action["form_schema"], posted)
+    if not problems:
+        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data)
+        try:
+            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
+        except CommandError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            problems, status = exc.reasons, exc.status
+        else:
+            committed(request, None, trigger)
+            return RedirectResponse(done, status_code=303)
+    return _page(request, signed, case_id, status=status, failed=key, values=posted, reasons=problems)
+
+
+def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
+    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+
+
+@router.post("/expert/cases/{case_id}/opinion")
+async def record_opinion(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "expert")
+    return await _fire(request, signed, case_id, "record_opinion", "opinion", _posted(form),
+                       f"/expert/cases/{case_id}?ok=opinion")
+
+
+@router.post("/expert/cases/{case_id}/decline")
+async def decline(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "expert")
+    # once declined the case is no longer mine to see: back to the list
+    return await _fire(request, signed, case_id, "decline_panel", "decline", _posted(form), "/expert?ok=declined")
+
+
+@router.post("/expert/cases/{case_id}/conclusion")
+async def conclude(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "expert")
+    posted = _posted(form)
+    outcome = posted.get("outcome", "")
+    if outcome not in CONCLUSIONS:
+        missing = Reason("outcome_required", "请选择评审结论：通过、修改后再审或不通过",
+                         "Choose the conclusion: pass, revise or reject", "outcome")
+        return _page(request, signed, case_id, status=422, failed="conclusion", values=posted, reasons=[missing])
+    return await _fire(request, signed, case_id, outcome, "conclusion", posted, f"/expert/cases/{case_id}?ok=concluded")

@@ -1,0 +1,218 @@
+"""The applicant portal: organisation, new applications, drafts, submission with commitments,
+answering requests, following cases and notices."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.demo import DEMO_PASSWORD, Driver, application, commitments, demo_uscc, drive_to
+from services.dispatch import Channels, drain
+from services.identity import create_user, hash_password
+from services.store.engine import Database
+from services.store.tables import Case, Notification, Organisation, User
+from states.profiles import all_profiles
+
+NEW = {"kind": "project", "title": "厂房屋顶光伏二期", "methodology_code": "SH-M-PV-001", "methodology_version": "1.0",
+       "location": "上海市嘉定区", "start_date": "2025-06-01", "expected_annual_reduction_tco2e": "820.5",
+       "other_schemes": "[]"}
+
+
+def test_home_lists_my_cases_with_state_and_deadlines(signed_in, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH", title="园区光伏"))
+    driver.act("sh_applicant", cid, "submit", commitments("SH"))
+    other = driver.open("sh_applicant2", "SH", application("SH", title="别家的项目"))
+    r = signed_in("sh_applicant").get("/applicant")
+    assert r.status_code == 200
+    assert f'href="/applicant/cases/{cid}"' in r.text and f'href="/cases/{cid}"' in r.text
+    row = r.text.split(f'data-case="{cid}"')[1].split("</tr>")[0]
+    assert "园区光伏" in row and "已提交" in row and "完整性审查" in row and "剩" in row  # state, task, due badge
+    assert "别家的项目" not in r.text and f"/applicant/cases/{other}" not in r.text
+    assert "SH 绿色能源有限公司" in r.text
+
+
+def _newcomer(db: Database) -> None:
+    with db.write() as s:
+        create_user(s, username="sh_newcomer", display_name="新申请人", grants=[("applicant", "SH")],
+                    password_hash=hash_password(DEMO_PASSWORD))
+
+
+def test_registering_an_organisation_checks_the_credit_code(signed_in, db: Database) -> None:  # noqa: ANN001
+    _newcomer(db)
+    b = signed_in("sh_newcomer")
+    page = b.get("/applicant").text
+    assert 'action="/applicant/organisation"' in page and 'for="org-f-uscc"' in page
+    bad = demo_uscc(901)[:-1] + ("0" if demo_uscc(901)[-1] != "0" else "1")  # wrong check character
+    r = b.post_form("/applicant", "/applicant/organisation", {"uscc": bad, "name": "新能源科技有限公司"})
+    assert r.status_code == 422 and f'value="{bad}"' in r.text and 'id="org-f-uscc-err"' in r.text
+    assert 'value="新能源科技有限公司"' in r.text
+    r = b.post_form("/applicant", "/applicant/organisation", {"uscc": demo_uscc(901), "name": "新能源科技有限公司"})
+    assert r.status_code == 303 and r.headers["location"] == "/applicant?ok=registered"
+    with db.read() as s:
+        user = s.exec(select(User).where(User.username == "sh_newcomer")).one()
+        org = s.get(Organisation, user.org_id)
+        assert org is not None and org.uscc == demo_uscc(901)
+    assert "新能源科技有限公司" in b.get("/applicant").text
+
+
+def test_an_already_registered_code_is_refused_beside_the_field(signed_in, db: Database) -> None:  # noqa: ANN001
+    _newcomer(db)
+    b = signed_in("sh_newcomer")
+    taken = demo_uscc(100)  # Shanghai's demo applicant organisation
+    r = b.post_form("/applicant", "/applicant/organisation", {"uscc": taken, "name": "冒名单位"})
+    assert r.status_code == 409 and "该统一社会信用代码已注册" in r.text and 'id="org-f-uscc-err"' in r.text
+
+
+def test_starting_an_application_creates_a_draft(signed_in, db: Database) -> None:  # noqa: ANN001
+    b = signed_in("sh_applicant")
+    form = b.get("/applicant/new?procedure=project_registration").text
+    assert 'for="new-f-title"' in form and 'name="expected_annual_reduction_tco2e"' in form
+    r = b.post_form("/applicant/new", "/applicant/new", {"procedure": "project_registration", **NEW})
+    assert r.status_code == 303 and r.headers["location"].endswith("?ok=created")
+    cid = int(r.headers["location"].split("/")[3].split("?")[0])
+    with db.read() as s:
+        case = s.get(Case, cid)
+        assert case.state == "draft" and case.application["title"] == "厂房屋顶光伏二期"
+    assert "草稿" in b.get(r.headers["location"]).text
+
+
+def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Database) -> None:  # noqa: ANN001
+    b = signed_in("sh_applicant")
+    bad = {**NEW, "title": "", "start_date": "2025-06-01", "end_date": "2024-01-01"}
+    r = b.post_form("/applicant/new", "/applicant/new", {"procedure": "project_registration", **bad})
+    assert r.status_code == 422
+    assert 'id="new-f-title-err"' in r.text and 'value="上海市嘉定区"' in r.text and 'value="820.5"' in r.text
+    with db.read() as s:
+        assert s.exec(select(Case).where(Case.application["location"].as_string() == "上海市嘉定区")).first() is None
+
+
+def test_methodology_filing_draws_its_own_form(signed_in) -> None:  # noqa: ANN001
+    text = signed_in("sh_applicant").get("/applicant/new?procedure=methodology_filing").text
+    assert 'name="code"' in text and 'name="scope"' in text and 'name="parameters"' in text
+
+
+def test_a_procedure_the_jurisdiction_does_not_run_is_not_offered(signed_in) -> None:  # noqa: ANN001
+    b = signed_in("jx_applicant")  # Jiaxing files projects with their first issuance (arts. 14–17)
+    assert "/applicant/new?procedure=project_registration" not in b.get("/applicant").text
+    assert b.get("/applicant/new?procedure=project_registration").status_code == 404
+
+
+def test_saving_a_draft_changes_only_what_was_changed(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH", title="旧名称"))
+    b = signed_in("sh_applicant")
+    page = f"/applicant/cases/{cid}"
+    text = b.get(page).text
+    assert 'value="旧名称"' in text  # the edit form starts from the application
+    posted = {"title": "新名称", "location": "SH 示范区", "methodology_code": "SH-M-PV-001",
+              "methodology_version": "1.0", "start_date": "2025-03-01", "expected_annual_reduction_tco2e": "1250.5",
+              "other_schemes": "[]", "description": "", "project_class": ""}
+    r = b.post_form(page, f"{page}/edit", posted)
+    assert r.status_code == 303 and r.headers["location"] == f"{page}?ok=saved"
+    with db.read() as s:
+        app = s.get(Case, cid).application
+        assert app["title"] == "新名称" and app["location"] == "SH 示范区" and app["expected_annual_reduction_tco2e"]
+
+
+def test_submitting_needs_every_commitment(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    b = signed_in("sh_applicant")
+    page = f"/applicant/cases/{cid}"
+    keys = all_profiles()["SH"].registration.commitments
+    assert len(keys) >= 2
+    text = b.get(page).text
+    assert all(f'name="commitment.{k}"' in text for k in keys)
+    first, rest = keys[0], keys[1:]
+    r = b.post_form(page, f"{page}/submit", {f"commitment.{first}": "on", "comments": "请审查"})
+    assert r.status_code == 422
+    assert f'id="cm-{first}" name="commitment.{first}" checked' in r.text and "请审查" in r.text
+    assert all(f'id="cm-{k}-err"' in r.text for k in rest)
+    with db.read() as s:
+        assert s.get(Case, cid).state == "draft"
+    r = b.post_form(page, f"{page}/submit", {f"commitment.{k}": "on" for k in keys})
+    assert r.status_code == 303 and r.headers["location"] == f"{page}?ok=submitted"
+    with db.read() as s:
+        assert s.get(Case, cid).state == "submitted"
+
+
+def test_answering_a_supplement_request_with_a_change(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    driver.act("sh_applicant", cid, "submit", commitments("SH"))
+    driver.act("sh_case_officer", cid, "request_supplement", {"items": ["补充项目地址的详细门牌号"]})
+    b = signed_in("sh_applicant")
+    page = f"/applicant/cases/{cid}"
+    text = b.get(page).text
+    assert "补充项目地址的详细门牌号" in text and 'name="response"' in text and "待我办理" in text
+    r = b.post_form(page, f"{page}/resubmit", {"response": "", "location": "上海市浦东新区张江路 1 号"})
+    assert r.status_code == 422 and 'id="rs-f-response-err"' in r.text and 'value="上海市浦东新区张江路 1 号"' in r.text
+    r = b.post_form(page, f"{page}/resubmit", {"response": "已补充详细地址", "location": "上海市浦东新区张江路 1 号",
+                                               "title": application("SH")["title"]})
+    assert r.status_code == 303 and r.headers["location"] == f"{page}?ok=resubmitted"
+    with db.read() as s:
+        case = s.get(Case, cid)
+        assert case.state == "submitted" and case.application["location"] == "上海市浦东新区张江路 1 号"
+
+
+def test_notices_are_listed_and_marked_read(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    driver.act("sh_applicant", cid, "submit", commitments("SH"))
+    driver.act("sh_case_officer", cid, "request_supplement", {"items": ["补充监测计划"]})
+    drain(db, Channels(smtp_host=None))
+    b = signed_in("sh_applicant")
+    home = b.get("/applicant").text
+    assert "待补正材料" in home and "1 条未读" in home
+    r = b.post_form("/applicant/notices", "/applicant/notices/read", {})
+    assert r.status_code == 303
+    with db.read() as s:
+        me = driver.user_id("sh_applicant")
+        assert all(n.read_at is not None for n in s.exec(select(Notification).where(Notification.user_id == me)))
+    assert "未读" not in b.get("/applicant/notices").text.split("<main")[1].split("全部标为已读")[1]
+
+
+def test_another_organisations_case_is_not_found(signed_in, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant2", "SH", application("SH"))
+    b = signed_in("sh_applicant")
+    assert b.get(f"/applicant/cases/{cid}").status_code == 404
+    r = b.post_form("/applicant", f"/applicant/cases/{cid}/submit", {})
+    assert r.status_code == 404
+
+
+def test_the_wrong_hat_is_a_403_page(signed_in) -> None:  # noqa: ANN001
+    r = signed_in("sh_case_officer").get("/applicant")
+    assert r.status_code == 403 and "申请" in r.text and "Traceback" not in r.text
+
+
+def test_english_mode_has_the_english_text(signed_in, driver: Driver) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    b = signed_in("sh_applicant")
+    b.client.cookies.set("lang", "en")
+    home = b.get("/applicant").text
+    assert "My organisation" in home and "Start an application" in home and "本单位的案件" not in home
+    text = b.get(f"/applicant/cases/{cid}").text
+    assert "Submit the application" in text and "Edit the draft" in text and "提交申请" not in text
+
+
+def test_answering_the_panels_revision_request_goes_back_to_the_panel(signed_in, db: Database,  # noqa: ANN001
+                                                                       driver: Driver) -> None:
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    drive_to(driver, "SH", cid, "expert_review")
+    experts = [driver.user_id(f"sh_expert{n}") for n in (1, 2, 3)]
+    driver.act("sh_case_officer", cid, "compose_panel", {"members": experts, "chair": experts[0]})
+    for n in (1, 2, 3):
+        driver.act(f"sh_expert{n}", cid, "record_opinion", {"opinion": "agree_with_changes", "score": 70})
+    driver.act("sh_expert1", cid, "panel_revise", {"conclusion": "请补充基准线情景的论证"})
+    b = signed_in("sh_applicant")
+    page = f"/applicant/cases/{cid}"
+    text = b.get(page).text
+    assert "请补充基准线情景的论证" in text and "修改材料" in text and f'action="{page}/resubmit"' in text
+    answer = {"response": "已补充基准线论证", "description": "基准线：电网平均排放因子"}
+    r = b.post_form(page, f"{page}/resubmit", answer)
+    assert r.status_code == 303
+    with db.read() as s:
+        case = s.get(Case, cid)
+        assert case.state == "expert_review" and case.application["description"] == "基准线：电网平均排放因子"
+
+
+def test_a_page_without_a_session_goes_to_sign_in_and_back(browser) -> None:  # noqa: ANN001
+    r = browser.get("/applicant/notices")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fapplicant%2Fnotices"
+    r = browser.sign_in("sh_applicant", next_path="/applicant/notices")
+    assert r.headers["location"] == "/applicant/notices" and browser.get("/applicant/notices").status_code == 200
