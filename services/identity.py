@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -13,9 +14,10 @@ from sqlmodel import Session, select
 
 from services import audit
 from services.clock import clock
-from services.errors import Invalid, Unauthenticated
-from services.store.tables import ApiToken, Organisation, RoleGrant, User
-from states.messages import reason
+from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from services.store.engine import Database
+from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
+from states.messages import Reason, reason
 from states.spec import PUBLIC, ROLES, SYSTEM
 
 _hasher = PasswordHasher()
@@ -135,3 +137,67 @@ def issue_token(session: Session, user: User, name: str = "api", expires_at: dat
     audit.append(session, stream="system", at=clock.now(), actor_id=user.id, actor_role="system",
                  event="token_issued", payload={"user_id": user.id, "name": name})
     return token
+
+
+def _grant_target(session: Session, user_id: int, role: str, jurisdiction: str) -> tuple[User, RoleGrant | None]:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound([Reason("user_unknown", "没有该用户", "No such user", "username")])
+    if role not in ROLES:
+        raise Invalid([Reason("role_unknown", f"未知角色：{role}", f"Unknown role: {role}", "role")])
+    if session.get(Jurisdiction, jurisdiction) is None:
+        raise Invalid([Reason("unknown_jurisdiction", f"未知辖区：{jurisdiction}",
+                              f"Unknown jurisdiction: {jurisdiction}", "jurisdiction")])
+    held = session.exec(select(RoleGrant).where(RoleGrant.user_id == user_id, RoleGrant.role == role,
+                                                RoleGrant.jurisdiction == jurisdiction)).first()
+    return user, held
+
+
+def grant_role(session: Session, user_id: int, role: str, jurisdiction: str, by: Actor) -> RoleGrant:
+    """An administrator gives a user a role in a jurisdiction; audited like `create_user`."""
+    user, held = _grant_target(session, user_id, role, jurisdiction)
+    if held is not None:
+        raise Invalid([Reason("role_held", f"{user.username} 已拥有该角色", f"{user.username} already holds that role",
+                              "role")])
+    grant = RoleGrant(user_id=user_id, role=role, jurisdiction=jurisdiction)
+    session.add(grant)
+    session.flush()
+    audit.append(session, stream="system", at=clock.now(), actor_id=by.user_id, actor_role=by.role_label,
+                 event="role_granted", payload={"user_id": user_id, "username": user.username, "role": role,
+                                                "jurisdiction": jurisdiction})
+    return grant
+
+
+def revoke_role(session: Session, user_id: int, role: str, jurisdiction: str, by: Actor) -> None:
+    """Withdraw a grant; the user's open sessions fall back to another hat on their next request."""
+    user, held = _grant_target(session, user_id, role, jurisdiction)
+    if held is None:
+        raise Invalid([Reason("role_not_held", f"{user.username} 未拥有该角色",
+                              f"{user.username} does not hold that role", "role")])
+    session.delete(held)
+    audit.append(session, stream="system", at=clock.now(), actor_id=by.user_id, actor_role=by.role_label,
+                 event="role_revoked", payload={"user_id": user_id, "username": user.username, "role": role,
+                                                "jurisdiction": jurisdiction})
+
+
+def register_organisation(db: Database, actor: Actor, *, uscc: str, name: str) -> dict[str, Any]:
+    """An applicant registers the organisation they apply for (a checked USCC); one per account."""
+    if not any(r == "applicant" for r, _ in actor.grants):
+        raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
+    with db.write() as session:
+        user = session.get(User, actor.user_id)
+        if user is None or user.org_id is not None:
+            raise Conflict([Reason("org_linked", "您的账户已关联申请单位", "Your account already has an organisation")])
+        if session.exec(select(Organisation).where(Organisation.uscc == uscc)).first():
+            # Knowing a code is no proof of belonging to the organisation: its own users must invite you.
+            raise Conflict([Reason("org_exists", "该统一社会信用代码已注册，请联系该单位的账户管理人",
+                                   "This credit code is already registered; ask that organisation to add you",
+                                   "uscc")])
+        org = Organisation(uscc=uscc, name=name, created_at=clock.now())
+        session.add(org)
+        session.flush()
+        user.org_id = org.id
+        session.add(user)
+        audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="applicant",
+                     event="organisation_registered", payload={"org_id": org.id, "uscc": org.uscc})
+        return {"id": org.id, "uscc": org.uscc, "name": org.name}

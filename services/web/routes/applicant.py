@@ -2,7 +2,7 @@
 jurisdiction's commitments, answering supplement and revision requests, my cases with their
 deadlines, and my notices.
 
-Commands go the API's way: `register_organisation` (services/api/routes/identity.py), `cases.create`,
+Commands go the API's way: `identity.register_organisation`, `cases.create`,
 and the case's own actions (`edit`, `submit`, `resubmit`) through `services.cases.fire`.
 """
 
@@ -10,25 +10,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from forms.organisation import OrganisationRegistration
-from services import cases, statutory
+from services import cases, identity, notifications, statutory
 from services.api.deps import committed, get_db
-from services.api.routes.identity import register_organisation
 from services.calendar import local_date
 from services.clock import clock
 from services.errors import CommandError
 from services.forms_errors import reasons_from_validation
 from services.identity import Actor
-from services.store.tables import AuditEvent, Case, Notification, Organisation, Task, Timer
+from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.views import case_detail, form_schema
 from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
 from services.web.pages import lang_of, render
@@ -115,20 +114,14 @@ def my_cases(session: Session, org_id: int, jurisdiction: str) -> list[dict[str,
                                       c["terminal"], -c["id"]))
 
 
-def _notices(session: Session, user_id: int, limit: int) -> list[Notification]:
-    return list(session.exec(select(Notification).where(Notification.user_id == user_id)
-                             .order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit)))
-
-
 def _home(request: Request, signed: Any, status: int = 200, **org_form: Any) -> Response:  # noqa: ANN401
     jurisdiction = wearing(signed, "applicant")
     actor: Actor = signed.actor
     with get_db(request).read() as session:
         org = session.get(Organisation, actor.org_id) if actor.org_id else None
         listing = my_cases(session, org.id, jurisdiction) if org else []  # type: ignore[arg-type]
-        notices = _notices(session, actor.user_id, 5)  # type: ignore[arg-type]
-        unread = session.exec(select(func.count()).select_from(Notification).where(
-            Notification.user_id == actor.user_id, col(Notification.read_at).is_(None))).one()
+        notices = notifications.recent(session, actor.user_id, 5)  # type: ignore[arg-type]
+        unread = notifications.unread(session, actor.user_id)  # type: ignore[arg-type]
     values = org_form.get("values") or {}
     drawn, loose = fields(form_schema(OrganisationRegistration), values, org_form.get("reasons"))
     return render(request, "applicant.html", status_code=status, org=org, cases=listing, notices=notices,
@@ -147,7 +140,8 @@ async def register(request: Request, signed: SignedIn, form: CheckedForm) -> Res
     values = {"uscc": posted.get("uscc", "").strip().upper(), "name": posted.get("name", "").strip()}
     try:
         body = OrganisationRegistration.model_validate(values)
-        await run_in_threadpool(register_organisation, body, signed.actor, get_db(request))
+        await run_in_threadpool(partial(identity.register_organisation, get_db(request), signed.actor,
+                                        uscc=body.uscc, name=body.name))
     except ValidationError as exc:
         return _home(request, signed, 422, values=values, reasons=reasons_from_validation(exc))
     except CommandError as exc:
@@ -370,7 +364,7 @@ async def resubmit(case_id: int, request: Request, signed: SignedIn, form: Check
 def notices(request: Request, signed: SignedIn) -> Response:
     wearing(signed, "applicant")
     with get_db(request).read() as session:
-        rows = _notices(session, signed.actor.user_id, 200)
+        rows = notifications.recent(session, signed.actor.user_id, 200)
     return render(request, "applicant_notices.html", notices=rows)
 
 
@@ -378,12 +372,5 @@ def notices(request: Request, signed: SignedIn) -> Response:
 async def mark_read(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
 
-    def mark() -> None:
-        with get_db(request).write() as session:
-            for n in session.exec(select(Notification).where(Notification.user_id == signed.actor.user_id,
-                                                             col(Notification.read_at).is_(None))):
-                n.read_at = clock.now()
-                session.add(n)
-
-    await run_in_threadpool(mark)
+    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.actor.user_id)
     return RedirectResponse("/applicant/notices?ok=read", status_code=303)

@@ -1,0 +1,358 @@
+"""The administrators' pages (hat `admin`; its jurisdiction scopes what is shown): missed deadlines and
+cycle times, flow runs, the outbox, the calendar, users and their grants, the profiles in force.
+
+Every change goes through the service functions the admin API uses (`dispatch.retry`,
+`workdays.import_year`, `identity.grant_role`/`revoke_role`), so the page and the API agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, or_, select
+from starlette.datastructures import UploadFile
+
+from flows import runs
+from services import dispatch, identity, workdays
+from services.api.deps import committed, get_db
+from services.api.routes.admin import YearNotice
+from services.calendar import DayOverride, local_date
+from services.clock import clock
+from services.errors import Forbidden, Invalid, NotFound
+from services.forms_errors import reasons_from_validation
+from services.store.tables import Case, Jurisdiction, Organisation, Outbox, RoleGrant, User
+from services.web import metrics
+from services.web.charts import Bar, bar_chart
+from services.web.deps import CheckedForm, SignedIn, wearing
+from services.web.pages import lang_of, render
+from services.web.profile_tables import profile_sections
+from services.web.sessions import Signed
+from states.machine import BUILDERS
+from states.messages import Reason, label
+from states.profiles import all_profiles, get_profile
+from states.spec import ROLES
+
+router = APIRouter(include_in_schema=False)
+
+CALENDAR_EXAMPLE = json.dumps({"source": "国办发明电〔2027〕1号", "days": [
+    {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
+    {"date": "2027-02-07", "kind": "workday", "name": "春节调休"}]}, ensure_ascii=False, indent=1)
+NOTICE_BYTES = 256 * 1024  # a year's notice is a few kilobytes
+PREFECT_WAIT_SECONDS = 8
+
+
+def _admin_of(signed: Signed) -> list[str]:
+    """Every jurisdiction the person administers (the hat shows one of them at a time)."""
+    return sorted(j for r, j in signed.person.grants if r == "admin")
+
+
+# --- dashboard: breaches and cycle times ---------------------------------------------------------
+
+
+def _charts(series: metrics.Weekly, lang: str) -> tuple[Any, list[tuple[metrics.StageRow, Any]]]:
+    en = lang == "en"
+    weeks = [w.strftime("%m-%d") for w in series.weeks]
+    totals = series.breaches
+    overview = bar_chart(
+        "chart-breaches", "SLA breaches per week" if en else "每周逾期（超出时限）件数",
+        (f"Deadlines found missed in each of the last {len(weeks)} weeks (by week start); "
+         f"{sum(totals)} in all." if en
+         else f"近 {len(weeks)} 周每周发现的逾期件数（按周一日期），共 {sum(totals)} 件。"),
+        [Bar(w, n, str(n), (f"Week of {w}: {n} breaches" if en else f"{w} 当周：逾期 {n} 件")) for w, n in
+         zip(weeks, totals, strict=True)], unit="" if en else "件")
+    panels = []
+    for k, row in enumerate(series.stages):
+        stage = label(f"state.{row.stage}")["en" if en else "zh"]
+        bars = []
+        for w, median, done, missed in zip(weeks, row.medians, row.counts, row.breaches, strict=True):
+            shown = "" if median is None else f"{median:.1f}"
+            if en:
+                tip = (f"Week of {w}: median {shown} days over {done} finished stays" if median is not None
+                       else f"Week of {w}: no stay finished") + (f"; {missed} deadlines missed" if missed else "")
+            else:
+                tip = (f"{w} 当周：中位 {shown} 天（完成 {done} 件）" if median is not None
+                       else f"{w} 当周：无完成") + (f"；逾期 {missed} 件" if missed else "")
+            bars.append(Bar(w, median, shown, tip, f"⚠{missed}" if missed else ""))
+        desc = (f"Median days cases spent in {stage}, per week; ⚠ marks deadlines missed in that stage "
+                f"({row.total_breaches} in all)." if en else
+                f"各周离开「{stage}」的案件在该阶段停留天数的中位数；"
+                f"⚠ 为该阶段当周逾期件数（共 {row.total_breaches} 件）。")
+        panels.append((row, bar_chart(f"chart-stage-{k}", stage, desc, bars, unit="days" if en else "天")))
+    return overview, panels
+
+
+@router.get("/admin")
+def dashboard(request: Request, signed: SignedIn, status: Literal["open", "closed", "all"] = "open",
+              procedure: Annotated[str | None, Query(max_length=40)] = None,
+              scope: Literal["hat", "all"] = "hat") -> Response:
+    jurisdiction = wearing(signed, "admin")
+    if procedure and procedure not in BUILDERS:
+        raise Invalid([Reason("procedure_unknown", f"未知程序：{procedure}", f"Unknown procedure: {procedure}",
+                              "procedure")])
+    js = [jurisdiction] if scope == "hat" else _admin_of(signed)
+    with get_db(request).read() as session:
+        breaches = metrics.load_breaches(session, js, status, procedure or None)
+        groups = metrics.breach_groups(session, js, status, procedure or None)
+        series = metrics.load_weekly(session, js, local_date(clock.now()), procedure or None)
+    overview, panels = _charts(series, lang_of(request))
+    return render(request, "admin/dashboard.html", section="dashboard", status=status, procedure=procedure or "",
+                  scope=scope, scope_js=js, procedures=sorted(BUILDERS), groups=groups, breaches=breaches,
+                  breach_total=sum(groups["kind"].values()), series=series, overview=overview, panels=panels)
+
+
+# --- flow runs ------------------------------------------------------------------------------------
+
+
+@router.get("/admin/flows")
+async def flow_runs(request: Request, signed: SignedIn) -> Response:
+    wearing(signed, "admin")
+    data, problem = None, None
+    try:  # a Prefect server that doesn't answer must not hold the page (its client retries for long)
+        data = await asyncio.wait_for(runs.recent_runs(30), PREFECT_WAIT_SECONDS)
+    except runs.PrefectUnavailable as exc:
+        problem = exc.reasons
+    except TimeoutError:
+        problem = [Reason("prefect_timeout", f"Prefect 服务 {PREFECT_WAIT_SECONDS} 秒内未响应",
+                          f"The Prefect API did not answer within {PREFECT_WAIT_SECONDS} seconds")]
+    from prefect.settings import PREFECT_API_URL
+
+    return render(request, "admin/flows.html", section="flows", data=data, problem=problem,
+                  configured=bool(PREFECT_API_URL.value()), ui=runs.ui_url())
+
+
+# --- outbox ---------------------------------------------------------------------------------------
+
+
+def _jurisdiction_of(row: Outbox, cases: dict[int, str]) -> str | None:
+    return row.payload.get("jurisdiction") or (cases.get(row.case_id) if row.case_id else None)
+
+
+def _outbox(session: Session, jurisdiction: str, status: str, limit: int = 100) -> list[tuple[Outbox, str | None]]:
+    """This jurisdiction's rows, and the system's own (no jurisdiction), newest first."""
+    rows = list(session.exec(select(Outbox).where(Outbox.status == status)
+                             .order_by(Outbox.id.desc()).limit(limit * 4)))  # type: ignore[union-attr]
+    ids = {r.case_id for r in rows if r.case_id}
+    in_cases = Case.id.in_(ids)  # type: ignore[union-attr]
+    cases: dict[int, str] = dict(session.exec(select(Case.id, Case.jurisdiction).where(in_cases)).all()) if ids else {}
+    out = [(r, _jurisdiction_of(r, cases)) for r in rows]
+    return [(r, j) for r, j in out if j in (jurisdiction, None)][:limit]
+
+
+@router.get("/admin/outbox")
+def outbox(request: Request, signed: SignedIn, status: Literal["dead", "pending", "done"] = "dead") -> Response:
+    jurisdiction = wearing(signed, "admin")
+    with get_db(request).read() as session:
+        rows = _outbox(session, jurisdiction, status)
+    return render(request, "admin/outbox.html", section="outbox", status=status, rows=rows)
+
+
+@router.post("/admin/outbox/{outbox_id}/retry")
+async def retry(outbox_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    jurisdiction = wearing(signed, "admin")
+    db = get_db(request)
+
+    def send_again() -> None:
+        with db.read() as session:
+            row = session.get(Outbox, outbox_id)
+            case = session.get(Case, row.case_id) if row is not None and row.case_id else None
+        known = {case.id: case.jurisdiction} if case else {}
+        if row is None or _jurisdiction_of(row, known) not in (jurisdiction, None):
+            raise NotFound.of("发件箱记录", "Outbox row")
+        dispatch.retry(db, outbox_id, signed.person.user_id)
+
+    await run_in_threadpool(send_again)
+    committed(request, None, "outbox_retry")
+    return RedirectResponse("/admin/outbox?status=dead&ok=retried", status_code=303)
+
+
+# --- calendar -------------------------------------------------------------------------------------
+
+
+def _calendar_page(request: Request, status_code: int = 200, year: str = "", notice: str = "",
+                   reasons: list[Reason] | None = None) -> Response:
+    with get_db(request).read() as session:
+        coverage = workdays.coverage(session)
+    reasons = reasons or []
+    by_field = {name: [r for r in reasons if r.field == name] for name in ("year", "notice")}
+    return render(request, "admin/calendar.html", status_code=status_code, section="calendar", coverage=coverage,
+                  year=year, notice=notice, errors=by_field, example=CALENDAR_EXAMPLE,
+                  next_year=local_date(clock.now()).year + 1)
+
+
+@router.get("/admin/calendar")
+def calendar_page(request: Request, signed: SignedIn) -> Response:
+    wearing(signed, "admin")
+    return _calendar_page(request)
+
+
+def _read_notice(text: str) -> tuple[YearNotice | None, list[Reason]]:
+    """The same JSON the CLI `calendar-import` takes, checked by the API's own model; every reason is shown
+    beside the notice field, with where in the JSON it is."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return None, [Reason("json_invalid", f"不是有效的 JSON（第 {getattr(exc, 'lineno', '?')} 行）",
+                             f"Not valid JSON (line {getattr(exc, 'lineno', '?')})", "notice")]
+    try:
+        notice = YearNotice.model_validate(data)
+    except ValidationError as exc:
+        return None, [Reason(r.code, f"{r.field}：{r.zh}", f"{r.field}: {r.en}", "notice")
+                      for r in reasons_from_validation(exc)]
+    unknown = sorted({d.jurisdiction for d in notice.days if d.jurisdiction and get_profile(d.jurisdiction) is None})
+    return (None, [Reason("unknown_jurisdiction", f"未知辖区：{c}", f"Unknown jurisdiction: {c}", "notice")
+                   for c in unknown]) if unknown else (notice, [])
+
+
+@router.post("/admin/calendar")
+async def calendar_import(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    wearing(signed, "admin")
+    year_text = str(form.get("year") or "").strip()
+    text = str(form.get("notice") or "")
+    upload = form.get("file")
+    reasons: list[Reason] = []
+    if isinstance(upload, UploadFile) and upload.filename:
+        raw = await upload.read(NOTICE_BYTES + 1)
+        try:
+            text = raw.decode("utf-8-sig") if len(raw) <= NOTICE_BYTES else text
+        except UnicodeDecodeError:
+            reasons.append(Reason("encoding", "文件应为 UTF-8 编码的 JSON", "The file should be UTF-8 JSON", "notice"))
+        if len(raw) > NOTICE_BYTES:
+            reasons.append(Reason("too_large", "文件过大（上限 256 KB）", "File too large (limit 256 KB)", "notice"))
+    year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+    if year is None or not 2000 <= year <= 2100:
+        reasons.append(Reason("year", "年度应为 2000–2100 之间的四位数字", "The year should be four digits, 2000–2100",
+                              "year"))
+    notice = None
+    if not any(r.field == "notice" for r in reasons):  # every reason at once: the year's and the notice's
+        if not text.strip():
+            reasons.append(Reason("notice_required", "请上传文件或粘贴 JSON", "Upload a file or paste the JSON",
+                                  "notice"))
+        else:
+            notice, problems = _read_notice(text)
+            reasons += problems
+    if notice is not None and year is not None and not reasons:
+        days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
+
+        def load() -> None:
+            with get_db(request).write() as session:
+                workdays.import_year(session, year=year, source=notice.source, days=days,
+                                     actor_id=signed.person.user_id, actor_role="admin")
+
+        try:
+            await run_in_threadpool(load)
+        except Invalid as exc:
+            reasons = [Reason(r.code, r.zh, r.en, r.field if r.field == "year" else "notice") for r in exc.reasons]
+        else:
+            return RedirectResponse("/admin/calendar?ok=imported", status_code=303)
+    return _calendar_page(request, 422, year_text, text, reasons)
+
+
+# --- users and grants -----------------------------------------------------------------------------
+
+
+def _users(session: Session, jurisdiction: str, q: str) -> list[dict[str, Any]]:
+    """Who holds a role here; or, when searching, anyone by username or name (to grant them one)."""
+    query = select(User).order_by(User.username).limit(200)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(User.username.ilike(like), User.display_name.ilike(like)))  # type: ignore[attr-defined]
+    else:
+        holders = select(RoleGrant.user_id).where(RoleGrant.jurisdiction == jurisdiction)
+        query = query.where(User.id.in_(holders))  # type: ignore[union-attr]
+    users = list(session.exec(query))
+    ids = [u.id for u in users]
+    grants: dict[int, list[tuple[str, str]]] = {}
+    of_users = RoleGrant.user_id.in_(ids)  # type: ignore[attr-defined]
+    rows = session.exec(select(RoleGrant).where(of_users)) if ids else []
+    for g in rows:
+        grants.setdefault(g.user_id, []).append((g.role, g.jurisdiction))
+    orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
+        Organisation.id.in_({u.org_id for u in users if u.org_id})))}  # type: ignore[union-attr]
+    return [{"user": u, "org": orgs.get(u.org_id), "grants": sorted(grants.get(u.id, []), key=lambda g: (g[1], g[0]))}
+            for u in users]
+
+
+def _users_page(request: Request, signed: Signed, jurisdiction: str, q: str = "", status_code: int = 200,
+                values: dict[str, str] | None = None, reasons: list[Reason] | None = None) -> Response:
+    with get_db(request).read() as session:
+        users = _users(session, jurisdiction, q)
+        place = session.get(Jurisdiction, jurisdiction)
+    reasons = reasons or []
+    by_field = {name: [r for r in reasons if r.field == name] for name in ("username", "role")}
+    loose = [r for r in reasons if r.field not in by_field]
+    return render(request, "admin/users.html", status_code=status_code, section="users", users=users, q=q,
+                  roles=ROLES, values=values or {}, errors=by_field, loose=loose, jurisdiction=jurisdiction,
+                  place=place, me=signed.person.user_id)
+
+
+@router.get("/admin/users")
+def users_page(request: Request, signed: SignedIn, q: Annotated[str, Query(max_length=64)] = "") -> Response:
+    return _users_page(request, signed, wearing(signed, "admin"), q.strip())
+
+
+@router.post("/admin/users/grant")
+async def grant(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    jurisdiction = wearing(signed, "admin")
+    username = str(form.get("username") or "").strip()[:64]
+    role = str(form.get("role") or "")
+
+    def give() -> None:
+        reasons = []
+        if not username:
+            reasons.append(Reason("username_required", "请填写用户名", "Enter a username", "username"))
+        if role not in ROLES:
+            reasons.append(Reason("role_required", "请选择角色", "Choose a role", "role"))
+        if reasons:
+            raise Invalid(reasons)
+        with get_db(request).write() as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                raise Invalid([Reason("user_unknown", f"没有用户名为 {username} 的用户",
+                                      f"No user is called {username}", "username")])
+            identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]
+
+    try:
+        await run_in_threadpool(give)
+    except Invalid as exc:
+        return _users_page(request, signed, jurisdiction, username, 422, {"username": username, "role": role},
+                           exc.reasons)
+    return RedirectResponse(f"/admin/users?ok=granted&q={username}", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/revoke")
+async def revoke(user_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    jurisdiction = wearing(signed, "admin")
+    role = str(form.get("role") or "")
+    if user_id == signed.person.user_id and role == "admin":
+        raise Forbidden([Reason("own_admin", "不能撤销自己在本辖区的管理员权限（请由另一位管理员操作）",
+                                "You cannot revoke your own admin role here (ask another administrator)")])
+
+    def withdraw() -> None:
+        with get_db(request).write() as session:
+            identity.revoke_role(session, user_id, role, jurisdiction, signed.actor)
+
+    await run_in_threadpool(withdraw)
+    return RedirectResponse("/admin/users?ok=revoked", status_code=303)
+
+
+# --- jurisdiction profiles ------------------------------------------------------------------------
+
+@router.get("/admin/profiles")
+def profiles(request: Request, signed: SignedIn, code: Annotated[str | None, Query(max_length=8)] = None) -> Response:
+    jurisdiction = wearing(signed, "admin")
+    code = code or jurisdiction
+    profile = get_profile(code)
+    if profile is None:
+        raise NotFound.of("辖区", "Jurisdiction")
+    with get_db(request).read() as session:
+        loaded = session.get(Jurisdiction, code)
+    heading, sections = profile_sections(profile)
+    return render(request, "admin/profiles.html", section="profiles", profile=profile, code=code,
+                  codes=list(all_profiles()), loaded=loaded, heading=heading, sections=sections)
+
