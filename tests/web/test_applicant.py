@@ -216,3 +216,8 @@ def test_a_page_without_a_session_goes_to_sign_in_and_back(browser) -> None:  # 
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fapplicant%2Fnotices"
     r = browser.sign_in("sh_applicant", next_path="/applicant/notices")
     assert r.headers["location"] == "/applicant/notices" and browser.get("/applicant/notices").status_code == 200
+
+
+def test_project_class_is_offered_only_where_projects_are_classed(signed_in) -> None:  # noqa: ANN001
+    assert 'name="project_class"' not in signed_in("sh_applicant").get("/applicant/new").text
+    assert 'name="project_class"' in signed_in("bj_applicant").get("/applicant/new").text

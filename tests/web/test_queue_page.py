@@ -83,6 +83,12 @@ def test_filters_narrow_the_list_and_the_counts(driver: Driver, signed_in) -> No
     assert f'data-task="{task_id}"' in b.get("/work?view=team&due_from=2026-03-02&due_to=2026-12-31").text
 
 
+def test_blank_date_filters_mean_no_bound(driver: Driver, signed_in) -> None:  # noqa: ANN001
+    _, task_id = _submitted(driver)
+    r = signed_in("sh_case_officer").get("/work?view=team&procedure=&kind=&due_from=&due_to=")
+    assert r.status_code == 200 and f'data-task="{task_id}"' in r.text
+
+
 def test_bad_filter_values_are_a_422_page_not_a_500(signed_in) -> None:  # noqa: ANN001
     r = signed_in("sh_case_officer").get("/work?view=everything&due_from=tomorrow")
     assert r.status_code == 422 and "text/html" in r.headers["content-type"]

@@ -156,7 +156,7 @@ async def register(request: Request, signed: SignedIn, form: CheckedForm) -> Res
 
 def _new_page(request: Request, jurisdiction: str, name: str, status: int = 200,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> Response:
-    schema = form_schema(procedure(name, jurisdiction).application)
+    schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     drawn, loose = _drawn(schema, lang_of(request), values, reasons)
     return render(request, "applicant_new.html", status_code=status, procedure=name, fields=drawn, loose=loose,
                   procedures=procedures_in(jurisdiction))
@@ -182,7 +182,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
         from services.errors import NotFound
 
         raise NotFound.of("申请程序", "Procedure")
-    schema = form_schema(procedure(name, jurisdiction).application)
+    schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     data, problems = read_back(schema, posted)
     if not problems:
         try:
@@ -213,7 +213,18 @@ def _commitments(case: Case) -> list[tuple[str, tuple[str, str]]]:
 
 def _edit_schema(case: Case) -> dict[str, Any]:
     spec = procedure(case.procedure, case.jurisdiction)
-    return form_schema(next(t.form for t in spec.transitions if t.trigger == "edit"))
+    return for_jurisdiction(form_schema(next(t.form for t in spec.transitions if t.trigger == "edit")),
+                            case.jurisdiction)
+
+
+def for_jurisdiction(schema: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
+    """Leave out what the jurisdiction does not ask: only Beijing classes projects (编制说明 4(一));
+    elsewhere offering 项目类别 would only lead to a refusal."""
+    profile = get_profile(jurisdiction)
+    if "project_class" not in schema.get("properties", {}) or profile is None or profile.registration.project_classes:
+        return schema
+    props = {k: v for k, v in schema["properties"].items() if k != "project_class"}
+    return {**schema, "properties": props, "required": [r for r in schema.get("required", []) if r != "project_class"]}
 
 
 def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[str, str]

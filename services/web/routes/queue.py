@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BeforeValidator
 from sqlmodel import select
 
 from services import queues
@@ -35,12 +36,16 @@ def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: 
     return -cal.working_days_between(due_on, today, jurisdiction).days
 
 
+# A filter form left blank sends `due_from=`: that means "no bound", not a malformed date.
+OptionalDate = Annotated[date | None, BeforeValidator(lambda v: v or None)]
+
+
 @router.get("/work")
 def work_queue(request: Request, signed: SignedIn,
                view: Literal["mine", "team", "unassigned", "overdue"] = "team",
                procedure: Annotated[str | None, Query(max_length=40)] = None,
                kind: Annotated[str | None, Query(max_length=40)] = None,
-               due_from: date | None = None, due_to: date | None = None,
+               due_from: OptionalDate = None, due_to: OptionalDate = None,
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     jurisdiction = wearing(signed, *QUEUE_ROLES)
     actor = signed.actor

@@ -1,0 +1,47 @@
+"""An applicant starts an application through the portal, saves the draft, makes the commitments and
+submits it: it lands in the case officers' queue as a completeness check."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.store.tables import Case, Task
+from tests.browser.conftest import Site, Visitor
+
+
+def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: Site) -> None:
+    title = "浏览器测试：申请人提交"
+    visitor.sign_in("sh_applicant")
+    page = visitor.page
+    visitor.goto("/applicant/new", "new")
+    page.get_by_label("类型").select_option(label="项目")
+    page.get_by_label("名称").fill(title)
+    page.get_by_label("方法学编号").fill("SH-M-PV-001")
+    page.get_by_label("方法学版本").fill("1.0")
+    # Shanghai does not class projects: 项目类别 stays unchosen
+    page.get_by_label("实施地点").fill("上海市浦东新区")
+    page.get_by_label("开始日期").fill("2025-03-01")
+    page.get_by_label("预计年减排量（tCO2e）").fill("980.5")
+    page.get_by_role("button", name="保存草稿").click()
+    page.wait_for_load_state()
+    visitor.shot("draft-saved")
+    assert "/applicant/cases/" in page.url, page.locator("main").inner_text()
+    case_id = int(page.url.split("/applicant/cases/")[1].split("?")[0])
+    assert page.get_by_role("heading", level=1).inner_text() == f"#{case_id} {title}"
+    with site.db.read() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.state == "draft" and case.application["location"] == "上海市浦东新区"
+
+    commitments = page.locator("fieldset", has=page.get_by_text("承诺事项（须全部勾选）"))
+    boxes = commitments.get_by_role("checkbox")
+    assert boxes.count() >= 1
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_load_state()
+    visitor.shot("submitted")
+    assert page.get_by_role("status").first.inner_text() == "✔ 已提交", page.locator("main").inner_text()
+    with site.db.read() as session:
+        assert session.get(Case, case_id).state == "submitted"  # type: ignore[union-attr]
+        open_tasks = session.exec(select(Task.kind).where(Task.case_id == case_id, Task.status == "open")).all()
+    assert open_tasks == ["completeness_check"]

@@ -1,0 +1,59 @@
+"""Anyone, without an account, finds a publicity notice and lodges an objection; it reaches the officers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from services.store.tables import Objection, Task
+from tests.browser.conftest import Site, Visitor, fresh_case
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["scripts-on", "scripts-off"])
+def test_the_public_lodges_an_objection_during_publicity(new_visitor, site: Site, javascript: bool) -> None:  # noqa: ANN001
+    title = f"浏览器测试：公示异议（{'有' if javascript else '无'}脚本）"
+    case_id = fresh_case(site, "SH", "publicity", title)
+    visitor = new_visitor(javascript=javascript)
+    page = visitor.page
+    visitor.goto("/public", "notices")
+    page.get_by_role("link", name=title).click()
+    page.wait_for_load_state()
+    visitor.shot("notice")
+    assert page.url.endswith(f"/public/notices/{case_id}")
+    form = page.get_by_role("region", name="提出异议")
+    form.get_by_label("姓名").fill("李四")
+    form.get_by_label("联系方式").fill("13900000000")
+    form.get_by_label("内容").fill("该项目的屋顶面积与现场不符，请核实。")
+    form.get_by_role("button", name="提交异议").click()
+    page.wait_for_load_state()
+    visitor.shot("receipt")
+    receipt = page.get_by_role("status")
+    assert "异议已受理" in receipt.inner_text()
+    number = receipt.locator(".code").inner_text()
+    with site.db.read() as session:
+        lodged = session.exec(select(Objection).where(Objection.case_id == case_id)).all()
+        review = session.exec(select(Task.kind).where(Task.case_id == case_id, Task.status == "open")).all()
+    assert len(lodged) == 1 and lodged[0].name == "李四"
+    assert number == lodged[0].receipt
+    assert review == ["objection_review"]
+
+
+def test_a_short_objection_comes_back_with_the_reason_beside_the_text(visitor: Visitor, site: Site) -> None:
+    case_id = fresh_case(site, "SH", "publicity", "浏览器测试：异议过短")
+    page = visitor.page
+    visitor.goto(f"/public/notices/{case_id}", "notice")
+    form = page.get_by_role("region", name="提出异议")
+    form.get_by_label("姓名").fill("王五")
+    form.get_by_label("联系方式").fill("wang@example.com")
+    form.get_by_label("内容").fill("不同意")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        form.get_by_role("button", name="提交异议").click()
+    page.wait_for_load_state()
+    visitor.shot("refused")
+    assert posted.value.status == 422
+    text = page.get_by_role("region", name="提出异议").get_by_label("内容")
+    assert text.get_attribute("aria-invalid") == "true" and text.input_value() == "不同意"
+    assert page.locator(f"#{text.get_attribute('aria-describedby')}").is_visible()
+    assert page.get_by_role("region", name="提出异议").get_by_label("姓名").input_value() == "王五"
+    with site.db.read() as session:
+        assert session.exec(select(Objection).where(Objection.case_id == case_id)).all() == []
