@@ -39,8 +39,11 @@ test-integration: setup
 test-e2e: setup
 	$(PY) -m pytest -q tests/e2e
 
+## bench: the benchmark suite (BENCH_SCALE=small|full; PostgreSQL when it answers) -> bench/results/suite-<db>-<date>.md
+BENCH_SCALE ?= small
 bench: setup
-	$(PY) bench/engine.py
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/suite.py --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

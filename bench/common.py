@@ -109,3 +109,33 @@ def open_bench(kind: str, *, prefix: str, schema: str) -> Bench:
         where = (f"{f.version}, {f.location} ("
                  + ", ".join(f"{k}={f.settings[k]}" for k in PG_SETTINGS if k != "server_version") + ")")
     return Bench(kind, f.db, where, f.version, f.cleanup)
+
+
+# --- figures and result files (the suite's scripts) ------------------------------------------------
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100) by linear interpolation between closest ranks."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def machine() -> str:
+    """CPUs, Python, platform, load average: the line every result file starts with."""
+    import platform
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
+            f"{platform.platform()}, SQLAlchemy {sa.__version__}; load average {load}")
+
+
+def md_table(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

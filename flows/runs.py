@@ -25,7 +25,7 @@ async def recent_runs(limit: int = 50) -> dict[str, Any]:
 
     if not PREFECT_API_URL.value():
         # without one, the client would start a temporary server inside this request
-        raise PrefectUnavailable([Reason("prefect_unavailable", "未配置 Prefect 服务地址（PREFECT_API_URL）",
+        raise PrefectUnavailable([Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
                                          "No Prefect API is configured (PREFECT_API_URL)")])
     try:
         async with get_client() as client:

@@ -87,16 +87,64 @@ def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int
             for v in views}
 
 
+def _lanes(actor: Actor, view: View, jurisdiction: str | None) -> list[Any]:
+    """The view as disjoint-or-overlapping lanes, each one index range: the actor's assigned tasks
+    (ix_tasks_assignee) or one (role, jurisdiction) grant (ix_tasks_queue)."""
+    mine = Task.assignee_id == actor.user_id
+    addressed = sa.and_(
+        sa.or_(Task.candidate_user_id.is_(None), Task.candidate_user_id == actor.user_id),  # type: ignore[union-attr]
+        sa.or_(Task.candidate_org_id.is_(None), Task.candidate_org_id == actor.org_id),  # type: ignore[union-attr]
+    )
+    team = [sa.and_(Task.role == r, Task.jurisdiction == j, addressed)
+            for r, j in sorted(actor.grants) if jurisdiction in (None, j)]
+    if view == "mine":
+        return [mine]
+    if view == "team":
+        return team
+    if view == "unassigned":
+        return [sa.and_(lane, Task.assignee_id.is_(None)) for lane in team]  # type: ignore[union-attr]
+    return [mine, *team]  # overdue: mine or team (a task in both lanes is listed once)
+
+
 def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
                jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
                cursor: str | None = None, due_from: date | None = None, due_to: date | None = None) -> dict[str, Any]:
-    due = sa.func.coalesce(Task.due_at, FAR_FUTURE)
-    q = _queue(actor, view, procedure=procedure, jurisdiction=jurisdiction, kind=kind, due_from=due_from,
-               due_to=due_to)
-    if cursor:
-        after_due, after_id = _decode(cursor)
-        q = q.where(sa.or_(due > after_due, sa.and_(due == after_due, Task.id > after_id)))
-    rows = list(session.exec(q.order_by(due, Task.id).limit(limit + 1)))
+    """Ordered by (due_at, id), tasks without a deadline last. Each lane reads its first `limit + 1`
+    tasks after the cursor straight off its index, in index order (tasks with a deadline, then those
+    without by id), so neither a long queue nor a deep page makes the database sort the queue; the
+    outer query orders the few rows the lanes return."""
+    filters = [Task.status == "open"]
+    if procedure:
+        filters.append(Task.procedure == procedure)
+    if jurisdiction:
+        filters.append(Task.jurisdiction == jurisdiction)
+    if kind:
+        filters.append(Task.kind == kind)
+    if due_from:
+        filters.append(Task.due_on >= due_from)  # type: ignore[operator]
+    if due_to:
+        filters.append(Task.due_on <= due_to)  # type: ignore[operator]
+    if view == "overdue":
+        filters.append(Task.due_at < clock.now())  # type: ignore[operator]
+    after = _decode(cursor) if cursor else None
+    undated_only = after is not None and after[0] >= FAR_FUTURE
+    branches = []
+    for lane in _lanes(actor, view, jurisdiction):
+        if not undated_only:
+            dated = select(Task.id).where(*filters, lane, Task.due_at.is_not(None))  # type: ignore[union-attr]
+            if after:
+                dated = dated.where(sa.tuple_(Task.due_at, Task.id) > sa.tuple_(*after))
+            branches.append(dated.order_by(Task.due_at, Task.id).limit(limit + 1))
+        if view != "overdue":
+            undated = select(Task.id).where(*filters, lane, Task.due_at.is_(None))  # type: ignore[union-attr]
+            if undated_only:
+                undated = undated.where(Task.id > after[1])  # type: ignore[index]
+            branches.append(undated.order_by(Task.id).limit(limit + 1))
+    if not branches:
+        return {"items": [], "next_cursor": None}
+    ids = sa.union_all(*[sa.select(b.subquery().c.id) for b in branches]).subquery()
+    q = select(Task).where(Task.id.in_(sa.select(ids.c.id)))  # type: ignore[union-attr]
+    rows = list(session.exec(q.order_by(sa.nulls_last(Task.due_at), Task.id).limit(limit + 1)))  # type: ignore[arg-type]
     more = len(rows) > limit
     rows = rows[:limit]
     users = _usernames(session, {t.assignee_id for t in rows if t.assignee_id})

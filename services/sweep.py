@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from services.calendar import end_of_day_utc, local_date
@@ -63,21 +64,28 @@ def _escalate(session: Session, breach: SlaBreach, now: datetime) -> None:
                     "roles": ["approver"], "event": "sla_escalation"}})
 
 
+def _unrecorded(prefix: str, id_column: Any) -> Any:  # noqa: ANN401
+    """No breach yet under `<prefix>:<id>`: an anti-join on the breach key's unique index, so a sweep
+    costs what the new breaches cost, not what every overdue task does."""
+    return ~sa.exists().where(SlaBreach.key == sa.literal(f"{prefix}:") + sa.cast(id_column, sa.String))
+
+
 def record_breaches(db: Database, now: datetime) -> dict[str, int]:
     today = local_date(now)
-    new = resolved = 0
+    new = 0
     with db.write() as session:
         overdue = session.exec(select(Task).where(Task.status == "open", Task.due_at < now,  # type: ignore[operator]
-                                                  Task.kind != "sla_escalation"))
+                                                  Task.kind != "sla_escalation", _unrecorded("task", Task.id)))
         for task in overdue:
             values = {"key": f"task:{task.id}", "kind": "task_overdue", "case_id": task.case_id, "task_id": task.id,
                       "procedure": task.procedure, "jurisdiction": task.jurisdiction, "stage": task.state,
                       "role": task.role, "due_at": task.due_at, "detected_at": now}
-            if insert_ignore(session, SlaBreach, values):
+            if insert_ignore(session, SlaBreach, values):  # a racing sweep may have recorded it meanwhile
                 new += 1
                 _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
         exceeded = session.exec(select(Case).where(Case.clock_due_on < today,  # type: ignore[operator]
-                                                   Case.closed_at.is_(None)))  # type: ignore[union-attr]
+                                                   Case.closed_at.is_(None),  # type: ignore[union-attr]
+                                                   _unrecorded("clock", Case.id)))
         for case in exceeded:
             values = {"key": f"clock:{case.id}", "kind": "clock_exceeded", "case_id": case.id, "task_id": None,
                       "procedure": case.procedure, "jurisdiction": case.jurisdiction, "stage": case.state,
@@ -85,18 +93,15 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
             if insert_ignore(session, SlaBreach, values):
                 new += 1
                 _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
-        # a breach is over when its task closed, or its case's clock stopped or paused
-        for breach in session.exec(select(SlaBreach).where(SlaBreach.resolved_at.is_(None))):  # type: ignore[union-attr]
-            if breach.task_id is not None:
-                over = session.exec(select(Task.status).where(Task.id == breach.task_id)).one() != "open"
-            else:
-                case = session.get(Case, breach.case_id)
-                over = case is None or case.closed_at is not None or case.clock_due_on is None
-            if over:
-                breach.resolved_at = now
-                session.add(breach)
-                resolved += 1
-    return {"new": new, "resolved": resolved}
+        # a breach is over when its task closed, or its case's clock stopped or paused: one statement
+        task_open = sa.exists().where(Task.id == SlaBreach.task_id, Task.status == "open")
+        clock_running = sa.exists().where(Case.id == SlaBreach.case_id, Case.closed_at.is_(None),  # type: ignore[union-attr]
+                                          Case.clock_due_on.is_not(None))  # type: ignore[union-attr]
+        over = sa.or_(sa.and_(SlaBreach.task_id.is_not(None), ~task_open),  # type: ignore[union-attr]
+                      sa.and_(SlaBreach.task_id.is_(None), ~clock_running))  # type: ignore[union-attr]
+        resolved = session.execute(sa.update(SlaBreach).where(SlaBreach.resolved_at.is_(None), over)  # type: ignore[union-attr]
+                                   .values(resolved_at=now)).rowcount
+    return {"new": new, "resolved": resolved or 0}
 
 
 def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
     async def unconfigured(limit: int = 50) -> dict:
-        raise runs.PrefectUnavailable([runs.Reason("prefect_unavailable", "未配置 Prefect 服务地址（PREFECT_API_URL）",
+        raise runs.PrefectUnavailable([runs.Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
                                                    "No Prefect API is configured (PREFECT_API_URL)")])
 
     monkeypatch.setattr(runs, "recent_runs", unconfigured)

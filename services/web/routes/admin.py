@@ -120,10 +120,9 @@ async def flow_runs(request: Request, signed: SignedIn) -> Response:
     except TimeoutError:
         problem = [Reason("prefect_timeout", f"Prefect 服务 {PREFECT_WAIT_SECONDS} 秒内未响应",
                           f"The Prefect API did not answer within {PREFECT_WAIT_SECONDS} seconds")]
-    from prefect.settings import PREFECT_API_URL
-
+    configured = not any(r.code == "prefect_not_configured" for r in problem or [])
     return render(request, "admin/flows.html", section="flows", data=data, problem=problem,
-                  configured=bool(PREFECT_API_URL.value()), ui=runs.ui_url())
+                  configured=configured, ui=runs.ui_url())
 
 
 # --- outbox ---------------------------------------------------------------------------------------
