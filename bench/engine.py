@@ -225,6 +225,8 @@ class Series:
     cmd: list[float] = field(default_factory=list)
     raw_n: int = 0
     cmd_n: int = 0
+    raw_cpu: list[float] = field(default_factory=list)  # this process's CPU seconds per unit, per round
+    cmd_cpu: list[float] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -253,15 +255,17 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
             raw_n = len(ids) * len(w.steps)
 
             def commands(ids: list[int] = ids) -> None:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 n = fire_mix(w, ids, cheap_responder, record=True)
                 seq.cmd.append(n / (time.perf_counter() - t0))
+                seq.cmd_cpu.append((time.process_time() - c0) / n)
                 seq.cmd_n += n
 
             def raw(n: int = raw_n) -> None:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 raw_commits(db, n)
                 seq.raw.append(n / (time.perf_counter() - t0))
+                seq.raw_cpu.append((time.process_time() - c0) / n)
                 seq.raw_n += n
 
             for step in ((raw, commands) if r % 2 == 0 else (commands, raw)):
@@ -285,8 +289,8 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
                 shares = [par_ids[i::threads] for i in range(threads)]
                 per_thread_raw = max(1, len(par_ids) * len(w.steps) // threads)
                 runs = [
-                    ("cmd", lambda i: fire_mix(w, shares[i], cheap_responder)),
-                    ("raw", lambda i: (raw_commits(db, per_thread_raw), per_thread_raw)[1]),
+                    ("cmd", lambda i, shares=shares: fire_mix(w, shares[i], cheap_responder)),
+                    ("raw", lambda i, n=per_thread_raw: (raw_commits(db, n), n)[1]),
                 ]
                 for name, work in (runs if r % 2 else runs[::-1]):
                     n, elapsed = threaded(threads, work)
@@ -341,6 +345,19 @@ def trigger_lines(per_trigger: dict[str, list[float]]) -> list[tuple[str, str, s
             for t, v in per_trigger.items()]
 
 
+def cpu_lines(series: list[Series]) -> list[str]:
+    """Where the time goes, as this process's CPU time (the wall-clock rates move with the machine's load;
+    a command's CPU time hardly does): what is not CPU is waiting on the database and the disk."""
+    s = next((s for s in series if s.cmd_cpu), None)
+    if s is None:
+        return []
+    cpu, raw = statistics.median(s.cmd_cpu) * 1000, statistics.median(s.raw_cpu) * 1000
+    wall = 1000 / statistics.median(s.cmd)
+    return [f"Process CPU time ({s.label}), median over rounds: {cpu:.2f} ms a command of {wall:.2f} ms wall "
+            f"({cpu / wall:.0%}); raw insert+commit {raw:.3f} ms CPU of {1000 / statistics.median(s.raw):.3f} ms wall.",
+            ""]
+
+
 def machine() -> dict[str, str]:
     return {"date": date.today().isoformat(), "cpus": str(os.cpu_count()),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -373,6 +390,7 @@ def write_markdown(kind: str, where: str, rows: list[tuple[str, ...]], per_trigg
         "",
         render_md(rows),
         "",
+        *cpu_lines(series),
         "Per command (sequential, cheap responder), milliseconds mean / median:",
         "",
         "| trigger | n | ms mean / median |",
@@ -447,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         all_rows += rows
         path = write_markdown(kind, where, rows, per_trigger, args, series)
         print(f"  [{kind}] {where}; {time.perf_counter() - t0:.0f}s; written {path.relative_to(ROOT)}")
+        print("  " + " ".join(cpu_lines(series)).strip())
         print("  per command, ms mean / median: "
               + ", ".join(f"{t} {c}" for t, _, c in trigger_lines(per_trigger)))
     if all_rows:

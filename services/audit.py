@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
+from services import writes
 from services.store.tables import AuditEvent, AuditHead, Case
 
 GENESIS = "0" * 64
@@ -32,29 +34,46 @@ def _fields(e: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _link(stream: str, seq: int, prev: str, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
-          case_id: int | None, from_state: str | None, to_state: str | None,
-          payload: dict[str, Any] | None) -> AuditEvent:
-    e = AuditEvent(stream=stream, seq=seq, case_id=case_id, at=at, actor_id=actor_id, actor_role=actor_role,
-                   event=event, from_state=from_state, to_state=to_state,
-                   payload=json.loads(json.dumps(payload or {}, default=str)), prev_hash=prev, hash="")
-    e.hash = _digest(prev, _fields(e))
-    return e
+def _row(stream: str, seq: int, prev: str, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
+         case_id: int | None, from_state: str | None, to_state: str | None,
+         payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The event's column values with its hash; the payload as JSON will store it (the hash covers that)."""
+    row = {"stream": stream, "seq": seq, "case_id": case_id, "at": at, "actor_id": actor_id,
+           "actor_role": actor_role, "event": event, "from_state": from_state, "to_state": to_state,
+           "payload": json.loads(json.dumps(payload or {}, default=str))}
+    row["hash"] = _digest(prev, {**row, "at": at.isoformat()})
+    row["prev_hash"] = prev
+    return row
+
+
+def _link(stream: str, seq: int, prev: str, **kwargs: Any) -> AuditEvent:  # noqa: ANN401
+    return AuditEvent(**_row(stream, seq, prev, **kwargs))
+
+
+@dataclass
+class Appended:
+    """A case event handed to `services.writes`; `id` is set when the command's rows are inserted."""
+    stream: str
+    seq: int
+    hash: str
+    id: int | None = None
 
 
 def append_case(
     session: Session, case: Case, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
     from_state: str | None = None, to_state: str | None = None, payload: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> Appended:
     """Append to a case's chain. The head lives on the case row, which the command holds locked
-    and writes anyway: no extra query, no extra lock."""
-    e = _link(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
-              actor_role=actor_role, event=event, case_id=case.id, from_state=from_state, to_state=to_state,
-              payload=payload)
-    case.audit_seq, case.audit_hash = e.seq, e.hash
-    session.add(e)
+    and writes anyway: no extra query, no extra lock. The row is inserted with the command's other
+    new rows (`services.writes.flush`)."""
+    row = _row(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
+               actor_role=actor_role, event=event, case_id=case.id, from_state=from_state, to_state=to_state,
+               payload=payload)
+    case.audit_seq, case.audit_hash = row["seq"], row["hash"]
+    appended = Appended(stream=row["stream"], seq=row["seq"], hash=row["hash"])
+    writes.add_audit(session, row, appended)
     session.add(case)
-    return e
+    return appended
 
 
 def append(

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from forms.issuance import IssuanceApplication, RetirementRequest
 from forms.methodology import MethodologyApplication
 from forms.registration import ProjectApplication
-from services import audit, effects
+from services import audit, effects, writes
 from services.calendar import local_date
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -60,6 +61,14 @@ from states.spec import (
 
 STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")
 
+# Every command runs these: built once, so each run skips building the statement and its cache key.
+LOCK_CASE = select(Case).where(Case.id == sa.bindparam("case_id")).with_for_update()
+OPEN_TASKS = select(Task).where(Task.case_id == sa.bindparam("case_id"), Task.status == "open")
+PANEL_SEAT = select(PanelMember.id).where(PanelMember.case_id == sa.bindparam("case_id"),
+                                          PanelMember.status == "active",
+                                          PanelMember.user_id == sa.bindparam("user_id"))
+OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
+
 
 @dataclass
 class Command:
@@ -98,12 +107,11 @@ class CaseFacts:
 
     def open_objections(self) -> int:
         return self._once("objections", lambda: len(list(self.session.exec(
-            select(Objection.id).where(Objection.case_id == self.case.id, Objection.status == "open")))))
+            OPEN_OBJECTIONS, params={"case_id": self.case.id}))))
 
     def panel(self) -> PanelFacts | None:
         def load() -> PanelFacts | None:
-            rows = list(self.session.exec(select(PanelMember).where(PanelMember.case_id == self.case.id,
-                                                                    PanelMember.status == "active")))
+            rows = list(self.session.exec(effects.ACTIVE_PANEL, params={"case_id": self.case.id}))
             if not rows:
                 return None
             return PanelFacts(members=tuple(m.user_id for m in rows), chair=next(m.user_id for m in rows if m.chair),
@@ -228,8 +236,7 @@ def can_see(session: Session, actor: Actor, case: Case) -> bool:
         if v is not None and v.org_id == actor.org_id:
             return True
     if actor.holds("expert", j):
-        return session.exec(select(PanelMember.id).where(PanelMember.case_id == case.id, PanelMember.status == "active",
-                                                         PanelMember.user_id == actor.user_id)).first() is not None
+        return session.exec(PANEL_SEAT, params={"case_id": case.id, "user_id": actor.user_id}).first() is not None
     return False
 
 
@@ -253,7 +260,7 @@ def _all_actions(case: Case, spec: ProcedureSpec) -> list[str]:
 
 
 def lock_case(session: Session, case_id: int) -> Case:
-    case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+    case = session.exec(LOCK_CASE, params={"case_id": case_id}).first()
     if case is None:
         raise NotFound.of("案件", "Case")
     return case
@@ -333,10 +340,15 @@ def fire(db: Database, cmd: Command, respond: Responder) -> tuple[int, dict[str,
         return status, body
 
 
-def fire_locked(session: Session, case: Case, cmd: Command) -> Outcome:
+def fire_locked(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | None = None,
+                insert_rows: bool = True) -> Outcome:
+    """`open_tasks`: the case's open tasks when the caller read them already (a sweep reads a batch's
+    in one query); the command keeps the list current. `insert_rows=False` leaves the command's new
+    append-only rows (`services.writes`) to the caller's flush, so a batch inserts them together; the
+    outcome's `event_id` is then None."""
     # Autoflush off: the command knows what it wrote, and flushes once at the end (fewer round trips).
     with session.no_autoflush:
-        return _fire(session, case, cmd)
+        return _fire(session, case, cmd, open_tasks, insert_rows)
 
 
 def _refuse_illegal(case: Case, cmd: Command, spec: ProcedureSpec) -> None:
@@ -349,7 +361,8 @@ def _refuse_illegal(case: Case, cmd: Command, spec: ProcedureSpec) -> None:
                    all_actions=_all_actions(case, spec))
 
 
-def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
+def _fire(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | None = None,
+          insert_rows: bool = True) -> Outcome:
     actor, now = cmd.actor, clock.now()
     if cmd.if_match is not None and cmd.if_match != case.version:
         raise Conflict([reason("stale_version", current=case.version, given=cmd.if_match)],
@@ -365,7 +378,8 @@ def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
                                 roles_en=", ".join(roles))])
     if arrows[0].roles == ("applicant",) and not is_owner(actor, case):
         raise Forbidden([reason("not_owner")])
-    open_tasks = list(session.exec(select(Task).where(Task.case_id == case.id, Task.status == "open")))
+    if open_tasks is None:
+        open_tasks = list(session.exec(OPEN_TASKS, params={"case_id": case.id}))
     task = _pick_task(session, case, cmd, open_tasks)
     form = _validate(arrows[0], cmd.form)
 
@@ -405,7 +419,10 @@ def _fire(session: Session, case: Case, cmd: Command) -> Outcome:
         payload={"form": _audit_payload(form), "task_id": task.id if task else None,
                  "awaiting_joint_review": joined, **ctx.extra},
     )
-    session.flush()
+    if insert_rows:
+        writes.flush(session)
+    else:
+        session.flush()
     return Outcome(case=case, event_id=event.id, moved=moved, extra=ctx.extra)
 
 
@@ -501,7 +518,7 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
             effects.enter(ctx, initial)  # an initial state with work to open (issuance, retirement)
         event = audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="applicant",
                                   event="created", to_state=case.state, payload={"application": case.application})
-        session.flush()
+        writes.flush(session)
         status, body = respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
         if idempotency_key:
             session.add(IdempotencyRecord(actor_key=actor.key, key=idempotency_key, request_sha256=digest,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from services import issuance as issuance_effects
-from services import panels, supervision
+from services import panels, supervision, writes
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
@@ -65,10 +65,26 @@ class Ctx:
 
     @property
     def cal(self) -> WorkingCalendar:
-        """Loaded only by commands that compute a deadline."""
+        """Loaded only by commands that compute a deadline; once a transaction (a sweep's batch of
+        commands shares one, and sees one calendar)."""
         if self._cal is None:
-            self._cal = calendar(self.session)
+            memo = writes.memo(self.session)
+            self._cal = memo.get(CALENDAR_KEY) or memo.setdefault(CALENDAR_KEY, calendar(self.session))
         return self._cal
+
+
+CALENDAR_KEY = "carbon.calendar"
+# Bulk UPDATEs keep the session's copies current by the keys the UPDATE returns, not by testing the
+# criteria against every object the session holds (a sweep's batch holds hundreds).
+BY_KEY = {"synchronize_session": "fetch"}
+# statements many commands run, built once (no statement or cache key to build per run)
+ACTIVE_PANEL = select(PanelMember).where(PanelMember.case_id == sa.bindparam("case_id"), PanelMember.status == "active")
+ENDED_RUNNING_SEGMENTS = select(ClockSegment).where(ClockSegment.case_id == sa.bindparam("case_id"),
+                                                    ClockSegment.running == True,  # noqa: E712
+                                                    ClockSegment.ended_at.is_not(None))  # type: ignore[union-attr]
+OPEN_NOTICES = select(Notice).where(Notice.case_id == sa.bindparam("case_id"), Notice.kind == sa.bindparam("kind"),
+                                    Notice.status == "open")
+COUNTERS_KEY = "carbon.registration_counters"
 
 
 # --- tasks, timers, clock, outbox -----------------------------------------------------------
@@ -100,9 +116,17 @@ def close_task(ctx: Ctx, task: Task, status: str, outcome: str) -> None:
 def enqueue(ctx: Ctx, kind: str, target: str, payload: dict[str, Any] | None = None) -> None:
     # keyed by the audit event the command is about to append: unique per command, stable on replay
     key = f"case:{ctx.case.id}:e{ctx.case.audit_seq + 1}:{kind}:{target}"
-    ctx.session.add(Outbox(key=key, kind=kind, case_id=ctx.case.id, created_at=ctx.now, available_at=ctx.now,
-                           payload={"case_id": ctx.case.id, "state": ctx.case.state, "target": target,
-                                    "jurisdiction": ctx.case.jurisdiction, **(payload or {})}))
+    writes.add(ctx.session, Outbox, {
+        "key": key, "kind": kind, "case_id": ctx.case.id, "created_at": ctx.now, "available_at": ctx.now,
+        "payload": {"case_id": ctx.case.id, "state": ctx.case.state, "target": target,
+                    "jurisdiction": ctx.case.jurisdiction, **(payload or {})}})
+
+
+def add_timer(ctx: Ctx, *, kind: str, trigger: str, fire_at: datetime, days: int, provisional: bool) -> None:
+    """A pending timer in the case's current state, counted from today."""
+    writes.add(ctx.session, Timer, {
+        "case_id": ctx.case.id, "jurisdiction": ctx.case.jurisdiction, "kind": kind, "trigger": trigger,
+        "state": ctx.case.state, "fire_at": fire_at, "base_on": ctx.today, "days": days, "provisional": provisional})
 
 
 def _clock_runs(profile: Profile, state: StateSpec) -> bool | None:
@@ -126,12 +150,12 @@ def leave(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
     # Statements only where something can change: most arrows set no timer and keep the clock as it is.
     if old.timers or TIMER_EFFECTS & set(old.on_enter):
         ctx.session.execute(sa.update(Timer).where(Timer.case_id == ctx.case.id, Timer.status == "pending")
-                            .values(status="cancelled"))
+                            .values(status="cancelled"), execution_options=BY_KEY)
     was = _clock_runs(ctx.profile, old)
     if was is not None and was != _clock_runs(ctx.profile, new):
         ctx.session.execute(sa.update(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
                                                           ClockSegment.ended_at.is_(None))  # type: ignore[union-attr]
-                            .values(ended_at=ctx.now))
+                            .values(ended_at=ctx.now), execution_options=BY_KEY)
 
 
 def move(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
@@ -146,7 +170,8 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
     case = ctx.case
     runs = _clock_runs(ctx.profile, state)
     if runs is not None and (old is None or runs != _clock_runs(ctx.profile, old)):
-        ctx.session.add(ClockSegment(case_id=case.id, running=runs, state=state.name, started_at=ctx.now))
+        writes.add(ctx.session, ClockSegment, {"case_id": case.id, "running": runs, "state": state.name,
+                                               "started_at": ctx.now})
         case.clock_due_on = _statutory_due(ctx) if runs else None
     elif runs is None:
         case.clock_due_on = None
@@ -157,15 +182,14 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
     for timer in state.timers:
         days = ctx.profile.sla_days(timer.days)
         answer = ctx.cal.add_working_days(ctx.today, days, case.jurisdiction)
-        ctx.session.add(Timer(case_id=case.id, jurisdiction=case.jurisdiction, kind=timer.kind,
-                              trigger=timer.trigger, state=state.name, fire_at=end_of_day_utc(answer.end),
-                              base_on=ctx.today, days=days, provisional=answer.provisional))
+        add_timer(ctx, kind=timer.kind, trigger=timer.trigger, fire_at=end_of_day_utc(answer.end), days=days,
+                  provisional=answer.provisional)
     for name in state.on_enter:
         EFFECTS[name](ctx)
     if (ctx.spec.tracks_subject and state.subject_status and case.project_id
             and state.subject_status != (old and old.subject_status)):
         ctx.session.execute(sa.update(Project).where(Project.id == case.project_id)
-                            .values(status=state.subject_status))
+                            .values(status=state.subject_status), execution_options=BY_KEY)
     for who in state.notify:
         roles = sorted({t.role for t in opened}) if who == "queue" else []
         enqueue(ctx, "notify", who, {"event": f"entered:{state.name}", "roles": roles})
@@ -178,9 +202,7 @@ def _statutory_due(ctx: Ctx) -> date:
     """The date the statutory clock runs out if it keeps running from now: the limit less the
     working days already used in earlier running segments."""
     used = 0
-    for seg in ctx.session.exec(select(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
-                                                           ClockSegment.running == True,  # noqa: E712
-                                                           ClockSegment.ended_at.is_not(None))):  # type: ignore[union-attr]
+    for seg in ctx.session.exec(ENDED_RUNNING_SEGMENTS, params={"case_id": ctx.case.id}):
         used += ctx.cal.working_days_between(local_date(seg.started_at), local_date(seg.ended_at),
                                              ctx.case.jurisdiction).days
     left = ctx.profile.clock.limit_days - used
@@ -189,7 +211,8 @@ def _statutory_due(ctx: Ctx) -> date:
 
 def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
     return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
-                    subject_kind=case.subject_kind, application=case.application if application is None else application,
+                    subject_kind=case.subject_kind,
+                    application=case.application if application is None else application,
                     submitted_on=case.submitted_on, held_from=case.held_from)
 
 
@@ -249,8 +272,7 @@ def _record_submission(ctx: Ctx) -> None:
 
 
 def _panel(ctx: Ctx) -> list[PanelMember]:
-    return list(ctx.session.exec(select(PanelMember).where(PanelMember.case_id == ctx.case.id,
-                                                           PanelMember.status == "active")))
+    return list(ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id}))
 
 
 def open_panel_work(ctx: Ctx, members: list[PanelMember]) -> None:
@@ -308,9 +330,8 @@ def _open_notice(ctx: Ctx, kind: str, days: int, counts: bool) -> None:
                            published_on=ctx.today, first_day=period.first_day, last_day=period.last_day,
                            closes_at=period.closes_at, provisional=period.provisional))
     timer_kind, trigger = NOTICE_TIMERS[kind]
-    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind=timer_kind,
-                          trigger=trigger, state=ctx.case.state, fire_at=period.closes_at,
-                          base_on=ctx.today, days=days, provisional=period.provisional))
+    add_timer(ctx, kind=timer_kind, trigger=trigger, fire_at=period.closes_at, days=days,
+              provisional=period.provisional)
     enqueue(ctx, f"open_{kind}", "public", {"first_day": period.first_day.isoformat(),
                                             "last_day": period.last_day.isoformat()})
 
@@ -329,8 +350,7 @@ def _open_consultation(ctx: Ctx) -> None:
 
 def _closer(kind: str) -> Callable[[Ctx], None]:
     def close(ctx: Ctx) -> None:
-        for notice in ctx.session.exec(select(Notice).where(Notice.case_id == ctx.case.id, Notice.kind == kind,
-                                                            Notice.status == "open")):
+        for notice in ctx.session.exec(OPEN_NOTICES, params={"case_id": ctx.case.id, "kind": kind}):
             notice.status = "closed"
             ctx.session.add(notice)
             enqueue(ctx, f"close_{kind}", "public", {"notice_id": notice.id})
@@ -403,17 +423,27 @@ def _settle_objections(status: str) -> Callable[[Ctx], None]:
 # --- registration ---------------------------------------------------------------------------
 
 
+def _locked_counter(session: Session, jurisdiction: str, year: int, kind: str) -> RegistrationCounter:
+    """The year's counter, locked until the transaction ends; read once a transaction (a sweep's batch
+    registers many subjects under one lock)."""
+    counters = writes.memo(session).setdefault(COUNTERS_KEY, {})
+    key = (jurisdiction, year, kind)
+    if key not in counters:
+        # the first registration of a year creates the counter: race-free, then lock it
+        insert_ignore(session, RegistrationCounter, {"jurisdiction": jurisdiction, "year": year, "kind": kind,
+                                                     "last": 0}, key="year")
+        counters[key] = session.exec(select(RegistrationCounter).where(
+            RegistrationCounter.jurisdiction == jurisdiction, RegistrationCounter.year == year,
+            RegistrationCounter.kind == kind).with_for_update()).one()
+    return counters[key]
+
+
 def _register_subject(ctx: Ctx) -> None:
     """Registration numbers are unique per jurisdiction and year: `SH-2026-P00042`."""
     project = ctx.session.get(Project, ctx.case.project_id)
     kind = project.kind if project else ctx.case.subject_kind
     year = ctx.today.year
-    # the first registration of a year creates the counter: race-free, then lock it
-    insert_ignore(ctx.session, RegistrationCounter, {"jurisdiction": ctx.case.jurisdiction, "year": year,
-                                                     "kind": kind, "last": 0}, key="year")
-    counter = ctx.session.exec(select(RegistrationCounter).where(
-        RegistrationCounter.jurisdiction == ctx.case.jurisdiction, RegistrationCounter.year == year,
-        RegistrationCounter.kind == kind).with_for_update()).one()
+    counter = _locked_counter(ctx.session, ctx.case.jurisdiction, year, kind)
     counter.last += 1
     ctx.session.add(counter)
     number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{counter.last:05d}"

@@ -1,28 +1,38 @@
-"""Firing due timers: publicity ends, supplement deadlines. The orchestration sweep will call
-`run_due_timers`; until then the CLI's `tick` does.
+"""Firing due timers: publicity ends, supplement deadlines. The sweep (`services.sweep`) and the
+CLI's `tick` call `run_due_timers`.
 
-Each timer fires in its own transaction through the same command path as people (`cases.fire`,
-actor `system`). On PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED`, so several
-sweeps may run at once and each timer still fires once. A timer whose case has moved on (the
-trigger is no longer legal) is cancelled, not retried forever.
+Every timer fires through the same command path as people (`cases.fire_locked`, actor `system`),
+with the same effects as if it fired alone. Due timers fire in batches, one transaction a batch:
+the batch's cases are locked together (in id order, as concurrent sweeps then queue rather than
+deadlock), their open tasks and subjects are read in one query each, the commands' outbox rows and
+audit events are inserted together, and the batch shares one commit. If anything in a batch fails,
+the batch is rolled back and its timers fire one transaction each, as before: a bad timer cannot
+block the good ones, a timer whose command is refused (its case moved on) is cancelled, and one
+that fails stays pending for the next sweep. On PostgreSQL timers are claimed with `FOR UPDATE SKIP
+LOCKED`, so several sweeps may run at once and each timer still fires once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from services import writes
 from services.cases import Command, Outcome, fire_locked, lock_case
 from services.clock import clock
 from services.errors import CommandError
 from services.identity import SYSTEM_ACTOR
 from services.store.engine import Database
-from services.store.tables import Timer
+from services.store.tables import Case, Project, Task, Timer
 
 log = logging.getLogger("carbon.timers")
+
+BATCH = 100  # timers a transaction: long enough to share round trips, short enough to hold few locks
 
 
 def _due_ids(db: Database, now: datetime, limit: int) -> list[int]:
@@ -38,30 +48,94 @@ def _claim(session: Session, timer_id: int, db: Database) -> Timer | None:
     return session.exec(q).first()
 
 
-def run_due_timers(db: Database, now: datetime | None = None, limit: int = 1000) -> dict[str, Any]:
-    now = now or clock.now()
-    fired, cancelled, failed = [], [], []
-    for timer_id in _due_ids(db, now, limit):
-        try:
-            with db.write() as session:
-                timer = _claim(session, timer_id, db)
-                if timer is None:
-                    continue  # another sweep has it, or it fired meanwhile
-                case = lock_case(session, timer.case_id)
-                outcome: Outcome = fire_locked(session, case, Command(case.id, timer.trigger, SYSTEM_ACTOR))
-                timer.status, timer.fired_at = "fired", now
+def _fired(timer: Timer, outcome: Outcome) -> dict[str, Any]:
+    return {"timer_id": timer.id, "case_id": timer.case_id, "trigger": timer.trigger, "state": outcome.case.state}
+
+
+def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    """Fire these timers in one transaction; any exception rolls all of them back."""
+    fired: list[dict[str, Any]] = []
+    with db.write() as session:
+        # Cases first, then timers: the order a command takes them (it locks its case, then cancels
+        # its timers), so a sweep and a command wait for each other instead of deadlocking.
+        case_ids = sorted(set(session.exec(select(Timer.case_id).where(Timer.id.in_(ids),  # type: ignore[attr-defined]
+                                                                       Timer.status == "pending"))))
+        if not case_ids:
+            return fired
+        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids))  # type: ignore[attr-defined]
+                                               .order_by(Case.id).with_for_update())}
+        q = select(Timer).where(Timer.id.in_(ids), Timer.status == "pending")  # type: ignore[attr-defined]
+        if not db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)  # another sweep may hold some: it fires them
+        timers = sorted(session.exec(q), key=lambda t: (t.fire_at, t.id))
+        tasks: dict[int, list[Task]] = defaultdict(list)
+        for task in session.exec(select(Task).where(Task.case_id.in_(case_ids), Task.status == "open")  # type: ignore[attr-defined]
+                                 .order_by(Task.id)):
+            tasks[task.case_id].append(task)
+        # the subjects' rows, held here (the session keeps only weak references) so that the commands'
+        # look-ups by key find them without a round trip
+        project_ids = [c.project_id for c in cases.values() if c.project_id]
+        subjects = list(session.exec(select(Project).where(Project.id.in_(project_ids)))  # type: ignore[attr-defined]
+                        ) if project_ids else []
+        unflushed: set[int] = set()  # cases whose commands' new rows wait for the batch's insert
+        for timer in timers:
+            if timer.case_id in unflushed:
+                # a command reads its case's timers and clock segments: the earlier command's must be in
+                writes.flush(session)
+                unflushed.clear()
+            if timer.status != "pending":
+                continue  # cancelled by an earlier command of this batch on the same case (it left the state)
+            # the list is the case's open tasks, kept current by the commands (two timers, one case)
+            outcome = fire_locked(session, cases[timer.case_id], Command(timer.case_id, timer.trigger, SYSTEM_ACTOR),
+                                  open_tasks=tasks[timer.case_id], insert_rows=False)
+            unflushed.add(timer.case_id)
+            fired.append(_fired(timer, outcome))
+        del subjects  # held until here
+        # one statement marks the batch's timers fired (a command that leaves its state cancels the case's
+        # pending timers, its own among them; fired wins, as when a timer fires alone)
+        session.execute(sa.update(Timer).where(Timer.id.in_([f["timer_id"] for f in fired]))  # type: ignore[attr-defined]
+                        .values(status="fired", fired_at=now), execution_options={"synchronize_session": False})
+    return fired
+
+
+def _fire_alone(db: Database, timer_id: int, now: datetime, result: dict[str, list[dict[str, Any]]]) -> None:
+    """One timer in its own transaction: fired, cancelled when refused, or left pending on failure."""
+    try:
+        with db.write() as session:
+            timer = _claim(session, timer_id, db)
+            if timer is None:
+                return  # another sweep has it, or it fired meanwhile
+            case = lock_case(session, timer.case_id)
+            outcome = fire_locked(session, case, Command(case.id, timer.trigger, SYSTEM_ACTOR))
+            timer.status, timer.fired_at = "fired", now
+            session.add(timer)
+            result["fired"].append(_fired(timer, outcome))
+    except CommandError as exc:
+        with db.write() as session:
+            timer = _claim(session, timer_id, db)
+            if timer is not None:
+                timer.status, timer.fired_at = "cancelled", now
                 session.add(timer)
-                fired.append({"timer_id": timer_id, "case_id": case.id, "trigger": timer.trigger,
-                              "state": outcome.case.state})
-        except CommandError as exc:
-            with db.write() as session:
-                timer = _claim(session, timer_id, db)
-                if timer is not None:
-                    timer.status, timer.fired_at = "cancelled", now
-                    session.add(timer)
-            cancelled.append({"timer_id": timer_id, "reason": str(exc)})
-        except Exception as exc:  # noqa: BLE001 - one timer's failure must not stop the sweep
-            # rolled back and still pending: the next sweep tries it again
-            log.exception("timer %s failed; it stays pending", timer_id)
-            failed.append({"timer_id": timer_id, "error": f"{type(exc).__name__}: {exc}"})
-    return {"fired": fired, "cancelled": cancelled, "failed": failed}
+        result["cancelled"].append({"timer_id": timer_id, "reason": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - one timer's failure must not stop the sweep
+        # rolled back and still pending: the next sweep tries it again
+        log.exception("timer %s failed; it stays pending", timer_id)
+        result["failed"].append({"timer_id": timer_id, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def run_due_timers(db: Database, now: datetime | None = None, limit: int = 1000, batch: int = BATCH
+                   ) -> dict[str, Any]:
+    now = now or clock.now()
+    result: dict[str, list[dict[str, Any]]] = {"fired": [], "cancelled": [], "failed": []}
+    ids = _due_ids(db, now, limit)
+    for start in range(0, len(ids), max(batch, 1)):
+        chunk = ids[start:start + max(batch, 1)]
+        if len(chunk) > 1:
+            try:
+                result["fired"] += _fire_batch(db, chunk, now)
+                continue
+            except Exception:  # noqa: BLE001 - rolled back whole; each timer gets its own transaction below
+                log.info("a batch of %d timers failed; firing them one at a time", len(chunk), exc_info=True)
+        for timer_id in chunk:
+            _fire_alone(db, timer_id, now, result)
+    return result

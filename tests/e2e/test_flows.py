@@ -4,8 +4,10 @@ inside the app, and the administrators' views of runs, breaches and the outbox."
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -36,6 +38,15 @@ def flows_db(db: Database, prefect_harness: None) -> Iterator[Database]:
     use_database(None)
 
 
+def run_flow(coro):  # noqa: ANN001, ANN201
+    """Run a flow on a fresh event loop in a thread of its own, carrying this context (Prefect's test
+    settings live in context variables): another test in the same worker (Playwright's sync API, in
+    tests/browser) may keep an event loop running on this thread, where asyncio.run would refuse."""
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(context.run, asyncio.run, coro).result()
+
+
 def h(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer demo-{user}"}
 
@@ -45,12 +56,12 @@ def test_dispatch_flow_drains_the_outbox(flows_db: Database, driver: Driver) -> 
 
     cid = driver.open("sd_applicant", "SD", application("SD"))
     driver.act("sd_applicant", cid, "submit", commitments("SD"))
-    result = asyncio.run(dispatch_flow(reason="test"))
+    result = run_flow(dispatch_flow(reason="test"))
     # the queue notice and the assignment, then (next batch) the notice to the officer assigned
     assert result["batches"] == 2 and result["done"] == 3 and result["dead"] == 0
     with flows_db.read() as s:
         assert {o.status for o in s.exec(select(Outbox))} == {"done"}
-    assert asyncio.run(dispatch_flow(reason="test"))["batches"] == 0
+    assert run_flow(dispatch_flow(reason="test"))["batches"] == 0
 
 
 def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
@@ -59,7 +70,7 @@ def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_cl
     cid = driver.open("sd_applicant", "SD", application("SD"))
     drive_to(driver, "SD", cid, "publicity")
     test_clock.advance(timedelta(days=20))
-    result = asyncio.run(sweep_flow(reason="test"))
+    result = run_flow(sweep_flow(reason="test"))
     assert result["timers_fired"] == 1 and result["fired"][0]["case_id"] == cid
     with flows_db.read() as s:
         assert s.get(Case, cid).state == "registered"
@@ -71,7 +82,7 @@ def test_admin_sees_flow_runs_with_links(flows_db: Database) -> None:
     from flows.dispatch import dispatch_flow
 
     with tags("project_registration", "SD", "case:1"):
-        asyncio.run(dispatch_flow(reason="tagged"))
+        run_flow(dispatch_flow(reason="tagged"))
     client = TestClient(create_app(flows_db))
     runs = client.get("/api/v1/admin/flow-runs", headers=h("demo_admin")).json()["items"]
     tagged = next(r for r in runs if r["name"] == "dispatch (tagged)")
@@ -149,10 +160,10 @@ def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, 
 
     run_due_timers(flows_db, test_clock.now())
     test_clock.set(__import__("tests.conftest", fromlist=["at"]).at("2027-01-04 09:00"))  # first working day
-    first = asyncio.run(campaigns_flow(reason="test"))
+    first = run_flow(campaigns_flow(reason="test"))
     sh = next(r for r in first if r["jurisdiction"] == "SH")
     assert sh["vintage"] == 2026 and sh["opened"] == 1
-    again = asyncio.run(campaigns_flow(reason="test"))
+    again = run_flow(campaigns_flow(reason="test"))
     assert next(r for r in again if r["jurisdiction"] == "SH")["opened"] == 0
     with flows_db.read() as s:
         case = s.exec(select(Case).where(Case.procedure == "issuance")).one()
