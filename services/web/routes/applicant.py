@@ -29,6 +29,7 @@ from services.forms_errors import reasons_from_validation
 from services.identity import Actor
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.views import case_detail, form_schema
+from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
 from services.web.pages import lang_of, render
 from services.web.routes.cases import visible_case
@@ -315,24 +316,12 @@ def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response
 
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],  # noqa: ANN401
                 posted: dict[str, str], problems: list[Reason], ok: str) -> Response:
-    db = get_db(request)
-    status = 422
-    if not problems:
-        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data)
-        try:
-            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
-        except CommandError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            problems, status = exc.reasons, exc.status
-        else:
-            committed(request, None, trigger)
-            return RedirectResponse(f"/applicant/cases/{case_id}?ok={ok}", status_code=303)
-    return _case_page(request, signed, case_id, status, failed=trigger, values=posted, reasons=problems)
-
-
-def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
-    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+    refused = Refused(422, problems, True) if problems else await fire_posted(
+        request, signed.actor, case_id, trigger, posted, data=data, reraise=(401, 403, 404))
+    if refused is None:
+        return RedirectResponse(f"/applicant/cases/{case_id}?ok={ok}", status_code=303)
+    return _case_page(request, signed, case_id, refused.status, failed=trigger, values=posted,
+                      reasons=refused.reasons)
 
 
 def _mine(request: Request, signed: Any, case_id: int) -> Case:  # noqa: ANN401
@@ -344,7 +333,7 @@ def _mine(request: Request, signed: Any, case_id: int) -> Case:  # noqa: ANN401
 async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = _posted(form)
+    posted = posted_strings(form)
     data, problems = changed(_edit_schema(case), case.application, posted)
     return await _fire(request, signed, case_id, "edit", data, posted, problems, "saved")
 
@@ -352,7 +341,7 @@ async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedFo
 @router.post("/applicant/cases/{case_id}/submit")
 async def submit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
-    posted = _posted(form)
+    posted = posted_strings(form)
     data = {"commitments": {k[len(COMMITMENT):]: True for k, v in posted.items() if k.startswith(COMMITMENT)},
             "comments": posted.get("comments", "")}
     return await _fire(request, signed, case_id, "submit", data, posted, [], "submitted")
@@ -362,7 +351,7 @@ async def submit(case_id: int, request: Request, signed: SignedIn, form: Checked
 async def resubmit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = _posted(form)
+    posted = posted_strings(form)
     changes, problems = changed(_edit_schema(case), case.application, posted)
     data = {"response": posted.get("response", ""), "changes": changes or None}
     return await _fire(request, signed, case_id, "resubmit", data, posted, problems, "resubmitted")

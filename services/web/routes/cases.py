@@ -17,15 +17,16 @@ from sqlmodel import Session, select
 from starlette.datastructures import UploadFile
 
 from services import cases, documents
-from services.api.deps import committed, get_db
+from services.api.deps import get_db
 from services.api.routes.documents import send
 from services.errors import CommandError, NotFound
 from services.identity import Actor
 from services.store.tables import AuditEvent, Case, Document, Organisation, User
 from services.views import case_detail, event_view
-from services.web.deps import CheckedForm, SignedIn, form_dict
+from services.web.actions import fire_posted, posted_strings
+from services.web.deps import CheckedForm, SignedIn
 from services.web.pages import lang_of, render
-from services.web.schema_forms import fields, read_back
+from services.web.schema_forms import fields
 from states.machine import mermaid
 from states.messages import CATALOGUE, Reason
 
@@ -108,39 +109,19 @@ def case_page(case_id: int, request: Request, signed: SignedIn, task: int | None
 
 @router.post("/cases/{case_id}/actions/{trigger}")
 async def case_action(case_id: int, trigger: str, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    db = get_db(request)
-    posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
-    task_raw = posted.pop("_task", "")
-    version_raw = posted.pop("_version", "")
-    with db.read() as session:
-        detail = case_detail(session, visible_case(session, case_id, signed.actor), signed.actor)
-    action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
-    # an action not offered is still fired, so the engine says why not (wrong state, not your task…)
-    data: dict[str, Any] = dict(posted)
-    problems: list[Reason] = []
-    status = 422
-    if action is not None:
-        data, problems = read_back(action["form_schema"], posted)
-    if not problems:
-        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data,
-                            task_id=int(task_raw) if task_raw.isdigit() else None,
-                            if_match=int(version_raw) if version_raw.isdigit() else None)
-        try:
-            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
-        except CommandError as exc:
-            if exc.status in (401, 404):
-                raise
-            problems = exc.reasons
-            status = exc.status
-        else:
-            committed(request, None, trigger)
-            return RedirectResponse(f"/cases/{case_id}?ok=done", status_code=303)
-    with db.read() as session:
+    posted = posted_strings(form)
+    task_raw, version_raw = posted.pop("_task", ""), posted.pop("_version", "")
+    refused = await fire_posted(request, signed.actor, case_id, trigger, posted,
+                                task_id=int(task_raw) if task_raw.isdigit() else None,
+                                if_match=int(version_raw) if version_raw.isdigit() else None)
+    if refused is None:
+        return RedirectResponse(f"/cases/{case_id}?ok=done", status_code=303)
+    with get_db(request).read() as session:
         context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
                                lang_of(request))
-    return render(request, "case.html", status_code=status, **context, task_id=task_raw or None,
-                  forms=_forms(context["case"], trigger, posted, problems),
-                  refused=problems if action is None else [])
+    return render(request, "case.html", status_code=refused.status, **context, task_id=task_raw or None,
+                  forms=_forms(context["case"], trigger, posted, refused.reasons),
+                  refused=[] if refused.offered else refused.reasons)
 
 
 @router.post("/cases/{case_id}/documents")

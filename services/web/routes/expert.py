@@ -12,23 +12,21 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from services import cases
-from services.api.deps import committed, get_db
+from services.api.deps import get_db
 from services.calendar import local_date
 from services.clock import clock
-from services.errors import CommandError
 from services.identity import Actor
 from services.store.tables import AuditEvent, Case, PanelMember, Task, User
 from services.views import case_detail
-from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
+from services.web.actions import fire_posted, posted_strings
+from services.web.deps import CheckedForm, SignedIn, wearing
 from services.web.pages import render
 from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
-from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields, read_back
+from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields
 from services.workdays import calendar
 from states.messages import Reason
 from states.profiles import get_profile
@@ -167,37 +165,16 @@ def expert_case(case_id: int, request: Request, signed: SignedIn) -> Response:
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: str,  # noqa: ANN401
                 posted: dict[str, str], done: str) -> Response:
     """Fire `trigger` with the posted form; on refusal re-render the workspace with the values kept."""
-    db = get_db(request)
-    with db.read() as session:
-        detail = case_detail(session, visible_case(session, case_id, signed.actor), signed.actor)
-    action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
-    data: dict[str, Any] = dict(posted)
-    problems: list[Reason] = []
-    status = 422
-    if action is not None:
-        data, problems = read_back(action["form_schema"], posted)
-    if not problems:
-        cmd = cases.Command(case_id=case_id, trigger=trigger, actor=signed.actor, form=data)
-        try:
-            await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
-        except CommandError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            problems, status = exc.reasons, exc.status
-        else:
-            committed(request, None, trigger)
-            return RedirectResponse(done, status_code=303)
-    return _page(request, signed, case_id, status=status, failed=key, values=posted, reasons=problems)
-
-
-def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
-    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
+    refused = await fire_posted(request, signed.actor, case_id, trigger, posted, reraise=(401, 403, 404))
+    if refused is None:
+        return RedirectResponse(done, status_code=303)
+    return _page(request, signed, case_id, status=refused.status, failed=key, values=posted, reasons=refused.reasons)
 
 
 @router.post("/expert/cases/{case_id}/opinion")
 async def record_opinion(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "expert")
-    return await _fire(request, signed, case_id, "record_opinion", "opinion", _posted(form),
+    return await _fire(request, signed, case_id, "record_opinion", "opinion", posted_strings(form),
                        f"/expert/cases/{case_id}?ok=opinion")
 
 
@@ -205,13 +182,14 @@ async def record_opinion(case_id: int, request: Request, signed: SignedIn, form:
 async def decline(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "expert")
     # once declined the case is no longer mine to see: back to the list
-    return await _fire(request, signed, case_id, "decline_panel", "decline", _posted(form), "/expert?ok=declined")
+    return await _fire(request, signed, case_id, "decline_panel", "decline", posted_strings(form),
+                       "/expert?ok=declined")
 
 
 @router.post("/expert/cases/{case_id}/conclusion")
 async def conclude(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "expert")
-    posted = _posted(form)
+    posted = posted_strings(form)
     outcome = posted.get("outcome", "")
     if outcome not in CONCLUSIONS:
         missing = Reason("outcome_required", "请选择评审结论：通过、修改后再审或不通过",

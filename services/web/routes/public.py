@@ -35,7 +35,8 @@ from services.identity import public_actor
 from services.issuance import certificate_data
 from services.store.tables import Case, Certificate, Notice, Organisation, Project
 from services.views import form_schema, notice_view
-from services.web.deps import CheckedForm, form_dict, maybe_signed
+from services.web.actions import posted_strings
+from services.web.deps import CheckedForm, maybe_signed
 from services.web.pages import lang_of, render
 from services.web.schema_forms import fields, read_back
 from states.messages import Reason, reason
@@ -82,10 +83,6 @@ def private(response: Response) -> Response:
     """A receipt's secret or a report's status must not linger in caches or the back button."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _posted(form: Any) -> dict[str, str]:  # noqa: ANN401
-    return {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
 
 
 def _idem(values: dict[str, Any] | None) -> str:
@@ -178,7 +175,7 @@ def _objection_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, d
 
 @router.post("/public/notices/{case_id}/objections")
 async def lodge_objection(case_id: int, request: Request, form: CheckedForm) -> Response:
-    posted = _posted(form)
+    posted = posted_strings(form)
     with get_db(request).read() as session:
         notice, _ = _latest(session, case_id, "publicity")
     if notice.status != "open":
@@ -217,7 +214,7 @@ def _comment_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, dic
 
 @router.post("/public/consultations/{case_id}/comments")
 async def comment(case_id: int, request: Request, form: CheckedForm) -> Response:
-    posted = _posted(form)
+    posted = posted_strings(form)
     with get_db(request).read() as session:
         notice, _ = _latest(session, case_id, "consultation")
     if notice.status != "open":
@@ -362,7 +359,7 @@ def report_form(request: Request, project_id: Annotated[str, Query(pattern=r"^\d
 
 @router.post("/public/report")
 async def lodge_report(request: Request, form: CheckedForm) -> Response:
-    posted = _posted(form)
+    posted = posted_strings(form)
     jurisdiction = posted.get("jurisdiction", "")
     data, reasons = read_back(form_schema(PublicReport), posted)
     if get_profile(jurisdiction) is None:
