@@ -25,10 +25,14 @@ _lock = threading.Lock()
 _cached: tuple[tuple[Any, ...], WorkingCalendar] | None = None
 
 
+# Every load bumps its year's revision, so (years, sum of revisions) changes with any load. Built once:
+# every command asks.
+_FINGERPRINT = select(sa.func.count(), sa.func.coalesce(sa.func.sum(CalendarYear.revision), 0)).select_from(
+    CalendarYear)
+
+
 def _fingerprint(session: Session) -> tuple[Any, ...]:
-    # Every load bumps its year's revision, so (years, sum of revisions) changes with any load.
-    return tuple(session.exec(select(sa.func.count(), sa.func.coalesce(sa.func.sum(CalendarYear.revision), 0))
-                              .select_from(CalendarYear)).one())
+    return tuple(session.exec(_FINGERPRINT).one())
 
 
 def calendar(session: Session) -> WorkingCalendar:
