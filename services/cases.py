@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from forms.issuance import IssuanceApplication, RetirementRequest
 from forms.methodology import MethodologyApplication
 from forms.registration import ProjectApplication
-from services import audit, effects, writes
+from services import audit, effects, preload, writes
 from services.calendar import local_date
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -106,8 +106,12 @@ class CaseFacts:
         return self._memo[key]
 
     def open_objections(self) -> int:
-        return self._once("objections", lambda: len(list(self.session.exec(
-            OPEN_OBJECTIONS, params={"case_id": self.case.id}))))
+        def count() -> int:
+            preloaded = preload.get(self.session, "objections", self.case.id)
+            if preloaded is not None:
+                return len(preloaded)
+            return len(list(self.session.exec(OPEN_OBJECTIONS, params={"case_id": self.case.id})))
+        return self._once("objections", count)
 
     def panel(self) -> PanelFacts | None:
         def load() -> PanelFacts | None:
@@ -343,9 +347,9 @@ def fire(db: Database, cmd: Command, respond: Responder) -> tuple[int, dict[str,
 def fire_locked(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | None = None,
                 insert_rows: bool = True) -> Outcome:
     """`open_tasks`: the case's open tasks when the caller read them already (a sweep reads a batch's
-    in one query); the command keeps the list current. `insert_rows=False` leaves the command's new
-    append-only rows (`services.writes`) to the caller's flush, so a batch inserts them together; the
-    outcome's `event_id` is then None."""
+    in one query); the command keeps the list current. `insert_rows=False` leaves everything the
+    command wrote (the session's changes, and `services.writes`' rows and blind updates) to the
+    caller's flush, so a batch sends them together; the outcome's `event_id` is then None."""
     # Autoflush off: the command knows what it wrote, and flushes once at the end (fewer round trips).
     with session.no_autoflush:
         return _fire(session, case, cmd, open_tasks, insert_rows)
@@ -421,8 +425,6 @@ def _fire(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | N
     )
     if insert_rows:
         writes.flush(session)
-    else:
-        session.flush()
     return Outcome(case=case, event_id=event.id, moved=moved, extra=ctx.extra)
 
 

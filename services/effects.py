@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from services import issuance as issuance_effects
-from services import panels, supervision, writes
+from services import panels, preload, supervision, writes
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
@@ -74,9 +74,6 @@ class Ctx:
 
 
 CALENDAR_KEY = "carbon.calendar"
-# Bulk UPDATEs keep the session's copies current by the keys the UPDATE returns, not by testing the
-# criteria against every object the session holds (a sweep's batch holds hundreds).
-BY_KEY = {"synchronize_session": "fetch"}
 # statements many commands run, built once (no statement or cache key to build per run)
 ACTIVE_PANEL = select(PanelMember).where(PanelMember.case_id == sa.bindparam("case_id"), PanelMember.status == "active")
 ENDED_RUNNING_SEGMENTS = select(ClockSegment).where(ClockSegment.case_id == sa.bindparam("case_id"),
@@ -148,14 +145,13 @@ def leave(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
         else:
             close_task(ctx, task, "cancelled", f"left:{old.name}")
     # Statements only where something can change: most arrows set no timer and keep the clock as it is.
+    # Both are blind updates, sent with the command's new rows (before them: the timers and segment
+    # this command creates stay as they are).
     if old.timers or TIMER_EFFECTS & set(old.on_enter):
-        ctx.session.execute(sa.update(Timer).where(Timer.case_id == ctx.case.id, Timer.status == "pending")
-                            .values(status="cancelled"), execution_options=BY_KEY)
+        writes.update(ctx.session, Timer, {"case_id": ctx.case.id, "status": "pending"}, {"status": "cancelled"})
     was = _clock_runs(ctx.profile, old)
     if was is not None and was != _clock_runs(ctx.profile, new):
-        ctx.session.execute(sa.update(ClockSegment).where(ClockSegment.case_id == ctx.case.id,
-                                                          ClockSegment.ended_at.is_(None))  # type: ignore[union-attr]
-                            .values(ended_at=ctx.now), execution_options=BY_KEY)
+        writes.update(ctx.session, ClockSegment, {"case_id": ctx.case.id, "ended_at": None}, {"ended_at": ctx.now})
 
 
 def move(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
@@ -188,8 +184,12 @@ def enter(ctx: Ctx, state: StateSpec, old: StateSpec | None = None) -> None:
         EFFECTS[name](ctx)
     if (ctx.spec.tracks_subject and state.subject_status and case.project_id
             and state.subject_status != (old and old.subject_status)):
-        ctx.session.execute(sa.update(Project).where(Project.id == case.project_id)
-                            .values(status=state.subject_status), execution_options=BY_KEY)
+        # through the session: a sweep's batch holds its subjects already, and its flush sends their
+        # updates together; the command's other changes to the project go in the same UPDATE
+        project = ctx.session.get(Project, case.project_id)
+        if project is not None:
+            project.status = state.subject_status
+            ctx.session.add(project)
     for who in state.notify:
         roles = sorted({t.role for t in opened}) if who == "queue" else []
         enqueue(ctx, "notify", who, {"event": f"entered:{state.name}", "roles": roles})
@@ -350,7 +350,12 @@ def _open_consultation(ctx: Ctx) -> None:
 
 def _closer(kind: str) -> Callable[[Ctx], None]:
     def close(ctx: Ctx) -> None:
-        for notice in ctx.session.exec(OPEN_NOTICES, params={"case_id": ctx.case.id, "kind": kind}):
+        notices = preload.get(ctx.session, "notices", ctx.case.id)
+        if notices is None:
+            notices = list(ctx.session.exec(OPEN_NOTICES, params={"case_id": ctx.case.id, "kind": kind}))
+        for notice in notices:
+            if notice.kind != kind or notice.status != "open":
+                continue
             notice.status = "closed"
             ctx.session.add(notice)
             enqueue(ctx, f"close_{kind}", "public", {"notice_id": notice.id})

