@@ -27,6 +27,10 @@ What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema
             command's proportions), where S is the mean number of statements the commands of the
             same round sent (counted at the driver, COMMIT not included). Its ratio to raw is the
             best ratio any command of S statements could reach on this machine.
+            On PostgreSQL a second floor takes the database at its best: psycopg directly (no
+            SQLAlchemy, no pool), the reads one by one (a command's reads each depend on the one
+            before), the writes sent in one pipeline, then COMMIT; against raw insert+commit on
+            the same psycopg connection.
 
 Each round runs raw and commands back to back (the order alternates between rounds) and the ratio
 is taken within the round; the tables give median [min-max] over the rounds. Nothing is asserted
@@ -194,6 +198,46 @@ def raw_commits(db: Any, n: int) -> None:
             conn.execute(stmt, {"p": PAYLOAD})
 
 
+def _floor_shape(statements: int) -> tuple[int, int, int]:
+    """(reads after the lock, updates, inserts) for a transaction of `statements` statements."""
+    reads = max(0, round(statements * FLOOR_MIX[0][1]) - 1)
+    updates = round(statements * FLOOR_MIX[1][1])
+    return reads, updates, max(0, statements - 1 - reads - updates)
+
+
+def pipelined_floor(db: Any, n: int, statements: int) -> tuple[float, float]:
+    """PostgreSQL only: (floor transactions/s, raw insert+commit/s), both on one psycopg connection."""
+    reads, updates, inserts = _floor_shape(statements)
+    pooled = db.writer.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        conn.commit()
+        t0 = time.perf_counter()
+        with conn.cursor() as cur:
+            for i in range(n):
+                key = i % 50 + 1
+                cur.execute("SELECT id, payload FROM bench_raw WHERE id = %s FOR UPDATE", (key,))
+                cur.fetchall()
+                for j in range(reads):
+                    cur.execute("SELECT id, payload FROM bench_raw WHERE id = %s", ((key + j) % 50 + 1,))
+                    cur.fetchall()
+                with conn.pipeline():
+                    for _ in range(updates):
+                        cur.execute("UPDATE bench_raw SET payload = %s WHERE id = %s", (PAYLOAD, key))
+                    for _ in range(inserts):
+                        cur.execute("INSERT INTO bench_raw (payload) VALUES (%s)", (PAYLOAD,))
+                conn.commit()
+            floor = n / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                cur.execute("INSERT INTO bench_raw (payload) VALUES (%s)", (PAYLOAD,))
+                conn.commit()
+            raw = n / (time.perf_counter() - t0)
+        return floor, raw
+    finally:
+        pooled.close()
+
+
 class StatementCount:
     """Statements the writer engine sends to the driver while `on` (COMMIT is not one)."""
 
@@ -217,9 +261,7 @@ def floor_commits(db: Any, n: int, statements: int) -> None:
     read = sa.text("SELECT id, payload FROM bench_raw WHERE id = :k")
     update = sa.text("UPDATE bench_raw SET payload = :p WHERE id = :k")
     insert = sa.text("INSERT INTO bench_raw (payload) VALUES (:p)")
-    reads = max(0, round(statements * FLOOR_MIX[0][1]) - 1)
-    updates = round(statements * FLOOR_MIX[1][1])
-    inserts = max(0, statements - 1 - reads - updates)
+    reads, updates, inserts = _floor_shape(statements)
     for i in range(n):
         key = i % 50 + 1  # rows the warm-up inserted
         with db.writer.begin() as conn:
@@ -300,6 +342,8 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
         par = Series(f"{threads} threads, cheap responder")
         floor = Series("floor: a transaction of S single-row statements, S = the commands' mean, no application",
                        reference=True)
+        best = Series("floor, PostgreSQL at its best: S statements by psycopg directly, the writes in one pipeline",
+                      reference=True)
         counted = StatementCount(db)
         statements: list[float] = []
         # warm-up: imports, caches, statement compilation, pool connections
@@ -339,6 +383,12 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
             # the floor for this round's statement count, against a raw run of its own
             floor_n, per_command = max(1, raw_n // 2), round(statements[-1])
             against_raw(db, floor, lambda n=floor_n, k=per_command: (floor_commits(db, n, k), n)[1], floor_n)
+            if not db.is_sqlite:
+                rates = pipelined_floor(db, floor_n, per_command)
+                best.cmd.append(rates[0])
+                best.raw.append(rates[1])
+                best.cmd_n += floor_n
+                best.raw_n += floor_n
 
             # the API's responder, against a raw run of its own in the same round
             against_raw(db, api, lambda ids=api_ids: fire_mix(w, ids, api_responder), len(api_ids) * len(w.steps))
@@ -364,7 +414,7 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
             print(f"  [{kind}] round {r + 1}/{rounds}: raw {seq.raw[-1]:,.0f}/s, commands {seq.cmd[-1]:,.0f}/s, "
                   f"ratio {seq.ratios[-1]:.3f}", flush=True)
         floor.label = floor.label.replace("S =", f"S = {statistics.median(statements):.1f},")
-        rows = [seq, api] + ([par] if par.cmd else []) + [floor]
+        rows = [seq, api] + ([par] if par.cmd else []) + [floor] + ([best] if best.cmd else [])
         return where, rows, dict(w.per_trigger)
     finally:
         cleanup()
