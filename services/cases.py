@@ -7,8 +7,6 @@ the form and every rule, move the machine, apply the effects, append the audit e
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +24,7 @@ from services.calendar import local_date
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.forms_errors import reasons_from_validation
+from services.idempotency import Idem, Reply, once
 from services.identity import Actor
 from services.issuance import OPENERS
 from services.store.engine import Database
@@ -33,7 +32,6 @@ from services.store.tables import (
     Case,
     Comment,
     Document,
-    IdempotencyRecord,
     MethodologyVersion,
     Objection,
     Organisation,
@@ -270,10 +268,9 @@ def lock_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _request_digest(cmd: Command) -> str:
-    body = json.dumps({"case": cmd.case_id, "trigger": cmd.trigger, "form": cmd.form, "task": cmd.task_id},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+def _idem(cmd: Command) -> Idem:
+    return Idem(cmd.actor.key, cmd.idempotency_key,
+                {"case": cmd.case_id, "trigger": cmd.trigger, "form": cmd.form, "task": cmd.task_id})
 
 
 def _holder_name(session: Session, user_id: int) -> str:
@@ -326,22 +323,13 @@ def _audit_payload(form: BaseModel) -> dict[str, Any]:
 
 
 def fire(db: Database, cmd: Command, respond: Responder) -> tuple[int, dict[str, Any]]:
-    digest = _request_digest(cmd)
-    with db.write() as session:
+    def command(session: Session) -> Reply:
         case = lock_case(session, cmd.case_id)
         if cmd.actor.kind not in (PUBLIC, SYSTEM) and not can_see(session, cmd.actor, case):
             raise NotFound.of("案件", "Case")
-        if cmd.idempotency_key:
-            record = session.get(IdempotencyRecord, (cmd.actor.key, cmd.idempotency_key))
-            if record is not None:
-                if record.request_sha256 != digest:
-                    raise Invalid([reason("idempotency_mismatch")])
-                return record.status_code, record.response
-        status, body = respond(session, fire_locked(session, case, cmd))
-        if cmd.idempotency_key:
-            session.add(IdempotencyRecord(actor_key=cmd.actor.key, key=cmd.idempotency_key, request_sha256=digest,
-                                          status_code=status, response=body, created_at=clock.now()))
-        return status, body
+        return respond(session, fire_locked(session, case, cmd))
+
+    return once(db, _idem(cmd), command)
 
 
 def fire_locked(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | None = None,
@@ -474,15 +462,9 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
     if actor.org_id is None:
         raise Forbidden([reason("no_organisation")])
 
-    digest = hashlib.sha256(json.dumps({"create": procedure_name, "j": jurisdiction, "app": application},
-                                       sort_keys=True, default=str).encode()).hexdigest()
-    with db.write() as session:
-        if idempotency_key:
-            record = session.get(IdempotencyRecord, (actor.key, idempotency_key))
-            if record is not None:
-                if record.request_sha256 != digest:
-                    raise Invalid([reason("idempotency_mismatch")])
-                return record.status_code, record.response
+    idem = Idem(actor.key, idempotency_key, {"create": procedure_name, "j": jurisdiction, "app": application})
+
+    def command(session: Session) -> Reply:
         now = clock.now()
         app = form.model_dump(mode="json")
         case = Case(procedure=procedure_name, jurisdiction=jurisdiction, state=spec.initial,
@@ -521,8 +503,6 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
         event = audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="applicant",
                                   event="created", to_state=case.state, payload={"application": case.application})
         writes.flush(session)
-        status, body = respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
-        if idempotency_key:
-            session.add(IdempotencyRecord(actor_key=actor.key, key=idempotency_key, request_sha256=digest,
-                                          status_code=status, response=body, created_at=now))
-        return status, body
+        return respond(session, Outcome(case=case, event_id=event.id, moved=True, extra={}))
+
+    return once(db, idem, command)

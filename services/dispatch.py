@@ -288,8 +288,9 @@ def hold_or_release(release: bool) -> Callable[[Database, Outbox, Channels], Non
     def handle(db: Database, row: Outbox, channels: Channels) -> None:
         from services.issuance import hold_project
 
-        hold_project(db, int(row.payload["project_id"]), f"rectification case {row.payload['case_id']}",
-                     release=release)
+        with db.write() as session:
+            hold_project(session, int(row.payload["project_id"]), f"rectification case {row.payload['case_id']}",
+                         release=release)
     return handle
 
 

@@ -18,6 +18,7 @@ from services import audit
 from services.cases import STAFF_ROLES, can_see, is_owner, lock_case
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
+from services.idempotency import Idem, Reply, once
 from services.identity import Actor
 from services.store.engine import Database
 from services.store.tables import Case, Document
@@ -88,11 +89,14 @@ def may_add(actor: Actor, case: Case) -> bool:
     return staff or (owner and case.state in APPLICANT_EDITABLE)
 
 
-def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes) -> dict[str, Any]:
+def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes,
+        idempotency_key: str | None = None) -> dict[str, Any]:
     reasons = check(name, content_type, data)
     if reasons:
         raise Invalid(reasons)
-    with db.write() as session:
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    def command(session: Session) -> Reply:
         case = lock_case(session, case_id)
         if not can_see(session, actor, case):
             raise NotFound.of("案件", "Case")
@@ -101,8 +105,7 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
         owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
         now = clock.now()
         doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
-                       size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,
-                       uploaded_by=actor.user_id, uploaded_at=now)
+                       size=len(data), sha256=sha256, data=data, uploaded_by=actor.user_id, uploaded_at=now)
         session.add(doc)
         session.flush()
         case.version += 1
@@ -110,7 +113,10 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
         audit.append_case(session, case, at=now, actor_id=actor.user_id,
                           actor_role="applicant" if owner else "staff", event="document_added",
                           payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256, "size": doc.size})
-        return view(doc)
+        return 201, view(doc)
+
+    request = {"upload": case_id, "name": name, "content_type": content_type, "sha256": sha256}
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
 def of_case(session: Session, case_id: int) -> list[dict[str, Any]]:

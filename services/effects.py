@@ -17,12 +17,11 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from services import issuance as issuance_effects
-from services import panels, preload, supervision, writes
+from services import counters, panels, preload, supervision, writes
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation
 from services.identity import Actor
-from services.store.sql import insert_ignore
 from services.store.tables import (
     Case,
     ClockSegment,
@@ -34,7 +33,6 @@ from services.store.tables import (
     Outbox,
     PanelMember,
     Project,
-    RegistrationCounter,
     Task,
     Timer,
 )
@@ -81,7 +79,6 @@ ENDED_RUNNING_SEGMENTS = select(ClockSegment).where(ClockSegment.case_id == sa.b
                                                     ClockSegment.ended_at.is_not(None))  # type: ignore[union-attr]
 OPEN_NOTICES = select(Notice).where(Notice.case_id == sa.bindparam("case_id"), Notice.kind == sa.bindparam("kind"),
                                     Notice.status == "open")
-COUNTERS_KEY = "carbon.registration_counters"
 
 
 # --- tasks, timers, clock, outbox -----------------------------------------------------------
@@ -428,30 +425,13 @@ def _settle_objections(status: str) -> Callable[[Ctx], None]:
 # --- registration ---------------------------------------------------------------------------
 
 
-def _locked_counter(session: Session, jurisdiction: str, year: int, kind: str) -> RegistrationCounter:
-    """The year's counter, locked until the transaction ends; read once a transaction (a sweep's batch
-    registers many subjects under one lock)."""
-    counters = writes.memo(session).setdefault(COUNTERS_KEY, {})
-    key = (jurisdiction, year, kind)
-    if key not in counters:
-        # the first registration of a year creates the counter: race-free, then lock it
-        insert_ignore(session, RegistrationCounter, {"jurisdiction": jurisdiction, "year": year, "kind": kind,
-                                                     "last": 0}, key="year")
-        counters[key] = session.exec(select(RegistrationCounter).where(
-            RegistrationCounter.jurisdiction == jurisdiction, RegistrationCounter.year == year,
-            RegistrationCounter.kind == kind).with_for_update()).one()
-    return counters[key]
-
-
 def _register_subject(ctx: Ctx) -> None:
     """Registration numbers are unique per jurisdiction and year: `SH-2026-P00042`."""
     project = ctx.session.get(Project, ctx.case.project_id)
     kind = project.kind if project else ctx.case.subject_kind
     year = ctx.today.year
-    counter = _locked_counter(ctx.session, ctx.case.jurisdiction, year, kind)
-    counter.last += 1
-    ctx.session.add(counter)
-    number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{counter.last:05d}"
+    last = counters.next_number(ctx.session, ctx.case.jurisdiction, year, kind)
+    number = f"{ctx.case.jurisdiction}-{year}-{'S' if kind == 'scenario' else 'P'}{last:05d}"
     if project:
         project.registration_number, project.registered_at, project.status = number, ctx.now, "registered"
         ctx.session.add(project)

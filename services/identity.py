@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from services import audit
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from services.idempotency import Idem, once
 from services.store.engine import Database
 from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
 from states.messages import Reason, reason
@@ -180,11 +181,13 @@ def revoke_role(session: Session, user_id: int, role: str, jurisdiction: str, by
                                                 "jurisdiction": jurisdiction})
 
 
-def register_organisation(db: Database, actor: Actor, *, uscc: str, name: str) -> dict[str, Any]:
+def register_organisation(db: Database, actor: Actor, *, uscc: str, name: str, idempotency_key: str | None = None
+                          ) -> dict[str, Any]:
     """An applicant registers the organisation they apply for (a checked USCC); one per account."""
     if not any(r == "applicant" for r, _ in actor.grants):
         raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
-    with db.write() as session:
+
+    def command(session: Session) -> tuple[int, dict[str, Any]]:
         user = session.get(User, actor.user_id)
         if user is None or user.org_id is not None:
             raise Conflict([Reason("org_linked", "您的账户已关联申请单位", "Your account already has an organisation")])
@@ -200,4 +203,6 @@ def register_organisation(db: Database, actor: Actor, *, uscc: str, name: str) -
         session.add(user)
         audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="applicant",
                      event="organisation_registered", payload={"org_id": org.id, "uscc": org.uscc})
-        return {"id": org.id, "uscc": org.uscc, "name": org.name}
+        return 201, {"id": org.id, "uscc": org.uscc, "name": org.name}
+
+    return once(db, Idem(actor.key, idempotency_key, {"organisation": uscc, "name": name}), command)[1]

@@ -15,11 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import ledger
+from services import counters, ledger
 from services.calendar import end_of_day_utc, local_date
 from services.certificates import CertificateData, fingerprint
 from services.clock import clock
-from services.errors import CommandError
 from services.identity import SYSTEM_ACTOR, Actor
 from services.store.engine import Database
 from services.store.tables import (
@@ -129,9 +128,7 @@ def retire_units(ctx: Any) -> None:  # noqa: ANN401
                           amount=app["amount_tco2e"], project_id=app.get("project_id"), vintage=app.get("vintage"),
                           case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now, serials=app.get("serials"))
     year = ctx.today.year
-    count = ctx.session.exec(select(sa.func.count()).select_from(Certificate).where(
-        Certificate.jurisdiction == ctx.case.jurisdiction)).one()
-    number = f"{ctx.case.jurisdiction}-RET-{year}-{count + 1:06d}"
+    number = f"{ctx.case.jurisdiction}-RET-{year}-{counters.next_number(ctx.session, ctx.case.jurisdiction, year, 'RET'):06d}"
     org = ctx.session.get(Organisation, app["holder_org_id"])
     base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     data = CertificateData(
@@ -185,27 +182,28 @@ def holding(session: Session, jurisdiction: str, org_id: int | None, project_id:
 # --- suspension: a project's open issuance cases wait on hold ----------------------------------
 
 
-def hold_project(db: Database, project_id: int, reason_text: str, actor: Actor = SYSTEM_ACTOR,
+def hold_project(session: Session, project_id: int, reason_text: str, actor: Actor = SYSTEM_ACTOR,
                  release: bool = False) -> list[int]:
-    """Suspend (or resume) a project: it shows as suspended, and every open issuance case of it goes
-    on hold (or back where it was). The supervision issue's rectification calls the same function."""
-    from services.cases import Command, fire
+    """Suspend (or resume) a project in the caller's transaction: it shows as suspended, and every
+    open issuance case of it goes on hold (or back where it was) through the command path. A case
+    already on hold (or not) is left as it is, so a repeated suspension changes nothing. The
+    rectification's outbox rows (`hold_project`, `release_project`) call the same function."""
+    from services.cases import Command, fire_locked, lock_case
+    from states.machine import procedure
 
-    with db.write() as session:
-        project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
-        if project.status != "revoked":
-            project.suspended = not release
-            session.add(project)
-        ids = list(session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
-                                                      Case.closed_at.is_(None))))  # type: ignore[union-attr]
+    project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
+    if project.status != "revoked":
+        project.suspended = not release
+        session.add(project)
+    trigger = "release" if release else "hold"
+    ids = list(session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
+                                                  Case.closed_at.is_(None)).order_by(Case.id)))  # type: ignore[union-attr]
     moved = []
     for cid in ids:
-        try:
-            fire(db, Command(cid, "release" if release else "hold", actor, {"reason": reason_text}),
-                 lambda s, o: (200, {}))
+        case = lock_case(session, cid)
+        if procedure(case.procedure, case.jurisdiction).arrows(trigger, case.state):
+            fire_locked(session, case, Command(cid, trigger, actor, {"reason": reason_text}))
             moved.append(cid)
-        except CommandError:
-            continue  # already on hold (or not), or ended meanwhile
     return moved
 
 

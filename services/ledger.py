@@ -28,6 +28,30 @@ def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> A
     return session.exec(select(Account).where(Account.jurisdiction == jurisdiction, Account.org_id == org_id)).one()
 
 
+def lock_account(session: Session, account_id: int) -> None:
+    """Moving units out of an account starts here. Under PostgreSQL's READ COMMITTED, a statement that
+    waits for locked blocks re-checks only the rows it first saw, not the blocks another transfer
+    created meanwhile (measured: 20 concurrent transfers of 100 from 1,100 let 5 through, "0 t
+    held"). Holding the account row first serialises its debits, and the blocks are then read by a
+    statement that starts after the previous debit committed, so it sees everything."""
+    session.exec(select(Account.id).where(Account.id == account_id).with_for_update()).first()
+
+
+def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
+    """Every open, unretired block of a project, wherever held, locked. A transfer may commit new pieces
+    while we wait for the first lock (READ COMMITTED: not seen by that statement), so read again until
+    nothing new appears; once all are locked no transfer can cut them any more."""
+    locked: dict[int, SerialBlock] = {}
+    while True:
+        fresh = [b for b in session.exec(select(SerialBlock).where(
+            SerialBlock.project_id == project_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
+            SerialBlock.retired == False).with_for_update()  # noqa: E712
+            .execution_options(populate_existing=True)) if b.id not in locked]
+        if not fresh:
+            return [b for b in locked.values() if b.closed_by is None]
+        locked.update((b.id, b) for b in fresh)  # type: ignore[misc]
+
+
 def live_blocks(session: Session, account_id: int, project_id: int | None = None, vintage: int | None = None,
                 *, lock: bool = False) -> list[SerialBlock]:
     q = select(SerialBlock).where(SerialBlock.account_id == account_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
@@ -47,6 +71,8 @@ def balance(session: Session, account_id: int, project_id: int | None = None, vi
 def mint(session: Session, *, project: Project, vintage: int, amount: int, owner_org_id: int, case_id: int,
          actor_id: int | None, now: Any) -> tuple[LedgerEntry, SerialBlock]:  # noqa: ANN401
     account = account_for(session, project.jurisdiction, owner_org_id, now)
+    # serials run on per project and vintage: two issues of one project must not both take max(end) + 1
+    session.exec(select(Project.id).where(Project.id == project.id).with_for_update()).first()
     last = session.exec(select(sa.func.max(SerialBlock.end)).where(SerialBlock.project_id == project.id,
                                                                    SerialBlock.vintage == vintage)).one()
     start = (last or 0) + 1
@@ -128,6 +154,7 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
 
 def _need(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None
           ) -> list[SerialBlock]:
+    lock_account(session, account_id)
     blocks = live_blocks(session, account_id, project_id, vintage, lock=True)
     held = sum(b.size for b in blocks)
     if amount > held:
@@ -138,6 +165,7 @@ def _need(session: Session, account_id: int, amount: int, project_id: int | None
 def _source(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None,
             serials: str | None) -> tuple[list[SerialBlock], tuple[int, int] | None]:
     if serials:
+        lock_account(session, account_id)
         m = SERIAL.match(serials.strip())
         blocks = in_range(session, account_id, serials, amount)
         return blocks, (int(m["s"]), int(m["e"]))  # type: ignore[index]
@@ -174,9 +202,7 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     """Jiaxing art. 26: 收回已签发的减排量. Every unit of the project still held, wherever it is held, is
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
-    blocks = list(session.exec(select(SerialBlock).where(
-        SerialBlock.project_id == project.id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-        SerialBlock.retired == False).with_for_update()))  # noqa: E712
+    blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
     issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(SerialBlock.end - SerialBlock.start + 1), 0))
                               .where(SerialBlock.project_id == project.id,
                                      SerialBlock.opened_by.in_(select(LedgerEntry.id).where(  # type: ignore[attr-defined]
@@ -202,9 +228,8 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
            reason_text: str) -> dict[str, Any]:
     """Ordos art. 11: correct reductions obtained from anomalous data — cancel that many of the
     project's units still held (newest serials first); any shortfall is the owner's debt."""
-    blocks = sorted(session.exec(select(SerialBlock).where(
-        SerialBlock.project_id == project.id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-        SerialBlock.retired == False).with_for_update()), key=lambda b: (-b.vintage, -b.start))  # noqa: E712
+    blocks = sorted(lock_project_blocks(session, project.id),  # type: ignore[arg-type]
+                    key=lambda b: (-b.vintage, -b.start))
     entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=0, case_id=case_id,
                         actor_id=actor_id, reference=reason_text[:200], at=now)
     session.add(entry)

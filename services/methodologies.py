@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from services import audit
 from services.cases import lock_case
 from services.clock import clock
 from services.errors import Conflict, Forbidden, NotFound
+from services.idempotency import Idem, Reply, once
 from services.identity import Actor
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion
 from states.messages import Reason, reason
 
 
-def withdraw(db: Database, version_id: int, actor: Actor, why: str) -> dict[str, Any]:
+def withdraw(db: Database, version_id: int, actor: Actor, why: str, idempotency_key: str | None = None
+             ) -> dict[str, Any]:
     """Filed → withdrawn: no longer citable by new registrations (rules.methodology_usable) and no
     longer listed publicly. Recorded on the filing case's chain when it has one."""
-    with db.write() as session:
+    def command(session: Session) -> Reply:
         m = session.exec(select(MethodologyVersion).where(MethodologyVersion.id == version_id)
                          .with_for_update()).first()
         if m is None:
@@ -39,4 +41,6 @@ def withdraw(db: Database, version_id: int, actor: Actor, why: str) -> dict[str,
         else:
             audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="approver",
                          event="methodology_withdrawn", payload=payload)
-        return {"id": m.id, "code": m.code, "version": m.version, "status": m.status}
+        return 200, {"id": m.id, "code": m.code, "version": m.version, "status": m.status}
+
+    return once(db, Idem(actor.key, idempotency_key, {"withdraw": version_id, "reason": why}), command)[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 from services import audit
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.idempotency import Idem, Reply, once
 from services.identity import Actor
 from services.store.engine import Database
 from services.store.sql import insert_ignore
@@ -181,23 +183,34 @@ def _record(session: Session, case: Case, task: Task, actor: Actor, event: str, 
                       payload={"task_id": task.id, "kind": task.kind, **payload})
 
 
-def claim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
-    with db.write() as session:
+def _task_command(db: Database, actor: Actor, task_id: int, command: str, key: str | None, body: dict[str, Any],
+                  work: Callable[[Session, Task, Case], dict[str, Any]]) -> dict[str, Any]:
+    """A command on a task: its case locked, the task re-read, one transaction, safe to retry."""
+    def run(session: Session) -> Reply:
         task, case = _locked_task(session, task_id, actor)
+        return 200, work(session, task, case)
+
+    return once(db, Idem(actor.key, key, {"task": task_id, "command": command, **body}), run)[1]
+
+
+def claim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None = None) -> dict[str, Any]:
+    def work(session: Session, task: Task, case: Case) -> dict[str, Any]:
         if task.candidate_user_id not in (None, actor.user_id):
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
             holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
             raise Conflict([reason("task_claimed", holder=holder)], holder=holder)
-        task.assignee_id = actor.user_id
-        session.add(task)
-        _record(session, case, task, actor, "task_claimed", {})
+        if task.assignee_id != actor.user_id:  # claiming what one holds already changes nothing
+            task.assignee_id = actor.user_id
+            session.add(task)
+            _record(session, case, task, actor, "task_claimed", {})
         return task_view(task, {actor.user_id: actor.username})  # type: ignore[dict-item]
 
+    return _task_command(db, actor, task_id, "claim", idempotency_key, {}, work)
 
-def unclaim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
-    with db.write() as session:
-        task, case = _locked_task(session, task_id, actor)
+
+def unclaim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None = None) -> dict[str, Any]:
+    def work(session: Session, task: Task, case: Case) -> dict[str, Any]:
         if task.assignee_id != actor.user_id:
             raise Forbidden([reason("task_not_claimed_by_you")])
         task.assignee_id = None
@@ -205,12 +218,14 @@ def unclaim(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
         _record(session, case, task, actor, "task_unclaimed", {})
         return task_view(task)
 
+    return _task_command(db, actor, task_id, "unclaim", idempotency_key, {}, work)
 
-def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str, Any]:
+
+def delegate(db: Database, task_id: int, actor: Actor, to_user: int, idempotency_key: str | None = None
+             ) -> dict[str, Any]:
     """The holder (or, for an unclaimed task, anyone holding its role) hands it to a colleague who
     holds the same role in the same jurisdiction."""
-    with db.write() as session:
-        task, case = _locked_task(session, task_id, actor)
+    def work(session: Session, task: Task, case: Case) -> dict[str, Any]:
         if task.candidate_user_id is not None:
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
@@ -225,6 +240,8 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int) -> dict[str
         session.add(task)
         _record(session, case, task, actor, "task_delegated", {"to_user": to_user})
         return task_view(task, _usernames(session, {to_user}))
+
+    return _task_command(db, actor, task_id, "delegate", idempotency_key, {"to_user": to_user}, work)
 
 
 def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
@@ -262,10 +279,9 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
         return chosen
 
 
-def acknowledge(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
+def acknowledge(db: Database, task_id: int, actor: Actor, idempotency_key: str | None = None) -> dict[str, Any]:
     """An approver acknowledges an SLA escalation in their queue: the escalation task closes."""
-    with db.write() as session:
-        task, case = _locked_task(session, task_id, actor)
+    def work(session: Session, task: Task, case: Case) -> dict[str, Any]:
         if task.kind != "sla_escalation":
             raise Invalid([reason("trigger_not_of_task", allowed=", ".join(task.triggers))])
         if task.assignee_id not in (None, actor.user_id):
@@ -276,3 +292,5 @@ def acknowledge(db: Database, task_id: int, actor: Actor) -> dict[str, Any]:
         session.add(task)
         _record(session, case, task, actor, "escalation_acknowledged", {})
         return task_view(task)
+
+    return _task_command(db, actor, task_id, "acknowledge", idempotency_key, {}, work)

@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from services import audit, ledger
 from services.calendar import end_of_day_utc, local_date
 from services.clock import clock
-from services.errors import Invalid, NotFound
+from services.errors import Forbidden, Invalid, NotFound
+from services.idempotency import Idem, once
 from services.identity import PUBLIC_ACTOR, SYSTEM_ACTOR, Actor
 from services.store.engine import Database
 from services.store.tables import (
@@ -58,17 +59,15 @@ def open_rectification(session: Session, project: Project, *, origin: dict[str, 
 
 
 def record_evaluation(db: Database, project_id: int, actor: Actor, summary: str,
-                      findings: list[dict[str, Any]]) -> dict[str, Any]:
+                      findings: list[dict[str, Any]], idempotency_key: str | None = None) -> dict[str, Any]:
     """A tracking evaluation; a finding that needs action opens a rectification case."""
-    now = clock.now()
-    with db.write() as session:
+    def command(session: Session) -> tuple[int, dict[str, Any]]:
+        now = clock.now()
         project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
         if project is None:
             raise NotFound.of("项目", "Project")
         role = next((r for r in ("case_officer", "operator") if actor.holds(r, project.jurisdiction)), None)
         if role is None:
-            from services.errors import Forbidden
-
             raise Forbidden([reason("role_required", roles_zh="主管部门经办人或运营管理机构",
                                     roles_en="case_officer or operator")])
         evaluation = Evaluation(project_id=project_id, jurisdiction=project.jurisdiction, by_user=actor.user_id,
@@ -80,7 +79,11 @@ def record_evaluation(db: Database, project_id: int, actor: Actor, summary: str,
                                       findings=[f for f in findings if f.get("needs_action")], now=now, actor=actor)
             evaluation.rectification_case_id = case.id
             session.add(evaluation)
-        return {"id": evaluation.id, "project_id": project_id, "rectification_case_id": evaluation.rectification_case_id}
+        return 201, {"id": evaluation.id, "project_id": project_id,
+                     "rectification_case_id": evaluation.rectification_case_id}
+
+    request = {"evaluation": project_id, "summary": summary, "findings": findings}
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
 # --- effects ---------------------------------------------------------------------------------------
@@ -275,18 +278,23 @@ EFFECTS = {"record_notice": record_notice, "rectify_objection": rectify_objectio
 CHECK_LIMIT, CHECK_WINDOW = 5, timedelta(minutes=15)
 
 
-def lodge_report(db: Database, jurisdiction: str, form: Any) -> dict[str, Any]:  # noqa: ANN401
-    """Anyone may report without an account; they get a receipt number and a secret to follow it."""
+def lodge_report(db: Database, jurisdiction: str, form: Any, caller: Actor = PUBLIC_ACTOR,  # noqa: ANN401
+                 idempotency_key: str | None = None) -> dict[str, Any]:
+    """Anyone may report without an account; they get a receipt number and a secret to follow it. A
+    retry with the same key gets the same receipt and secret (the stored reply holds the secret: it
+    guards the status against the network, not against readers of the database, who see the status
+    anyway)."""
     from services import effects
     from states.machine import procedure
 
-    now = clock.now()
     spec = procedure("report", jurisdiction)
-    secret = secrets.token_urlsafe(18)
-    receipt = f"RPT-{local_date(now):%Y%m%d}-{secrets.token_hex(4).upper()}"
     data = form.model_dump(mode="json")
     public_part = {k: v for k, v in data.items() if k not in ("name", "contact")}
-    with db.write() as session:
+
+    def command(session: Session) -> tuple[int, dict[str, Any]]:
+        now = clock.now()
+        secret = secrets.token_urlsafe(18)
+        receipt = f"RPT-{local_date(now):%Y%m%d}-{secrets.token_hex(4).upper()}"
         case = Case(procedure="report", jurisdiction=jurisdiction, state=spec.initial, subject_kind="report",
                     application={**public_part, "title": f"举报 {receipt}"}, created_at=now, updated_at=now)
         session.add(case)
@@ -299,7 +307,9 @@ def lodge_report(db: Database, jurisdiction: str, form: Any) -> dict[str, Any]: 
         effects.enter(ctx, spec.state(spec.initial))
         audit.append_case(session, case, at=now, actor_id=None, actor_role="public", event="created",
                           to_state=case.state, payload={"subject": data["subject"], "receipt": receipt})
-    return {"receipt": receipt, "secret": secret, "case_jurisdiction": jurisdiction}
+        return 201, {"receipt": receipt, "secret": secret, "case_jurisdiction": jurisdiction}
+
+    return once(db, Idem(caller.key, idempotency_key, {"report": jurisdiction, **data}), command)[1]
 
 
 def _limited(session: Session, key: str, now: datetime) -> bool:

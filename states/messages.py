@@ -360,6 +360,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "幂等键已用于另一请求",
         "This Idempotency-Key was already used for a different request",
     ),
+    "reason.idempotency_running": (
+        "使用该幂等键的请求仍在处理中，请稍后重试",
+        "The request with this Idempotency-Key is still being processed; retry shortly",
+    ),
+    "reason.transfer_reference_used": (
+        "结算编号 {reference} 已用于另一笔转移（#{entry}）",
+        "Settlement reference {reference} was already used for another transfer (#{entry})",
+    ),
     "reason.unknown_jurisdiction": ("未知辖区：{code}", "Unknown jurisdiction: {code}"),
     "reason.unknown_procedure": ("未知程序：{name}", "Unknown procedure: {name}"),
     "reason.procedure_not_creatable": ("该程序不能由申请人发起", "This procedure cannot be started by an applicant"),

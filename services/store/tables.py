@@ -407,6 +407,9 @@ class LedgerEntry(SQLModel, table=True):
     """The append-only journal: issue, transfer, retire (and, with supervision, claw back, adjust)."""
 
     __tablename__ = "ledger_entries"
+    # the exchange's trade reference names one transfer per jurisdiction: a retried record finds the first
+    __table_args__ = (sa.Index("ux_ledger_transfer_reference", "jurisdiction", "reference", unique=True,
+                               postgresql_where=sa.text("kind = 'transfer'"), sqlite_where=sa.text("kind = 'transfer'")),)
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=12)  # issue | transfer | retire
     jurisdiction: str = Field(max_length=8, index=True)

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from services import cases
 from services.api.body import json_object
-from services.api.deps import ActorDep, DbDep, committed, parse_if_match
+from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
 from services.cases import Command, Outcome, can_see
 from services.errors import NotFound
 from services.identity import Actor
@@ -20,9 +20,6 @@ from services.store.tables import AuditEvent, Case
 from services.views import case_detail, event_view
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-
 
 class NewCase(BaseModel):
     model_config = ConfigDict(extra="forbid")

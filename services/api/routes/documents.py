@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from services import documents
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, DbDep, IdemKey
 from services.cases import can_see
 from services.errors import Invalid, NotFound
 from services.store.tables import Case, Document
@@ -21,14 +21,16 @@ router = APIRouter(prefix="/api/v1", tags=["documents"])
 
 
 @router.post("/cases/{case_id}/documents", status_code=201, summary="Attach a document (multipart field `file`)")
-async def upload(case_id: int, request: Request, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+async def upload(case_id: int, request: Request, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+                 ) -> dict[str, Any]:
     form = await request.form(max_files=1)
     file = form.get("file")
     if not isinstance(file, UploadFile):
         raise Invalid([Reason("missing", "缺少文件（multipart 字段 file）", "No file (multipart field `file`)", "file")])
     data = await file.read(documents.MAX_BYTES + 1)  # one byte past the limit is enough to refuse
     return await run_in_threadpool(documents.add, db, case_id=case_id, actor=actor, name=file.filename or "",
-                                   content_type=file.content_type or "", data=data)
+                                   content_type=file.content_type or "", data=data,
+                                   idempotency_key=idempotency_key)
 
 
 @router.get("/cases/{case_id}/documents")
@@ -68,7 +70,8 @@ class WithdrawalReason(BaseModel):
 
 
 @router.post("/methodologies/{version_id}/withdraw", summary="Withdraw a filed methodology version (approver)")
-def withdraw_methodology(version_id: int, body: WithdrawalReason, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def withdraw_methodology(version_id: int, body: WithdrawalReason, actor: ActorDep, db: DbDep,
+                         idempotency_key: IdemKey = None) -> dict[str, Any]:
     from services.methodologies import withdraw
 
-    return withdraw(db, version_id, actor, body.reason)
+    return withdraw(db, version_id, actor, body.reason, idempotency_key)

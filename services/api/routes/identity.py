@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from forms.organisation import OrganisationRegistration
 from services import identity
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, DbDep, IdemKey
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -20,5 +20,6 @@ def me(actor: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/organisations", status_code=201, summary="Register the organisation I apply for")
-def register_organisation(body: OrganisationRegistration, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return identity.register_organisation(db, actor, uscc=body.uscc, name=body.name)
+def register_organisation(body: OrganisationRegistration, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+                          ) -> dict[str, Any]:
+    return identity.register_organisation(db, actor, uscc=body.uscc, name=body.name, idempotency_key=idempotency_key)

@@ -10,14 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from forms.issuance import Transfer, VerifierFiling
 from services import audit, ledger
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, DbDep, IdemKey
 from services.certificates import render_pdf
 from services.clock import clock
+from services.store.engine import Database
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.idempotency import Idem, Reply, claim, once, remember
 from services.identity import Actor, ensure_organisation
 from services.issuance import certificate_data, hold_project
 from services.store.tables import Account, Case, Certificate, LedgerEntry, Organisation, Project, SerialBlock, Verifier
@@ -47,9 +49,11 @@ def verifier_view(v: Verifier, org: Organisation | None) -> dict[str, Any]:
 
 
 @router.post("/jurisdictions/{jurisdiction}/verifiers", status_code=201, summary="File an accredited verifier")
-def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+                  ) -> dict[str, Any]:
     _need(actor, "approver", _jurisdiction(jurisdiction), "主管部门审定人")
-    with db.write() as session:
+
+    def command(session: Session) -> Reply:
         org = ensure_organisation(session, body.uscc, body.name)
         if session.exec(select(Verifier).where(Verifier.jurisdiction == jurisdiction,
                                                Verifier.org_id == org.id)).first():
@@ -60,7 +64,10 @@ def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: 
         session.flush()
         audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="approver",
                      event="verifier_filed", payload=verifier_view(v, org))
-        return verifier_view(v, org)
+        return 201, verifier_view(v, org)
+
+    request = {"verifier": jurisdiction, **body.model_dump(mode="json")}
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
 @router.get("/public/verifiers", summary="Accredited verifiers")
@@ -106,9 +113,25 @@ def account(account_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 @router.post("/jurisdictions/{jurisdiction}/transfers", status_code=201,
              summary="Record a transfer the exchange settled (operator); blocks are split")
-def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+             ) -> dict[str, Any]:
+    """The exchange's trade reference names the transfer: recording it again (a retry, with or without
+    an Idempotency-Key) answers the first record; the same reference for another transfer is refused."""
     _need(actor, "operator", _jurisdiction(jurisdiction), "运营管理机构")
-    with db.write() as session:
+    request = {"transfer": jurisdiction, **body.model_dump(mode="json")}
+    settled = Idem(f"transfer:{jurisdiction}", body.reference, request)
+
+    def command(session: Session) -> Reply:
+        try:
+            first = claim(session, settled)
+        except Invalid as exc:
+            entry = session.exec(select(LedgerEntry.id).where(
+                LedgerEntry.kind == "transfer", LedgerEntry.jurisdiction == jurisdiction,
+                LedgerEntry.reference == body.reference)).first()
+            raise Invalid([reason("transfer_reference_used", field="reference", reference=body.reference,
+                                  entry=entry)]) from exc
+        if first is not None:
+            return first
         accounts = {a.id: a for a in session.exec(select(Account).where(
             Account.id.in_((body.from_account_id, body.to_account_id))))}  # type: ignore[union-attr]
         problems = [Reason("account_unknown", f"账户 #{i} 不在本辖区", f"Account #{i} is not in this jurisdiction",
@@ -127,7 +150,11 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep) -> d
         audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="operator",
                      event="ledger_transfer", payload={"entry_id": entry.id, "amount": entry.amount,
                                                       "serials": entry.serials, "reference": body.reference})
-        return {"entry_id": entry.id, "amount_tco2e": entry.amount, "serials": entry.serials}
+        reply = (201, {"entry_id": entry.id, "amount_tco2e": entry.amount, "serials": entry.serials})
+        remember(session, settled, reply)
+        return reply
+
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
 @router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places")
@@ -147,26 +174,32 @@ class Suspension(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-def _suspend(project_id: int, body: Suspension, actor: Actor, db: Any, release: bool) -> dict[str, Any]:  # noqa: ANN401
-    with db.read() as session:
+def _suspend(project_id: int, body: Suspension, actor: Actor, db: Database, release: bool, key: str | None
+             ) -> dict[str, Any]:
+    def command(session: Session) -> Reply:
         project = session.get(Project, project_id)
         if project is None:
             raise NotFound.of("项目", "Project")
         _need(actor, "case_officer", project.jurisdiction, "主管部门经办人")
         if project.status != "registered":
             raise Invalid([reason("project_not_registered", field="project_id", status=project.status)])
-    moved = hold_project(db, project_id, body.reason, actor, release=release)
-    return {"project_id": project_id, "suspended": not release, "cases": moved}
+        moved = hold_project(session, project_id, body.reason, actor, release=release)
+        return 200, {"project_id": project_id, "suspended": not release, "cases": moved}
+
+    request = {"resume" if release else "suspend": project_id, "reason": body.reason}
+    return once(db, Idem(actor.key, key, request), command)[1]
 
 
 @router.post("/projects/{project_id}/suspend", summary="Suspend a project: its issuance cases wait on hold")
-def suspend(project_id: int, body: Suspension, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return _suspend(project_id, body, actor, db, release=False)
+def suspend(project_id: int, body: Suspension, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+            ) -> dict[str, Any]:
+    return _suspend(project_id, body, actor, db, release=False, key=idempotency_key)
 
 
 @router.post("/projects/{project_id}/resume", summary="Resume a project: its cases go back where they were")
-def resume(project_id: int, body: Suspension, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return _suspend(project_id, body, actor, db, release=True)
+def resume(project_id: int, body: Suspension, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+           ) -> dict[str, Any]:
+    return _suspend(project_id, body, actor, db, release=True, key=idempotency_key)
 
 
 # --- certificates and the public registry ------------------------------------------------------

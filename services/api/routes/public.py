@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 
 from services.api.body import json_object
-from services.api.deps import DbDep, fire_public
-from services.api.routes.cases import IdemKey
+from services.api.deps import DbDep, IdemKey, fire_public
 from services.cases import Outcome
 from services.errors import NotFound
 from services.store.tables import Notice, Project

@@ -10,8 +10,7 @@ from sqlmodel import Session, select
 
 from services import documents
 from services.api.body import json_object
-from services.api.deps import DbDep, fire_public
-from services.api.routes.cases import IdemKey
+from services.api.deps import DbDep, IdemKey, fire_public
 from services.api.routes.documents import send
 from services.cases import Outcome
 from services.errors import Conflict, NotFound

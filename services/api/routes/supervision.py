@@ -13,9 +13,10 @@ from sqlmodel import select
 from forms.supervision import PublicReport, TrackingEvaluation
 from services import supervision
 from services.api.body import json_object
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, DbDep, IdemKey
 from services.errors import Invalid, NotFound
 from services.forms_errors import reasons_from_validation
+from services.identity import public_actor
 from services.store.tables import AuditEvent, Case, Evaluation, Notice, Project
 from services.views import notice_view
 from states.messages import label, reason
@@ -26,9 +27,10 @@ router = APIRouter(prefix="/api/v1", tags=["supervision"])
 
 @router.post("/projects/{project_id}/evaluations", status_code=201,
              summary="Record a tracking evaluation; a finding needing action opens a rectification")
-def evaluate(project_id: int, body: TrackingEvaluation, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def evaluate(project_id: int, body: TrackingEvaluation, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+             ) -> dict[str, Any]:
     return supervision.record_evaluation(db, project_id, actor, body.summary,
-                                         [f.model_dump(mode="json") for f in body.findings])
+                                         [f.model_dump(mode="json") for f in body.findings], idempotency_key)
 
 
 @router.get("/projects/{project_id}/evaluations", summary="A project's tracking evaluations (staff)")
@@ -44,7 +46,7 @@ def evaluations(project_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/public/reports", status_code=201, summary="Report misconduct (举报), no account needed")
-async def lodge_report(request: Request, db: DbDep) -> dict[str, Any]:
+async def lodge_report(request: Request, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
     body = await json_object(request)
     jurisdiction = body.pop("jurisdiction", None)
     reasons = []
@@ -56,7 +58,8 @@ async def lodge_report(request: Request, db: DbDep) -> dict[str, Any]:
         reasons.extend(reasons_from_validation(exc))
     if reasons:
         raise Invalid(reasons)
-    result = await run_in_threadpool(supervision.lodge_report, db, jurisdiction, form)
+    caller = public_actor(request.client.host if request.client else None)
+    result = await run_in_threadpool(supervision.lodge_report, db, jurisdiction, form, caller, idempotency_key)
     return {**result, "message": {"zh": "举报已受理。请妥善保存受理号和查询码，我们将为您保密",
                                   "en": "Received. Keep the receipt and the secret; your identity is kept confidential"},
             "check": f"/api/v1/public/reports/{result['receipt']}"}

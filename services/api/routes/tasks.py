@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from services import cases, queues
 from services.api.body import json_object
-from services.api.deps import ActorDep, DbDep, committed, parse_if_match
-from services.api.routes.cases import IdemKey, _detail_responder, _reply
+from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
+from services.api.routes.cases import _detail_responder, _reply
 from services.errors import Invalid, NotFound
 from services.store.tables import Task
 from states.messages import Reason
@@ -30,14 +30,14 @@ def list_tasks(actor: ActorDep, db: DbDep, view: Literal["mine", "team", "unassi
                                  kind=kind, cursor=cursor, limit=limit)
 
 
-@router.post("/{task_id}/claim")
-def claim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return queues.claim(db, task_id, actor)
+@router.post("/{task_id}/claim", summary="Claim a task (claiming one's own task again changes nothing)")
+def claim(task_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
+    return queues.claim(db, task_id, actor, idempotency_key)
 
 
-@router.post("/{task_id}/unclaim")
-def unclaim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return queues.unclaim(db, task_id, actor)
+@router.post("/{task_id}/unclaim", summary="Release a task I claimed back to the team")
+def unclaim(task_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
+    return queues.unclaim(db, task_id, actor, idempotency_key)
 
 
 class Delegation(BaseModel):
@@ -45,9 +45,10 @@ class Delegation(BaseModel):
     user_id: int
 
 
-@router.post("/{task_id}/delegate")
-def delegate(task_id: int, body: Delegation, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return queues.delegate(db, task_id, actor, body.user_id)
+@router.post("/{task_id}/delegate", summary="Hand a task to a colleague with the same role")
+def delegate(task_id: int, body: Delegation, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+             ) -> dict[str, Any]:
+    return queues.delegate(db, task_id, actor, body.user_id, idempotency_key)
 
 
 @router.post("/{task_id}/complete", summary="Complete = fire the task's action with its form")
@@ -64,7 +65,7 @@ async def complete(task_id: int, request: Request, actor: ActorDep, db: DbDep,
         case_id = task.case_id
         escalation = task.kind == "sla_escalation"
     if escalation:  # not a case action: the approver acknowledges a missed deadline
-        return JSONResponse(await run_in_threadpool(queues.acknowledge, db, task_id, actor))
+        return JSONResponse(await run_in_threadpool(queues.acknowledge, db, task_id, actor, idempotency_key))
     action = body.get("action") or (triggers[0] if len(triggers) == 1 else None)
     form = body.get("form", {})
     if not isinstance(action, str) or not isinstance(form, dict):
