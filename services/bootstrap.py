@@ -8,6 +8,7 @@ from services.clock import clock
 from services.store.engine import Database
 from services.store.migrate import upgrade
 from services.store.tables import Jurisdiction
+from states.machine import validate_profiles
 from states.profiles import all_profiles
 
 
@@ -26,6 +27,7 @@ def load_profiles(session: Session) -> list[str]:
 
 
 def setup(db: Database) -> None:
+    validate_profiles()
     upgrade(db)
     with db.write() as session:
         load_profiles(session)

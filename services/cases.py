@@ -447,7 +447,7 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
             spec = procedure(procedure_name, jurisdiction)
         except ProcedureUnavailable:
             reasons.append(reason("no_separate_registration", field="jurisdiction", jurisdiction_zh=profile.name_zh,
-                                  jurisdiction_en=profile.name_en))
+                                  jurisdiction_en=profile.name_en, **profile.cite("filing_with_first_issuance")))
     form = None
     if procedure_name in CREATABLE:
         app_form = (spec.application if spec else BUILDERS_APPLICATION[procedure_name])

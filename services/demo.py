@@ -42,8 +42,8 @@ def demo_uscc(seed: int) -> str:
 
 
 def _methodologies(session: Session, code: str) -> None:
-    tiers = {"BJ": ("level_1", "level_2"), "SH": ("class_I", "class_II"), "ORD": ("national", "group")}
-    t1, t2 = tiers.get(code, (None, None))
+    tiers = all_profiles()[code].methodology.tiers  # a first-tier and a last-tier methodology, where tiered
+    t1, t2 = (tiers[0], tiers[-1]) if tiers else (None, None)
     for mcode, kind, tier, scope in (
         (f"{code}-M-PV-001", "project", t1, "分布式光伏发电"),
         (f"{code}-M-EV-001", "scenario", t1, "新能源汽车出行"),

@@ -230,7 +230,7 @@ def _title(row: Outbox) -> tuple[str, str]:
     if event.startswith("entered:"):
         state = label(f"state.{event.split(':', 1)[1]}")
         return f"案件 #{case_id} 进入“{state['zh']}”", f"Case #{case_id} is now “{state['en']}”"
-    named = label(f"event.{event}")
+    named = label(f"notification.{event}")
     return f"案件 #{case_id}：{named['zh']}", f"Case #{case_id}: {named['en']}"
 
 

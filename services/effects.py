@@ -37,7 +37,6 @@ from services.store.tables import (
     Timer,
 )
 from services.workdays import calendar, due_after
-from states.messages import label
 from states.profiles import Profile
 from states.spec import CaseView, ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
 from states.stages import PANEL_TASKS
@@ -475,6 +474,3 @@ TIMER_EFFECTS = {"publish_notice", "open_consultation", "arm_window", "start_rec
 PREVIEWS: dict[str, Callable[[dict[str, Any], BaseModel, ProcedureSpec], dict[str, Any]]] = {
     "apply_edit": merged_application}
 
-
-def state_labels(name: str) -> dict[str, str]:
-    return label(f"state.{name}")

@@ -40,9 +40,6 @@ class Actor:
             return self.kind == SYSTEM
         return (role, jurisdiction) in self.grants
 
-    def roles_in(self, jurisdiction: str) -> list[str]:
-        return sorted(r for r, j in self.grants if j == jurisdiction)
-
     @property
     def key(self) -> str:
         # anonymous callers are told apart by where they call from (public:<address>)

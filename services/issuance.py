@@ -32,7 +32,6 @@ from services.store.tables import (
 )
 from states.profiles import Profile, all_profiles, get_profile
 
-TERMINAL = ("issued", "rejected", "withdrawn", "lapsed", "expired")
 PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产经营活动碳中和", "voluntary": "自愿注销",
                "ecological_compensation": "生态环境损害替代性修复"}
 

@@ -154,7 +154,7 @@ def revoke_project(ctx: Any) -> None:  # noqa: ANN401
     rules = ctx.profile.rectification
     if rules.false_materials_clawback and any(f.get("category") == "false_materials" for f in findings):
         result = ledger.claw_back(ctx.session, project=project, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
-                                  now=ctx.now, reason_text="提供虚假材料（嘉兴办法第二十六条）")
+                                  now=ctx.now, reason_text=_cited(ctx.profile, "提供虚假材料", "false_materials"))
         org = ctx.session.get(Organisation, project.owner_org_id)
         org.disqualified_at = ctx.now
         ctx.session.add(org)
@@ -163,8 +163,14 @@ def revoke_project(ctx: Any) -> None:  # noqa: ANN401
     if rules.anomalous_data_adjustment and excess > 0:
         ctx.extra["adjustment"] = ledger.adjust(ctx.session, project=project, amount=int(excess), case_id=ctx.case.id,
                                                 actor_id=ctx.actor.user_id, now=ctx.now,
-                                                reason_text="依据异常数据获得的减排量修正（鄂尔多斯办法第十一条）")
+                                                reason_text=_cited(ctx.profile, "依据异常数据获得的减排量修正",
+                                                                   "anomalous_data"))
     effects.enqueue(ctx, "publish_revocation", "public", {"project_id": project.id})
+
+
+def _cited(profile: Any, what: str, rule: str) -> str:  # noqa: ANN401
+    """The ledger entry's reference names the seed article the profile gives for the rule."""
+    return what + profile.cite(rule)["basis_zh"]
 
 
 def record_findings(ctx: Any) -> None:  # noqa: ANN401

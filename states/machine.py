@@ -17,6 +17,7 @@ from transitions.extensions import GraphMachine
 
 from states import (
     issuance,
+    stages,
     methodology_filing,
     project_registration,
     rectification,
@@ -24,7 +25,7 @@ from states import (
     retirement,
     revenue_audit,
 )
-from states.profiles import Profile, get_profile
+from states.profiles import Profile, all_profiles, get_profile
 from states.spec import ProcedureSpec, TransitionSpec
 
 BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
@@ -52,6 +53,47 @@ def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
         return builder(profile)
     except LookupError as exc:
         raise ProcedureUnavailable(name) from exc
+
+
+def _built(profile: Profile) -> list[ProcedureSpec]:
+    specs = []
+    for builder in BUILDERS.values():
+        try:
+            specs.append(builder(profile))
+        except LookupError:
+            continue  # not run in this jurisdiction (e.g. Jiaxing registration)
+    return specs
+
+
+def _sla_names(spec: ProcedureSpec) -> set[str]:
+    tasks = [t for s in spec.states for t in s.tasks]
+    if any("convene_panel" in s.on_enter for s in spec.states):
+        tasks += stages.PANEL_TASKS.values()  # the panel's work, opened as the panel is seated
+    return {t.sla for t in tasks if t.sla} | {t.days for s in spec.states for t in s.timers}
+
+
+def profile_problems(profiles: dict[str, Profile]) -> list[str]:
+    """What in the profiles the procedures cannot use: an SLA a task or timer needs but the profile lacks,
+    an SLA no declaration uses (a misspelt key), a state the clock pauses in that no procedure has."""
+    built = {code: _built(p) for code, p in profiles.items()}
+    used_anywhere = {n for specs in built.values() for spec in specs for n in _sla_names(spec)}
+    problems = []
+    for code, profile in profiles.items():
+        for spec in built[code]:
+            problems += [f"{code}: sla.{n} is missing ({spec.name} needs it)"
+                         for n in sorted(_sla_names(spec) - profile.sla.keys())]
+        problems += [f"{code}: sla.{n} is used by no task or timer" for n in sorted(profile.sla.keys() - used_anywhere)]
+        states = {s.name for spec in built[code] for s in spec.states}
+        problems += [f"{code}: clock.paused_in names {n}, which no procedure has"
+                     for n in profile.clock.paused_in or () if n not in states]
+    return problems
+
+
+def validate_profiles() -> None:
+    """At start-up: a typo in a profile fails here, not in a live case."""
+    problems = profile_problems(all_profiles())
+    if problems:
+        raise ValueError("jurisdiction profiles do not fit the procedures:\n" + "\n".join(problems))
 
 
 def _arrow_id(t: TransitionSpec) -> int:

@@ -126,14 +126,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "task.revise": ("修改材料", "Revise materials"),
     "task.authority_decision": ("审定", "Authority decision"),
     "task.objection_review": ("异议处理", "Objection review"),
-    # --- events people are told of ---
-    "event.reminder": ("任务即将到期提醒", "A task is due soon"),
-    "event.due_today": ("任务今日到期", "A task is due today"),
-    "event.sla_escalation": ("超时督办", "A deadline was missed"),
-    "event.objection_lodged": ("收到公示异议", "An objection was lodged"),
-    "event.panel_invitation": ("专家评审邀请", "You are on an expert panel"),
-    "event.task_assigned": ("任务已分派给您", "A task was assigned to you"),
-    # --- roles ---
+    # --- what people are told of (in-app notifications, e-mail) ---
+    "notification.reminder": ("任务即将到期提醒", "A task is due soon"),
+    "notification.due_today": ("任务今日到期", "A task is due today"),
+    "notification.sla_escalation": ("超时督办", "A deadline was missed"),
+    "notification.objection_lodged": ("收到公示异议", "An objection was lodged"),
+    "notification.panel_invitation": ("专家评审邀请", "You are on an expert panel"),
+    "notification.task_assigned": ("任务已分派给您", "A task was assigned to you"),
     # --- case events that are not triggers (the timeline) ---
     "event.created": ("创建", "Created"),
     "event.document_added": ("上传材料", "Document added"),
@@ -190,9 +189,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The project is already registered under {scheme} ({reference}); double registration is not allowed",
     ),
     "reason.no_separate_registration": (
-        "{jurisdiction_zh}不单独登记项目：项目随首次减排量备案一并备案（嘉兴办法第十四至十七条）",
+        "{jurisdiction_zh}不单独登记项目：项目随首次减排量备案一并备案{basis_zh}",
         "{jurisdiction_en} has no separate project registration: a project is filed with its first "
-        "reduction filing (Jiaxing arts. 14–17)",
+        "reduction filing{basis_en}",
     ),
     "reason.class_required": ("须注明项目类别（一类或二类）", "The project class (1 or 2) is required"),
     "reason.class_not_in_profile": ("本辖区不区分项目类别", "This jurisdiction has no project classes"),
@@ -218,8 +217,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Methodology {code} {version} is {status} and cannot be cited",
     ),
     "reason.methodology_tier": (
-        "一类项目须依据一级方法学开发（北京编制说明 4(一)）",
-        "A class-1 project needs a level-1 methodology (Beijing note 4(1))",
+        "一类项目须依据一级方法学开发{basis_zh}",
+        "A class-1 project needs a level-1 methodology{basis_en}",
     ),
     "reason.methodology_superseded": (
         "方法学 {code} {version} 已被 {current} 替代，宽限期至 {until} 已过，请引用现行版本 {current}",
@@ -238,9 +237,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The version revised, {code} {version}, is not filed ({status})",
     ),
     "reason.higher_standard": (
-        "同一场景已有更高级别标准 {code} {version}（{tier}），不得备案团体标准（鄂尔多斯办法第五条）",
-        "A higher standard covers this scope: {code} {version} ({tier}); a group standard cannot be filed "
-        "(Ordos art. 5)",
+        "同一场景已有更高级别标准 {code} {version}（{tier}），不得备案团体标准{basis_zh}",
+        "A higher standard covers this scope: {code} {version} ({tier}); a group standard cannot be "
+        "filed{basis_en}",
     ),
     "reason.comment_unknown": ("未找到意见 #{id}", "No comment #{id} on this case"),
     "reason.comment_answered": ("意见 #{id} 已答复", "Comment #{id} is already answered"),
@@ -260,8 +259,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Documents cannot be added at this stage",
     ),
     "reason.first_filing_not_here": (
-        "本辖区项目须先登记，只有嘉兴的项目随首次减排量备案一并备案",
-        "Projects register first here; only Jiaxing files a project with its first reduction filing",
+        "本辖区项目须先登记，不随首次减排量备案一并备案",
+        "Projects register first here; a project is not filed with its first reduction filing",
     ),
     "reason.project_unknown": ("未找到本辖区项目 #{id}", "No project #{id} in this jurisdiction"),
     "reason.project_not_registered": ("项目状态为{status}，未登记，不能申请签发", "The project is {status}, not registered"),
@@ -270,8 +269,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The project is suspended (rectification case #{case}): no issuance proceeds",
     ),
     "reason.class2_no_issuance": (
-        "二类项目不签发减排量（北京编制说明 4(一)）",
-        "Class-2 projects are never issued reductions (Beijing note 4(1))",
+        "二类项目不签发减排量{basis_zh}",
+        "Class-2 projects are never issued reductions{basis_en}",
     ),
     "reason.vintage_taken": ("该项目 {vintage} 年度已有签发案件", "The project already has an issuance case for {vintage}"),
     "reason.period_too_early": ("监测期不得早于 {earliest}", "The monitoring period may not start before {earliest}"),
@@ -289,8 +288,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.verifier_expired": ("核查机构资质已于 {until} 到期或尚未生效", "The verifier's accreditation is not valid today ({until})"),
     "reason.verifier_scope": ("核查机构备案范围（{scopes}）不含本项目", "The verifier is not accredited for this project ({scopes})"),
     "reason.verifier_conflict": (
-        "核查机构不得对其编制核算报告的项目进行核查（嘉兴办法第十五条）",
-        "A verifier may not verify a report it prepared (Jiaxing art. 15)",
+        "核查机构不得对其编制核算报告的项目进行核查{basis_zh}",
+        "A verifier may not verify a report it prepared{basis_en}",
     ),
     "reason.sheet_missing": ("未找到该 SHA-256 对应的减排量计算表，请先上传", "Upload the calculation sheet first (SHA-256 not found)"),
     "reason.not_commissioned_verifier": ("您不属于受托核查机构", "You are not with the commissioned verifier"),

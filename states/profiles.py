@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -128,6 +129,12 @@ class ReminderRules(_Strict):
     before_days: tuple[int, ...] = (2, 0)
 
 
+# The rules whose legal basis a profile names (`[basis]`): the article is cited in the reasons and
+# records of that jurisdiction only, never in another's.
+BASIS_KEYS = ("filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued", "standard_priority",
+              "verifier_independence", "false_materials", "anomalous_data")
+
+
 class Profile(_Strict):
     code: str = Field(pattern=r"^[A-Z]{2,4}$")
     name_zh: str
@@ -142,6 +149,19 @@ class Profile(_Strict):
     clock: ClockRules
     panel: PanelRules
     reminders: ReminderRules
+    basis: dict[str, tuple[str, str]] = {}  # rule -> (zh, en) article of this jurisdiction's seed
+
+    @model_validator(mode="after")
+    def _basis_known(self) -> Profile:
+        unknown = sorted(set(self.basis) - set(BASIS_KEYS))
+        if unknown:
+            raise ValueError(f"[basis] names rules nobody cites: {unknown}")
+        return self
+
+    def cite(self, rule: str) -> dict[str, str]:
+        """`basis_zh` / `basis_en` for a reason's text: "（嘉兴办法第十五条）" here, nothing where the seed is silent."""
+        zh, en = self.basis.get(rule, ("", ""))
+        return {"basis_zh": f"（{zh}）" if zh else "", "basis_en": f" ({en})" if en else ""}
 
     def sla_days(self, name: str) -> int:
         return self.sla[name]
@@ -164,15 +184,36 @@ class Profile(_Strict):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-@cache
-def all_profiles() -> dict[str, Profile]:
+DEFAULTS = "_defaults.toml"
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, table by table (a key the defaults lack is still refused by the model)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def load_profiles(directory: Path) -> dict[str, Profile]:
+    """Every `*.toml` of a directory over its `_defaults.toml`: a new jurisdiction is one file."""
+    defaults = tomllib.loads((directory / DEFAULTS).read_text(encoding="utf-8"))
     profiles: dict[str, Profile] = {}
-    for path in sorted(PROFILE_DIR.glob("*.toml")):
-        profile = Profile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    for path in sorted(directory.glob("[!_]*.toml")):
+        try:
+            profile = Profile.model_validate(_merged(defaults, tomllib.loads(path.read_text(encoding="utf-8"))))
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path.name}: {exc}") from exc
         if profile.code in profiles:
             raise ValueError(f"two profiles claim code {profile.code}")
         profiles[profile.code] = profile
     return profiles
+
+
+@cache
+def all_profiles() -> dict[str, Profile]:
+    """The profiles in force: `states/jurisdictions/`, or the directory `CARBON_PROFILES` names."""
+    return load_profiles(Path(os.environ.get("CARBON_PROFILES") or PROFILE_DIR))
 
 
 def get_profile(code: str) -> Profile | None:

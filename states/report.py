@@ -2,7 +2,7 @@
 investigating ─dismiss→ unsubstantiated ─send_feedback→ feedback_sent.
 
 Seeds: Jiaxing art. 27 (anyone may report; investigate, reply, keep the reporter confidential);
-Ordos art. 26; Shandong 五、第五章. The reporter's identity is kept apart (services/reports.py).
+Ordos art. 26; Shandong 五、第五章. The reporter's identity is kept apart (`report_identities`, services/supervision.py).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
         out.append(reason("methodology_not_filed", field="methodology_version", status=m.status, **ref))
     # Beijing 编制说明 4(一): 根据一级方法学开发并经审核予以登记的项目为一类项目.
     if app.get("project_class") == 1 and m.tier not in (None, "level_1"):
-        out.append(reason("methodology_tier", field="project_class"))
+        out.append(reason("methodology_tier", field="project_class", **inp.profile.cite("class_1_methodology_level")))
     return out
 
 
@@ -223,7 +223,8 @@ def no_higher_standard(inp: RuleInput) -> list[Reason]:
     higher = priority[: priority.index(tier)]
     if tier != priority[-1] or not higher:
         return []
-    return [reason("higher_standard", field="tier", code=m.code, version=m.version, tier=m.tier)
+    return [reason("higher_standard", field="tier", code=m.code, version=m.version, tier=m.tier,
+                   **inp.profile.cite("standard_priority"))
             for m in inp.facts.covering_standards(app.get("scope", ""), tuple(higher))]
 
 
@@ -272,7 +273,7 @@ def project_issuable(inp: RuleInput) -> list[Reason]:
     if p.suspended:
         out.append(reason("project_suspended", field="project_id", case=p.rectification_case or "-"))
     if p.project_class == 2:
-        out.append(reason("class2_no_issuance", field="project_id"))
+        out.append(reason("class2_no_issuance", field="project_id", **inp.profile.cite("class_2_not_issued")))
     out.extend(reason("double_registration", field="project_id", scheme=s, reference="-") for s in p.other_schemes)
     if inp.facts.open_issuances(p.id, app["vintage"]):
         out.append(reason("vintage_taken", field="vintage", vintage=app["vintage"]))
@@ -317,7 +318,7 @@ def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
     if not scope & set(v.scopes):
         out.append(reason("verifier_scope", field="verifier_id", scopes=", ".join(v.scopes)))
     if v.uscc == form.prepared_by_uscc:  # type: ignore[attr-defined]
-        out.append(reason("verifier_conflict", field="verifier_id"))
+        out.append(reason("verifier_conflict", field="verifier_id", **inp.profile.cite("verifier_independence")))
     if form.calculation_sheet_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
         out.append(reason("sheet_missing", field="calculation_sheet_sha256"))
     return out

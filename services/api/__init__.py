@@ -26,6 +26,7 @@ from services.api.routes import (
     tasks,
 )
 from services.store.engine import Database
+from states.machine import validate_profiles
 
 STATIC = Path(__file__).with_name("static")
 
@@ -36,6 +37,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        validate_profiles()  # a profile that does not fit the procedures stops the start, not a case
         if getattr(app.state, "db", None) is None:
             app.state.db = Database()
         from flows.embedded import Orchestrator, mode

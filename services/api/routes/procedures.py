@@ -30,7 +30,7 @@ def _spec(name: str, jurisdiction: str):  # noqa: ANN202
     except ProcedureUnavailable as exc:
         p = get_profile(jurisdiction)
         raise Invalid([reason("no_separate_registration", field="jurisdiction", jurisdiction_zh=p.name_zh,
-                              jurisdiction_en=p.name_en)] if p else [
+                              jurisdiction_en=p.name_en, **p.cite("filing_with_first_issuance"))] if p else [
             Reason("unavailable", "该辖区无此程序", "Not available in this jurisdiction")]) from exc
 
 
