@@ -15,7 +15,6 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
-
 from sqlmodel import Session, select
 
 from forms.common import USCC_ALPHABET, uscc_check_char

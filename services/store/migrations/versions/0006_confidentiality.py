@@ -15,8 +15,9 @@ Audit events already written keep their payloads: the chains are hash-linked and
 import hashlib
 
 import sqlalchemy as sa
-from alembic import op
 import sqlmodel
+from alembic import op
+
 import services.store.tables
 
 revision = "0006"
