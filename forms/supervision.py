@@ -63,6 +63,15 @@ class PublicReport(Form):
     contact: Annotated[str, Field(max_length=200)] = ""
 
 
+class ReportHandlers(Form):
+    """The approver names (or withdraws) the case officers who handle a report: only they may read
+    the reporter's identity (Jiaxing art. 27: 为举报人保密)."""
+
+    officers: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=10,
+                                                       description="the officers' user numbers")
+    notes: Comment = ""
+
+
 class Triage(Form):
     notes: Comment = ""
 

@@ -37,6 +37,8 @@ from services.store.tables import (
     Organisation,
     PanelMember,
     Project,
+    ReportHandler,
+    RoleGrant,
     Task,
     User,
     Verifier,
@@ -203,12 +205,23 @@ class CaseFacts:
         return self._once("comments", load)
 
     def not_experts(self, user_ids: list[int]) -> list[int]:
-        from services.store.tables import RoleGrant
-
         experts = set(self.session.exec(select(RoleGrant.user_id).where(
             RoleGrant.role == "expert", RoleGrant.jurisdiction == self.case.jurisdiction,
             RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
         return [u for u in dict.fromkeys(user_ids) if u not in experts]
+
+    def lacking_role(self, role: str, user_ids: list[int]) -> list[int]:
+        """Of these users, those who do not hold `role` in the case's jurisdiction."""
+        holders = set(self.session.exec(select(RoleGrant.user_id).join(User, User.id == RoleGrant.user_id).where(
+            RoleGrant.role == role, RoleGrant.jurisdiction == self.case.jurisdiction, User.active == True,  # noqa: E712
+            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        return [u for u in dict.fromkeys(user_ids) if u not in holders]
+
+    def report_handlers(self) -> tuple[int, ...]:
+        """The officers currently assigned to handle this report."""
+        return tuple(self.session.exec(select(ReportHandler.user_id).where(
+            ReportHandler.case_id == self.case.id, ReportHandler.withdrawn_at.is_(None)).order_by(  # type: ignore[union-attr]
+            ReportHandler.id)))
 
 
 def _methodology_facts(m: MethodologyVersion) -> MethodologyFacts:

@@ -6,14 +6,20 @@ Demo bearer tokens are `demo-<username>`: for a local demo only, never for a dep
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from functools import cache
 from typing import Any
 
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
 from sqlmodel import Session, select
 
 from forms.common import USCC_ALPHABET, uscc_check_char
-from services import cases
+from forms.supervision import PublicReport
+from services import cases, documents, supervision
 from services.cases import Command, Outcome
 from services.clock import clock
 from services.identity import (
@@ -26,7 +32,7 @@ from services.identity import (
     load_actor,
 )
 from services.store.engine import Database
-from services.store.tables import MethodologyVersion, User, Verifier
+from services.store.tables import Case, MethodologyVersion, User, Verifier
 from states.profiles import all_profiles
 
 STAFF = ("case_officer", "approver", "review_centre", "operator", "verifier", "admin")
@@ -195,4 +201,36 @@ def _demo_cases(db: Database, code: str) -> None:
         mid = driver.open(f"{code.lower()}_applicant", code, {
             "code": f"{code}-M-BIKE-001", "version": "1.0", "title": "共享单车骑行碳普惠方法学", "kind": "scenario",
             "tier": tier, "scope": "共享单车骑行"}, procedure="methodology_filing")
+        _upload(driver, f"{code.lower()}_applicant", mid, "方法学文本.pdf", "public")  # published once filed
+        _upload(driver, f"{code.lower()}_applicant", mid, "开发单位资质证明.pdf", "case")
         drive_to(driver, code, mid, "public_comment" if profile.methodology.public_comment else "publicity")
+        _upload(driver, f"{code.lower()}_review_centre", mid, "技术评估意见.pdf", "internal")
+    if code == "JX":
+        # a report (Jiaxing art. 27) whose handler the approver assigned: only that officer may read
+        # the reporter, and each read shows on the case page
+        supervision.lodge_report(db, code, PublicReport(
+            subject="某屋顶光伏项目", name="王先生", contact="13800000000",
+            content="该项目申报的装机容量与现场铭牌不符，疑似虚报减排量。"))
+        with db.read() as session:
+            report_id = session.exec(select(Case.id).where(Case.procedure == "report", Case.jurisdiction == code)
+                                     .order_by(Case.id.desc())).one()  # type: ignore[union-attr]
+        driver.act("jx_approver", report_id, "assign_handlers", {"officers": [driver.user_id("jx_case_officer")]})
+
+
+def _pdf(title: str) -> bytes:
+    """A one-page demo PDF naming the document (Adobe's CID font: no font file)."""
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4)
+    canvas.setFont("STSong-Light", 16)
+    canvas.drawString(72, 760, title.removesuffix(".pdf"))
+    canvas.setFont("STSong-Light", 10)
+    canvas.drawString(72, 736, "演示数据 · demo data")
+    canvas.save()
+    return out.getvalue()
+
+
+def _upload(driver: Driver, username: str, case_id: int, name: str, visibility: str) -> None:
+    documents.add(driver.db, case_id=case_id, actor=driver.actor(username), name=name,
+                  content_type=documents.PDF, data=_pdf(name), visibility=visibility)

@@ -1,7 +1,17 @@
-"""Documents attached to cases: size-limited, type-checked against their content, SHA-256 addressed.
+"""Documents attached to cases: size-limited, type-checked against their content, SHA-256 addressed,
+and with a visibility decided when they are uploaded.
 
 The declared content type must be one we accept *and* match what the bytes are (a renamed .exe is
 not a PDF). Adding a document is a change to the case: it is locked, versioned and audited.
+
+Who sees a document (Shanghai art. 22: 商业秘密、个人隐私 依法予以保密):
+- `public`: the applicant's declared public materials (only the applicant chooses it);
+- `case`: the applicant's other material, seen by the applicant and by those who review the case;
+- `internal`: review material (opinions, internal notes, expert files), seen by staff and the case's
+  panel experts, never by the applicant.
+The public sees a document only when it is `public` or the approver marked it for publication
+(Shanghai art. 11: the authority publishes the methodology), and only where a public page lists
+the case's documents (a filed methodology version's): `PUBLISHABLE` is that one rule.
 """
 
 from __future__ import annotations
@@ -12,18 +22,20 @@ import os
 import zipfile
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from services import audit
-from services.cases import STAFF_ROLES, can_see, is_owner, lock_case
+from services.cases import PANEL_SEAT, STAFF_ROLES, can_see, is_owner, lock_case
 from services.clock import clock
-from services.errors import Forbidden, Invalid, NotFound
+from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.idempotency import Idem, Reply, once
 from services.identity import Actor
 from services.store.engine import Database
-from services.store.tables import Case, Document
+from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure
-from states.messages import Reason, reason
+from states.messages import Reason, label, reason
+from states.spec import SYSTEM
 
 MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 PDF = "application/pdf"
@@ -33,6 +45,13 @@ PNG, JPEG, CSV = "image/png", "image/jpeg", "text/csv"
 ACCEPTED = (PDF, DOCX, XLSX, PNG, JPEG, CSV)
 # States in which the applicant may still add material; staff may add in any open state.
 APPLICANT_EDITABLE = ("draft", "supplement_requested", "revision_requested", "open")
+
+PUBLIC, CASE, INTERNAL = "public", "case", "internal"
+VISIBILITIES = (PUBLIC, CASE, INTERNAL)
+# The one rule for public pages: declared public by the applicant, or marked by the approver.
+PUBLISHABLE = sa.or_(Document.visibility == PUBLIC, Document.published_at.is_not(None))  # type: ignore[union-attr]
+# Audit events about one document: hidden from whoever may not see that document.
+DOCUMENT_EVENTS = ("document_added", "document_published", "document_unpublished")
 
 
 def detect(data: bytes) -> str:
@@ -77,21 +96,60 @@ def check(name: str, declared: str, data: bytes) -> list[Reason]:
 
 def view(d: Document) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "content_type": d.content_type, "size": d.size, "sha256": d.sha256,
-            "uploaded_at": d.uploaded_at.isoformat()}
+            "uploaded_at": d.uploaded_at.isoformat(), "visibility": d.visibility,
+            "visibility_label": label(f"visibility.{d.visibility}"),
+            "published_at": d.published_at.isoformat() if d.published_at else None}
+
+
+def _staff(actor: Actor, case: Case) -> bool:
+    return any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
+
+
+def _owner(actor: Actor, case: Case) -> bool:
+    return actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
 
 
 def may_add(actor: Actor, case: Case) -> bool:
     """Staff add material to any open case; the applicant only while the case is theirs to edit."""
     if procedure(case.procedure, case.jurisdiction).state(case.state).terminal:
         return False
-    staff = any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
-    owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
-    return staff or (owner and case.state in APPLICANT_EDITABLE)
+    return _staff(actor, case) or (_owner(actor, case) and case.state in APPLICANT_EDITABLE)
+
+
+def upload_choices(actor: Actor, case: Case) -> tuple[str, ...]:
+    """The visibilities this uploader may choose, the default first: the applicant declares what is
+    public (staff never publish by uploading: publication is the approver's mark); staff and
+    reviewers add internal material by default."""
+    choices: tuple[str, ...] = ()
+    if _staff(actor, case):
+        choices += (INTERNAL, CASE)
+    if _owner(actor, case):
+        choices += tuple(v for v in (CASE, PUBLIC) if v not in choices)
+    return choices
+
+
+def sees_internal(session: Session, actor: Actor, case: Case) -> bool:
+    """Staff of the jurisdiction and the case's seated panel experts read review material."""
+    if actor.kind == SYSTEM or _staff(actor, case):
+        return True
+    return actor.holds("expert", case.jurisdiction) and session.exec(
+        PANEL_SEAT, params={"case_id": case.id, "user_id": actor.user_id}).first() is not None
+
+
+def _readable(session: Session, actor: Actor, case: Case) -> Any:  # noqa: ANN401 - a SQL condition
+    """Which of a visible case's documents the actor reads: all of them, or (the applicant, a
+    verifier) the applicant's material and whatever the approver published."""
+    if sees_internal(session, actor, case):
+        return sa.true()
+    return sa.or_(Document.visibility.in_((PUBLIC, CASE)), Document.published_at.is_not(None))  # type: ignore[attr-defined,union-attr]
 
 
 def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes,
-        idempotency_key: str | None = None) -> dict[str, Any]:
+        visibility: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    """`visibility` None takes the uploader's default (`upload_choices`)."""
     reasons = check(name, content_type, data)
+    if visibility is not None and visibility not in VISIBILITIES:
+        reasons.append(reason("document_visibility", field="visibility", given=visibility[:20] or "-"))
     if reasons:
         raise Invalid(reasons)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -102,22 +160,97 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
             raise NotFound.of("案件", "Case")
         if not may_add(actor, case):
             raise Forbidden([reason("document_not_editable")])
-        owner = actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
+        choices = upload_choices(actor, case)
+        chosen = visibility or choices[0]
+        if chosen not in choices:
+            names = label(f"visibility.{chosen}")
+            raise Invalid([reason("document_visibility_not_yours", field="visibility", given_zh=names["zh"],
+                                  given_en=names["en"],
+                                  allowed_zh="、".join(label(f"visibility.{v}")["zh"] for v in choices),
+                                  allowed_en=", ".join(choices))])
+        owner = _owner(actor, case)
         now = clock.now()
         doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
-                       size=len(data), sha256=sha256, data=data, uploaded_by=actor.user_id, uploaded_at=now)
+                       size=len(data), sha256=sha256, data=data, uploaded_by=actor.user_id, uploaded_at=now,
+                       visibility=chosen)
         session.add(doc)
         session.flush()
         case.version += 1
         case.updated_at = now
         audit.append_case(session, case, at=now, actor_id=actor.user_id,
                           actor_role="applicant" if owner else "staff", event="document_added",
-                          payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256, "size": doc.size})
+                          payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256, "size": doc.size,
+                                   "visibility": chosen})
         return 201, view(doc)
 
-    request = {"upload": case_id, "name": name, "content_type": content_type, "sha256": sha256}
+    request = {"upload": case_id, "name": name, "content_type": content_type, "sha256": sha256,
+               "visibility": visibility}
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
-def of_case(session: Session, case_id: int) -> list[dict[str, Any]]:
-    return [view(d) for d in session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id))]
+def of_case(session: Session, case: Case, actor: Actor) -> list[dict[str, Any]]:
+    """The case's documents this actor may read (the case itself already visible to them)."""
+    return [view(d) for d in session.exec(select(Document).where(
+        Document.case_id == case.id, _readable(session, actor, case)).order_by(Document.id))]
+
+
+def readable(session: Session, actor: Actor, document_id: int) -> Document:
+    """A document for download: 404 alike for one that does not exist, one of a case the actor may
+    not see, and one the actor may not read (an applicant guessing an internal document's id)."""
+    doc = session.get(Document, document_id)
+    case = session.get(Case, doc.case_id) if doc is not None and doc.case_id else None
+    if doc is None or case is None or not can_see(session, actor, case) or not session.exec(
+            select(Document.id).where(Document.id == doc.id, _readable(session, actor, case))).first():
+        raise NotFound.of("文件", "Document")
+    return doc
+
+
+def visible_events(session: Session, actor: Actor, case: Case, events: list[AuditEvent]) -> list[AuditEvent]:
+    """The case's timeline without the events about documents the actor may not read (their names
+    would tell an applicant what the review material is)."""
+    if sees_internal(session, actor, case):
+        return events
+    shown = set(session.exec(select(Document.id).where(Document.case_id == case.id, _readable(session, actor, case))))
+    return [e for e in events if e.event not in DOCUMENT_EVENTS or e.payload.get("document_id") in shown]
+
+
+def public_of_version(session: Session, version_id: int) -> list[Document]:
+    """What a filed methodology version shows the public."""
+    return list(session.exec(select(Document).where(Document.methodology_version_id == version_id, PUBLISHABLE)
+                             .order_by(Document.id)))
+
+
+def public_document(session: Session, version_id: int, document_id: int) -> Document:
+    doc = session.exec(select(Document).where(Document.id == document_id,
+                                              Document.methodology_version_id == version_id, PUBLISHABLE)).first()
+    if doc is None:
+        raise NotFound.of("文件", "Document")
+    return doc
+
+
+def set_publication(db: Database, *, case_id: int, document_id: int, actor: Actor, published: bool) -> dict[str, Any]:
+    """The approver marks a document of the case for publication, or takes the mark back while the
+    case is open (once closed, what was public stays on the record). Audited on the case's chain."""
+    with db.write() as session:
+        case = lock_case(session, case_id)
+        if not can_see(session, actor, case):
+            raise NotFound.of("案件", "Case")
+        doc = session.get(Document, document_id)
+        if doc is None or doc.case_id != case.id:
+            raise NotFound.of("文件", "Document")
+        if not actor.holds("approver", case.jurisdiction):
+            raise Forbidden([reason("role_required", roles_zh=label("role.approver")["zh"], roles_en="approver")])
+        closed = procedure(case.procedure, case.jurisdiction).state(case.state).terminal
+        if not published and closed and doc.published_at is not None:
+            raise Conflict([reason("publication_final")])
+        if (doc.published_at is not None) == published:
+            return view(doc)  # already so: nothing to record
+        now = clock.now()
+        doc.published_at, doc.published_by = (now, actor.user_id) if published else (None, None)
+        session.add(doc)
+        case.version += 1
+        case.updated_at = now
+        audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="approver",
+                          event="document_published" if published else "document_unpublished",
+                          payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256})
+        return view(doc)

@@ -395,6 +395,8 @@ def _file_methodology(ctx: Ctx) -> None:
             .values(status="superseded", superseded_on=ctx.today, superseded_by=app["version"],
                     grace_until=ctx.today + timedelta(days=ctx.profile.methodology.grace_days)))
     ctx.session.flush()
+    # The version keeps its whole dossier (what it was filed on, review material included: staff and
+    # auditors follow it); what the public sees of it is decided by `documents.PUBLISHABLE` alone.
     ctx.session.execute(sa.update(Document).where(Document.case_id == ctx.case.id)
                         .values(methodology_version_id=version.id))
     ctx.extra["methodology_version_id"] = version.id

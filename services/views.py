@@ -24,7 +24,7 @@ from services.store.tables import (
     Timer,
     User,
 )
-from services.supervision import reporter_visible_to
+from services.supervision import reporter_access
 from services.workdays import calendar
 from states.machine import procedure
 from states.messages import label
@@ -106,9 +106,10 @@ def case_detail(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
         "consultation": notice_view(notices["consultation"]) if "consultation" in notices else None,
         "comments": [{"id": c.id, "name": c.name, "organisation": c.organisation, "text": c.text,
                       "answer": c.answer, "disposition": c.disposition} for c in comments],
-        "documents": documents.of_case(session, case.id),
-        # a report's reporter: only for the case officers handling it (Jiaxing art. 27: 为举报人保密)
-        "reporter": reporter_visible_to(session, case, actor),
+        "documents": documents.of_case(session, case, actor),
+        # a report: who handles it and who read the reporter's identity (never the identity itself:
+        # an assigned handler reads it through `POST /cases/{id}/reporter`, audited)
+        "reporter_access": reporter_access(session, case, actor),
     }
 
 

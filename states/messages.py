@@ -398,6 +398,35 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "reason.bad_cursor": ("分页游标无效", "The page cursor is invalid"),
     "reason.withdraw_after_review": ("技术评估开始后不能撤回", "Cannot withdraw once technical review is over"),
+    # --- confidentiality ---
+    "visibility.public": ("公开材料", "Public material"),
+    "visibility.case": ("申请材料（不公开）", "Application material (not public)"),
+    "visibility.internal": ("内部审查材料", "Internal review material"),
+    "reason.document_visibility": (
+        "材料可见范围“{given}”无效（可选 public、case、internal）",
+        "Unknown visibility “{given}” (public, case or internal)",
+    ),
+    "reason.document_visibility_not_yours": (
+        "您不能上传“{given_zh}”；您可以选择：{allowed_zh}",
+        "You cannot upload “{given_en}” material; your choices: {allowed_en}",
+    ),
+    "reason.publication_final": (
+        "案件已办结，已公开的材料不能撤回公开标记",
+        "The case is closed: a published document stays published",
+    ),
+    "reason.handler_not_officer": ("用户 {user} 不是本辖区的经办人", "User {user} is not a case officer of this jurisdiction"),
+    "reason.handler_not_assigned": ("用户 {user} 未被指定承办本举报", "User {user} is not assigned to this report"),
+    "reason.reporter_not_handler": (
+        "只有审定人指定承办本举报的经办人才能查看举报人身份",
+        "Only the case officers the approver assigned to this report may read the reporter's identity",
+    ),
+    "trigger.assign_handlers": ("指定举报承办人", "Assign the report's handlers"),
+    "trigger.withdraw_handlers": ("撤回承办指定", "Withdraw handlers"),
+    "task.handler_assignment": ("指定举报承办人", "Assign the report's handlers"),
+    "event.document_published": ("标记材料公开", "Document marked for publication"),
+    "event.document_unpublished": ("撤回材料公开标记", "Publication mark taken back"),
+    "event.reporter_identity_read": ("查看举报人身份", "Reporter's identity read"),
+    "event.report_handler_assigned": ("您被指定承办一件举报", "You are assigned to handle a report"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

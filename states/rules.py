@@ -392,6 +392,21 @@ def project_registered(inp: RuleInput) -> list[Reason]:
     return []
 
 
+def handlers_are_officers(inp: RuleInput) -> list[Reason]:
+    """A report's handlers are case officers of its jurisdiction (Jiaxing art. 27: those who
+    investigate and reply are the ones who may know the reporter)."""
+    officers = list(getattr(inp.form, "officers", []))
+    return [reason("handler_not_officer", field="officers", user=u)
+            for u in inp.facts.lacking_role("case_officer", officers)]
+
+
+def handlers_assigned(inp: RuleInput) -> list[Reason]:
+    """Only a standing assignment can be withdrawn."""
+    current = set(inp.facts.report_handlers())
+    return [reason("handler_not_assigned", field="officers", user=u)
+            for u in dict.fromkeys(getattr(inp.form, "officers", [])) if u not in current]
+
+
 # --- Beijing revenue audits -----------------------------------------------------------------------
 
 

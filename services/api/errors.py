@@ -42,7 +42,9 @@ def _invalid(zh: str, en: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CommandError)
     async def _command(_: Request, exc: CommandError) -> JSONResponse:
-        return JSONResponse(_clean(exc.body()), status_code=exc.status)
+        wait = exc.extra.get("retry_after")  # a throttle's refusal says how long, in the header too
+        return JSONResponse(_clean(exc.body()), status_code=exc.status,
+                            headers={"Retry-After": str(wait)} if wait else None)
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:

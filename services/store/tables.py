@@ -316,7 +316,11 @@ class Comment(SQLModel, table=True):
 
 class Document(SQLModel, table=True):
     """A file attached to a case (and, once filed, to the methodology version). Content-addressed by
-    SHA-256; the bytes live in the database so that a command stores them in its own transaction."""
+    SHA-256; the bytes live in the database so that a command stores them in its own transaction.
+
+    `visibility` is decided at upload (services/documents.py): `public` the applicant's declared
+    public materials, `case` the applicant's other material, `internal` review material. What the
+    public sees is `public` or marked for publication by the approver (`published_at`)."""
 
     __tablename__ = "documents"
     id: int | None = Field(default=None, primary_key=True)
@@ -329,6 +333,10 @@ class Document(SQLModel, table=True):
     data: bytes = Field(sa_type=sa.LargeBinary)
     uploaded_by: int | None = None
     uploaded_at: datetime = _ts()
+    # a row written without a visibility is internal: the safe side (also the column's server default)
+    visibility: str = Field(default="internal", max_length=10, sa_column_kwargs={"server_default": "internal"})
+    published_at: datetime | None = _ts(nullable=True)
+    published_by: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -482,14 +490,30 @@ class Evaluation(SQLModel, table=True):
 
 
 class ReportIdentity(SQLModel, table=True):
-    """Who reported (举报人): kept apart from the case, shown only to the officers handling it."""
+    """Who reported (举报人): kept apart from the case, read only by the officers assigned to handle
+    it (`report_handlers`), each read an audit event. The receipt and the secret are the reporter's:
+    only their digests are stored, so no screen or export can show them."""
 
     __tablename__ = "report_identities"
     case_id: int = Field(primary_key=True, foreign_key="cases.id")
-    receipt: str = Field(max_length=40, unique=True)
+    receipt_sha256: str = Field(max_length=64, unique=True)
     secret_sha256: str = Field(max_length=64)
     name: str = Field(default="", max_length=100)
     contact: str = Field(default="", max_length=200)
+
+
+class ReportHandler(SQLModel, table=True):
+    """A case officer assigned to handle a report by the approver; while the assignment stands
+    (`withdrawn_at` empty) the officer may read the reporter's identity (Jiaxing art. 27: 为举报人保密)."""
+
+    __tablename__ = "report_handlers"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    assigned_by: int | None = None
+    assigned_at: datetime = _ts()
+    withdrawn_at: datetime | None = _ts(nullable=True)
+    withdrawn_by: int | None = None
 
 
 class RateLimit(SQLModel, table=True):

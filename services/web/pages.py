@@ -91,6 +91,7 @@ OK_MESSAGES: dict[str, tuple[str, str]] = {
     "delegate": ("已转交", "Task delegated"), "done": ("操作已完成", "Action completed"),
     "saved": ("草稿已保存", "Draft saved"), "submitted": ("已提交", "Submitted"),
     "uploaded": ("文件已上传", "File uploaded"),
+    "published": ("已标记公开", "Marked for publication"), "unpublished": ("已撤回公开标记", "Publication taken back"),
     "retried": ("已重新排队投递", "Queued for another delivery"), "imported": ("日历已导入", "Calendar imported"),
     "objection": ("异议已提交", "Objection lodged"), "comment": ("意见已提交", "Comment submitted"),
     "registered": ("单位已登记", "Organisation registered"), "created": ("已创建", "Created"),

@@ -62,6 +62,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "proceeds_cny": ("收益（元）", "Proceeds (CNY)"), "costs_cny": ("成本（元）", "Costs (CNY)"),
     "returned_to_users_cny": ("返还用户金额（元）", "Returned to users (CNY)"), "auditor": ("审计机构", "Auditor"),
     "new_project": ("新项目", "New project"),
+    "officers": ("承办经办人用户编号（每行一个）", "Handling officers' user ids (one per line)"),
 }
 
 CHOICE_LABELS: dict[str, tuple[str, str]] = {

@@ -57,7 +57,7 @@ def test_methodology_from_draft_to_filed(client: TestClient, db: Database, drive
     low = code.lower()
     cid = open_filing(client, code)
     up = client.post(f"/api/v1/cases/{cid}/documents", headers=h(f"{low}_applicant"),
-                     files={"file": ("方法学文本.pdf", PDF, "application/pdf")})
+                     files={"file": ("方法学文本.pdf", PDF, "application/pdf")}, data={"visibility": "public"})
     assert up.status_code == 201, up.text
     assert up.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
     case = through_panel(client, driver, code, cid)
@@ -208,10 +208,10 @@ def test_documents_only_while_editable_and_only_for_those_who_see_the_case(clien
                        files={"file": ("a.pdf", PDF, "application/pdf")})
     assert late.status_code == 403
     staff = client.post(f"/api/v1/cases/{cid}/documents", headers=h("sd_case_officer"),
-                        files={"file": ("核查意见.pdf", PDF, "application/pdf")})
+                        files={"file": ("核查意见.pdf", PDF, "application/pdf")}, data={"visibility": "case"})
     assert staff.status_code == 201
     listed = client.get(f"/api/v1/cases/{cid}/documents", headers=h("sd_applicant")).json()["items"]
-    assert [d["name"] for d in listed] == ["核查意见.pdf"]
+    assert [d["name"] for d in listed] == ["核查意见.pdf"]  # shared with the applicant on purpose
     got = client.get(f"/api/v1/documents/{listed[0]['id']}", headers=h("sd_applicant"))
     assert got.content == PDF
     assert client.get(f"/api/v1/documents/{listed[0]['id']}", headers=h("bj_applicant")).status_code == 404

@@ -1,7 +1,7 @@
 """Supervision end to end over HTTP: a finding → notice → suspension blocks issuance → an accepted
 report resumes; a missed deadline revokes (or keeps the project suspended, per profile); Jiaxing's
 false materials claw back issued units; a public report is substantiated and opens a rectification,
-and its reporter stays invisible to everyone but the handling case officer."""
+and its reporter stays invisible to everyone but the case officer assigned to handle it."""
 
 from __future__ import annotations
 
@@ -163,9 +163,11 @@ def test_a_public_report_is_substantiated_and_the_reporter_stays_confidential(cl
     triage = next(t for t in tasks if t["case_id"] == case_id)
     assert "13900001111" not in str(tasks)
     client.post(f"/api/v1/tasks/{triage['id']}/claim", headers=h("sd_case_officer"))
-    handled = client.get(f"/api/v1/cases/{case_id}", headers=h("sd_case_officer")).json()
-    assert handled["reporter"] == {"name": "匿名群众乙", "contact": "13900001111", "receipt": receipt}
-    assert client.get(f"/api/v1/cases/{case_id}", headers=h("sd_approver")).json()["reporter"] is None
+    handled = client.get(f"/api/v1/cases/{case_id}", headers=h("sd_case_officer"))
+    assert "13900001111" not in handled.text and handled.json()["reporter_access"]["may_read"] is False
+    act(client, "sd_approver", case_id, "assign_handlers", {"officers": [driver.user_id("sd_case_officer")]})
+    identity = client.post(f"/api/v1/cases/{case_id}/reporter", headers=h("sd_case_officer")).json()
+    assert (identity["name"], identity["contact"]) == ("匿名群众乙", "13900001111")  # the assigned handler, audited
     act(client, "sd_case_officer", case_id, "triage", {"notes": "转调查"})
     case = act(client, "sd_case_officer", case_id, "substantiate", {
         "findings": [{**FINDING, "description": "装机容量虚报"}], "internal_notes": "内部：与企业约谈记录"})

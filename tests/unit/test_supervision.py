@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from forms.common import Empty
-from forms.supervision import PublicReport, RevenueAuditReport
+from forms.supervision import PublicReport, ReportHandlers, RevenueAuditReport
 from states import rules
 from states.machine import ProcedureUnavailable, procedure, runner
 from states.profiles import get_profile
@@ -74,6 +74,28 @@ def test_report_procedure_and_its_form() -> None:
     assert spec.state("substantiated").on_enter == ("rectify_reported",)
     with pytest.raises(ValueError):
         PublicReport(subject="x", content="太短")
+
+
+class HandlerFacts(Facts):
+    def lacking_role(self, role: str, user_ids: list[int]) -> list[int]:
+        return [u for u in user_ids if not (role == "case_officer" and u in (7, 8))]
+
+    def report_handlers(self) -> tuple[int, ...]:
+        return (7,)
+
+
+def test_only_the_approver_assigns_report_handlers_and_only_officers() -> None:
+    spec = procedure("report", "JX")
+    (assign,) = spec.arrows("assign_handlers", "investigating")
+    assert assign.dest is None and assign.roles == ("approver",)  # the state stays; no self-claim
+    assert not spec.arrows("assign_handlers", "feedback_sent")  # closed: no new readers
+    assert spec.arrows("withdraw_handlers", "feedback_sent")  # but access can always end
+    assert [t.role for t in spec.state("received").tasks] == ["case_officer", "approver"]
+    form = ReportHandlers(officers=[7, 9])
+    assert [(r.code, r.params["user"]) for r in rules.handlers_are_officers(inp("JX", HandlerFacts(), form))] == [
+        ("handler_not_officer", 9)]
+    assert [(r.code, r.params["user"]) for r in rules.handlers_assigned(inp("JX", HandlerFacts(), form))] == [
+        ("handler_not_assigned", 9)]
 
 
 def test_revenue_audits_only_in_beijing_and_the_90_percent_line() -> None:

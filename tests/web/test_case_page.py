@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
@@ -140,3 +142,89 @@ def test_the_diagram_names_states_in_the_pages_language() -> None:
     en = diagram("project_registration", "SH", "publicity", "en")
     assert '"▶ 公示（当前）" as publicity' in zh or "▶" in zh and "（当前）" in zh
     assert "(current)" in en and "stateDiagram-v2" in en and "---" not in en.splitlines()[0]
+
+
+# --- confidentiality: document visibility, publication marks, the reporter --------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _upload(b, cid: int, name: str, visibility: str | None = None):  # noqa: ANN001, ANN202
+    token = csrf_of(b.get(f"/cases/{cid}").text)
+    data = {"csrf": token, **({"visibility": visibility} if visibility else {})}
+    return b.client.post(f"/cases/{cid}/documents", data=data, files={"file": (name, PDF, "application/pdf")})
+
+
+def _choices(html: str) -> list[str]:
+    return re.findall(r'<input type="radio" name="visibility" value="(\w+)"', html)
+
+
+def test_the_upload_form_offers_each_uploader_their_visibilities_and_the_list_shows_them(
+        driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    applicant, officer = signed_in("sh_applicant"), signed_in("sh_case_officer")
+    page = applicant.get(f"/cases/{cid}").text
+    assert _choices(page) == ["case", "public"] and 'value="case" checked' in page
+    assert _choices(officer.get(f"/cases/{cid}").text) == ["internal", "case"]  # staff never choose public
+    assert _upload(applicant, cid, "项目设计文件.pdf", "public").status_code == 303
+    assert _upload(officer, cid, "内部核查记录.pdf").status_code == 303
+    with db.read() as s:
+        internal = s.exec(select(Document).where(Document.name == "内部核查记录.pdf")).one()
+    assert internal.visibility == "internal"
+    shown = applicant.get(f"/cases/{cid}").text
+    assert "项目设计文件.pdf" in shown and "公开材料" in shown
+    assert "内部核查记录" not in shown  # neither listed nor named in the timeline
+    assert applicant.get(f"/documents/{internal.id}").status_code == 404
+    staff_view = officer.get(f"/cases/{cid}").text
+    assert "内部核查记录.pdf" in staff_view and "内部审查材料" in staff_view
+    refused = _upload(applicant, cid, "x.pdf", "internal")
+    assert refused.status_code == 422 and "您不能上传" in refused.text
+
+
+def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Driver, signed_in,  # noqa: ANN001
+                                                                     db: Database) -> None:
+    cid = _case_in(driver, "submitted")
+    officer, approver = signed_in("sh_case_officer"), signed_in("sh_approver")
+    _upload(officer, cid, "专家论证结论.pdf")
+    with db.read() as s:
+        doc = s.exec(select(Document).where(Document.case_id == cid)).one()
+    action = f'action="/cases/{cid}/documents/{doc.id}/publication"'
+    assert action not in officer.get(f"/cases/{cid}").text
+    assert action in approver.get(f"/cases/{cid}").text
+    r = approver.post_form(f"/cases/{cid}", f"/cases/{cid}/documents/{doc.id}/publication", {"publish": "1"})
+    assert r.status_code == 303 and "ok=published" in r.headers["location"]
+    page = approver.get(f"/cases/{cid}").text
+    assert "已标记公开" in page and "撤回公开标记" in page and "标记材料公开" in page  # list and timeline
+    with db.read() as s:
+        assert s.get(Document, doc.id).published_by == driver.user_id("sh_approver")  # type: ignore[union-attr]
+    refused = officer.post_form(f"/cases/{cid}", f"/cases/{cid}/documents/{doc.id}/publication", {"publish": "0"})
+    assert refused.status_code == 403
+
+
+def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_reads(
+        driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+    from forms.supervision import PublicReport
+    from services.supervision import lodge_report
+
+    lodge_report(db, "SH", PublicReport(subject="某充电桩项目", name="举报人丙", contact="13700003333",
+                                        content="该项目充电量数据与电网计量记录不符，疑似重复计算。"))
+    with db.read() as s:
+        cid = s.exec(select(Case.id).where(Case.procedure == "report")).one()
+    officer, approver = signed_in("sh_case_officer"), signed_in("sh_approver")
+    page = officer.get(f"/cases/{cid}").text
+    assert "举报人丙" not in page and f'action="/cases/{cid}/reporter"' not in page
+    assert officer.post_form(f"/cases/{cid}", f"/cases/{cid}/reporter", {}).status_code == 403
+    assigning = approver.get(f"/cases/{cid}").text
+    uid = driver.user_id("sh_case_officer")
+    assert f"#{uid} " in assigning and f'action="/cases/{cid}/actions/assign_handlers"' in assigning
+    r = approver.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/assign_handlers", {"officers": str(uid)})
+    assert r.status_code == 303, r.text
+    page = officer.get(f"/cases/{cid}").text
+    assert f'action="/cases/{cid}/reporter"' in page and "举报人丙" not in page
+    shown = officer.post_form(f"/cases/{cid}", f"/cases/{cid}/reporter", {})
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert "举报人丙" in shown.text and "13700003333" in shown.text
+    after = approver.get(f"/cases/{cid}").text
+    assert "举报人丙" not in after and "查看举报人身份" in after  # the read, in the list and the timeline
+    reads = after[after.index('id="h-reporter"'):after.index('id="h-timeline"')]
+    assert "SH case_officer" in reads

@@ -3,6 +3,7 @@ the registry, certificate verification, and reports (举报) with their receipt 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -244,7 +245,8 @@ def test_a_report_gets_a_receipt_and_a_secret_shown_once_and_can_be_followed(bro
     receipt = re.search(r"RPT-\d{8}-[0-9A-F]{8}", r.text).group(0)
     secret = re.search(r'查询码</dt><dd><strong class="code">([^<]+)</strong>', r.text).group(1)
     with db.read() as s:
-        identity = s.exec(select(ReportIdentity).where(ReportIdentity.receipt == receipt)).one()
+        identity = s.exec(select(ReportIdentity).where(
+            ReportIdentity.receipt_sha256 == hashlib.sha256(receipt.encode()).hexdigest())).one()
         case = s.get(Case, identity.case_id)
         assert (case.procedure, case.jurisdiction, identity.name) == ("report", "JX", "王五")
         assert secret not in str(identity.secret_sha256)  # only its digest is kept
@@ -268,6 +270,25 @@ def test_report_checks_are_rate_limited_and_missing_fields_are_named(browser: Br
     limited = browser.post_form("/public/report/check", "/public/report/check",
                                 {"receipt": "RPT-20260302-00000000", "secret": "again"})
     assert limited.status_code == 429 and "Too many attempts" in limited.text
+
+
+def test_wrong_guesses_elsewhere_do_not_lock_the_reporter_out_of_the_check_page(app: object) -> None:
+    from fastapi.testclient import TestClient
+
+    reporter, attacker = Browser(app), Browser(app)
+    reporter.client = TestClient(app, follow_redirects=False, client=("198.51.100.9", 40000))  # type: ignore[arg-type]
+    attacker.client = TestClient(app, follow_redirects=False, client=("192.0.2.20", 40000))  # type: ignore[arg-type]
+    r = reporter.post_form("/public/report", "/public/report", {
+        "jurisdiction": "JX", "subject": "某光伏项目", "project_id": "",
+        "content": "该项目监测数据与现场运行记录明显不符，疑似虚报减排量。", "name": "", "contact": ""})
+    receipt = re.search(r"RPT-\d{8}-[0-9A-F]{8}", r.text).group(0)
+    secret = re.search(r'查询码</dt><dd><strong class="code">([^<]+)</strong>', r.text).group(1)
+    guesses = [attacker.post_form("/public/report/check", "/public/report/check",
+                                  {"receipt": receipt, "secret": f"guess{n}"}) for n in range(10)]
+    assert guesses[-1].status_code == 429 and "15分钟后再试" in guesses[-1].text
+    assert int(guesses[-1].headers["retry-after"]) > 0
+    checked = reporter.post_form("/public/report/check", "/public/report/check", {"receipt": receipt, "secret": secret})
+    assert checked.status_code == 200 and "已受理" in checked.text
 
 
 def test_report_this_project_names_it_for_the_reporter(browser: Browser, driver: Driver, db: Database,

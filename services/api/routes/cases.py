@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from services import cases
+from services import cases, documents
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
 from services.cases import Command, Outcome, can_see
@@ -109,7 +109,7 @@ async def fire_action(case_id: int, trigger: str, request: Request, actor: Actor
 @router.get("/cases/{case_id}/events", summary="The case's audit timeline")
 def case_events(case_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
-        _visible_case(session, case_id, actor)
-        rows = session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}")
-                            .order_by(AuditEvent.seq))
-        return {"items": [event_view(e) for e in rows]}
+        case = _visible_case(session, case_id, actor)
+        rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}")
+                                 .order_by(AuditEvent.seq)))
+        return {"items": [event_view(e) for e in documents.visible_events(session, actor, case, rows)]}

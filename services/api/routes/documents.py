@@ -1,4 +1,5 @@
-"""Documents of a case: upload (multipart), list, download; and withdrawing a filed methodology."""
+"""Documents of a case: upload (multipart, with a visibility), list and download what the asker may
+read, the approver's publication mark; and withdrawing a filed methodology."""
 
 from __future__ import annotations
 
@@ -20,26 +21,40 @@ from states.messages import Reason
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
 
-@router.post("/cases/{case_id}/documents", status_code=201, summary="Attach a document (multipart field `file`)")
+@router.post("/cases/{case_id}/documents", status_code=201,
+             summary="Attach a document (multipart fields `file` and optional `visibility`: public | case | internal)")
 async def upload(case_id: int, request: Request, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
                  ) -> dict[str, Any]:
     form = await request.form(max_files=1)
-    file = form.get("file")
+    file, visibility = form.get("file"), form.get("visibility")
     if not isinstance(file, UploadFile):
         raise Invalid([Reason("missing", "缺少文件（multipart 字段 file）", "No file (multipart field `file`)", "file")])
     data = await file.read(documents.MAX_BYTES + 1)  # one byte past the limit is enough to refuse
     return await run_in_threadpool(documents.add, db, case_id=case_id, actor=actor, name=file.filename or "",
                                    content_type=file.content_type or "", data=data,
+                                   visibility=visibility if isinstance(visibility, str) and visibility else None,
                                    idempotency_key=idempotency_key)
 
 
-@router.get("/cases/{case_id}/documents")
+@router.get("/cases/{case_id}/documents", summary="The case's documents I may read")
 def list_documents(case_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
         case = session.get(Case, case_id)
         if case is None or not can_see(session, actor, case):
             raise NotFound.of("案件", "Case")
-        return {"items": documents.of_case(session, case_id)}
+        return {"items": documents.of_case(session, case, actor)}
+
+
+@router.post("/cases/{case_id}/documents/{document_id}/publication",
+             summary="Mark a document of the case for publication (approver)")
+def publish(case_id: int, document_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=True)
+
+
+@router.delete("/cases/{case_id}/documents/{document_id}/publication",
+               summary="Take back the publication mark while the case is open (approver)")
+def unpublish(case_id: int, document_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=False)
 
 
 def send(doc: Document) -> Response:
@@ -54,14 +69,10 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
-@router.get("/documents/{document_id}", summary="Download a document of a case I may see")
+@router.get("/documents/{document_id}", summary="Download a document I may read")
 def download(document_id: int, actor: ActorDep, db: DbDep) -> Response:
     with db.read() as session:
-        doc = session.get(Document, document_id)
-        case = session.get(Case, doc.case_id) if doc and doc.case_id else None
-        if doc is None or case is None or not can_see(session, actor, case):
-            raise NotFound.of("文件", "Document")
-        return send(doc)
+        return send(documents.readable(session, actor, document_id))
 
 
 class WithdrawalReason(BaseModel):

@@ -14,7 +14,7 @@ from services.api.deps import DbDep, IdemKey, fire_public
 from services.api.routes.documents import send
 from services.cases import Outcome
 from services.errors import Conflict, NotFound
-from services.store.tables import AuditEvent, Comment, Document, MethodologyVersion, Notice
+from services.store.tables import AuditEvent, Comment, MethodologyVersion, Notice
 from services.views import notice_view
 from states.messages import label, reason
 
@@ -60,8 +60,7 @@ def _published(session: Session, version_id: int) -> MethodologyVersion:
 def methodology(version_id: int, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
         m = _published(session, version_id)
-        docs = [documents.view(d) for d in session.exec(
-            select(Document).where(Document.methodology_version_id == m.id).order_by(Document.id))]
+        docs = [documents.view(d) for d in documents.public_of_version(session, m.id)]
         history = []
         if m.case_id:
             history = [{"at": e.at.isoformat(), "event": e.event, "label": label(f"trigger.{e.event}"),
@@ -81,10 +80,7 @@ def methodology(version_id: int, db: DbDep) -> dict[str, Any]:
 def methodology_document(version_id: int, document_id: int, db: DbDep) -> Response:
     with db.read() as session:
         _published(session, version_id)
-        doc = session.get(Document, document_id)
-        if doc is None or doc.methodology_version_id != version_id:
-            raise NotFound.of("文件", "Document")
-        return send(doc)
+        return send(documents.public_document(session, version_id, document_id))
 
 
 @router.get("/consultations", summary="Public consultations on methodologies (open first)")

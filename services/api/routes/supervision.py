@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -70,6 +71,13 @@ def check_report(receipt: str, request: Request, db: DbDep,
                  secret: Annotated[str, Header(alias="X-Report-Secret", max_length=100)] = "") -> dict[str, Any]:
     client = request.client.host if request.client else "unknown"
     return supervision.check_report(db, receipt[:40], secret, client)
+
+
+@router.post("/cases/{case_id}/reporter",
+             summary="Read a report's reporter (an assigned handler only; the read is an audit event)")
+def read_reporter(case_id: int, actor: ActorDep, db: DbDep) -> JSONResponse:
+    identity = supervision.read_reporter(db, case_id, actor)
+    return JSONResponse(identity, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/public/notices", summary="Public notices: publicity, consultation, suspension, revocation")

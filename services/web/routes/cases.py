@@ -16,12 +16,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import UploadFile
 
-from services import cases, documents
+from services import cases, documents, supervision
 from services.api.deps import get_db
 from services.api.routes.documents import send
 from services.errors import CommandError, NotFound
 from services.identity import Actor
-from services.store.tables import AuditEvent, Case, Document, Organisation, User
+from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
 from services.views import case_detail, event_view
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn
@@ -74,17 +74,31 @@ def _payload_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _officers(session: Session, case: Case) -> list[User]:
+    """The jurisdiction's case officers, for the approver who assigns a report's handlers by number."""
+    return list(session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == "case_officer", RoleGrant.jurisdiction == case.jurisdiction, User.active == True)  # noqa: E712
+        .order_by(User.id)))
+
+
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
     detail = case_detail(session, case, actor)
-    events = [event_view(e) for e in session.exec(
-        select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq))]
+    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
+    events = [event_view(e) for e in documents.visible_events(session, actor, case, rows)]
     names = {u.id: u.display_name for u in session.exec(
         select(User).where(User.id.in_({e["actor_id"] for e in events if e["actor_id"]})))}  # type: ignore[attr-defined]
     for e in events:
         e["actor_name"] = names.get(e["actor_id"], "")
         e["lines"] = _payload_lines(e["payload"])
     org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
-    return {"case": detail, "events": events, "applicant": org, "may_upload": documents.may_add(actor, case),
+    may_upload = documents.may_add(actor, case)
+    assigning = detail["reporter_access"] is not None and any(
+        a["action"] == "assign_handlers" for a in detail["allowed_actions"])
+    return {"case": detail, "events": events, "applicant": org, "may_upload": may_upload,
+            "upload_choices": documents.upload_choices(actor, case) if may_upload else (),
+            "may_publish": actor.holds("approver", case.jurisdiction),
+            "case_open": not detail["state"]["terminal"],
+            "officers": _officers(session, case) if assigning else [],
             "diagram": diagram(case.procedure, case.jurisdiction, case.state, lang)}
 
 
@@ -126,7 +140,7 @@ async def case_action(case_id: int, trigger: str, request: Request, signed: Sign
 
 @router.post("/cases/{case_id}/documents")
 async def upload_document(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    file = form.get("file")
+    file, visibility = form.get("file"), form.get("visibility")
     db = get_db(request)
     reasons: list[Reason] = []
     if not isinstance(file, UploadFile) or not file.filename:
@@ -135,7 +149,8 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
         data = await file.read(documents.MAX_BYTES + 1)
         try:
             await run_in_threadpool(documents.add, db, case_id=case_id, actor=signed.actor, name=file.filename,
-                                    content_type=file.content_type or "", data=data)
+                                    content_type=file.content_type or "", data=data,
+                                    visibility=visibility if isinstance(visibility, str) and visibility else None)
         except CommandError as exc:
             if exc.status == 404:
                 raise
@@ -151,11 +166,48 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
                   task_id=None, upload_reasons=reasons)
 
 
+@router.post("/cases/{case_id}/documents/{document_id}/publication")
+def mark_publication(case_id: int, document_id: int, request: Request, signed: SignedIn,
+                     form: CheckedForm) -> Response:
+    """The approver's publication mark (`publish=1`) or taking it back (`publish=0`)."""
+    publish = form.get("publish") == "1"
+    try:
+        documents.set_publication(get_db(request), case_id=case_id, document_id=document_id, actor=signed.actor,
+                                  published=publish)
+    except CommandError as exc:
+        if exc.status == 404:
+            raise
+        with get_db(request).read() as session:
+            context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+                                   lang_of(request))
+        return render(request, "case.html", status_code=exc.status, **context, forms=_forms(context["case"]),
+                      task_id=None, document_reasons=exc.reasons)
+    return RedirectResponse(f"/cases/{case_id}?ok={'published' if publish else 'unpublished'}#documents",
+                            status_code=303)
+
+
+@router.post("/cases/{case_id}/reporter")
+def reveal_reporter(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    """An assigned handler reads the reporter's identity: shown in this one response (not cached),
+    recorded as an audit event before it is shown."""
+    reasons: list[Reason] = []
+    reporter = None
+    try:
+        reporter = supervision.read_reporter(get_db(request), case_id, signed.actor)
+    except CommandError as exc:
+        if exc.status == 404:
+            raise
+        reasons = exc.reasons
+    with get_db(request).read() as session:
+        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+                               lang_of(request))
+    response = render(request, "case.html", status_code=403 if reasons else 200, **context,
+                      forms=_forms(context["case"]), task_id=None, reporter=reporter, reporter_reasons=reasons)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/documents/{document_id}")
 def download_document(document_id: int, request: Request, signed: SignedIn) -> Response:
     with get_db(request).read() as session:
-        doc = session.get(Document, document_id)
-        if doc is None or doc.case_id is None:
-            raise NotFound.of("文件", "Document")
-        visible_case(session, doc.case_id, signed.actor)
-        return send(doc)
+        return send(documents.readable(session, signed.actor, document_id))

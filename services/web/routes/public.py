@@ -375,10 +375,13 @@ async def lodge_report(request: Request, form: CheckedForm) -> Response:
 
 
 def _check_page(request: Request, status_code: int = 200, receipt: str = "", result: dict[str, Any] | None = None,
-                reasons: list[Reason] | None = None) -> Response:
-    return page(request, "public/report_check.html", status_code, receipt=receipt, result=result,
-                reasons=reasons or [], limit=supervision.CHECK_LIMIT,
-                minutes=int(supervision.CHECK_WINDOW.total_seconds() // 60))
+                reasons: list[Reason] | None = None, retry_after: int | None = None) -> Response:
+    limit = supervision.CHECK_BY_RECEIPT_AT_ADDRESS
+    response = page(request, "public/report_check.html", status_code, receipt=receipt, result=result,
+                    reasons=reasons or [], limit=limit.failures, minutes=int(limit.window.total_seconds() // 60))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.get("/public/report/check")
@@ -398,5 +401,5 @@ async def report_check(request: Request, form: CheckedForm) -> Response:
         result = await run_in_threadpool(supervision.check_report, get_db(request), receipt, secret,
                                          _client(request))
     except CommandError as exc:  # 404 (unknown receipt or wrong secret, told apart by no one) or 429
-        return _check_page(request, exc.status, receipt, reasons=exc.reasons)
+        return _check_page(request, exc.status, receipt, reasons=exc.reasons, retry_after=exc.extra.get("retry_after"))
     return private(_check_page(request, receipt=receipt, result=result))
