@@ -40,6 +40,13 @@ CLOSING_ZH = "上述减排量已注销，不可重复使用和交易。"
 CLOSING_EN = "The reductions above have been retired and may not be used again or traded."
 VERIFY_ZH = "可通过上述网址核验本证明。"
 VERIFY_EN = "This certificate can be verified at the address above."
+LOG_ZH = ("本次注销的账本记录已写入透明日志（RFC 9162 默克尔树），其树头由登记系统以 Ed25519 密钥签名。核验方法："
+          "用公布的日志公钥验证检查点签名，再以下列哈希按 RFC 9162 第 2.1.3.2 节验证包含证明"
+          "（python -m services.transparency.check，或公开页面 /public/log）。")
+LOG_EN = ("The retirement's ledger entry is in the registry's transparency log (an RFC 9162 Merkle tree) whose "
+          "heads are signed with an Ed25519 key. To check: verify the checkpoint's signature with the published "
+          "log key, then the inclusion proof below per RFC 9162 §2.1.3.2 (python -m services.transparency.check, "
+          "or the public page /public/log).")
 
 INK = colors.HexColor("#1f2937")
 MUTED = colors.HexColor("#6b7280")
@@ -126,6 +133,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "closing_en": style("closing_en", fontSize=9, leading=13, alignment=TA_CENTER, textColor=MUTED),
         "sign": style("sign", fontSize=11, leading=17, alignment=TA_RIGHT),
         "small": style("small", fontSize=8.5, leading=12, textColor=INK),
+        "proof": style("proof", fontName=MONO, fontSize=6.5, leading=8, textColor=INK),
         "small_muted": style("small_muted", fontSize=8, leading=11, textColor=MUTED),
     }
 
@@ -192,7 +200,26 @@ def _serial_rows(st: dict[str, ParagraphStyle], serials: list[str], value_w: flo
     return rows
 
 
-def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
+def _log_proof(log: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
+    """The inclusion proof of the retirement's ledger entry, small, with how to check it."""
+    mono = f'<font name="{MONO}">'
+    lines = [
+        Spacer(1, 4 * mm),
+        Paragraph(_t("透明日志包含证明 Transparency-log inclusion proof"), st["small"]),
+        Paragraph(f"叶子序号 Leaf index：{mono}{log['leaf_index']}</font>　树大小 Tree size："
+                  f"{mono}{log['tree_size']}</font>", st["small"]),
+        Paragraph(f"树根 Root (SHA-256)：{mono}{_t(log['root'])}</font>", st["small"]),
+        Paragraph(f"叶子哈希 Leaf hash：{mono}{_t(log['leaf_hash'] or '')}</font>", st["small"]),
+        Paragraph(_t("证明哈希 Proof hashes："), st["small"]),
+        *[Paragraph(_t(f"{i + 1:>2}. {h}"), st["proof"]) for i, h in enumerate(log["inclusion_proof"])],
+        Paragraph(_t(log["checkpoint"].strip()), st["proof"]),
+        Spacer(1, 1 * mm),
+        Paragraph(_t(f"{LOG_ZH} {LOG_EN}"), st["small_muted"]),
+    ]
+    return lines
+
+
+def _story(data: CertificateData, st: dict[str, ParagraphStyle], log: dict[str, Any] | None = None) -> list[Any]:
     width = PAGE_W - 2 * MARGIN
     value_w = width - LABEL_W
 
@@ -257,11 +284,13 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
             Spacer(1, 2 * mm),
             Paragraph(_t(f"{VERIFY_ZH} {VERIFY_EN}"), st["small_muted"]),
         ]),
+        *(_log_proof(log, st) if log else []),
     ]
 
 
-def render_pdf(data: CertificateData) -> bytes:
-    """The certificate as an A4 PDF; the same data gives the same bytes."""
+def render_pdf(data: CertificateData, log: dict[str, Any] | None = None) -> bytes:
+    """The certificate as an A4 PDF; the same data gives the same bytes. `log`: the retirement's
+    inclusion proof in the transparency log (services.issuance.certificate_log), once sequenced."""
     _ensure_font()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -280,5 +309,5 @@ def render_pdf(data: CertificateData) -> bytes:
     def canvasmaker(*args: Any, **kwargs: Any) -> _NumberedCanvas:
         return _NumberedCanvas(*args, certificate_number=data.number, **kwargs)
 
-    doc.build(_story(data, _styles()), canvasmaker=canvasmaker)
+    doc.build(_story(data, _styles(), log), canvasmaker=canvasmaker)
     return buf.getvalue()

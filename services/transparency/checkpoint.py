@@ -26,7 +26,12 @@ NAME = re.compile(r"^[^\s+]+$")  # a key name has no spaces and no '+'
 
 
 class BadCheckpoint(ValueError):
-    """The text is not a checkpoint, or no signature on it verifies."""
+    """The text is not a checkpoint (`malformed`), is another log's (`other_log`), carries no
+    signature by a key we hold (`unknown_key`) or one that does not verify (`bad_signature`)."""
+
+    def __init__(self, message: str, code: str = "malformed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
@@ -132,14 +137,14 @@ def verify_note(body: str, signatures: list[tuple[str, bytes, bytes]],
     """(key id, key name) of the first signature by one of `keys` that verifies over `body`."""
     known = [(name, kid, sig) for name, kid, sig in signatures if kid in keys and keys[kid][0] == name]
     if not known:
-        raise BadCheckpoint("no signature by a key of this log")
+        raise BadCheckpoint("no signature by a key of this log", "unknown_key")
     for name, kid, sig in known:
         try:
             keys[kid][1].verify(sig, body.encode())
         except InvalidSignature:
             continue
         return kid, name
-    raise BadCheckpoint("the signature does not verify: the checkpoint was altered or forged")
+    raise BadCheckpoint("the signature does not verify: the checkpoint was altered or forged", "bad_signature")
 
 
 def verify(text: str, keys: dict[bytes, tuple[str, Ed25519PublicKey]], origin: str | None = None) -> Signed:
@@ -147,6 +152,7 @@ def verify(text: str, keys: dict[bytes, tuple[str, Ed25519PublicKey]], origin: s
     given) its origin is ours; raises BadCheckpoint saying why not."""
     checkpoint, body, signatures = parse(text)
     if origin is not None and checkpoint.origin != origin:
-        raise BadCheckpoint(f"the checkpoint is of another log ({checkpoint.origin!r}, ours is {origin!r})")
+        raise BadCheckpoint(f"the checkpoint is of another log ({checkpoint.origin!r}, ours is {origin!r})",
+                            "other_log")
     kid, name = verify_note(body, signatures, keys)
     return Signed(checkpoint, text, kid, name)

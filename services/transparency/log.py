@@ -16,17 +16,18 @@ import base64
 import fcntl
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from services.clock import clock
+from services.errors import Invalid
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, LogState
 from services.transparency import checkpoint, keys, leaves, merkle
+from states.messages import Reason, reason
 
 BATCH = 5000
 AUDIT = AuditEvent.__table__
@@ -224,10 +225,46 @@ def described(session: Session, item: LogLeaf) -> dict[str, Any] | None:
     return None if row is None else leaves.ledger_fields(row)
 
 
-def entry_leaf(session: Session, entry_id: int) -> int | None:
-    """The leaf of a ledger entry, once sequenced."""
-    return session.execute(sa.select(LEDGER.c.log_seq).where(LEDGER.c.id == entry_id)).scalar()
+def entry_proof(session: Session, entry_id: int) -> dict[str, Any] | None:
+    """A ledger entry's inclusion proof in the first signed head that covers it, once sequenced (None
+    before). The first, not the newest: a certificate then says the same thing every time it is
+    fetched or printed, and a consistency proof carries it to any later head."""
+    seq = session.execute(sa.select(LEDGER.c.log_seq).where(LEDGER.c.id == entry_id)).scalar()
+    if seq is None:
+        return None
+    head = session.exec(select(LogHead).where(LogHead.size > seq).order_by(LogHead.size).limit(1)).first()
+    if head is None:
+        return None
+    item = session.get(LogLeaf, seq)
+    return {"leaf_index": seq, "tree_size": head.size, "root": head.root_hash,
+            "leaf_hash": item.leaf_hash if item else None,
+            "inclusion_proof": [h.hex() for h in inclusion(session, seq, head.size)], "checkpoint": head.signature}
 
 
-def timestamp_text(at: datetime) -> str:
-    return at.isoformat(timespec="seconds")
+def reasons_for(exc: checkpoint.BadCheckpoint, text: str) -> list[Reason]:
+    if exc.code == "other_log":
+        return [reason("checkpoint_other_log", field="checkpoint", origin=checkpoint.parse(text)[0].origin)]
+    return [reason(f"checkpoint_{exc.code}", field="checkpoint")]
+
+
+def check_old_head(session: Session, text: str, ring: keys.Keyring) -> dict[str, Any]:
+    """Someone kept a checkpoint: is it ours, and is today's log an extension of it? Its signature
+    is checked with our public keys (a forged or altered one is refused with the reason), then the
+    consistency proof from its size to the newest head is computed and verified here, as the holder
+    would verify it themselves."""
+    try:
+        old = checkpoint.verify(text, ring.verifiers, ring.name).checkpoint
+    except checkpoint.BadCheckpoint as exc:
+        raise Invalid(reasons_for(exc, text)) from exc
+    head = latest(session)
+    if head is None:
+        raise Invalid([reason("log_empty")])
+    new_root = bytes.fromhex(head.root_hash)
+    result: dict[str, Any] = {"old": {"tree_size": old.size, "root_hash": old.root.hex()},
+                              "latest": head_view(head), "proof": []}
+    if old.size > head.size:
+        # signed by us, yet newer than anything the database holds: the log lost its newest part
+        return {**result, "consistent": False, "verdict": "truncated"}
+    proof = consistency(session, old.size, head.size)
+    ok = merkle.verify_consistency(old.size, head.size, old.root, new_root, proof)
+    return {**result, "proof": [h.hex() for h in proof], "consistent": ok, "verdict": "extends" if ok else "forked"}

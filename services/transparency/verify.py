@@ -198,3 +198,10 @@ def _result(found: Findings, n: int, roots: dict[int, bytes], witnessed: checkpo
 def verify(session: Session) -> dict[str, Any]:
     """The log checked with this process's keys and witness file."""
     return verify_log(session, keys.keyring(), keys.read_witness())
+
+
+def with_log(chains: dict[str, Any], session: Session) -> dict[str, Any]:
+    """The audit chains' verdict (services.audit.verify) with the log's beside it: the chains catch
+    an edited event; only the log catches a chain cut short, removed or rewritten whole."""
+    checked = verify(session)
+    return {**chains, "ok": chains["ok"] and checked["ok"], "chains_ok": chains["ok"], "log": checked}
