@@ -299,8 +299,12 @@ def _serial(key: tuple[str, int, str], start: int, end: int) -> str:
     return f"{key[0]}-{key[1]}-{key[2]}-{start:06d}-{end:06d}"
 
 
+# what the journal may hold: any project code (a large registry's are longer than P00042), any serial width
+JOURNAL_SERIAL = re.compile(r"^(?P<j>[A-Z]{2,4})-(?P<v>\d{4})-(?P<p>[^-\s]+)-(?P<s>\d{6,})-(?P<e>\d{6,})$")
+
+
 def _parse(serial: str) -> tuple[tuple[str, int, str], int, int] | None:
-    m = SERIAL.match(serial)
+    m = JOURNAL_SERIAL.match(serial)
     if not m or int(m["e"]) < int(m["s"]):
         return None
     return (m["j"], int(m["v"]), m["p"]), int(m["s"]), int(m["e"])
@@ -312,11 +316,11 @@ def _replay(session: Session, js: list[str] | None, problems: list[str]
     series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
     series: dict[tuple[str, int, str], Series] = {}
     issues: dict[int, tuple[int | None, list[str]]] = {}
-    q = select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.from_account_id,
-               LedgerEntry.to_account_id, LedgerEntry.case_id, LedgerEntry.serials).order_by(LedgerEntry.id)
+    e = LedgerEntry.__table__.c  # Core columns: plain rows, no ORM loading for a million of them
+    q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
     if js is not None:
-        q = q.where(LedgerEntry.jurisdiction.in_(js))  # type: ignore[attr-defined]
-    for id_, kind, amount, src, dst, case_id, serials in session.exec(q.execution_options(yield_per=5000)):
+        q = q.where(e.jurisdiction.in_(js))
+    for id_, kind, amount, src, dst, case_id, serials in session.execute(q.execution_options(yield_per=5000)):
         if kind not in MOVES:
             continue  # a debt moves nothing
         name = f"ledger entry #{id_} ({kind})"
@@ -392,12 +396,11 @@ def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[i
 def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int, str], Series],
              problems: list[str]) -> None:
     """The open blocks, series by series, against the replayed journal (coalesced on both sides)."""
-    q = select(SerialBlock.jurisdiction, SerialBlock.vintage, SerialBlock.project_code, SerialBlock.start,
-               SerialBlock.end, SerialBlock.account_id, SerialBlock.retired).where(
-        SerialBlock.closed_by.is_(None)).order_by(  # type: ignore[union-attr]
-        SerialBlock.jurisdiction, SerialBlock.vintage, SerialBlock.project_code, SerialBlock.start)
+    b = SerialBlock.__table__.c
+    q = sa.select(b.jurisdiction, b.vintage, b.project_code, b.start, b.end, b.account_id, b.retired).where(
+        b.closed_by.is_(None)).order_by(b.jurisdiction, b.vintage, b.project_code, b.start)
     if js is not None:
-        q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        q = q.where(b.jurisdiction.in_(js))
     key: tuple[str, int, str] | None = None
     runs: list[tuple[int, int, int, bool]] = []
 
@@ -407,7 +410,7 @@ def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int
             if found:
                 problems.append(found)
 
-    for j, v, p, s, e, account, retired in session.exec(q.execution_options(yield_per=10000)):
+    for j, v, p, s, e, account, retired in session.execute(q.execution_options(yield_per=10000)):
         if (j, v, p) != key:
             done()
             key, runs = (j, v, p), []
