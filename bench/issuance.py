@@ -650,7 +650,8 @@ def measure_verify(b: Bench, r: Report, rounds: int, ledger_info: dict[str, Any]
     med_total = statistics.median(totals)
     for key, values in sorted(per_run.items(), key=lambda kv: -statistics.median(kv[1])):
         share = statistics.median(values) / med_total
-        r.add(Row(f"  {'' if key.startswith('Python') else 'statement: '}{key}", spread(values, ",.0f", 1000), "ms", plural(rounds, "run"),
+        what = key if key.startswith("Python") else f"statement: {key}"
+        r.add(Row(f"  {what}", spread(values, ",.0f", 1000), "ms", plural(rounds, "run"),
                   f"{share:.0%} of verify"))
 
     # corrupt: shift one block (not a project's first) 5 serials down, onto its neighbour; size unchanged

@@ -5,7 +5,8 @@ One `AsyncIOScheduler` per process, but only the process holding the database's 
 pitfalls: `coalesce=True`, `misfire_grace_time=None`): the sweep runs on an interval and at the
 moment the next timer is due; dispatch runs right after a command commits, and on an interval for
 retries; the annual issuance campaigns run every morning; the transparency log's new entries are
-sequenced and its head signed every LOG_SIGN_SECONDS. With `SCHEDULER=prefect` none of this runs: Prefect deployments schedule the same flows.
+sequenced and its head signed every LOG_SIGN_SECONDS. With `SCHEDULER=prefect` none of this runs:
+Prefect deployments schedule the same flows.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tick", help="fire due timers once")
     sub.add_parser("sweep", help="one sweep now: timers, reminders, SLA breaches")
     sub.add_parser("dispatch", help="drain the outbox now")
-    keygen = sub.add_parser("keygen", help="create the transparency log's signing key if missing (LOG_SIGNING_KEY_FILE, "
-                                           "mode 0600) and print its verifier key")
+    keygen = sub.add_parser("keygen", help="create the transparency log's signing key if missing "
+                                           "(LOG_SIGNING_KEY_FILE, mode 0600) and print its verifier key")
     keygen.add_argument("--rotate", action="store_true",
                         help="retire the current key (its verifier key stays trusted) and create a new one")
     sub.add_parser("publish-log", help="sequence new audit events and ledger entries into the log and sign its head")

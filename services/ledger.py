@@ -451,7 +451,8 @@ def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int 
         backing.setdefault(str(named), set()).add((case_id, tuple(serials or [])))
     for id_, (case_id, serials) in issues.items():
         if (case_id, tuple(serials)) not in backing.get(str(id_), set()):
-            problems.append(f"ledger entry #{id_} (issue) is not backed by an issuing (approve) event of case {case_id}")
+            problems.append(f"ledger entry #{id_} (issue) is not backed by an issuing (approve) event of case "
+                            f"{case_id}")
 
 
 def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:

@@ -403,7 +403,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.checkpoint_malformed": ("这不是一个有效的检查点（签名树头）：应为三行正文、一个空行和签名行",
                                     "Not a checkpoint (signed tree head): three body lines, a blank line, "
                                     "then signature lines"),
-    "reason.checkpoint_other_log": ("该检查点属于另一个日志（{origin}）", "The checkpoint is of another log ({origin})"),
+    "reason.checkpoint_other_log": ("该检查点属于另一个日志（{origin}）",
+                                    "The checkpoint is of another log ({origin})"),
     "reason.checkpoint_unknown_key": ("该检查点没有本日志密钥的签名：不是本日志签发的",
                                       "The checkpoint carries no signature by this log's keys: this log did not "
                                       "sign it"),

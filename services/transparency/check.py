@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"OK   leaf {index} ({leaf.hex()}) is in the tree of {size}")
         if args.old:
             old_origin, old_size, old_root = check_checkpoint(args.old.read_text(encoding="utf-8"), name, key)
-            if old_origin != origin or not verify_consistency(old_size, size, old_root, root, _hashes(args.consistency)):
+            proof = _hashes(args.consistency)
+            if old_origin != origin or not verify_consistency(old_size, size, old_root, root, proof):
                 raise ValueError(f"the tree of {size} does NOT extend your checkpoint of {old_size}: "
                                  "the log was rewritten or forked")
             print(f"OK   the tree of {size} extends your checkpoint of {old_size}")

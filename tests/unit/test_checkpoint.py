@@ -22,7 +22,8 @@ GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_NOTE = ("If you think cryptography is the answer to your problem,\n"
            "then you don't know what your problem is.\n"
            "\n"
-           "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
+           "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfq"
+           "dngotpRZb6KE6RyyBwJnAM=\n")
 
 
 def test_key_ids_and_signatures_agree_with_gos_note_package() -> None:

@@ -59,7 +59,7 @@ def test_appending_builds_exactly_the_complete_subtrees() -> None:
         stored.update({(0, size + i): h for i, h in enumerate(new)})
         size += batch
         assert merkle.root(size, lambda lv, ix: stored[(lv, ix)]) == ROOTS[size]
-    assert stored == {k: v for k, v in merkle.all_levels(LEAVES[:size]).items()}
+    assert stored == merkle.all_levels(LEAVES[:size])
 
 
 def test_every_inclusion_proof_verifies_and_asks_for_few_subtrees() -> None:
