@@ -102,10 +102,10 @@ def _check_heads(session: Session, ring: keys.Keyring, found: Findings) -> dict[
 
 def verify_log(session: Session, ring: keys.Keyring, witness_text: str | None) -> dict[str, Any]:
     found = Findings()
-    if not ring.verifiers:
-        found.add("no public key is configured (LOG_SIGNING_KEY_FILE or LOG_TRUSTED_KEYS_FILE): "
-                  "signed heads cannot be checked")
     roots = _check_heads(session, ring, found)
+    if roots and not ring.verifiers:
+        found.problems.insert(0, "no public key is configured (LOG_SIGNING_KEY_FILE or LOG_TRUSTED_KEYS_FILE): "
+                                 "signed heads cannot be checked")
     witnessed = _witness(witness_text, ring, found)
     n = session.execute(sa.select(sa.func.count()).select_from(LEAVES)).scalar_one()
     newest = max(roots, default=None)

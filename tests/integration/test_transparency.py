@@ -395,3 +395,9 @@ def test_j_concurrent_sequencers_leave_no_duplicate_and_no_gap(db: Database, log
 def test_no_key_no_signature(db: Database) -> None:
     with pytest.raises(log.LogError, match="no signing key"):
         log.sequence(db)
+
+
+def test_heads_cannot_pass_unchecked_where_no_public_key_is_configured(db: Database, book: dict[str, Any]) -> None:
+    with db.read() as s:
+        result = verify.verify_log(s, keys.Keyring(name=keys.origin(), signer=None), None)
+    assert not result["ok"] and result["first_problem"].startswith("no public key is configured")
