@@ -203,12 +203,13 @@ def _log_proof(log: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     log of millions of entries stays on the first page), with how to check it."""
     mono = f'<font name="{MONO}">'
     proof = log["inclusion_proof"]
-    pairs = ["    ".join(f"{i + 1:>2}. {h}" for i, h in list(enumerate(proof))[k:k + 2]) for k in range(0, len(proof), 2)]
+    numbered = [f"{i + 1:>2}. {h}" for i, h in enumerate(proof)]
+    pairs = ["    ".join(numbered[k:k + 2]) for k in range(0, len(numbered), 2)]
     signature = next((line for line in log["checkpoint"].splitlines() if line.startswith("\u2014")), "")
     return [
         Spacer(1, 2 * mm),
-        Paragraph(f"透明日志包含证明 Transparency-log inclusion proof：叶子序号 Leaf index {mono}{log['leaf_index']}</font>"
-                  f"　树大小 Tree size {mono}{log['tree_size']}</font>", st["small"]),
+        Paragraph(f"透明日志包含证明 Transparency-log inclusion proof：叶子序号 Leaf index "
+                  f"{mono}{log['leaf_index']}</font>　树大小 Tree size {mono}{log['tree_size']}</font>", st["small"]),
         Paragraph(f"树根 Root：{mono}{_t(log['root'])}</font>", st["proof_label"]),
         Paragraph(f"叶子哈希 Leaf hash：{mono}{_t(log['leaf_hash'] or '')}</font>", st["proof_label"]),
         *[Paragraph(_t(line).replace(" ", "&nbsp;"), st["proof"]) for line in pairs],

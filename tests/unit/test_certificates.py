@@ -177,7 +177,8 @@ def test_the_inclusion_proof_is_printed_small_and_the_page_stays_one() -> None:
     proof = [hashlib.sha256(bytes([i])).hexdigest() for i in range(20)]
     log = {"leaf_index": 987654, "tree_size": 1048576, "root": hashlib.sha256(b"root").hexdigest(),
            "leaf_hash": hashlib.sha256(b"leaf").hexdigest(), "inclusion_proof": proof,
-           "checkpoint": "carbon-inclusion.local/log\n1048576\nAAAA\n\n\u2014 carbon-inclusion.local/log c2lnbmF0dXJl\n"}
+           "checkpoint": "carbon-inclusion.local/log\n1048576\nAAAA\n\n"
+                         "\u2014 carbon-inclusion.local/log c2lnbmF0dXJl\n"}
     pages = pages_text(render_pdf(data, log))
     assert len(pages) == 1
     text = squash(pages[0])
