@@ -185,9 +185,9 @@ def _result(found: Findings, n: int, roots: dict[int, bytes], witnessed: checkpo
         for ref, seq in session.execute(sa.select(table.c.id, table.c.log_seq).where(
                 table.c.log_seq.is_not(None), ~theirs).order_by(table.c.log_seq).limit(MAX_PROBLEMS)):
             found.add(f"{_what(kind, ref)} claims leaf {seq}, which is not its leaf")
-    pending = {f"{kind}": session.execute(sa.select(sa.func.count()).select_from(table)
-                                          .where(table.c.log_seq.is_(None))).scalar_one()
-               for kind, table in (("audit_events", AUDIT), ("ledger_entries", LEDGER))}
+    pending = {name: session.execute(sa.select(sa.func.count()).select_from(table)
+                                     .where(table.c.log_seq.is_(None))).scalar_one()
+               for name, table in (("audit_events", AUDIT), ("ledger_entries", LEDGER))}
     return {"ok": not found.problems, "leaves": n, "heads": len(roots), "tree_size": newest,
             "witness": None if witnessed is None else {"tree_size": witnessed.size, "root_hash": witnessed.root.hex()},
             "first_problem": found.problems[0] if found.problems else None, "problems": found.problems,
