@@ -22,8 +22,10 @@ migrate: setup
 demo: migrate
 	$(PY) -m services.cli demo
 
-## serve: set up, migrate the SQLite file database, load profiles and demo data, serve on 127.0.0.1:8000
+## serve: set up, migrate the SQLite file database, load profiles and demo data, create the transparency
+## log's signing key (var/log-signing-key.pem) if missing, serve on 127.0.0.1:8000
 serve: demo
+	$(PY) -m services.cli keygen
 	$(PY) -m services.cli serve --host 127.0.0.1 --port 8000
 
 ## test: set up and run the whole suite (SQLite; DATABASE_URL=postgresql://… runs the DB tests on PostgreSQL)

@@ -311,6 +311,12 @@ class Generator:
             # the decision the approver recorded: what `issued` mints (services.issuance.mint reads it)
             application["decision"] = {"issued_tco2e": rng.randint(1_000, 50_000)}
         events += [(at, s.role, s.trigger, s.source, s.dest, {}) for s, at in zip(path, times, strict=True)]
+        units = next((LEDGER_EFFECTS[e] for e in spec.state(state).on_enter if e in LEDGER_EFFECTS), None)
+        minted = None
+        if units == "issued" and project_id in self.w.owners:
+            # the entering event names the issue entry and its serials, as services.issuance.mint makes it
+            minted = self._mint(j, project_id, vintage, application, updated, cid, rows)
+            events[-1][5].update({"ledger_entry_id": minted[0]["id"], "serials": minted[0]["serials"]})
         for at, role, event, src, dest, payload in events:
             seq += 1
             fields = {"stream": f"case:{cid}", "seq": seq, "case_id": cid, "at": at.isoformat(), "actor_id": None,
@@ -336,9 +342,9 @@ class Generator:
         if not closed:
             self._tasks(sh, state, cid, org, view, updated, rows)
             self._timers(sh, state, cid, updated, i, rows)
-        units = next((LEDGER_EFFECTS[e] for e in spec.state(state).on_enter if e in LEDGER_EFFECTS), None)
         if units:
             rows.add("_ledger", {"kind": units, "jurisdiction": j, "case_id": cid, "project_id": project_id,
+                                 "minted": minted,
                                  "vintage": vintage, "org": org, "at": updated, "application": application})
 
     def _view(self, cid: int, sh: Shape, state: str, kind: str, application: dict[str, Any]) -> Any:
@@ -437,19 +443,8 @@ class Generator:
         rng = self.rng
         pending = rows.by_table.pop("_ledger", [])
         live: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for item in (x for x in pending if x["kind"] == "issued"):
-            pid, j = item["project_id"], item["jurisdiction"]
-            if pid not in self.w.owners:
-                continue
-            owner, code = self.w.owners[pid]
-            account = self._account(j, owner, item["at"], rows)
-            amount = item["application"].get("decision", {}).get("issued_tco2e") or rng.randint(1_000, 50_000)
-            start = self.w.serial_end.get((pid, item["vintage"]), 0) + 1
-            self.w.serial_end[(pid, item["vintage"])] = start + amount - 1
-            entry = self._entry(rows, "issue", j, amount, None, account, item["case_id"], item["at"])
-            block = self._block(rows, j, pid, code, item["vintage"], start, start + amount - 1, account, False, entry)
-            entry["serials"] = [_serial(block)]
-            live[j].append(block)
+        for item in (x for x in pending if x["kind"] == "issued" and x["minted"]):
+            live[item["jurisdiction"]].append(item["minted"][1])
         for item in (x for x in pending if x["kind"] == "retired"):
             j = item["jurisdiction"]
             if not live[j]:
@@ -469,6 +464,19 @@ class Generator:
             if cut < block["end"]:
                 live[j].append(self._block(rows, j, block["project_id"], block["project_code"], block["vintage"],
                                            cut + 1, block["end"], block["account_id"], False, entry))
+
+    def _mint(self, j: str, pid: int, vintage: int, application: dict[str, Any], at: datetime, case_id: int,
+              rows: Rows) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The issue entry and block an issued case minted (its event names them, so they come first)."""
+        owner, code = self.w.owners[pid]
+        account = self._account(j, owner, at, rows)
+        amount = application.get("decision", {}).get("issued_tco2e") or self.rng.randint(1_000, 50_000)
+        start = self.w.serial_end.get((pid, vintage), 0) + 1
+        self.w.serial_end[(pid, vintage)] = start + amount - 1
+        entry = self._entry(rows, "issue", j, amount, None, account, case_id, at)
+        block = self._block(rows, j, pid, code, vintage, start, start + amount - 1, account, False, entry)
+        entry["serials"] = [_serial(block)]
+        return entry, block
 
     def _account(self, j: str, org: int, at: datetime, rows: Rows) -> int:
         key = (j, org)

@@ -4,7 +4,9 @@ One `AsyncIOScheduler` per process, but only the process holding the database's 
 (one scheduler per database). Jobs only wake flows, which re-read the database (DEVELOPERS.md
 pitfalls: `coalesce=True`, `misfire_grace_time=None`): the sweep runs on an interval and at the
 moment the next timer is due; dispatch runs right after a command commits, and on an interval for
-retries; the annual issuance campaigns run every morning. With `SCHEDULER=prefect` none of this runs: Prefect deployments schedule the same flows.
+retries; the annual issuance campaigns run every morning; the transparency log's new entries are
+sequenced and its head signed every LOG_SIGN_SECONDS. With `SCHEDULER=prefect` none of this runs:
+Prefect deployments schedule the same flows.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ LEASE = "embedded-scheduler"
 SWEEP_SECONDS = 60
 SWEEP_EVERY = timedelta(seconds=SWEEP_SECONDS)
 DISPATCH_EVERY = timedelta(seconds=30)
+
+
+def log_sign_every() -> timedelta:
+    """How long an audit event or ledger entry may wait outside the signed log (the residual window)."""
+    return timedelta(seconds=float(os.environ.get("LOG_SIGN_SECONDS", "30")))
 
 
 def _now() -> datetime:
@@ -56,6 +63,9 @@ class Orchestrator:
         # the annual issuance campaigns: every morning (idempotent), and once at start
         self.scheduler.add_job(self.campaigns, "cron", hour=1, minute=5, timezone="Asia/Shanghai", id="campaigns",
                                kwargs={"reason": "daily"}, next_run_time=_now() + timedelta(seconds=5))
+        self.scheduler.add_job(self.publish_log, "interval", seconds=log_sign_every().total_seconds(),
+                               id="publish-log", kwargs={"reason": "interval"},
+                               next_run_time=_now() + timedelta(seconds=3))
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -98,6 +108,13 @@ class Orchestrator:
         from flows.campaign import campaigns_flow
 
         return await campaigns_flow(reason=reason)
+
+    async def publish_log(self, reason: str) -> dict[str, Any] | None:
+        if not self.held:
+            return None
+        from flows.transparency import publish_log
+
+        return await publish_log(reason=reason)
 
     def arm_next_timer(self) -> None:
         """A date job at the next due timer, so a publicity or a deadline ends on time, not up to a

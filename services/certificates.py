@@ -40,6 +40,10 @@ CLOSING_ZH = "上述减排量已注销，不可重复使用和交易。"
 CLOSING_EN = "The reductions above have been retired and may not be used again or traded."
 VERIFY_ZH = "可通过上述网址核验本证明。"
 VERIFY_EN = "This certificate can be verified at the address above."
+LOG_ZH = ("本次注销的账本记录在登记系统的透明日志（RFC 9162）中。核验：用公布的日志公钥验证签名，再按 RFC 9162 "
+          "第 2.1.3.2 节验证下列包含证明（python -m services.transparency.check，或 /public/log）。")
+LOG_EN = ("To check: verify the signature with the published log key, then this inclusion proof per RFC 9162 "
+          "§2.1.3.2 (python -m services.transparency.check, or /public/log).")
 
 INK = colors.HexColor("#1f2937")
 MUTED = colors.HexColor("#6b7280")
@@ -126,6 +130,8 @@ def _styles() -> dict[str, ParagraphStyle]:
         "closing_en": style("closing_en", fontSize=9, leading=13, alignment=TA_CENTER, textColor=MUTED),
         "sign": style("sign", fontSize=11, leading=17, alignment=TA_RIGHT),
         "small": style("small", fontSize=8.5, leading=12, textColor=INK),
+        "proof": style("proof", fontName=MONO, fontSize=5.5, leading=7, textColor=INK),
+        "proof_label": style("proof_label", fontSize=6, leading=7.5, textColor=INK),
         "small_muted": style("small_muted", fontSize=8, leading=11, textColor=MUTED),
     }
 
@@ -192,7 +198,28 @@ def _serial_rows(st: dict[str, ParagraphStyle], serials: list[str], value_w: flo
     return rows
 
 
-def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
+def _log_proof(log: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
+    """The inclusion proof of the retirement's ledger entry, small (two hashes a line, so a proof in a
+    log of millions of entries stays on the first page), with how to check it."""
+    mono = f'<font name="{MONO}">'
+    proof = log["inclusion_proof"]
+    numbered = [f"{i + 1:>2}. {h}" for i, h in enumerate(proof)]
+    pairs = ["    ".join(numbered[k:k + 2]) for k in range(0, len(numbered), 2)]
+    signature = next((line for line in log["checkpoint"].splitlines() if line.startswith("\u2014")), "")
+    return [
+        Spacer(1, 2 * mm),
+        Paragraph(f"透明日志包含证明 Transparency-log inclusion proof：叶子序号 Leaf index "
+                  f"{mono}{log['leaf_index']}</font>　树大小 Tree size {mono}{log['tree_size']}</font>", st["small"]),
+        Paragraph(f"树根 Root：{mono}{_t(log['root'])}</font>", st["proof_label"]),
+        Paragraph(f"叶子哈希 Leaf hash：{mono}{_t(log['leaf_hash'] or '')}</font>", st["proof_label"]),
+        *[Paragraph(_t(line).replace(" ", "&nbsp;"), st["proof"]) for line in pairs],
+        Paragraph(f"签名 Signature：{mono}{_t(signature)}</font>", st["proof_label"]),
+        Spacer(1, 1 * mm),
+        Paragraph(_t(f"{LOG_ZH} {LOG_EN}"), st["small_muted"]),
+    ]
+
+
+def _story(data: CertificateData, st: dict[str, ParagraphStyle], log: dict[str, Any] | None = None) -> list[Any]:
     width = PAGE_W - 2 * MARGIN
     value_w = width - LABEL_W
 
@@ -242,14 +269,14 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
         Paragraph(_t(f"证明编号 No. {data.number}"), st["number"]),
         Spacer(1, 5 * mm),
         table,
-        Spacer(1, 8 * mm),
+        Spacer(1, (5 if log else 8) * mm),
         KeepTogether([
             Paragraph(_t(CLOSING_ZH), st["closing"]),
             Paragraph(_t(CLOSING_EN), st["closing_en"]),
             Spacer(1, 8 * mm),
             Paragraph(_t(data.operator_zh), st["sign"]),
             Paragraph(_t(date_zh(data.retired_on)), st["sign"]),
-            Spacer(1, 10 * mm),
+            Spacer(1, (5 if log else 10) * mm),  # room for the inclusion proof on the first page
             Paragraph(f"核验网址 Verification URL：<link href=\"{url}\">{_t(data.verification_url)}</link>",
                       st["small"]),
             Paragraph(f"数据指纹 Fingerprint (SHA-256)：<font name=\"{MONO}\">{_t(data.sha256_of_data)}</font>",
@@ -257,11 +284,13 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle]) -> list[Any]:
             Spacer(1, 2 * mm),
             Paragraph(_t(f"{VERIFY_ZH} {VERIFY_EN}"), st["small_muted"]),
         ]),
+        *(_log_proof(log, st) if log else []),
     ]
 
 
-def render_pdf(data: CertificateData) -> bytes:
-    """The certificate as an A4 PDF; the same data gives the same bytes."""
+def render_pdf(data: CertificateData, log: dict[str, Any] | None = None) -> bytes:
+    """The certificate as an A4 PDF; the same data gives the same bytes. `log`: the retirement's
+    inclusion proof in the transparency log (services.issuance.certificate_log), once sequenced."""
     _ensure_font()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -280,5 +309,5 @@ def render_pdf(data: CertificateData) -> bytes:
     def canvasmaker(*args: Any, **kwargs: Any) -> _NumberedCanvas:
         return _NumberedCanvas(*args, certificate_number=data.number, **kwargs)
 
-    doc.build(_story(data, _styles()), canvasmaker=canvasmaker)
+    doc.build(_story(data, _styles(), log), canvasmaker=canvasmaker)
     return buf.getvalue()

@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tick", help="fire due timers once")
     sub.add_parser("sweep", help="one sweep now: timers, reminders, SLA breaches")
     sub.add_parser("dispatch", help="drain the outbox now")
+    keygen = sub.add_parser("keygen", help="create the transparency log's signing key if missing "
+                                           "(LOG_SIGNING_KEY_FILE, mode 0600) and print its verifier key")
+    keygen.add_argument("--rotate", action="store_true",
+                        help="retire the current key (its verifier key stays trusted) and create a new one")
+    sub.add_parser("publish-log", help="sequence new audit events and ledger entries into the log and sign its head")
     user = sub.add_parser("create-user", help="create a user with role grants")
     user.add_argument("--username", required=True)
     user.add_argument("--name", required=True)
@@ -53,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--file", type=Path, required=True, help='{"source": "...", "days": [{"date", "kind", "name"}]}')
     args = parser.parse_args(argv)
 
+    if args.command == "keygen":  # no database: the key is exactly what the database must not hold
+        from services.transparency import keys
+
+        created, verifier = keys.keygen(rotate=args.rotate)
+        print(f"{'created' if created else 'kept'} {keys.key_file()}\n{verifier}")
+        return 0
     db = Database()
     if args.command == "migrate":
         setup(db)
@@ -69,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         from services.timers import run_due_timers
 
         print(json.dumps(run_due_timers(db), ensure_ascii=False, indent=1))
-    elif args.command in ("sweep", "dispatch"):
+    elif args.command in ("sweep", "dispatch", "publish-log"):
         import asyncio
 
         from flows.common import use_database
@@ -79,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             from flows.sweep import sweep_flow
 
             result = asyncio.run(sweep_flow(reason="cli"))
+        elif args.command == "publish-log":
+            from flows.transparency import publish_log
+
+            result = asyncio.run(publish_log(reason="cli"))
         else:
             from flows.dispatch import dispatch_flow
 

@@ -25,11 +25,14 @@ from services.store.tables import (
     Account,
     Case,
     Certificate,
+    LedgerEntry,
     Organisation,
     Project,
     Timer,
     Verifier,
 )
+from services.transparency import log as transparency_log
+from states.messages import label
 from states.profiles import Profile, all_profiles, get_profile
 
 PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产经营活动碳中和", "voluntary": "自愿注销",
@@ -151,6 +154,15 @@ def certificate_data(cert: Certificate) -> CertificateData:
     d = dict(cert.data)
     d["retired_on"] = date.fromisoformat(d["retired_on"])
     return CertificateData(**d)
+
+
+def certificate_log(session: Session, cert: Certificate) -> dict[str, Any]:
+    """The retirement's ledger entry in the signed transparency log: leaf index, tree size, root,
+    inclusion proof and the signed checkpoint — or, until the sequencer has taken it, a note."""
+    entry_id = session.exec(select(LedgerEntry.id).where(LedgerEntry.kind == "retire",
+                                                         LedgerEntry.case_id == cert.case_id)).first()
+    proof = transparency_log.entry_proof(session, entry_id) if entry_id is not None else None
+    return {"log": proof, "log_note": None if proof else label("log.pending")}
 
 
 # --- facts ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ serial in two places.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from services.errors import Invalid
 from services.store.sql import insert_ignore
-from services.store.tables import Account, LedgerEntry, Project, SerialBlock
+from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock
 from states.messages import reason
 
 
@@ -256,9 +257,235 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
     return {"cancelled": amount - left, "debt": left, "entry_id": entry.id}
 
 
+# --- verification: replay the journal -----------------------------------------------------------
+
+# a run of serials in one (jurisdiction, vintage, project code) series: [start, end, account, retired]
+Run = list[Any]
+MOVES = ("issue", "transfer", "retire", "clawback")  # the kinds that list the serials they move
+
+
+class Series:
+    """The open units of one serial series, as non-overlapping runs sorted by start."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.runs: list[Run] = []
+
+    def add(self, start: int, end: int, account: int, retired: bool) -> bool:
+        """Open [start, end]; False (and nothing changes) if any of it is open already."""
+        i = bisect.bisect_right(self.starts, end)
+        if i and self.runs[i - 1][1] >= start:
+            return False
+        self.starts.insert(i, start)
+        self.runs.insert(i, [start, end, account, retired])
+        return True
+
+    def cut(self, start: int, end: int, holder: int | None) -> list[Run] | None:
+        """Close [start, end] if open, unretired units held by `holder` (anyone's if None) cover it
+        whole; the pieces closed, or None with nothing changed."""
+        i = bisect.bisect_right(self.starts, start) - 1
+        if i < 0:
+            return None
+        j, cursor = i, start
+        while cursor <= end:
+            if j >= len(self.runs):
+                return None
+            s, e, account, retired = self.runs[j]
+            if s > cursor or retired or (holder is not None and account != holder):
+                return None
+            cursor = e + 1
+            j += 1
+        taken = self.runs[i:j]
+        keep: list[Run] = []
+        if taken[0][0] < start:
+            keep.append([taken[0][0], start - 1, *taken[0][2:]])
+        if taken[-1][1] > end:
+            keep.append([end + 1, taken[-1][1], *taken[-1][2:]])
+        self.runs[i:j] = keep
+        self.starts[i:j] = [r[0] for r in keep]
+        return [[max(s, start), min(e, end), account, retired] for s, e, account, retired in taken]
+
+    def coalesced(self) -> list[tuple[int, int, int, bool]]:
+        return _coalesce(self.runs)
+
+
+def _coalesce(runs: Iterable[Run | tuple[int, int, int, bool]]) -> list[tuple[int, int, int, bool]]:
+    """Adjacent runs of the same holder and status as one: where blocks were split is not the journal's."""
+    out: list[tuple[int, int, int, bool]] = []
+    for s, e, account, retired in runs:
+        if out and out[-1][1] + 1 == s and out[-1][2:] == (account, retired):
+            out[-1] = (out[-1][0], e, account, retired)
+        else:
+            out.append((s, e, account, retired))
+    return out
+
+
+def _serial(key: tuple[str, int, str], start: int, end: int) -> str:
+    return f"{key[0]}-{key[1]}-{key[2]}-{start:06d}-{end:06d}"
+
+
+# what the journal may hold: any project code (a large registry's are longer than P00042), any serial width
+JOURNAL_SERIAL = re.compile(r"^(?P<j>[A-Z]{2,4})-(?P<v>\d{4})-(?P<p>[^-\s]+)-(?P<s>\d{6,})-(?P<e>\d{6,})$")
+
+
+def _parse(serial: str) -> tuple[tuple[str, int, str], int, int] | None:
+    m = JOURNAL_SERIAL.match(serial)
+    if not m or int(m["e"]) < int(m["s"]):
+        return None
+    return (m["j"], int(m["v"]), m["p"]), int(m["s"]), int(m["e"])
+
+
+def _replay(session: Session, js: list[str] | None, problems: list[str]
+            ) -> tuple[dict[tuple[str, int, str], Series], dict[int, tuple[int | None, list[str]]]]:
+    """The journal in id order into open units; every entry's amount against its serials. Returns the
+    series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
+    series: dict[tuple[str, int, str], Series] = {}
+    issues: dict[int, tuple[int | None, list[str]]] = {}
+    e = LedgerEntry.__table__.c  # Core columns: plain rows, no ORM loading for a million of them
+    q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
+    if js is not None:
+        q = q.where(e.jurisdiction.in_(js))
+    for id_, kind, amount, src, dst, case_id, serials in session.execute(q.execution_options(yield_per=5000)):
+        if kind not in MOVES:
+            continue  # a debt moves nothing
+        name = f"ledger entry #{id_} ({kind})"
+        parsed = []
+        for serial in serials or []:
+            p = _parse(serial)
+            if p is None:
+                problems.append(f"{name}: serial {serial!r} is malformed")
+            else:
+                parsed.append(p)
+        held = sum(e - s + 1 for _, s, e in parsed)
+        if held != amount:
+            problems.append(f"{name}: amount {amount} but its serials hold {held}")
+        if kind == "issue":
+            issues[id_] = (case_id, list(serials or []))
+        for key, s, e in parsed:
+            units = series.setdefault(key, Series())
+            if kind == "issue":
+                if dst is None or not units.add(s, e, dst, False):
+                    problems.append(f"{name} mints {_serial(key, s, e)}, which is already open")
+                continue
+            holder = None if kind == "clawback" else src
+            if units.cut(s, e, holder) is None:
+                whose = "no holder" if holder is None else f"account {holder}"
+                problems.append(f"{name} moves {_serial(key, s, e)}, which {whose} held open and unretired")
+                continue
+            if kind == "transfer" and dst is not None:
+                units.add(s, e, dst, False)
+            elif kind == "retire":
+                units.add(s, e, src, True)
+    return series, issues
+
+
+def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
+    return session.exec(select(SerialBlock).where(
+        SerialBlock.jurisdiction == key[0], SerialBlock.vintage == key[1], SerialBlock.project_code == key[2],
+        SerialBlock.closed_by.is_(None), SerialBlock.start <= position, SerialBlock.end >= position)  # type: ignore[union-attr]
+        .order_by(SerialBlock.id).limit(1)).first()
+
+
+def _holder(account: int, retired: bool) -> str:
+    return f"account {account}" + (" (retired)" if retired else "")
+
+
+def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[int, int, int, bool]],
+                journal: list[tuple[int, int, int, bool]]) -> str | None:
+    """Where the open blocks of a series first disagree with the journal, naming the block."""
+    if table == journal:
+        return None
+    points = sorted({p for s, e, *_ in table + journal for p in (s, e + 1)})
+
+    def at(runs: list[tuple[int, int, int, bool]], p: int) -> tuple[int, bool] | None:
+        i = bisect.bisect_right([r[0] for r in runs], p) - 1
+        return (runs[i][2], runs[i][3]) if i >= 0 and runs[i][1] >= p else None
+
+    for p, nxt in zip(points, points[1:], strict=False):
+        have, want = at(table, p), at(journal, p)
+        if have == want:
+            continue
+        if have is None:
+            return (f"serials {_serial(key, p, nxt - 1)} are in {_holder(*want)} per the journal "  # type: ignore[misc]
+                    "(no open serial block holds them)")
+        block = _block_at(session, key, p)
+        name = f"serial_blocks #{block.id} ({block.serial})" if block else f"serials from {_serial(key, p, nxt - 1)}"
+        if want is None:
+            return f"{name} is open in {_holder(*have)}; the journal has no open units there"
+        if have[0] != want[0]:
+            return f"{name} is in account {have[0]}; the journal puts it in account {want[0]}"
+        return f"{name} is {'retired' if have[1] else 'held'}; the journal has it {'retired' if want[1] else 'held'}"
+    return None
+
+
+def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int, str], Series],
+             problems: list[str]) -> None:
+    """The open blocks, series by series, against the replayed journal (coalesced on both sides)."""
+    b = SerialBlock.__table__.c
+    q = sa.select(b.jurisdiction, b.vintage, b.project_code, b.start, b.end, b.account_id, b.retired).where(
+        b.closed_by.is_(None)).order_by(b.jurisdiction, b.vintage, b.project_code, b.start)
+    if js is not None:
+        q = q.where(b.jurisdiction.in_(js))
+    key: tuple[str, int, str] | None = None
+    runs: list[tuple[int, int, int, bool]] = []
+
+    def done() -> None:
+        if key is not None:
+            found = _difference(session, key, _coalesce(runs), series.pop(key, Series()).coalesced())
+            if found:
+                problems.append(found)
+
+    for j, v, p, s, e, account, retired in session.execute(q.execution_options(yield_per=10000)):
+        if (j, v, p) != key:
+            done()
+            key, runs = (j, v, p), []
+        if runs and s <= runs[-1][1]:
+            continue  # overlapping open blocks: the overlap check names them
+        runs.append((s, e, account, bool(retired)))
+    done()
+    for key, rest in sorted(series.items()):
+        key_runs: list[tuple[int, int, int, bool]] = []
+        found = _difference(session, key, key_runs, rest.coalesced())
+        if found:
+            problems.append(found)
+
+
+def _references(session: Session, js: list[str] | None, problems: list[str]) -> None:
+    """Every block's opening and closing entry exists (a deleted entry leaves its blocks behind)."""
+    for column, verb in ((SerialBlock.opened_by, "opened"), (SerialBlock.closed_by, "closed")):
+        exists = select(LedgerEntry.id).where(LedgerEntry.id == column).exists()
+        q = select(SerialBlock).where(column.is_not(None), ~exists).order_by(SerialBlock.id).limit(20)  # type: ignore[union-attr]
+        if js is not None:
+            q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        for b in session.exec(q):
+            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, column.key)}, "
+                            "which does not exist")
+
+
+def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int | None, list[str]]],
+            problems: list[str]) -> None:
+    """Every issue names the case whose issuing event (services.issuance.mint puts the entry's id and
+    serials in it; the event is in the case's hash chain, the chain in the signed log) backs it."""
+    issuing = select(LedgerEntry.case_id).where(LedgerEntry.kind == "issue")
+    if js is not None:
+        issuing = issuing.where(LedgerEntry.jurisdiction.in_(js))  # type: ignore[attr-defined]
+    entry_id = AuditEvent.payload["ledger_entry_id"].as_string()  # type: ignore[index]
+    backing: dict[str, set[tuple[int | None, tuple[str, ...]]]] = {}
+    for case_id, named, serials in session.exec(select(AuditEvent.case_id, entry_id, AuditEvent.payload["serials"])  # type: ignore[index]
+                                                .where(AuditEvent.case_id.in_(issuing), entry_id.is_not(None))):  # type: ignore[union-attr]
+        backing.setdefault(str(named), set()).add((case_id, tuple(serials or [])))
+    for id_, (case_id, serials) in issues.items():
+        if (case_id, tuple(serials)) not in backing.get(str(id_), set()):
+            problems.append(f"ledger entry #{id_} (issue) is not backed by an issuing (approve) event of case "
+                            f"{case_id}")
+
+
 def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
-    """Open blocks (held + retired) = issued − clawed back; retired blocks = retired; no serial in two
-    open blocks."""
+    """Replay the journal (ledger entries in id order) into open units and compare them with the open
+    serial blocks, naming the first row that disagrees; check every entry's amount against its
+    serials, every block's entries exist, every issue is backed by its case's issuing event; and the
+    totals: open blocks (held + retired) = issued − clawed back, retired blocks = retired, no serial
+    in two open blocks."""
     js = list(jurisdictions) if jurisdictions is not None else None
 
     def total(kind: str) -> int:
@@ -287,7 +514,11 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     sub = ordered.subquery()
     overlaps = [row[0] for row in session.execute(
         sa.select(sub.c.id).where(sub.c.prev_end.is_not(None), sub.c.start <= sub.c.prev_end).limit(20))]
-    problems = []
+    problems: list[str] = []
+    _references(session, js, problems)
+    series, issues = _replay(session, js, problems)
+    _compare(session, js, series, problems)
+    _backed(session, js, issues, problems)
     if held + retired_blocks != issued - clawed:
         problems.append(f"open blocks {held + retired_blocks} != issued {issued} - clawed back {clawed}")
     if retired_blocks != retired_total:
@@ -295,4 +526,5 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     if overlaps:
         problems.append(f"serials in two places: blocks {overlaps}")
     return {"ok": not problems, "issued": issued, "retired": retired_total, "clawed_back": clawed, "held": held,
-            "retired_in_blocks": retired_blocks, "problems": problems}
+            "retired_in_blocks": retired_blocks, "first_problem": problems[0] if problems else None,
+            "problems": problems}

@@ -426,7 +426,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.document_published": ("标记材料公开", "Document marked for publication"),
     "event.document_unpublished": ("撤回材料公开标记", "Publication mark taken back"),
     "event.reporter_identity_read": ("查看举报人身份", "Reporter's identity read"),
-    "event.report_handler_assigned": ("您被指定承办一件举报", "You are assigned to handle a report"),
+    "notification.report_handler_assigned": ("您被指定承办一件举报", "You are assigned to handle a report"),
+    # --- transparency log ---
+    "reason.log_empty": ("透明日志尚无签名树头", "The transparency log has no signed head yet"),
+    "reason.log_no_key": ("尚未配置透明日志的签名公钥", "No public key of the transparency log is configured"),
+    "reason.log_size": ("树大小 {size} 超出最新签名树头的大小 {latest}",
+                        "Tree size {size} is beyond the newest signed head's ({latest})"),
+    "reason.log_order": ("first 不能大于 second", "first must not be larger than second"),
+    "reason.log_leaf": ("日志中没有序号为 {seq} 的叶子", "The log has no leaf {seq}"),
+    "reason.log_leaf_hash": ("日志中没有该哈希的叶子", "The log has no leaf with this hash"),
+    "reason.log_inclusion_args": ("请给出 seq 或 leaf_hash 其中之一", "Give either seq or leaf_hash"),
+    "reason.checkpoint_malformed": ("这不是一个有效的检查点（签名树头）：应为三行正文、一个空行和签名行",
+                                    "Not a checkpoint (signed tree head): three body lines, a blank line, "
+                                    "then signature lines"),
+    "reason.checkpoint_other_log": ("该检查点属于另一个日志（{origin}）",
+                                    "The checkpoint is of another log ({origin})"),
+    "reason.checkpoint_unknown_key": ("该检查点没有本日志密钥的签名：不是本日志签发的",
+                                      "The checkpoint carries no signature by this log's keys: this log did not "
+                                      "sign it"),
+    "log.pending": ("该注销的账本记录尚未写入透明日志（通常一分钟内写入），稍后再查即可获得其包含证明",
+                    "The retirement's ledger entry is not in the transparency log yet (usually within a minute); "
+                    "check again later for its inclusion proof"),
+    "reason.checkpoint_bad_signature": ("签名验证失败：检查点被改动或伪造",
+                                        "The signature does not verify: the checkpoint was altered or forged"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

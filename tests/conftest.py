@@ -89,3 +89,20 @@ def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:  # 
 @pytest.fixture
 def driver(db: Database) -> Driver:
     return Driver(db)
+
+
+@pytest.fixture(autouse=True)
+def _log_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transparency log's key, witness and trusted keys live in a directory of each test's own,
+    never a developer's var/ (a witness from another database would stop the sequencer)."""
+    monkeypatch.setenv("LOG_SIGNING_KEY_FILE", str(tmp_path_factory.mktemp("log") / "log-signing-key.pem"))
+    for name in ("LOG_SIGNING_KEY", "LOG_WITNESS_FILE", "LOG_TRUSTED_KEYS_FILE", "LOG_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def log_key() -> str:
+    """A fresh signing key for the test (its verifier key returned)."""
+    from services.transparency.keys import keygen
+
+    return keygen()[1]

@@ -24,6 +24,7 @@ from services.api.routes import (
     registry,
     supervision,
     tasks,
+    transparency,
 )
 from services.store.engine import Database
 from states.machine import validate_profiles
@@ -58,7 +59,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     app.state.orchestrator = None
     errors.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin):
+                   admin, transparency):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web

@@ -343,7 +343,10 @@ class AuditEvent(SQLModel, table=True):
     """One link of a SHA-256 hash chain per stream (`case:<id>` or `system`)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.UniqueConstraint("stream", "seq"),)
+    __table_args__ = (sa.UniqueConstraint("stream", "seq"),
+                      # the transparency log's queue: only rows not yet in the log are in this index
+                      sa.Index("ix_audit_events_unlogged", "id", postgresql_where=sa.text("log_seq IS NULL"),
+                               sqlite_where=sa.text("log_seq IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     stream: str = Field(max_length=40)
     seq: int
@@ -357,6 +360,7 @@ class AuditEvent(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    log_seq: int | None = None  # its leaf in the transparency log (services/transparency), once sequenced
 
 
 class AuditHead(SQLModel, table=True):
@@ -415,9 +419,13 @@ class LedgerEntry(SQLModel, table=True):
     """The append-only journal: issue, transfer, retire (and, with supervision, claw back, adjust)."""
 
     __tablename__ = "ledger_entries"
-    # the exchange's trade reference names one transfer per jurisdiction: a retried record finds the first
-    __table_args__ = (sa.Index("ux_ledger_transfer_reference", "jurisdiction", "reference", unique=True,
-                               postgresql_where=sa.text("kind = 'transfer'"), sqlite_where=sa.text("kind = 'transfer'")),)
+    __table_args__ = (
+        # the exchange's trade reference names one transfer per jurisdiction: a retried record finds the first
+        sa.Index("ux_ledger_transfer_reference", "jurisdiction", "reference", unique=True,
+                 postgresql_where=sa.text("kind = 'transfer'"), sqlite_where=sa.text("kind = 'transfer'")),
+        sa.Index("ix_ledger_entries_unlogged", "id", postgresql_where=sa.text("log_seq IS NULL"),
+                 sqlite_where=sa.text("log_seq IS NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=12)  # issue | transfer | retire
     jurisdiction: str = Field(max_length=8, index=True)
@@ -429,6 +437,7 @@ class LedgerEntry(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=200)
     serials: list[str] = _json([])
     at: datetime = _ts()
+    log_seq: int | None = None  # its leaf in the transparency log (services/transparency), once sequenced
 
 
 class SerialBlock(SQLModel, table=True):
@@ -472,6 +481,45 @@ class Certificate(SQLModel, table=True):
     data: dict[str, Any] = _json()
     fingerprint: str = Field(max_length=64)
     issued_at: datetime = _ts()
+
+
+class LogLeaf(SQLModel, table=True):
+    """A leaf of the transparency log (services/transparency): an audit event or a ledger entry."""
+
+    __tablename__ = "log_leaves"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # 0, 1, 2 …
+    kind: str = Field(max_length=8)  # audit | ledger
+    ref_id: int  # audit_events.id or ledger_entries.id
+    leaf_hash: str = Field(max_length=64, index=True)  # hex SHA-256(0x00 || leaf data), RFC 9162 §2.1.1
+
+
+class LogNode(SQLModel, table=True):
+    """The hash of every complete aligned subtree of level >= 1 (leaves [idx·2^level, (idx+1)·2^level)):
+    any proof is O(log n) of these, read in one query."""
+
+    __tablename__ = "log_nodes"
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(max_length=64)
+
+
+class LogHead(SQLModel, table=True):
+    """A signed tree head: the checkpoint text (a C2SP signed note) as published."""
+
+    __tablename__ = "log_heads"
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: str = Field(max_length=64)
+    timestamp: datetime = _ts()
+    signature: str  # the whole checkpoint: body, blank line, signature line
+    key_id: str = Field(max_length=8)  # hex: which key signed it (keys rotate)
+
+
+class LogState(SQLModel, table=True):
+    """One row: the log's size, locked by the sequencer so two never append at once."""
+
+    __tablename__ = "log_state"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    size: int = 0
 
 
 class Evaluation(SQLModel, table=True):

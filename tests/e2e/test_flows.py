@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -18,7 +19,7 @@ from flows.common import use_database
 from services.api import create_app
 from services.demo import Driver, application, commitments, drive_to
 from services.store.engine import Database
-from services.store.tables import Case, Notification, Outbox
+from services.store.tables import AuditEvent, Case, Notification, Outbox
 
 pytestmark = pytest.mark.e2e
 
@@ -175,3 +176,28 @@ def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, 
     run_due_timers(flows_db, test_clock.now())
     with flows_db.read() as s:
         assert s.get(Case, case.id).state == "expired"
+
+
+def test_publish_log_flow_sequences_and_signs(flows_db: Database, driver: Driver, log_key: str) -> None:
+    from flows.transparency import publish_log
+    from services.transparency import keys
+    from services.transparency import verify as log_verify
+
+    cid = driver.open("sd_applicant", "SD", application("SD"))
+    driver.act("sd_applicant", cid, "submit", commitments("SD"))
+    with flows_db.read() as s:
+        rows = s.exec(select(sa.func.count()).select_from(AuditEvent)).one()  # the seeded people's and the case's
+    result = run_flow(publish_log(reason="test", batch_size=10, max_batches=100))
+    # a task and a signed head a batch of 10; the run ends at the first batch not full
+    assert result["appended"] == result["tree_size"] == rows and result["batches"] == rows // 10 + 1
+    assert result["heads_signed"] == result["batches"] - (rows % 10 == 0)
+    assert keys.read_witness().split("\n")[1] == str(rows)
+    assert run_flow(publish_log(reason="test"))["appended"] == 0
+    with flows_db.read() as s:
+        assert log_verify.verify(s)["ok"]
+
+
+def test_publish_log_flow_without_a_key_signs_nothing(flows_db: Database) -> None:
+    from flows.transparency import publish_log
+
+    assert run_flow(publish_log(reason="test")) == {"skipped": "no signing key"}

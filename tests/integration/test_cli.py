@@ -47,3 +47,24 @@ def test_cli_migrates_creates_users_tokens_imports_a_year_and_ticks(tmp_path: Pa
     with pytest.raises(SystemExit):
         cli.main(["create-user", "--username", "x", "--name", "x", "--grant", "no-jurisdiction"])
     db.dispose()
+
+
+def test_cli_keygen_creates_the_log_key_once_private_and_rotates(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                 ) -> None:
+    import os
+    import stat
+
+    from services.transparency import checkpoint, keys
+
+    assert cli.main(["keygen"]) == 0
+    created, vkey = capsys.readouterr().out.splitlines()
+    path = keys.key_file()
+    assert created == f"created {path}" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    kid, name, _ = checkpoint.parse_vkey(vkey)
+    assert name == keys.origin() == "carbon-inclusion.local/log"
+    assert cli.main(["keygen"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"kept {path}", vkey]
+    assert cli.main(["keygen", "--rotate"]) == 0
+    _, new = capsys.readouterr().out.splitlines()
+    assert new != vkey and keys.trusted_keys_file().read_text().splitlines() == [vkey]
+    assert kid in keys.keyring().verifiers and keys.keyring().current[0] != kid

@@ -91,4 +91,6 @@ def test_concurrent_transfers_succeed_exactly_as_often_as_the_balance_allows(db:
     assert len(refused) == CLIENTS - 11 and all(r.reasons[0].code == "not_enough_held" for r in refused)
     with db.read() as s:
         assert ledger.balance(s, source) == 0 and ledger.balance(s, target) == 1100
-        assert ledger.verify(s)["ok"]
+        # the journal replays into exactly these blocks; only the test's own mint has no issuing case
+        problems = ledger.verify(s)["problems"]
+        assert problems and all("not backed" in p for p in problems), problems

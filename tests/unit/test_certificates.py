@@ -168,3 +168,20 @@ def test_every_field_but_the_fingerprint_is_covered():
     covered = {"number", "jurisdiction_zh", "operator_zh", "holder_name", "holder_uscc", "amount_tco2e",
                "serials", "purpose_zh", "purpose_detail", "retired_on", "verification_url"}
     assert {f.name for f in dataclasses.fields(CertificateData)} - {"sha256_of_data"} == covered
+
+
+def test_the_inclusion_proof_is_printed_small_and_the_page_stays_one() -> None:
+    """A proof in a log of a million entries (20 hashes) fits on the first page; the fingerprint
+    covers the certificate's data, not the proof (which is the log's, and arrives later)."""
+    data = make()
+    proof = [hashlib.sha256(bytes([i])).hexdigest() for i in range(20)]
+    log = {"leaf_index": 987654, "tree_size": 1048576, "root": hashlib.sha256(b"root").hexdigest(),
+           "leaf_hash": hashlib.sha256(b"leaf").hexdigest(), "inclusion_proof": proof,
+           "checkpoint": "carbon-inclusion.local/log\n1048576\nAAAA\n\n"
+                         "\u2014 carbon-inclusion.local/log c2lnbmF0dXJl\n"}
+    pages = pages_text(render_pdf(data, log))
+    assert len(pages) == 1
+    text = squash(pages[0])
+    assert "透明日志包含证明" in text and "987654" in text and "1048576" in text and log["root"] in text
+    assert all(h in text for h in proof) and "c2lnbmF0dXJl" in text and data.sha256_of_data in text
+    assert fingerprint(data) == data.sha256_of_data

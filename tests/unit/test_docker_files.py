@@ -43,7 +43,7 @@ DB_CLIENTS = {"migrate", "api", "worker"}  # need DATABASE_URL (the worker's flo
 PREFECT_CLIENTS = {"api", "deploy", "worker"}  # need PREFECT_API_URL
 POOL = "carbon"
 DEPLOYMENTS = {"sweep": "flows/sweep.py:sweep_flow", "dispatch": "flows/dispatch.py:dispatch_flow",
-               "campaigns": "flows/campaign.py:campaigns_flow"}
+               "campaigns": "flows/campaign.py:campaigns_flow", "publish-log": "flows/transparency.py:publish_log"}
 CLI_PREFIX = ["python", "-m", "services.cli"]
 PREFECT_PREFIX = ["prefect"]
 

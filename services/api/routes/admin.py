@@ -17,6 +17,7 @@ from services.errors import Forbidden, Invalid, NotFound
 from services.identity import Actor
 from services.store.tables import Outbox, SlaBreach, WebhookEndpoint
 from services.timers import run_due_timers
+from services.transparency import verify as transparency
 from states.messages import Reason, reason
 from states.profiles import get_profile
 
@@ -28,11 +29,12 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden([reason("role_required", roles_zh="系统管理员", roles_en="admin")])
 
 
-@router.get("/audit/verify", summary="Recompute every hash chain; name the first broken link")
+@router.get("/audit/verify", summary="Recompute every hash chain and check the signed transparency log over "
+                                    "them; name the first problem")
 def verify(actor: ActorDep, db: DbDep) -> dict[str, Any]:
     _require_admin(actor)
     with db.read() as session:
-        return audit.verify(session)
+        return transparency.with_log(audit.verify(session), session)
 
 
 class DayRow(BaseModel):

@@ -21,7 +21,7 @@ from services.store.engine import Database
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.idempotency import Idem, Reply, claim, once, remember
 from services.identity import Actor, ensure_organisation
-from services.issuance import certificate_data, hold_project
+from services.issuance import certificate_data, certificate_log, hold_project
 from services.store.tables import Account, Case, Certificate, LedgerEntry, Organisation, Project, SerialBlock, Verifier
 from states.messages import Reason, reason
 from states.profiles import get_profile
@@ -214,12 +214,13 @@ def certificate(number: str, db: DbDep, format: Annotated[str, Query(pattern="^(
             raise NotFound.of("注销证明", "Certificate")
         data = certificate_data(cert)
         if format == "pdf":
-            return Response(render_pdf(data), media_type="application/pdf",
+            proof = certificate_log(session, cert)["log"]
+            return Response(render_pdf(data, proof), media_type="application/pdf",
                             headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
         return {"number": cert.number, "valid": True, "jurisdiction": cert.jurisdiction, "holder": data.holder_name,
                 "amount_tco2e": cert.amount, "purpose": cert.purpose, "serials": data.serials,
                 "retired_on": data.retired_on.isoformat(), "fingerprint": cert.fingerprint,
-                "pdf": f"/api/v1/public/certificates/{number}?format=pdf"}
+                "pdf": f"/api/v1/public/certificates/{number}?format=pdf", **certificate_log(session, cert)}
 
 
 def _rows_or_csv(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:  # noqa: ANN401

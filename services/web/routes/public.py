@@ -1,6 +1,7 @@
 """The public's pages, no sign-in: publicity notices with the objection form, consultations with the
 comment form, the registry (methodologies, projects, issuances, retirements), certificate verification,
-and reports (举报) with their receipt and a way to follow them.
+the transparency log (its signed head and a check of a kept one), and reports (举报) with their receipt
+and a way to follow them.
 
 Reads call the API's own read functions and commands the API's service calls (`cases.fire` as the
 public actor, `supervision.lodge_report` / `check_report`), with the same pydantic forms, so the pages
@@ -28,12 +29,15 @@ from services.api.routes import ledger as ledger_api
 from services.api.routes import public as public_api
 from services.api.routes import registry as registry_api
 from services.api.routes import supervision as supervision_api
+from services.api.routes import transparency as transparency_api
 from services.certificates import fingerprint
 from services.errors import CommandError, NotFound
 from services.forms_errors import reasons_from_validation
 from services.identity import public_actor
 from services.issuance import certificate_data
 from services.store.tables import Case, Certificate, Notice, Organisation, Project
+from services.transparency import keys
+from services.transparency import log as transparency_log
 from services.views import form_schema, notice_view
 from services.web.actions import posted_strings
 from services.web.deps import CheckedForm, maybe_signed
@@ -330,6 +334,44 @@ def certificates(request: Request, number: Annotated[str, Query(max_length=100)]
     record, reasons = verify_certificate(get_db(request), number, code)
     return page(request, "public/certificates.html", 404 if record is None else 200, values=values, record=record,
                 reasons=reasons, checked=True)
+
+
+# --- the transparency log ------------------------------------------------------------------------------
+
+
+def _log_page(request: Request, status_code: int = 200, text: str = "", result: dict[str, Any] | None = None,
+              reasons: list[Reason] | None = None) -> Response:
+    with get_db(request).read() as session:
+        head = transparency_log.latest(session)
+        latest = transparency_log.head_view(head) if head else None
+    ring = keys.keyring()
+    key = transparency_api.key_view(ring) if ring.current else None
+    return page(request, "public/log.html", status_code, latest=latest, key=key, text=text, result=result,
+                reasons=reasons or [])
+
+
+@router.get("/public/log")
+def log_page(request: Request) -> Response:
+    return _log_page(request)
+
+
+@router.post("/public/log")
+async def check_checkpoint(request: Request, form: CheckedForm) -> Response:
+    """A kept checkpoint checked as the API's POST /api/v1/public/log/check does."""
+    text = str(form.get("checkpoint") or "").replace("\r\n", "\n")[:4000]
+    if not text.strip():
+        return _log_page(request, 422, reasons=[Reason("missing", "请粘贴一个检查点", "Paste a checkpoint",
+                                                       "checkpoint")])
+
+    def check() -> dict[str, Any]:
+        with get_db(request).read() as session:
+            return transparency_log.check_old_head(session, text, keys.keyring())
+
+    try:
+        result = await run_in_threadpool(check)
+    except CommandError as exc:
+        return _log_page(request, exc.status, text, reasons=exc.reasons)
+    return _log_page(request, 200, text, result=result)
 
 
 # --- reports (举报) -----------------------------------------------------------------------------------
