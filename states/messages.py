@@ -391,6 +391,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "reason.bad_cursor": ("分页游标无效", "The page cursor is invalid"),
     "reason.withdraw_after_review": ("技术评估开始后不能撤回", "Cannot withdraw once technical review is over"),
+    # --- administrator scopes ---
+    "jurisdiction.CN": ("全国", "National"),
+    "reason.national_admin_required": (
+        "此操作需要全国系统管理员（全国范围的管理员角色）",
+        "This needs the national administrator (the administrator role held nationally)",
+    ),
+    "reason.admin_scope": ("您不是 {code} 的系统管理员", "You do not administer {code}"),
+    "reason.national_admin_only": (
+        "全国范围只能授予系统管理员角色，不能授予“{role}”",
+        "Only the administrator role is held nationally, not “{role}”",
+    ),
+    "reason.calendar_local_day": (
+        "{day} 限定于辖区 {code}：国务院的放假安排只含全国的日期，本地调整由该辖区单独导入",
+        "{day} is limited to {code}: the State Council's notice holds national days only; a jurisdiction "
+        "loads its own days separately",
+    ),
+    "reason.calendar_other_jurisdiction": (
+        "{day} 限定于辖区 {code}，而本次导入的是 {load} 的本地日期",
+        "{day} is limited to {code}, but this load is {load}'s own days",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import Actor, authenticate
+from services.identity import Actor, AdminScope, authenticate, require_admin, require_national
 from services.store.engine import Database
 
 
@@ -27,6 +27,20 @@ def current_actor(request: Request, authorization: Annotated[str | None, Header(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def current_admin(actor: ActorDep) -> AdminScope:
+    """An administrator of some jurisdictions, or the national one (403 for anyone else)."""
+    return require_admin(actor)
+
+
+def current_national_admin(actor: ActorDep) -> AdminScope:
+    """The national administrator only: the State Council's calendar and system-wide operations."""
+    return require_national(actor)
+
+
+AdminDep = Annotated[AdminScope, Depends(current_admin)]
+NationalAdminDep = Annotated[AdminScope, Depends(current_national_admin)]
 
 
 def parse_if_match(value: str | None) -> int | None:

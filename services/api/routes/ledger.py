@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from forms.issuance import Transfer, VerifierFiling
 from services import audit, ledger
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, AdminDep, DbDep
 from services.certificates import render_pdf
 from services.clock import clock
 from services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -130,13 +130,12 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep) -> d
         return {"entry_id": entry.id, "amount_tco2e": entry.amount, "serials": entry.serials}
 
 
-@router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places")
-def verify(actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    js = [j for r, j in actor.grants if r == "admin"]
-    if not js:
-        raise Forbidden([reason("role_required", roles_zh="系统管理员", roles_en="admin")])
+@router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places (my scope)")
+def verify(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    """The national administrator checks the whole ledger; a jurisdiction's, their jurisdictions' part."""
     with db.read() as session:
-        return ledger.verify(session, js)
+        result = ledger.verify(session, None if scope.national else scope.jurisdictions)
+    return {**result, "scope": scope.as_dict()}
 
 
 # --- suspension --------------------------------------------------------------------------------
