@@ -27,6 +27,7 @@ from services.api.deps import current_admin, current_national_admin
 from services.calendar import DayOverride
 from services.clock import clock
 from services.demo import Driver, application, commitments
+from services.identity import create_user, issue_token
 from services.store.engine import Database
 from services.store.tables import (
     CalendarOverride,
@@ -41,6 +42,7 @@ from services.store.tables import (
 )
 from services.sweep import record_breaches
 from services.web.deps import wearing_admin
+from states.spec import NATIONAL
 from tests.conftest import at
 from tests.web.conftest import Browser
 
@@ -375,14 +377,18 @@ def test_shanghais_and_the_national_administrator_see_it(other: Other) -> None:
 
 
 def test_an_admin_of_another_jurisdiction_does_not_read_shanghais_cases(other: Other) -> None:
-    """Administrators are staff of their jurisdictions (`services.cases.STAFF_ROLES`): the national one
-    of every jurisdiction, a jurisdiction's of its own only."""
+    """Administrators are staff of their jurisdictions (`services.cases.STAFF_ROLES`): the national grant
+    alone makes one of every jurisdiction; a jurisdiction's administrator is one of its own only."""
+    with other.db.write() as s:
+        national = create_user(s, username="cn_only", display_name="全国", grants=[("admin", NATIONAL)])
+        issue_token(s, national, "test", token="test-cn_only")
+    only_national = {"Authorization": "Bearer test-cn_only"}
     sh = other.sh
     for path in (f"/api/v1/cases/{sh.case_id}", f"/api/v1/cases/{sh.case_id}/events",
                  f"/api/v1/projects/{sh.project_id}/evaluations"):
         assert other.call("GET", path).status_code == 404, path
-        assert other.api.get(path, headers=NATIONAL_HEADERS).status_code == 200, path
+        assert other.api.get(path, headers=only_national).status_code == 200, path
     assert other.call("GET", "/api/v1/cases", params={"jurisdiction": "SH"}).json()["items"] == []
-    listed = other.api.get("/api/v1/cases", params={"jurisdiction": "SH"}, headers=NATIONAL_HEADERS).json()
+    listed = other.api.get("/api/v1/cases", params={"jurisdiction": "SH"}, headers=only_national).json()
     assert [c["id"] for c in listed["items"]] == [sh.case_id]
     assert other.web.get(f"/cases/{sh.case_id}").status_code in (403, 404)
