@@ -1,8 +1,15 @@
-"""Recent flow runs, read from the Prefect API for the administrators' view."""
+"""Recent flow runs, read from the Prefect API for the administrators' view.
+
+Runs a command set off are tagged with its procedure, jurisdiction and case (`flows/embedded.py`), the
+annual campaign with its jurisdiction (`flows/campaign.py`): a jurisdiction's administrator sees the
+runs tagged with their jurisdictions; the untagged ones (sweeps, scheduled dispatches) are system-wide,
+the national administrator's.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from services.errors import CommandError
@@ -18,18 +25,24 @@ def ui_url() -> str:
     return os.environ.get("PREFECT_UI_URL", api.removesuffix("/api"))
 
 
-async def recent_runs(limit: int = 50) -> dict[str, Any]:
+async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
+    """The latest runs; with `jurisdictions`, only the runs tagged with one of them (None: every run)."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL
 
+    wanted = None if jurisdictions is None else sorted(jurisdictions)
+    if wanted == []:
+        return {"prefect_ui": ui_url(), "items": []}  # an empty filter would be no filter at all
     if not PREFECT_API_URL.value():
         # without one, the client would start a temporary server inside this request
         raise PrefectUnavailable([Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
                                          "No Prefect API is configured (PREFECT_API_URL)")])
     try:
         async with get_client() as client:
-            runs = await client.read_flow_runs(limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            tagged = None if wanted is None else FlowRunFilter(tags=FlowRunFilterTags(any_=wanted))
+            runs = await client.read_flow_runs(flow_run_filter=tagged, limit=limit, sort=FlowRunSort.START_TIME_DESC)
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
     except Exception as exc:  # noqa: BLE001 - any failure to reach Prefect is a 503, not a 500
         raise PrefectUnavailable([Reason("prefect_unavailable", f"无法连接 Prefect 服务：{exc}",

@@ -9,12 +9,19 @@ from services.store.engine import Database
 from services.store.migrate import upgrade
 from services.store.tables import Jurisdiction
 from states.machine import validate_profiles
+from states.messages import label
 from states.profiles import all_profiles
+from states.spec import NATIONAL
 
 
 def load_profiles(session: Session) -> list[str]:
-    """Mirror `states/jurisdictions/*.toml` into the jurisdictions table (the files are the truth)."""
+    """Mirror `states/jurisdictions/*.toml` into the jurisdictions table (the files are the truth), beside
+    the national scope's row (no profile: the national administrator's grant points at it)."""
     loaded = []
+    if session.get(Jurisdiction, NATIONAL) is None:
+        name = label(f"jurisdiction.{NATIONAL}")
+        session.add(Jurisdiction(code=NATIONAL, name_zh=name["zh"], name_en=name["en"], profile={},
+                                 profile_digest="", loaded_at=clock.now()))
     for code, profile in all_profiles().items():
         row = session.get(Jurisdiction, code) or Jurisdiction(code=code, name_zh="", name_en="", profile_digest="",
                                                               loaded_at=clock.now())

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from services.bootstrap import setup
 from services.store.engine import Database
+from states.spec import NATIONAL
 
 
 def _grants(values: list[str]) -> list[tuple[str, str]]:
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("create-user", help="create a user with role grants")
     user.add_argument("--username", required=True)
     user.add_argument("--name", required=True)
-    user.add_argument("--grant", action="append", default=[], help="role:JURISDICTION, repeatable")
+    user.add_argument("--grant", action="append", default=[],
+                      help="role:JURISDICTION, repeatable; admin:CN is the national administrator")
     user.add_argument("--org-uscc")
     user.add_argument("--org-name")
     user.add_argument("--password")
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     cal = sub.add_parser("calendar-import", help="load a year's State Council holiday notice from JSON")
     cal.add_argument("--year", type=int, required=True)
     cal.add_argument("--file", type=Path, required=True, help='{"source": "...", "days": [{"date", "kind", "name"}]}')
+    cal.add_argument("--jurisdiction", default=None,
+                     help="load one jurisdiction's own days instead (replaces only that jurisdiction's days)")
     args = parser.parse_args(argv)
 
     if args.command == "keygen":  # no database: the key is exactly what the database must not hold
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                             d.get("jurisdiction")) for d in data["days"]]
         with db.write() as session:
             print(json.dumps(import_year(session, year=args.year, days=days, source=data.get("source", str(args.file)),
-                                         actor_id=None, actor_role="admin"), ensure_ascii=False))
+                                         actor_id=None, actor_role="admin",
+                                         jurisdiction=args.jurisdiction or NATIONAL), ensure_ascii=False))
     return 0
 
 

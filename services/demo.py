@@ -34,6 +34,7 @@ from services.identity import (
 from services.store.engine import Database
 from services.store.tables import Case, MethodologyVersion, User, Verifier
 from states.profiles import all_profiles
+from states.spec import NATIONAL
 
 STAFF = ("case_officer", "approver", "review_centre", "operator", "verifier", "admin")
 EXPERTS = 5
@@ -83,8 +84,10 @@ def seed_people(db: Database) -> bool:
         if session.exec(select(User).where(User.username == "demo_admin")).first():
             return False
         pw = _demo_hash()
-        admin = create_user(session, username="demo_admin", display_name="系统管理员",
-                            grants=[("admin", c) for c in all_profiles()], password_hash=pw)
+        # the national administrator; its grants in each jurisdiction add narrower hats to switch to on the
+        # web pages (a jurisdiction's hat shows that jurisdiction only)
+        admin = create_user(session, username="demo_admin", display_name="全国系统管理员",
+                            grants=[("admin", NATIONAL), *(("admin", c) for c in all_profiles())], password_hash=pw)
         issue_token(session, admin, "demo", token="demo-demo_admin")
         for i, code in enumerate(all_profiles()):
             low = code.lower()

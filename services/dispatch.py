@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 
 from services import audit
 from services.clock import clock
+from services.identity import AdminScope
 from services.store.engine import Database
 from services.store.tables import (
     Case,
@@ -157,12 +158,30 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
     return counts
 
 
-def retry(db: Database, row_id: int, actor_id: int | None) -> Outbox | None:
-    """An administrator sends a dead (or stuck) row round again, with a fresh set of attempts."""
+# Whose a row is: its payload's jurisdiction, else its case's; neither = the system's own.
+_WHOSE = sa.func.coalesce(Outbox.payload["jurisdiction"].as_string(), Case.jurisdiction)
+
+
+def _with_whose() -> Any:  # noqa: ANN401 - a select
+    return select(Outbox, _WHOSE).outerjoin(Case, Case.id == Outbox.case_id)  # type: ignore[arg-type]
+
+
+def listing(session: Session, scope: AdminScope, status: str, limit: int = 100) -> list[tuple[Outbox, str | None]]:
+    """The rows an administrator may see, newest first, each with the jurisdiction it belongs to: a
+    jurisdiction's administrator sees that jurisdiction's rows; the system's own rows are national."""
+    rows = session.exec(_with_whose().where(Outbox.status == status, scope.where(_WHOSE))
+                        .order_by(Outbox.id.desc()).limit(limit))  # type: ignore[union-attr]
+    return [(row, whose) for row, whose in rows]
+
+
+def retry(db: Database, row_id: int, actor_id: int | None, scope: AdminScope) -> Outbox | None:
+    """An administrator sends a dead (or stuck) row round again, with a fresh set of attempts. None when
+    there is no such row in the administrator's scope (another jurisdiction's row is not theirs to see)."""
     with db.write() as session:
-        row = session.get(Outbox, row_id)
-        if row is None:
+        found = session.exec(_with_whose().where(Outbox.id == row_id)).first()
+        if found is None or not scope.covers(found[1]):
             return None
+        row = found[0]
         row.status, row.attempts, row.available_at, row.locked_until = "pending", 0, clock.now(), None
         session.add(row)
         audit.append(session, stream="system", at=clock.now(), actor_id=actor_id, actor_role="admin",

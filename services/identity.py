@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlmodel import Session, select
@@ -19,7 +20,8 @@ from services.idempotency import Idem, once
 from services.store.engine import Database
 from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
 from states.messages import Reason, reason
-from states.spec import PUBLIC, ROLES, SYSTEM
+from states.profiles import all_profiles
+from states.spec import ADMIN, NATIONAL, PUBLIC, ROLES, SYSTEM
 
 _hasher = PasswordHasher()
 
@@ -38,7 +40,10 @@ class Actor:
             return self.kind == PUBLIC
         if role == SYSTEM:
             return self.kind == SYSTEM
-        return (role, jurisdiction) in self.grants
+        if (role, jurisdiction) in self.grants:
+            return True
+        # the national administrator administers every jurisdiction (and only jurisdictions with a profile)
+        return role == ADMIN and (ADMIN, NATIONAL) in self.grants and jurisdiction in all_profiles()
 
     @property
     def key(self) -> str:
@@ -56,6 +61,51 @@ PUBLIC_ACTOR = Actor(user_id=None, username="public", kind=PUBLIC)
 def public_actor(client_host: str | None) -> Actor:
     return Actor(user_id=None, username=f"public:{client_host or '-'}"[:40], kind=PUBLIC)
 SYSTEM_ACTOR = Actor(user_id=None, username="system", kind=SYSTEM)
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """What an administrator administers (DESIGN §7, Trust). National: the whole system — the State
+    Council's calendar, system operations, rows that belong to no jurisdiction — and every
+    jurisdiction. Otherwise only the jurisdictions of the person's admin grants, nothing system-wide."""
+
+    national: bool
+    jurisdictions: frozenset[str]  # the national administrator's: every profile
+
+    def covers(self, jurisdiction: str | None) -> bool:
+        """Whether something of this jurisdiction is the administrator's; None (system-wide) and the
+        national scope itself are the national administrator's alone."""
+        if jurisdiction is None or jurisdiction == NATIONAL:
+            return self.national
+        return jurisdiction in self.jurisdictions
+
+    def where(self, column: Any) -> Any:  # noqa: ANN401 - a column in, a SQL condition out
+        """`covers` as a SQL condition on a jurisdiction column (a NULL one is national)."""
+        return sa.true() if self.national else column.in_(sorted(self.jurisdictions))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"national": self.national, "jurisdictions": sorted(self.jurisdictions)}
+
+
+def admin_scope(actor: Actor) -> AdminScope:
+    """The one place an administrator's scope is worked out from their grants."""
+    if (ADMIN, NATIONAL) in actor.grants:
+        return AdminScope(True, frozenset(all_profiles()))
+    return AdminScope(False, frozenset(j for r, j in actor.grants if r == ADMIN))
+
+
+def require_admin(actor: Actor) -> AdminScope:
+    scope = admin_scope(actor)
+    if not scope.national and not scope.jurisdictions:
+        raise Forbidden([reason("role_required", roles_zh="系统管理员", roles_en="admin")])
+    return scope
+
+
+def require_national(actor: Actor) -> AdminScope:
+    scope = require_admin(actor)
+    if not scope.national:
+        raise Forbidden([reason("national_admin_required")])
+    return scope
 
 
 def token_digest(token: str) -> str:
@@ -114,6 +164,9 @@ def create_user(
     bad = [r for r, _ in grants if r not in ROLES]
     if bad:
         raise Invalid([reason("forbidden")], unknown_roles=bad)
+    national = [r for r, j in grants if j == NATIONAL and r != ADMIN]
+    if national:
+        raise Invalid([reason("national_admin_only", field="grants", role=r) for r in national])
     user = User(username=username, display_name=display_name, org_id=org_id,
                 password_hash=password_hash or (hash_password(password) if password else None),
                 expert_fields=expert_fields or [], affiliation=affiliation, created_at=clock.now())
@@ -146,13 +199,23 @@ def _grant_target(session: Session, user_id: int, role: str, jurisdiction: str) 
     if session.get(Jurisdiction, jurisdiction) is None:
         raise Invalid([Reason("unknown_jurisdiction", f"未知辖区：{jurisdiction}",
                               f"Unknown jurisdiction: {jurisdiction}", "jurisdiction")])
+    if jurisdiction == NATIONAL and role != ADMIN:
+        raise Invalid([reason("national_admin_only", field="role", role=role)])
     held = session.exec(select(RoleGrant).where(RoleGrant.user_id == user_id, RoleGrant.role == role,
                                                 RoleGrant.jurisdiction == jurisdiction)).first()
     return user, held
 
 
+def _may_grant(by: Actor, jurisdiction: str) -> None:
+    """Grants in a jurisdiction are its administrators' (and the national administrator's); the
+    national grant is the national administrator's alone. The command line acts as `system`."""
+    if by.kind != SYSTEM and not admin_scope(by).covers(jurisdiction):
+        raise Forbidden([reason("admin_scope", code=jurisdiction)])
+
+
 def grant_role(session: Session, user_id: int, role: str, jurisdiction: str, by: Actor) -> RoleGrant:
     """An administrator gives a user a role in a jurisdiction; audited like `create_user`."""
+    _may_grant(by, jurisdiction)
     user, held = _grant_target(session, user_id, role, jurisdiction)
     if held is not None:
         raise Invalid([Reason("role_held", f"{user.username} 已拥有该角色", f"{user.username} already holds that role",
@@ -168,6 +231,7 @@ def grant_role(session: Session, user_id: int, role: str, jurisdiction: str, by:
 
 def revoke_role(session: Session, user_id: int, role: str, jurisdiction: str, by: Actor) -> None:
     """Withdraw a grant; the user's open sessions fall back to another hat on their next request."""
+    _may_grant(by, jurisdiction)
     user, held = _grant_target(session, user_id, role, jurisdiction)
     if held is None:
         raise Invalid([Reason("role_not_held", f"{user.username} 未拥有该角色",

@@ -7,6 +7,7 @@ override tables, so a year loaded through another process is seen on the next co
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -18,8 +19,9 @@ from services.calendar import DayOverride, WorkingCalendar, end_of_day_utc, loca
 from services.clock import clock
 from services.errors import Invalid
 from services.store.tables import CalendarOverride, CalendarYear, Notice, Task, Timer
-from states.messages import reason
+from states.messages import Reason, reason
 from states.profiles import get_profile
+from states.spec import NATIONAL
 
 _lock = threading.Lock()
 _cached: tuple[tuple[Any, ...], WorkingCalendar] | None = None
@@ -43,7 +45,8 @@ def calendar(session: Session) -> WorkingCalendar:
             return _cached[1]
     overrides = [DayOverride(o.day, o.workday, o.name, o.jurisdiction)
                  for o in session.exec(select(CalendarOverride))]
-    years = [y.year for y in session.exec(select(CalendarYear))]
+    # only the State Council's notice makes a year no longer provisional; a jurisdiction's own days do not
+    years = [y.year for y in session.exec(select(CalendarYear).where(CalendarYear.jurisdiction == NATIONAL))]
     built = WorkingCalendar(overrides, years)
     with _lock:
         _cached = (key, built)
@@ -56,40 +59,61 @@ def due_after(cal: WorkingCalendar, opened: datetime, days: int, jurisdiction: s
     return answer.end, end_of_day_utc(answer.end), answer.provisional
 
 
-def import_year(session: Session, *, year: int, days: list[DayOverride], source: str,
-                actor_id: int | None, actor_role: str) -> dict[str, int]:
-    """Load a year's State Council notice: its holidays and make-up workdays. Replaces a previous load."""
-    wrong = [d for d in days if d.day.year != year]
-    if wrong:
-        raise Invalid([reason("calendar_year", field="days", year=year)],
-                      dates=[d.day.isoformat() for d in wrong])
-    seen: set[tuple[date, str | None]] = set()
-    twice: list[tuple[date, str | None]] = []
+def _problems(year: int, days: list[DayOverride], jurisdiction: str) -> list[Reason]:
+    """Every reason a load cannot be taken. A load holds the days of its own year and scope: the State
+    Council's notice national days only; a jurisdiction's load its own (a day naming no jurisdiction is
+    the load's)."""
+    problems = []
+    if jurisdiction != NATIONAL and get_profile(jurisdiction) is None:
+        problems.append(reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction))
+    if any(d.day.year != year for d in days):
+        problems.append(reason("calendar_year", field="days", year=year))
     for d in days:
-        key = (d.day, d.jurisdiction)
-        if key in seen:
-            twice.append(key)
-        seen.add(key)
-    if twice:
-        raise Invalid([reason("calendar_duplicate", field="days", day=d.isoformat(), jurisdiction=j or "全国/national")
-                       for d, j in twice])
-    session.exec(sa.delete(CalendarOverride).where(CalendarOverride.year == year))  # type: ignore[call-overload]
+        if jurisdiction == NATIONAL and d.jurisdiction is not None:
+            problems.append(reason("calendar_local_day", field="days", day=d.day.isoformat(), code=d.jurisdiction))
+        elif d.jurisdiction not in (None, jurisdiction):
+            problems.append(reason("calendar_other_jurisdiction", field="days", day=d.day.isoformat(),
+                                   code=d.jurisdiction, load=jurisdiction))
+    seen: set[date] = set()
+    for d in days:
+        if d.day in seen:
+            problems.append(reason("calendar_duplicate", field="days", day=d.day.isoformat(),
+                                   jurisdiction="全国/national" if jurisdiction == NATIONAL else jurisdiction))
+        seen.add(d.day)
+    return problems
+
+
+def import_year(session: Session, *, year: int, days: list[DayOverride], source: str,
+                actor_id: int | None, actor_role: str, jurisdiction: str = NATIONAL) -> dict[str, Any]:
+    """Load a year's days for one scope: the State Council's notice (national: its holidays and make-up
+    workdays) or a jurisdiction's own days. Replaces that scope's previous load of the year and nothing
+    else: the national notice leaves every jurisdiction's own days in force, and the other way round."""
+    problems = _problems(year, days, jurisdiction)
+    if problems:
+        raise Invalid(problems, dates=[d.day.isoformat() for d in days if d.day.year != year])
+    local = None if jurisdiction == NATIONAL else jurisdiction
+    days = [DayOverride(d.day, d.workday, d.name, local) for d in days]
+    in_scope = (CalendarOverride.jurisdiction.is_(None) if local is None  # type: ignore[union-attr]
+                else CalendarOverride.jurisdiction == local)
+    replaced = sa.delete(CalendarOverride).where(CalendarOverride.year == year, in_scope)  # type: ignore[arg-type]
+    session.exec(replaced)  # type: ignore[call-overload]
     for d in days:
         session.add(CalendarOverride(day=d.day, year=year, workday=d.workday, name=d.name,
                                      jurisdiction=d.jurisdiction))
-    existing = session.get(CalendarYear, year)
+    existing = session.get(CalendarYear, (year, jurisdiction))
     now = clock.now()
     if existing:
         existing.source, existing.loaded_at, existing.revision = source, now, existing.revision + 1
         session.add(existing)
     else:
-        session.add(CalendarYear(year=year, source=source, loaded_at=now))
+        session.add(CalendarYear(year=year, jurisdiction=jurisdiction, source=source, loaded_at=now))
     session.flush()
     recomputed = recompute_provisional(session)
     audit.append(session, stream="system", at=now, actor_id=actor_id, actor_role=actor_role,
                  event="calendar_year_loaded",
-                 payload={"year": year, "days": len(days), "source": source, **recomputed})
-    return {"year": year, "days": len(days), **recomputed}
+                 payload={"year": year, "jurisdiction": jurisdiction, "days": len(days), "source": source,
+                          **recomputed})
+    return {"year": year, "jurisdiction": jurisdiction, "days": len(days), **recomputed}
 
 
 def recompute_provisional(session: Session) -> dict[str, int]:
@@ -125,20 +149,26 @@ def recompute_provisional(session: Session) -> dict[str, int]:
     return {"tasks_recomputed": tasks, "timers_recomputed": timers}
 
 
-def coverage(session: Session) -> dict[str, Any]:
+def coverage(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
+    """The calendar in force (national, the same for everyone) and, with `jurisdictions`, only their own
+    loads and their provisional deadlines (a jurisdiction administrator's view)."""
     cal = calendar(session)
     this_year = local_date(clock.now()).year
-    provisional_tasks = session.exec(select(sa.func.count()).select_from(Task)
-                                     .where(Task.status == "open", Task.due_provisional == True)).one()  # noqa: E712
-    provisional_timers = session.exec(select(sa.func.count()).select_from(Timer)
-                                      .where(Timer.status == "pending", Timer.provisional == True)).one()  # noqa: E712
-    loaded = [{"year": y.year, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
-              for y in session.exec(select(CalendarYear).order_by(CalendarYear.year))]
+    js = None if jurisdictions is None else sorted(jurisdictions)
+
+    def provisional(table: Any, *where: Any) -> int:  # noqa: ANN401 - a table class
+        q = select(sa.func.count()).select_from(table).where(*where)
+        return int(session.exec(q if js is None else q.where(table.jurisdiction.in_(js))).one())
+
+    loaded = [{"year": y.year, "jurisdiction": y.jurisdiction, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
+              for y in session.exec(select(CalendarYear).order_by(CalendarYear.year, CalendarYear.jurisdiction))]
     return {
         "covered_years": sorted(y for y in cal.covered_years() if y >= this_year - 3),
-        "loaded_years": loaded,
+        "loaded_years": [y for y in loaded if y["jurisdiction"] == NATIONAL],
+        "local_loads": [y for y in loaded if y["jurisdiction"] != NATIONAL and (js is None or y["jurisdiction"] in js)],
         "provisional_years_ahead": [y for y in (this_year, this_year + 1, this_year + 2)
                                     if cal.is_provisional_year(y)],
-        "provisional_open_tasks": provisional_tasks,
-        "provisional_pending_timers": provisional_timers,
+        "provisional_open_tasks": provisional(Task, Task.status == "open", Task.due_provisional == True),  # noqa: E712
+        "provisional_pending_timers": provisional(Timer, Timer.status == "pending",
+                                                  Timer.provisional == True),  # noqa: E712
     }

@@ -449,6 +449,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                     "check again later for its inclusion proof"),
     "reason.checkpoint_bad_signature": ("签名验证失败：检查点被改动或伪造",
                                         "The signature does not verify: the checkpoint was altered or forged"),
+    # --- administrator scopes ---
+    "jurisdiction.CN": ("全国", "National"),
+    "reason.national_admin_required": (
+        "此操作需要全国系统管理员（全国范围的管理员角色）",
+        "This needs the national administrator (the administrator role held nationally)",
+    ),
+    "reason.admin_scope": ("您不是 {code} 的系统管理员", "You do not administer {code}"),
+    "reason.national_admin_only": (
+        "全国范围只能授予系统管理员角色，不能授予“{role}”",
+        "Only the administrator role is held nationally, not “{role}”",
+    ),
+    "reason.calendar_local_day": (
+        "{day} 限定于辖区 {code}：国务院的放假安排只含全国的日期，本地调整由该辖区单独导入",
+        "{day} is limited to {code}: the State Council's notice holds national days only; a jurisdiction "
+        "loads its own days separately",
+    ),
+    "reason.calendar_other_jurisdiction": (
+        "{day} 限定于辖区 {code}，而本次导入的是 {load} 的本地日期",
+        "{day} is limited to {code}, but this load is {load}'s own days",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -31,6 +31,11 @@ ROLES = (
 )
 PUBLIC = "public"
 SYSTEM = "system"
+ADMIN = "admin"
+# The national scope (全国): a jurisdictions row that is not a profile, so no procedure runs there and
+# no case can be opened there. Its one grant, ("admin", NATIONAL), administers the whole system: the
+# State Council's calendar, system operations, and every jurisdiction's administration (DESIGN §7 Trust).
+NATIONAL = "CN"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from services import workdays
 from services.bootstrap import setup
 from services.clock import clock
 from services.demo import Driver, seed_people
@@ -68,6 +69,9 @@ def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Itera
 
 @pytest.fixture
 def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:  # noqa: ANN001
+    # the calendar in force is cached per process by a fingerprint of the loads, which only grows within
+    # one database; tests swap databases under it, so two tests' loads could share a fingerprint
+    workdays._cached = None
     if PG:
         schema, tables = _template  # type: ignore[misc]
         database = Database(os.environ["DATABASE_URL"], schema=schema)

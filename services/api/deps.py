@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import Actor, authenticate
+from services.identity import Actor, AdminScope, authenticate, require_admin, require_national
 from services.store.engine import Database
 
 
@@ -31,6 +31,20 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
                                        description="Any unique string; a retry with the same key gets the first "
                                                    "reply instead of acting twice")]
+
+
+def current_admin(actor: ActorDep) -> AdminScope:
+    """An administrator of some jurisdictions, or the national one (403 for anyone else)."""
+    return require_admin(actor)
+
+
+def current_national_admin(actor: ActorDep) -> AdminScope:
+    """The national administrator only: the State Council's calendar and system-wide operations."""
+    return require_national(actor)
+
+
+AdminDep = Annotated[AdminScope, Depends(current_admin)]
+NationalAdminDep = Annotated[AdminScope, Depends(current_national_admin)]
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -674,10 +674,13 @@ class CalendarOverride(SQLModel, table=True):
 
 
 class CalendarYear(SQLModel, table=True):
-    """A year whose State Council notice an administrator loaded."""
+    """A load of a year's days: the State Council's notice (`jurisdiction` = the national scope, `CN`;
+    the year is then no longer provisional) or one jurisdiction's own days. A load replaces only the
+    override rows of its own year and scope (national rows have no jurisdiction)."""
 
     __tablename__ = "calendar_years"
     year: int = Field(primary_key=True)
+    jurisdiction: str = Field(primary_key=True, foreign_key="jurisdictions.code", max_length=8)
     source: str = Field(max_length=300)
     loaded_at: datetime = _ts()
     revision: int = 1  # bumped by every load: processes notice the change (services/workdays.py)

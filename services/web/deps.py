@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 
 from services.api.deps import get_db
 from services.errors import Forbidden
+from services.identity import AdminScope, admin_scope
 from services.web import sessions
 from services.web.sessions import Signed
 from states.messages import Reason
@@ -73,6 +74,16 @@ def wearing(signed: Signed, *roles: str) -> str:
         raise Forbidden([Reason("hat_required", f"此页面需以以下身份访问：{names_zh}（可在页首切换身份）",
                                 f"This page is for: {names_en} (switch roles at the top of the page)")])
     return signed.hat[1]
+
+
+async def wearing_admin(signed: SignedIn) -> AdminScope:
+    """The admin hat worn, as a scope: the national hat administers every jurisdiction and the system's
+    own things; a jurisdiction's hat that jurisdiction only (even for a person who is national too)."""
+    wearing(signed, "admin")
+    return admin_scope(signed.actor)
+
+
+AdminHat = Annotated[AdminScope, Depends(wearing_admin)]
 
 
 def _bad_token() -> Forbidden:

@@ -16,6 +16,7 @@ from services import audit
 from services.clock import clock
 from services.identity import Actor, check_password, load_actor, token_digest
 from services.store.tables import User, WebSession
+from states.spec import NATIONAL
 
 IDLE = timedelta(hours=2)
 LIFETIME = timedelta(hours=12)
@@ -44,13 +45,15 @@ class Signed:
 
     @property
     def hats(self) -> list[tuple[str, str]]:
-        return sorted(self.person.grants, key=lambda g: (g[1], g[0]))
+        """The national hat first, then by jurisdiction."""
+        return sorted(self.person.grants, key=lambda g: (g[1] != NATIONAL, g[1], g[0]))
 
 
 def default_hat(actor: Actor) -> tuple[str, str] | None:
-    """Staff roles first: the work queue is the home page most people need."""
+    """Staff roles first: the work queue is the home page most people need; an administrator starts
+    with the widest scope they hold."""
     order = ("case_officer", "review_centre", "approver", "operator", "expert", "verifier", "applicant", "admin")
-    hats = sorted(actor.grants, key=lambda g: (order.index(g[0]) if g[0] in order else 99, g[1]))
+    hats = sorted(actor.grants, key=lambda g: (order.index(g[0]) if g[0] in order else 99, g[1] != NATIONAL, g[1]))
     return hats[0] if hats else None
 
 

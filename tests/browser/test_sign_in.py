@@ -107,11 +107,13 @@ def test_a_page_for_another_role_is_a_403_page(visitor: Visitor) -> None:
 
 
 def test_a_person_with_several_roles_switches_hats_in_the_header(visitor: Visitor) -> None:
-    visitor.sign_in("demo_admin")  # administrator in every jurisdiction
+    visitor.sign_in("demo_admin")  # the national administrator, and administrator of each jurisdiction
     page = visitor.page
     assert page.url.endswith("/admin")
     hats = page.get_by_label("身份")
-    assert hats.locator("option").count() >= 5
+    assert hats.input_value() == "admin:CN"  # the widest scope first
+    assert page.get_by_role("heading", level=1).inner_text().endswith("系统管理员 · 全国")
+    assert hats.locator("option").count() >= 6
     hats.select_option(label="系统管理员 · BJ")
     page.get_by_role("button", name="切换").click()
     page.wait_for_load_state()

@@ -12,7 +12,7 @@ from sqlmodel import select
 from services.api import create_app
 from services.demo import Driver, application, commitments, drive_to
 from services.store.engine import Database
-from services.store.tables import Case, Organisation, Project
+from services.store.tables import AuditEvent, Case, Organisation, Project
 from tests.conftest import at
 
 pytestmark = pytest.mark.e2e
@@ -238,6 +238,31 @@ def test_loading_a_year_recomputes_provisional_deadlines(client: TestClient, db:
     assert r.status_code == 422 and reasons(r)
 
 
+def test_a_national_notice_leaves_each_jurisdictions_own_days(client: TestClient) -> None:
+    def next_working_day(code: str) -> str:
+        return client.get("/api/v1/calendar/add-working-days",
+                          params={"start": "2027-03-04", "days": 1, "jurisdiction": code}).json()["end"]
+
+    local = {"source": "沪府办〔2027〕2号", "days": [{"date": "2027-03-05", "kind": "holiday", "name": "本地假日"}]}
+    national = {"source": "国办发明电〔2027〕1号", "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"}]}
+    years = "/api/v1/admin/calendar/years/2027"
+    r = client.put(f"{years}/jurisdictions/SH", json=local, headers=auth("sh_admin"))
+    assert r.status_code == 200 and r.json()["jurisdiction"] == "SH"
+    assert client.put(f"{years}/jurisdictions/BJ", json=local, headers=auth("sh_admin")).status_code == 403
+    assert client.put(years, json=national, headers=auth("sh_admin")).status_code == 403  # national scope only
+    assert (next_working_day("SH"), next_working_day("BJ")) == ("2027-03-08", "2027-03-05")
+    coverage = client.get("/api/v1/admin/calendar/coverage", headers=auth("demo_admin")).json()
+    assert 2027 in coverage["provisional_years_ahead"]  # a jurisdiction's own days are not the State Council's
+    for _ in range(2):  # loading the notice, and loading it again, leaves Shanghai's own day in force
+        assert client.put(years, json=national, headers=auth("demo_admin")).status_code == 200
+        assert (next_working_day("SH"), next_working_day("BJ")) == ("2027-03-08", "2027-03-05")
+    coverage = client.get("/api/v1/admin/calendar/coverage", headers=auth("demo_admin")).json()
+    assert 2027 not in coverage["provisional_years_ahead"]
+    assert [(y["year"], y["jurisdiction"]) for y in coverage["local_loads"]] == [(2027, "SH")]
+    r = client.put(f"{years}/jurisdictions/CN", json=local, headers=auth("demo_admin"))
+    assert r.status_code == 422 and reasons(r)[0]["code"] == "unknown_jurisdiction"
+
+
 def test_diagram_and_procedure_description(client: TestClient) -> None:
     assert client.get("/api/v1/procedures").status_code == 401
     client.headers.update(auth("sh_case_officer"))
@@ -263,6 +288,23 @@ def test_audit_verify_is_for_administrators(client: TestClient) -> None:
     assert client.get("/api/v1/audit/verify", headers=auth("sh_case_officer")).status_code == 403
     body = client.get("/api/v1/audit/verify", headers=auth("demo_admin")).json()
     assert body["ok"] is True and body["events_checked"] > 0
+    assert body["scope"] == {"national": True, "jurisdictions": ["BJ", "JX", "ORD", "SD", "SH"]}
+
+
+def test_a_jurisdictions_audit_verify_checks_its_own_cases_chains(client: TestClient, db: Database,
+                                                                  driver: Driver) -> None:
+    sh = driver.open("sh_applicant", "SH", application("SH"))
+    driver.open("bj_applicant", "BJ", application("BJ"))
+    with db.write() as s:  # someone edits an event of Shanghai's case
+        event = s.exec(select(AuditEvent).where(AuditEvent.case_id == sh)).first()
+        event.payload = {**event.payload, "edited": True}
+        s.add(event)
+    mine = client.get("/api/v1/audit/verify", headers=auth("sh_admin")).json()
+    assert mine["ok"] is False and mine["first_broken"]["stream"] == f"case:{sh}"
+    assert mine["scope"] == {"national": False, "jurisdictions": ["SH"]} and mine["streams"] == 1
+    beijing = client.get("/api/v1/audit/verify", headers=auth("bj_admin")).json()
+    assert beijing["ok"] is True and beijing["streams"] == 1  # its own case's chain, and nothing else
+    assert client.get("/api/v1/audit/verify", headers=auth("demo_admin")).json()["ok"] is False
 
 
 def test_bad_objection_is_422_and_nothing_is_lodged(client: TestClient, db: Database, driver: Driver) -> None:

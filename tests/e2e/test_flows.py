@@ -91,6 +91,14 @@ def test_admin_sees_flow_runs_with_links(flows_db: Database) -> None:
     assert {"project_registration", "SD", "case:1"} <= set(tagged["tags"])
     assert tagged["link"].endswith(f"/runs/flow-run/{tagged['id']}")
     assert client.get("/api/v1/admin/flow-runs", headers=h("sd_case_officer")).status_code == 403
+    # Prefect filters by tag: Shandong's administrator sees the run tagged SD, Beijing's does not, and
+    # neither sees an untagged (system-wide) run
+    run_flow(dispatch_flow(reason="untagged"))
+    names = {user: [r["name"] for r in client.get("/api/v1/admin/flow-runs", headers=h(user)).json()["items"]]
+             for user in ("demo_admin", "sd_admin", "bj_admin")}
+    assert {"dispatch (tagged)", "dispatch (untagged)"} <= set(names["demo_admin"])
+    assert "dispatch (tagged)" in names["sd_admin"] and "dispatch (untagged)" not in names["sd_admin"]
+    assert "dispatch (tagged)" not in names["bj_admin"] and "dispatch (untagged)" not in names["bj_admin"]
 
 
 def test_the_embedded_scheduler_dispatches_right_after_a_command(flows_db: Database, driver: Driver) -> None:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from services import dispatch, lease, panels
 from services.demo import Driver, application, commitments, drive_to
 from services.dispatch import Channels, drain
-from services.identity import create_user
+from services.identity import AdminScope, create_user
 from services.store.engine import Database
 from services.store.tables import (
     AuditEvent,
@@ -28,6 +28,7 @@ from services.store.tables import (
 )
 from services.sweep import record_breaches, send_reminders, sweep
 from services.timers import run_due_timers
+from states.profiles import all_profiles
 from tests.conftest import PG, at
 
 pytestmark = pytest.mark.integration
@@ -181,7 +182,8 @@ def test_an_unreachable_receiver_never_blocks_a_command_and_dead_letters_after_n
     assert row.status == "dead" and row.attempts == dispatch.MAX_ATTEMPTS and "Connect" in row.last_error
     with db.read() as s:  # the in-app notification went out on the first attempt and was not lost
         assert s.exec(select(Notification).where(Notification.outbox_key == row.key)).first() is not None
-    assert dispatch.retry(db, row.id, None).status == "pending"
+    national = AdminScope(national=True, jurisdictions=frozenset(all_profiles()))
+    assert dispatch.retry(db, row.id, None, national).status == "pending"
 
 
 def test_a_malformed_row_is_dead_lettered_at_once(db: Database) -> None:

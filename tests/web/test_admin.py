@@ -13,7 +13,7 @@ from sqlmodel import select
 from flows import runs
 from services.demo import Driver, application, commitments
 from services.store.engine import Database
-from services.store.tables import AuditEvent, CalendarYear, Outbox, RoleGrant, User
+from services.store.tables import AuditEvent, CalendarOverride, CalendarYear, Outbox, RoleGrant, User
 from services.sweep import record_breaches
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
@@ -131,9 +131,19 @@ def test_another_jurisdictions_admin_does_not_see_the_breach(signed_in, db: Data
                                                              test_clock) -> None:  # noqa: ANN001
     cid = _missed_completeness_check(db, driver, test_clock)
     assert f'href="/cases/{cid}"' not in signed_in("bj_admin").get("/admin").text
-    everywhere = signed_in("demo_admin")  # wears one hat at a time; the scope can widen to every one held
-    assert f'href="/cases/{cid}"' in everywhere.get("/admin?scope=all").text
+    national = signed_in("demo_admin")  # starts in the national hat: every jurisdiction
+    assert f'href="/cases/{cid}"' in national.get("/admin").text
+    national.post_form("/admin", "/hat", {"hat": "admin:BJ"})  # Beijing's hat shows Beijing only
+    assert f'href="/cases/{cid}"' not in national.get("/admin").text
+    assert f'href="/cases/{cid}"' in national.get("/admin?scope=all").text  # widened to every one held
     assert signed_in("sh_admin").get("/admin?procedure=teleport").status_code == 422
+
+
+def test_the_national_hat_is_named_national(signed_in) -> None:  # noqa: ANN001
+    page = signed_in("demo_admin").get("/admin").text
+    assert '<option value="admin:CN" selected>系统管理员 · 全国</option>' in page
+    assert "<small>系统管理员 · 全国</small>" in page
+    assert "Administrator · National" in english(signed_in("demo_admin")).get("/admin").text
 
 
 # --- flow runs ------------------------------------------------------------------------------------
@@ -142,7 +152,7 @@ def test_another_jurisdictions_admin_does_not_see_the_breach(signed_in, db: Data
 def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
-    async def unconfigured(limit: int = 50) -> dict:
+    async def unconfigured(limit: int = 50, jurisdictions: object = None) -> dict:
         raise runs.PrefectUnavailable([runs.Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
                                                    "No Prefect API is configured (PREFECT_API_URL)")])
 
@@ -153,7 +163,10 @@ def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:
 
 
 def test_flow_runs_link_into_the_prefect_ui(signed_in, monkeypatch) -> None:  # noqa: ANN001
-    async def recent(limit: int = 50) -> dict:
+    asked = []
+
+    async def recent(limit: int = 50, jurisdictions: object = None) -> dict:
+        asked.append(jurisdictions)
         return {"prefect_ui": "http://prefect.example/ui", "items": [{
             "id": "r1", "name": "gentle-otter", "flow": "dispatch", "state": "FAILED", "tags": ["carbon"],
             "start": "2026-03-02T01:00:00+00:00", "duration_seconds": 1.5,
@@ -163,6 +176,8 @@ def test_flow_runs_link_into_the_prefect_ui(signed_in, monkeypatch) -> None:  # 
     page = signed_in("sh_admin").get("/admin/flows")
     assert 'href="http://prefect.example/ui/runs/flow-run/r1"' in page.text and "✘ 失败" in page.text
     assert "2026-03-02 09:00:00" in page.text  # Beijing time
+    signed_in("demo_admin").get("/admin/flows")
+    assert asked == [frozenset({"SH"}), None]  # Shanghai's hat: the runs tagged SH; the national hat: every run
 
 
 # --- outbox ---------------------------------------------------------------------------------------
@@ -221,29 +236,47 @@ NOTICE = {"source": "国办发明电〔2027〕1号", "days": [{"date": "2027-01-
 
 
 def test_a_year_is_imported_from_pasted_json(signed_in, db: Database) -> None:  # noqa: ANN001
-    admin = signed_in("sh_admin")
+    admin = signed_in("demo_admin")  # the national hat loads the State Council's notice
     page = admin.get("/admin/calendar")
     assert "2027" in page.text and 'for="cal-year"' in page.text and 'for="cal-notice"' in page.text
+    assert "国务院办公厅每年发布的放假安排" in page.text
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": json.dumps(NOTICE)})
     assert r.status_code == 303 and r.headers["location"] == "/admin/calendar?ok=imported"
     with db.read() as s:
-        assert s.get(CalendarYear, 2027).source == "国办发明电〔2027〕1号"
+        assert s.get(CalendarYear, (2027, "CN")).source == "国办发明电〔2027〕1号"
     assert "国办发明电〔2027〕1号" in admin.get("/admin/calendar").text
-    assert system_events(db, "calendar_year_loaded")[-1].payload["days"] == 2
+    loaded = system_events(db, "calendar_year_loaded")[-1].payload
+    assert (loaded["days"], loaded["jurisdiction"]) == (2, "CN")
+
+
+def test_a_jurisdictions_hat_loads_its_own_days_only(signed_in, db: Database) -> None:  # noqa: ANN001
+    national = signed_in("demo_admin")
+    national.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": json.dumps(NOTICE)})
+    admin = signed_in("sh_admin")
+    page = admin.get("/admin/calendar")
+    assert "导入本辖区某年度的本地日期" in page.text and "国务院办公厅每年发布的放假安排" not in page.text
+    local = {"source": "沪府办〔2027〕2号", "days": [{"date": "2027-03-05", "kind": "holiday", "name": "本地假日"}]}
+    r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": json.dumps(local)})
+    assert r.status_code == 303
+    with db.read() as s:
+        rows = {(o.day.isoformat(), o.jurisdiction) for o in s.exec(select(CalendarOverride))}
+        assert s.get(CalendarYear, (2027, "CN")).revision == 1  # the national load untouched
+    assert rows == {("2027-01-01", None), ("2027-02-06", None), ("2027-03-05", "SH")}
+    assert 'id="local-loads"' in admin.get("/admin/calendar").text
 
 
 def test_a_year_is_imported_from_an_uploaded_file(signed_in, db: Database) -> None:  # noqa: ANN001
-    admin = signed_in("sh_admin")
+    admin = signed_in("demo_admin")
     body = json.dumps(NOTICE, ensure_ascii=False).encode()
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": ""},
                         files={"file": ("notice.json", body, "application/json")})
     assert r.status_code == 303
     with db.read() as s:
-        assert s.get(CalendarYear, 2027) is not None
+        assert s.get(CalendarYear, (2027, "CN")) is not None
 
 
 def test_a_bad_notice_comes_back_with_its_values_and_reasons(signed_in, db: Database) -> None:  # noqa: ANN001
-    admin = signed_in("sh_admin")
+    admin = signed_in("demo_admin")
     typed = '{"source": "x", "days": [{"date": "2027-13-01", "kind": "holiday"}]}'
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "27", "notice": typed})
     assert r.status_code == 422
@@ -255,8 +288,11 @@ def test_a_bad_notice_comes_back_with_its_values_and_reasons(signed_in, db: Data
     assert r.status_code == 422 and 'id="cal-notice-err"' in r.text and "Not imported" in r.text
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": "{not json"})
     assert r.status_code == 422 and "Not valid JSON" in r.text
+    local = json.dumps({"source": "x", "days": [{"date": "2027-03-05", "kind": "holiday", "jurisdiction": "SH"}]})
+    r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": local})
+    assert r.status_code == 422 and "holds national days only" in r.text  # a local day belongs to its own load
     with db.read() as s:
-        assert s.get(CalendarYear, 2027) is None
+        assert s.exec(select(CalendarYear)).first() is None
 
 
 # --- users and grants -----------------------------------------------------------------------------
@@ -294,6 +330,39 @@ def test_a_bad_grant_comes_back_with_its_values_and_reasons(signed_in, db: Datab
                                  {"username": "sh_case_officer", "role": "case_officer"})
     assert r.status_code == 422 and "already holds that role" in r.text
     assert system_events(db, "role_granted") == []
+
+
+def test_a_jurisdictions_admin_sees_and_changes_only_its_own_grants(signed_in, db: Database) -> None:  # noqa: ANN001
+    admin = signed_in("sh_admin")
+    page = admin.get("/admin/users").text
+    row = re.search(rf'<tr id="user-{user_id(db, "demo_admin")}">.*?<ul class="grants">(.*?)</ul>', page, re.S)
+    assert row and "系统管理员 · SH" in row.group(1) and "· BJ" not in row.group(1) and "全国" not in row.group(1)
+    assert 'id="grant-jurisdiction"' not in page  # Shanghai's hat grants in Shanghai only
+    r = admin.post_form("/admin/users", f"/admin/users/{user_id(db, 'demo_admin')}/revoke",
+                        {"role": "admin", "jurisdiction": "BJ"})
+    assert r.status_code == 403
+    r = admin.post_form("/admin/users", "/admin/users/grant", {"username": "sh_applicant2", "role": "admin",
+                                                               "jurisdiction": "CN"})
+    assert r.status_code == 403 and system_events(db, "role_granted") == [] and system_events(db, "role_revoked") == []
+
+
+def test_the_national_admin_grants_anywhere_and_nationally(signed_in, db: Database) -> None:  # noqa: ANN001
+    admin = signed_in("demo_admin")
+    page = admin.get("/admin/users").text
+    assert '<option value="CN" >全国</option>' in page and '<option value="JX" >JX</option>' in page
+    assert "bj_case_officer" in page and "sh_case_officer" in page  # everyone with a role
+    r = admin.post_form("/admin/users", "/admin/users/grant", {"username": "sh_admin", "role": "admin",
+                                                               "jurisdiction": "CN"})
+    assert r.status_code == 303
+    assert system_events(db, "role_granted")[-1].payload["jurisdiction"] == "CN"
+    r = admin.post_form("/admin/users", "/admin/users/grant", {"username": "sh_admin", "role": "case_officer",
+                                                               "jurisdiction": "CN"})
+    assert r.status_code == 422 and "全国范围只能授予系统管理员角色" in r.text
+    r = admin.post_form("/admin/users", "/admin/users/grant", {"username": "sh_admin", "role": "expert"})
+    assert r.status_code == 422 and 'id="grant-jurisdiction-err"' in r.text and "请选择辖区" in r.text
+    r = admin.post_form("/admin/users", f"/admin/users/{user_id(db, 'bj_expert1')}/revoke",
+                        {"role": "expert", "jurisdiction": "BJ"})
+    assert r.status_code == 303 and system_events(db, "role_revoked")[-1].payload["jurisdiction"] == "BJ"
 
 
 def test_an_admin_cannot_revoke_their_own_admin_role(signed_in, db: Database) -> None:  # noqa: ANN001

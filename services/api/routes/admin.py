@@ -1,4 +1,10 @@
-"""Administrators: the audit chain, the calendar years, the timers."""
+"""Administrators: the audit chain, the calendar years, the timers, the outbox, breaches, flow runs.
+
+Every route names the scope it needs in its signature: `NationalAdminDep` for the State Council's
+calendar and system-wide operations, `AdminDep` for what a jurisdiction's administrator sees of their
+own jurisdictions (the national administrator's are all of them). `services.identity.AdminScope` is
+the one place a scope is worked out; tests/e2e/test_admin_scope.py walks every admin route.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +16,33 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from services import audit, dispatch, workdays
-from services.api.deps import ActorDep, DbDep
+from services.api.deps import ActorDep, AdminDep, DbDep, NationalAdminDep
 from services.calendar import DayOverride
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
 from services.identity import Actor
-from services.store.tables import Outbox, SlaBreach, WebhookEndpoint
+from services.store.engine import Database
+from services.store.tables import SlaBreach, WebhookEndpoint
 from services.timers import run_due_timers
 from services.transparency import verify as transparency
 from states.messages import Reason, reason
 from states.profiles import get_profile
+from states.spec import NATIONAL
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
-def _require_admin(actor: Actor) -> None:
-    if not any(r == "admin" for r, _ in actor.grants):
-        raise Forbidden([reason("role_required", roles_zh="系统管理员", roles_en="admin")])
-
-
-@router.get("/audit/verify", summary="Recompute every hash chain and check the signed transparency log over "
-                                    "them; name the first problem")
-def verify(actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    _require_admin(actor)
+@router.get("/audit/verify", summary="Recompute the hash chains in my scope and (national scope) check the signed "
+                                    "transparency log over them; name the first problem")
+def verify(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    """National: every chain, the `system` stream and the transparency log (one log for the whole
+    system). A jurisdiction's administrator: the chains of their jurisdictions' cases only, and the
+    answer says so."""
     with db.read() as session:
-        return transparency.with_log(audit.verify(session), session)
+        result = audit.verify(session, None if scope.national else scope.jurisdictions)
+        if scope.national:
+            result = transparency.with_log(result, session)
+    return {**result, "scope": scope.as_dict()}
 
 
 class DayRow(BaseModel):
@@ -51,66 +59,71 @@ class YearNotice(BaseModel):
     days: list[DayRow] = Field(max_length=400)
 
 
-@router.put("/admin/calendar/years/{year}", summary="Load a year's State Council holiday notice")
-def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, actor: ActorDep, db: DbDep
-              ) -> dict[str, Any]:
-    _require_admin(actor)
-    unknown = [d.jurisdiction for d in body.days if d.jurisdiction and get_profile(d.jurisdiction) is None]
-    if unknown:
-        raise Invalid([reason("unknown_jurisdiction", field="days", code=c) for c in sorted(set(unknown))])
+def _load(db: Database, actor: Actor, year: int, body: YearNotice, jurisdiction: str) -> dict[str, Any]:
     with db.write() as session:
         return workdays.import_year(
             session, year=year, source=body.source, actor_id=actor.user_id, actor_role="admin",
-            days=[DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in body.days])
+            days=[DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in body.days],
+            jurisdiction=jurisdiction)
+
+
+@router.put("/admin/calendar/years/{year}", summary="Load a year's State Council holiday notice (national)")
+def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, actor: ActorDep,
+              scope: NationalAdminDep, db: DbDep) -> dict[str, Any]:
+    """Replaces the year's national days only: every jurisdiction's own days stay in force."""
+    return _load(db, actor, year, body, NATIONAL)
+
+
+@router.put("/admin/calendar/years/{year}/jurisdictions/{jurisdiction}",
+            summary="Load a jurisdiction's own days of a year (its administrators, or the national one)")
+def load_local_days(year: Annotated[int, Path(ge=2000, le=2100)], jurisdiction: Annotated[str, Path(max_length=8)],
+                    body: YearNotice, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    """A local holiday or make-up day of one jurisdiction; replaces that jurisdiction's days of the year
+    and nothing else. It does not make the year any less provisional: only the national notice does."""
+    if get_profile(jurisdiction) is None:  # the national scope's days are the State Council's notice (above)
+        raise Invalid([reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction)])
+    if not scope.covers(jurisdiction):
+        raise Forbidden([reason("admin_scope", code=jurisdiction)])
+    return _load(db, actor, year, body, jurisdiction)
 
 
 @router.get("/admin/calendar/coverage", summary="Which years are loaded; how many deadlines are provisional")
-def coverage(actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    _require_admin(actor)
+def coverage(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    """The national calendar for every administrator; local loads and provisional deadlines of my scope."""
     with db.read() as session:
-        return workdays.coverage(session)
+        return workdays.coverage(session, None if scope.national else scope.jurisdictions)
 
 
-@router.post("/admin/timers/run", summary="Fire due timers now (the sweep does this on schedule)")
-def run_timers(actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    _require_admin(actor)
+@router.post("/admin/timers/run", summary="Fire due timers now, every jurisdiction's (national)")
+def run_timers(scope: NationalAdminDep, db: DbDep) -> dict[str, Any]:
     return run_due_timers(db)
 
 
-def _admin_jurisdictions(actor: Actor) -> list[str]:
-    _require_admin(actor)
-    return sorted(j for r, j in actor.grants if r == "admin")
-
-
-@router.get("/admin/outbox", summary="The outbox: pending, dead-lettered (with their last error) or done")
-def outbox(actor: ActorDep, db: DbDep, status: Annotated[str, Query(pattern="^(pending|dead|done)$")] = "dead",
+@router.get("/admin/outbox", summary="The outbox in my scope: pending, dead-lettered (with their last error) or done")
+def outbox(scope: AdminDep, db: DbDep, status: Annotated[str, Query(pattern="^(pending|dead|done)$")] = "dead",
            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    js = _admin_jurisdictions(actor)
     with db.read() as session:
-        rows = session.exec(select(Outbox).where(Outbox.status == status).order_by(Outbox.id.desc())  # type: ignore[union-attr]
-                            .limit(limit * 4))
-        items = [{"id": o.id, "key": o.key, "kind": o.kind, "case_id": o.case_id, "status": o.status,
-                  "attempts": o.attempts, "last_error": o.last_error, "created_at": o.created_at.isoformat(),
-                  "available_at": o.available_at.isoformat()}
-                 for o in rows if o.payload.get("jurisdiction") in js or o.payload.get("jurisdiction") is None]
-        return {"items": items[:limit]}
+        rows = dispatch.listing(session, scope, status, limit)
+    return {"items": [{"id": o.id, "key": o.key, "kind": o.kind, "case_id": o.case_id, "jurisdiction": whose,
+                       "status": o.status, "attempts": o.attempts, "last_error": o.last_error,
+                       "created_at": o.created_at.isoformat(), "available_at": o.available_at.isoformat()}
+                      for o, whose in rows]}
 
 
-@router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row round again")
-def retry_outbox(outbox_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    _admin_jurisdictions(actor)
-    row = dispatch.retry(db, outbox_id, actor.user_id)
+@router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row in my scope round again")
+def retry_outbox(outbox_id: int, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    row = dispatch.retry(db, outbox_id, actor.user_id, scope)
     if row is None:
         raise NotFound.of("发件箱记录", "Outbox row")
     return {"id": row.id, "status": row.status, "attempts": row.attempts}
 
 
-@router.get("/admin/sla-breaches", summary="Missed deadlines, grouped by procedure, stage, role and jurisdiction")
-def sla_breaches(actor: ActorDep, db: DbDep,
+@router.get("/admin/sla-breaches",
+            summary="Missed deadlines in my scope, grouped by procedure, stage, role and jurisdiction")
+def sla_breaches(scope: AdminDep, db: DbDep,
                  status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open") -> dict[str, Any]:
-    js = _admin_jurisdictions(actor)
     with db.read() as session:
-        q = select(SlaBreach).where(SlaBreach.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        q = select(SlaBreach).where(scope.where(SlaBreach.jurisdiction))
         if status == "open":
             q = q.where(SlaBreach.resolved_at.is_(None))  # type: ignore[union-attr]
         elif status == "closed":
@@ -129,12 +142,11 @@ def sla_breaches(actor: ActorDep, db: DbDep,
          "escalation_task_id": b.escalation_task_id} for b in rows]}
 
 
-@router.get("/admin/flow-runs", summary="Recent flow runs from the Prefect API, with links into its UI")
-async def flow_runs(actor: ActorDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    _require_admin(actor)
+@router.get("/admin/flow-runs", summary="Recent flow runs in my scope from the Prefect API, with links into its UI")
+async def flow_runs(scope: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     from flows.runs import recent_runs
 
-    return await recent_runs(limit)
+    return await recent_runs(limit, None if scope.national else scope.jurisdictions)
 
 
 class WebhookIn(BaseModel):
@@ -147,12 +159,15 @@ class WebhookIn(BaseModel):
 
 
 @router.post("/admin/webhooks", status_code=201, summary="Register a jurisdiction's webhook receiver")
-def add_webhook(body: WebhookIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    if body.jurisdiction not in _admin_jurisdictions(actor):
-        raise Forbidden([reason("role_required", roles_zh="该辖区系统管理员", roles_en="admin of that jurisdiction")])
-    unknown = [e for e in body.events if e not in dispatch.HANDLERS]
-    if unknown:
-        raise Invalid([Reason("unknown_event", f"未知事件：{e}", f"Unknown event: {e}", "events") for e in unknown])
+def add_webhook(body: WebhookIn, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
+    problems = [Reason("unknown_event", f"未知事件：{e}", f"Unknown event: {e}", "events")
+                for e in body.events if e not in dispatch.HANDLERS]
+    if get_profile(body.jurisdiction) is None:  # the national scope has no events of its own to send
+        problems.insert(0, reason("unknown_jurisdiction", field="jurisdiction", code=body.jurisdiction))
+    elif not scope.covers(body.jurisdiction):
+        raise Forbidden([reason("admin_scope", code=body.jurisdiction)])
+    if problems:
+        raise Invalid(problems)
     with db.write() as session:
         endpoint = WebhookEndpoint(**body.model_dump())
         session.add(endpoint)

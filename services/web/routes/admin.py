@@ -1,5 +1,8 @@
-"""The administrators' pages (hat `admin`; its jurisdiction scopes what is shown): missed deadlines and
+"""The administrators' pages (hat `admin`; its scope decides what is shown): missed deadlines and
 cycle times, flow runs, the outbox, the calendar, users and their grants, the profiles in force.
+
+The national hat (`admin · 全国`) sees and acts on every jurisdiction and the system's own rows; a
+jurisdiction's hat on that jurisdiction only (`AdminHat`, from `services.identity.admin_scope`).
 
 Every change goes through the service functions the admin API uses (`dispatch.retry`,
 `workdays.import_year`, `identity.grant_role`/`revoke_role`), so the page and the API agree.
@@ -15,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, and_, or_, select
 from starlette.datastructures import UploadFile
 
 from flows import runs
@@ -26,17 +29,18 @@ from services.calendar import DayOverride, local_date
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
 from services.forms_errors import reasons_from_validation
-from services.store.tables import Case, Jurisdiction, Organisation, Outbox, RoleGrant, User
+from services.identity import AdminScope, admin_scope
+from services.store.tables import Jurisdiction, Organisation, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
-from services.web.deps import CheckedForm, SignedIn, wearing
+from services.web.deps import AdminHat, CheckedForm, SignedIn
 from services.web.pages import lang_of, render
 from services.web.profile_tables import profile_sections
 from services.web.sessions import Signed
 from states.machine import BUILDERS
 from states.messages import Reason, label
 from states.profiles import all_profiles, get_profile
-from states.spec import ROLES
+from states.spec import NATIONAL, ROLES
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,11 +49,6 @@ CALENDAR_EXAMPLE = json.dumps({"source": "国办发明电〔2027〕1号", "days"
     {"date": "2027-02-07", "kind": "workday", "name": "春节调休"}]}, ensure_ascii=False, indent=1)
 NOTICE_BYTES = 256 * 1024  # a year's notice is a few kilobytes
 PREFECT_WAIT_SECONDS = 8
-
-
-def _admin_of(signed: Signed) -> list[str]:
-    """Every jurisdiction the person administers (the hat shows one of them at a time)."""
-    return sorted(j for r, j in signed.person.grants if r == "admin")
 
 
 # --- dashboard: breaches and cycle times ---------------------------------------------------------
@@ -88,33 +87,35 @@ def _charts(series: metrics.Weekly, lang: str) -> tuple[Any, list[tuple[metrics.
 
 
 @router.get("/admin")
-def dashboard(request: Request, signed: SignedIn, status: Literal["open", "closed", "all"] = "open",
+def dashboard(request: Request, signed: SignedIn, hat_scope: AdminHat,
+              status: Literal["open", "closed", "all"] = "open",
               procedure: Annotated[str | None, Query(max_length=40)] = None,
               scope: Literal["hat", "all"] = "hat") -> Response:
-    jurisdiction = wearing(signed, "admin")
     if procedure and procedure not in BUILDERS:
         raise Invalid([Reason("procedure_unknown", f"未知程序：{procedure}", f"Unknown procedure: {procedure}",
                               "procedure")])
-    js = [jurisdiction] if scope == "hat" else _admin_of(signed)
+    # the hat's scope, or widened to every jurisdiction the person administers in any hat
+    js = sorted((hat_scope if scope == "hat" else admin_scope(signed.person)).jurisdictions)
     with get_db(request).read() as session:
         breaches = metrics.load_breaches(session, js, status, procedure or None)
         groups = metrics.breach_groups(session, js, status, procedure or None)
         series = metrics.load_weekly(session, js, local_date(clock.now()), procedure or None)
     overview, panels = _charts(series, lang_of(request))
     return render(request, "admin/dashboard.html", section="dashboard", status=status, procedure=procedure or "",
-                  scope=scope, scope_js=js, procedures=sorted(BUILDERS), groups=groups, breaches=breaches,
-                  breach_total=sum(groups["kind"].values()), series=series, overview=overview, panels=panels)
+                  scope=scope, scope_js=js, national=NATIONAL, procedures=sorted(BUILDERS), groups=groups,
+                  breaches=breaches, breach_total=sum(groups["kind"].values()), series=series, overview=overview,
+                  panels=panels)
 
 
 # --- flow runs ------------------------------------------------------------------------------------
 
 
 @router.get("/admin/flows")
-async def flow_runs(request: Request, signed: SignedIn) -> Response:
-    wearing(signed, "admin")
+async def flow_runs(request: Request, scope: AdminHat) -> Response:
     data, problem = None, None
+    tagged = None if scope.national else scope.jurisdictions  # a jurisdiction's hat: the runs tagged with it
     try:  # a Prefect server that doesn't answer must not hold the page (its client retries for long)
-        data = await asyncio.wait_for(runs.recent_runs(30), PREFECT_WAIT_SECONDS)
+        data = await asyncio.wait_for(runs.recent_runs(30, tagged), PREFECT_WAIT_SECONDS)
     except runs.PrefectUnavailable as exc:
         problem = exc.reasons
     except TimeoutError:
@@ -128,44 +129,18 @@ async def flow_runs(request: Request, signed: SignedIn) -> Response:
 # --- outbox ---------------------------------------------------------------------------------------
 
 
-def _jurisdiction_of(row: Outbox, cases: dict[int, str]) -> str | None:
-    return row.payload.get("jurisdiction") or (cases.get(row.case_id) if row.case_id else None)
-
-
-def _outbox(session: Session, jurisdiction: str, status: str, limit: int = 100) -> list[tuple[Outbox, str | None]]:
-    """This jurisdiction's rows, and the system's own (no jurisdiction), newest first."""
-    rows = list(session.exec(select(Outbox).where(Outbox.status == status)
-                             .order_by(Outbox.id.desc()).limit(limit * 4)))  # type: ignore[union-attr]
-    ids = {r.case_id for r in rows if r.case_id}
-    in_cases = Case.id.in_(ids)  # type: ignore[union-attr]
-    cases: dict[int, str] = dict(session.exec(select(Case.id, Case.jurisdiction).where(in_cases)).all()) if ids else {}
-    out = [(r, _jurisdiction_of(r, cases)) for r in rows]
-    return [(r, j) for r, j in out if j in (jurisdiction, None)][:limit]
-
-
 @router.get("/admin/outbox")
-def outbox(request: Request, signed: SignedIn, status: Literal["dead", "pending", "done"] = "dead") -> Response:
-    jurisdiction = wearing(signed, "admin")
+def outbox(request: Request, scope: AdminHat, status: Literal["dead", "pending", "done"] = "dead") -> Response:
     with get_db(request).read() as session:
-        rows = _outbox(session, jurisdiction, status)
-    return render(request, "admin/outbox.html", section="outbox", status=status, rows=rows)
+        rows = dispatch.listing(session, scope, status)
+    return render(request, "admin/outbox.html", section="outbox", status=status, rows=rows, national=scope.national)
 
 
 @router.post("/admin/outbox/{outbox_id}/retry")
-async def retry(outbox_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    jurisdiction = wearing(signed, "admin")
-    db = get_db(request)
-
-    def send_again() -> None:
-        with db.read() as session:
-            row = session.get(Outbox, outbox_id)
-            case = session.get(Case, row.case_id) if row is not None and row.case_id else None
-        known = {case.id: case.jurisdiction} if case else {}
-        if row is None or _jurisdiction_of(row, known) not in (jurisdiction, None):
-            raise NotFound.of("发件箱记录", "Outbox row")
-        dispatch.retry(db, outbox_id, signed.person.user_id)
-
-    await run_in_threadpool(send_again)
+async def retry(outbox_id: int, request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
+    row = await run_in_threadpool(dispatch.retry, get_db(request), outbox_id, signed.person.user_id, scope)
+    if row is None:
+        raise NotFound.of("发件箱记录", "Outbox row")
     committed(request, None, "outbox_retry")
     return RedirectResponse("/admin/outbox?status=dead&ok=retried", status_code=303)
 
@@ -173,21 +148,27 @@ async def retry(outbox_id: int, request: Request, signed: SignedIn, form: Checke
 # --- calendar -------------------------------------------------------------------------------------
 
 
-def _calendar_page(request: Request, status_code: int = 200, year: str = "", notice: str = "",
-                   reasons: list[Reason] | None = None) -> Response:
+def _calendar_page(request: Request, scope: AdminScope, load: str, status_code: int = 200, year: str = "",
+                   notice: str = "", reasons: list[Reason] | None = None) -> Response:
     with get_db(request).read() as session:
-        coverage = workdays.coverage(session)
+        coverage = workdays.coverage(session, None if scope.national else scope.jurisdictions)
     reasons = reasons or []
     by_field = {name: [r for r in reasons if r.field == name] for name in ("year", "notice")}
     return render(request, "admin/calendar.html", status_code=status_code, section="calendar", coverage=coverage,
                   year=year, notice=notice, errors=by_field, example=CALENDAR_EXAMPLE,
-                  next_year=local_date(clock.now()).year + 1)
+                  next_year=local_date(clock.now()).year + 1, load=load, national=NATIONAL)
+
+
+def _hat_place(signed: Signed) -> str:
+    """Where the admin hat is worn: `CN` for the national hat, else its jurisdiction. It is what the
+    calendar form loads (the State Council's notice, or that jurisdiction's own days) and where the
+    users page grants by default."""
+    return signed.hat[1]  # type: ignore[index] - AdminHat made sure an admin hat is worn
 
 
 @router.get("/admin/calendar")
-def calendar_page(request: Request, signed: SignedIn) -> Response:
-    wearing(signed, "admin")
-    return _calendar_page(request)
+def calendar_page(request: Request, signed: SignedIn, scope: AdminHat) -> Response:
+    return _calendar_page(request, scope, _hat_place(signed))
 
 
 def _read_notice(text: str) -> tuple[YearNotice | None, list[Reason]]:
@@ -203,14 +184,12 @@ def _read_notice(text: str) -> tuple[YearNotice | None, list[Reason]]:
     except ValidationError as exc:
         return None, [Reason(r.code, f"{r.field}：{r.zh}", f"{r.field}: {r.en}", "notice")
                       for r in reasons_from_validation(exc)]
-    unknown = sorted({d.jurisdiction for d in notice.days if d.jurisdiction and get_profile(d.jurisdiction) is None})
-    return (None, [Reason("unknown_jurisdiction", f"未知辖区：{c}", f"Unknown jurisdiction: {c}", "notice")
-                   for c in unknown]) if unknown else (notice, [])
+    return notice, []
 
 
 @router.post("/admin/calendar")
-async def calendar_import(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    wearing(signed, "admin")
+async def calendar_import(request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
+    scope_of_load = _hat_place(signed)
     year_text = str(form.get("year") or "").strip()
     text = str(form.get("notice") or "")
     upload = form.get("file")
@@ -241,7 +220,7 @@ async def calendar_import(request: Request, signed: SignedIn, form: CheckedForm)
         def load() -> None:
             with get_db(request).write() as session:
                 workdays.import_year(session, year=year, source=notice.source, days=days,
-                                     actor_id=signed.person.user_id, actor_role="admin")
+                                     actor_id=signed.person.user_id, actor_role="admin", jurisdiction=scope_of_load)
 
         try:
             await run_in_threadpool(load)
@@ -249,55 +228,71 @@ async def calendar_import(request: Request, signed: SignedIn, form: CheckedForm)
             reasons = [Reason(r.code, r.zh, r.en, r.field if r.field == "year" else "notice") for r in exc.reasons]
         else:
             return RedirectResponse("/admin/calendar?ok=imported", status_code=303)
-    return _calendar_page(request, 422, year_text, text, reasons)
+    return _calendar_page(request, scope, scope_of_load, 422, year_text, text, reasons)
 
 
 # --- users and grants -----------------------------------------------------------------------------
 
 
-def _users(session: Session, jurisdiction: str, q: str) -> list[dict[str, Any]]:
-    """Who holds a role here; or, when searching, anyone by username or name (to grant them one)."""
+def _users(session: Session, scope: AdminScope, q: str) -> list[dict[str, Any]]:
+    """Who holds a role in my scope; or, when searching, people by username or name to grant a role to.
+    Only grants in my scope are shown: another jurisdiction's are not mine to see. A jurisdiction's
+    administrator finds people of other jurisdictions only by their exact username."""
+    mine = scope.where(RoleGrant.jurisdiction)
+    holders = select(RoleGrant.user_id).where(mine)
     query = select(User).order_by(User.username).limit(200)
     if q:
         like = f"%{q}%"
-        query = query.where(or_(User.username.ilike(like), User.display_name.ilike(like)))  # type: ignore[attr-defined]
+        named = or_(User.username.ilike(like), User.display_name.ilike(like))  # type: ignore[attr-defined]
+        query = query.where(named if scope.national else
+                            or_(User.username == q, and_(named, User.id.in_(holders))))  # type: ignore[union-attr]
     else:
-        holders = select(RoleGrant.user_id).where(RoleGrant.jurisdiction == jurisdiction)
         query = query.where(User.id.in_(holders))  # type: ignore[union-attr]
     users = list(session.exec(query))
     ids = [u.id for u in users]
     grants: dict[int, list[tuple[str, str]]] = {}
     of_users = RoleGrant.user_id.in_(ids)  # type: ignore[attr-defined]
-    rows = session.exec(select(RoleGrant).where(of_users)) if ids else []
+    rows = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
     for g in rows:
         grants.setdefault(g.user_id, []).append((g.role, g.jurisdiction))
     orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
         Organisation.id.in_({u.org_id for u in users if u.org_id})))}  # type: ignore[union-attr]
-    return [{"user": u, "org": orgs.get(u.org_id), "grants": sorted(grants.get(u.id, []), key=lambda g: (g[1], g[0]))}
-            for u in users]
+    return [{"user": u, "org": orgs.get(u.org_id),
+             "grants": sorted(grants.get(u.id, []), key=lambda g: (g[1] != NATIONAL, g[1], g[0]))} for u in users]
 
 
-def _users_page(request: Request, signed: Signed, jurisdiction: str, q: str = "", status_code: int = 200,
+def _users_page(request: Request, signed: Signed, scope: AdminScope, q: str = "", status_code: int = 200,
                 values: dict[str, str] | None = None, reasons: list[Reason] | None = None) -> Response:
+    hat = _hat_place(signed)  # the national hat, or the one jurisdiction its grants are given in
     with get_db(request).read() as session:
-        users = _users(session, jurisdiction, q)
-        place = session.get(Jurisdiction, jurisdiction)
+        users = _users(session, scope, q)
+        place = session.get(Jurisdiction, hat)
     reasons = reasons or []
-    by_field = {name: [r for r in reasons if r.field == name] for name in ("username", "role")}
+    by_field = {name: [r for r in reasons if r.field == name] for name in ("username", "role", "jurisdiction")}
     loose = [r for r in reasons if r.field not in by_field]
+    # where this hat may grant: a jurisdiction's hat there only; the national hat anywhere, nationally too
+    places = [NATIONAL, *sorted(scope.jurisdictions)] if scope.national else [hat]
     return render(request, "admin/users.html", status_code=status_code, section="users", users=users, q=q,
-                  roles=ROLES, values=values or {}, errors=by_field, loose=loose, jurisdiction=jurisdiction,
-                  place=place, me=signed.person.user_id)
+                  roles=ROLES, values=values or {}, errors=by_field, loose=loose, jurisdiction=hat,
+                  place=place, places=places, me=signed.person.user_id, national=NATIONAL)
 
 
 @router.get("/admin/users")
-def users_page(request: Request, signed: SignedIn, q: Annotated[str, Query(max_length=64)] = "") -> Response:
-    return _users_page(request, signed, wearing(signed, "admin"), q.strip())
+def users_page(request: Request, signed: SignedIn, scope: AdminHat,
+               q: Annotated[str, Query(max_length=64)] = "") -> Response:
+    return _users_page(request, signed, scope, q.strip())
+
+
+def _where_to_grant(signed: Signed, form: Any) -> str:  # noqa: ANN401 - the posted form
+    """The jurisdiction a grant or revocation is for: as posted (the national hat chooses), else the
+    hat's own. `identity.grant_role`/`revoke_role` refuse anything outside the hat's scope."""
+    hat = _hat_place(signed)
+    return str(form.get("jurisdiction") or "")[:8] or (hat if hat != NATIONAL else "")
 
 
 @router.post("/admin/users/grant")
-async def grant(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    jurisdiction = wearing(signed, "admin")
+async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
+    jurisdiction = _where_to_grant(signed, form)
     username = str(form.get("username") or "").strip()[:64]
     role = str(form.get("role") or "")
 
@@ -307,6 +302,8 @@ async def grant(request: Request, signed: SignedIn, form: CheckedForm) -> Respon
             reasons.append(Reason("username_required", "请填写用户名", "Enter a username", "username"))
         if role not in ROLES:
             reasons.append(Reason("role_required", "请选择角色", "Choose a role", "role"))
+        if not jurisdiction:
+            reasons.append(Reason("jurisdiction_required", "请选择辖区", "Choose a jurisdiction", "jurisdiction"))
         if reasons:
             raise Invalid(reasons)
         with get_db(request).write() as session:
@@ -319,18 +316,18 @@ async def grant(request: Request, signed: SignedIn, form: CheckedForm) -> Respon
     try:
         await run_in_threadpool(give)
     except Invalid as exc:
-        return _users_page(request, signed, jurisdiction, username, 422, {"username": username, "role": role},
-                           exc.reasons)
+        return _users_page(request, signed, scope, username, 422,
+                           {"username": username, "role": role, "jurisdiction": jurisdiction}, exc.reasons)
     return RedirectResponse(f"/admin/users?ok=granted&q={username}", status_code=303)
 
 
 @router.post("/admin/users/{user_id}/revoke")
-async def revoke(user_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    jurisdiction = wearing(signed, "admin")
+async def revoke(user_id: int, request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
+    jurisdiction = _where_to_grant(signed, form)
     role = str(form.get("role") or "")
     if user_id == signed.person.user_id and role == "admin":
-        raise Forbidden([Reason("own_admin", "不能撤销自己在本辖区的管理员权限（请由另一位管理员操作）",
-                                "You cannot revoke your own admin role here (ask another administrator)")])
+        raise Forbidden([Reason("own_admin", "不能撤销自己的管理员权限（请由另一位管理员操作）",
+                                "You cannot revoke your own admin role (ask another administrator)")])
 
     def withdraw() -> None:
         with get_db(request).write() as session:
@@ -343,9 +340,11 @@ async def revoke(user_id: int, request: Request, signed: SignedIn, form: Checked
 # --- jurisdiction profiles ------------------------------------------------------------------------
 
 @router.get("/admin/profiles")
-def profiles(request: Request, signed: SignedIn, code: Annotated[str | None, Query(max_length=8)] = None) -> Response:
-    jurisdiction = wearing(signed, "admin")
-    code = code or jurisdiction
+def profiles(request: Request, signed: SignedIn, scope: AdminHat,
+             code: Annotated[str | None, Query(max_length=8)] = None) -> Response:
+    """Read-only, every profile for every administrator (they are public rules); the hat's by default."""
+    hat = _hat_place(signed)
+    code = code or (hat if hat != NATIONAL else next(iter(all_profiles())))
     profile = get_profile(code)
     if profile is None:
         raise NotFound.of("辖区", "Jurisdiction")
