@@ -7,7 +7,7 @@ its 500 handler), in this order:
    then https, so cookies get `Secure` and responses HSTS;
 2. the security headers, on every response: pages, the API's JSON, /docs, static files, errors;
 3. the request guard: a body larger than its route's limit is refused with 413 before it is read (by
-   its Content-Length, or while streaming when it has none); a NUL character in the query string, a
+   its Content-Length; without one, as soon as the bytes streamed pass the limit); a NUL character in the query string, a
    JSON body or a posted form is refused with 422, naming the field (PostgreSQL cannot store one,
    and no person types one).
 """
@@ -19,7 +19,6 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -131,11 +130,42 @@ class RequestGuard:
         if content_type in PARSED_HERE or content_type.endswith("+json"):
             await self._buffered(scope, receive, send, limit, content_type)
             return
-        await self.app(scope, _counted(receive, limit), send)
+        await self._streamed(scope, receive, send, limit)
 
     async def _refuse_too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         size = f"{limit / 1024 / 1024:.1f} MiB"
         await refusal(scope, 413, [reason("body_too_large", limit=size)])(scope, receive, send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """A body without (or under) its Content-Length is counted as the app reads it: one chunk past
+        the limit, the 413 goes out from here and the app is told the client left (whatever it does
+        next is dropped), so that no middleware or parser in between can turn the refusal into a 500."""
+        size, started, refused = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal size, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit and not started:
+                    refused = True
+                    await self._refuse_too_large(scope, receive, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if not refused:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
 
     async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int, content_type: str) -> None:
         """A JSON object or a form is small: read it whole (up to the limit), look for NULs, replay it."""
@@ -168,23 +198,6 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
 
-def _counted(receive: Receive, limit: int) -> Receive:
-    """A body without (or under) its Content-Length is counted as it streams: past the limit, the
-    route reading it gets a 413 (FastAPI passes an HTTPException through its body parsing)."""
-    size = 0
-
-    async def counted() -> Message:
-        nonlocal size
-        message = await receive()
-        if message["type"] == "http.request":
-            size += len(message.get("body", b""))
-            if size > limit:
-                raise HTTPException(413)
-        return message
-
-    return counted
-
-
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -197,8 +210,11 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in wanted.items() if k.lower().encode() not in present]
+                present = dict((k.lower(), v) for k, v in message.get("headers", []))
+                skip = set(present)
+                if present.get(b"content-type", b"").startswith(b"application/pdf"):
+                    skip.add(b"content-security-policy")  # Chrome's PDF viewer draws nothing under one
+                extra = [(k.lower().encode(), v.encode()) for k, v in wanted.items() if k.lower().encode() not in skip]
                 message["headers"] = [*message.get("headers", []), *extra]  # a route's own (e.g. sandbox) wins
             await send(message)
 
