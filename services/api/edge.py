@@ -7,8 +7,8 @@ its 500 handler), in this order:
    then https, so cookies get `Secure` and responses HSTS;
 2. the security headers, on every response: pages, the API's JSON, /docs, static files, errors;
 3. the request guard: a body larger than its route's limit is refused with 413 before it is read (by
-   its Content-Length; without one, as soon as the bytes streamed pass the limit); a NUL character in the query string, a
-   JSON body or a posted form is refused with 422, naming the field (PostgreSQL cannot store one,
+   its Content-Length; without one, as soon as the bytes streamed pass the limit); a NUL character in
+   the query string, a JSON body or a posted form is refused with 422, naming the field (PostgreSQL cannot store one,
    and no person types one).
 """
 
@@ -210,7 +210,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = dict((k.lower(), v) for k, v in message.get("headers", []))
+                present = {k.lower(): v for k, v in message.get("headers", [])}
                 skip = set(present)
                 if present.get(b"content-type", b"").startswith(b"application/pdf"):
                     skip.add(b"content-security-policy")  # Chrome's PDF viewer draws nothing under one
@@ -225,5 +225,5 @@ def wrap(app: ASGIApp, trusted_proxies: str) -> ASGIApp:
     """`app` inside the edge: proxy, then headers, then the guard (the outermost first)."""
     guarded = SecurityHeaders(RequestGuard(app))
     hosts = [h.strip() for h in trusted_proxies.split(",") if h.strip()]
-    return ProxyHeadersMiddleware(guarded, trusted_hosts=hosts) if hosts else guarded  # type: ignore[arg-type]
+    return ProxyHeadersMiddleware(guarded, trusted_hosts=hosts) if hosts else guarded  # type: ignore[arg-type,return-value]
 

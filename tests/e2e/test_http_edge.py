@@ -83,7 +83,8 @@ def test_the_docs_page_runs_no_inline_script(client: TestClient) -> None:
 def test_a_document_is_served_sandboxed(client: TestClient, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    up = client.post(f"/api/v1/cases/{cid}/documents", headers=APPLICANT, files={"file": ("a.pdf", pdf, "application/pdf")})
+    up = client.post(f"/api/v1/cases/{cid}/documents", headers=APPLICANT,
+                     files={"file": ("a.pdf", pdf, "application/pdf")})
     assert up.status_code == 201, up.text
     r = client.get(f"/api/v1/documents/{up.json()['id']}", headers=APPLICANT)
     assert r.content == pdf and r.headers["content-disposition"].startswith("attachment")
@@ -250,7 +251,8 @@ def test_a_json_body_over_a_mebibyte_is_refused(client: TestClient, db: Database
 
 
 def test_a_nul_character_is_refused_with_its_own_reason(client: TestClient, db: Database) -> None:
-    report = {"jurisdiction": "SH", "subject": "某光伏项目", "content": "监测数据与现场不符，疑似造假\u0000，请核查处理。"}
+    report = {"jurisdiction": "SH", "subject": "某光伏项目",
+              "content": "监测数据与现场不符，疑似造假\u0000，请核查处理。"}
     r = client.post("/api/v1/public/reports", json=report)  # a body read by hand (services.api.body)
     assert r.status_code == 422 and _reasons(r) == [
         {"code": "nul_character", "zh": "文本中含有不允许的控制字符（NUL）",

@@ -39,8 +39,8 @@ def test_dates_outside_what_a_project_can_mean_are_refused(day: str) -> None:
     filing = {"uscc": demo_uscc(2), "name": "某核查机构", "scopes": ["project"], "valid_from": day,
               "valid_until": "2030-01-01"}
     assert ("date_out_of_range", "valid_from") in _codes(VerifierFiling, filing)
-    assert _codes(KeyParameter, {"name": "排放因子", "value": "0.5366", "source": "生态环境部", "source_date": day}) == [
-        ("date_out_of_range", "source_date")]
+    parameter = {"name": "排放因子", "value": "0.5366", "source": "生态环境部", "source_date": day}
+    assert _codes(KeyParameter, parameter) == [("date_out_of_range", "source_date")]
 
 
 def test_the_range_ends_are_allowed() -> None:

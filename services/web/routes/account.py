@@ -62,10 +62,10 @@ async def login(request: Request, form: CheckedForm) -> Response:
         result = await run_in_threadpool(attempt) if username and password else None
     except Throttled as exc:
         minutes = exc.reasons[0].params.get("minutes", 1)
-        response = render(request, "login.html", status_code=429, next=target, expired=False, username=username,
-                          failed=False, throttled=reason("sign_in_throttled", minutes=minutes).as_dict())
-        response.headers["Retry-After"] = str(exc.extra.get("retry_after", 60 * minutes))
-        return response
+        refused = render(request, "login.html", status_code=429, next=target, expired=False, username=username,
+                         failed=False, throttled=reason("sign_in_throttled", minutes=minutes).as_dict())
+        refused.headers["Retry-After"] = str(exc.extra.get("retry_after", 60 * minutes))
+        return refused
     if result is None:
         return render(request, "login.html", status_code=422, next=target, expired=False, username=username,
                       failed=True, missing=not username or not password)
@@ -76,8 +76,8 @@ async def login(request: Request, form: CheckedForm) -> Response:
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure,
                         max_age=int(sessions.LIFETIME.total_seconds()))
     # the device cookie goes only to /login, the one place that reads it
-    response.set_cookie(devices.COOKIE, device_cookie if device else devices.issue(username), httponly=True,
-                        samesite="strict", secure=secure, path="/login",
+    known = device_cookie if device and device_cookie else devices.issue(username)  # kept, or a first one
+    response.set_cookie(devices.COOKIE, known, httponly=True, samesite="strict", secure=secure, path="/login",
                         max_age=int(devices.LIFETIME.total_seconds()))
     return response
 
