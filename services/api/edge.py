@@ -39,7 +39,6 @@ HSTS = "max-age=31536000"
 NOT_PAGES = ("/openapi.json", "/docs", "/healthz")
 UPLOADS = re.compile(r"^(?:/api/v1)?/cases/[^/]+/documents/?$")
 MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, part headers, CSRF token and file name
-PARSED_HERE = ("application/json", "application/x-www-form-urlencoded")
 
 
 def is_page(path: str) -> bool:
@@ -101,9 +100,9 @@ def _body_nul_fields(content_type: str, raw: bytes) -> list[str]:
         return []  # the common case: nothing to parse twice
     if content_type == "application/x-www-form-urlencoded":
         return _pairs_with_nul(raw.decode("latin-1"))
-    try:
+    try:  # JSON, whatever the declared type (FastAPI reads a body without one as JSON, and so does body.py)
         return nul_fields(json.loads(raw, strict=False))
-    except (ValueError, RecursionError):  # malformed or too deep: the route says why, unless a NUL is raw
+    except (ValueError, RecursionError):  # not JSON, or too deep: the route says why, unless a NUL is raw
         return ["body"] if b"\x00" in raw else []
 
 
@@ -127,10 +126,10 @@ class RequestGuard:
             await refusal(scope, 422, [reason("nul_character", field=f) for f in fields])(scope, receive, send)
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type in PARSED_HERE or content_type.endswith("+json"):
-            await self._buffered(scope, receive, send, limit, content_type)
+        if content_type.startswith("multipart/"):  # an upload: streamed, its text fields checked by the form
+            await self._streamed(scope, receive, send, limit)
             return
-        await self._streamed(scope, receive, send, limit)
+        await self._buffered(scope, receive, send, limit, content_type)
 
     async def _refuse_too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         size = f"{limit / 1024 / 1024:.1f} MiB"
@@ -168,7 +167,8 @@ class RequestGuard:
                 raise
 
     async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int, content_type: str) -> None:
-        """A JSON object or a form is small: read it whole (up to the limit), look for NULs, replay it."""
+        """Anything but an upload is a JSON object or a form, small: read it whole (up to the limit), look
+        for NULs, replay it."""
         chunks, size = [], 0
         while True:
             message = await receive()

@@ -265,6 +265,8 @@ def test_a_nul_character_is_refused_with_its_own_reason(client: TestClient, db: 
     raw = b'{"jurisdiction": "SH", "name": "h\x00", "url": "https://example.org/h", "secret": "ssssssssssssssss"}'
     r = client.post("/api/v1/admin/webhooks", content=raw, headers={**ADMIN, "Content-Type": "application/json"})
     assert r.status_code == 422 and [x["code"] for x in _reasons(r)] == ["nul_character"]
+    r = client.post("/api/v1/admin/webhooks", content=raw.replace(b"\x00", b"\\u0000"), headers=ADMIN)
+    assert r.status_code == 422 and [x["code"] for x in _reasons(r)] == ["nul_character"]  # JSON with no type
     with db.read() as s:
         assert s.exec(select(WebhookEndpoint)).first() is None
     r = client.get("/api/v1/public/projects?jurisdiction=S%00H")
