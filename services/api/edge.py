@@ -8,8 +8,9 @@ its 500 handler), in this order:
 2. the security headers, on every response: pages, the API's JSON, /docs, static files, errors;
 3. the request guard: a body larger than its route's limit is refused with 413 before it is read (by
    its Content-Length; without one, as soon as the bytes streamed pass the limit); a NUL character in
-   the query string, a JSON body or a posted form is refused with 422, naming the field (PostgreSQL cannot store one,
-   and no person types one).
+   the query string, a JSON body or a posted form is refused with 422, naming the field (PostgreSQL
+   cannot store one, and no person types one). An upload's text fields are checked by
+   `services.web.deps.checked_form`, its file name by `services.documents.check`.
 """
 
 from __future__ import annotations
