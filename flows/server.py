@@ -57,7 +57,8 @@ def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
     if scheduler and mode() == "embedded" and not os.environ.get("PREFECT_API_URL"):
         prefect = start_prefect_server()
     try:
-        uvicorn.run("services.api:app", host=host, port=port, workers=workers)
+        # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
+        uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False)
     finally:
         if prefect is not None:
             prefect.terminate()

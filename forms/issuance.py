@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from forms.common import USCC, Comment, Form, Reasoning, ShortText, Tonnes, ordered_dates
+from forms.common import USCC, Comment, Day, Form, Reasoning, ShortText, Tonnes, ordered_dates
 from forms.registration import ProjectApplication
 from states.messages import BilingualError
 
@@ -35,8 +34,8 @@ class IssuanceApplication(Form):
 class MonitoringReport(Form):
     """The monitoring and accounting report (Jiaxing art. 14), and the verifier commissioned (art. 15)."""
 
-    period_start: date
-    period_end: date
+    period_start: Day
+    period_end: Day
     claimed_tco2e: Annotated[Tonnes, Field(gt=0)]
     prepared_by_uscc: USCC = Field(description="who prepared the accounting report (统一社会信用代码)")
     prepared_by_name: ShortText
@@ -112,8 +111,8 @@ class VerifierFiling(Form):
     name: ShortText
     scopes: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
         min_length=1, max_length=50, description="methodology codes, or 'project' / 'scenario'")
-    valid_from: date
-    valid_until: date
+    valid_from: Day
+    valid_until: Day
 
     @model_validator(mode="after")
     def _dates(self) -> VerifierFiling:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from forms.common import Comment, Form, LongText, Reasoning, ShortText
+from forms.common import Comment, Day, Form, LongText, Reasoning, ShortText
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60,
                                         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
@@ -23,7 +22,7 @@ class KeyParameter(Form):
     value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     source: ShortText
-    source_date: date
+    source_date: Day
 
 
 class MethodologyApplication(Form):

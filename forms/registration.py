@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from forms.common import Comment, Form, LongText, Reasoning, ShortText, Tonnes, ordered_dates
+from forms.common import Comment, Day, Form, LongText, Reasoning, ShortText, Tonnes, ordered_dates
 
 # Schemes a carbon-inclusion project must not also be registered in (Shanghai art. 14, Ordos art. 17,
 # Jiaxing art. 28 唯一性, Shandong 五、第三章).
@@ -28,9 +27,9 @@ class ProjectApplication(Form):
     methodology_version: str = Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
     project_class: Literal[1, 2] | None = None  # Beijing 编制说明 4(一)
     location: ShortText
-    start_date: date
-    end_date: date | None = None
-    expected_annual_reduction_tco2e: Tonnes
+    start_date: Day
+    end_date: Day | None = None
+    expected_annual_reduction_tco2e: Annotated[Tonnes, Field(gt=0)]  # a project that expects none is no project
     description: LongText = ""
     consultant: ShortText | None = None
     expertise: ShortText | None = Field(None, description="the field of expertise the panel needs, e.g. energy")
@@ -52,9 +51,9 @@ class ApplicationEdit(Form):
     methodology_version: str | None = Field(None, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
     project_class: Literal[1, 2] | None = None
     location: ShortText | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    expected_annual_reduction_tco2e: Tonnes | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
+    expected_annual_reduction_tco2e: Annotated[Tonnes, Field(gt=0)] | None = None
     description: LongText | None = None
     consultant: ShortText | None = None
     expertise: ShortText | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from forms.common import Comment, Form, Reasoning, ShortText, Tonnes
+from forms.common import Comment, Form, Reasoning, ShortText, Tonnes, Unsigned
 
 Severity = Literal["low", "medium", "high", "critical"]
 # what was found decides what a failed rectification costs: Jiaxing art. 26 (false materials: claw
@@ -93,7 +93,7 @@ class Feedback(Form):
 
 
 
-Yuan = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 13, decimal_places=2)]
+Yuan = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 13, decimal_places=2), Unsigned]
 
 
 class RevenueAuditReport(Form):

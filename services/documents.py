@@ -54,8 +54,20 @@ PUBLISHABLE = sa.or_(Document.visibility == PUBLIC, Document.published_at.is_not
 DOCUMENT_EVENTS = ("document_added", "document_published", "document_unpublished")
 
 
+# Markup a browser would act on. A file whose head carries one is a polyglot (a "PDF" that is also a
+# page with a script): served documents are attachments with nosniff and a sandbox policy, and such a
+# file is refused on the way in as well. Searched for without case in the first HEAD bytes, where
+# browsers sniff.
+MARKUP = (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<svg", b"<img", b"<object",
+          b"<embed", b"<meta", b"<style", b"<link", b"<form", b"<base", b"javascript:")
+HEAD = 1024
+
+
 def detect(data: bytes) -> str:
     """What the bytes are, by their signature (not by the name or the declared type)."""
+    head = data[:HEAD].lower()
+    if any(marker in head for marker in MARKUP):
+        return "text/html"
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -87,8 +99,14 @@ def check(name: str, declared: str, data: bytes) -> list[Reason]:
     elif len(data) > MAX_BYTES:
         reasons.append(reason("document_too_large", field="file", limit=MAX_BYTES))
     detected = detect(data) if data else "-"
-    if data and (declared not in ACCEPTED or detected != declared):
+    if detected == "text/html":
+        reasons.append(reason("document_markup", field="file"))
+    elif data and (declared not in ACCEPTED or detected != declared):
         reasons.append(reason("document_type", field="file", declared=declared or "-", detected=detected))
+    elif detected == PDF and b"%%EOF" not in data[-HEAD:]:  # a PDF ends with its trailer (ISO 32000-1 7.5.5)
+        reasons.append(reason("document_truncated", field="file"))
+    if "\x00" in name:
+        reasons.append(reason("nul_character", field="name"))
     if not name.strip() or len(name) > 200:
         reasons.append(reason("document_type", field="name", declared=name[:40] or "-", detected="name"))
     return reasons

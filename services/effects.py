@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from services import issuance as issuance_effects
 from services import counters, panels, preload, supervision, writes
+from services import issuance as issuance_effects
 from services.calendar import WorkingCalendar, end_of_day_utc, local_date
 from services.errors import Invalid
 from services.forms_errors import reasons_from_validation

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from states.messages import VALIDATION_ZH, BilingualError, Reason
+from states.messages import CATALOGUE, VALIDATION_ZH, BilingualError, Reason, reason
 
 
 def _loc(loc: Sequence[Any], prefix: str | None) -> str:
@@ -28,6 +28,8 @@ def reason_from_error(err: Mapping[str, Any], prefix: str | None = None) -> Reas
             zh, en = text.split(BilingualError.SEPARATOR, 1)
             return Reason(code=kind, zh=zh, en=en, field=_loc(err.get("loc", ()), prefix))
         en = text
+    if kind not in VALIDATION_ZH and f"reason.{kind}" in CATALOGUE:  # a form's own error (PydanticCustomError)
+        return reason(kind, field=_loc(err.get("loc", ()), prefix), **ctx)
     template = VALIDATION_ZH.get(kind)
     try:
         zh = template.format(**ctx) if template else f"输入无效：{en}"

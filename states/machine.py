@@ -17,13 +17,13 @@ from transitions.extensions import GraphMachine
 
 from states import (
     issuance,
-    stages,
     methodology_filing,
     project_registration,
     rectification,
     report,
     retirement,
     revenue_audit,
+    stages,
 )
 from states.profiles import Profile, all_profiles, get_profile
 from states.spec import ProcedureSpec, TransitionSpec

@@ -469,6 +469,30 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{day} 限定于辖区 {code}，而本次导入的是 {load} 的本地日期",
         "{day} is limited to {code}, but this load is {load}'s own days",
     ),
+    # --- sign-in and HTTP hygiene ---
+    "reason.sign_in_throttled": (
+        "登录失败次数过多，请{minutes}分钟后再试（在您曾登录过的浏览器上不受影响）",
+        "Too many failed sign-ins: try again in {minutes} minutes (a browser you signed in with before is not "
+        "affected)",
+    ),
+    "reason.body_too_large": ("请求体过大（上限 {limit}）", "The request body is too large (limit {limit})"),
+    "reason.nul_character": (
+        "文本中含有不允许的控制字符（NUL）",
+        "The text contains a forbidden control character (NUL)",
+    ),
+    "reason.date_out_of_range": (
+        "日期须在 {earliest} 至 {latest} 之间",
+        "Dates must lie between {earliest} and {latest}",
+    ),
+    "reason.negative_zero": ("数量不得带负号（-0）", "An amount may not carry a minus sign (-0)"),
+    "reason.document_markup": (
+        "文件开头含有网页或脚本标记，不予接受",
+        "The file carries web-page or script markup at its start and is not accepted",
+    ),
+    "reason.document_truncated": (
+        "PDF 文件不完整（结尾缺少 %%EOF）",
+        "The PDF is incomplete (it does not end with %%EOF)",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

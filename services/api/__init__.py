@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
-from services.api import errors
+from services.api import edge, errors
 from services.api.routes import (
     admin,
     calendar,
@@ -32,9 +33,20 @@ from states.machine import validate_profiles
 STATIC = Path(__file__).with_name("static")
 
 
+class App(FastAPI):
+    """FastAPI inside the edge (`services.api.edge`): around the whole stack, so that even the 500
+    handler's response carries the security headers."""
+
+    trusted_proxies = ""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return edge.wrap(super().build_middleware_stack(), self.trusted_proxies)
+
+
 def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -> FastAPI:
     """`orchestrate`: run the embedded scheduler (default: when the app opens its own database and
-    `SCHEDULER` is `embedded`); tests pass their database and drive flows themselves."""
+    `SCHEDULER` is `embedded`); tests pass their database and drive flows themselves.
+    `TRUSTED_PROXIES` (read here): the proxies whose X-Forwarded-Proto/-For are believed."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,8 +65,9 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
             if app.state.orchestrator:
                 app.state.orchestrator.stop()
 
-    app = FastAPI(title="碳普惠审批系统 Carbon-inclusion approvals", version="0.1.0", docs_url=None,
-                  redoc_url=None, lifespan=lifespan)
+    app = App(title="碳普惠审批系统 Carbon-inclusion approvals", version="0.1.0", docs_url=None,
+              redoc_url=None, lifespan=lifespan)
+    app.trusted_proxies = os.environ.get("TRUSTED_PROXIES", "")
     app.state.db = db
     app.state.orchestrator = None
     errors.install(app)
@@ -66,12 +79,13 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
 
     mount_web(app)
 
+    docs_page = (STATIC / "docs.html").read_text(encoding="utf-8")
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        # Served from the repository, not a CDN: the machines this runs on may have no internet.
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="API",
-                                   swagger_js_url="/static/api/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/api/swagger-ui.css", swagger_favicon_url="")
+        # Served from the repository, not a CDN: the machines this runs on may have no internet. The
+        # page and its init script are files, so its policy allows no inline script (edge.DOCS_CSP).
+        return HTMLResponse(docs_page)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

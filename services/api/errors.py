@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from services.errors import CommandError
 from services.forms_errors import reasons_from_errors
@@ -75,6 +76,8 @@ def install(app: FastAPI) -> None:
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, ClientDisconnect):  # the client left, or the edge cut its body off: nothing to log
+            return JSONResponse({}, status_code=400)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": {"status": 500, "code": "internal", "reasons": [
             {"code": "internal", "zh": "服务器内部错误，已记录", "en": "Internal error; it has been logged"}]}},

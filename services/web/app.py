@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api import edge
 from services.errors import CommandError
 from services.forms_errors import reasons_from_errors
 from services.web.deps import PUBLIC_CSRF_COOKIE, SignInRequired
@@ -22,8 +23,7 @@ STATIC = Path(__file__).with_name("static")
 
 
 def is_page(request: Request) -> bool:
-    path = request.url.path
-    return not (path.startswith("/api/") or path.startswith("/static/") or path in ("/openapi.json", "/docs"))
+    return edge.is_page(request.url.path)
 
 
 def error_page(request: Request, status: int, reasons: list[dict]) -> Response:
@@ -44,7 +44,8 @@ def _install_errors(app: FastAPI) -> None:
         if not is_page(request):
             return await json_handlers[StarletteHTTPException](request, exc)
         assert isinstance(exc, StarletteHTTPException)
-        texts = {404: ("页面不存在", "Page not found"), 405: ("不支持该请求方法", "Method not allowed")}
+        texts = {404: ("页面不存在", "Page not found"), 405: ("不支持该请求方法", "Method not allowed"),
+                 413: ("请求体过大", "Request body too large")}
         zh, en = texts.get(exc.status_code, ("请求错误", str(exc.detail)))
         return error_page(request, exc.status_code, [{"zh": zh, "en": en}])
 
@@ -66,8 +67,10 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_middleware(app: FastAPI) -> None:
+    """The public's CSRF cookie (the security headers of every response are `services.api.edge`'s)."""
+
     @app.middleware("http")
-    async def page_headers(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def public_csrf(request: Request, call_next):  # noqa: ANN001, ANN202
         if not is_page(request):
             return await call_next(request)
         new_token = None
@@ -78,12 +81,6 @@ def _install_middleware(app: FastAPI) -> None:
         if new_token:
             response.set_cookie(PUBLIC_CSRF_COOKIE, new_token, httponly=True, samesite="strict",
                                 secure=request.url.scheme == "https")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                                    "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
         return response
 
 

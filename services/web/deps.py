@@ -14,11 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from services.api.deps import get_db
-from services.errors import Forbidden
+from services.errors import Forbidden, Invalid
 from services.identity import AdminScope, admin_scope
 from services.web import sessions
 from services.web.sessions import Signed
-from states.messages import Reason
+from states.messages import Reason, reason
 
 SESSION_COOKIE = "carbon_session"
 PUBLIC_CSRF_COOKIE = "carbon_csrf"
@@ -102,6 +102,11 @@ async def checked_form(request: Request) -> FormData:
     expected = signed.csrf if signed is not None else request.cookies.get(PUBLIC_CSRF_COOKIE, "")
     if not sent or not expected or not secrets.compare_digest(sent, expected):
         raise _bad_token()
+    # a multipart form's fields (the edge reads urlencoded forms, not uploads): no NUL in any text
+    bad = [name for name, value in form.multi_items()
+           if "\x00" in name or (isinstance(value, str) and "\x00" in value)]
+    if bad:
+        raise Invalid([reason("nul_character", field=name.replace("\x00", "\\0")) for name in bad])
     return form
 
 

@@ -2,6 +2,19 @@
 
 The cookie holds a random token; the table holds its SHA-256 (a copy of the database signs nobody
 in). A session ends after `IDLE` without a request or `LIFETIME` after sign-in, whichever is first.
+
+Guessing is throttled (`services.throttle`) so that a third party cannot lock the owner out
+(OWASP's device-cookie scheme, `services.web.devices`):
+- a browser holding a device cookie for the account (it signed in as it before) counts its failures
+  against that device only (`DEVICE`): 10 in 15 minutes and that browser alone waits;
+- any other client counts against its address (`ADDRESS`: 20 in 15 minutes, then the address waits)
+  and against the account (`ACCOUNT`: 5 in 15 minutes, then the account refuses clients without a
+  device cookie for it).
+So a guesser hammering an account from elsewhere blocks only untrusted clients; its owner, signing
+in from a browser they used before, is not affected, and does not share their office address's
+limit with the guesser either. A refused attempt is not processed at all: no password hash is
+computed and nothing is audited; the failure that starts a block is audited once
+(`sign_in_throttled`). A successful sign-in forgets the device's failures.
 """
 
 from __future__ import annotations
@@ -16,11 +29,16 @@ from services import audit
 from services.clock import clock
 from services.identity import Actor, check_password, load_actor, token_digest
 from services.store.tables import User, WebSession
+from services.throttle import Limit, clear, count_failure, refuse_if_blocked, wait_left
 from states.spec import NATIONAL
 
 IDLE = timedelta(hours=2)
 LIFETIME = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=5)  # don't write last_seen_at on every page view
+GUESSING_WINDOW = timedelta(minutes=15)
+ADDRESS = Limit("sign-in:address", 20, GUESSING_WINDOW)
+ACCOUNT = Limit("sign-in:account", 5, GUESSING_WINDOW)
+DEVICE = Limit("sign-in:device", 10, GUESSING_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -57,16 +75,38 @@ def default_hat(actor: Actor) -> tuple[str, str] | None:
     return hats[0] if hats else None
 
 
-def sign_in(session: Session, username: str, password: str) -> tuple[str, Signed] | None:
-    """A new session for the right password, else None (the caller says only "wrong name or password")."""
+def _throttles(username: str, client: str, device: str | None) -> tuple[tuple[Limit, str], ...]:
+    """What a failure counts against: the device when the browser is known for this account, else
+    the address and the account (names compared without case: a variant spelling is no new account)."""
+    if device is not None:
+        return ((DEVICE, device),)
+    return ((ADDRESS, client), (ACCOUNT, username.lower()))
+
+
+def sign_in(session: Session, username: str, password: str, *, client: str,
+            device: str | None = None) -> tuple[str, Signed] | None:
+    """A new session for the right password, else None (the caller says only "wrong name or password").
+
+    `client` is the address the request came from, `device` the nonce of a genuine device cookie
+    issued for `username` (None without one). Raises `Throttled` (429) while blocked."""
+    now = clock.now()
+    throttles = _throttles(username, client, device)
+    refuse_if_blocked(session, now, *throttles)
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active or not check_password(user.password_hash, password):
-        audit.append(session, stream="system", at=clock.now(), actor_id=user.id if user else None,
+        audit.append(session, stream="system", at=now, actor_id=user.id if user else None,
                      actor_role="public", event="sign_in_failed", payload={"username": username[:64]})
+        count_failure(session, now, *throttles)
+        started = [limit.name for limit, subject in throttles if wait_left(session, limit, subject, now)]
+        if started:  # this failure reached a limit: the block starts now (later attempts are refused unseen)
+            audit.append(session, stream="system", at=now, actor_id=user.id if user else None, actor_role="public",
+                         event="sign_in_throttled", payload={"username": username[:64], "limits": started,
+                                                             "address": client[:64]})
         return None
+    if device is not None:
+        clear(session, DEVICE, device)
     actor = load_actor(session, user)
     token = secrets.token_urlsafe(32)
-    now = clock.now()
     hat = default_hat(actor)
     row = WebSession(token_sha256=token_digest(token), user_id=user.id, csrf=secrets.token_urlsafe(24),
                      role=hat[0] if hat else None, jurisdiction=hat[1] if hat else None,

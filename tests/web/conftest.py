@@ -24,8 +24,8 @@ def csrf_of(html: str) -> str:
 class Browser:
     """A TestClient that signs in through the login form, like a person would."""
 
-    def __init__(self, app: object) -> None:
-        self.client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
+    def __init__(self, app: object, address: str = "testclient", **kw: object) -> None:
+        self.client = TestClient(app, follow_redirects=False, client=(address, 50000), **kw)  # type: ignore[arg-type]
 
     def sign_in(self, username: str, password: str = PASSWORD, next_path: str = "") -> object:
         page = self.client.get("/login")

@@ -17,11 +17,11 @@ from services import audit, ledger
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey
 from services.certificates import render_pdf
 from services.clock import clock
-from services.store.engine import Database
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.idempotency import Idem, Reply, claim, once, remember
 from services.identity import Actor, ensure_organisation
 from services.issuance import certificate_data, certificate_log, hold_project
+from services.store.engine import Database
 from services.store.tables import Account, Case, Certificate, LedgerEntry, Organisation, Project, SerialBlock, Verifier
 from states.messages import Reason, reason
 from states.profiles import get_profile

@@ -9,9 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from services.api.deps import get_db
-from services.web import sessions
+from services.throttle import Throttled
+from services.web import devices, sessions
 from services.web.deps import SESSION_COOKIE, CheckedForm, MaybeSigned, SignedIn
 from services.web.pages import LANGS, render
+from states.messages import reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,19 +50,35 @@ async def login(request: Request, form: CheckedForm) -> Response:
     password = str(form.get("password") or "")
     target = safe_next(str(form.get("next") or ""), "")
 
+    device_cookie = request.cookies.get(devices.COOKIE)
+    device = devices.device_of(device_cookie, username)
+    client = request.client.host if request.client else "unknown"
+
     def attempt() -> tuple[str, sessions.Signed] | None:
         with get_db(request).write() as session:
-            return sessions.sign_in(session, username, password)
+            return sessions.sign_in(session, username, password, client=client, device=device)
 
-    result = await run_in_threadpool(attempt) if username and password else None
+    try:
+        result = await run_in_threadpool(attempt) if username and password else None
+    except Throttled as exc:
+        minutes = exc.reasons[0].params.get("minutes", 1)
+        refused = render(request, "login.html", status_code=429, next=target, expired=False, username=username,
+                         failed=False, throttled=reason("sign_in_throttled", minutes=minutes).as_dict())
+        refused.headers["Retry-After"] = str(exc.extra.get("retry_after", 60 * minutes))
+        return refused
     if result is None:
         return render(request, "login.html", status_code=422, next=target, expired=False, username=username,
                       failed=True, missing=not username or not password)
     token, signed = result
     home_path = HOME.get(signed.hat[0], "/work") if signed.hat else "/applicant"
     response = RedirectResponse(target or home_path, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure,
                         max_age=int(sessions.LIFETIME.total_seconds()))
+    # the device cookie goes only to /login, the one place that reads it
+    known = device_cookie if device and device_cookie else devices.issue(username)  # kept, or a first one
+    response.set_cookie(devices.COOKIE, known, httponly=True, samesite="strict", secure=secure, path="/login",
+                        max_age=int(devices.LIFETIME.total_seconds()))
     return response
 
 

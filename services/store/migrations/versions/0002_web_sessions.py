@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21 22:32:17.977301
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import services.store.tables
+from alembic import op
 
+import services.store.tables
 
 revision = '0002'
 down_revision = '0001'
