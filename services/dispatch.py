@@ -29,6 +29,8 @@ from sqlmodel import Session, select
 
 from services import audit
 from services.clock import clock
+from services.errors import NotFound
+from services.idempotency import Idem, once
 from services.identity import AdminScope
 from services.store.engine import Database
 from services.store.tables import (
@@ -174,19 +176,25 @@ def listing(session: Session, scope: AdminScope, status: str, limit: int = 100) 
     return [(row, whose) for row, whose in rows]
 
 
-def retry(db: Database, row_id: int, actor_id: int | None, scope: AdminScope) -> Outbox | None:
+def retry(db: Database, row_id: int, actor_id: int | None, scope: AdminScope, caller: str = "system",
+          idempotency_key: str | None = None) -> dict[str, Any] | None:
     """An administrator sends a dead (or stuck) row round again, with a fresh set of attempts. None when
     there is no such row in the administrator's scope (another jurisdiction's row is not theirs to see)."""
-    with db.write() as session:
+    def command(session: Session) -> tuple[int, dict[str, Any]]:
         found = session.exec(_with_whose().where(Outbox.id == row_id)).first()
         if found is None or not scope.covers(found[1]):
-            return None
+            raise NotFound.of("发件箱记录", "Outbox row")
         row = found[0]
         row.status, row.attempts, row.available_at, row.locked_until = "pending", 0, clock.now(), None
         session.add(row)
         audit.append(session, stream="system", at=clock.now(), actor_id=actor_id, actor_role="admin",
                      event="outbox_retried", payload={"outbox_id": row.id, "key": row.key})
-        return row
+        return 200, {"id": row.id, "status": row.status, "attempts": row.attempts}
+
+    try:
+        return once(db, Idem(caller, idempotency_key, {"retry_outbox": row_id}), command)[1]
+    except NotFound:
+        return None
 
 
 # --- handlers ---------------------------------------------------------------------------------

@@ -246,10 +246,11 @@ def public_document(session: Session, version_id: int, document_id: int) -> Docu
     return doc
 
 
-def set_publication(db: Database, *, case_id: int, document_id: int, actor: Actor, published: bool) -> dict[str, Any]:
+def set_publication(db: Database, *, case_id: int, document_id: int, actor: Actor, published: bool,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
     """The approver marks a document of the case for publication, or takes the mark back while the
     case is open (once closed, what was public stays on the record). Audited on the case's chain."""
-    with db.write() as session:
+    def command(session: Session) -> Reply:
         case = lock_case(session, case_id)
         if not can_see(session, actor, case):
             raise NotFound.of("案件", "Case")
@@ -262,7 +263,7 @@ def set_publication(db: Database, *, case_id: int, document_id: int, actor: Acto
         if not published and closed and doc.published_at is not None:
             raise Conflict([reason("publication_final")])
         if (doc.published_at is not None) == published:
-            return view(doc)  # already so: nothing to record
+            return 200, view(doc)  # already so: nothing to record
         now = clock.now()
         doc.published_at, doc.published_by = (now, actor.user_id) if published else (None, None)
         session.add(doc)
@@ -271,4 +272,7 @@ def set_publication(db: Database, *, case_id: int, document_id: int, actor: Acto
         audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="approver",
                           event="document_published" if published else "document_unpublished",
                           payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256})
-        return view(doc)
+        return 200, view(doc)
+
+    request = {"publication": document_id, "case": case_id, "published": published}
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]

@@ -35,7 +35,7 @@ def posted_strings(form: FormData) -> dict[str, str]:
 
 async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str, posted: dict[str, str], *,
                       data: dict[str, Any] | None = None, task_id: int | None = None, if_match: int | None = None,
-                      reraise: tuple[int, ...] = (401, 404)) -> Refused | None:
+                      reraise: tuple[int, ...] = (401, 404), key: str | None = None) -> Refused | None:
     """None when the action committed. `data` skips reading the form back (a page that composes the
     action's JSON itself); an action not offered is still fired, so the engine says why not."""
     db = get_db(request)
@@ -51,7 +51,8 @@ async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str
         data, problems = read_back(action["form_schema"], posted) if action else (dict(posted), [])
         if problems:
             return Refused(422, problems, offered)
-    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=actor, form=data, task_id=task_id, if_match=if_match)
+    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=actor, form=data, task_id=task_id, if_match=if_match,
+                        idempotency_key=key)
     try:
         await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
     except CommandError as exc:

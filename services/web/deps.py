@@ -113,5 +113,11 @@ async def checked_form(request: Request) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
-def form_dict(form: FormData, skip: tuple[str, ...] = ("csrf",)) -> dict[str, Any]:
+def form_key(form: FormData) -> str | None:
+    """The posted form's Idempotency-Key (`_idem`, drawn by `form_key()` in the template)."""
+    raw = form.get("_idem")
+    return f"web:{raw[:100]}" if isinstance(raw, str) and raw else None
+
+
+def form_dict(form: FormData, skip: tuple[str, ...] = ("csrf", "_idem")) -> dict[str, Any]:
     return {k: v for k, v in form.multi_items() if k not in skip}

@@ -7,6 +7,7 @@ roles) come from the one catalogue in `states/messages.py` through `L("state.pub
 
 from __future__ import annotations
 
+import secrets
 from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
@@ -81,7 +82,14 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:  # noqa: ANN401
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
-templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event)
+def _form_key() -> str:
+    """A fresh Idempotency-Key for each form drawn: submitting the same form twice (a double click, the
+    browser's resubmit) acts once (services/idempotency.py); a form drawn again after a refusal gets a
+    new key, since the refused attempt stored nothing."""
+    return secrets.token_urlsafe(12)
+
+
+templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, form_key=_form_key)
 templates.env.filters["local"] = _local
 
 

@@ -29,7 +29,7 @@ from services import audit
 from services.clock import clock
 from services.identity import Actor, check_password, load_actor, token_digest
 from services.store.tables import User, WebSession
-from services.throttle import Limit, clear, count_failure, refuse_if_blocked, wait_left
+from services.throttle import Limit, clear, count_failure, refuse_if_blocked
 from states.spec import NATIONAL
 
 IDLE = timedelta(hours=2)
@@ -37,8 +37,8 @@ LIFETIME = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=5)  # don't write last_seen_at on every page view
 GUESSING_WINDOW = timedelta(minutes=15)
 ADDRESS = Limit("sign-in:address", 20, GUESSING_WINDOW)
-ACCOUNT = Limit("sign-in:account", 5, GUESSING_WINDOW)
-DEVICE = Limit("sign-in:device", 10, GUESSING_WINDOW)
+ACCOUNT = Limit("sign-in:account", 5, GUESSING_WINDOW, serialise=True)
+DEVICE = Limit("sign-in:device", 10, GUESSING_WINDOW, serialise=True)
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,7 @@ def sign_in(session: Session, username: str, password: str, *, client: str,
     if user is None or not user.active or not check_password(user.password_hash, password):
         audit.append(session, stream="system", at=now, actor_id=user.id if user else None,
                      actor_role="public", event="sign_in_failed", payload={"username": username[:64]})
-        count_failure(session, now, *throttles)
-        started = [limit.name for limit, subject in throttles if wait_left(session, limit, subject, now)]
+        started = [limit.name for limit in count_failure(session, now, *throttles)]
         if started:  # this failure reached a limit: the block starts now (later attempts are refused unseen)
             audit.append(session, stream="system", at=now, actor_id=user.id if user else None, actor_role="public",
                          event="sign_in_throttled", payload={"username": username[:64], "limits": started,

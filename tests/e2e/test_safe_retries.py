@@ -154,3 +154,52 @@ def test_a_verifier_filing_retried_files_once(client: TestClient, db: Database) 
     before = _count(db, Verifier)
     _twice(client, "/api/v1/jurisdictions/BJ/verifiers", _key("bj_approver", "v-1"), json=body)
     assert _count(db, Verifier) == before + 1
+
+
+# --- every mutating route takes a key ---------------------------------------------------------------
+
+# Mutating methods whose routes do not take an Idempotency-Key, each with why (a new route must either
+# take the key or be listed here with its reason).
+NOT_RETRIED = {
+    ("POST", "/api/v1/cases/{case_id}/reporter"):
+        "a read of the reporter's identity: every read is its own audit event, and a reply holding the "
+        "identity must not be stored for replay",
+    ("POST", "/api/v1/public/log/check"): "a read (checks a kept checkpoint; POST only for its body)",
+}
+
+
+def _mutating_routes() -> dict[tuple[str, str], object]:
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from services.api import create_app
+
+    return {(method, rc.path): rc.original_route for rc in iter_route_contexts(create_app().routes)
+            if isinstance(rc.original_route, APIRoute) and rc.path.startswith("/api/")
+            for method in rc.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+
+
+def test_every_mutating_api_route_takes_an_idempotency_key() -> None:
+    routes = _mutating_routes()
+    assert set(NOT_RETRIED) <= set(routes), "an exemption names a route that does not exist"
+    missing = sorted(f"{m} {p}" for (m, p), route in routes.items() if (m, p) not in NOT_RETRIED
+                     and "Idempotency-Key" not in {h.alias for h in route.dependant.header_params})  # type: ignore[attr-defined]
+    assert missing == []
+    assert len(routes) >= 25  # the walk found the routers (they are included lazily)
+
+
+def test_administrators_commands_retried_act_once(client: TestClient, db: Database) -> None:
+    notice = {"source": "国办发明电〔2027〕1号", "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"}]}
+    first = client.put("/api/v1/admin/calendar/years/2027", json=notice, headers=_key("demo_admin", "c-1"))
+    again = client.put("/api/v1/admin/calendar/years/2027", json=notice, headers=_key("demo_admin", "c-1"))
+    assert first.status_code == 200 and again.json() == first.json()
+    with db.read() as s:
+        loads = s.exec(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.event == "calendar_year_loaded")).one()
+    assert loads == 1
+    hook = {"jurisdiction": "SH", "name": "政务门户", "url": "https://portal.example/hook", "secret": "s" * 20}
+    made = _twice(client, "/api/v1/admin/webhooks", _key("sh_admin", "w-1"), json=hook)
+    assert made["jurisdiction"] == "SH"
+    with db.read() as s:
+        from services.store.tables import WebhookEndpoint
+
+        assert s.exec(select(func.count()).select_from(WebhookEndpoint)).one() == 1

@@ -94,3 +94,25 @@ def test_concurrent_transfers_succeed_exactly_as_often_as_the_balance_allows(db:
         # the journal replays into exactly these blocks; only the test's own mint has no issuing case
         problems = ledger.verify(s)["problems"]
         assert problems and all("not backed" in p for p in problems), problems
+
+
+def test_concurrent_wrong_passwords_at_a_limit_are_not_all_processed(db: Database) -> None:
+    """Twenty guesses at one account from twenty addresses at once: the account's limit (5) holds; the
+    others are refused unprocessed, and the block is recorded once."""
+    from services.store.tables import AuditEvent
+    from services.throttle import Throttled
+    from services.web import sessions
+
+    def guess(i: int) -> object:
+        with db.write() as s:
+            return sessions.sign_in(s, "sh_case_officer", "wrong", client=f"10.0.0.{i}")
+
+    results = _together(guess)
+    assert all(r is None or isinstance(r, Throttled) for r in results), results
+    with db.read() as s:
+        def count(event: str) -> int:
+            return s.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event)).one()
+
+        assert count("sign_in_failed") == sessions.ACCOUNT.failures
+        assert count("sign_in_throttled") == 1
+    assert sum(isinstance(r, Throttled) for r in results) == CLIENTS - sessions.ACCOUNT.failures

@@ -183,7 +183,7 @@ def test_an_unreachable_receiver_never_blocks_a_command_and_dead_letters_after_n
     with db.read() as s:  # the in-app notification went out on the first attempt and was not lost
         assert s.exec(select(Notification).where(Notification.outbox_key == row.key)).first() is not None
     national = AdminScope(national=True, jurisdictions=frozenset(all_profiles()))
-    assert dispatch.retry(db, row.id, None, national).status == "pending"
+    assert dispatch.retry(db, row.id, None, national)["status"] == "pending"
 
 
 def test_a_malformed_row_is_dead_lettered_at_once(db: Database) -> None:

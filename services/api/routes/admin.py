@@ -13,13 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from services import audit, dispatch, workdays
-from services.api.deps import ActorDep, AdminDep, DbDep, NationalAdminDep
+from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey, NationalAdminDep
 from services.calendar import DayOverride
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
+from services.idempotency import Idem, Reply, once, once_across
 from services.identity import Actor
 from services.store.engine import Database
 from services.store.tables import SlaBreach, WebhookEndpoint
@@ -59,32 +60,37 @@ class YearNotice(BaseModel):
     days: list[DayRow] = Field(max_length=400)
 
 
-def _load(db: Database, actor: Actor, year: int, body: YearNotice, jurisdiction: str) -> dict[str, Any]:
-    with db.write() as session:
-        return workdays.import_year(
+def _load(db: Database, actor: Actor, year: int, body: YearNotice, jurisdiction: str, key: str | None
+          ) -> dict[str, Any]:
+    def command(session: Session) -> Reply:
+        return 200, workdays.import_year(
             session, year=year, source=body.source, actor_id=actor.user_id, actor_role="admin",
             days=[DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in body.days],
             jurisdiction=jurisdiction)
 
+    request = {"calendar": year, "jurisdiction": jurisdiction, **body.model_dump(mode="json")}
+    return once(db, Idem(actor.key, key, request), command)[1]
+
 
 @router.put("/admin/calendar/years/{year}", summary="Load a year's State Council holiday notice (national)")
 def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, actor: ActorDep,
-              scope: NationalAdminDep, db: DbDep) -> dict[str, Any]:
+              scope: NationalAdminDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
     """Replaces the year's national days only: every jurisdiction's own days stay in force."""
-    return _load(db, actor, year, body, NATIONAL)
+    return _load(db, actor, year, body, NATIONAL, idempotency_key)
 
 
 @router.put("/admin/calendar/years/{year}/jurisdictions/{jurisdiction}",
             summary="Load a jurisdiction's own days of a year (its administrators, or the national one)")
 def load_local_days(year: Annotated[int, Path(ge=2000, le=2100)], jurisdiction: Annotated[str, Path(max_length=8)],
-                    body: YearNotice, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
+                    body: YearNotice, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
+                    ) -> dict[str, Any]:
     """A local holiday or make-up day of one jurisdiction; replaces that jurisdiction's days of the year
     and nothing else. It does not make the year any less provisional: only the national notice does."""
     if get_profile(jurisdiction) is None:  # the national scope's days are the State Council's notice (above)
         raise Invalid([reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction)])
     if not scope.covers(jurisdiction):
         raise Forbidden([reason("admin_scope", code=jurisdiction)])
-    return _load(db, actor, year, body, jurisdiction)
+    return _load(db, actor, year, body, jurisdiction, idempotency_key)
 
 
 @router.get("/admin/calendar/coverage", summary="Which years are loaded; how many deadlines are provisional")
@@ -95,8 +101,11 @@ def coverage(scope: AdminDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/admin/timers/run", summary="Fire due timers now, every jurisdiction's (national)")
-def run_timers(scope: NationalAdminDep, db: DbDep) -> dict[str, Any]:
-    return run_due_timers(db)
+def run_timers(actor: ActorDep, scope: NationalAdminDep, db: DbDep, idempotency_key: IdemKey = None
+               ) -> dict[str, Any]:
+    """Each timer fires once whoever asks; a retry with the same key answers the first run's report."""
+    return once_across(db, Idem(actor.key, idempotency_key, {"run_timers": True}),
+                       lambda: (200, run_due_timers(db)))[1]
 
 
 @router.get("/admin/outbox", summary="The outbox in my scope: pending, dead-lettered (with their last error) or done")
@@ -111,11 +120,12 @@ def outbox(scope: AdminDep, db: DbDep, status: Annotated[str, Query(pattern="^(p
 
 
 @router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row in my scope round again")
-def retry_outbox(outbox_id: int, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
-    row = dispatch.retry(db, outbox_id, actor.user_id, scope)
+def retry_outbox(outbox_id: int, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
+                 ) -> dict[str, Any]:
+    row = dispatch.retry(db, outbox_id, actor.user_id, scope, actor.key, idempotency_key)
     if row is None:
         raise NotFound.of("发件箱记录", "Outbox row")
-    return {"id": row.id, "status": row.status, "attempts": row.attempts}
+    return row
 
 
 @router.get("/admin/sla-breaches",
@@ -159,7 +169,8 @@ class WebhookIn(BaseModel):
 
 
 @router.post("/admin/webhooks", status_code=201, summary="Register a jurisdiction's webhook receiver")
-def add_webhook(body: WebhookIn, actor: ActorDep, scope: AdminDep, db: DbDep) -> dict[str, Any]:
+def add_webhook(body: WebhookIn, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
+                ) -> dict[str, Any]:
     problems = [Reason("unknown_event", f"未知事件：{e}", f"Unknown event: {e}", "events")
                 for e in body.events if e not in dispatch.HANDLERS]
     if get_profile(body.jurisdiction) is None:  # the national scope has no events of its own to send
@@ -168,12 +179,15 @@ def add_webhook(body: WebhookIn, actor: ActorDep, scope: AdminDep, db: DbDep) ->
         raise Forbidden([reason("admin_scope", code=body.jurisdiction)])
     if problems:
         raise Invalid(problems)
-    with db.write() as session:
+
+    def command(session: Session) -> Reply:
         endpoint = WebhookEndpoint(**body.model_dump())
         session.add(endpoint)
         session.flush()
         audit.append(session, stream="system", at=clock.now(), actor_id=actor.user_id, actor_role="admin",
                      event="webhook_added", payload={"id": endpoint.id, "jurisdiction": endpoint.jurisdiction,
                                                      "url": endpoint.url, "events": endpoint.events})
-        return {"id": endpoint.id, "jurisdiction": endpoint.jurisdiction, "name": endpoint.name,
-                "url": endpoint.url, "events": endpoint.events}
+        return 201, {"id": endpoint.id, "jurisdiction": endpoint.jurisdiction, "name": endpoint.name,
+                     "url": endpoint.url, "events": endpoint.events}
+
+    return once(db, Idem(actor.key, idempotency_key, {"webhook": body.model_dump(mode="json")}), command)[1]

@@ -47,14 +47,18 @@ def list_documents(case_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 @router.post("/cases/{case_id}/documents/{document_id}/publication",
              summary="Mark a document of the case for publication (approver)")
-def publish(case_id: int, document_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=True)
+def publish(case_id: int, document_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+            ) -> dict[str, Any]:
+    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=True,
+                                     idempotency_key=idempotency_key)
 
 
 @router.delete("/cases/{case_id}/documents/{document_id}/publication",
                summary="Take back the publication mark while the case is open (approver)")
-def unpublish(case_id: int, document_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=False)
+def unpublish(case_id: int, document_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
+              ) -> dict[str, Any]:
+    return documents.set_publication(db, case_id=case_id, document_id=document_id, actor=actor, published=False,
+                                     idempotency_key=idempotency_key)
 
 
 def send(doc: Document) -> Response:

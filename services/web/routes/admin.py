@@ -29,11 +29,12 @@ from services.calendar import DayOverride, local_date
 from services.clock import clock
 from services.errors import Forbidden, Invalid, NotFound
 from services.forms_errors import reasons_from_validation
+from services.idempotency import Idem, Reply, once
 from services.identity import AdminScope, admin_scope
 from services.store.tables import Jurisdiction, Organisation, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
-from services.web.deps import AdminHat, CheckedForm, SignedIn
+from services.web.deps import AdminHat, CheckedForm, SignedIn, form_key
 from services.web.pages import lang_of, render
 from services.web.profile_tables import profile_sections
 from services.web.sessions import Signed
@@ -138,7 +139,8 @@ def outbox(request: Request, scope: AdminHat, status: Literal["dead", "pending",
 
 @router.post("/admin/outbox/{outbox_id}/retry")
 async def retry(outbox_id: int, request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
-    row = await run_in_threadpool(dispatch.retry, get_db(request), outbox_id, signed.person.user_id, scope)
+    row = await run_in_threadpool(dispatch.retry, get_db(request), outbox_id, signed.person.user_id, scope,
+                                  signed.actor.key, form_key(form))
     if row is None:
         raise NotFound.of("发件箱记录", "Outbox row")
     committed(request, None, "outbox_retry")
@@ -218,9 +220,13 @@ async def calendar_import(request: Request, signed: SignedIn, scope: AdminHat, f
         days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
 
         def load() -> None:
-            with get_db(request).write() as session:
-                workdays.import_year(session, year=year, source=notice.source, days=days,
-                                     actor_id=signed.person.user_id, actor_role="admin", jurisdiction=scope_of_load)
+            def command(session: Session) -> Reply:
+                return 200, workdays.import_year(session, year=year, source=notice.source, days=days,
+                                                 actor_id=signed.person.user_id, actor_role="admin",
+                                                 jurisdiction=scope_of_load)
+
+            request_ = {"calendar": year, "jurisdiction": scope_of_load, "notice": notice.model_dump(mode="json")}
+            once(get_db(request), Idem(signed.actor.key, form_key(form), request_), command)
 
         try:
             await run_in_threadpool(load)
@@ -306,12 +312,16 @@ async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: Check
             reasons.append(Reason("jurisdiction_required", "请选择辖区", "Choose a jurisdiction", "jurisdiction"))
         if reasons:
             raise Invalid(reasons)
-        with get_db(request).write() as session:
+        def command(session: Session) -> Reply:
             user = session.exec(select(User).where(User.username == username)).first()
             if user is None:
                 raise Invalid([Reason("user_unknown", f"没有用户名为 {username} 的用户",
                                       f"No user is called {username}", "username")])
             identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]
+            return 200, {}
+
+        request_ = {"grant": username, "role": role, "jurisdiction": jurisdiction}
+        once(get_db(request), Idem(signed.actor.key, form_key(form), request_), command)
 
     try:
         await run_in_threadpool(give)
@@ -330,8 +340,12 @@ async def revoke(user_id: int, request: Request, signed: SignedIn, scope: AdminH
                                 "You cannot revoke your own admin role (ask another administrator)")])
 
     def withdraw() -> None:
-        with get_db(request).write() as session:
+        def command(session: Session) -> Reply:
             identity.revoke_role(session, user_id, role, jurisdiction, signed.actor)
+            return 200, {}
+
+        request_ = {"revoke": user_id, "role": role, "jurisdiction": jurisdiction}
+        once(get_db(request), Idem(signed.actor.key, form_key(form), request_), command)
 
     await run_in_threadpool(withdraw)
     return RedirectResponse("/admin/users?ok=revoked", status_code=303)

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from forms.organisation import OrganisationRegistration
 from services import cases, identity, notifications, statutory
@@ -30,7 +31,7 @@ from services.identity import Actor
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.views import case_detail, form_schema
 from services.web.actions import Refused, fire_posted, posted_strings
-from services.web.deps import CheckedForm, SignedIn, form_dict, wearing
+from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
 from services.web.pages import lang_of, render
 from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
@@ -142,7 +143,7 @@ async def register(request: Request, signed: SignedIn, form: CheckedForm) -> Res
     try:
         body = OrganisationRegistration.model_validate(values)
         await run_in_threadpool(partial(identity.register_organisation, get_db(request), signed.actor,
-                                        uscc=body.uscc, name=body.name))
+                                        uscc=body.uscc, name=body.name, idempotency_key=form_key(form)))
     except ValidationError as exc:
         return _home(request, signed, 422, values=values, reasons=reasons_from_validation(exc))
     except CommandError as exc:
@@ -189,7 +190,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
         try:
             _, body = await run_in_threadpool(lambda: cases.create(
                 get_db(request), actor=signed.actor, procedure_name=name, jurisdiction=jurisdiction,
-                application=data, respond=lambda s, o: (201, {"id": o.case.id})))
+                application=data, respond=lambda s, o: (201, {"id": o.case.id}), idempotency_key=form_key(form)))
         except CommandError as exc:
             if exc.status in (401, 403, 404):
                 raise
@@ -315,9 +316,10 @@ def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response
 
 
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],  # noqa: ANN401
-                posted: dict[str, str], problems: list[Reason], ok: str) -> Response:
+                form: FormData, problems: list[Reason], ok: str) -> Response:
+    posted = posted_strings(form)
     refused = Refused(422, problems, True) if problems else await fire_posted(
-        request, signed.actor, case_id, trigger, posted, data=data, reraise=(401, 403, 404))
+        request, signed.actor, case_id, trigger, posted, data=data, reraise=(401, 403, 404), key=form_key(form))
     if refused is None:
         return RedirectResponse(f"/applicant/cases/{case_id}?ok={ok}", status_code=303)
     return _case_page(request, signed, case_id, refused.status, failed=trigger, values=posted,
@@ -335,7 +337,7 @@ async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedFo
     case = _mine(request, signed, case_id)
     posted = posted_strings(form)
     data, problems = changed(_edit_schema(case), case.application, posted)
-    return await _fire(request, signed, case_id, "edit", data, posted, problems, "saved")
+    return await _fire(request, signed, case_id, "edit", data, form, problems, "saved")
 
 
 @router.post("/applicant/cases/{case_id}/submit")
@@ -344,7 +346,7 @@ async def submit(case_id: int, request: Request, signed: SignedIn, form: Checked
     posted = posted_strings(form)
     data = {"commitments": {k[len(COMMITMENT):]: True for k, v in posted.items() if k.startswith(COMMITMENT)},
             "comments": posted.get("comments", "")}
-    return await _fire(request, signed, case_id, "submit", data, posted, [], "submitted")
+    return await _fire(request, signed, case_id, "submit", data, form, [], "submitted")
 
 
 @router.post("/applicant/cases/{case_id}/resubmit")
@@ -354,7 +356,7 @@ async def resubmit(case_id: int, request: Request, signed: SignedIn, form: Check
     posted = posted_strings(form)
     changes, problems = changed(_edit_schema(case), case.application, posted)
     data = {"response": posted.get("response", ""), "changes": changes or None}
-    return await _fire(request, signed, case_id, "resubmit", data, posted, problems, "resubmitted")
+    return await _fire(request, signed, case_id, "resubmit", data, form, problems, "resubmitted")
 
 
 # --- notices -------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from services.identity import Actor
 from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
 from services.views import case_detail, event_view
 from services.web.actions import fire_posted, posted_strings
-from services.web.deps import CheckedForm, SignedIn
+from services.web.deps import CheckedForm, SignedIn, form_key
 from services.web.pages import lang_of, render
 from services.web.schema_forms import fields
 from states.machine import mermaid
@@ -127,7 +127,7 @@ async def case_action(case_id: int, trigger: str, request: Request, signed: Sign
     task_raw, version_raw = posted.pop("_task", ""), posted.pop("_version", "")
     refused = await fire_posted(request, signed.actor, case_id, trigger, posted,
                                 task_id=int(task_raw) if task_raw.isdigit() else None,
-                                if_match=int(version_raw) if version_raw.isdigit() else None)
+                                if_match=int(version_raw) if version_raw.isdigit() else None, key=form_key(form))
     if refused is None:
         return RedirectResponse(f"/cases/{case_id}?ok=done", status_code=303)
     with get_db(request).read() as session:
@@ -150,7 +150,8 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
         try:
             await run_in_threadpool(documents.add, db, case_id=case_id, actor=signed.actor, name=file.filename,
                                     content_type=file.content_type or "", data=data,
-                                    visibility=visibility if isinstance(visibility, str) and visibility else None)
+                                    visibility=visibility if isinstance(visibility, str) and visibility else None,
+                                    idempotency_key=form_key(form))
         except CommandError as exc:
             if exc.status == 404:
                 raise
@@ -173,7 +174,7 @@ def mark_publication(case_id: int, document_id: int, request: Request, signed: S
     publish = form.get("publish") == "1"
     try:
         documents.set_publication(get_db(request), case_id=case_id, document_id=document_id, actor=signed.actor,
-                                  published=publish)
+                                  published=publish, idempotency_key=form_key(form))
     except CommandError as exc:
         if exc.status == 404:
             raise

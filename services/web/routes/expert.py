@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
+from starlette.datastructures import FormData
 
 from services.api.deps import get_db
 from services.calendar import local_date
@@ -22,7 +23,7 @@ from services.identity import Actor
 from services.store.tables import AuditEvent, Case, PanelMember, Task, User
 from services.views import case_detail
 from services.web.actions import fire_posted, posted_strings
-from services.web.deps import CheckedForm, SignedIn, wearing
+from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
@@ -163,9 +164,10 @@ def expert_case(case_id: int, request: Request, signed: SignedIn) -> Response:
 
 
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: str,  # noqa: ANN401
-                posted: dict[str, str], done: str) -> Response:
+                form: FormData, posted: dict[str, str], done: str) -> Response:
     """Fire `trigger` with the posted form; on refusal re-render the workspace with the values kept."""
-    refused = await fire_posted(request, signed.actor, case_id, trigger, posted, reraise=(401, 403, 404))
+    refused = await fire_posted(request, signed.actor, case_id, trigger, posted, reraise=(401, 403, 404),
+                                key=form_key(form))
     if refused is None:
         return RedirectResponse(done, status_code=303)
     return _page(request, signed, case_id, status=refused.status, failed=key, values=posted, reasons=refused.reasons)
@@ -174,7 +176,7 @@ async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: 
 @router.post("/expert/cases/{case_id}/opinion")
 async def record_opinion(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "expert")
-    return await _fire(request, signed, case_id, "record_opinion", "opinion", posted_strings(form),
+    return await _fire(request, signed, case_id, "record_opinion", "opinion", form, posted_strings(form),
                        f"/expert/cases/{case_id}?ok=opinion")
 
 
@@ -182,7 +184,7 @@ async def record_opinion(case_id: int, request: Request, signed: SignedIn, form:
 async def decline(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "expert")
     # once declined the case is no longer mine to see: back to the list
-    return await _fire(request, signed, case_id, "decline_panel", "decline", posted_strings(form),
+    return await _fire(request, signed, case_id, "decline_panel", "decline", form, posted_strings(form),
                        "/expert?ok=declined")
 
 
@@ -195,4 +197,5 @@ async def conclude(case_id: int, request: Request, signed: SignedIn, form: Check
         missing = Reason("outcome_required", "请选择评审结论：通过、修改后再审或不通过",
                          "Choose the conclusion: pass, revise or reject", "outcome")
         return _page(request, signed, case_id, status=422, failed="conclusion", values=posted, reasons=[missing])
-    return await _fire(request, signed, case_id, outcome, "conclusion", posted, f"/expert/cases/{case_id}?ok=concluded")
+    return await _fire(request, signed, case_id, outcome, "conclusion", form, posted,
+                       f"/expert/cases/{case_id}?ok=concluded")

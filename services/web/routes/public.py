@@ -11,7 +11,6 @@ and the API cannot disagree. Posted forms carry the public double-submit CSRF to
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,7 +39,7 @@ from services.transparency import keys
 from services.transparency import log as transparency_log
 from services.views import form_schema, notice_view
 from services.web.actions import posted_strings
-from services.web.deps import CheckedForm, maybe_signed
+from services.web.deps import CheckedForm, form_key, maybe_signed
 from services.web.pages import lang_of, render
 from services.web.schema_forms import fields, read_back
 from states.messages import Reason, reason
@@ -89,11 +88,6 @@ def private(response: Response) -> Response:
     return response
 
 
-def _idem(values: dict[str, Any] | None) -> str:
-    """The form's one-off key: kept when the form comes back with reasons, so a retry is still one lodging."""
-    return str((values or {}).get("_idem") or secrets.token_urlsafe(12))
-
-
 def _drawn(request: Request, form: type[BaseModel], helps: str, values: dict[str, Any] | None,
            reasons: list[Reason] | None) -> tuple[list[Any], list[Reason]]:
     """The form's fields with their values and reasons, and what each is for in the page's language."""
@@ -108,16 +102,16 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _fire_public(request: Request, case_id: int, trigger: str, schema_form: type[BaseModel],
-                       posted: dict[str, str], respond: Any) -> tuple[dict[str, Any] | None, list[Reason], int]:  # noqa: ANN401
+async def _fire_public(request: Request, case_id: int, trigger: str, schema_form: type[BaseModel],  # noqa: ANN401
+                       posted: dict[str, str], respond: Any, key: str | None
+                       ) -> tuple[dict[str, Any] | None, list[Reason], int]:
     """A public command from a posted form: its result, or the reasons and the status to re-render with.
     The form's one-off key makes a double submission replay the first receipt instead of lodging twice."""
     data, problems = read_back(form_schema(schema_form), posted)
     if problems:
         return None, problems, 422
-    idem = posted.get("_idem", "")[:100] or None
     cmd = cases.Command(case_id=case_id, trigger=trigger, actor=public_actor(_client(request)), form=data,
-                        idempotency_key=f"web:{idem}" if idem else None)
+                        idempotency_key=key)
     try:
         _, body = await run_in_threadpool(cases.fire, get_db(request), cmd, respond)
     except CommandError as exc:
@@ -165,7 +159,7 @@ def _notice_page(request: Request, case_id: int, status_code: int = 200, values:
         view = notice_view(notice)
     drawn, loose = _drawn(request, Objection, "objection", values, reasons)
     return page(request, "public/notice.html", status_code=status_code, notice=view, subject=subject,
-                fields=drawn, loose=loose, receipt=receipt, idem=_idem(values))
+                fields=drawn, loose=loose, receipt=receipt)
 
 
 @router.get("/public/notices/{case_id}")
@@ -187,7 +181,7 @@ async def lodge_objection(case_id: int, request: Request, form: CheckedForm) -> 
                         "are no longer received")
         return _notice_page(request, case_id, 409, posted, [closed])
     body, problems, status = await _fire_public(request, case_id, "lodge_objection", Objection, posted,
-                                                _objection_receipt)
+                                                _objection_receipt, form_key(form))
     if body is None:
         return _notice_page(request, case_id, status, posted, problems)
     return _notice_page(request, case_id, 201, receipt=body)
@@ -204,7 +198,7 @@ def _consultation_page(request: Request, case_id: int, status_code: int = 200,
         subject["summary"] = case.application.get("summary", "")
     drawn, loose = _drawn(request, PublicComment, "comment", values, reasons)
     return page(request, "public/consultation.html", status_code=status_code, consultation=consultation,
-                subject=subject, fields=drawn, loose=loose, receipt=receipt, idem=_idem(values))
+                subject=subject, fields=drawn, loose=loose, receipt=receipt)
 
 
 @router.get("/public/consultations/{case_id}")
@@ -223,7 +217,8 @@ async def comment(case_id: int, request: Request, form: CheckedForm) -> Response
         notice, _ = _latest(session, case_id, "consultation")
     if notice.status != "open":
         return _consultation_page(request, case_id, 409, posted, [reason("consultation_closed")])
-    body, problems, status = await _fire_public(request, case_id, "comment", PublicComment, posted, _comment_receipt)
+    body, problems, status = await _fire_public(request, case_id, "comment", PublicComment, posted, _comment_receipt,
+                                                form_key(form))
     if body is None:
         return _consultation_page(request, case_id, status, posted, problems)
     return _consultation_page(request, case_id, 201, receipt=body)
@@ -412,7 +407,8 @@ async def lodge_report(request: Request, form: CheckedForm) -> Response:
         reasons.extend(reasons_from_validation(exc))
     if reasons:
         return _report_page(request, 422, posted, reasons)
-    result = await run_in_threadpool(supervision.lodge_report, get_db(request), jurisdiction, report)
+    result = await run_in_threadpool(supervision.lodge_report, get_db(request), jurisdiction, report,
+                                     public_actor(_client(request)), form_key(form))
     return private(page(request, "public/report_receipt.html", 201, result=result))
 
 

@@ -16,7 +16,7 @@ from services.api.deps import get_db
 from services.calendar import local_date
 from services.clock import clock
 from services.store.tables import Case, User
-from services.web.deps import CheckedForm, SignedIn, wearing
+from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from services.workdays import calendar
 from states.machine import BUILDERS
@@ -98,8 +98,8 @@ async def task_command(task_id: int, command: Literal["claim", "unclaim", "deleg
 
             raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",
                                   "user_id")])
-        await run_in_threadpool(queues.delegate, db, task_id, signed.actor, int(raw))
+        await run_in_threadpool(queues.delegate, db, task_id, signed.actor, int(raw), form_key(form))
     else:
-        await run_in_threadpool(getattr(queues, command), db, task_id, signed.actor)
+        await run_in_threadpool(getattr(queues, command), db, task_id, signed.actor, form_key(form))
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}ok={command}", status_code=303)
