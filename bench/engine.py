@@ -10,7 +10,7 @@ What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema
 * raw:      one transaction per iteration on the app's own writer engine (`db.writer.begin()`, so on
             SQLite the same `BEGIN IMMEDIATE` + WAL + synchronous setting the commands use), inserting
             one row into `bench_raw` and committing.
-* commands: `services.cases.fire(db, Command(...), respond)` — the whole command path with every
+* commands: `services.engine.cases.fire(db, Command(...), respond)` — the whole command path with every
             effect (lock, role/task/form/rule checks, state machine, tasks with working-day due
             dates, timers, statutory clock, outbox, SHA-256 audit event, commit). The registration
             happy path of Shanghai project cases, fired phase by phase across the cases:
@@ -18,7 +18,7 @@ What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema
             (9 commands a case). Cases are opened before the clock starts; Actor objects are
             resolved once before timing, so actor lookup is NOT counted.
             Two responders: a cheap one (`{"state": ...}`), the headline figure, and the API's own
-            (`services.views.case_detail` + the result block, as `services/api/routes/cases.py`
+            (`services.queries.cases.case_detail` + the result block, as `services/api/routes/cases.py`
             builds it; JSON rendering and HTTP are still not counted).
 * threads:  T threads firing commands on disjoint cases vs T threads doing raw commits.
 * floor:    the database's own limit for a command's statement count, no application at all: one
@@ -76,8 +76,10 @@ Respond = Callable[[Any, Any], tuple[int, dict[str, Any]]]
 
 
 def _app():  # noqa: ANN202 - imported late so `--help` works while other files are being edited
-    from services import cases, demo, views
+    from services import demo
     from services.bootstrap import setup
+    from services.engine import cases
+    from services.queries import cases as views
     from services.store.engine import Database
 
     return cases, demo, views, setup, Database

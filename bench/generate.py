@@ -13,8 +13,8 @@ Everything about states, tasks and timers comes from the procedure declarations
 the initial state to the state drawn for it, so its audit chain, its completed tasks (one set per
 state it passed through, closed by the arrow that left it) and its open tasks and pending timers (those
 of its current state: the state's `TimerSpec`s and the timers its `on_enter` effects set, listed in
-`services.effects.TIMER_EFFECTS`) are the ones the engine would have written. Audit chains are hashed
-with `services.audit`'s own digest, so `audit.verify` passes.
+`services.engine.effects.TIMER_EFFECTS`) are the ones the engine would have written. Audit chains are hashed
+with `services.engine.audit`'s own digest, so `audit.verify` passes.
 
 Proportions (assumed from the shape of a scheme a few years in, not measured anywhere):
 
@@ -31,7 +31,7 @@ Proportions (assumed from the shape of a scheme a few years in, not measured any
   tasks are claimed by a holder of the role; applicant tasks are addressed to the applicant's firm;
 * every issued issuance case mints one serial block (1,000–50,000 t) on its project; every retired
   retirement case retires part of a block issued in the same jurisdiction (the block is closed and
-  split into a retired piece and a held one), so `services.ledger.verify` passes.
+  split into a retired piece and a held one), so `services.procedures.ledger.verify` passes.
 
 `timers_open=K` makes exactly K cases open in states that carry a timer (one timer each) and keeps the
 other cases out of such states; `timers_due=D` puts D of the pending timers in the past (the rest fall
@@ -103,8 +103,8 @@ class Shape:
 
 
 def _effect_timers() -> dict[str, tuple[str, str]]:
-    """Timers that on_enter effects set (kind, trigger); `services.effects.TIMER_EFFECTS` is the list."""
-    from services.effects import NOTICE_TIMERS, TIMER_EFFECTS
+    """Timers that on_enter effects set (kind, trigger); `services.engine.effects.TIMER_EFFECTS` is the list."""
+    from services.engine.effects import NOTICE_TIMERS, TIMER_EFFECTS
 
     known = {"publish_notice": NOTICE_TIMERS["publicity"], "open_consultation": NOTICE_TIMERS["consultation"],
              "arm_window": ("application_window", "expire"),
@@ -117,7 +117,7 @@ def _effect_timers() -> dict[str, tuple[str, str]]:
 
 
 NOTICE_EFFECTS = {"publish_notice": "publicity", "open_consultation": "consultation"}
-# on_enter effects that move units in the registry (services.issuance): the ledger rows a case in that state has
+# on_enter effects that move units in the registry (services.procedures.issuance): the ledger rows a case in that state has
 LEDGER_EFFECTS = {"mint": "issued", "retire_units": "retired"}
 
 
@@ -250,8 +250,8 @@ class World:
 
 
 def _digest(prev: str, fields: dict[str, Any]) -> str:
-    """services.audit's own link hash (imported late: `--help` works without the app importable)."""
-    from services.audit import _digest as digest
+    """services.engine.audit's own link hash (imported late: `--help` works without the app importable)."""
+    from services.engine.audit import _digest as digest
 
     global _digest  # noqa: PLW0603 - bind once; the wrapper's import costs more than the hash
     _digest = digest
@@ -303,18 +303,18 @@ class Generator:
         kind = "scenario" if rng.random() < 0.15 else "project"
         project_id, vintage = self._subject(sh, state, path, cid, org, kind, created, rows)
         application: dict[str, Any] = {"title": f"{j} bench case {cid}", "bench": True}
-        if sh.procedure == "methodology_filing":  # what filing the version reads (services.effects)
+        if sh.procedure == "methodology_filing":  # what filing the version reads (services.engine.effects)
             application.update({"code": f"BENCH-{cid}", "version": "1.0", "kind": kind})
         prev, seq = "0" * 64, 0
         events = [(created, "applicant", "created", None, spec.initial, {"application": dict(application)})]
         if any(s.source == "authority_decision" for s in path) and sh.procedure == "issuance":
-            # the decision the approver recorded: what `issued` mints (services.issuance.mint reads it)
+            # the decision the approver recorded: what `issued` mints (services.procedures.issuance.mint reads it)
             application["decision"] = {"issued_tco2e": rng.randint(1_000, 50_000)}
         events += [(at, s.role, s.trigger, s.source, s.dest, {}) for s, at in zip(path, times, strict=True)]
         units = next((LEDGER_EFFECTS[e] for e in spec.state(state).on_enter if e in LEDGER_EFFECTS), None)
         minted = None
         if units == "issued" and project_id in self.w.owners:
-            # the entering event names the issue entry and its serials, as services.issuance.mint makes it
+            # the entering event names the issue entry and its serials, as services.procedures.issuance.mint makes it
             minted = self._mint(j, project_id, vintage, application, updated, cid, rows)
             events[-1][5].update({"ledger_entry_id": minted[0]["id"], "serials": minted[0]["serials"]})
         for at, role, event, src, dest, payload in events:
@@ -454,7 +454,7 @@ class Generator:
             amount = rng.randint(1, max(1, size // 2))
             entry = self._entry(rows, "retire", j, amount, block["account_id"], None, item["case_id"], item["at"])
             block["closed_by"] = entry["id"]
-            # what the retirement case asked for (services.issuance.retire_units reads it)
+            # what the retirement case asked for (services.procedures.issuance.retire_units reads it)
             item["application"].update({"holder_org_id": self.w.owners[block["project_id"]][0], "amount_tco2e": amount,
                                         "project_id": block["project_id"], "vintage": block["vintage"]})
             cut = block["start"] + amount - 1
@@ -580,7 +580,7 @@ def generate(db: Any, n_cases: int, seed: int = 7, *, timers_open: int | None = 
         raise ValueError(f"timers_open must be between 0 and n_cases ({n_cases}), not {timers_open}")
     if timers_due < 0 or (timers_open is not None and timers_due > timers_open):
         raise ValueError("timers_due must be between 0 and timers_open")
-    from services.clock import clock
+    from services.engine.clock import clock
 
     now = (now or clock.now()).astimezone(UTC)
     rng = random.Random(seed)

@@ -18,7 +18,7 @@ after `setup(db)` and `seed_people(db)`:
 
 Measured:
 
-1. campaign, direct: `services.issuance.run_campaign(db, "SH", 2025, now)` — one transaction per
+1. campaign, direct: `services.procedures.issuance.run_campaign(db, "SH", 2025, now)` — one transaction per
    project (row lock, existence check, `open_case`: case, tasks, window timer, audit, outbox); it must
    open exactly one case per project. Then the same call again: it must open nothing (idempotency).
    Statements sent per opened case are counted, and their time and COMMIT's measured apart, with
@@ -39,7 +39,7 @@ Measured:
    issuance by issuance is, not in project order (`--clustered` stores them in project order, which
    flatters an index on project_id). Synthetic: only open blocks are stored (the closed blocks the
    transfers would have split are not). VACUUM ANALYZE / ANALYZE after loading.
-   `services.ledger.verify(session, ["SH"])` is timed `--verify-rounds` times (ok must be True), with
+   `services.procedures.ledger.verify(session, ["SH"])` is timed `--verify-rounds` times (ok must be True), with
    every statement it sends timed apart and the Python replay and comparison (the rest of the wall
    time, as rows stream in batches); then one block is shifted onto its neighbour inside a
    transaction that is rolled back, and verify must report that block (also timed).
@@ -257,10 +257,10 @@ SLOTS = ACCOUNTS + 1  # a project's journal: its issue, a transfer to each other
 def _journal(projects: list[tuple[int, int, str, int, str]], per: int, retired_per: int, accounts: list[int],
              entry0: int, at: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:  # noqa: ANN401
     """Per project: the issue of all its serials to the owner (accounts[0]), backed by an approve event
-    on its campaign case as services.issuance.mint leaves it; a transfer of block k to accounts[k mod 8]
+    on its campaign case as services.procedures.issuance.mint leaves it; a transfer of block k to accounts[k mod 8]
     for the blocks before the retired tail (each lists its ranges); the retirement of the tail, left
     in the owner's account. Entry ids are explicit: project i's slot s is entry0 + i * SLOTS + s."""
-    from services import audit
+    from services.engine import audit
 
     first_retired = per - retired_per
     entries, events, heads = [], [], []
@@ -420,8 +420,8 @@ def plural(n: int, word: str) -> str:
 
 def measure_campaign(b: Bench, r: Report, n: int) -> float:
     """Returns the direct campaign's seconds."""
-    from services.clock import clock
-    from services.issuance import run_campaign
+    from services.engine.clock import clock
+    from services.procedures.issuance import run_campaign
 
     before = counts(b.db)
     now = clock.now()
@@ -560,7 +560,7 @@ def measure_flow(b: Bench, r: Report, n: int, direct_s: float, again_too: bool) 
 
 
 def _verify(b: Bench, session: Any) -> tuple[dict[str, Any], float, SqlLog]:  # noqa: ANN401
-    from services import ledger
+    from services.procedures import ledger
 
     with recording(b.db, keep=True) as log:
         t0 = time.perf_counter()
@@ -791,8 +791,8 @@ def profile(kind: str, n: int) -> None:
     import cProfile
     import pstats
 
-    from services.clock import clock
-    from services.issuance import run_campaign
+    from services.engine.clock import clock
+    from services.procedures.issuance import run_campaign
 
     b = open_database(kind)
     try:
@@ -847,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
     b = open_database(args.db)
     r = Report()
     try:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         m = machine(b)
         print(f"issuance benchmark {m['date']}: {m['cpus']} CPUs, {m['python']}, {m['platform']}")

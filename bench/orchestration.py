@@ -22,11 +22,11 @@ Data set (a fresh `bench_orch` schema on PostgreSQL, dropped at the end; a temp 
 
 Measured (median [min–max] over runs; nothing about timing is asserted):
 
-1. the due-timer selection alone — the statement `services.timers.run_due_timers` runs first,
+1. the due-timer selection alone — the statement `services.orchestration.timers.run_due_timers` runs first,
    captured as sent to the driver — and its plan (`EXPLAIN (ANALYZE, BUFFERS)`); a full-scan
    reference: the same statement with index scans disabled, in the same run.
-2. one `services.sweep.sweep(db, now)`: fires the due timers through the command path (batches
-   of `services.timers.BATCH`, one transaction a batch), then reminders and breaches; wall time,
+2. one `services.orchestration.sweep.sweep(db, now)`: fires the due timers through the command path (batches
+   of `services.orchestration.timers.BATCH`, one transaction a batch), then reminders and breaches; wall time,
    split by part, and ms per timer.
    Fired timers cannot be un-fired, so a round needs `--due` fresh real cases (~0.2 s each to
    build): `--sweep-rounds` defaults to 1.
@@ -293,7 +293,7 @@ def no_index_scans(b: Bench, conn: Any) -> Iterator[None]:  # noqa: ANN401
 
 
 def capture_due_query(db: Any, now: datetime, limit: int) -> tuple[str, Any, list[int]]:
-    from services.timers import _due_ids
+    from services.orchestration.timers import _due_ids
 
     with recording(db) as log:
         ids = _due_ids(db, now, limit)
@@ -377,8 +377,8 @@ class Report:
 
 
 def measure_due_query(b: Bench, r: Report, now: datetime, due: int, timers: int) -> None:
-    from services.sweep import next_timer_at
-    from services.timers import _due_ids
+    from services.orchestration.sweep import next_timer_at
+    from services.orchestration.timers import _due_ids
 
     statement, params, ids = capture_due_query(b.db, now, 1000)
     if len(ids) != min(due, 1000):
@@ -437,7 +437,7 @@ def measure_due_query(b: Bench, r: Report, now: datetime, due: int, timers: int)
 
 
 def measure_reminders_breaches(b: Bench, r: Report, now: datetime) -> None:
-    from services.sweep import record_breaches, send_reminders
+    from services.orchestration.sweep import record_breaches, send_reminders
 
     open_tasks = scalar(b.db, "SELECT count(*) FROM tasks WHERE status = 'open'")
     all_tasks = scalar(b.db, "SELECT count(*) FROM tasks")
@@ -458,7 +458,7 @@ def measure_reminders_breaches(b: Bench, r: Report, now: datetime) -> None:
 
 def timed_sweep(db: Any, now: datetime) -> tuple[float, dict[str, float], dict[str, Any]]:
     """`sweep(db, now)` with its three parts timed (module globals wrapped for the call, then restored)."""
-    import services.sweep as sw
+    import services.orchestration.sweep as sw
 
     parts: dict[str, float] = {}
 
@@ -486,7 +486,7 @@ def timed_sweep(db: Any, now: datetime) -> tuple[float, dict[str, float], dict[s
 
 
 def measure_sweeps(b: Bench, r: Report, batches: list[list[int]], due: int, timers: int) -> float:
-    from services.clock import clock
+    from services.engine.clock import clock
 
     totals, fire, rem, bre, per = [], [], [], [], []
     for i, timer_ids in enumerate(batches):
@@ -509,7 +509,7 @@ def measure_sweeps(b: Bench, r: Report, batches: list[list[int]], due: int, time
     met = "met" if med < TARGET_SWEEP_S else "MISSED"
     r.add(Row(f"one sweep(): {due:,} due of {timers:,} open timers", spread(totals, ".2f"), "s", n,
               f"target < {TARGET_SWEEP_S:g} s: {met} ({med / TARGET_SWEEP_S:.1f}× the target)"))
-    from services.timers import BATCH
+    from services.orchestration.timers import BATCH
 
     r.add(Row(f"  fire the due timers (run_due_timers, {BATCH} a transaction)", spread(fire, ".2f"), "s", n,
               f"{statistics.median(per) * 1000:.1f} ms a timer; "
@@ -520,8 +520,8 @@ def measure_sweeps(b: Bench, r: Report, batches: list[list[int]], due: int, time
 
 
 def profile_firing(b: Bench, r: Report, count_ids: list[int], prof_ids: list[int]) -> None:
-    from services.clock import clock
-    from services.timers import run_due_timers
+    from services.engine.clock import clock
+    from services.orchestration.timers import run_due_timers
 
     make_due(b.db, count_ids, clock.now())
     with recording(b.db) as log:
@@ -554,7 +554,7 @@ def profile_firing(b: Bench, r: Report, count_ids: list[int], prof_ids: list[int
 
 
 def insert_outbox(db: Any, n: int, tag: str, case_ids: list[int]) -> None:
-    from services.clock import clock
+    from services.engine.clock import clock
     from services.store.tables import Outbox
 
     at = clock.now() - timedelta(seconds=1)
@@ -581,7 +581,7 @@ def check_drained(db: Any, tag: str, n: int) -> None:
 
 
 def measure_dispatch(b: Bench, r: Report, rounds: int, n: int, case_ids: list[int]) -> None:
-    from services.dispatch import Channels, drain
+    from services.orchestration.dispatch import Channels, drain
 
     channels = Channels(smtp_host=None)
     insert_outbox(b.db, BATCH, "warm0", case_ids)
@@ -626,8 +626,8 @@ def measure_flows(b: Bench, r: Report, rounds: int, n: int, tiny: int, case_ids:
     empty: an empty outbox — a flow run with one (empty) task against one empty claim;
     tiny:  `tiny` rows in batches of 1 — `tiny` tasks that each deliver one row, against drain(batch=1);
     sweep: sweep_flow (3 tasks) against sweep(), nothing due."""
-    from services.dispatch import Channels, drain
-    from services.sweep import sweep
+    from services.orchestration.dispatch import Channels, drain
+    from services.orchestration.sweep import sweep
 
     os.environ.pop("SMTP_HOST", None)  # deliver_batch builds Channels() from the environment
     batches = math.ceil(n / BATCH)
@@ -825,7 +825,7 @@ def main(argv: list[str] | None = None) -> int:
     timers = args.timers or (1_000_000 if args.db == "postgres" else 200_000)
     command = " ".join(["python bench/orchestration.py", *(argv if argv is not None else sys.argv[1:])])
 
-    from services.clock import clock
+    from services.engine.clock import clock
 
     t_start = time.perf_counter()
     b = open_database(args.db)

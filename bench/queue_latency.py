@@ -75,9 +75,9 @@ def _timed(client: Any, headers: dict[str, str], cursor: str | None, n: int) -> 
 
 
 def _timed_query(db: Any, user: str, cursor: str | None, n: int) -> list[float]:  # noqa: ANN401
-    """`services.queues.list_tasks` alone in a read transaction (no HTTP, no token lookup, no JSON)."""
-    from services import queues
-    from services.identity import authenticate
+    """`services.queries.queues.list_tasks` alone in a read transaction (no HTTP, no token lookup, no JSON)."""
+    from services.accounts.identity import authenticate
+    from services.queries import queues
 
     with db.read() as session:
         actor = authenticate(session, f"demo-{user}")

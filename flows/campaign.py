@@ -13,8 +13,8 @@ from typing import Any
 from prefect import flow, tags, task
 
 from flows.common import database
-from services import issuance, supervision
-from services.clock import clock
+from services.engine.clock import clock
+from services.procedures import issuance, supervision
 from states.profiles import get_profile
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, task
 
 from flows.common import database
-from services import dispatch as outbox
+from services.orchestration import dispatch as outbox
 
 
 @task(name="deliver-batch", task_run_name="deliver batch {number}")

@@ -20,9 +20,9 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from flows.common import use_database
-from services import lease
+from services.orchestration import lease
+from services.orchestration.sweep import next_timer_at
 from services.store.engine import Database
-from services.sweep import next_timer_at
 
 log = logging.getLogger("carbon.scheduler")
 LEASE = "embedded-scheduler"

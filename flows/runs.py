@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from services.errors import CommandError
+from services.engine.errors import CommandError
 from states.messages import Reason
 
 

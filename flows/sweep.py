@@ -8,9 +8,9 @@ from typing import Any
 from prefect import flow, task
 
 from flows.common import database
-from services import sweep as sweeping
-from services.clock import clock
-from services.timers import run_due_timers
+from services.engine.clock import clock
+from services.orchestration import sweep as sweeping
+from services.orchestration.timers import run_due_timers
 
 
 @task(name="fire-timers")

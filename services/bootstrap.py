@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from services.clock import clock
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.store.migrate import upgrade
 from services.store.tables import Jurisdiction

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(host=args.host, port=args.port, workers=args.workers, scheduler=not args.no_scheduler)
     elif args.command == "tick":
-        from services.timers import run_due_timers
+        from services.orchestration.timers import run_due_timers
 
         print(json.dumps(run_due_timers(db), ensure_ascii=False, indent=1))
     elif args.command in ("sweep", "dispatch", "publish-log"):
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, ensure_ascii=False, default=str))
     elif args.command == "create-user":
         from forms.common import _valid_uscc
-        from services.identity import create_user, ensure_organisation
+        from services.accounts.identity import create_user, ensure_organisation
 
         with db.write() as session:
             org_id = None
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                             org_id=org_id, password=args.password)
             print(f"user {u.username} id={u.id}")
     elif args.command == "create-token":
-        from services.identity import issue_token
+        from services.accounts.identity import issue_token
         from services.store.tables import User
 
         with db.write() as session:
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(issue_token(session, u, args.name))
     elif args.command == "calendar-import":
-        from services.calendar import DayOverride
-        from services.workdays import import_year
+        from services.engine.calendar import DayOverride
+        from services.engine.workdays import import_year
 
         data = json.loads(args.file.read_text(encoding="utf-8"))
         days = [DayOverride(date.fromisoformat(d["date"]), d["kind"] == "workday", d.get("name", ""),

@@ -19,10 +19,7 @@ from sqlmodel import Session, select
 
 from forms.common import USCC_ALPHABET, uscc_check_char
 from forms.supervision import PublicReport
-from services import cases, documents, supervision
-from services.cases import Command, Outcome
-from services.clock import clock
-from services.identity import (
+from services.accounts.identity import (
     SYSTEM_ACTOR,
     Actor,
     create_user,
@@ -31,6 +28,10 @@ from services.identity import (
     issue_token,
     load_actor,
 )
+from services.engine import cases
+from services.engine.cases import Command, Outcome
+from services.engine.clock import clock
+from services.procedures import documents, supervision
 from services.store.engine import Database
 from services.store.tables import Case, MethodologyVersion, User, Verifier
 from states.profiles import all_profiles

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from services import workdays
 from services.bootstrap import setup
-from services.clock import clock
 from services.demo import Driver, seed_people
+from services.engine import workdays
+from services.engine.clock import clock
 from services.store.engine import Database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

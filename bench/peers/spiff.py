@@ -15,13 +15,13 @@ The procedure, on both sides, ten steps a case:
   lane, `do_engine_steps`, serializes, updates, commits; the publicity end comes from a sweep of due
   rows. Two layouts of the stored JSON: `whole` (the serializer as shipped, spec included: the
   headline) and `state` (instance state only, the spec kept in memory: the fastest embedding we found).
-* Ours: `services.cases.fire` with every effect (role/task/form/rule checks, state machine, tasks with
+* Ours: `services.engine.cases.fire` with every effect (role/task/form/rule checks, state machine, tasks with
   working-day due dates, timers, statutory clock, outbox, hash-chained audit event), and the
-  publicity-end timer fired by `services.timers.run_due_timers`.
+  publicity-end timer fired by `services.orchestration.timers.run_due_timers`.
 * Floor: no engine at all, per step lock one row, update it, commit. Its steps/s over Spiff's is the
   most any engine that durably commits every step could be faster than Spiff on that database.
 
-Both see one clock: Spiff's timer module reads `services.clock.clock` (`spiff_app.use_app_clock`),
+Both see one clock: Spiff's timer module reads `services.engine.clock.clock` (`spiff_app.use_app_clock`),
 the application computes the publicity's end (5 working days, our `WorkingCalendar`) into the
 decision's data, and before the timer phase the clock is advanced 30 days for both engines.
 Cases are opened before the clock starts (a draft row / a draft case); actors are resolved once.
@@ -81,7 +81,8 @@ class Step:
 
 def make_steps(db: Any) -> list[Step]:
     """The nine people's steps of the happy path, each as (our command, Spiff's completed task)."""
-    from services import cases, demo
+    from services import demo
+    from services.engine import cases
 
     low = CODE.lower()
     driver = demo.Driver(db)
@@ -99,7 +100,7 @@ def make_steps(db: Any) -> list[Step]:
         return lambda app, wid: app.step(wid, name, role, make(), member)
 
     def decision() -> dict[str, Any]:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         return {"decision": "approve", "publicity_ends_at": publicity_ends_at(clock.now()), "objections": 0}
 
@@ -129,7 +130,8 @@ def make_steps(db: Any) -> list[Step]:
 
 
 def our_open(db: Any) -> Callable[[], int]:
-    from services import cases, demo
+    from services import demo
+    from services.engine import cases
 
     applicant = demo.Driver(db).actor(f"{CODE.lower()}_applicant")
     application = demo.application(CODE)
@@ -142,7 +144,7 @@ def our_open(db: Any) -> Callable[[], int]:
 
 
 def our_timers(db: Any, now: datetime) -> int:
-    from services.timers import run_due_timers
+    from services.orchestration.timers import run_due_timers
 
     return len(run_due_timers(db, now)["fired"])
 
@@ -166,7 +168,7 @@ class Floor:
     db: Any
 
     def open(self) -> int:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         with self.db.writer.begin() as conn:
             return int(conn.execute(PEER_WORKFLOW.insert().values(
@@ -174,7 +176,7 @@ class Floor:
             ).inserted_primary_key[0])
 
     def _write(self, row_id: int, tasks: str, due: datetime | None) -> None:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         t = PEER_WORKFLOW.c
         with self.db.writer.begin() as conn:
@@ -183,7 +185,7 @@ class Floor:
                                                                              updated_at=clock.now()))
 
     def step(self, step: Step, row_id: int) -> None:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         self._write(row_id, step.name, clock.now() + timedelta(days=7) if step.name == "approve" else None)
 
@@ -199,7 +201,7 @@ class Floor:
 @contextmanager
 def clock_advanced(delta: timedelta) -> Iterator[datetime]:
     """Both engines' clock moved past the publicity's end, then back to the wall clock."""
-    from services.clock import clock
+    from services.engine.clock import clock
 
     now = clock.advance(delta)
     try:
@@ -232,7 +234,7 @@ class Engine:
 def engines(db: Any) -> list[Engine]:
     whole, state, floor = SpiffApp(db, "whole"), SpiffApp(db, "state"), Floor(db)
     return [
-        Engine("ours", "ours (services.cases.fire)", our_open(db), lambda s, cid: s.ours(cid),
+        Engine("ours", "ours (services.engine.cases.fire)", our_open(db), lambda s, cid: s.ours(cid),
                lambda now: our_timers(db, now), lambda ids: our_ends(db, ids)),
         Engine("spiff", "SpiffWorkflow, whole workflow JSON (spec included)", whole.open,
                lambda s, wid: s.spiff(whole, wid), whole.sweep, lambda ids: spiff_ends(db, ids)),
@@ -407,7 +409,7 @@ def write_markdown(f: Figures, args: argparse.Namespace) -> Path:
         f"- SpiffWorkflow {version('SpiffWorkflow')}, SQLite library {sqlite3.sqlite_version}",
         "- procedure: Shanghai project registration, 10 steps a case on every side: submit, completeness check, "
         "technical review, compose panel, 3 expert opinions, panel conclusion, decision, publicity end (timer)",
-        "- ours: `services.cases.fire` per step with every effect; the timer by `services.timers.run_due_timers`",
+        "- ours: `services.engine.cases.fire` per step with every effect; the timer by `services.orchestration.timers.run_due_timers`",
         "- Spiff: `bench/peers/project_registration.bpmn`; per step one transaction: lock the `peer_workflow` row, "
         "deserialize, run the user task in the actor's lane, `do_engine_steps`, serialize, update; the timer by a "
         "sweep of the due rows, one transaction each. Mean stored JSON per registered case: "

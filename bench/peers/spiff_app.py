@@ -55,7 +55,7 @@ def use_app_clock() -> None:
     moves both engines' time alike."""
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
-    from services.clock import clock
+    from services.engine.clock import clock
 
     class AppClockDatetime(datetime):
         @classmethod
@@ -163,7 +163,7 @@ class SpiffApp:
             yield conn, self.serializer.deserialize_json(row.workflow)
 
     def _save(self, conn: Any, workflow_id: int, wf: Any) -> str:
-        from services.clock import clock
+        from services.engine.clock import clock
 
         tasks, due = _summary(wf)
         conn.execute(PEER_WORKFLOW.update().where(PEER_WORKFLOW.c.id == workflow_id).values(
@@ -174,7 +174,7 @@ class SpiffApp:
         """A new case: the workflow started and waiting at `submit`, stored."""
         from SpiffWorkflow.bpmn import BpmnWorkflow
 
-        from services.clock import clock
+        from services.engine.clock import clock
 
         wf = BpmnWorkflow(load_spec())
         wf.do_engine_steps()
@@ -211,20 +211,20 @@ class SpiffApp:
 @cache
 def _calendar() -> Any:
     """The application's working-day calendar (the statutory one, no overrides), built once."""
-    from services.calendar import WorkingCalendar
+    from services.engine.calendar import WorkingCalendar
 
     return WorkingCalendar()
 
 
 def publicity_ends_at(now: datetime) -> str:
     """What the application puts in the decision's data: 24:00 of the 5th working day after today."""
-    from services.calendar import local_date
+    from services.engine.calendar import local_date
 
     return _calendar().publicity(local_date(now), PUBLICITY_DAYS, jurisdiction=CODE).closes_at.isoformat()
 
 
 def supplement_deadline(now: datetime) -> str:
     """What the application puts in a supplement request: 24:00 of the 20th working day from today."""
-    from services.calendar import end_of_day_utc, local_date
+    from services.engine.calendar import end_of_day_utc, local_date
 
     return end_of_day_utc(_calendar().add_working_days(local_date(now), SUPPLEMENT_DAYS, CODE).end).isoformat()

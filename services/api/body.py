@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from services.errors import CommandError, Invalid
+from services.engine.errors import CommandError, Invalid
 from states.messages import Reason
 
 MAX_BODY = 1_000_000

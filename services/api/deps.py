@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import Actor, AdminScope, authenticate, require_admin, require_national
+from services.accounts.identity import Actor, AdminScope, authenticate, require_admin, require_national
 from services.store.engine import Database
 
 
@@ -69,8 +69,8 @@ async def fire_public(request: Request, case_id: int, trigger: str, body: dict, 
     """A command by the public (no account): told apart by address, dispatched right after commit."""
     from fastapi.concurrency import run_in_threadpool
 
-    from services import cases
-    from services.identity import public_actor
+    from services.accounts.identity import public_actor
+    from services.engine import cases
 
     caller = public_actor(request.client.host if request.client else None)
     cmd = cases.Command(case_id=case_id, trigger=trigger, actor=caller, form=body, idempotency_key=idempotency_key)

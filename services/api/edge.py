@@ -10,7 +10,7 @@ its 500 handler), in this order:
    its Content-Length; without one, as soon as the bytes streamed pass the limit); a NUL character in
    the query string, a JSON body or a posted form is refused with 422, naming the field (PostgreSQL
    cannot store one, and no person types one). An upload's text fields are checked by
-   `services.web.deps.checked_form`, its file name by `services.documents.check`.
+   `services.web.deps.checked_form`, its file name by `services.procedures.documents.check`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services import documents
 from services.api.body import MAX_BODY
+from services.procedures import documents
 from states.messages import Reason, reason
 
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "

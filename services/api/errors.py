@@ -12,8 +12,8 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from services.errors import CommandError
-from services.forms_errors import reasons_from_errors
+from services.engine.errors import CommandError
+from services.engine.forms_errors import reasons_from_errors
 
 log = logging.getLogger("carbon.api")
 

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.clock import clock
-from services.errors import Invalid
+from services.engine.clock import clock
+from services.engine.errors import Invalid
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, LogState

@@ -201,7 +201,7 @@ def verify(session: Session) -> dict[str, Any]:
 
 
 def with_log(chains: dict[str, Any], session: Session) -> dict[str, Any]:
-    """The audit chains' verdict (services.audit.verify) with the log's beside it: the chains catch
+    """The audit chains' verdict (services.engine.audit.verify) with the log's beside it: the chains catch
     an edited event; only the log catches a chain cut short, removed or rewritten whole."""
     checked = verify(session)
     return {**chains, "ok": chains["ok"] and checked["ok"], "chains_ok": chains["ok"], "log": checked}

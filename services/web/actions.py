@@ -11,11 +11,11 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from services import cases
+from services.accounts.identity import Actor
 from services.api.deps import committed, get_db
-from services.errors import CommandError, NotFound
-from services.identity import Actor
-from services.views import case_detail
+from services.engine import cases
+from services.engine.errors import CommandError, NotFound
+from services.queries.cases import case_detail
 from services.web.deps import form_dict
 from services.web.schema_forms import read_back
 from states.messages import Reason

@@ -14,8 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api import edge
-from services.errors import CommandError
-from services.forms_errors import reasons_from_errors
+from services.engine.errors import CommandError
+from services.engine.forms_errors import reasons_from_errors
 from services.web.deps import PUBLIC_CSRF_COOKIE, SignInRequired
 from services.web.pages import render
 

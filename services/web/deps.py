@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from services.accounts.identity import AdminScope, admin_scope
 from services.api.deps import get_db
-from services.errors import Forbidden, Invalid
-from services.identity import AdminScope, admin_scope
+from services.engine.errors import Forbidden, Invalid
 from services.web import sessions
 from services.web.sessions import Signed
 from states.messages import Reason, reason

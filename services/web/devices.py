@@ -17,7 +17,7 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
-from services.local_secret import local_secret
+from services.engine.local_secret import local_secret
 
 COOKIE = "carbon_device"
 LIFETIME = timedelta(days=180)

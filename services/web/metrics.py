@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.calendar import SHANGHAI
+from services.engine.calendar import SHANGHAI
 from services.store.tables import AuditEvent, Case, SlaBreach
 
 WEEKS = 12

@@ -3,7 +3,7 @@
 The cookie holds a random token; the table holds its SHA-256 (a copy of the database signs nobody
 in). A session ends after `IDLE` without a request or `LIFETIME` after sign-in, whichever is first.
 
-Guessing is throttled (`services.throttle`) so that a third party cannot lock the owner out
+Guessing is throttled (`services.engine.throttle`) so that a third party cannot lock the owner out
 (OWASP's device-cookie scheme, `services.web.devices`):
 - a browser holding a device cookie for the account (it signed in as it before) counts its failures
   against that device only (`DEVICE`): 10 in 15 minutes and that browser alone waits;
@@ -25,11 +25,11 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from services import audit
-from services.clock import clock
-from services.identity import Actor, check_password, load_actor, token_digest
+from services.accounts.identity import Actor, check_password, load_actor, token_digest
+from services.engine import audit
+from services.engine.clock import clock
+from services.engine.throttle import Limit, clear, count_failure, refuse_if_blocked
 from services.store.tables import User, WebSession
-from services.throttle import Limit, clear, count_failure, refuse_if_blocked
 from states.spec import NATIONAL
 
 IDLE = timedelta(hours=2)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services import dispatch
-from services.clock import clock
+from services.engine.clock import clock
+from services.orchestration import dispatch
 from services.store.tables import Outbox
 from tests.browser.conftest import Site, Visitor, fresh_case
 

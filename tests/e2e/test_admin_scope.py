@@ -21,13 +21,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from flows import runs
-from services import workdays
+from services.accounts.identity import create_user, issue_token
 from services.api import create_app
 from services.api.deps import current_admin, current_national_admin
-from services.calendar import DayOverride
-from services.clock import clock
 from services.demo import Driver, application, commitments
-from services.identity import create_user, issue_token
+from services.engine import workdays
+from services.engine.calendar import DayOverride
+from services.engine.clock import clock
+from services.orchestration.sweep import record_breaches
 from services.store.engine import Database
 from services.store.tables import (
     CalendarOverride,
@@ -40,7 +41,6 @@ from services.store.tables import (
     User,
     WebhookEndpoint,
 )
-from services.sweep import record_breaches
 from services.web.deps import wearing_admin
 from states.spec import NATIONAL
 from tests.conftest import at
@@ -377,7 +377,7 @@ def test_shanghais_and_the_national_administrator_see_it(other: Other) -> None:
 
 
 def test_an_admin_of_another_jurisdiction_does_not_read_shanghais_cases(other: Other) -> None:
-    """Administrators are staff of their jurisdictions (`services.cases.STAFF_ROLES`): the national grant
+    """Administrators are staff of their jurisdictions (`services.engine.cases.STAFF_ROLES`): the national grant
     alone makes one of every jurisdiction; a jurisdiction's administrator is one of its own only."""
     with other.db.write() as s:
         national = create_user(s, username="cn_only", display_name="全国", grants=[("admin", NATIONAL)])

@@ -117,7 +117,7 @@ def test_tokens_are_required_outside_public_and_calendar(client: TestClient) -> 
 
 
 def test_organisation_registration_checks_the_credit_code(client: TestClient, db: Database) -> None:
-    from services.identity import create_user, issue_token
+    from services.accounts.identity import create_user, issue_token
 
     with db.write() as s:
         u = create_user(s, username="newcomer", display_name="新用户", grants=[("applicant", "SD")])

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from services.api import create_app
 from services.demo import Driver
-from services.dispatch import Channels, drain
+from services.orchestration.dispatch import Channels, drain
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Notification, Outbox, ReportIdentity, Task
 from tests.e2e.http import act, h

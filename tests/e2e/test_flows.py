@@ -116,14 +116,14 @@ def test_the_embedded_scheduler_dispatches_right_after_a_command(flows_db: Datab
 
 
 def test_admin_outbox_and_breaches(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
-    from services.clock import clock
-    from services.sweep import record_breaches
+    from services.engine.clock import clock
+    from services.orchestration.sweep import record_breaches
 
     client = TestClient(create_app(db))
     with db.write() as s:
         s.add(Outbox(key="bad-row", kind="notify", payload={"jurisdiction": "SD"}, created_at=clock.now(),
                      available_at=clock.now()))
-    from services.dispatch import Channels, drain
+    from services.orchestration.dispatch import Channels, drain
 
     drain(db, Channels(smtp_host=None))
     dead = client.get("/api/v1/admin/outbox", params={"status": "dead"}, headers=h("demo_admin")).json()["items"]
@@ -160,12 +160,12 @@ def test_webhook_registration_validates(db: Database) -> None:
 
 def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
     from flows.campaign import campaigns_flow
-    from services.sweep import send_reminders
+    from services.orchestration.sweep import send_reminders
 
     cid = driver.open("sh_applicant", "SH", application("SH"))
     drive_to(driver, "SH", cid, "publicity")
     test_clock.advance(timedelta(days=20))
-    from services.timers import run_due_timers
+    from services.orchestration.timers import run_due_timers
 
     run_due_timers(flows_db, test_clock.now())
     test_clock.set(__import__("tests.conftest", fromlist=["at"]).at("2027-01-04 09:00"))  # first working day

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services import documents
 from services.api import create_app
 from services.api.edge import MULTIPART_ALLOWANCE
 from services.demo import Driver, application
+from services.procedures import documents
 from services.store.engine import Database
 from services.store.tables import Document, WebhookEndpoint
 from tests.web.conftest import Browser, csrf_of

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
-from services.issuance import run_campaign
+from services.orchestration.timers import run_due_timers
+from services.procedures.issuance import run_campaign
 from services.store.engine import Database
 from services.store.tables import Case, LedgerEntry, Project, SerialBlock
-from services.timers import run_due_timers
 from tests.conftest import at
 from tests.e2e.http import act, h
 
@@ -139,7 +139,7 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
         "amount_tco2e": 1, "purpose": "voluntary", "purpose_detail": "x"}}, headers=h(f"{low}_applicant2"))
     assert other.status_code == 422  # holds nothing yet
     with db.write() as s:
-        from services import ledger
+        from services.procedures import ledger
         from services.store.tables import User
 
         other_org = s.exec(select(User.org_id).where(User.username == f"{low}_applicant2")).one()
@@ -187,7 +187,7 @@ def test_overlap_verifier_conflict_and_period_rules(client: TestClient, db: Data
     assert [r["code"] for r in future["error"]["reasons"]] == ["sheet_missing"]
     # a verifier of another firm cannot verify
     with db.write() as s:
-        from services.identity import create_user, ensure_organisation
+        from services.accounts.identity import create_user, ensure_organisation
 
         firm = ensure_organisation(s, "91110000600037341L", "另一家核查机构")
         create_user(s, username="ord_verifier_b", display_name="其他核查员", grants=[("verifier", "ORD")],
@@ -261,8 +261,8 @@ def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(clien
     """Jiaxing art. 26: false materials → disqualification and 收回已签发的减排量. The revocation itself
     is the supervision procedure's; the ledger's part is here: held units cancelled, a shortfall
     (units already retired) recorded as the owner's debt, and the ledger still verifies."""
-    from services import ledger
-    from services.clock import clock
+    from services.engine.clock import clock
+    from services.procedures import ledger
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
         "new_project": application("JX"), "vintage": 2025}}, headers=h("jx_applicant")).json()["id"]
@@ -305,7 +305,7 @@ def test_serial_ranges_move_exactly_and_foreign_ranges_are_refused(client: TestC
     serial = mine["blocks"][0]["serial"]
     middle = serial.replace("-000001-001100", "-000101-000200")
     with db.write() as s:
-        from services import ledger
+        from services.procedures import ledger
         from services.store.tables import User
 
         other = ledger.account_for(s, "ORD", s.exec(select(User.org_id).where(

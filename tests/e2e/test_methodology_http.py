@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from services.demo import Driver, application, commitments
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import Case, Document, MethodologyVersion
-from services.timers import run_due_timers
 from tests.conftest import at
 from tests.e2e.http import act, h
 
@@ -187,7 +187,7 @@ def test_bad_documents_are_refused(client: TestClient, db: Database, name: str, 
 
 
 def test_oversize_document_is_refused(client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    from services import documents
+    from services.procedures import documents
 
     monkeypatch.setattr(documents, "MAX_BYTES", 1024)
     cid = open_filing(client, "SD")

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from services.api import create_app
 from services.demo import application, commitments
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
-from services.timers import run_due_timers
 from tests.conftest import at
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from forms.common import uscc_check_char
+from services.accounts.identity import create_user
 from services.demo import Driver, application, drive_to
-from services.identity import create_user
-from services.ledger import account_for
+from services.procedures.ledger import account_for
 from services.store.engine import Database
 from services.store.tables import (
     AuditEvent,

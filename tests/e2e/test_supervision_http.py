@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.dispatch import Channels, drain
+from services.orchestration.dispatch import Channels, drain
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import Case, Organisation
-from services.timers import run_due_timers
 from tests.conftest import at
 from tests.e2e.http import act, h
 from tests.e2e.test_issuance_http import registered_project, report, to_issued, upload_sheet
@@ -234,7 +234,7 @@ def test_an_upheld_objection_on_a_registered_project_opens_a_rectification(clien
 
 def test_beijing_revenue_audits_open_rectifications_when_short_or_missing(client: TestClient, db: Database,
                                                                         driver, test_clock) -> None:  # noqa: ANN001
-    from services.supervision import open_revenue_audits
+    from services.procedures.supervision import open_revenue_audits
 
     good, short, silent = (registered_project(db, driver, test_clock, "BJ", title=t) for t in ("甲", "乙", "丙"))
     assert open_revenue_audits(db, "BJ", 2025, test_clock.now()) == {"opened": 3, "skipped": 0}

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from services import audit
 from services.demo import Driver
+from services.engine import audit
 from services.store.engine import Database
 from services.transparency import check, checkpoint, keys, log, merkle
 from tests.e2e.http import h

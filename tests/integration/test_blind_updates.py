@@ -1,4 +1,4 @@
-"""A command's blind updates (`services.writes.update`: cancel the case's pending timers, end its
+"""A command's blind updates (`services.store.writes.update`: cancel the case's pending timers, end its
 open clock segment) wait for the command's end, go out one statement shape at a time, and run
 before the command's new rows are inserted, so they never touch what the same command created."""
 
@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from services import writes
-from services.clock import clock
 from services.demo import Driver, application, drive_to
+from services.engine.clock import clock
+from services.store import writes
 from services.store.engine import Database
 from services.store.tables import ClockSegment, Timer
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services import cli
-from services.identity import authenticate
+from services.accounts.identity import authenticate
 from services.store.engine import Database
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def test_cli_migrates_creates_users_tokens_imports_a_year_and_ticks(tmp_path: Pa
     capsys.readouterr()
     assert cli.main(["tick"]) == 0
     assert json.loads(capsys.readouterr().out) == {"fired": [], "cancelled": [], "failed": []}
-    from services.workdays import calendar
+    from services.engine.workdays import calendar
 
     with db.read() as s:
         cal = calendar(s)

@@ -12,12 +12,13 @@ import pytest
 from sqlmodel import func, select
 
 from forms.issuance import Transfer
-from services import cases, ledger
+from services.accounts.identity import Actor, load_actor
 from services.api.routes.ledger import transfer
-from services.clock import clock
 from services.demo import application
-from services.errors import CommandError
-from services.identity import Actor, load_actor
+from services.engine import cases
+from services.engine.clock import clock
+from services.engine.errors import CommandError
+from services.procedures import ledger
 from services.store.engine import Database
 from services.store.tables import Case, Organisation, Project, User
 
@@ -99,8 +100,8 @@ def test_concurrent_transfers_succeed_exactly_as_often_as_the_balance_allows(db:
 def test_concurrent_wrong_passwords_at_a_limit_are_not_all_processed(db: Database) -> None:
     """Twenty guesses at one account from twenty addresses at once: the account's limit (5) holds; the
     others are refused unprocessed, and the block is recorded once."""
+    from services.engine.throttle import Throttled
     from services.store.tables import AuditEvent
-    from services.throttle import Throttled
     from services.web import sessions
 
     def guess(i: int) -> object:

@@ -9,14 +9,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from services import audit, cases
-from services.cases import Command
+from services.accounts.identity import SYSTEM_ACTOR, create_user
 from services.demo import Driver, application, commitments, drive_to
-from services.errors import CommandError, Conflict, Forbidden, Invalid, NotFound
-from services.identity import SYSTEM_ACTOR, create_user
+from services.engine import audit, cases
+from services.engine.cases import Command
+from services.engine.errors import CommandError, Conflict, Forbidden, Invalid, NotFound
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, ClockSegment, Notice, Outbox, Project, Task, Timer
-from services.timers import run_due_timers
 from tests.conftest import at
 
 pytestmark = pytest.mark.integration
@@ -151,7 +151,7 @@ def test_task_claimed_by_someone_else_cannot_be_completed(db: Database, driver: 
     with db.write() as s:
         create_user(s, username="sh_officer_b", display_name="王经办", grants=[("case_officer", "SH")])
     driver.act("sh_applicant", sh_case, "submit", commitments("SH"))
-    from services import queues
+    from services.queries import queues
 
     with db.read() as s:
         task = s.exec(select(Task).where(Task.case_id == sh_case, Task.status == "open")).one()
@@ -201,8 +201,8 @@ def test_a_timer_whose_case_moved_on_is_cancelled(db: Database, driver: Driver, 
 
 def test_statutory_clock_runs_only_while_the_authority_holds_the_case(db: Database, driver: Driver, sh_case: int,
                                                                       test_clock) -> None:  # noqa: ANN001
-    from services.statutory import summary
-    from services.workdays import calendar
+    from services.engine.statutory import summary
+    from services.engine.workdays import calendar
     from states.profiles import get_profile
 
     driver.act("sh_applicant", sh_case, "submit", commitments("SH"))          # Mon 03-02, running

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bench.generate import generate, shape, state_timers
-from services import audit, ledger
+from services.engine import audit
+from services.procedures import ledger
 from services.store.engine import Database
 from services.store.tables import Case, SerialBlock, Task, Timer
 
@@ -70,7 +71,7 @@ def test_audit_chains_and_the_ledger_verify(generated: tuple[Database, dict]) ->
 
 
 def test_timers_open_and_due_are_exact_and_the_same_seed_gives_the_same_data(db: Database, test_clock) -> None:  # noqa: ANN001
-    from services.clock import clock
+    from services.engine.clock import clock
 
     now = clock.now()
     stats = generate(db, 300, seed=5, timers_open=120, timers_due=7, now=now)
@@ -91,8 +92,8 @@ def test_timers_open_and_due_are_exact_and_the_same_seed_gives_the_same_data(db:
 
 def test_the_team_queue_pages_through_generated_tasks_in_due_order_undated_last(
         generated: tuple[Database, dict]) -> None:
-    from services import queues
-    from services.identity import authenticate
+    from services.accounts.identity import authenticate
+    from services.queries import queues
 
     db, _ = generated
     with db.write() as session:  # some tasks without a deadline, so pages cross into the undated ones
@@ -118,8 +119,8 @@ def test_the_team_queue_pages_through_generated_tasks_in_due_order_undated_last(
 
 
 def test_the_due_timers_fire_through_the_command_path(db: Database, test_clock) -> None:  # noqa: ANN001
-    from services.clock import clock
-    from services.timers import run_due_timers
+    from services.engine.clock import clock
+    from services.orchestration.timers import run_due_timers
 
     generate(db, 800, seed=11, timers_open=300, timers_due=60)
     result = run_due_timers(db, clock.now())

@@ -11,10 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from services import dispatch, lease, panels
+from services.accounts.identity import AdminScope, create_user
 from services.demo import Driver, application, commitments, drive_to
-from services.dispatch import Channels, drain
-from services.identity import AdminScope, create_user
+from services.orchestration import dispatch, lease
+from services.orchestration.dispatch import Channels, drain
+from services.orchestration.sweep import record_breaches, send_reminders, sweep
+from services.orchestration.timers import run_due_timers
+from services.procedures import panels
 from services.store.engine import Database
 from services.store.tables import (
     AuditEvent,
@@ -26,8 +29,6 @@ from services.store.tables import (
     Task,
     WebhookEndpoint,
 )
-from services.sweep import record_breaches, send_reminders, sweep
-from services.timers import run_due_timers
 from states.profiles import all_profiles
 from tests.conftest import PG, at
 
@@ -187,7 +188,7 @@ def test_an_unreachable_receiver_never_blocks_a_command_and_dead_letters_after_n
 
 
 def test_a_malformed_row_is_dead_lettered_at_once(db: Database) -> None:
-    from services.clock import clock
+    from services.engine.clock import clock
 
     with db.write() as s:
         s.add(Outbox(key="broken-1", kind="notify", payload={"nothing": True}, created_at=clock.now(),
@@ -309,7 +310,7 @@ def test_a_declining_expert_is_replaced_by_a_fresh_draw(db: Database, driver: Dr
     assert len(active) == 4
     for u in active[:2]:
         driver.act(names[u], cid, "record_opinion", {"opinion": "agree", "score": 80})
-    from services.errors import Invalid
+    from services.engine.errors import Invalid
 
     with pytest.raises(Invalid) as quorum:  # ⅔ of 4 = 3 opinions needed
         driver.act(names[left_out], cid, "panel_pass", {"conclusion": "通过"})
@@ -331,7 +332,7 @@ def test_a_pool_too_small_is_dead_lettered_and_the_officer_composes(db: Database
 
 
 def test_cool_off_keeps_an_expert_off_the_same_project(db: Database, driver: Driver) -> None:
-    from services.clock import clock
+    from services.engine.clock import clock
     from services.store.tables import Case
 
     cid = driver.open("sh_applicant", "SH", application("SH"))
@@ -347,8 +348,8 @@ def test_cool_off_keeps_an_expert_off_the_same_project(db: Database, driver: Dri
         s.flush()
         other_id = other.id
     with db.read() as s:
-        from services.effects import Ctx
-        from services.identity import SYSTEM_ACTOR
+        from services.accounts.identity import SYSTEM_ACTOR
+        from services.engine.effects import Ctx
         from states.machine import procedure
         from states.profiles import get_profile
 
@@ -386,7 +387,7 @@ def test_breaches_are_recorded_once_escalated_and_resolved(db: Database, driver:
         escalation = s.get(Task, breach.escalation_task_id)
     assert (breach.kind, breach.stage, breach.role) == ("task_overdue", "submitted", "case_officer")
     assert (escalation.role, escalation.kind, escalation.jurisdiction) == ("approver", "sla_escalation", "SH")
-    from services import queues
+    from services.queries import queues
 
     queues.acknowledge(db, escalation.id, driver.actor("sh_approver"))
     driver.act("sh_case_officer", cid, "accept", {})

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from services import audit, effects, timers
 from services.demo import Driver, application, drive_to
+from services.engine import audit, effects
+from services.orchestration import timers
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Notice, Outbox, Project, Timer
 

@@ -19,9 +19,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from services import audit, ledger, writes
-from services.clock import clock
 from services.demo import Driver, application, drive_to
+from services.engine import audit
+from services.engine.clock import clock
+from services.procedures import ledger
+from services.store import writes
 from services.store.engine import Database
 from services.store.tables import (
     Account,
@@ -61,7 +63,7 @@ def _case(session: Any, procedure: str, org: int, project: Project | None, state
 @pytest.fixture
 def book(db: Database, driver: Driver, log_key: str) -> dict[str, Any]:
     """A registration case with a real chain; two issuances (each backed by its approve event, as
-    services.issuance.mint leaves it), a transfer of 30 and a retirement of 20; all sequenced."""
+    services.procedures.issuance.mint leaves it), a transfer of 30 and a retirement of 20; all sequenced."""
     registration = driver.open("sh_applicant", "SH", application("SH"))
     drive_to(driver, "SH", registration, "publicity")
     now = clock.now()

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.calendar import (
+from services.engine.calendar import (
     SHANGHAI,
     CountAnswer,
     DayOverride,

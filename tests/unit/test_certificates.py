@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from services.certificates import CertificateData, fingerprint, render_pdf
+from services.procedures.certificates import CertificateData, fingerprint, render_pdf
 
 
 def make(**changes) -> CertificateData:

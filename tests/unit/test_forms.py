@@ -9,7 +9,7 @@ from forms.common import USCC_ALPHABET, uscc_check_char
 from forms.organisation import OrganisationRegistration
 from forms.registration import ProjectApplication
 from services.demo import application, demo_uscc
-from services.forms_errors import reasons_from_validation
+from services.engine.forms_errors import reasons_from_validation
 from states.messages import CATALOGUE
 
 

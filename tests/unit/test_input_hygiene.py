@@ -13,9 +13,9 @@ from forms.issuance import MonitoringReport, VerifierFiling
 from forms.methodology import KeyParameter
 from forms.registration import ApplicationEdit, Objection, ProjectApplication
 from forms.supervision import Finding, RevenueAuditReport
-from services import documents
 from services.demo import application, demo_uscc
-from services.forms_errors import reasons_from_validation
+from services.engine.forms_errors import reasons_from_validation
+from services.procedures import documents
 
 SHA = "a" * 64
 

@@ -80,11 +80,11 @@ def test_a_sixth_jurisdiction_is_one_file(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         from datetime import timedelta
         from services.bootstrap import setup
-        from services.clock import clock
+        from services.engine.clock import clock
         from services.demo import Driver, application, drive_to, seed_people
         from services.store.engine import Database
         from services.store.tables import Case, Project
-        from services.timers import run_due_timers
+        from services.orchestration.timers import run_due_timers
         from datetime import datetime
         from zoneinfo import ZoneInfo
         clock.set(datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai")))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from services.clock import clock
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.store.tables import AuditEvent, WebSession
 from tests.web.conftest import Browser, csrf_of

@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from flows import runs
 from services.demo import Driver, application, commitments
+from services.orchestration.sweep import record_breaches
 from services.store.engine import Database
 from services.store.tables import AuditEvent, CalendarOverride, CalendarYear, Outbox, RoleGrant, User
-from services.sweep import record_breaches
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
 from states.profiles import all_profiles
@@ -184,7 +184,7 @@ def test_flow_runs_link_into_the_prefect_ui(signed_in, monkeypatch) -> None:  # 
 
 
 def _dead_letter(db: Database, jurisdiction: str | None, case_id: int | None = None) -> int:
-    from services.clock import clock
+    from services.engine.clock import clock
 
     with db.write() as s:
         row = Outbox(key=f"webhook:test:{jurisdiction}:{case_id}", kind="notify", status="dead", attempts=8,

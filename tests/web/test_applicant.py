@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from services.accounts.identity import create_user, hash_password
 from services.demo import DEMO_PASSWORD, Driver, application, commitments, demo_uscc, drive_to
-from services.dispatch import Channels, drain
-from services.identity import create_user, hash_password
+from services.orchestration.dispatch import Channels, drain
 from services.store.engine import Database
 from services.store.tables import Case, Notification, Organisation, User
 from states.profiles import all_profiles

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
-from services.documents import add as add_document
+from services.procedures.documents import add as add_document
 from services.store.engine import Database
 from services.store.tables import Case, PanelConflict, PanelMember
 

@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import Case, Certificate, Comment, Notice, Objection, ReportIdentity, Task
-from services.timers import run_due_timers
 from tests.conftest import at
 from tests.web.conftest import Browser, csrf_of
 

@@ -6,12 +6,12 @@ from datetime import date
 
 from sqlmodel import select
 
+from services.accounts.identity import create_user, hash_password
 from services.demo import Driver, application, drive_to
-from services.identity import create_user, hash_password
+from services.engine.workdays import calendar
 from services.store.engine import Database
 from services.store.tables import Task
 from services.web.routes.queue import working_days_left
-from services.workdays import calendar
 from tests.web.conftest import csrf_of
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from services import local_secret
-from services.clock import clock
+from services.engine import local_secret
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.store.tables import AuditEvent
 from services.web import devices, sessions

@@ -8,9 +8,9 @@ import html
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services import audit
-from services.clock import clock
 from services.demo import Driver
+from services.engine import audit
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.transparency import checkpoint, keys, log, merkle
 from tests.web.conftest import Browser

@@ -2,7 +2,7 @@
 
 Every route names the scope it needs in its signature: `NationalAdminDep` for the State Council's
 calendar and system-wide operations, `AdminDep` for what a jurisdiction's administrator sees of their
-own jurisdictions (the national administrator's are all of them). `services.identity.AdminScope` is
+own jurisdictions (the national administrator's are all of them). `services.accounts.identity.AdminScope` is
 the one place a scope is worked out; tests/e2e/test_admin_scope.py walks every admin route.
 """
 
@@ -15,16 +15,17 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from services import audit, dispatch, workdays
+from services.accounts.identity import Actor
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey, NationalAdminDep
-from services.calendar import DayOverride
-from services.clock import clock
-from services.errors import Forbidden, Invalid, NotFound
-from services.idempotency import Idem, Reply, once, once_across
-from services.identity import Actor
+from services.engine import audit, workdays
+from services.engine.calendar import DayOverride
+from services.engine.clock import clock
+from services.engine.errors import Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, Reply, once, once_across
+from services.orchestration import dispatch
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import SlaBreach, WebhookEndpoint
-from services.timers import run_due_timers
 from services.transparency import verify as transparency
 from states.messages import Reason, reason
 from states.profiles import get_profile

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from services.api.deps import DbDep
-from services.errors import Invalid
-from services.workdays import calendar
+from services.engine.errors import Invalid
+from services.engine.workdays import calendar
 from states.messages import Reason, reason
 from states.profiles import get_profile
 

@@ -10,14 +10,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from services import cases, documents
+from services.accounts.identity import Actor
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
-from services.cases import Command, Outcome, can_see
-from services.errors import NotFound
-from services.identity import Actor
+from services.engine import cases
+from services.engine.cases import Command, Outcome, can_see
+from services.engine.errors import NotFound
+from services.procedures import documents
+from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case
-from services.views import case_detail, event_view
 from states.profiles import all_profiles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from services import documents
 from services.api.deps import ActorDep, DbDep, IdemKey
-from services.cases import can_see
-from services.errors import Invalid, NotFound
+from services.engine.cases import can_see
+from services.engine.errors import Invalid, NotFound
+from services.procedures import documents
 from services.store.tables import Case, Document
 from states.messages import Reason
 
@@ -89,6 +89,6 @@ class WithdrawalReason(BaseModel):
 @router.post("/methodologies/{version_id}/withdraw", summary="Withdraw a filed methodology version (approver)")
 def withdraw_methodology(version_id: int, body: WithdrawalReason, actor: ActorDep, db: DbDep,
                          idempotency_key: IdemKey = None) -> dict[str, Any]:
-    from services.methodologies import withdraw
+    from services.procedures.methodologies import withdraw
 
     return withdraw(db, version_id, actor, body.reason, idempotency_key)

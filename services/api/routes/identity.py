@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from forms.organisation import OrganisationRegistration
-from services import identity
+from services.accounts import identity
 from services.api.deps import ActorDep, DbDep, IdemKey
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])

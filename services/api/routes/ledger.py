@@ -13,14 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from forms.issuance import Transfer, VerifierFiling
-from services import audit, ledger
+from services.accounts.identity import Actor, ensure_organisation
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey
-from services.certificates import render_pdf
-from services.clock import clock
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.idempotency import Idem, Reply, claim, once, remember
-from services.identity import Actor, ensure_organisation
-from services.issuance import certificate_data, certificate_log, hold_project
+from services.engine import audit
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, Reply, claim, once, remember
+from services.procedures import ledger
+from services.procedures.certificates import render_pdf
+from services.procedures.issuance import certificate_data, certificate_log, hold_project
 from services.store.engine import Database
 from services.store.tables import Account, Case, Certificate, LedgerEntry, Organisation, Project, SerialBlock, Verifier
 from states.messages import Reason, reason

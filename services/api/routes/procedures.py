@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
 from services.api.deps import current_actor
-from services.errors import Invalid
+from services.engine.errors import Invalid
 from states.machine import BUILDERS, ProcedureUnavailable, mermaid, procedure
 from states.messages import Reason, label, reason
 from states.profiles import all_profiles, get_profile

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 
 from services.api.body import json_object
 from services.api.deps import DbDep, IdemKey, fire_public
-from services.cases import Outcome
-from services.errors import NotFound
+from services.engine.cases import Outcome
+from services.engine.errors import NotFound
+from services.queries.cases import notice_view
 from services.store.tables import Notice, Project
-from services.views import notice_view
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 

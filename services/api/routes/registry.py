@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, select
 
-from services import documents
 from services.api.body import json_object
 from services.api.deps import DbDep, IdemKey, fire_public
 from services.api.routes.documents import send
-from services.cases import Outcome
-from services.errors import Conflict, NotFound
+from services.engine.cases import Outcome
+from services.engine.errors import Conflict, NotFound
+from services.procedures import documents
+from services.queries.cases import notice_view
 from services.store.tables import AuditEvent, Comment, MethodologyVersion, Notice
-from services.views import notice_view
 from states.messages import label, reason
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])

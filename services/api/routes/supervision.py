@@ -12,14 +12,14 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from forms.supervision import PublicReport, TrackingEvaluation
-from services import supervision
+from services.accounts.identity import public_actor
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey
-from services.errors import Invalid, NotFound
-from services.forms_errors import reasons_from_validation
-from services.identity import public_actor
+from services.engine.errors import Invalid, NotFound
+from services.engine.forms_errors import reasons_from_validation
+from services.procedures import supervision
+from services.queries.cases import notice_view
 from services.store.tables import AuditEvent, Case, Evaluation, Notice, Project
-from services.views import notice_view
 from states.messages import label, reason
 from states.profiles import get_profile
 

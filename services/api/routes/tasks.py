@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from services import cases, queues
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
 from services.api.routes.cases import _detail_responder, _reply
-from services.errors import Invalid, NotFound
+from services.engine import cases
+from services.engine.errors import Invalid, NotFound
+from services.queries import queues
 from services.store.tables import Task
 from states.messages import Reason
 

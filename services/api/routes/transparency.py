@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.deps import DbDep
-from services.errors import Invalid, NotFound
+from services.engine.errors import Invalid, NotFound
 from services.transparency import checkpoint, keys, leaves, log
 from states.messages import reason
 

@@ -2,7 +2,7 @@
 cycle times, flow runs, the outbox, the calendar, users and their grants, the profiles in force.
 
 The national hat (`admin · 全国`) sees and acts on every jurisdiction and the system's own rows; a
-jurisdiction's hat on that jurisdiction only (`AdminHat`, from `services.identity.admin_scope`).
+jurisdiction's hat on that jurisdiction only (`AdminHat`, from `services.accounts.identity.admin_scope`).
 
 Every change goes through the service functions the admin API uses (`dispatch.retry`,
 `workdays.import_year`, `identity.grant_role`/`revoke_role`), so the page and the API agree.
@@ -22,15 +22,17 @@ from sqlmodel import Session, and_, or_, select
 from starlette.datastructures import UploadFile
 
 from flows import runs
-from services import dispatch, identity, workdays
+from services.accounts import identity
+from services.accounts.identity import AdminScope, admin_scope
 from services.api.deps import committed, get_db
 from services.api.routes.admin import YearNotice
-from services.calendar import DayOverride, local_date
-from services.clock import clock
-from services.errors import Forbidden, Invalid, NotFound
-from services.forms_errors import reasons_from_validation
-from services.idempotency import Idem, Reply, once
-from services.identity import AdminScope, admin_scope
+from services.engine import workdays
+from services.engine.calendar import DayOverride, local_date
+from services.engine.clock import clock
+from services.engine.errors import Forbidden, Invalid, NotFound
+from services.engine.forms_errors import reasons_from_validation
+from services.engine.idempotency import Idem, Reply, once
+from services.orchestration import dispatch
 from services.store.tables import Jurisdiction, Organisation, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart

@@ -3,7 +3,7 @@ jurisdiction's commitments, answering supplement and revision requests, my cases
 deadlines, and my notices.
 
 Commands go the API's way: `identity.register_organisation`, `cases.create`,
-and the case's own actions (`edit`, `submit`, `resubmit`) through `services.cases.fire`.
+and the case's own actions (`edit`, `submit`, `resubmit`) through `services.engine.cases.fire`.
 """
 
 from __future__ import annotations
@@ -21,22 +21,24 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from forms.organisation import OrganisationRegistration
-from services import cases, identity, notifications, statutory
+from services.accounts import identity
+from services.accounts.identity import Actor
 from services.api.deps import committed, get_db
-from services.calendar import local_date
-from services.clock import clock
-from services.errors import CommandError
-from services.forms_errors import reasons_from_validation
-from services.identity import Actor
+from services.engine import cases, statutory
+from services.engine.calendar import local_date
+from services.engine.clock import clock
+from services.engine.errors import CommandError
+from services.engine.forms_errors import reasons_from_validation
+from services.engine.workdays import calendar
+from services.queries import notifications
+from services.queries.cases import case_detail, form_schema
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
-from services.views import case_detail, form_schema
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
 from services.web.pages import lang_of, render
 from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
-from services.workdays import calendar
 from states.machine import ProcedureUnavailable, procedure
 from states.messages import CATALOGUE, Reason
 from states.profiles import get_profile
@@ -169,7 +171,7 @@ def new_application(request: Request, signed: SignedIn, procedure: str = "projec
     jurisdiction = wearing(signed, "applicant")
     name = procedure if procedure in procedures_in(jurisdiction) else None
     if name is None:
-        from services.errors import NotFound
+        from services.engine.errors import NotFound
 
         raise NotFound.of("申请程序", "Procedure")
     return _new_page(request, jurisdiction, name)
@@ -181,7 +183,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
     name = posted.pop("procedure", "")
     if name not in procedures_in(jurisdiction):
-        from services.errors import NotFound
+        from services.engine.errors import NotFound
 
         raise NotFound.of("申请程序", "Procedure")
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)

@@ -16,13 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import UploadFile
 
-from services import cases, documents, supervision
+from services.accounts.identity import Actor
 from services.api.deps import get_db
 from services.api.routes.documents import send
-from services.errors import CommandError, NotFound
-from services.identity import Actor
+from services.engine import cases
+from services.engine.errors import CommandError, NotFound
+from services.procedures import documents, supervision
+from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
-from services.views import case_detail, event_view
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key
 from services.web.pages import lang_of, render

@@ -2,7 +2,7 @@
 chair's conclusion with the members' opinions side by side.
 
 Every command is the case's own action (`record_opinion`, `decline_panel`, `panel_pass|revise|reject`)
-fired through `services.cases.fire`, so the engine's rules (a member without an opinion yet, the chair
+fired through `services.engine.cases.fire`, so the engine's rules (a member without an opinion yet, the chair
 with a quorum) decide; the page only draws their forms and shows their reasons beside the fields.
 """
 
@@ -16,19 +16,19 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
+from services.accounts.identity import Actor
 from services.api.deps import get_db
-from services.calendar import local_date
-from services.clock import clock
-from services.identity import Actor
+from services.engine.calendar import local_date
+from services.engine.clock import clock
+from services.engine.workdays import calendar
+from services.queries.cases import case_detail
 from services.store.tables import AuditEvent, Case, PanelMember, Task, User
-from services.views import case_detail
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields
-from services.workdays import calendar
 from states.messages import Reason
 from states.profiles import get_profile
 from states.rules import panel_quorum

@@ -22,22 +22,23 @@ from sqlmodel import Session, select
 from forms.methodology import PublicComment
 from forms.registration import Objection
 from forms.supervision import PublicReport
-from services import cases, supervision
+from services.accounts.identity import public_actor
 from services.api.deps import committed, get_db
 from services.api.routes import ledger as ledger_api
 from services.api.routes import public as public_api
 from services.api.routes import registry as registry_api
 from services.api.routes import supervision as supervision_api
 from services.api.routes import transparency as transparency_api
-from services.certificates import fingerprint
-from services.errors import CommandError, NotFound
-from services.forms_errors import reasons_from_validation
-from services.identity import public_actor
-from services.issuance import certificate_data
+from services.engine import cases
+from services.engine.errors import CommandError, NotFound
+from services.engine.forms_errors import reasons_from_validation
+from services.procedures import supervision
+from services.procedures.certificates import fingerprint
+from services.procedures.issuance import certificate_data
+from services.queries.cases import form_schema, notice_view
 from services.store.tables import Case, Certificate, Notice, Organisation, Project
 from services.transparency import keys
 from services.transparency import log as transparency_log
-from services.views import form_schema, notice_view
 from services.web.actions import posted_strings
 from services.web.deps import CheckedForm, form_key, maybe_signed
 from services.web.pages import lang_of, render

@@ -11,14 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BeforeValidator
 from sqlmodel import select
 
-from services import queues
 from services.api.deps import get_db
-from services.calendar import local_date
-from services.clock import clock
+from services.engine.calendar import local_date
+from services.engine.clock import clock
+from services.engine.workdays import calendar
+from services.queries import queues
 from services.store.tables import Case, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
-from services.workdays import calendar
 from states.machine import BUILDERS
 
 router = APIRouter(include_in_schema=False)
@@ -93,7 +93,7 @@ async def task_command(task_id: int, command: Literal["claim", "unclaim", "deleg
     if command == "delegate":
         raw = str(form.get("user_id") or "")
         if not raw.isdigit():
-            from services.errors import Invalid
+            from services.engine.errors import Invalid
             from states.messages import Reason
 
             raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",

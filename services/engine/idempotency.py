@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.clock import clock
-from services.errors import Conflict, Invalid
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Invalid
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import IdempotencyRecord

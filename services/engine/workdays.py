@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import audit
-from services.calendar import DayOverride, WorkingCalendar, end_of_day_utc, local_date
-from services.clock import clock
-from services.errors import Invalid
+from services.engine import audit
+from services.engine.calendar import DayOverride, WorkingCalendar, end_of_day_utc, local_date
+from services.engine.clock import clock
+from services.engine.errors import Invalid
 from services.store.tables import CalendarOverride, CalendarYear, Notice, Task, Timer
 from states.messages import Reason, reason
 from states.profiles import get_profile

@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import counters, ledger
-from services.calendar import end_of_day_utc, local_date
-from services.certificates import CertificateData, fingerprint
-from services.clock import clock
-from services.identity import SYSTEM_ACTOR, Actor
+from services.accounts.identity import SYSTEM_ACTOR, Actor
+from services.engine import counters
+from services.engine.calendar import end_of_day_utc, local_date
+from services.engine.clock import clock
+from services.procedures import ledger
+from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
 from services.store.tables import (
     Account,
@@ -199,7 +200,7 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
     open issuance case of it goes on hold (or back where it was) through the command path. A case
     already on hold (or not) is left as it is, so a repeated suspension changes nothing. The
     rectification's outbox rows (`hold_project`, `release_project`) call the same function."""
-    from services.cases import Command, fire_locked, lock_case
+    from services.engine.cases import Command, fire_locked, lock_case
     from states.machine import procedure
 
     project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
@@ -230,7 +231,7 @@ def campaign_opens(profile: Profile, year: int, cal: Any) -> date:  # noqa: ANN4
 
 def open_case(session: Session, project: Project, vintage: int, now: datetime, why: dict[str, Any]) -> Case:
     """An issuance case opened by the system (campaign, or Shanghai's first issuance with registration)."""
-    from services import audit, effects
+    from services.engine import audit, effects
     from states.machine import procedure
 
     spec = procedure("issuance", project.jurisdiction)
@@ -285,7 +286,7 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | 
 
 def due_campaigns(db: Database, now: datetime | None = None) -> list[tuple[str, int]]:
     """(jurisdiction, vintage) pairs whose annual window is open today, for the scheduler."""
-    from services.workdays import calendar
+    from services.engine.workdays import calendar
 
     now = now or clock.now()
     today = local_date(now)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from services.errors import Invalid
+from services.engine.errors import Invalid
 from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User
 from states.messages import reason
 
@@ -68,7 +68,7 @@ def draw(pool: list[int], k: int, seed: int | None = None) -> tuple[int, list[in
 def draw_panel(ctx: Any) -> None:  # noqa: ANN401
     """Seat the profile's panel size (odd); with fewer eligible experts, the largest odd number
     not below the minimum; with fewer still, refuse, and the officer names the panel by hand."""
-    from services import effects
+    from services.engine import effects
 
     rules = ctx.profile.panel
     pool = candidates(ctx)
@@ -88,7 +88,7 @@ def draw_panel(ctx: Any) -> None:  # noqa: ANN401
 def decline(ctx: Any) -> None:  # noqa: ANN401
     """An expert declines (or declares a conflict); a fresh draw replaces them, taking the chair if
     they held it. With nobody left to draw, the chair passes to the first remaining member."""
-    from services import effects
+    from services.engine import effects
 
     session, case, actor = ctx.session, ctx.case, ctx.actor
     form = ctx.form

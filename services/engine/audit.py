@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services import writes
+from services.store import writes
 from services.store.tables import AuditEvent, AuditHead, Case
 
 GENESIS = "0" * 64
@@ -53,7 +53,7 @@ def _link(stream: str, seq: int, prev: str, **kwargs: Any) -> AuditEvent:  # noq
 
 @dataclass
 class Appended:
-    """A case event handed to `services.writes`; `id` is set when the command's rows are inserted."""
+    """A case event handed to `services.store.writes`; `id` is set when the command's rows are inserted."""
     stream: str
     seq: int
     hash: str
@@ -66,7 +66,7 @@ def append_case(
 ) -> Appended:
     """Append to a case's chain. The head lives on the case row, which the command holds locked
     and writes anyway: no extra query, no extra lock. The row is inserted with the command's other
-    new rows (`services.writes.flush`)."""
+    new rows (`services.store.writes.flush`)."""
     row = _row(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
                actor_role=actor_role, event=event, case_id=case.id, from_state=from_state, to_state=to_state,
                payload=payload)

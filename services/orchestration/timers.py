@@ -1,4 +1,4 @@
-"""Firing due timers: publicity ends, supplement deadlines. The sweep (`services.sweep`) and the
+"""Firing due timers: publicity ends, supplement deadlines. The sweep (`services.orchestration.sweep`) and the
 CLI's `tick` call `run_due_timers`.
 
 Every timer fires through the same command path as people (`cases.fire_locked`, actor `system`),
@@ -22,11 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import preload, writes
-from services.cases import Command, Outcome, fire_locked, lock_case
-from services.clock import clock
-from services.errors import CommandError
-from services.identity import SYSTEM_ACTOR
+from services.accounts.identity import SYSTEM_ACTOR
+from services.engine import preload
+from services.engine.cases import Command, Outcome, fire_locked, lock_case
+from services.engine.clock import clock
+from services.engine.errors import CommandError
+from services.store import writes
 from services.store.engine import Database
 from services.store.tables import Case, Project, Task, Timer
 

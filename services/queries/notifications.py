@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from services.clock import clock
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.store.tables import Notification
 

@@ -1,7 +1,7 @@
 """One sweep: fire due timers, send due reminders, record and escalate SLA breaches.
 
 Everything is keyed so that repeating a sweep (or running two at once) changes nothing twice: a
-timer fires once (`services.timers`), a reminder is an outbox row whose key names the task and the
+timer fires once (`services.orchestration.timers`), a reminder is an outbox row whose key names the task and the
 moment, a breach is a row whose key names the task or the case. The queries are index range scans
 on due dates, never a scan of every open row.
 """
@@ -14,13 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.calendar import end_of_day_utc, local_date
-from services.clock import clock
+from services.engine.calendar import end_of_day_utc, local_date
+from services.engine.clock import clock
+from services.engine.workdays import calendar
+from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import Case, Outbox, SlaBreach, Task, Timer
-from services.timers import run_due_timers
-from services.workdays import calendar
 from states.profiles import all_profiles
 
 

@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlmodel import Session, select
 
-from services import audit
-from services.clock import clock
-from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from services.idempotency import Idem, once
+from services.engine import audit
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from services.engine.idempotency import Idem, once
 from services.store.engine import Database
 from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
 from states.messages import Reason, reason

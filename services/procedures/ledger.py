@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.errors import Invalid
+from services.engine.errors import Invalid
 from services.store.sql import insert_ignore
 from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock
 from states.messages import reason
@@ -464,7 +464,7 @@ def _references(session: Session, js: list[str] | None, problems: list[str]) -> 
 
 def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int | None, list[str]]],
             problems: list[str]) -> None:
-    """Every issue names the case whose issuing event (services.issuance.mint puts the entry's id and
+    """Every issue names the case whose issuing event (services.procedures.issuance.mint puts the entry's id and
     serials in it; the event is in the case's hash chain, the chain in the signed log) backs it."""
     issuing = select(LedgerEntry.case_id).where(LedgerEntry.kind == "issue")
     if js is not None:

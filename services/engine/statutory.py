@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.calendar import WorkingCalendar, local_date
+from services.engine.calendar import WorkingCalendar, local_date
 from services.store.tables import Case, ClockSegment
 from states.profiles import Profile
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from services import writes
+from services.store import writes
 from services.store.sql import insert_ignore
 from services.store.tables import RegistrationCounter
 

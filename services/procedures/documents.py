@@ -25,12 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import audit
-from services.cases import PANEL_SEAT, STAFF_ROLES, can_see, is_owner, lock_case
-from services.clock import clock
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.idempotency import Idem, Reply, once
-from services.identity import Actor
+from services.accounts.identity import Actor
+from services.engine import audit
+from services.engine.cases import PANEL_SEAT, STAFF_ROLES, can_see, is_owner, lock_case
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, Reply, once
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure

@@ -13,7 +13,7 @@ objects of: it waits for the command's end and goes out as one executemany per s
 trip a shape instead of 100). It runs before the inserts, so a timer or segment the same command
 creates is not touched by it.
 
-`flush` runs at the end of every command (`services.cases`), and before any commit as a safety net
+`flush` runs at the end of every command (`services.engine.cases`), and before any commit as a safety net
 for callers that append outside the command path (queues, documents, supervision).
 """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from services import writes
+from services.store import writes
 from services.store.tables import Notice, Objection
 
 KEY = "carbon.preloaded"

@@ -5,7 +5,7 @@ A throttle counts *failures* only, in fixed windows (`rate_limits`: one row a su
 SHA-256 so that no receipt or user name is stored in the clear). Callers decide which subjects a
 failure counts against; the rule that keeps a third party from locking out the real user belongs
 there: never let a failure by one client count against a subject that another client needs (see
-`services.web.sessions` and `services.supervision`).
+`services.web.sessions` and `services.procedures.supervision`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from services.errors import CommandError
+from services.engine.errors import CommandError
 from services.store.sql import insert_ignore
 from services.store.tables import RateLimit
 from states.messages import reason

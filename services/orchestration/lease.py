@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from services.clock import clock
+from services.engine.clock import clock
 from services.store.engine import Database
 from services.store.tables import SchedulerLease
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services import audit
-from services.cases import lock_case
-from services.clock import clock
-from services.errors import Conflict, Forbidden, NotFound
-from services.idempotency import Idem, Reply, once
-from services.identity import Actor
+from services.accounts.identity import Actor
+from services.engine import audit
+from services.engine.cases import lock_case
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, NotFound
+from services.engine.idempotency import Idem, Reply, once
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion
 from states.messages import Reason, reason

@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services import audit, ledger, throttle
-from services.calendar import end_of_day_utc, local_date
-from services.clock import clock
-from services.errors import Forbidden, Invalid, NotFound
-from services.idempotency import Idem, once
-from services.identity import PUBLIC_ACTOR, SYSTEM_ACTOR, Actor
+from services.accounts.identity import PUBLIC_ACTOR, SYSTEM_ACTOR, Actor
+from services.engine import audit, throttle
+from services.engine.calendar import end_of_day_utc, local_date
+from services.engine.clock import clock
+from services.engine.errors import Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, once
+from services.engine.throttle import Limit
+from services.procedures import ledger
 from services.store.engine import Database
 from services.store.tables import (
     AuditEvent,
@@ -34,14 +36,13 @@ from services.store.tables import (
     Timer,
     User,
 )
-from services.throttle import Limit
 from states.messages import reason
 from states.profiles import get_profile
 
 
 def open_rectification(session: Session, project: Project, *, origin: dict[str, Any],
                        findings: list[dict[str, Any]], now: datetime, actor: Actor = SYSTEM_ACTOR) -> Case:
-    from services import effects
+    from services.engine import effects
     from states.machine import procedure
 
     if project.status != "registered":
@@ -100,7 +101,7 @@ def record_notice(ctx: Any) -> None:  # noqa: ANN401
 
 def start_rectifying(ctx: Any) -> None:  # noqa: ANN401
     """The project is suspended (shown publicly); the deadline runs from the notice."""
-    from services import effects
+    from services.engine import effects
 
     notice = (ctx.case.application.get("notices") or [{}])[-1]
     days = notice.get("deadline_days") or ctx.profile.rectification.deadline_days
@@ -124,7 +125,7 @@ def start_rectifying(ctx: Any) -> None:  # noqa: ANN401
 
 
 def resume_project(ctx: Any) -> None:  # noqa: ANN401
-    from services import effects
+    from services.engine import effects
 
     project = ctx.session.get(Project, ctx.case.project_id)
     project.suspended = False
@@ -144,7 +145,7 @@ def revoke_project(ctx: Any) -> None:  # noqa: ANN401
     """The project exits the scheme and is published as such. Jiaxing art. 26 (false materials):
     the party is disqualified and every reduction issued is clawed back. Ordos art. 11: reductions
     obtained from anomalous data are corrected by an entry that cites the finding."""
-    from services import effects
+    from services.engine import effects
 
     project = ctx.session.get(Project, ctx.case.project_id)
     project.status, project.suspended = "revoked", False  # out of the scheme, not merely suspended
@@ -241,7 +242,7 @@ def rectify_revenue(ctx: Any) -> None:  # noqa: ANN401
 
 def open_revenue_audits(db: Database, jurisdiction: str, year: int, now: datetime | None = None) -> dict[str, int]:
     """Each class-1 registered project owes a revenue audit for the year; idempotent like the campaign."""
-    from services import effects
+    from services.engine import effects
     from states.machine import procedure
 
     now = now or clock.now()
@@ -304,7 +305,7 @@ def lodge_report(db: Database, jurisdiction: str, form: Any, caller: Actor = PUB
     or queue. A retry with the same Idempotency-Key gets the same receipt and secret: the stored reply
     holds them (a database reader could follow the report's status, which such a reader sees anyway;
     the reporter's identity stays apart)."""
-    from services import effects
+    from services.engine import effects
     from states.machine import procedure
 
     spec = procedure("report", jurisdiction)
@@ -368,7 +369,7 @@ READ_EVENT = "reporter_identity_read"
 
 
 def assign_handlers(ctx: Any) -> None:  # noqa: ANN401
-    from services import effects
+    from services.engine import effects
 
     standing = set(ctx.session.exec(select(ReportHandler.user_id).where(
         ReportHandler.case_id == ctx.case.id, ReportHandler.withdrawn_at.is_(None))))  # type: ignore[union-attr]
@@ -422,7 +423,7 @@ def reporter_access(session: Session, case: Case, actor: Actor) -> dict[str, Any
 def read_reporter(db: Database, case_id: int, actor: Actor) -> dict[str, str]:
     """The reporter's name and contact, for an assigned handler; the read is recorded first, in the
     same transaction (no read without its audit event)."""
-    from services.cases import can_see, lock_case
+    from services.engine.cases import can_see, lock_case
 
     now = clock.now()
     with db.write() as session:

@@ -290,7 +290,7 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle], log: dict[str, 
 
 def render_pdf(data: CertificateData, log: dict[str, Any] | None = None) -> bytes:
     """The certificate as an A4 PDF; the same data gives the same bytes. `log`: the retirement's
-    inclusion proof in the transparency log (services.issuance.certificate_log), once sequenced."""
+    inclusion proof in the transparency log (services.procedures.issuance.certificate_log), once sequenced."""
     _ensure_font()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(

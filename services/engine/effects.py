@@ -16,12 +16,15 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from services import counters, panels, preload, supervision, writes
-from services import issuance as issuance_effects
-from services.calendar import WorkingCalendar, end_of_day_utc, local_date
-from services.errors import Invalid
-from services.forms_errors import reasons_from_validation
-from services.identity import Actor
+from services.accounts.identity import Actor
+from services.engine import counters, preload
+from services.engine.calendar import WorkingCalendar, end_of_day_utc, local_date
+from services.engine.errors import Invalid
+from services.engine.forms_errors import reasons_from_validation
+from services.engine.workdays import calendar, due_after
+from services.procedures import issuance as issuance_effects
+from services.procedures import panels, supervision
+from services.store import writes
 from services.store.tables import (
     Case,
     ClockSegment,
@@ -36,7 +39,6 @@ from services.store.tables import (
     Task,
     Timer,
 )
-from services.workdays import calendar, due_after
 from states.profiles import Profile
 from states.spec import CaseView, ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
 from states.stages import PANEL_TASKS

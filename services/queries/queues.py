@@ -17,15 +17,15 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services import audit
-from services.clock import clock
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.idempotency import Idem, Reply, once
-from services.identity import Actor
+from services.accounts.identity import Actor
+from services.engine import audit
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, Reply, once
+from services.queries.cases import _usernames, task_view
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import Case, Outbox, RoleGrant, Task, User
-from services.views import _usernames, task_view
 from states.messages import label, reason
 
 View = Literal["mine", "team", "unassigned", "overdue"]

@@ -8,10 +8,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from services import documents, statutory
-from services.cases import allowed_actions
-from services.clock import clock
-from services.identity import Actor
+from services.accounts.identity import Actor
+from services.engine import statutory
+from services.engine.cases import allowed_actions
+from services.engine.clock import clock
+from services.engine.workdays import calendar
+from services.procedures import documents
+from services.procedures.supervision import reporter_access
 from services.store.tables import (
     AuditEvent,
     Case,
@@ -24,8 +27,6 @@ from services.store.tables import (
     Timer,
     User,
 )
-from services.supervision import reporter_access
-from services.workdays import calendar
 from states.machine import procedure
 from states.messages import label
 from states.profiles import get_profile

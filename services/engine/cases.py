@@ -19,14 +19,15 @@ from sqlmodel import Session, select
 from forms.issuance import IssuanceApplication, RetirementRequest
 from forms.methodology import MethodologyApplication
 from forms.registration import ProjectApplication
-from services import audit, effects, preload, writes
-from services.calendar import local_date
-from services.clock import clock
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.forms_errors import reasons_from_validation
-from services.idempotency import Idem, Reply, once
-from services.identity import Actor
-from services.issuance import OPENERS
+from services.accounts.identity import Actor
+from services.engine import audit, effects, preload
+from services.engine.calendar import local_date
+from services.engine.clock import clock
+from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from services.engine.forms_errors import reasons_from_validation
+from services.engine.idempotency import Idem, Reply, once
+from services.procedures.issuance import OPENERS
+from services.store import writes
 from services.store.engine import Database
 from services.store.tables import (
     Case,
@@ -173,7 +174,7 @@ class CaseFacts:
         return self._once("project", load)
 
     def overlapping_periods(self, start: date, end: date) -> list[tuple[int, date, date]]:
-        from services.issuance import overlapping_periods
+        from services.procedures.issuance import overlapping_periods
 
         return overlapping_periods(self.session, self.case, start, end)
 
@@ -194,7 +195,7 @@ class CaseFacts:
         return set(self.session.exec(select(Document.sha256).where(Document.case_id == self.case.id)))
 
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
-        from services.issuance import holding
+        from services.procedures.issuance import holding
 
         return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 
@@ -349,7 +350,7 @@ def fire_locked(session: Session, case: Case, cmd: Command, open_tasks: list[Tas
                 insert_rows: bool = True) -> Outcome:
     """`open_tasks`: the case's open tasks when the caller read them already (a sweep reads a batch's
     in one query); the command keeps the list current. `insert_rows=False` leaves everything the
-    command wrote (the session's changes, and `services.writes`' rows and blind updates) to the
+    command wrote (the session's changes, and `services.store.writes`' rows and blind updates) to the
     caller's flush, so a batch sends them together; the outcome's `event_id` is then None."""
     # Autoflush off: the command knows what it wrote, and flushes once at the end (fewer round trips).
     with session.no_autoflush:
