@@ -78,11 +78,11 @@ Respond = Callable[[Any, Any], tuple[int, dict[str, Any]]]
 def _app():  # noqa: ANN202 - imported late so `--help` works while other files are being edited
     from services import demo
     from services.bootstrap import setup
-    from services.engine import cases
+    from services.engine import command, opening
     from services.queries import cases as views
     from services.store.engine import Database
 
-    return cases, demo, views, setup, Database
+    return (command, opening), demo, views, setup, Database
 
 
 def open_database(kind: str) -> tuple[Any, Callable[[], None], str]:
@@ -113,7 +113,7 @@ class Workload:
 
 
 def make_workload(db: Any) -> Workload:
-    cases, demo, _, _, _ = _app()
+    (_, opening), demo, _, _, _ = _app()
     low = CODE.lower()
     driver = demo.Driver(db)
     names = [f"{low}_{r}" for r in ("applicant", "case_officer", "review_centre", "operator", "approver")]
@@ -133,8 +133,8 @@ def make_workload(db: Any) -> Workload:
     app = demo.application(CODE)
 
     def open_case() -> int:
-        _, body = cases.create(db, actor=applicant, procedure_name="project_registration", jurisdiction=CODE,
-                               application=app, respond=lambda s, o: (201, {"id": o.case.id}))
+        _, body = opening.create(db, actor=applicant, procedure_name="project_registration", jurisdiction=CODE,
+                                 application=app, respond=lambda s, o: (201, {"id": o.case.id}))
         return int(body["id"])
 
     return Workload(db=db, actors=actors, steps=steps, open_case=open_case)
@@ -162,7 +162,7 @@ def _state(body: dict[str, Any]) -> str:
 def fire_mix(w: Workload, case_ids: list[int], make_respond: Callable[[Any], Respond],
              record: bool = False) -> int:
     """Fire the happy path phase by phase across `case_ids`; returns the number of commands fired."""
-    cases, _, _, _, _ = _app()
+    (command, _), _, _, _, _ = _app()
     responders = {name: make_respond(actor) for name, actor in w.actors.items()}
     operator = f"{CODE.lower()}_operator"
     fired = 0
@@ -171,12 +171,12 @@ def fire_mix(w: Workload, case_ids: list[int], make_respond: Callable[[Any], Res
         actor, respond = w.actors[user], responders[user]
         for cid in case_ids:
             t0 = clock()
-            _, body = cases.fire(w.db, cases.Command(cid, trigger, actor, form), respond)
+            _, body = command.fire(w.db, command.Command(cid, trigger, actor, form), respond)
             fired += 1
             if trigger == "pass_review" and _state(body) == "technical_review":
                 # Shanghai joint review (art. 13): the exchange's pass when the profile asks for it
-                _, body = cases.fire(w.db, cases.Command(cid, trigger, w.actors[operator], form),
-                                     responders[operator])
+                _, body = command.fire(w.db, command.Command(cid, trigger, w.actors[operator], form),
+                                       responders[operator])
                 fired += 1
             if record:
                 w.per_trigger[trigger].append(clock() - t0)

@@ -12,8 +12,8 @@ Everything about states, tasks and timers comes from the procedure declarations
 (`states.machine.procedure(name, jurisdiction)`): a case's history is the shortest path of arrows from
 the initial state to the state drawn for it, so its audit chain, its completed tasks (one set per
 state it passed through, closed by the arrow that left it) and its open tasks and pending timers (those
-of its current state: the state's `TimerSpec`s and the timers its `on_enter` effects set, listed in
-`services.engine.effects.TIMER_EFFECTS`) are the ones the engine would have written. Audit chains are hashed
+of its current state: the state's `TimerSpec`s and the timers its `on_enter` effects arm, those that
+declare `arms_timers`) are the ones the engine would have written. Audit chains are hashed
 with `services.engine.audit`'s own digest, so `audit.verify` passes.
 
 Proportions (assumed from the shape of a scheme a few years in, not measured anywhere):
@@ -102,30 +102,23 @@ class Shape:
     timer_states: list[str]  # open states that carry at least one timer
 
 
-def _effect_timers() -> dict[str, tuple[str, str]]:
-    """Timers that on_enter effects set (kind, trigger); `services.engine.effects.TIMER_EFFECTS` is the list."""
-    from services.engine.effects import NOTICE_TIMERS, TIMER_EFFECTS
-
-    known = {"publish_notice": NOTICE_TIMERS["publicity"], "open_consultation": NOTICE_TIMERS["consultation"],
-             "arm_window": ("application_window", "expire"),
-             "start_rectifying": ("rectification_deadline", "deadline_passed"),
-             "arm_audit_deadline": ("audit_deadline", "audit_deadline")}
-    missing = set(TIMER_EFFECTS) - set(known)
-    if missing:
-        raise RuntimeError(f"effects that set timers the generator does not know: {sorted(missing)}")
-    return known
+# on_enter effects whose rows a case in that state has: its notice (and the notice's end timer), its units
+NOTICE_TIMERS = {"publicity": "publicity_end", "consultation": "comment_period_end"}
+LEDGER_EFFECTS = {"Mint": "issued", "RetireUnits": "retired"}
 
 
-NOTICE_EFFECTS = {"publish_notice": "publicity", "open_consultation": "consultation"}
-# on_enter effects that move units in the registry (services.procedures.issuance): the ledger rows a case in that state has
-LEDGER_EFFECTS = {"mint": "issued", "retire_units": "retired"}
+def _notice(effect: Any) -> str | None:
+    """The kind of notice an entry effect publishes (states.effects.PublishNotice), if it publishes one."""
+    if effect.arms_timers and type(effect).__name__ != "PublishNotice":
+        raise RuntimeError(f"an effect arms timers the generator does not know: {type(effect).__name__}")
+    return effect.kind if type(effect).__name__ == "PublishNotice" else None
 
 
 def state_timers(state: Any, profile: Any) -> list[tuple[str, str, int | None]]:
-    """(kind, trigger, working days) of the timers entering `state` opens."""
-    out = [(t.kind, t.trigger, _sla(profile, t.days)) for t in state.timers]
-    effects = _effect_timers()
-    out += [(*effects[name], None) for name in state.on_enter if name in effects]
+    """(kind, trigger, working days) of the timers entering `state` arms: its declared ones (their
+    working days where counted in working days) and a published notice's end."""
+    out = [(t.kind, t.trigger, _sla(profile, getattr(t.due, "sla", None))) for t in state.timers]
+    out += [(NOTICE_TIMERS[kind], e.end_trigger, None) for e in state.on_enter if (kind := _notice(e))]
     return out
 
 
@@ -303,7 +296,7 @@ class Generator:
         kind = "scenario" if rng.random() < 0.15 else "project"
         project_id, vintage = self._subject(sh, state, path, cid, org, kind, created, rows)
         application: dict[str, Any] = {"title": f"{j} bench case {cid}", "bench": True}
-        if sh.procedure == "methodology_filing":  # what filing the version reads (services.engine.effects)
+        if sh.procedure == "methodology_filing":  # what filing the version reads (services.procedures.methodologies)
             application.update({"code": f"BENCH-{cid}", "version": "1.0", "kind": kind})
         prev, seq = "0" * 64, 0
         events = [(created, "applicant", "created", None, spec.initial, {"application": dict(application)})]
@@ -311,7 +304,8 @@ class Generator:
             # the decision the approver recorded: what `issued` mints (services.procedures.issuance.mint reads it)
             application["decision"] = {"issued_tco2e": rng.randint(1_000, 50_000)}
         events += [(at, s.role, s.trigger, s.source, s.dest, {}) for s, at in zip(path, times, strict=True)]
-        units = next((LEDGER_EFFECTS[e] for e in spec.state(state).on_enter if e in LEDGER_EFFECTS), None)
+        units = next((LEDGER_EFFECTS[type(e).__name__] for e in spec.state(state).on_enter
+                      if type(e).__name__ in LEDGER_EFFECTS), None)
         minted = None
         if units == "issued" and project_id in self.w.owners:
             # the entering event names the issue entry and its serials, as services.procedures.issuance.mint makes it
@@ -399,7 +393,7 @@ class Generator:
             rows.add("tasks", {
                 "id": self.ids.take("tasks"), "case_id": cid, "procedure": sh.procedure,
                 "jurisdiction": sh.jurisdiction, "kind": t.kind, "role": t.role, "state": state,
-                "triggers": list(t.triggers), "join": t.join, "candidate_user_id": None,
+                "triggers": list(t.triggers), "join": t.joint is not None, "candidate_user_id": None,
                 "candidate_org_id": candidate_org, "assignee_id": assignee,
                 "status": "completed" if closed_at else "open", "opened_at": opened,
                 "opened_on": opened.astimezone(SHANGHAI).date(), "sla_days": sla,
@@ -422,10 +416,11 @@ class Generator:
                 "base_on": entered.astimezone(SHANGHAI).date(), "days": days, "provisional": False,
                 "status": "pending", "fired_at": None})
         for effect in spec_state.on_enter:
-            if effect in NOTICE_EFFECTS:
+            kind = _notice(effect)
+            if kind:
                 first = entered.astimezone(SHANGHAI).date() + timedelta(days=1)
                 rows.add("notices", {
-                    "id": self.ids.take("notices"), "case_id": cid, "kind": NOTICE_EFFECTS[effect],
+                    "id": self.ids.take("notices"), "case_id": cid, "kind": kind,
                     "jurisdiction": sh.jurisdiction, "title": f"{sh.jurisdiction} 公示 {cid}",
                     "published_on": first - timedelta(days=1), "first_day": first,
                     "last_day": first + timedelta(days=7), "closes_at": now + timedelta(days=7),

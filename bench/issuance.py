@@ -18,7 +18,7 @@ after `setup(db)` and `seed_people(db)`:
 
 Measured:
 
-1. campaign, direct: `services.procedures.issuance.run_campaign(db, "SH", 2025, now)` — one transaction per
+1. campaign, direct: `services.procedures.issuance.run_campaign(db, "SH", 2025)` — one transaction per
    project (row lock, existence check, `open_case`: case, tasks, window timer, audit, outbox); it must
    open exactly one case per project. Then the same call again: it must open nothing (idempotency).
    Statements sent per opened case are counted, and their time and COMMIT's measured apart, with
@@ -420,14 +420,12 @@ def plural(n: int, word: str) -> str:
 
 def measure_campaign(b: Bench, r: Report, n: int) -> float:
     """Returns the direct campaign's seconds."""
-    from services.engine.clock import clock
     from services.procedures.issuance import run_campaign
 
     before = counts(b.db)
-    now = clock.now()
     with recording(b.db) as log:
         t0 = time.perf_counter()
-        first = run_campaign(b.db, CODE, VINTAGE, now)
+        first = run_campaign(b.db, CODE, VINTAGE)
         elapsed = time.perf_counter() - t0
     after = counts(b.db, VINTAGE)
     print(f"  direct campaign {CODE} {VINTAGE}: {first} in {elapsed:.1f}s", flush=True)
@@ -450,7 +448,7 @@ def measure_campaign(b: Bench, r: Report, n: int) -> float:
                    f"counts and COMMIT does not): {mix}.")
 
     t0 = time.perf_counter()
-    again = run_campaign(b.db, CODE, VINTAGE, clock.now())
+    again = run_campaign(b.db, CODE, VINTAGE)
     elapsed2 = time.perf_counter() - t0
     final = counts(b.db, VINTAGE)
     idem = again["opened"] == 0 and final["issuance cases"] == n and final == after
@@ -801,7 +799,7 @@ def profile(kind: str, n: int) -> None:
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        result = run_campaign(b.db, CODE, VINTAGE, clock.now())
+        result = run_campaign(b.db, CODE, VINTAGE)
         prof.disable()
         elapsed = time.perf_counter() - t0
         print(f"profile: run_campaign over {n} projects on {b.where}: {result} in {elapsed:.2f}s under cProfile "

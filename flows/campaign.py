@@ -20,7 +20,7 @@ from states.profiles import get_profile
 
 @task(name="open-issuance-cases", task_run_name="open cases {jurisdiction} {vintage}")
 async def open_cases(jurisdiction: str, vintage: int) -> dict[str, int]:
-    return await asyncio.to_thread(issuance.run_campaign, database(), jurisdiction, vintage, clock.now())
+    return await asyncio.to_thread(issuance.run_campaign, database(), jurisdiction, vintage)
 
 
 @flow(name="campaign", flow_run_name="campaign issuance {jurisdiction} {vintage}")
@@ -30,7 +30,7 @@ async def campaign_flow(jurisdiction: str, vintage: int) -> dict[str, Any]:
 
 @task(name="open-revenue-audits", task_run_name="revenue audits {jurisdiction} {year}")
 async def open_audits(jurisdiction: str, year: int) -> dict[str, int]:
-    return await asyncio.to_thread(supervision.open_revenue_audits, database(), jurisdiction, year, clock.now())
+    return await asyncio.to_thread(supervision.open_revenue_audits, database(), jurisdiction, year)
 
 
 @flow(name="campaigns", flow_run_name="campaigns ({reason})")

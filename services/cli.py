@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from services.bootstrap import setup
+from services.bootstrap import setup, wire
 from services.store.engine import Database
 from states.spec import NATIONAL
 
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--jurisdiction", default=None,
                      help="load one jurisdiction's own days instead (replaces only that jurisdiction's days)")
     args = parser.parse_args(argv)
+    wire()
 
     if args.command == "keygen":  # no database: the key is exactly what the database must not hold
         from services.transparency import keys

@@ -28,10 +28,10 @@ from services.accounts.identity import (
     issue_token,
     load_actor,
 )
-from services.engine import cases
-from services.engine.cases import Command, Outcome
+from services.engine import command, opening
 from services.engine.clock import clock
-from services.procedures import documents, supervision
+from services.engine.command import Command, Outcome
+from services.procedures import documents, reports
 from services.store.engine import Database
 from services.store.tables import Case, MethodologyVersion, User, Verifier
 from states.profiles import all_profiles
@@ -135,7 +135,7 @@ class Driver:
 
     def open(self, username: str, jurisdiction: str, application: dict[str, Any],
              procedure: str = "project_registration") -> int:
-        _, body = cases.create(self.db, actor=self.actor(username), procedure_name=procedure,
+        _, body = opening.create(self.db, actor=self.actor(username), procedure_name=procedure,
                                jurisdiction=jurisdiction, application=application,
                                respond=lambda s, o: (201, {"id": o.case.id}))
         return int(body["id"])
@@ -146,7 +146,7 @@ class Driver:
         def respond(_: Session, o: Outcome) -> tuple[int, dict[str, Any]]:
             return 200, {"state": o.case.state}
 
-        _, body = cases.fire(self.db, Command(case_id, trigger, actor, form or {}), respond)
+        _, body = command.fire(self.db, Command(case_id, trigger, actor, form or {}), respond)
         return str(body["state"])
 
 
@@ -212,7 +212,7 @@ def _demo_cases(db: Database, code: str) -> None:
     if code == "JX":
         # a report (Jiaxing art. 27) whose handler the approver assigned: only that officer may read
         # the reporter, and each read shows on the case page
-        supervision.lodge_report(db, code, PublicReport(
+        reports.lodge_report(db, code, PublicReport(
             subject="某屋顶光伏项目", name="王先生", contact="13800000000",
             content="该项目申报的装机容量与现场铭牌不符，疑似虚报减排量。"))
         with db.read() as session:

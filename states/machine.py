@@ -9,9 +9,11 @@ arrow and checks only that it is the one it takes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
 from transitions import EventData, Machine
 from transitions.extensions import GraphMachine
 
@@ -23,20 +25,25 @@ from states import (
     report,
     retirement,
     revenue_audit,
-    stages,
 )
+from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
-from states.spec import ProcedureSpec, TransitionSpec
+from states.spec import OpenedBy, ProcedureSpec, TransitionSpec
+from states.tasks import TaskSpec, sla_names
 
-BUILDERS: dict[str, Callable[[Profile], ProcedureSpec]] = {
-    project_registration.NAME: project_registration.build,
-    methodology_filing.NAME: methodology_filing.build,
-    issuance.NAME: issuance.build,
-    retirement.NAME: retirement.build,
-    rectification.NAME: rectification.build,
-    report.NAME: report.build,
-    revenue_audit.NAME: revenue_audit.build,
-}
+
+@dataclass(frozen=True)
+class Catalogued:
+    """A procedure as the system knows it before any jurisdiction: how to build it for a profile, the
+    form that opens a case of it, and who opens them."""
+
+    build: Callable[[Profile], ProcedureSpec]
+    application: type[BaseModel]
+    opened_by: OpenedBy
+
+
+PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
+    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit)}
 
 
 class ProcedureUnavailable(LookupError):
@@ -46,30 +53,46 @@ class ProcedureUnavailable(LookupError):
 @cache
 def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
     profile = get_profile(jurisdiction)
-    builder = BUILDERS.get(name)
-    if profile is None or builder is None:
+    entry = PROCEDURES.get(name)
+    if profile is None or entry is None:
         raise ProcedureUnavailable(name)
     try:
-        return builder(profile)
+        return entry.build(profile)
     except LookupError as exc:
         raise ProcedureUnavailable(name) from exc
 
 
 def _built(profile: Profile) -> list[ProcedureSpec]:
     specs = []
-    for builder in BUILDERS.values():
+    for entry in PROCEDURES.values():
         try:
-            specs.append(builder(profile))
+            specs.append(entry.build(profile))
         except LookupError:
             continue  # not run in this jurisdiction (e.g. Jiaxing registration)
     return specs
 
 
+def declared_tasks(spec: ProcedureSpec) -> list[TaskSpec]:
+    """Every task a procedure may open: its states', its arrows', and those its effects carry (the
+    panel's work, opened as the panel is seated)."""
+    tasks = [t for s in spec.states for t in s.tasks] + [t for a in spec.transitions for t in a.opens]
+    carried = [e for s in spec.states for e in (*s.on_enter, *s.on_exit)]
+    return tasks + [v for e in carried for v in vars(e).values() if isinstance(v, TaskSpec)]
+
+
+def declared_effects(spec: ProcedureSpec) -> list[Effect]:
+    return [*spec.opening, *(e for s in spec.states for e in (*s.on_enter, *s.on_exit)),
+            *(e for a in spec.transitions for e in a.effects)]
+
+
 def _sla_names(spec: ProcedureSpec) -> set[str]:
-    tasks = [t for s in spec.states for t in s.tasks]
-    if any("convene_panel" in s.on_enter for s in spec.states):
-        tasks += stages.PANEL_TASKS.values()  # the panel's work, opened as the panel is seated
-    return {t.sla for t in tasks if t.sla} | {t.days for s in spec.states for t in s.timers}
+    dues = [t.deadline for t in declared_tasks(spec)] + [t.due for s in spec.states for t in s.timers]
+    return {n for due in dues for n in sla_names(due)}
+
+
+def all_specs() -> list[ProcedureSpec]:
+    """Every procedure as built for every profile (start-up checks walk them)."""
+    return [spec for p in all_profiles().values() for spec in _built(p)]
 
 
 def profile_problems(profiles: dict[str, Profile]) -> list[str]:
@@ -168,7 +191,7 @@ def mermaid(name: str, jurisdiction: str, current: str | None = None) -> str:
         title=f"{name} ({jurisdiction})",
     )
     for t in spec.transitions:
-        for source in t.sources:
+        for source in t.sources if t.drawn else ():
             graph.add_transition(t.trigger, source, t.dest or source)
     model = CaseModel(current or spec.initial)
     graph.add_model(model, initial=current or spec.initial)

@@ -140,7 +140,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "event.task_unclaimed": ("退回任务", "Task unclaimed"),
     "event.task_delegated": ("转交任务", "Task delegated"),
     "event.task_assigned": ("分派任务", "Task assigned"),
-    "event.escalation_acknowledged": ("确认超时督办", "Escalation acknowledged"),
     "event.methodology_withdrawn": ("撤回方法学", "Methodology withdrawn"),
     "role.applicant": ("申请主体", "Applicant"),
     "role.case_officer": ("主管部门经办人", "Case officer"),

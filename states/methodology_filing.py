@@ -16,10 +16,21 @@ from __future__ import annotations
 from forms.common import Empty
 from forms.methodology import CommentAnswer, DispositionDone, MethodologyApplication, MethodologyEdit, PublicComment
 from states import rules, stages
+from states.effects import (
+    AnswerComment,
+    CloseNotice,
+    FileMethodology,
+    PublishDispositions,
+    PublishNotice,
+    RecordComment,
+)
 from states.profiles import Profile
-from states.spec import ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+from states.spec import OpenedBy, ProcedureSpec, StateSpec, TransitionSpec
+from states.tasks import TaskSpec
 
 NAME = "methodology_filing"
+APPLICATION = MethodologyApplication  # the form that opens a case
+OPENED_BY: OpenedBy = "applicant"
 
 OPENING = (rules.tier_fits, rules.version_is_new, rules.revises_a_filed_version, rules.no_higher_standard)
 
@@ -28,7 +39,8 @@ def _consultation() -> stages.Stage:
     """Shanghai art. 11: the methodology is put to public comment; the review centre answers each
     comment, and the answers are published, before the authority decides."""
     states = (
-        StateSpec("public_comment", "pause", on_enter=("open_consultation",), on_exit=("close_consultation",)),
+        StateSpec("public_comment", "pause", on_enter=(PublishNotice("consultation", end_trigger="comment_period_end"),),
+                  on_exit=(CloseNotice("consultation"),)),
         StateSpec(
             "comment_disposition", "run",
             tasks=(TaskSpec("comment_disposition", "review_centre", ("disposition_done",),
@@ -36,15 +48,15 @@ def _consultation() -> stages.Stage:
         ),
     )
     arrows = (
-        TransitionSpec("comment", ("public_comment",), None, ("public",), PublicComment, effects=("record_comment",)),
+        TransitionSpec("comment", ("public_comment",), None, ("public",), PublicComment, effects=(RecordComment(),)),
         TransitionSpec("comment_period_end", ("public_comment",), "comment_disposition", ("system",), Empty,
                        when=rules.comments_received),
         TransitionSpec("comment_period_end", ("public_comment",), "authority_decision", ("system",), Empty,
                        when=rules.no_comments),
         TransitionSpec("answer_comment", ("comment_disposition",), None, ("review_centre",), CommentAnswer,
-                       rules=(rules.comment_open,), effects=("answer_comment",)),
+                       rules=(rules.comment_open,), effects=(AnswerComment(),)),
         TransitionSpec("disposition_done", ("comment_disposition",), "authority_decision", ("review_centre",),
-                       DispositionDone, rules=(rules.every_comment_answered,), effects=("publish_dispositions",)),
+                       DispositionDone, rules=(rules.every_comment_answered,), effects=(PublishDispositions(),)),
     )
     return states, arrows
 
@@ -63,5 +75,5 @@ def build(profile: Profile) -> ProcedureSpec:
         *([stages.publicity(done="filed")] if m.publicity else []),
         stages.endings(),
     )
-    states += (StateSpec("filed", "stop", terminal=True, on_enter=("file_methodology",), notify=("applicant",)),)
-    return ProcedureSpec(NAME, "draft", states, arrows, application=MethodologyApplication, opening_rules=OPENING)
+    states += (StateSpec("filed", "stop", terminal=True, on_enter=(FileMethodology(),), notify=("applicant",)),)
+    return ProcedureSpec(NAME, "draft", states, arrows, application=APPLICATION, opening_rules=OPENING)

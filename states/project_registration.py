@@ -12,10 +12,14 @@ from __future__ import annotations
 from forms.common import Note
 from forms.registration import ApplicationEdit, ProjectApplication
 from states import rules, stages
+from states.effects import CreateSubject, DiscloseSubject, OpenFirstIssuance, RegisterSubject
 from states.profiles import Profile
-from states.spec import CaseView, ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+from states.spec import CaseView, OpenedBy, ProcedureSpec, StateSpec, TransitionSpec
+from states.tasks import Joint, TaskSpec
 
 NAME = "project_registration"
+APPLICATION = ProjectApplication  # the form that opens a case
+OPENED_BY: OpenedBy = "applicant"
 
 
 def _joint_review(case: CaseView, profile: Profile) -> bool:
@@ -24,9 +28,9 @@ def _joint_review(case: CaseView, profile: Profile) -> bool:
 
 
 REVIEW_TASKS = (
-    TaskSpec("technical_review", "review_centre", ("pass_review", "fail_review"), sla="technical_review", join=True),
-    TaskSpec("technical_review", "operator", ("pass_review", "fail_review"), sla="technical_review", join=True,
-             when=_joint_review),
+    stages.TECHNICAL_REVIEW,
+    TaskSpec("technical_review", "operator", ("pass_review", "fail_review"), sla="technical_review",
+             joint=Joint(moves_on="pass_review"), when=_joint_review),
 )
 
 
@@ -49,10 +53,11 @@ def build(profile: Profile) -> ProcedureSpec:
         stages.endings(),
     )
     states += (StateSpec("registered", "stop", terminal=True, subject_status="registered",
-                         on_enter=("register_subject", "open_first_issuance"), notify=("applicant",)),)
+                         on_enter=(RegisterSubject(), OpenFirstIssuance()), notify=("applicant",)),)
     if classes:
         states += (StateSpec("disclosed", "stop", terminal=True, subject_status="disclosed",
-                             on_enter=("disclose_subject",), notify=("applicant",)),)
+                             on_enter=(DiscloseSubject(),), notify=("applicant",)),)
         arrows += (TransitionSpec("disclose", ("submitted",), "disclosed", stages.OFFICER, Note,
                                   rules=(rules.disclosable_class,)),)
-    return ProcedureSpec(NAME, "draft", states, arrows, application=ProjectApplication, tracks_subject=True)
+    return ProcedureSpec(NAME, "draft", states, arrows, application=APPLICATION, opening=(CreateSubject(),),
+                         tracks_subject=True)

@@ -11,24 +11,28 @@ from forms.common import Note
 from forms.issuance import RetirementRequest
 from forms.registration import Rejection, Withdrawal
 from states import rules
+from states.effects import RecordHolder, RetireUnits
 from states.profiles import Profile
-from states.spec import ProcedureSpec, StateSpec, TaskSpec, TransitionSpec
+from states.spec import OpenedBy, ProcedureSpec, StateSpec, TransitionSpec
+from states.tasks import TaskSpec
 
 NAME = "retirement"
+APPLICATION = RetirementRequest  # the form that opens a case
+OPENED_BY: OpenedBy = "applicant"
 
 
 def build(profile: Profile) -> ProcedureSpec:
     states = (
         StateSpec("requested", "run", notify=("queue",),
                   tasks=(TaskSpec("retirement_review", "operator", ("approve", "reject"), sla="retirement_review"),)),
-        StateSpec("retired", "stop", terminal=True, on_enter=("retire_units",), notify=("applicant",)),
+        StateSpec("retired", "stop", terminal=True, on_enter=(RetireUnits(),), notify=("applicant",)),
         StateSpec("rejected", "stop", terminal=True, notify=("applicant",)),
         StateSpec("withdrawn", "stop", terminal=True),
     )
     arrows = (
         TransitionSpec("approve", ("requested",), "retired", ("operator",), Note, rules=(rules.enough_held,)),
         TransitionSpec("reject", ("requested",), "rejected", ("operator",), Rejection),
-        TransitionSpec("withdraw", ("requested",), "withdrawn", ("applicant",), Withdrawal),
+        TransitionSpec("withdraw", ("requested",), "withdrawn", ("applicant",), Withdrawal, owner_only=True),
     )
-    return ProcedureSpec(NAME, "requested", states, arrows, application=RetirementRequest,
-                         opening_rules=(rules.enough_held,))
+    return ProcedureSpec(NAME, "requested", states, arrows, application=APPLICATION,
+                         opening_rules=(rules.enough_held,), opening=(RecordHolder(),))

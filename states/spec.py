@@ -14,7 +14,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from forms.common import Note
+from states.effects import ConvenePanel, Effect
 from states.messages import Reason
+from states.tasks import ESCALATION, TaskSpec, TimerSpec
 
 ClockMode = Literal["run", "pause", "stop"]
 
@@ -154,48 +157,36 @@ Selector = Callable[[RuleInput], bool]
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """A piece of work opened when a case enters a state.
-
-    `triggers` are the actions that complete it; `sla` names the profile's working-day limit.
-    `join` makes the task part of an AND-join: its trigger moves the case only once every open
-    task of the same kind in that state has been completed with it (Shanghai art. 13).
-    `when` opens the task only for some cases (e.g. scenarios only).
-    """
-
-    kind: str
-    role: str
-    triggers: tuple[str, ...]
-    sla: str | None = None
-    join: bool = False
-    when: Callable[[CaseView, Any], bool] | None = None
-
-
-@dataclass(frozen=True)
-class TimerSpec:
-    """A deadline row opened on entry: fires `trigger` as the system actor after `days` working days."""
-
-    kind: str
-    trigger: str
-    days: str  # name of the profile's SLA entry giving the working days
-
-
-@dataclass(frozen=True)
 class StateSpec:
+    """A state and everything entering it does: the clock, the tasks it opens, the timers it arms, the
+    effects it applies (`on_enter`, and `on_exit` when it is left), who hears of it, and what the
+    subject shows meanwhile."""
+
     name: str
     clock: ClockMode
     tasks: tuple[TaskSpec, ...] = ()
     timers: tuple[TimerSpec, ...] = ()
-    on_enter: tuple[str, ...] = ()  # named effects the service layer applies (services/effects.py)
-    on_exit: tuple[str, ...] = ()
+    on_enter: tuple[Effect, ...] = ()
+    on_exit: tuple[Effect, ...] = ()
     notify: tuple[str, ...] = ()  # who hears of the entry: "applicant", "queue"
     subject_status: str | None = None  # what the project/scenario shows while the case is here
     terminal: bool = False
 
+    @property
+    def arms_timers(self) -> bool:
+        """Whether a case here may hold pending timers (leaving cancels them)."""
+        return bool(self.timers) or any(e.arms_timers for e in self.on_enter)
+
 
 @dataclass(frozen=True)
 class TransitionSpec:
-    """One arrow. `dest=None` is an internal transition: the state stays, the effects still run."""
+    """One arrow. `dest=None` is an internal transition: the state stays, the effects still run.
+
+    `owner_only`: only the applicant organisation that owns the case may fire it (every arrow open to
+    applicants says so; checked when the procedure is built). `opens`: tasks the arrow itself opens (an
+    objection during publicity opens the objection review). `while_suspended`: it may run while the
+    case's project is suspended (procedures that wait for a suspended project check the others).
+    `drawn=False` leaves it out of the diagram (the escalation acknowledgement every state takes)."""
 
     trigger: str
     sources: tuple[str, ...]
@@ -204,12 +195,22 @@ class TransitionSpec:
     form: type[BaseModel]
     rules: tuple[Rule, ...] = ()
     when: Selector | None = None  # chooses between arrows sharing a trigger; never reported
-    effects: tuple[str, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    owner_only: bool = False
+    opens: tuple[TaskSpec, ...] = ()
+    while_suspended: bool = False
+    drawn: bool = True
+
+
+OpenedBy = Literal["applicant", "system", "public"]
 
 
 @dataclass(frozen=True)
 class ProcedureSpec:
-    """`application` is the form that opens a case; `opening_rules` run on it before anything is stored."""
+    """`application` is the form that opens a case; `opening_rules` run on it before anything is stored and
+    `opening` effects set the case's subject up. `opened_by`: who opens cases (applicants through the
+    API; the system for rectifications and audits; the public for reports). `tracks_subject`: its states
+    set the project's status (registration does; issuance not)."""
 
     name: str
     initial: str
@@ -217,7 +218,9 @@ class ProcedureSpec:
     transitions: tuple[TransitionSpec, ...]
     application: type[BaseModel]
     opening_rules: tuple[Rule, ...] = ()
-    tracks_subject: bool = False  # its states set the project's status (registration does; issuance not)
+    opening: tuple[Effect, ...] = ()
+    opened_by: OpenedBy = "applicant"
+    tracks_subject: bool = False
     _state_index: dict[str, StateSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -226,6 +229,13 @@ class ProcedureSpec:
             for name in (*t.sources, *([t.dest] if t.dest else [])):
                 if name not in self._state_index:
                     raise ValueError(f"{self.name}: transition {t.trigger} names unknown state {name}")
+            if "applicant" in t.roles and not t.owner_only:
+                raise ValueError(f"{self.name}: {t.trigger} is open to applicants: declare owner_only")
+        open_states = tuple(s.name for s in self.states if not s.terminal)
+        # every open state takes the approver's acknowledgement of a missed deadline (ESCALATION)
+        escalation = TransitionSpec(ESCALATION.triggers[0], open_states, None, (ESCALATION.role,), Note,
+                                    while_suspended=True, drawn=False)
+        object.__setattr__(self, "transitions", (*self.transitions, escalation))
 
     def state(self, name: str) -> StateSpec:
         return self._state_index[name]
@@ -239,3 +249,10 @@ class ProcedureSpec:
 
     def available(self, source: str) -> list[TransitionSpec]:
         return [t for t in self.transitions if source in t.sources]
+
+    def task_spec(self, state: str, kind: str, role: str) -> TaskSpec | None:
+        """The declaration of a task opened in `state` (by the state or an arrow from it)."""
+        declared = [*self.state(state).tasks, *(t for a in self.available(state) for t in a.opens),
+                    *(t for e in self.state(state).on_enter if isinstance(e, ConvenePanel)
+                      for t in (e.compose, e.opinion, e.conclusion)), ESCALATION]
+        return next((t for t in declared if t.kind == kind and t.role == role), None)

@@ -33,7 +33,23 @@ from forms.registration import (
     Withdrawal,
 )
 from states import rules
-from states.spec import Rule, StateSpec, TaskSpec, TimerSpec, TransitionSpec
+from states.effects import (
+    ApplyEdit,
+    CloseNotice,
+    ComposePanel,
+    ConvenePanel,
+    DeclinePanel,
+    DrawPanel,
+    Effect,
+    PublishNotice,
+    RecordObjection,
+    RecordOpinion,
+    RecordSubmission,
+    RectifyObjection,
+    SettleObjections,
+)
+from states.spec import Rule, StateSpec, TransitionSpec
+from states.tasks import Joint, TaskSpec, TimerSpec, WorkingDays
 
 Stage = tuple[tuple[StateSpec, ...], tuple[TransitionSpec, ...]]
 APPLICANT = ("applicant",)
@@ -41,12 +57,16 @@ OFFICER = ("case_officer",)
 REVIEWERS = ("review_centre", "operator")
 
 COMPOSE_PANEL = TaskSpec("compose_panel", "case_officer", ("compose_panel",), sla="compose_panel")
-# One per member, addressed to that expert by the `convene_panel` effect; declining ends it too.
+# One per member, addressed to that expert as the panel is seated; declining ends it too.
 EXPERT_OPINION = TaskSpec("expert_opinion", "expert", ("record_opinion", "decline_panel"), sla="expert_opinion")
 PANEL_CONCLUSION = TaskSpec(
     "panel_conclusion", "expert", ("panel_pass", "panel_revise", "panel_reject"), sla="panel_conclusion"
 )
-PANEL_TASKS = {t.kind: t for t in (COMPOSE_PANEL, EXPERT_OPINION, PANEL_CONCLUSION)}
+CONVENE_PANEL = ConvenePanel(compose=COMPOSE_PANEL, opinion=EXPERT_OPINION, conclusion=PANEL_CONCLUSION)
+OBJECTION_REVIEW = TaskSpec("objection_review", "case_officer", ("dismiss_objections", "uphold_objection"),
+                            sla="objection_review")
+TECHNICAL_REVIEW = TaskSpec("technical_review", "review_centre", ("pass_review", "fail_review"),
+                            sla="technical_review", joint=Joint(moves_on="pass_review"))
 
 
 def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubmit_rules: tuple[Rule, ...],
@@ -54,11 +74,11 @@ def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubm
     states = (StateSpec("draft", "stop", subject_status="draft"),)
     arrows = (
         TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
-                       edit_form, effects=("apply_edit",)),
+                       edit_form, effects=(ApplyEdit(),), owner_only=True),
         TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
-                       effects=("record_submission",)),
+                       effects=(RecordSubmission(),), owner_only=True),
         TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),
-                       "withdrawn", APPLICANT, Withdrawal),
+                       "withdrawn", APPLICANT, Withdrawal, owner_only=True),
     )
     return compose((states, arrows), completeness(accepted=accepted, accept_rules=accept_rules,
                                                   resubmit_rules=resubmit_rules))
@@ -76,22 +96,21 @@ def completeness(*, accepted: str, resubmit_rules: tuple[Rule, ...] = (), accept
         StateSpec(
             "supplement_requested", "pause", subject_status="under_review", notify=("applicant",),
             tasks=(TaskSpec("supplement", "applicant", ("resubmit",), sla="supplement"),),
-            timers=(TimerSpec("supplement_deadline", "lapse", days="supplement"),),
+            timers=(TimerSpec("supplement_deadline", "lapse", WorkingDays("supplement")),),
         ),
     )
     arrows = (
         TransitionSpec("accept", ("submitted",), accepted, OFFICER, Note, rules=accept_rules),
         TransitionSpec("request_supplement", ("submitted",), "supplement_requested", OFFICER, SupplementRequest),
         TransitionSpec("resubmit", ("supplement_requested",), "submitted", APPLICANT, Resubmission,
-                       rules=resubmit_rules, effects=("apply_edit",)),
+                       rules=resubmit_rules, effects=(ApplyEdit(),), owner_only=True),
         TransitionSpec("lapse", ("supplement_requested",), "lapsed", ("system",), Empty),
     )
     return states, arrows
 
 
 def review(*, passed: str, tasks: tuple[TaskSpec, ...] | None = None) -> Stage:
-    tasks = tasks or (TaskSpec("technical_review", "review_centre", ("pass_review", "fail_review"),
-                               sla="technical_review", join=True),)
+    tasks = tasks or (TECHNICAL_REVIEW,)
     states = (StateSpec("technical_review", "run", subject_status="under_review", notify=("queue",), tasks=tasks),)
     arrows = (
         TransitionSpec("pass_review", ("technical_review",), passed, REVIEWERS, ReviewOpinion),
@@ -105,7 +124,7 @@ def panel(*, passed: str, resubmit_rules: tuple[Rule, ...] = ()) -> Stage:
     an opinion, the chair concludes. A negative conclusion goes to the approver with the panel's
     opinion on file; a revision comes back to the same panel."""
     states = (
-        StateSpec("expert_review", "pause", subject_status="under_review", on_enter=("convene_panel",)),
+        StateSpec("expert_review", "pause", subject_status="under_review", on_enter=(CONVENE_PANEL,)),
         StateSpec(
             "revision_requested", "pause", subject_status="under_review", notify=("applicant",),
             tasks=(TaskSpec("revise", "applicant", ("resubmit",), sla="revise"),),
@@ -114,27 +133,27 @@ def panel(*, passed: str, resubmit_rules: tuple[Rule, ...] = ()) -> Stage:
     conclude = (rules.chair_with_quorum,)
     arrows = (
         TransitionSpec("compose_panel", ("expert_review",), None, OFFICER, PanelComposition,
-                       rules=(rules.panel_composition_valid,), effects=("compose_panel",)),
+                       rules=(rules.panel_composition_valid,), effects=(ComposePanel(),)),
         # the orchestration's random draw (services/panels.py), fired by the dispatcher as `system`
         TransitionSpec("draw_panel", ("expert_review",), None, ("system",), Empty,
-                       rules=(rules.no_panel_yet,), effects=("draw_panel",)),
+                       rules=(rules.no_panel_yet,), effects=(DrawPanel(),)),
         TransitionSpec("record_opinion", ("expert_review",), None, ("expert",), ExpertOpinion,
-                       rules=(rules.is_panel_member_without_opinion,), effects=("record_opinion",)),
+                       rules=(rules.is_panel_member_without_opinion,), effects=(RecordOpinion(),)),
         TransitionSpec("decline_panel", ("expert_review",), None, ("expert",), PanelDecline,
-                       rules=(rules.is_panel_member_without_opinion,), effects=("decline_panel",)),
+                       rules=(rules.is_panel_member_without_opinion,), effects=(DeclinePanel(),)),
         TransitionSpec("panel_pass", ("expert_review",), passed, ("expert",), PanelConclusion, rules=conclude),
         TransitionSpec("panel_revise", ("expert_review",), "revision_requested", ("expert",), PanelConclusion,
                        rules=conclude),
         TransitionSpec("panel_reject", ("expert_review",), "authority_decision", ("expert",), PanelConclusion,
                        rules=conclude),
         TransitionSpec("resubmit", ("revision_requested",), "expert_review", APPLICANT, Resubmission,
-                       rules=resubmit_rules, effects=("apply_edit",)),
+                       rules=resubmit_rules, effects=(ApplyEdit(),), owner_only=True),
     )
     return states, arrows
 
 
 def decision(*, approved: str, form: type[BaseModel] = Approval, rules_: tuple[Rule, ...] = (),
-             effects: tuple[str, ...] = ()) -> Stage:
+             effects: tuple[Effect, ...] = ()) -> Stage:
     states = (
         StateSpec(
             "authority_decision", "run", subject_status="under_review", notify=("queue",),
@@ -150,38 +169,36 @@ def decision(*, approved: str, form: type[BaseModel] = Approval, rules_: tuple[R
 
 
 def publicity(*, done: str) -> Stage:
-    """N working days of publicity (profile); the public may object; the end fires from a timer set
-    by `publish_notice`. An upheld objection sends the case back to technical review or rejects it."""
+    """N working days of publicity (profile); the public may object, which opens the objection review at
+    once; the end fires from the notice's timer. An upheld objection sends the case back to technical
+    review or rejects it."""
     states = (
-        StateSpec("publicity", "pause", subject_status="in_publicity", on_enter=("publish_notice",),
-                  on_exit=("close_notice",), notify=("applicant",)),
-        StateSpec(
-            "objection_review", "run", subject_status="in_publicity",
-            tasks=(TaskSpec("objection_review", "case_officer", ("dismiss_objections", "uphold_objection"),
-                            sla="objection_review"),),
-        ),
+        StateSpec("publicity", "pause", subject_status="in_publicity",
+                  on_enter=(PublishNotice("publicity", end_trigger="publicity_end"),),
+                  on_exit=(CloseNotice("publicity"),), notify=("applicant",)),
+        StateSpec("objection_review", "run", subject_status="in_publicity", tasks=(OBJECTION_REVIEW,)),
     )
     arrows = (
         TransitionSpec("lodge_objection", ("publicity",), None, ("public",), Objection,
-                       effects=("record_objection",)),
+                       effects=(RecordObjection(),), opens=(OBJECTION_REVIEW,), while_suspended=True),
         TransitionSpec("publicity_end", ("publicity",), done, ("system",), Empty, when=rules.no_open_objection),
         TransitionSpec("publicity_end", ("publicity",), "objection_review", ("system",), Empty,
                        when=rules.objection_open),
         # During publicity an officer may settle objections early; the timer then ends the period.
         TransitionSpec("dismiss_objections", ("publicity",), None, OFFICER, ObjectionDismissal,
-                       rules=(rules.has_open_objection,), effects=("dismiss_objections",)),
+                       rules=(rules.has_open_objection,), effects=(SettleObjections("dismissed"),)),
         TransitionSpec("dismiss_objections", ("objection_review",), done, OFFICER, ObjectionDismissal,
-                       effects=("dismiss_objections",)),
+                       effects=(SettleObjections("dismissed"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "technical_review", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection,),
-                       when=lambda inp: inp.form.outcome == "re_review", effects=("uphold_objection",)),
+                       when=lambda inp: inp.form.outcome == "re_review", effects=(SettleObjections("upheld"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection,),
-                       when=lambda inp: inp.form.outcome == "reject", effects=("uphold_objection",)),
+                       when=lambda inp: inp.form.outcome == "reject", effects=(SettleObjections("upheld"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection, rules.project_registered),
                        when=lambda inp: inp.form.outcome == "rectify",
-                       effects=("uphold_objection", "rectify_objection")),
+                       effects=(SettleObjections("upheld"), RectifyObjection())),
     )
     return states, arrows
 

@@ -82,7 +82,7 @@ class Step:
 def make_steps(db: Any) -> list[Step]:
     """The nine people's steps of the happy path, each as (our command, Spiff's completed task)."""
     from services import demo
-    from services.engine import cases
+    from services.engine import command
 
     low = CODE.lower()
     driver = demo.Driver(db)
@@ -92,7 +92,7 @@ def make_steps(db: Any) -> list[Step]:
     def fire(user: str, trigger: str, form: dict[str, Any]) -> Callable[[int], Any]:
         who = actor(user)  # resolved once, before timing
         respond = lambda s, o: (200, {"state": o.case.state})  # noqa: E731 - bench/engine.py's cheap responder
-        return lambda cid: cases.fire(db, cases.Command(cid, trigger, who, form), respond)
+        return lambda cid: command.fire(db, command.Command(cid, trigger, who, form), respond)
 
     def task(name: str, role: str, form: dict[str, Any] | Callable[[], dict[str, Any]],
              member: int | None = None) -> Callable[[SpiffApp, int], Any]:
@@ -131,13 +131,13 @@ def make_steps(db: Any) -> list[Step]:
 
 def our_open(db: Any) -> Callable[[], int]:
     from services import demo
-    from services.engine import cases
+    from services.engine import opening
 
     applicant = demo.Driver(db).actor(f"{CODE.lower()}_applicant")
     application = demo.application(CODE)
 
     def open_case() -> int:
-        _, body = cases.create(db, actor=applicant, procedure_name=PROCESS, jurisdiction=CODE,
+        _, body = opening.create(db, actor=applicant, procedure_name=PROCESS, jurisdiction=CODE,
                                application=application, respond=lambda s, o: (201, {"id": o.case.id}))
         return int(body["id"])
     return open_case

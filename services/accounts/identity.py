@@ -1,10 +1,11 @@
-"""Who is acting: users, role grants per jurisdiction, API tokens and passwords."""
+"""People and organisations: users, role grants per jurisdiction (and administrators' scopes), API tokens
+and passwords. Who is acting in a command is an `Actor` (services.engine.actors)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from argon2.exceptions import VerificationError
 from sqlmodel import Session, select
 
 from services.engine import audit
+from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.engine.idempotency import Idem, once
@@ -21,46 +23,11 @@ from services.store.engine import Database
 from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
 from states.messages import Reason, reason
 from states.profiles import all_profiles
-from states.spec import ADMIN, NATIONAL, PUBLIC, ROLES, SYSTEM
+from states.spec import ADMIN, NATIONAL, ROLES, SYSTEM
 
 _hasher = PasswordHasher()
 
 
-@dataclass(frozen=True)
-class Actor:
-    user_id: int | None
-    username: str
-    display_name: str = ""
-    org_id: int | None = None
-    grants: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (role, jurisdiction)
-    kind: str = "user"  # user | public | system
-
-    def holds(self, role: str, jurisdiction: str) -> bool:
-        if role == PUBLIC:
-            return self.kind == PUBLIC
-        if role == SYSTEM:
-            return self.kind == SYSTEM
-        if (role, jurisdiction) in self.grants:
-            return True
-        # the national administrator administers every jurisdiction (and only jurisdictions with a profile)
-        return role == ADMIN and (ADMIN, NATIONAL) in self.grants and jurisdiction in all_profiles()
-
-    @property
-    def key(self) -> str:
-        # anonymous callers are told apart by where they call from (public:<address>)
-        return f"user:{self.user_id}" if self.user_id is not None else self.username
-
-    @property
-    def role_label(self) -> str:
-        return self.kind if self.kind != "user" else ",".join(sorted({r for r, _ in self.grants})) or "user"
-
-
-PUBLIC_ACTOR = Actor(user_id=None, username="public", kind=PUBLIC)
-
-
-def public_actor(client_host: str | None) -> Actor:
-    return Actor(user_id=None, username=f"public:{client_host or '-'}"[:40], kind=PUBLIC)
-SYSTEM_ACTOR = Actor(user_id=None, username="system", kind=SYSTEM)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from services.api.routes import (
     tasks,
     transparency,
 )
+from services.bootstrap import wire
 from services.store.engine import Database
-from states.machine import validate_profiles
 
 STATIC = Path(__file__).with_name("static")
 
@@ -47,10 +47,10 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     """`orchestrate`: run the embedded scheduler (default: when the app opens its own database and
     `SCHEDULER` is `embedded`); tests pass their database and drive flows themselves.
     `TRUSTED_PROXIES` (read here): the proxies whose X-Forwarded-Proto/-For are believed."""
+    wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        validate_profiles()  # a profile that does not fit the procedures stops the start, not a case
         if getattr(app.state, "db", None) is None:
             app.state.db = Database()
         from flows.embedded import Orchestrator, mode

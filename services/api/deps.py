@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.accounts.identity import Actor, AdminScope, authenticate, require_admin, require_national
+from services.accounts.identity import AdminScope, authenticate, require_admin, require_national
+from services.engine.actors import Actor
 from services.store.engine import Database
 
 
@@ -69,11 +70,11 @@ async def fire_public(request: Request, case_id: int, trigger: str, body: dict, 
     """A command by the public (no account): told apart by address, dispatched right after commit."""
     from fastapi.concurrency import run_in_threadpool
 
-    from services.accounts.identity import public_actor
-    from services.engine import cases
+    from services.engine import command
+    from services.engine.actors import public_actor
 
     caller = public_actor(request.client.host if request.client else None)
-    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=caller, form=body, idempotency_key=idempotency_key)
-    status, data = await run_in_threadpool(cases.fire, get_db(request), cmd, respond)
+    cmd = command.Command(case_id=case_id, trigger=trigger, actor=caller, form=body, idempotency_key=idempotency_key)
+    status, data = await run_in_threadpool(command.fire, get_db(request), cmd, respond)
     committed(request, None, trigger)
     return JSONResponse(data, status_code=status)

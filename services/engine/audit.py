@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.store import writes
+from services.store import unit_of_work
 from services.store.tables import AuditEvent, AuditHead, Case
 
 GENESIS = "0" * 64
@@ -47,13 +47,9 @@ def _row(stream: str, seq: int, prev: str, *, at: datetime, actor_id: int | None
     return row
 
 
-def _link(stream: str, seq: int, prev: str, **kwargs: Any) -> AuditEvent:  # noqa: ANN401
-    return AuditEvent(**_row(stream, seq, prev, **kwargs))
-
-
 @dataclass
 class Appended:
-    """A case event handed to `services.store.writes`; `id` is set when the command's rows are inserted."""
+    """An event handed to the unit of work; `id` is set when the command's rows are inserted."""
     stream: str
     seq: int
     hash: str
@@ -66,13 +62,13 @@ def append_case(
 ) -> Appended:
     """Append to a case's chain. The head lives on the case row, which the command holds locked
     and writes anyway: no extra query, no extra lock. The row is inserted with the command's other
-    new rows (`services.store.writes.flush`)."""
+    new rows (`services.store.unit_of_work`)."""
     row = _row(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
                actor_role=actor_role, event=event, case_id=case.id, from_state=from_state, to_state=to_state,
                payload=payload)
     case.audit_seq, case.audit_hash = row["seq"], row["hash"]
     appended = Appended(stream=row["stream"], seq=row["seq"], hash=row["hash"])
-    writes.add_audit(session, row, appended)
+    unit_of_work.of(session).add_audit(row, appended)
     session.add(case)
     return appended
 
@@ -80,19 +76,20 @@ def append_case(
 def append(
     session: Session, *, stream: str, at: datetime, actor_id: int | None, actor_role: str, event: str,
     payload: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> Appended:
     """Append to a stream that is not a case's (`system`); its head row serialises writers."""
     head = session.exec(select(AuditHead).where(AuditHead.stream == stream).with_for_update()).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    e = _link(stream, seq, prev, at=at, actor_id=actor_id, actor_role=actor_role, event=event, case_id=None,
-              from_state=None, to_state=None, payload=payload)
-    session.add(e)
+    row = _row(stream, seq, prev, at=at, actor_id=actor_id, actor_role=actor_role, event=event, case_id=None,
+               from_state=None, to_state=None, payload=payload)
+    appended = Appended(stream=stream, seq=seq, hash=row["hash"])
+    unit_of_work.of(session).add_audit(row, appended)
     if head:
-        head.seq, head.hash = seq, e.hash
+        head.seq, head.hash = seq, row["hash"]
         session.add(head)
     else:
-        session.add(AuditHead(stream=stream, seq=seq, hash=e.hash))
-    return e
+        session.add(AuditHead(stream=stream, seq=seq, hash=row["hash"]))
+    return appended
 
 
 def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:

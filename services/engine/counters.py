@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from services.store import writes
+from services.store import unit_of_work
 from services.store.sql import insert_ignore
 from services.store.tables import RegistrationCounter
 
@@ -15,7 +15,7 @@ MEMO_KEY = "carbon.counters"
 def next_number(session: Session, jurisdiction: str, year: int, kind: str) -> int:
     """The next number of the year's sequence; the counter stays locked until the transaction ends and
     is read once a transaction (a sweep's batch registers many subjects under one lock)."""
-    counters = writes.memo(session).setdefault(MEMO_KEY, {})
+    counters = unit_of_work.of(session).memo.setdefault(MEMO_KEY, {})
     key = (jurisdiction, year, kind)
     if key not in counters:
         # the first number of a year creates the counter: race-free, then lock it

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from services.store import writes
+from services.store import unit_of_work
 from services.store.tables import Notice, Objection
 
 KEY = "carbon.preloaded"
@@ -27,18 +27,18 @@ def load(session: Session, case_ids: list[int]) -> None:
     for case_id, objection_id in session.exec(select(Objection.case_id, Objection.id).where(
             col(Objection.case_id).in_(case_ids), Objection.status == "open")):
         objections[case_id].append(objection_id)
-    writes.memo(session)[KEY] = {"cases": set(case_ids), "notices": notices, "objections": objections}
+    unit_of_work.of(session).memo[KEY] = {"cases": set(case_ids), "notices": notices, "objections": objections}
 
 
 def get(session: Session, what: str, case_id: int) -> list[Any] | None:
     """The case's preloaded `notices` or `objections`; None when they were not preloaded."""
-    loaded = writes.memo(session).get(KEY)
+    loaded = unit_of_work.of(session).memo.get(KEY)
     if loaded is None or case_id not in loaded["cases"]:
         return None
     return list(loaded[what].get(case_id, ()))
 
 
 def forget(session: Session, case_id: int) -> None:
-    loaded = writes.memo(session).get(KEY)
+    loaded = unit_of_work.of(session).memo.get(KEY)
     if loaded is not None:
         loaded["cases"].discard(case_id)

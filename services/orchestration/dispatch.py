@@ -291,8 +291,8 @@ def publish(db: Database, row: Outbox, channels: Channels) -> None:
 def convene_panel(db: Database, row: Outbox, channels: Channels) -> None:
     """Draw the panel through the command path as `system`. A case that moved on, or already has a
     panel, needs nothing; a pool too small is permanent (the officer names the panel by hand)."""
-    from services.accounts.identity import SYSTEM_ACTOR
-    from services.engine.cases import Command, fire
+    from services.engine.actors import SYSTEM_ACTOR
+    from services.engine.command import Command, fire
     from services.engine.errors import Conflict, Invalid
 
     try:
@@ -306,7 +306,7 @@ def convene_panel(db: Database, row: Outbox, channels: Channels) -> None:
 
 
 def assign(db: Database, row: Outbox, channels: Channels) -> None:
-    from services.queries.queues import assign_least_loaded
+    from services.engine.assignment import assign_least_loaded
 
     assign_least_loaded(db, int(row.payload["case_id"]), row.payload["target"])
 

@@ -22,6 +22,7 @@ from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import Case, Outbox, SlaBreach, Task, Timer
 from states.profiles import all_profiles
+from states.tasks import ESCALATION
 
 
 def send_reminders(db: Database, now: datetime) -> int:
@@ -51,8 +52,8 @@ def send_reminders(db: Database, now: datetime) -> int:
 def _escalate(session: Session, breach: SlaBreach, now: datetime) -> None:
     """The approver's queue gets a task to look at the missed deadline."""
     escalation = Task(case_id=breach.case_id, procedure=breach.procedure, jurisdiction=breach.jurisdiction,
-                      kind="sla_escalation", role="approver", state=breach.stage, triggers=["acknowledge_escalation"],
-                      opened_at=now, opened_on=local_date(now))
+                      kind=ESCALATION.kind, role=ESCALATION.role, state=breach.stage,
+                      triggers=list(ESCALATION.triggers), opened_at=now, opened_on=local_date(now))
     session.add(escalation)
     session.flush()
     breach.escalation_task_id = escalation.id
@@ -75,7 +76,7 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
     new = 0
     with db.write() as session:
         overdue = session.exec(select(Task).where(Task.status == "open", Task.due_at < now,  # type: ignore[operator]
-                                                  Task.kind != "sla_escalation", _unrecorded("task", Task.id)))
+                                                  Task.kind != ESCALATION.kind, _unrecorded("task", Task.id)))
         for task in overdue:
             values = {"key": f"task:{task.id}", "kind": "task_overdue", "case_id": task.case_id, "task_id": task.id,
                       "procedure": task.procedure, "jurisdiction": task.jurisdiction, "stage": task.state,

@@ -22,12 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.accounts.identity import SYSTEM_ACTOR
 from services.engine import preload
-from services.engine.cases import Command, Outcome, fire_locked, lock_case
+from services.engine.actors import SYSTEM_ACTOR
 from services.engine.clock import clock
+from services.engine.command import Command, Outcome, fire_locked, lock_case
 from services.engine.errors import CommandError
-from services.store import writes
+from services.store import unit_of_work
 from services.store.engine import Database
 from services.store.tables import Case, Project, Task, Timer
 
@@ -84,7 +84,7 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
             if timer.case_id in unflushed:
                 # a command reads its case's rows: the earlier command's writes must be in, and this
                 # timer may be among those it cancelled (a blind update: the object did not see it)
-                writes.flush(session)
+                unit_of_work.of(session).flush()
                 unflushed.clear()
                 session.refresh(timer, ["status"])
             if timer.status != "pending":

@@ -25,12 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.accounts.identity import Actor
 from services.engine import audit
-from services.engine.cases import PANEL_SEAT, STAFF_ROLES, can_see, is_owner, lock_case
+from services.engine.actors import Actor
 from services.engine.clock import clock
+from services.engine.command import lock_case
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from services.engine.idempotency import Idem, Reply, once
+from services.engine.visibility import STAFF_ROLES, can_see, is_owner
+from services.procedures.panels import PANEL_SEAT
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure

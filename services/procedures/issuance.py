@@ -1,7 +1,7 @@
-"""Issuance and retirement: opening cases, their effects on the ledger, holds, and the campaign.
+"""Issuance and retirement: their subjects, their effects on the ledger, holds, and the annual campaign.
 
-Effects here run inside the command's transaction (see services/effects.py); the campaign and the
-hold/release of a suspended project's cases go through the same command path as people.
+Effects here run inside the command's transaction; the campaign and the hold/release of a suspended
+project's cases go through the same command path as people.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from services.accounts.identity import SYSTEM_ACTOR, Actor
 from services.engine import counters
-from services.engine.calendar import end_of_day_utc, local_date
+from services.engine.actors import SYSTEM_ACTOR, Actor
+from services.engine.calendar import local_date
 from services.engine.clock import clock
+from services.engine.context import Ctx
+from services.engine.errors import NotFound
+from services.engine.opening import open_case as open_case_of
 from services.procedures import ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
@@ -29,12 +32,24 @@ from services.store.tables import (
     LedgerEntry,
     Organisation,
     Project,
-    Timer,
     Verifier,
 )
 from services.transparency import log as transparency_log
+from states.effects import (
+    AddressVerifier,
+    ForgetHold,
+    LinkSubject,
+    Mint,
+    OpenFirstIssuance,
+    RecordForm,
+    RecordHolder,
+    RememberHold,
+    RetireUnits,
+)
+from states.issuance import ISSUED
+from states.machine import procedure
 from states.messages import label
-from states.profiles import Profile, all_profiles, get_profile
+from states.profiles import Profile, all_profiles
 
 PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产经营活动碳中和", "voluntary": "自愿注销",
                "ecological_compensation": "生态环境损害替代性修复"}
@@ -43,79 +58,69 @@ PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产
 # --- opening -------------------------------------------------------------------------------------
 
 
-def open_issuance(session: Session, case: Case, app: dict[str, Any], now: datetime) -> None:
-    """Link the case to its project (in Jiaxing, file the project the first filing describes)."""
+def link_subject(ctx: Ctx, effect: LinkSubject) -> None:
+    """Link the case to its project, the applicant's own (another's is not found); in Jiaxing, file the
+    project the first filing describes (arts. 14–17)."""
+    case, app = ctx.case, dict(ctx.case.application)
     if app.get("new_project"):
-        spec = app["new_project"]
-        project = Project(jurisdiction=case.jurisdiction, kind=spec["kind"], title=spec["title"],
-                          owner_org_id=case.applicant_org_id, status="draft", created_at=now)
-        session.add(project)
-        session.flush()
+        described = app["new_project"]
+        project = Project(jurisdiction=case.jurisdiction, kind=described["kind"], title=described["title"],
+                          owner_org_id=case.applicant_org_id, status="draft", created_at=ctx.now)
+        ctx.session.add(project)
+        ctx.session.flush()
         app["project_id"] = project.id
-    project = session.get(Project, app["project_id"])
-    case.project_id, case.vintage, case.subject_kind = project.id, app["vintage"], project.kind
-    app["title"] = f"{project.title} {app['vintage']}年度减排量"
-    case.application = app
+    found = ctx.session.get(Project, app["project_id"])
+    if found is None or (case.applicant_org_id is not None and found.owner_org_id != case.applicant_org_id):
+        raise NotFound.of("项目", "Project")
+    case.project_id, case.vintage, case.subject_kind = found.id, app["vintage"], found.kind
+    case.application = {**app, "title": f"{found.title} {app['vintage']}年度减排量"}
 
 
-def open_retirement(session: Session, case: Case, app: dict[str, Any], now: datetime) -> None:
-    case.application = {**app, "holder_org_id": case.applicant_org_id,
-                        "title": f"注销 {app['amount_tco2e']} tCO2e"}
+def record_holder(ctx: Ctx, effect: RecordHolder) -> None:
+    app = ctx.case.application
+    ctx.case.application = {**app, "holder_org_id": ctx.case.applicant_org_id,
+                            "title": f"注销 {app['amount_tco2e']} tCO2e"}
 
 
-OPENERS = {"issuance": open_issuance, "retirement": open_retirement}
+def open_case(session: Session, project: Project, vintage: int, why: dict[str, Any]) -> Case:
+    """An issuance case the system opens (the campaign, Shanghai's first issuance with registration)."""
+    case, _ = open_case_of(session, procedure("issuance", project.jurisdiction), jurisdiction=project.jurisdiction,
+                           actor=SYSTEM_ACTOR, application={"project_id": project.id, "vintage": vintage},
+                           applicant_org_id=project.owner_org_id, role="system",
+                           payload={**why, "project_id": project.id, "vintage": vintage})
+    return case
 
 
 # --- effects -------------------------------------------------------------------------------------
 
 
-def _window_close(profile: Profile, vintage: int) -> date | None:
-    """Annual profiles: the window of vintage Y closes on window_closes of year Y + 1."""
-    if profile.issuance.window != "annual":
-        return None
-    month, day = map(int, profile.issuance.window_closes.split("-"))
-    return date(vintage + 1, month, day)
-
-
-def arm_window(ctx: Any) -> None:  # noqa: ANN401 - effects.Ctx
-    closes = _window_close(ctx.profile, ctx.case.vintage)
-    if closes is None:
-        return
-    ctx.session.add(Timer(case_id=ctx.case.id, jurisdiction=ctx.case.jurisdiction, kind="application_window",
-                          trigger="expire", state="open", fire_at=end_of_day_utc(closes), base_on=None, days=None))
-    # the applicant's task is due when the window closes, so the sweep reminds them before it does
-    for task in ctx.tasks:
-        if task.kind == "monitoring_report":
-            task.due_on, task.due_at, task.due_provisional = closes, end_of_day_utc(closes), False
-            ctx.session.add(task)
-
-
-def address_verifier(ctx: Any) -> None:  # noqa: ANN401
+def address_verifier(ctx: Ctx, effect: AddressVerifier) -> None:
     verifier = ctx.session.get(Verifier, ctx.case.application["report"]["verifier_id"])
+    assert verifier is not None  # verifier_accredited_and_independent checked it
     for task in ctx.tasks:
         if task.kind == "verification":
             task.candidate_org_id = verifier.org_id
             ctx.session.add(task)
 
 
-def _record(key: str) -> Any:  # noqa: ANN401
-    def record(ctx: Any) -> None:  # noqa: ANN401
-        ctx.case.application = {**ctx.case.application, key: ctx.form.model_dump(mode="json")}
-    return record
+def record_form(ctx: Ctx, effect: RecordForm) -> None:
+    assert ctx.form is not None
+    ctx.case.application = {**ctx.case.application, effect.key: ctx.form.model_dump(mode="json")}
 
 
-def remember_hold(ctx: Any) -> None:  # noqa: ANN401
+def remember_hold(ctx: Ctx, effect: RememberHold) -> None:
     ctx.case.held_from = ctx.case.state
 
 
-def forget_hold(ctx: Any) -> None:  # noqa: ANN401
+def forget_hold(ctx: Ctx, effect: ForgetHold) -> None:
     ctx.case.held_from = None
 
 
-def mint(ctx: Any) -> None:  # noqa: ANN401
+def mint(ctx: Ctx, effect: Mint) -> None:
     """`issued` mints a serial block into the owner's account: project reductions to the applicant,
     scenario reductions to the scenario enterprise on the users' behalf (Ordos arts. 12, 16)."""
     project = ctx.session.get(Project, ctx.case.project_id)
+    assert project is not None and ctx.case.vintage is not None
     amount = int(ctx.case.application["decision"]["issued_tco2e"])
     entry, block = ledger.mint(ctx.session, project=project, vintage=ctx.case.vintage, amount=amount,
                                owner_org_id=project.owner_org_id, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
@@ -124,15 +129,17 @@ def mint(ctx: Any) -> None:  # noqa: ANN401
     ctx.extra["ledger_entry_id"] = entry.id
 
 
-def retire_units(ctx: Any) -> None:  # noqa: ANN401
+def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
     app = ctx.case.application
     account = ledger.account_for(ctx.session, ctx.case.jurisdiction, app["holder_org_id"], ctx.now)
     entry = ledger.retire(ctx.session, jurisdiction=ctx.case.jurisdiction, account_id=account.id,
                           amount=app["amount_tco2e"], project_id=app.get("project_id"), vintage=app.get("vintage"),
                           case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now, serials=app.get("serials"))
     year = ctx.today.year
-    number = f"{ctx.case.jurisdiction}-RET-{year}-{counters.next_number(ctx.session, ctx.case.jurisdiction, year, 'RET'):06d}"
+    sequence = counters.next_number(ctx.session, ctx.case.jurisdiction, year, "RET")
+    number = f"{ctx.case.jurisdiction}-RET-{year}-{sequence:06d}"
     org = ctx.session.get(Organisation, app["holder_org_id"])
+    assert org is not None
     base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     data = CertificateData(
         number=number, jurisdiction_zh=ctx.profile.name_zh, operator_zh=f"{ctx.profile.name_zh}碳普惠运营管理机构",
@@ -149,6 +156,14 @@ def retire_units(ctx: Any) -> None:  # noqa: ANN401
     ctx.extra["serials"] = entry.serials
 
 
+def open_first_issuance(ctx: Ctx, effect: OpenFirstIssuance) -> None:
+    """Shanghai art. 15: 申请减排项目的同时，可以同步申请签发首次项目减排量 — registration opens it."""
+    vintage = ctx.case.application.get("first_issuance_vintage")
+    if vintage and ctx.profile.registration.first_issuance_with_registration:
+        project = ctx.session.get(Project, ctx.case.project_id)
+        assert project is not None
+        case = open_case(ctx.session, project, vintage, {"with_registration": ctx.case.id})
+        ctx.extra["first_issuance_case"] = case.id
 
 
 def certificate_data(cert: Certificate) -> CertificateData:
@@ -169,12 +184,16 @@ def certificate_log(session: Session, cert: Certificate) -> dict[str, Any]:
 # --- facts ---------------------------------------------------------------------------------------
 
 
+# An issuance case still claims its vintage and its period while it is open, and for good once issued.
+CLAIMS = sa.or_(Case.closed_at.is_(None), Case.state == ISSUED)  # type: ignore[union-attr]
+
+
 def overlapping_periods(session: Session, case: Case, start: date, end: date) -> list[tuple[int, date, date]]:
     out = []
-    for cid, app, state in session.exec(select(Case.id, Case.application, Case.state).where(
-            Case.procedure == "issuance", Case.project_id == case.project_id, Case.id != case.id)):
+    for cid, app in session.exec(select(Case.id, Case.application).where(
+            Case.procedure == "issuance", Case.project_id == case.project_id, Case.id != case.id, CLAIMS)):
         report = app.get("report")
-        if not report or state in ("rejected", "withdrawn", "lapsed", "expired"):
+        if not report:
             continue
         s, e = date.fromisoformat(report["period_start"]), date.fromisoformat(report["period_end"])
         if s <= end and start <= e:
@@ -200,7 +219,7 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
     open issuance case of it goes on hold (or back where it was) through the command path. A case
     already on hold (or not) is left as it is, so a repeated suspension changes nothing. The
     rectification's outbox rows (`hold_project`, `release_project`) call the same function."""
-    from services.engine.cases import Command, fire_locked, lock_case
+    from services.engine.command import Command, fire_locked, lock_case
     from states.machine import procedure
 
     project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
@@ -229,39 +248,10 @@ def campaign_opens(profile: Profile, year: int, cal: Any) -> date:  # noqa: ANN4
     return start if cal.is_workday(start, profile.code) else cal.add_working_days(start, 1, profile.code).end
 
 
-def open_case(session: Session, project: Project, vintage: int, now: datetime, why: dict[str, Any]) -> Case:
-    """An issuance case opened by the system (campaign, or Shanghai's first issuance with registration)."""
-    from services.engine import audit, effects
-    from states.machine import procedure
-
-    spec = procedure("issuance", project.jurisdiction)
-    case = Case(procedure="issuance", jurisdiction=project.jurisdiction, state=spec.initial, subject_kind=project.kind,
-                applicant_org_id=project.owner_org_id, application={}, created_at=now, updated_at=now)
-    open_issuance(session, case, {"project_id": project.id, "vintage": vintage}, now)
-    session.add(case)
-    session.flush()
-    ctx = effects.Ctx(session=session, case=case, actor=SYSTEM_ACTOR, form=None,
-                      profile=get_profile(project.jurisdiction), spec=spec, now=now, tasks=[])
-    effects.enter(ctx, spec.state(spec.initial))
-    audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="created",
-                      to_state=case.state, payload={**why, "application": case.application})
-    return case
-
-
-def open_first_issuance(ctx: Any) -> None:  # noqa: ANN401
-    """Shanghai art. 15: 申请减排项目的同时，可以同步申请签发首次项目减排量 — registration opens it."""
-    vintage = ctx.case.application.get("first_issuance_vintage")
-    if vintage and ctx.profile.registration.first_issuance_with_registration:
-        project = ctx.session.get(Project, ctx.case.project_id)
-        case = open_case(ctx.session, project, vintage, ctx.now, {"with_registration": ctx.case.id})
-        ctx.extra["first_issuance_case"] = case.id
-
-
-def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | None = None) -> dict[str, int]:
+def run_campaign(db: Database, jurisdiction: str, vintage: int) -> dict[str, int]:
     """Open an issuance case for every registered, unsuspended project of the jurisdiction that has
     none for the vintage. Idempotent: a second run opens nothing (each opening re-checks under the
     project's row lock)."""
-    now = now or clock.now()
     opened = skipped = 0
     with db.read() as session:
         # projects that already have a case for the vintage are left out here (a second run is one
@@ -279,7 +269,7 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int, now: datetime | 
             if exists or project.suspended or project.status != "registered":
                 skipped += 1
                 continue
-            open_case(session, project, vintage, now, {"campaign": vintage})
+            open_case(session, project, vintage, {"campaign": vintage})
             opened += 1
     return {"opened": opened, "skipped": skipped, "candidates": len(candidates)}
 
@@ -296,15 +286,10 @@ def due_campaigns(db: Database, now: datetime | None = None) -> list[tuple[str, 
     for code, profile in all_profiles().items():
         if profile.issuance.window != "annual":
             continue
-        closes = _window_close(profile, today.year - 1)
-        if campaign_opens(profile, today.year, cal) <= today <= (closes or today):
+        month, day = map(int, profile.issuance.window_closes.split("-"))
+        closes = date(today.year, month, day)  # of the window of last year's vintage
+        if campaign_opens(profile, today.year, cal) <= today <= closes:
             due.append((code, today.year - 1))
     return due
 
 
-EFFECTS = {
-    "arm_window": arm_window, "address_verifier": address_verifier, "record_report": _record("report"),
-    "record_verification": _record("verification"), "record_decision": _record("decision"),
-    "remember_hold": remember_hold, "forget_hold": forget_hold, "mint": mint, "retire_units": retire_units,
-    "open_first_issuance": open_first_issuance,
-}

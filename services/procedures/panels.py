@@ -14,14 +14,23 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
+from services.engine.context import Ctx
 from services.engine.errors import Invalid
+from services.engine.work import close_task, enqueue, open_task
 from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User
+from states.effects import ComposePanel, ConvenePanel, DeclinePanel, DrawPanel, RecordOpinion
 from states.messages import reason
 
+ACTIVE_PANEL = select(PanelMember).where(PanelMember.case_id == sa.bindparam("case_id"), PanelMember.status == "active")
+PANEL_SEAT = select(PanelMember.id).where(PanelMember.case_id == sa.bindparam("case_id"),
+                                          PanelMember.status == "active",
+                                          PanelMember.user_id == sa.bindparam("user_id"))
 
-def _same_subject_cases(ctx: Any) -> list[int]:  # noqa: ANN401 - effects.Ctx (import cycle)
+
+def _same_subject_cases(ctx: Ctx) -> list[int]:
     """Other cases about the same subject: the project, or the methodology code."""
     case: Case = ctx.case
     if case.project_id:
@@ -41,7 +50,7 @@ def _same_subject_cases(ctx: Any) -> list[int]:  # noqa: ANN401 - effects.Ctx (i
     return ids
 
 
-def candidates(ctx: Any) -> list[int]:  # noqa: ANN401
+def candidates(ctx: Ctx) -> list[int]:
     session, case = ctx.session, ctx.case
     rows = session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
         RoleGrant.role == "expert", RoleGrant.jurisdiction == case.jurisdiction, User.active == True))  # noqa: E712
@@ -65,11 +74,57 @@ def draw(pool: list[int], k: int, seed: int | None = None) -> tuple[int, list[in
     return seed, random.Random(seed).sample(sorted(pool), k)
 
 
-def draw_panel(ctx: Any) -> None:  # noqa: ANN401
+def _work(ctx: Ctx) -> ConvenePanel:
+    """The panel's tasks, as the expert review state declares them."""
+    return next(e for e in ctx.spec.state("expert_review").on_enter if isinstance(e, ConvenePanel))
+
+
+def _seat(ctx: Ctx, members: list[PanelMember], work: ConvenePanel) -> None:
+    """Each member's opinion and the chair's conclusion, addressed to them."""
+    for m in members:
+        open_task(ctx, work.opinion, candidate=m.user_id)
+    chair = next(m for m in members if m.chair)
+    open_task(ctx, work.conclusion, candidate=chair.user_id)
+
+
+def convene(ctx: Ctx, effect: ConvenePanel) -> None:
+    """Entering expert review: a panel already seated re-reviews (after a revision), its opinions
+    cleared; otherwise the officer is asked to compose one, and where the profile draws the dispatcher
+    draws one at random (the officer's task stays as the fallback)."""
+    members = list(ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id}))
+    if not members:
+        open_task(ctx, effect.compose)
+        if ctx.profile.panel.draw:
+            enqueue(ctx, "convene_panel", "system")
+        return
+    for m in members:
+        m.opinion = m.score = m.comments = m.opinion_at = None
+        ctx.session.add(m)
+    _seat(ctx, members, effect)
+
+
+def compose(ctx: Ctx, effect: ComposePanel) -> None:
+    form = ctx.form
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),  # type: ignore[union-attr]
+                           seated_at=ctx.now) for u in form.members]  # type: ignore[union-attr]
+    ctx.session.add_all(members)
+    _seat(ctx, members, _work(ctx))
+    for m in members:
+        enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
+
+
+def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
+    member = next(m for m in ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id})
+                  if m.user_id == ctx.actor.user_id)
+    form = ctx.form
+    member.opinion, member.score = form.opinion, form.score  # type: ignore[union-attr]
+    member.comments, member.opinion_at = form.comments, ctx.now  # type: ignore[union-attr]
+    ctx.session.add(member)
+
+
+def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
     """Seat the profile's panel size (odd); with fewer eligible experts, the largest odd number
     not below the minimum; with fewer still, refuse, and the officer names the panel by hand."""
-    from services.engine import effects
-
     rules = ctx.profile.panel
     pool = candidates(ctx)
     k = rules.size if len(pool) >= rules.size else (len(pool) if len(pool) % 2 else len(pool) - 1)
@@ -80,16 +135,15 @@ def draw_panel(ctx: Any) -> None:  # noqa: ANN401
                for i, u in enumerate(chosen)]
     ctx.session.add_all(members)
     for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
-        effects.close_task(ctx, task, "cancelled", "drawn")
-    effects.open_panel_work(ctx, members)
+        close_task(ctx, task, "cancelled", "drawn")
+    _seat(ctx, members, _work(ctx))
     ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
 
 
-def decline(ctx: Any) -> None:  # noqa: ANN401
+def decline(ctx: Ctx, effect: DeclinePanel) -> None:
     """An expert declines (or declares a conflict); a fresh draw replaces them, taking the chair if
     they held it. With nobody left to draw, the chair passes to the first remaining member."""
-    from services.engine import effects
-
+    work = _work(ctx)
     session, case, actor = ctx.session, ctx.case, ctx.actor
     form = ctx.form
     panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id,
@@ -101,7 +155,7 @@ def decline(ctx: Any) -> None:  # noqa: ANN401
     if form.conflict:
         session.add(PanelConflict(case_id=case.id, user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
     for task in [t for t in ctx.tasks if t.candidate_user_id == actor.user_id and t.kind == "panel_conclusion"]:
-        effects.close_task(ctx, task, "cancelled", "declined")
+        close_task(ctx, task, "cancelled", "declined")
     session.flush()
     pool = candidates(ctx)
     record: dict[str, Any] = {"declined": actor.user_id, "conflict": form.conflict, "candidates": pool}
@@ -109,7 +163,7 @@ def decline(ctx: Any) -> None:  # noqa: ANN401
         seed, (new,) = draw(pool, 1)
         member = PanelMember(case_id=case.id, user_id=new, chair=was_chair, drawn=True, seated_at=ctx.now)
         session.add(member)
-        effects.open_task(ctx, effects.PANEL_TASKS["expert_opinion"], candidate=new)
+        open_task(ctx, work.opinion, candidate=new)
         record |= {"seed": seed, "replacement": new}
         chair = new if was_chair else None
     else:
@@ -120,6 +174,6 @@ def decline(ctx: Any) -> None:  # noqa: ANN401
             session.add(remaining[0])
         record["replacement"] = None
     if chair is not None:
-        effects.open_task(ctx, effects.PANEL_TASKS["panel_conclusion"], candidate=chair)
+        open_task(ctx, work.conclusion, candidate=chair)
         record["chair"] = chair
     ctx.extra["decline"] = record

@@ -8,13 +8,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from services.accounts.identity import Actor
 from services.engine import statutory
-from services.engine.cases import allowed_actions
+from services.engine.actors import Actor
 from services.engine.clock import clock
+from services.engine.command import allowed_actions
 from services.engine.workdays import calendar
 from services.procedures import documents
-from services.procedures.supervision import reporter_access
+from services.procedures.reports import reporter_access
 from services.store.tables import (
     AuditEvent,
     Case,

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
+from services.store import unit_of_work
+
 DEFAULT_URL = "sqlite:///var/carbon.sqlite3"
 
 
@@ -71,10 +73,16 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One command = one transaction: commit on success, roll back on any exception."""
+        """One command = one transaction with its unit of work (services.store.unit_of_work): flushed,
+        then committed on success; rolled back, with everything pending, on any exception."""
         with Session(self.writer, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+            uow = unit_of_work.begin(session)
+            try:
+                with session.begin():
+                    yield session
+                    uow.flush()
+            finally:
+                unit_of_work.end(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

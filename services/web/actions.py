@@ -11,11 +11,12 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from services.accounts.identity import Actor
 from services.api.deps import committed, get_db
-from services.engine import cases
+from services.engine import command, visibility
+from services.engine.actors import Actor
 from services.engine.errors import CommandError, NotFound
 from services.queries.cases import case_detail
+from services.store.tables import Case
 from services.web.deps import form_dict
 from services.web.schema_forms import read_back
 from states.messages import Reason
@@ -42,8 +43,8 @@ async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str
     offered = True
     if data is None:
         with db.read() as session:
-            case = session.get(cases.Case, case_id)
-            if case is None or not cases.can_see(session, actor, case):
+            case = session.get(Case, case_id)
+            if case is None or not visibility.can_see(session, actor, case):
                 raise NotFound.of("案件", "Case")
             detail = case_detail(session, case, actor)
         action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
@@ -51,10 +52,10 @@ async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str
         data, problems = read_back(action["form_schema"], posted) if action else (dict(posted), [])
         if problems:
             return Refused(422, problems, offered)
-    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=actor, form=data, task_id=task_id, if_match=if_match,
+    cmd = command.Command(case_id=case_id, trigger=trigger, actor=actor, form=data, task_id=task_id, if_match=if_match,
                         idempotency_key=key)
     try:
-        await run_in_threadpool(cases.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
+        await run_in_threadpool(command.fire, db, cmd, lambda s, o: (200, {"state": o.case.state}))
     except CommandError as exc:
         if exc.status in reraise:
             raise

@@ -25,8 +25,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from services.accounts.identity import Actor, check_password, load_actor, token_digest
+from services.accounts.identity import check_password, load_actor, token_digest
 from services.engine import audit
+from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.throttle import Limit, clear, count_failure, refuse_if_blocked
 from services.store.tables import User, WebSession

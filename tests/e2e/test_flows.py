@@ -142,7 +142,11 @@ def test_admin_outbox_and_breaches(db: Database, driver: Driver, test_clock) -> 
     queue = client.get("/api/v1/tasks", params={"view": "team"}, headers=h("sh_approver")).json()["items"]
     escalation = next(t for t in queue if t["kind"] == "sla_escalation")
     done = client.post(f"/api/v1/tasks/{escalation['id']}/complete", json={}, headers=h("sh_approver"))
-    assert done.status_code == 200 and done.json()["status"] == "completed"
+    assert done.status_code == 200
+    assert [e["event"] for e in client.get(f"/api/v1/cases/{escalation['case_id']}/events",
+                                            headers=h("sh_approver")).json()["items"]][-1] == "acknowledge_escalation"
+    queue = client.get("/api/v1/tasks", params={"view": "team"}, headers=h("sh_approver")).json()["items"]
+    assert escalation["id"] not in [t["id"] for t in queue]
     assert client.get("/api/v1/admin/sla-breaches", params={"status": "bogus"},
                       headers=h("demo_admin")).status_code == 422
 

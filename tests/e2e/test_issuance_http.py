@@ -114,8 +114,8 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
         cid = r.json()["id"]
     elif code in ("SH", "BJ"):  # annual: the campaign opens the case
         project = registered_project(db, driver, test_clock, code)
-        assert run_campaign(db, code, 2025, test_clock.now())["opened"] == 1
-        assert run_campaign(db, code, 2025, test_clock.now())["opened"] == 0  # idempotent
+        assert run_campaign(db, code, 2025)["opened"] == 1
+        assert run_campaign(db, code, 2025)["opened"] == 0  # idempotent
         with db.read() as s:
             cid = s.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project)).one()
         opened = client.get(f"/api/v1/cases/{cid}", headers=h(f"{low}_applicant")).json()

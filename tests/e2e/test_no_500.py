@@ -93,6 +93,6 @@ def test_odd_cursors(client: TestClient, raw: str) -> None:
 
 
 def test_anonymous_idempotency_keys_are_per_caller(db: Database) -> None:
-    from services.accounts.identity import public_actor
+    from services.engine.actors import public_actor
 
     assert public_actor("10.0.0.1").key != public_actor("10.0.0.2").key

@@ -237,9 +237,9 @@ def test_beijing_revenue_audits_open_rectifications_when_short_or_missing(client
     from services.procedures.supervision import open_revenue_audits
 
     good, short, silent = (registered_project(db, driver, test_clock, "BJ", title=t) for t in ("甲", "乙", "丙"))
-    assert open_revenue_audits(db, "BJ", 2025, test_clock.now()) == {"opened": 3, "skipped": 0}
-    assert open_revenue_audits(db, "BJ", 2025, test_clock.now()) == {"opened": 0, "skipped": 3}
-    assert open_revenue_audits(db, "SH", 2025, test_clock.now())["opened"] == 0  # Beijing only
+    assert open_revenue_audits(db, "BJ", 2025) == {"opened": 3, "skipped": 0}
+    assert open_revenue_audits(db, "BJ", 2025) == {"opened": 0, "skipped": 3}
+    assert open_revenue_audits(db, "SH", 2025)["opened"] == 0  # Beijing only
     with db.read() as s:
         audits = {c.project_id: c.id for c in s.exec(select(Case).where(Case.procedure == "revenue_audit"))}
     pdf = b"%PDF-1.7\naudit\n%%EOF\n"

@@ -12,10 +12,11 @@ import pytest
 from sqlmodel import func, select
 
 from forms.issuance import Transfer
-from services.accounts.identity import Actor, load_actor
+from services.accounts.identity import load_actor
 from services.api.routes.ledger import transfer
 from services.demo import application
-from services.engine import cases
+from services.engine import opening
+from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import CommandError
 from services.procedures import ledger
@@ -55,7 +56,7 @@ def test_concurrent_creates_with_one_key_open_one_case_and_all_get_its_reply(db:
     actor = _actor(db, "sh_applicant")
     with db.read() as s:
         before = s.exec(select(func.count()).select_from(Case)).one()
-    results = _together(lambda i: cases.create(
+    results = _together(lambda i: opening.create(
         db, actor=actor, procedure_name="project_registration", jurisdiction="SH", application=application("SH"),
         respond=lambda s, o: (201, {"id": o.case.id}), idempotency_key="same-key"))
     assert [r for r in results if isinstance(r, Exception)] == []

@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from services.accounts.identity import SYSTEM_ACTOR, create_user
+from services.accounts.identity import create_user
 from services.demo import Driver, application, commitments, drive_to
-from services.engine import audit, cases
-from services.engine.cases import Command
+from services.engine import audit, command
+from services.engine.actors import SYSTEM_ACTOR
+from services.engine.command import Command
 from services.engine.errors import CommandError, Conflict, Forbidden, Invalid, NotFound
 from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
@@ -29,7 +30,7 @@ def _state(_session, o) -> tuple[int, dict]:  # noqa: ANN001
 def fire(db: Database, driver: Driver, user: str | None, case_id: int, trigger: str, form: dict | None = None,
          **kw) -> dict:  # noqa: ANN003
     actor = driver.actor(user) if user else SYSTEM_ACTOR
-    return cases.fire(db, Command(case_id, trigger, actor, form or {}, **kw), _state)[1]
+    return command.fire(db, Command(case_id, trigger, actor, form or {}, **kw), _state)[1]
 
 
 def counts(db: Database, case_id: int) -> dict[str, int]:
@@ -82,7 +83,7 @@ def test_twenty_threads_fire_the_same_trigger_exactly_one_wins(db: Database, dri
     def attempt() -> None:
         barrier.wait()
         try:
-            cases.fire(db, Command(sh_case, "accept", officer, {}), _state)
+            command.fire(db, Command(sh_case, "accept", officer, {}), _state)
             outcome = "ok"
         except Conflict:
             outcome = "409"
@@ -151,21 +152,21 @@ def test_task_claimed_by_someone_else_cannot_be_completed(db: Database, driver: 
     with db.write() as s:
         create_user(s, username="sh_officer_b", display_name="王经办", grants=[("case_officer", "SH")])
     driver.act("sh_applicant", sh_case, "submit", commitments("SH"))
-    from services.queries import queues
+    from services.engine import assignment
 
     with db.read() as s:
         task = s.exec(select(Task).where(Task.case_id == sh_case, Task.status == "open")).one()
-    queues.claim(db, task.id, driver.actor("sh_officer_b"))
+    assignment.claim(db, task.id, driver.actor("sh_officer_b"))
     with pytest.raises(Forbidden) as exc:
         driver.act("sh_case_officer", sh_case, "accept", {})
     assert "王经办" in exc.value.reasons[0].zh and exc.value.extra["holder"].startswith("王经办")
     with pytest.raises(Conflict):
-        queues.claim(db, task.id, driver.actor("sh_case_officer"))
+        assignment.claim(db, task.id, driver.actor("sh_case_officer"))
     with pytest.raises(Forbidden):
-        queues.unclaim(db, task.id, driver.actor("sh_case_officer"))
+        assignment.unclaim(db, task.id, driver.actor("sh_case_officer"))
     with pytest.raises(Invalid):  # a delegate must hold the role
-        queues.delegate(db, task.id, driver.actor("sh_officer_b"), driver.user_id("sh_approver"))
-    queues.delegate(db, task.id, driver.actor("sh_officer_b"), driver.user_id("sh_case_officer"))
+        assignment.delegate(db, task.id, driver.actor("sh_officer_b"), driver.user_id("sh_approver"))
+    assignment.delegate(db, task.id, driver.actor("sh_officer_b"), driver.user_id("sh_case_officer"))
     assert driver.act("sh_case_officer", sh_case, "accept", {}) == "technical_review"
 
 

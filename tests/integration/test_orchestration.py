@@ -348,7 +348,7 @@ def test_cool_off_keeps_an_expert_off_the_same_project(db: Database, driver: Dri
         s.flush()
         other_id = other.id
     with db.read() as s:
-        from services.accounts.identity import SYSTEM_ACTOR
+        from services.engine.actors import SYSTEM_ACTOR
         from services.engine.effects import Ctx
         from states.machine import procedure
         from states.profiles import get_profile
@@ -387,9 +387,9 @@ def test_breaches_are_recorded_once_escalated_and_resolved(db: Database, driver:
         escalation = s.get(Task, breach.escalation_task_id)
     assert (breach.kind, breach.stage, breach.role) == ("task_overdue", "submitted", "case_officer")
     assert (escalation.role, escalation.kind, escalation.jurisdiction) == ("approver", "sla_escalation", "SH")
-    from services.queries import queues
-
-    queues.acknowledge(db, escalation.id, driver.actor("sh_approver"))
+    driver.act("sh_approver", cid, "acknowledge_escalation")  # through the command path, like any task
+    with db.read() as s:
+        assert s.get(Task, escalation.id).status == "completed"
     driver.act("sh_case_officer", cid, "accept", {})
     assert record_breaches(db, test_clock.now())["resolved"] == 1
     # the statutory clock (40 WD) runs out in technical review

@@ -10,9 +10,11 @@ from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
 from services.engine import audit, effects
+from services.engine.context import Ctx
 from services.orchestration import timers
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Notice, Outbox, Project, Timer
+from states.effects import RegisterSubject
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +57,14 @@ def test_a_failing_timer_rolls_its_batch_back_and_the_others_fire_alone(db: Data
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _in_publicity(driver, 4)
     bad = ids[1]
-    register = effects.EFFECTS["register_subject"]
+    register = effects._HANDLERS[RegisterSubject]
 
-    def flaky(ctx: effects.Ctx) -> None:
+    def flaky(ctx: Ctx, effect: RegisterSubject) -> None:
         if ctx.case.id == bad:
             raise RuntimeError("registry unavailable")
-        register(ctx)
+        register(ctx, effect)
 
-    monkeypatch.setitem(effects.EFFECTS, "register_subject", flaky)
+    monkeypatch.setitem(effects._HANDLERS, RegisterSubject, flaky)
     test_clock.advance(timedelta(days=30))
     result = timers.run_due_timers(db, test_clock.now(), batch=10)
     assert sorted(f["case_id"] for f in result["fired"]) == sorted(c for c in ids if c != bad)
@@ -72,7 +74,7 @@ def test_a_failing_timer_rolls_its_batch_back_and_the_others_fire_alone(db: Data
         assert s.exec(select(Timer).where(Timer.case_id == bad)).one().status == "pending"
         assert audit.verify(s)["ok"]
     # the failure stays pending and fires once the cause is gone
-    monkeypatch.setitem(effects.EFFECTS, "register_subject", register)
+    monkeypatch.setitem(effects._HANDLERS, RegisterSubject, register)
     again = timers.run_due_timers(db, test_clock.now(), batch=10)
     assert [f["case_id"] for f in again["fired"]] == [bad]
     with db.read() as s:

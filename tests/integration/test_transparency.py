@@ -23,7 +23,7 @@ from services.demo import Driver, application, drive_to
 from services.engine import audit
 from services.engine.clock import clock
 from services.procedures import ledger
-from services.store import writes
+from services.store import unit_of_work
 from services.store.engine import Database
 from services.store.tables import (
     Account,
@@ -91,7 +91,7 @@ def book(db: Database, driver: Driver, log_key: str) -> dict[str, Any]:
         retirement = _case(s, "retirement", org, None, "retired")
         retire = ledger.retire(s, jurisdiction="SH", account_id=mine, amount=20, project_id=project.id,
                                vintage=2024, case_id=retirement.id, actor_id=None, now=now)
-        writes.flush(s)
+        unit_of_work.of(s).flush()
     first = log.sequence(db)
     assert first.signed and first.appended > 10
     return {"registration": registration, "issues": issues, "transfer": transfer.id, "retire": retire.id,

@@ -10,6 +10,7 @@ import pytest
 from forms.common import Empty
 from forms.supervision import PublicReport, ReportHandlers, RevenueAuditReport
 from states import rules
+from states.effects import RectifyReported
 from states.machine import ProcedureUnavailable, procedure, runner
 from states.profiles import get_profile
 from states.spec import CaseView, ProjectFacts, RuleInput
@@ -71,7 +72,7 @@ def test_a_suspended_or_revoked_project_blocks_issuance() -> None:
 def test_report_procedure_and_its_form() -> None:
     spec = procedure("report", "JX")
     assert [a.dest for a in spec.arrows("substantiate", "investigating")] == ["substantiated"]
-    assert spec.state("substantiated").on_enter == ("rectify_reported",)
+    assert spec.state("substantiated").on_enter == (RectifyReported(),)
     with pytest.raises(ValueError):
         PublicReport(subject="x", content="太短")
 

@@ -204,7 +204,7 @@ def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Dri
 def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_reads(
         driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
     from forms.supervision import PublicReport
-    from services.procedures.supervision import lodge_report
+    from services.procedures.reports import lodge_report
 
     lodge_report(db, "SH", PublicReport(subject="某充电桩项目", name="举报人丙", contact="13700003333",
                                         content="该项目充电量数据与电网计量记录不符，疑似重复计算。"))

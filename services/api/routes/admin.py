@@ -15,9 +15,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from services.accounts.identity import Actor
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey, NationalAdminDep
 from services.engine import audit, workdays
+from services.engine.actors import Actor
 from services.engine.calendar import DayOverride
 from services.engine.clock import clock
 from services.engine.errors import Forbidden, Invalid, NotFound

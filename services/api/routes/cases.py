@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from services.accounts.identity import Actor
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
-from services.engine import cases
-from services.engine.cases import Command, Outcome, can_see
+from services.engine import command, opening, visibility
+from services.engine.actors import Actor
+from services.engine.command import Command, Outcome
 from services.engine.errors import NotFound
+from services.engine.visibility import can_see
 from services.procedures import documents
 from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case
@@ -46,7 +47,7 @@ def _detail_responder(actor: Actor, status: int = 200):  # noqa: ANN202
 @router.post("/cases", status_code=201, summary="Open a draft application")
 def create_case(body: NewCase, request: Request, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
                 ) -> JSONResponse:
-    status, data = cases.create(db, actor=actor, procedure_name=body.procedure, jurisdiction=body.jurisdiction,
+    status, data = opening.create(db, actor=actor, procedure_name=body.procedure, jurisdiction=body.jurisdiction,
                                 application=body.application, respond=_detail_responder(actor, 201),
                                 idempotency_key=idempotency_key)
     committed(request, data, "create")
@@ -60,7 +61,7 @@ def list_cases(actor: ActorDep, db: DbDep, state: str | None = None, jurisdictio
     with db.read() as session:
         q = select(Case).order_by(Case.id.desc())  # type: ignore[union-attr]
         # `holds`, as `can_see` asks it: the national administrator is staff in every jurisdiction
-        staff_js = [j for j in all_profiles() if any(actor.holds(r, j) for r in cases.STAFF_ROLES)]
+        staff_js = [j for j in all_profiles() if any(actor.holds(r, j) for r in visibility.STAFF_ROLES)]
         applicant_js = sorted({j for r, j in actor.grants if r == "applicant"})
         from sqlalchemy import and_, false, or_
 
@@ -104,7 +105,7 @@ async def fire_action(case_id: int, trigger: str, request: Request, actor: Actor
     form = await json_object(request)
     cmd = Command(case_id=case_id, trigger=trigger, actor=actor, form=form, if_match=parse_if_match(if_match),
                   idempotency_key=idempotency_key, task_id=task_id)
-    status, body = await run_in_threadpool(cases.fire, db, cmd, _detail_responder(actor))
+    status, body = await run_in_threadpool(command.fire, db, cmd, _detail_responder(actor))
     committed(request, body, trigger)
     return _reply(status, body)
 

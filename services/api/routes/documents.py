@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from services.api.deps import ActorDep, DbDep, IdemKey
-from services.engine.cases import can_see
 from services.engine.errors import Invalid, NotFound
+from services.engine.visibility import can_see
 from services.procedures import documents
 from services.store.tables import Case, Document
 from states.messages import Reason

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from forms.issuance import Transfer, VerifierFiling
-from services.accounts.identity import Actor, ensure_organisation
+from services.accounts.identity import ensure_organisation
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey
 from services.engine import audit
+from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from services.engine.idempotency import Idem, Reply, claim, once, remember

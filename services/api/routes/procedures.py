@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from services.api.deps import current_actor
 from services.engine.errors import Invalid
-from states.machine import BUILDERS, ProcedureUnavailable, mermaid, procedure
+from states.machine import PROCEDURES, ProcedureUnavailable, mermaid, procedure
 from states.messages import Reason, label, reason
 from states.profiles import all_profiles, get_profile
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"], dependencie
 
 def _spec(name: str, jurisdiction: str):  # noqa: ANN202
     reasons = []
-    if name not in BUILDERS:
+    if name not in PROCEDURES:
         reasons.append(reason("unknown_procedure", field="name", name=name))
     if get_profile(jurisdiction) is None:
         reasons.append(reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction))
@@ -37,7 +37,7 @@ def _spec(name: str, jurisdiction: str):  # noqa: ANN202
 @router.get("", summary="Procedures and where each runs")
 def list_procedures() -> dict[str, Any]:
     out = []
-    for name in BUILDERS:
+    for name in PROCEDURES:
         runs = []
         for code in all_profiles():
             try:

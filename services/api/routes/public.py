@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from services.api.body import json_object
 from services.api.deps import DbDep, IdemKey, fire_public
-from services.engine.cases import Outcome
+from services.engine.command import Outcome
 from services.engine.errors import NotFound
 from services.queries.cases import notice_view
 from services.store.tables import Notice, Project

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from services.api.body import json_object
 from services.api.deps import DbDep, IdemKey, fire_public
 from services.api.routes.documents import send
-from services.engine.cases import Outcome
+from services.engine.command import Outcome
 from services.engine.errors import Conflict, NotFound
 from services.procedures import documents
 from services.queries.cases import notice_view

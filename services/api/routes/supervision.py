@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from forms.supervision import PublicReport, TrackingEvaluation
-from services.accounts.identity import public_actor
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey
+from services.engine.actors import public_actor
 from services.engine.errors import Invalid, NotFound
 from services.engine.forms_errors import reasons_from_validation
-from services.procedures import supervision
+from services.procedures import reports, supervision
 from services.queries.cases import notice_view
 from services.store.tables import AuditEvent, Case, Evaluation, Notice, Project
 from states.messages import label, reason
@@ -60,7 +60,7 @@ async def lodge_report(request: Request, db: DbDep, idempotency_key: IdemKey = N
     if reasons:
         raise Invalid(reasons)
     caller = public_actor(request.client.host if request.client else None)
-    result = await run_in_threadpool(supervision.lodge_report, db, jurisdiction, form, caller, idempotency_key)
+    result = await run_in_threadpool(reports.lodge_report, db, jurisdiction, form, caller, idempotency_key)
     return {**result, "message": {"zh": "举报已受理。请妥善保存受理号和查询码，我们将为您保密",
                                   "en": "Received. Keep the receipt and the secret; your identity is kept confidential"},
             "check": f"/api/v1/public/reports/{result['receipt']}"}
@@ -70,13 +70,13 @@ async def lodge_report(request: Request, db: DbDep, idempotency_key: IdemKey = N
 def check_report(receipt: str, request: Request, db: DbDep,
                  secret: Annotated[str, Header(alias="X-Report-Secret", max_length=100)] = "") -> dict[str, Any]:
     client = request.client.host if request.client else "unknown"
-    return supervision.check_report(db, receipt[:40], secret, client)
+    return reports.check_report(db, receipt[:40], secret, client)
 
 
 @router.post("/cases/{case_id}/reporter",
              summary="Read a report's reporter (an assigned handler only; the read is an audit event)")
 def read_reporter(case_id: int, actor: ActorDep, db: DbDep) -> JSONResponse:
-    identity = supervision.read_reporter(db, case_id, actor)
+    identity = reports.read_reporter(db, case_id, actor)
     return JSONResponse(identity, headers={"Cache-Control": "no-store"})
 
 

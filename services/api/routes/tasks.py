@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_match
 from services.api.routes.cases import _detail_responder, _reply
-from services.engine import cases
+from services.engine import assignment, command
 from services.engine.errors import Invalid, NotFound
 from services.queries import queues
 from services.store.tables import Task
@@ -33,12 +33,12 @@ def list_tasks(actor: ActorDep, db: DbDep, view: Literal["mine", "team", "unassi
 
 @router.post("/{task_id}/claim", summary="Claim a task (claiming one's own task again changes nothing)")
 def claim(task_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
-    return queues.claim(db, task_id, actor, idempotency_key)
+    return assignment.claim(db, task_id, actor, idempotency_key, queues.task_reply)
 
 
 @router.post("/{task_id}/unclaim", summary="Release a task I claimed back to the team")
 def unclaim(task_id: int, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
-    return queues.unclaim(db, task_id, actor, idempotency_key)
+    return assignment.unclaim(db, task_id, actor, idempotency_key, queues.task_reply)
 
 
 class Delegation(BaseModel):
@@ -49,7 +49,7 @@ class Delegation(BaseModel):
 @router.post("/{task_id}/delegate", summary="Hand a task to a colleague with the same role")
 def delegate(task_id: int, body: Delegation, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
              ) -> dict[str, Any]:
-    return queues.delegate(db, task_id, actor, body.user_id, idempotency_key)
+    return assignment.delegate(db, task_id, actor, body.user_id, idempotency_key, queues.task_reply)
 
 
 @router.post("/{task_id}/complete", summary="Complete = fire the task's action with its form")
@@ -64,16 +64,13 @@ async def complete(task_id: int, request: Request, actor: ActorDep, db: DbDep,
             raise NotFound.of("任务", "Task")
         triggers = list(task.triggers)
         case_id = task.case_id
-        escalation = task.kind == "sla_escalation"
-    if escalation:  # not a case action: the approver acknowledges a missed deadline
-        return JSONResponse(await run_in_threadpool(queues.acknowledge, db, task_id, actor, idempotency_key))
     action = body.get("action") or (triggers[0] if len(triggers) == 1 else None)
     form = body.get("form", {})
     if not isinstance(action, str) or not isinstance(form, dict):
         raise Invalid([Reason("action_required", f"请指明操作：{', '.join(triggers)}",
                               f"Name the action: {', '.join(triggers)}", "action")])
-    cmd = cases.Command(case_id=case_id, trigger=action, actor=actor, form=form, task_id=task_id,
+    cmd = command.Command(case_id=case_id, trigger=action, actor=actor, form=form, task_id=task_id,
                         if_match=parse_if_match(if_match), idempotency_key=idempotency_key)
-    status, data = await run_in_threadpool(cases.fire, db, cmd, _detail_responder(actor))
+    status, data = await run_in_threadpool(command.fire, db, cmd, _detail_responder(actor))
     committed(request, data, action)
     return _reply(status, data)

@@ -40,7 +40,7 @@ from services.web.deps import AdminHat, CheckedForm, SignedIn, form_key
 from services.web.pages import lang_of, render
 from services.web.profile_tables import profile_sections
 from services.web.sessions import Signed
-from states.machine import BUILDERS
+from states.machine import PROCEDURES
 from states.messages import Reason, label
 from states.profiles import all_profiles, get_profile
 from states.spec import NATIONAL, ROLES
@@ -94,7 +94,7 @@ def dashboard(request: Request, signed: SignedIn, hat_scope: AdminHat,
               status: Literal["open", "closed", "all"] = "open",
               procedure: Annotated[str | None, Query(max_length=40)] = None,
               scope: Literal["hat", "all"] = "hat") -> Response:
-    if procedure and procedure not in BUILDERS:
+    if procedure and procedure not in PROCEDURES:
         raise Invalid([Reason("procedure_unknown", f"未知程序：{procedure}", f"Unknown procedure: {procedure}",
                               "procedure")])
     # the hat's scope, or widened to every jurisdiction the person administers in any hat
@@ -105,7 +105,7 @@ def dashboard(request: Request, signed: SignedIn, hat_scope: AdminHat,
         series = metrics.load_weekly(session, js, local_date(clock.now()), procedure or None)
     overview, panels = _charts(series, lang_of(request))
     return render(request, "admin/dashboard.html", section="dashboard", status=status, procedure=procedure or "",
-                  scope=scope, scope_js=js, national=NATIONAL, procedures=sorted(BUILDERS), groups=groups,
+                  scope=scope, scope_js=js, national=NATIONAL, procedures=sorted(PROCEDURES), groups=groups,
                   breaches=breaches, breach_total=sum(groups["kind"].values()), series=series, overview=overview,
                   panels=panels)
 

@@ -2,7 +2,7 @@
 jurisdiction's commitments, answering supplement and revision requests, my cases with their
 deadlines, and my notices.
 
-Commands go the API's way: `identity.register_organisation`, `cases.create`,
+Commands go the API's way: `identity.register_organisation`, `opening.create`,
 and the case's own actions (`edit`, `submit`, `resubmit`) through `services.engine.cases.fire`.
 """
 
@@ -22,9 +22,9 @@ from starlette.datastructures import FormData
 
 from forms.organisation import OrganisationRegistration
 from services.accounts import identity
-from services.accounts.identity import Actor
 from services.api.deps import committed, get_db
-from services.engine import cases, statutory
+from services.engine import opening, statutory
+from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
 from services.engine.errors import CommandError
@@ -190,7 +190,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     data, problems = read_back(schema, posted)
     if not problems:
         try:
-            _, body = await run_in_threadpool(lambda: cases.create(
+            _, body = await run_in_threadpool(lambda: opening.create(
                 get_db(request), actor=signed.actor, procedure_name=name, jurisdiction=jurisdiction,
                 application=data, respond=lambda s, o: (201, {"id": o.case.id}), idempotency_key=form_key(form)))
         except CommandError as exc:

@@ -16,12 +16,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import UploadFile
 
-from services.accounts.identity import Actor
 from services.api.deps import get_db
 from services.api.routes.documents import send
-from services.engine import cases
+from services.engine import visibility
+from services.engine.actors import Actor
 from services.engine.errors import CommandError, NotFound
-from services.procedures import documents, supervision
+from services.procedures import documents, reports
 from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
 from services.web.actions import fire_posted, posted_strings
@@ -61,7 +61,7 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
 
 def visible_case(session: Session, case_id: int, actor: Actor) -> Case:
     case = session.get(Case, case_id)
-    if case is None or not cases.can_see(session, actor, case):
+    if case is None or not visibility.can_see(session, actor, case):
         raise NotFound.of("案件", "Case")
     return case
 
@@ -195,7 +195,7 @@ def reveal_reporter(case_id: int, request: Request, signed: SignedIn, form: Chec
     reasons: list[Reason] = []
     reporter = None
     try:
-        reporter = supervision.read_reporter(get_db(request), case_id, signed.actor)
+        reporter = reports.read_reporter(get_db(request), case_id, signed.actor)
     except CommandError as exc:
         if exc.status == 404:
             raise

@@ -16,8 +16,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
-from services.accounts.identity import Actor
 from services.api.deps import get_db
+from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
 from services.engine.workdays import calendar

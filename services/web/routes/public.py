@@ -3,8 +3,8 @@ comment form, the registry (methodologies, projects, issuances, retirements), ce
 the transparency log (its signed head and a check of a kept one), and reports (举报) with their receipt
 and a way to follow them.
 
-Reads call the API's own read functions and commands the API's service calls (`cases.fire` as the
-public actor, `supervision.lodge_report` / `check_report`), with the same pydantic forms, so the pages
+Reads call the API's own read functions and commands the API's service calls (`command.fire` as the
+public actor, `reports.lodge_report` / `check_report`), with the same pydantic forms, so the pages
 and the API cannot disagree. Posted forms carry the public double-submit CSRF token.
 """
 
@@ -22,17 +22,17 @@ from sqlmodel import Session, select
 from forms.methodology import PublicComment
 from forms.registration import Objection
 from forms.supervision import PublicReport
-from services.accounts.identity import public_actor
 from services.api.deps import committed, get_db
 from services.api.routes import ledger as ledger_api
 from services.api.routes import public as public_api
 from services.api.routes import registry as registry_api
 from services.api.routes import supervision as supervision_api
 from services.api.routes import transparency as transparency_api
-from services.engine import cases
+from services.engine import command
+from services.engine.actors import public_actor
 from services.engine.errors import CommandError, NotFound
 from services.engine.forms_errors import reasons_from_validation
-from services.procedures import supervision
+from services.procedures import reports
 from services.procedures.certificates import fingerprint
 from services.procedures.issuance import certificate_data
 from services.queries.cases import form_schema, notice_view
@@ -111,10 +111,10 @@ async def _fire_public(request: Request, case_id: int, trigger: str, schema_form
     data, problems = read_back(form_schema(schema_form), posted)
     if problems:
         return None, problems, 422
-    cmd = cases.Command(case_id=case_id, trigger=trigger, actor=public_actor(_client(request)), form=data,
+    cmd = command.Command(case_id=case_id, trigger=trigger, actor=public_actor(_client(request)), form=data,
                         idempotency_key=key)
     try:
-        _, body = await run_in_threadpool(cases.fire, get_db(request), cmd, respond)
+        _, body = await run_in_threadpool(command.fire, get_db(request), cmd, respond)
     except CommandError as exc:
         if exc.status == 404:
             raise
@@ -168,7 +168,7 @@ def notice_page(case_id: int, request: Request) -> Response:
     return _notice_page(request, case_id)
 
 
-def _objection_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, dict[str, Any]]:
+def _objection_receipt(session: Session, outcome: command.Outcome) -> tuple[int, dict[str, Any]]:
     return 201, {"receipt": outcome.extra["receipt"]}
 
 
@@ -207,7 +207,7 @@ def consultation_page(case_id: int, request: Request) -> Response:
     return _consultation_page(request, case_id)
 
 
-def _comment_receipt(session: Session, outcome: cases.Outcome) -> tuple[int, dict[str, Any]]:
+def _comment_receipt(session: Session, outcome: command.Outcome) -> tuple[int, dict[str, Any]]:
     return 201, {"comment_id": outcome.extra["comment_id"]}
 
 
@@ -408,14 +408,14 @@ async def lodge_report(request: Request, form: CheckedForm) -> Response:
         reasons.extend(reasons_from_validation(exc))
     if reasons:
         return _report_page(request, 422, posted, reasons)
-    result = await run_in_threadpool(supervision.lodge_report, get_db(request), jurisdiction, report,
+    result = await run_in_threadpool(reports.lodge_report, get_db(request), jurisdiction, report,
                                      public_actor(_client(request)), form_key(form))
     return private(page(request, "public/report_receipt.html", 201, result=result))
 
 
 def _check_page(request: Request, status_code: int = 200, receipt: str = "", result: dict[str, Any] | None = None,
                 reasons: list[Reason] | None = None, retry_after: int | None = None) -> Response:
-    limit = supervision.CHECK_BY_RECEIPT_AT_ADDRESS
+    limit = reports.CHECK_BY_RECEIPT_AT_ADDRESS
     response = page(request, "public/report_check.html", status_code, receipt=receipt, result=result,
                     reasons=reasons or [], limit=limit.failures, minutes=int(limit.window.total_seconds() // 60))
     if retry_after:
@@ -437,7 +437,7 @@ async def report_check(request: Request, form: CheckedForm) -> Response:
     if missing:
         return _check_page(request, 422, receipt, reasons=missing)
     try:
-        result = await run_in_threadpool(supervision.check_report, get_db(request), receipt, secret,
+        result = await run_in_threadpool(reports.check_report, get_db(request), receipt, secret,
                                          _client(request))
     except CommandError as exc:  # 404 (unknown receipt or wrong secret, told apart by no one) or 429
         return _check_page(request, exc.status, receipt, reasons=exc.reasons, retry_after=exc.extra.get("retry_after"))

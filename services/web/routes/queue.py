@@ -12,14 +12,15 @@ from pydantic import BeforeValidator
 from sqlmodel import select
 
 from services.api.deps import get_db
+from services.engine import assignment
 from services.engine.calendar import local_date
 from services.engine.clock import clock
 from services.engine.workdays import calendar
 from services.queries import queues
-from services.store.tables import Case, User
+from services.store.tables import Case, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
-from states.machine import BUILDERS
+from states.machine import PROCEDURES
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,13 +65,13 @@ def work_queue(request: Request, signed: SignedIn,
                                                t["jurisdiction"])
             t["title"] = titles.get(t["case_id"], "")
         colleagues = list(session.exec(
-            select(User).join_from(User, queues.RoleGrant, User.id == queues.RoleGrant.user_id)
-            .where(queues.RoleGrant.role == signed.hat[0], queues.RoleGrant.jurisdiction == jurisdiction,
+            select(User).join_from(User, RoleGrant, User.id == RoleGrant.user_id)
+            .where(RoleGrant.role == signed.hat[0], RoleGrant.jurisdiction == jurisdiction,
                    User.active == True)  # noqa: E712
             .order_by(User.username)))
-    kinds = sorted({t.kind for name in BUILDERS for t in _tasks_of(name, jurisdiction)})
+    kinds = sorted({t.kind for name in PROCEDURES for t in _tasks_of(name, jurisdiction)})
     return render(request, "queue.html", view=view, views=VIEWS, page=page, counts=counts, filters=filters,
-                  procedures=sorted(BUILDERS), kinds=kinds, colleagues=colleagues, today=today)
+                  procedures=sorted(PROCEDURES), kinds=kinds, colleagues=colleagues, today=today)
 
 
 def _tasks_of(name: str, jurisdiction: str) -> list[Any]:
@@ -98,8 +99,8 @@ async def task_command(task_id: int, command: Literal["claim", "unclaim", "deleg
 
             raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",
                                   "user_id")])
-        await run_in_threadpool(queues.delegate, db, task_id, signed.actor, int(raw), form_key(form))
+        await run_in_threadpool(assignment.delegate, db, task_id, signed.actor, int(raw), form_key(form))
     else:
-        await run_in_threadpool(getattr(queues, command), db, task_id, signed.actor, form_key(form))
+        await run_in_threadpool(getattr(assignment, command), db, task_id, signed.actor, form_key(form))
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}ok={command}", status_code=303)

@@ -1,0 +1,67 @@
+"""What a command works with while it runs: the locked case, the actor, the validated form, the profile
+and procedure in force, the moment, the case's open tasks, and what it reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from services.engine.actors import Actor
+from services.engine.calendar import WorkingCalendar, local_date
+from services.engine.workdays import calendar
+from services.store import unit_of_work
+from services.store.tables import Case, Task
+from states.profiles import Profile
+from states.spec import CaseView, ProcedureSpec, TransitionSpec
+from states.tasks import Due, DueDate, DueInput
+
+CALENDAR_KEY = "carbon.calendar"
+
+
+@dataclass
+class Ctx:
+    session: Session
+    case: Case
+    actor: Actor
+    form: BaseModel | None
+    profile: Profile
+    spec: ProcedureSpec
+    now: datetime
+    tasks: list[Task]  # the case's open tasks, loaded once and kept current by open_task/close_task
+    arrow: TransitionSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what the command reports back (and audits)
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now)
+
+    @property
+    def uow(self) -> unit_of_work.UnitOfWork:
+        return unit_of_work.of(self.session)
+
+    @property
+    def cal(self) -> WorkingCalendar:
+        """Loaded only by commands that compute a deadline; once a transaction (a sweep's batch of
+        commands shares one, and sees one calendar)."""
+        memo = self.uow.memo
+        if CALENDAR_KEY not in memo:
+            memo[CALENDAR_KEY] = calendar(self.session)
+        return memo[CALENDAR_KEY]  # type: ignore[no-any-return]
+
+    def due(self, deadline: Due) -> DueDate | None:
+        """A declared deadline (states.tasks) worked out for this case, today."""
+        return deadline(DueInput(jurisdiction=self.case.jurisdiction, application=self.case.application,
+                                 vintage=self.case.vintage, today=self.today, profile=self.profile,
+                                 calendar=self.cal))
+
+
+def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
+    """What rules may know of a case (states.spec.CaseView), with an application previewed or as stored."""
+    return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
+                    subject_kind=case.subject_kind,
+                    application=case.application if application is None else application,
+                    submitted_on=case.submitted_on, held_from=case.held_from)

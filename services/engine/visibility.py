@@ -1,0 +1,58 @@
+"""Who may see a case: the one rule every read and every command applies (a list, a case, a document, a
+command's lock), as a SQL condition.
+
+Staff of the case's jurisdiction (officers, approvers, review centre, operator, administrators) see
+all of its cases; an applicant sees their organisation's; a verifier the cases whose monitoring report
+commissioned their firm; an expert the cases they sit on a panel for. A case outside the rule is
+"not found" (DESIGN §6: 404 is not yours to see), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services.engine.actors import Actor
+from services.store.tables import Case, PanelMember, Verifier
+from states.profiles import all_profiles
+from states.spec import PUBLIC, SYSTEM
+
+STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")
+_COMMISSIONED = Case.__table__.c.application["report"]["verifier_id"].as_integer()  # type: ignore[attr-defined]
+
+
+def _where(actor: Actor, *roles: str) -> list[str]:
+    return sorted(j for j in all_profiles() if any(actor.holds(r, j) for r in roles))
+
+
+def visible(actor: Actor) -> Any:  # noqa: ANN401 - a SQL condition on Case
+    if actor.kind == SYSTEM:
+        return sa.true()
+    if actor.kind == PUBLIC:
+        return sa.false()  # the public reads notices, not cases (their commands name a notice's case)
+    ways = []
+    staff = _where(actor, *STAFF_ROLES)
+    if staff:
+        ways.append(Case.jurisdiction.in_(staff))  # type: ignore[attr-defined]
+    applicant, verifier, expert = _where(actor, "applicant"), _where(actor, "verifier"), _where(actor, "expert")
+    if applicant and actor.org_id is not None:
+        ways.append(sa.and_(Case.jurisdiction.in_(applicant), Case.applicant_org_id == actor.org_id))  # type: ignore[attr-defined]
+    if verifier and actor.org_id is not None:
+        ways.append(sa.and_(Case.jurisdiction.in_(verifier), sa.exists().where(  # type: ignore[attr-defined]
+            Verifier.id == _COMMISSIONED, Verifier.org_id == actor.org_id)))
+    if expert:
+        ways.append(sa.and_(Case.jurisdiction.in_(expert), sa.exists().where(  # type: ignore[attr-defined]
+            PanelMember.case_id == Case.id, PanelMember.user_id == actor.user_id, PanelMember.status == "active")))
+    return sa.or_(*ways) if ways else sa.false()
+
+
+def can_see(session: Session, actor: Actor, case: Case) -> bool:
+    if actor.kind == SYSTEM:
+        return True
+    return session.exec(select(Case.id).where(Case.id == case.id, visible(actor))).first() is not None
+
+
+def is_owner(actor: Actor, case: Case) -> bool:
+    return actor.org_id is not None and actor.org_id == case.applicant_org_id

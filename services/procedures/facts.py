@@ -1,0 +1,164 @@
+"""The facts rules ask about a case (states.spec.Facts), read from the database lazily and once each:
+its objections, panel, methodology, project, verifier, holdings…"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from services.engine import preload
+from services.procedures.issuance import CLAIMS, holding, overlapping_periods
+from services.procedures.panels import ACTIVE_PANEL
+from services.store.tables import (
+    Case,
+    Comment,
+    Document,
+    MethodologyVersion,
+    Objection,
+    Organisation,
+    Project,
+    ReportHandler,
+    RoleGrant,
+    User,
+    Verifier,
+)
+from states.spec import CommentFacts, MethodologyFacts, PanelFacts, ProjectFacts, VerifierFacts
+
+OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
+
+
+class CaseFacts:
+    """Answers the rules' questions about a case from the database, lazily and once each."""
+
+    def __init__(self, session: Session, case: Case, application: dict[str, Any]) -> None:
+        self.session, self.case, self.application = session, case, application
+        self._memo: dict[str, Any] = {}
+
+    def _once(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def open_objections(self) -> int:
+        def count() -> int:
+            preloaded = preload.get(self.session, "objections", self.case.id)
+            if preloaded is not None:
+                return len(preloaded)
+            return len(list(self.session.exec(OPEN_OBJECTIONS, params={"case_id": self.case.id})))
+        return self._once("objections", count)
+
+    def panel(self) -> PanelFacts | None:
+        def load() -> PanelFacts | None:
+            rows = list(self.session.exec(ACTIVE_PANEL, params={"case_id": self.case.id}))
+            if not rows:
+                return None
+            return PanelFacts(members=tuple(m.user_id for m in rows), chair=next(m.user_id for m in rows if m.chair),
+                              opinions={m.user_id: m.opinion for m in rows if m.opinion})
+        return self._once("panel", load)
+
+    def _version(self, jurisdiction: str | None, code: str, version: str) -> MethodologyFacts | None:
+        q = select(MethodologyVersion).where(MethodologyVersion.code == code, MethodologyVersion.version == version)
+        if jurisdiction:
+            q = q.where(MethodologyVersion.jurisdiction == jurisdiction)
+        m = self.session.exec(q).first()
+        return None if m is None else _methodology_facts(m)
+
+    def methodology(self) -> MethodologyFacts | None:
+        """The methodology a registration cites: of this jurisdiction, else anywhere (to say so)."""
+        app = self.application
+        code, version = app.get("methodology_code", ""), app.get("methodology_version", "")
+        return self._once("methodology", lambda: self._version(self.case.jurisdiction, code, version)
+                          or self._version(None, code, version))
+
+    def methodology_version(self, code: str, version: str) -> MethodologyFacts | None:
+        return self._version(self.case.jurisdiction, code, version)
+
+    def open_filings(self, code: str, version: str) -> int:
+        """Other open filing cases of the same code and version in this jurisdiction."""
+        rows = self.session.exec(select(Case.id, Case.application, Case.state).where(
+            Case.procedure == "methodology_filing", Case.jurisdiction == self.case.jurisdiction,
+            Case.closed_at.is_(None)))  # type: ignore[union-attr]
+        return sum(1 for cid, app, _ in rows
+                   if cid != self.case.id and app.get("code") == code and app.get("version") == version)
+
+    def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]:
+        rows = self.session.exec(select(MethodologyVersion).where(
+            MethodologyVersion.jurisdiction == self.case.jurisdiction, MethodologyVersion.scope == scope,
+            MethodologyVersion.status == "filed", MethodologyVersion.tier.in_(tiers)))  # type: ignore[union-attr]
+        return [_methodology_facts(m) for m in rows]
+
+    def project(self) -> ProjectFacts | None:
+        def load() -> ProjectFacts | None:
+            pid = self.application.get("project_id") or self.case.project_id
+            p = self.session.get(Project, pid) if pid else None
+            if p is None:
+                return None
+            reg = self.session.exec(select(Case.application).where(
+                Case.procedure == "project_registration", Case.project_id == p.id)).first() or {}
+            mv = self.session.get(MethodologyVersion, p.methodology_version_id) if p.methodology_version_id else None
+            rectification = self.session.exec(select(Case.id).where(
+                Case.procedure == "rectification", Case.project_id == p.id,
+                Case.closed_at.is_(None)).order_by(Case.id.desc())).first() if p.suspended else None  # type: ignore[union-attr]
+            return ProjectFacts(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, status=p.status,
+                                suspended=p.suspended, project_class=p.project_class,
+                                methodology_code=mv.code if mv else None,
+                                other_schemes=tuple(o["scheme"] for o in reg.get("other_schemes") or []),
+                                rectification_case=rectification)
+        return self._once("project", load)
+
+    def overlapping_periods(self, start: date, end: date) -> list[tuple[int, date, date]]:
+        return overlapping_periods(self.session, self.case, start, end)
+
+    def open_issuances(self, project_id: int, vintage: int) -> int:
+        return len(list(self.session.exec(select(Case.id).where(
+            Case.procedure == "issuance", Case.project_id == project_id, Case.vintage == vintage,
+            Case.id != (self.case.id or 0), CLAIMS))))
+
+    def verifier(self, verifier_id: int) -> VerifierFacts | None:
+        v = self.session.get(Verifier, verifier_id)
+        if v is None:
+            return None
+        org = self.session.get(Organisation, v.org_id)
+        return VerifierFacts(id=v.id, jurisdiction=v.jurisdiction, uscc=org.uscc if org else "", org_id=v.org_id,
+                             scopes=tuple(v.scopes), valid_from=v.valid_from, valid_until=v.valid_until)
+
+    def document_hashes(self) -> set[str]:
+        return set(self.session.exec(select(Document.sha256).where(Document.case_id == self.case.id)))
+
+    def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
+        return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
+
+    def comments(self) -> CommentFacts:
+        def load() -> CommentFacts:
+            rows = list(self.session.exec(select(Comment.id, Comment.answer).where(Comment.case_id == self.case.id)))
+            return CommentFacts(received=tuple(i for i, _ in rows), answered=tuple(i for i, a in rows if a))
+        return self._once("comments", load)
+
+    def not_experts(self, user_ids: list[int]) -> list[int]:
+        experts = set(self.session.exec(select(RoleGrant.user_id).where(
+            RoleGrant.role == "expert", RoleGrant.jurisdiction == self.case.jurisdiction,
+            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        return [u for u in dict.fromkeys(user_ids) if u not in experts]
+
+    def lacking_role(self, role: str, user_ids: list[int]) -> list[int]:
+        """Of these users, those who do not hold `role` in the case's jurisdiction."""
+        holders = set(self.session.exec(select(RoleGrant.user_id).join(User, User.id == RoleGrant.user_id).where(
+            RoleGrant.role == role, RoleGrant.jurisdiction == self.case.jurisdiction, User.active == True,  # noqa: E712
+            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        return [u for u in dict.fromkeys(user_ids) if u not in holders]
+
+    def report_handlers(self) -> tuple[int, ...]:
+        """The officers currently assigned to handle this report."""
+        return tuple(self.session.exec(select(ReportHandler.user_id).where(
+            ReportHandler.case_id == self.case.id, ReportHandler.withdrawn_at.is_(None)).order_by(  # type: ignore[union-attr]
+            ReportHandler.id)))
+
+
+def _methodology_facts(m: MethodologyVersion) -> MethodologyFacts:
+    return MethodologyFacts(code=m.code, version=m.version, jurisdiction=m.jurisdiction, kind=m.kind, tier=m.tier,
+                            status=m.status, scope=m.scope, grace_until=m.grace_until,
+                            current_version=m.superseded_by)

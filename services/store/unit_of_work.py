@@ -1,0 +1,115 @@
+"""The unit of work of one transaction: a command's append-only rows (audit events, outbox rows, timers,
+clock segments), inserted together when it ends, its blind updates (cancel a case's pending timers,
+end its running clock segment), sent together just before them, and what the transaction reads once.
+
+`Database.write()` opens one beside its session and flushes it before committing (the session's own
+changes first: a new case these rows refer to); nothing else hooks into sessions. A read transaction
+has none.
+
+The ORM's unit of work builds, tracks and orders one object per row and fetches every new key;
+append-only rows are never read back or changed by the command that writes them, so they go as plain
+dicts in one executemany per table (one round trip a table; on PostgreSQL a multi-row INSERT). Only
+audit events are inserted with RETURNING, since a command reports its event's id. They never go
+through `session.add`: the blind updates run before these inserts, so a timer or segment the same
+command creates is never touched by them (`flush` refuses a timer or segment added to the session
+beside blind updates).
+
+A blind update is one no later step of the command reads back, on rows the session holds no objects
+of: it goes out as one executemany per statement shape (on PostgreSQL psycopg pipelines an
+executemany, so a sweep's batch of 100 cases costs one round trip a shape instead of 100).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.store.tables import AuditEvent, ClockSegment, Timer
+
+AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+_AUDIT_INSERT = AUDIT.insert().returning(AUDIT.c.id, sort_by_parameter_order=True)
+BLIND_UPDATED = (ClockSegment, Timer)
+UpdateShape = tuple[sa.Table, tuple[tuple[str, bool], ...], tuple[str, ...]]  # table, (column, is null), set
+_UPDATES: dict[UpdateShape, sa.Update] = {}
+
+
+class WritesOutsideACommand(RuntimeError):
+    """Append-only rows written in a session that `Database.write()` did not open."""
+
+
+class UnitOfWork:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        self.updates: dict[UpdateShape, list[dict[str, Any]]] = {}
+        self.audit: list[tuple[dict[str, Any], Any]] = []  # (row, record that receives the id)
+        self.memo: dict[str, Any] = {}  # read once a transaction: the calendar, locked counters
+
+    def add(self, model: Any, row: dict[str, Any]) -> None:  # noqa: ANN401 - a SQLModel table class
+        table = model.__table__
+        self.rows.setdefault((table, tuple(sorted(row))), []).append(row)
+
+    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:  # noqa: ANN401
+        """UPDATE model SET values WHERE every `where` column equals its value (None: IS NULL), at the
+        command's end. Only for rows the command does not read back (see the module's note)."""
+        table = model.__table__
+        shape = (table, tuple((k, v is None) for k, v in sorted(where.items())), tuple(sorted(values)))
+        params = {f"w_{k}": v for k, v in where.items() if v is not None} | {f"v_{k}": v for k, v in values.items()}
+        self.updates.setdefault(shape, []).append(params)
+
+    def add_audit(self, row: dict[str, Any], record: Any) -> None:  # noqa: ANN401
+        """`record.id` is set when the row is inserted."""
+        self.audit.append((row, record))
+
+    def flush(self) -> None:
+        """The session's changes first, then the blind updates, then the new append-only rows."""
+        if self.updates:  # a blind update would touch a timer or segment the session itself inserts now
+            stray = [type(o).__name__ for o in self.session.new if isinstance(o, BLIND_UPDATED)]
+            if stray:
+                raise WritesOutsideACommand(f"timers and clock segments go through the unit of work: {stray}")
+        self.session.flush()
+        if not (self.rows or self.audit or self.updates):
+            return
+        conn = self.session.connection()
+        for shape, params in self.updates.items():
+            conn.execute(_update_statement(shape), params)
+        for (table, _), rows in self.rows.items():
+            conn.execute(table.insert(), rows)
+        if self.audit:
+            ids = conn.execute(_AUDIT_INSERT, [row for row, _ in self.audit]).scalars().all()
+            for (_, record), id_ in zip(self.audit, ids, strict=True):
+                record.id = id_
+        self.rows, self.updates, self.audit = {}, {}, []
+
+
+def _update_statement(shape: UpdateShape) -> sa.Update:
+    """Built once a shape (the executemany's statement and its cache key are then reused)."""
+    stmt = _UPDATES.get(shape)
+    if stmt is None:
+        table, where, values = shape
+        conds = [table.c[k].is_(None) if null else table.c[k] == sa.bindparam(f"w_{k}") for k, null in where]
+        stmt = _UPDATES[shape] = table.update().where(*conds).values(
+            {k: sa.bindparam(f"v_{k}", type_=table.c[k].type) for k in values})
+    return stmt
+
+
+KEY = "carbon.unit_of_work"
+
+
+def begin(session: Session) -> UnitOfWork:
+    uow = session.info[KEY] = UnitOfWork(session)
+    return uow
+
+
+def of(session: Session) -> UnitOfWork:
+    """The unit of work of the session's transaction (`Database.write()` opened it)."""
+    uow = session.info.get(KEY)
+    if uow is None:
+        raise WritesOutsideACommand("no unit of work: write inside Database.write()")
+    return uow  # type: ignore[no-any-return]
+
+
+def end(session: Session) -> None:
+    session.info.pop(KEY, None)
