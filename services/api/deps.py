@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from services.accounts.identity import AdminScope, authenticate, require_admin, require_national
-from services.engine.actors import Actor
+from services.engine import command
+from services.engine.actors import Actor, public_actor
 from services.store.engine import Database
 
 
@@ -68,10 +70,7 @@ def committed(request: Request, body: dict | None, action: str) -> None:
 async def fire_public(request: Request, case_id: int, trigger: str, body: dict, respond: Any,  # noqa: ANN401
                       idempotency_key: str | None) -> JSONResponse:
     """A command by the public (no account): told apart by address, dispatched right after commit."""
-    from fastapi.concurrency import run_in_threadpool
 
-    from services.engine import command
-    from services.engine.actors import public_actor
 
     caller = public_actor(request.client.host if request.client else None)
     cmd = command.Command(case_id=case_id, trigger=trigger, actor=caller, form=body, idempotency_key=idempotency_key)

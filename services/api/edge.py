@@ -27,6 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.api.body import MAX_BODY
 from services.procedures import documents
+from services.web.pages import render
 from states.messages import Reason, reason
 
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
@@ -64,9 +65,8 @@ def security_headers(path: str, https: bool) -> dict[str, str]:
 def refusal(scope: Scope, status: int, reasons: list[Reason]) -> Response:
     """The error page for a page, the API's JSON error otherwise (the same shapes as services.api.errors)."""
     if is_page(scope["path"]):
-        from services.web.app import error_page
-
-        return error_page(Request(scope), status, [r.as_dict() for r in reasons])
+        return render(Request(scope), "error.html", status_code=status, status=status,
+                      reasons=[r.as_dict() for r in reasons])
     code = {413: "too_large", 422: "invalid"}.get(status, "bad_request")
     return JSONResponse({"error": {"status": status, "code": code, "reasons": [r.as_dict() for r in reasons]}},
                         status_code=status)

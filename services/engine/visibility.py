@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from services.engine.actors import Actor
+from services.engine.errors import NotFound
 from services.store.tables import Case, PanelMember, Verifier
 from states.profiles import all_profiles
 from states.spec import PUBLIC, SYSTEM
@@ -52,6 +53,14 @@ def can_see(session: Session, actor: Actor, case: Case) -> bool:
     if actor.kind == SYSTEM:
         return True
     return session.exec(select(Case.id).where(Case.id == case.id, visible(actor))).first() is not None
+
+
+def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
+    """The case, read (not locked), or 404 when there is none the actor may see."""
+    case = session.exec(select(Case).where(Case.id == case_id, visible(actor))).first()
+    if case is None:
+        raise NotFound.of("案件", "Case")
+    return case
 
 
 def is_owner(actor: Actor, case: Case) -> bool:

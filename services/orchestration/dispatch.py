@@ -29,9 +29,13 @@ from sqlmodel import Session, select
 
 from services.accounts.identity import AdminScope
 from services.engine import audit
+from services.engine.actors import SYSTEM_ACTOR
+from services.engine.assignment import assign_least_loaded
 from services.engine.clock import clock
-from services.engine.errors import NotFound
+from services.engine.command import Command, fire
+from services.engine.errors import Conflict, Invalid, NotFound
 from services.engine.idempotency import Idem, once
+from services.procedures.issuance import hold_project
 from services.store.engine import Database
 from services.store.tables import (
     Case,
@@ -291,9 +295,6 @@ def publish(db: Database, row: Outbox, channels: Channels) -> None:
 def convene_panel(db: Database, row: Outbox, channels: Channels) -> None:
     """Draw the panel through the command path as `system`. A case that moved on, or already has a
     panel, needs nothing; a pool too small is permanent (the officer names the panel by hand)."""
-    from services.engine.actors import SYSTEM_ACTOR
-    from services.engine.command import Command, fire
-    from services.engine.errors import Conflict, Invalid
 
     try:
         fire(db, Command(int(row.payload["case_id"]), "draw_panel", SYSTEM_ACTOR), lambda s, o: (200, {}))
@@ -306,14 +307,12 @@ def convene_panel(db: Database, row: Outbox, channels: Channels) -> None:
 
 
 def assign(db: Database, row: Outbox, channels: Channels) -> None:
-    from services.engine.assignment import assign_least_loaded
 
     assign_least_loaded(db, int(row.payload["case_id"]), row.payload["target"])
 
 
 def hold_or_release(release: bool) -> Callable[[Database, Outbox, Channels], None]:
     def handle(db: Database, row: Outbox, channels: Channels) -> None:
-        from services.procedures.issuance import hold_project
 
         with db.write() as session:
             hold_project(session, int(row.payload["project_id"]), f"rectification case {row.payload['case_id']}",

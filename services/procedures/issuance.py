@@ -19,9 +19,11 @@ from services.engine import counters
 from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
+from services.engine.command import Command, fire_locked, lock_case
 from services.engine.context import Ctx
 from services.engine.errors import NotFound
 from services.engine.opening import open_case as open_case_of
+from services.engine.workdays import calendar
 from services.procedures import ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
@@ -219,9 +221,6 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
     open issuance case of it goes on hold (or back where it was) through the command path. A case
     already on hold (or not) is left as it is, so a repeated suspension changes nothing. The
     rectification's outbox rows (`hold_project`, `release_project`) call the same function."""
-    from services.engine.command import Command, fire_locked, lock_case
-    from states.machine import procedure
-
     project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
     if project.status != "revoked":
         project.suspended = not release
@@ -276,8 +275,6 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int) -> dict[str, int
 
 def due_campaigns(db: Database, now: datetime | None = None) -> list[tuple[str, int]]:
     """(jurisdiction, vintage) pairs whose annual window is open today, for the scheduler."""
-    from services.engine.workdays import calendar
-
     now = now or clock.now()
     today = local_date(now)
     with db.read() as session:

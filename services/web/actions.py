@@ -14,9 +14,8 @@ from starlette.datastructures import FormData
 from services.api.deps import committed, get_db
 from services.engine import command, visibility
 from services.engine.actors import Actor
-from services.engine.errors import CommandError, NotFound
+from services.engine.errors import CommandError
 from services.queries.cases import case_detail
-from services.store.tables import Case
 from services.web.deps import form_dict
 from services.web.schema_forms import read_back
 from states.messages import Reason
@@ -43,10 +42,7 @@ async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str
     offered = True
     if data is None:
         with db.read() as session:
-            case = session.get(Case, case_id)
-            if case is None or not visibility.can_see(session, actor, case):
-                raise NotFound.of("案件", "Case")
-            detail = case_detail(session, case, actor)
+            detail = case_detail(session, visibility.visible_case(session, actor, case_id), actor)
         action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
         offered = action is not None
         data, problems = read_back(action["form_schema"], posted) if action else (dict(posted), [])

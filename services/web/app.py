@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api import edge
+from services.api.edge import is_page as is_page_path
 from services.engine.errors import CommandError
 from services.engine.forms_errors import reasons_from_errors
 from services.web.deps import PUBLIC_CSRF_COOKIE, SignInRequired
@@ -23,7 +23,7 @@ STATIC = Path(__file__).with_name("static")
 
 
 def is_page(request: Request) -> bool:
-    return edge.is_page(request.url.path)
+    return is_page_path(request.url.path)
 
 
 def error_page(request: Request, status: int, reasons: list[dict]) -> Response:

@@ -18,7 +18,7 @@ from services.api.deps import get_db
 from services.engine.errors import Forbidden, Invalid
 from services.web import sessions
 from services.web.sessions import Signed
-from states.messages import Reason, reason
+from states.messages import Reason, label, reason
 
 SESSION_COOKIE = "carbon_session"
 PUBLIC_CSRF_COOKIE = "carbon_csrf"
@@ -67,8 +67,6 @@ SignedIn = Annotated[Signed, Depends(signed_in)]
 def wearing(signed: Signed, *roles: str) -> str:
     """The jurisdiction of the hat worn, when it is one of `roles`; otherwise a 403 page."""
     if signed.hat is None or signed.hat[0] not in roles:
-        from states.messages import label
-
         names_zh = "、".join(label(f"role.{r}")["zh"] for r in roles)
         names_en = ", ".join(label(f"role.{r}")["en"] for r in roles)
         raise Forbidden([Reason("hat_required", f"此页面需以以下身份访问：{names_zh}（可在页首切换身份）",

@@ -15,12 +15,9 @@ from services.api.deps import ActorDep, DbDep, IdemKey, committed, parse_if_matc
 from services.engine import command, opening, visibility
 from services.engine.actors import Actor
 from services.engine.command import Command, Outcome
-from services.engine.errors import NotFound
-from services.engine.visibility import can_see
 from services.procedures import documents
 from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case
-from states.profiles import all_profiles
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -59,16 +56,7 @@ def list_cases(actor: ActorDep, db: DbDep, state: str | None = None, jurisdictio
                procedure: str | None = None, before: int | None = None,
                limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     with db.read() as session:
-        q = select(Case).order_by(Case.id.desc())  # type: ignore[union-attr]
-        # `holds`, as `can_see` asks it: the national administrator is staff in every jurisdiction
-        staff_js = [j for j in all_profiles() if any(actor.holds(r, j) for r in visibility.STAFF_ROLES)]
-        applicant_js = sorted({j for r, j in actor.grants if r == "applicant"})
-        from sqlalchemy import and_, false, or_
-
-        visible = or_(Case.jurisdiction.in_(staff_js) if staff_js else false(),  # type: ignore[attr-defined]
-                      and_(Case.jurisdiction.in_(applicant_js), Case.applicant_org_id == actor.org_id)  # type: ignore[attr-defined]
-                      if applicant_js and actor.org_id else false())
-        q = q.where(visible)
+        q = select(Case).where(visibility.visible(actor)).order_by(Case.id.desc())  # type: ignore[union-attr]
         if state:
             q = q.where(Case.state == state)
         if jurisdiction:
@@ -84,17 +72,10 @@ def list_cases(actor: ActorDep, db: DbDep, state: str | None = None, jurisdictio
                 "next_before": rows[-1].id if len(rows) == limit else None}
 
 
-def _visible_case(session: Session, case_id: int, actor: Actor) -> Case:
-    case = session.get(Case, case_id)
-    if case is None or not can_see(session, actor, case):
-        raise NotFound.of("案件", "Case")
-    return case
-
-
 @router.get("/cases/{case_id}", summary="A case: state, my actions with their forms, tasks, timers, clock")
 def read_case(case_id: int, actor: ActorDep, db: DbDep) -> JSONResponse:
     with db.read() as session:
-        return _reply(200, case_detail(session, _visible_case(session, case_id, actor), actor))
+        return _reply(200, case_detail(session, visibility.visible_case(session, actor, case_id), actor))
 
 
 @router.post("/cases/{case_id}/actions/{trigger}", summary="Fire an action; the body is the action's form")
@@ -113,7 +94,7 @@ async def fire_action(case_id: int, trigger: str, request: Request, actor: Actor
 @router.get("/cases/{case_id}/events", summary="The case's audit timeline")
 def case_events(case_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
-        case = _visible_case(session, case_id, actor)
+        case = visibility.visible_case(session, actor, case_id)
         rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}")
                                  .order_by(AuditEvent.seq)))
         return {"items": [event_view(e) for e in documents.visible_events(session, actor, case, rows)]}

@@ -15,6 +15,7 @@ from services.api.deps import ActorDep, DbDep, IdemKey
 from services.engine.errors import Invalid, NotFound
 from services.engine.visibility import can_see
 from services.procedures import documents
+from services.procedures.methodologies import withdraw
 from services.store.tables import Case, Document
 from states.messages import Reason
 
@@ -89,6 +90,4 @@ class WithdrawalReason(BaseModel):
 @router.post("/methodologies/{version_id}/withdraw", summary="Withdraw a filed methodology version (approver)")
 def withdraw_methodology(version_id: int, body: WithdrawalReason, actor: ActorDep, db: DbDep,
                          idempotency_key: IdemKey = None) -> dict[str, Any]:
-    from services.procedures.methodologies import withdraw
-
     return withdraw(db, version_id, actor, body.reason, idempotency_key)

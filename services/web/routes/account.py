@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from services.api.deps import get_db
+from services.engine.errors import Forbidden
 from services.engine.throttle import Throttled
 from services.web import devices, sessions
 from services.web.deps import SESSION_COOKIE, CheckedForm, MaybeSigned, SignedIn
 from services.web.pages import LANGS, render
-from states.messages import reason
+from states.messages import Reason, reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,9 +104,6 @@ async def switch_hat(request: Request, signed: SignedIn, form: CheckedForm) -> R
             return sessions.wear(session, signed, role, jurisdiction)
 
     if not await run_in_threadpool(switch):
-        from services.engine.errors import Forbidden
-        from states.messages import Reason
-
         raise Forbidden([Reason("hat", "您没有该身份", "You do not hold that role", "hat")])
     return RedirectResponse(HOME.get(role, "/work"), status_code=303)
 

@@ -23,11 +23,11 @@ from starlette.datastructures import FormData
 from forms.organisation import OrganisationRegistration
 from services.accounts import identity
 from services.api.deps import committed, get_db
-from services.engine import opening, statutory
+from services.engine import opening, statutory, visibility
 from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
-from services.engine.errors import CommandError
+from services.engine.errors import CommandError, NotFound
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.workdays import calendar
 from services.queries import notifications
@@ -36,7 +36,6 @@ from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
 from services.web.pages import lang_of, render
-from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
 from states.machine import ProcedureUnavailable, procedure
@@ -171,8 +170,6 @@ def new_application(request: Request, signed: SignedIn, procedure: str = "projec
     jurisdiction = wearing(signed, "applicant")
     name = procedure if procedure in procedures_in(jurisdiction) else None
     if name is None:
-        from services.engine.errors import NotFound
-
         raise NotFound.of("申请程序", "Procedure")
     return _new_page(request, jurisdiction, name)
 
@@ -183,8 +180,6 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
     name = posted.pop("procedure", "")
     if name not in procedures_in(jurisdiction):
-        from services.engine.errors import NotFound
-
         raise NotFound.of("申请程序", "Procedure")
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     data, problems = read_back(schema, posted)
@@ -306,7 +301,7 @@ def _requests(session: Session, case: Case) -> list[dict[str, Any]]:
 
 def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
     with get_db(request).read() as session:
-        case = visible_case(session, case_id, signed.actor)
+        case = visibility.visible_case(session, signed.actor, case_id)
         context = case_view(session, case, signed.actor, **kw)
     return render(request, "applicant_case.html", status_code=status, **context)
 
@@ -330,7 +325,7 @@ async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data:
 
 def _mine(request: Request, signed: Any, case_id: int) -> Case:  # noqa: ANN401
     with get_db(request).read() as session:
-        return visible_case(session, case_id, signed.actor)
+        return visibility.visible_case(session, signed.actor, case_id)
 
 
 @router.post("/applicant/cases/{case_id}/edit")

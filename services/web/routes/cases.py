@@ -20,7 +20,7 @@ from services.api.deps import get_db
 from services.api.routes.documents import send
 from services.engine import visibility
 from services.engine.actors import Actor
-from services.engine.errors import CommandError, NotFound
+from services.engine.errors import CommandError
 from services.procedures import documents, reports
 from services.queries.cases import case_detail, event_view
 from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
@@ -57,13 +57,6 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
 
     source = _ARROW_LINE.sub(arrow, _STATE_LINE.sub(named, source))
     return re.sub(r"^---\n.*?\n---\n", "", source, flags=re.S)  # the title is on the page already
-
-
-def visible_case(session: Session, case_id: int, actor: Actor) -> Case:
-    case = session.get(Case, case_id)
-    if case is None or not visibility.can_see(session, actor, case):
-        raise NotFound.of("案件", "Case")
-    return case
 
 
 def _payload_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
@@ -117,7 +110,7 @@ def _forms(detail: dict[str, Any], failed: str | None = None, values: dict[str, 
 @router.get("/cases/{case_id}")
 def case_page(case_id: int, request: Request, signed: SignedIn, task: int | None = None) -> Response:
     with get_db(request).read() as session:
-        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+        context = case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                                lang_of(request))
     return render(request, "case.html", **context, forms=_forms(context["case"]), task_id=task)
 
@@ -132,7 +125,7 @@ async def case_action(case_id: int, trigger: str, request: Request, signed: Sign
     if refused is None:
         return RedirectResponse(f"/cases/{case_id}?ok=done", status_code=303)
     with get_db(request).read() as session:
-        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+        context = case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                                lang_of(request))
     return render(request, "case.html", status_code=refused.status, **context, task_id=task_raw or None,
                   forms=_forms(context["case"], trigger, posted, refused.reasons),
@@ -141,7 +134,7 @@ async def case_action(case_id: int, trigger: str, request: Request, signed: Sign
 
 @router.post("/cases/{case_id}/documents")
 async def upload_document(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    file, visibility = form.get("file"), form.get("visibility")
+    file, chosen = form.get("file"), form.get("visibility")
     db = get_db(request)
     reasons: list[Reason] = []
     if not isinstance(file, UploadFile) or not file.filename:
@@ -151,7 +144,7 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
         try:
             await run_in_threadpool(documents.add, db, case_id=case_id, actor=signed.actor, name=file.filename,
                                     content_type=file.content_type or "", data=data,
-                                    visibility=visibility if isinstance(visibility, str) and visibility else None,
+                                    visibility=chosen if isinstance(chosen, str) and chosen else None,
                                     idempotency_key=form_key(form))
         except CommandError as exc:
             if exc.status == 404:
@@ -162,7 +155,7 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
             return Response(status_code=204)
         return RedirectResponse(f"/cases/{case_id}?ok=uploaded#documents", status_code=303)
     with db.read() as session:
-        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+        context = case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                                lang_of(request))
     return render(request, "case.html", status_code=422, **context, forms=_forms(context["case"]),
                   task_id=None, upload_reasons=reasons)
@@ -180,7 +173,7 @@ def mark_publication(case_id: int, document_id: int, request: Request, signed: S
         if exc.status == 404:
             raise
         with get_db(request).read() as session:
-            context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+            context = case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                                    lang_of(request))
         return render(request, "case.html", status_code=exc.status, **context, forms=_forms(context["case"]),
                       task_id=None, document_reasons=exc.reasons)
@@ -201,7 +194,7 @@ def reveal_reporter(case_id: int, request: Request, signed: SignedIn, form: Chec
             raise
         reasons = exc.reasons
     with get_db(request).read() as session:
-        context = case_context(session, visible_case(session, case_id, signed.actor), signed.actor,
+        context = case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                                lang_of(request))
     response = render(request, "case.html", status_code=403 if reasons else 200, **context,
                       forms=_forms(context["case"]), task_id=None, reporter=reporter, reporter_reasons=reasons)

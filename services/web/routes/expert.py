@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
 from services.api.deps import get_db
+from services.engine import visibility
 from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
@@ -26,7 +27,6 @@ from services.store.tables import AuditEvent, Case, PanelMember, Task, User
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
-from services.web.routes.cases import visible_case
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields
 from states.messages import Reason
@@ -153,7 +153,7 @@ def workspace(session: Session, case: Case, actor: Actor, failed: str | None = N
 
 def _page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
     with get_db(request).read() as session:
-        context = workspace(session, visible_case(session, case_id, signed.actor), signed.actor, **kw)
+        context = workspace(session, visibility.visible_case(session, signed.actor, case_id), signed.actor, **kw)
     return render(request, "expert_case.html", status_code=status, **context)
 
 

@@ -15,12 +15,14 @@ from services.api.deps import get_db
 from services.engine import assignment
 from services.engine.calendar import local_date
 from services.engine.clock import clock
+from services.engine.errors import Invalid
 from services.engine.workdays import calendar
 from services.queries import queues
 from services.store.tables import Case, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
-from states.machine import PROCEDURES
+from states.machine import PROCEDURES, ProcedureUnavailable, procedure
+from states.messages import Reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,11 +77,9 @@ def work_queue(request: Request, signed: SignedIn,
 
 
 def _tasks_of(name: str, jurisdiction: str) -> list[Any]:
-    from states.machine import procedure
-
     try:
         spec = procedure(name, jurisdiction)
-    except Exception:  # noqa: BLE001 - a procedure a jurisdiction doesn't run (Jiaxing registration)
+    except ProcedureUnavailable:  # a procedure a jurisdiction doesn't run (Jiaxing registration)
         return []
     return [task for s in spec.states for task in s.tasks]
 
@@ -94,9 +94,6 @@ async def task_command(task_id: int, command: Literal["claim", "unclaim", "deleg
     if command == "delegate":
         raw = str(form.get("user_id") or "")
         if not raw.isdigit():
-            from services.engine.errors import Invalid
-            from states.messages import Reason
-
             raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",
                                   "user_id")])
         await run_in_threadpool(assignment.delegate, db, task_id, signed.actor, int(raw), form_key(form))
