@@ -1,4 +1,5 @@
-"""`dispatch`: drain the outbox in batches (one Prefect task per batch, not per row), then end."""
+"""`dispatch`: drain the outbox (services.orchestration.dispatch.drain, the loop tests run too), then end:
+one Prefect task for the whole drain, since a task run costs milliseconds and rows are many."""
 
 from __future__ import annotations
 
@@ -11,29 +12,11 @@ from flows.common import database
 from services.orchestration import dispatch as outbox
 
 
-@task(name="deliver-batch", task_run_name="deliver batch {number}")
-async def deliver_batch(number: int, size: int) -> dict[str, int]:
-    def run() -> dict[str, int]:
-        db, channels = database(), outbox.Channels()
-        counts = {"claimed": 0, "done": 0, "pending": 0, "dead": 0}
-        rows = outbox.claim(db, size)
-        counts["claimed"] = len(rows)
-        for row in rows:
-            status = outbox.deliver(db, row, channels)
-            counts[status] = counts.get(status, 0) + 1
-        return counts
-
-    return await asyncio.to_thread(run)
+@task(name="drain-outbox")
+async def drain(batch_size: int, max_batches: int) -> dict[str, int]:
+    return await asyncio.to_thread(outbox.drain, database(), outbox.Channels(), batch_size, max_batches)
 
 
 @flow(name="dispatch", flow_run_name="dispatch ({reason})", log_prints=False, retries=0)
 async def dispatch_flow(reason: str = "interval", batch_size: int = 100, max_batches: int = 20) -> dict[str, Any]:
-    totals = {"batches": 0, "claimed": 0, "done": 0, "pending": 0, "dead": 0}
-    for number in range(1, max_batches + 1):
-        counts = await deliver_batch(number, batch_size)
-        if not counts["claimed"]:
-            break
-        totals["batches"] += 1
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-    return totals
+    return await drain(batch_size, max_batches)

@@ -151,13 +151,16 @@ def deliver(db: Database, row: Outbox, channels: Channels) -> str:
 
 def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_batches: int = 50
           ) -> dict[str, int]:
-    """Deliver until nothing is due (or `max_batches`); counts by outcome."""
+    """Deliver until nothing is due (or `max_batches` batches): what the `dispatch` flow runs, and tests.
+    Counts rows by outcome, and the batches claimed."""
     channels = channels or Channels()
-    counts = {"done": 0, "pending": 0, "dead": 0}
+    counts = {"batches": 0, "claimed": 0, "done": 0, "pending": 0, "dead": 0}
     for _ in range(max_batches):
         rows = claim(db, batch)
         if not rows:
             break
+        counts["batches"] += 1
+        counts["claimed"] += len(rows)
         for row in rows:
             outcome = deliver(db, row, channels)
             counts[outcome] = counts.get(outcome, 0) + 1

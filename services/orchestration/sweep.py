@@ -106,10 +106,12 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
 
 
 def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:
+    """One sweep: due timers fired, reminders sent, breaches recorded and escalated (what the `sweep` flow
+    runs, and tests). The timers fired are listed (case, trigger, state), so a run says what it moved."""
     now = now or clock.now()
     timers = run_due_timers(db, now)
-    return {"timers_fired": len(timers["fired"]), "timers_cancelled": len(timers["cancelled"]),
-            "timers_failed": len(timers["failed"]),
+    return {"timers_fired": len(timers["fired"]), "fired": timers["fired"],
+            "timers_cancelled": len(timers["cancelled"]), "timers_failed": timers["failed"],
             "reminders": send_reminders(db, now), "breaches": record_breaches(db, now)}
 
 
