@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from flows import runs
+from services.queries import flow_runs as runs
 from services.accounts.identity import create_user, issue_token
 from services.api import create_app
 from services.api.deps import current_admin, current_national_admin

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from flows import runs
+from services.queries import flow_runs as runs
 from services.demo import Driver, application, commitments
 from services.orchestration.sweep import record_breaches
 from services.store.engine import Database

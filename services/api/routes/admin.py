@@ -155,7 +155,7 @@ def sla_breaches(scope: AdminDep, db: DbDep,
 
 @router.get("/admin/flow-runs", summary="Recent flow runs in my scope from the Prefect API, with links into its UI")
 async def flow_runs(scope: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    from flows.runs import recent_runs
+    from services.queries.flow_runs import recent_runs
 
     return await recent_runs(limit, None if scope.national else scope.jurisdictions)
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, and_, or_, select
 from starlette.datastructures import UploadFile
 
-from flows import runs
+from services.queries import flow_runs as runs
 from services.accounts import identity
 from services.accounts.identity import AdminScope, admin_scope
 from services.api.deps import committed, get_db
