@@ -9,6 +9,7 @@ commissioned their firm; an expert the cases they sit on a panel for. A case out
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +29,10 @@ def _where(actor: Actor, *roles: str) -> list[str]:
     return sorted(j for j in all_profiles() if any(actor.holds(r, j) for r in roles))
 
 
+@lru_cache(maxsize=4096)
 def visible(actor: Actor) -> Any:  # noqa: ANN401 - a SQL condition on Case
+    """Built once an actor (actors are immutable; a changed grant is a new actor), so a command's lock and
+    a page's list reuse the expression and its compiled statement."""
     if actor.kind == SYSTEM:
         return sa.true()
     if actor.kind == PUBLIC:
