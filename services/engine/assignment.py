@@ -15,29 +15,35 @@ from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from services.engine.idempotency import Idem, Reply, once
+from services.store import records
 from services.store.engine import Database
+from services.store.records import CaseRecord, TaskRecord
 from services.store.sql import insert_ignore
-from services.store.tables import Case, Outbox, RoleGrant, Task, User
+from services.store.tables import Outbox, RoleGrant, Task, User
 from states.messages import label, reason
 
-TaskReply = Callable[[Session, Task], dict[str, Any]]
+TaskReply = Callable[[Session, TaskRecord], dict[str, Any]]
 
 
-def brief(session: Session, task: Task) -> dict[str, Any]:
+def brief(session: Session, task: TaskRecord) -> dict[str, Any]:
     return {"id": task.id, "status": task.status, "assignee_id": task.assignee_id}
 
 
-def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[Task, Case]:
-    task = session.get(Task, task_id)
-    if task is None:
+def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[TaskRecord, CaseRecord]:
+    """The task and its case, the case locked first (its audit chain is appended to, and a command may be
+    closing the task meanwhile), then the task read among the case's open tasks."""
+    case_id = session.execute(sa.select(Task.case_id).where(Task.id == task_id)).scalar()
+    case = records.lock_case(session, records.LOCK_CASE, {"case_id": case_id}) if case_id is not None else None
+    if case is None:
         raise NotFound.of("任务", "Task")
-    # lock the case first: its audit chain is appended to, and a command may be closing the task
-    case = session.exec(select(Case).where(Case.id == task.case_id).with_for_update()).one()
-    session.refresh(task)
+    task = next((t for t in records.open_tasks(session, [case.id])[case.id] if t.id == task_id), None)
+    if task is None:
+        role = session.execute(sa.select(Task.role).where(Task.id == task_id)).scalar_one()
+        if not actor.holds(role, case.jurisdiction):
+            raise NotFound.of("任务", "Task")
+        raise Conflict([reason("task_not_open")])
     if not actor.holds(task.role, task.jurisdiction) and task.assignee_id != actor.user_id:
         raise NotFound.of("任务", "Task")
-    if task.status != "open":
-        raise Conflict([reason("task_not_open")])
     return task, case
 
 
@@ -46,13 +52,14 @@ def _holder(session: Session, user_id: int) -> str:
     return f"{user.display_name} ({user.username})" if user else str(user_id)
 
 
-def _record(session: Session, case: Case, task: Task, actor: Actor, event: str, payload: dict[str, Any]) -> None:
+def _record(session: Session, case: CaseRecord, task: TaskRecord, actor: Actor, event: str,
+            payload: dict[str, Any]) -> None:
     audit.append_case(session, case, at=clock.now(), actor_id=actor.user_id, actor_role=task.role, event=event,
                       payload={"task_id": task.id, "kind": task.kind, **payload})
 
 
 def _task_command(db: Database, actor: Actor, task_id: int, command: str, key: str | None, body: dict[str, Any],
-                  work: Callable[[Session, Task, Case], None], respond: TaskReply) -> dict[str, Any]:
+                  work: Callable[[Session, TaskRecord, CaseRecord], None], respond: TaskReply) -> dict[str, Any]:
     """A command on a task: its case locked, the task re-read, one transaction, safe to retry."""
     def run(session: Session) -> Reply:
         task, case = _locked_task(session, task_id, actor)
@@ -64,7 +71,7 @@ def _task_command(db: Database, actor: Actor, task_id: int, command: str, key: s
 
 def claim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None = None,
           respond: TaskReply = brief) -> dict[str, Any]:
-    def work(session: Session, task: Task, case: Case) -> None:
+    def work(session: Session, task: TaskRecord, case: CaseRecord) -> None:
         if task.candidate_user_id not in (None, actor.user_id):
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
@@ -72,7 +79,6 @@ def claim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None 
             raise Conflict([reason("task_claimed", holder=holder)], holder=holder)
         if task.assignee_id != actor.user_id:  # claiming what one holds already changes nothing
             task.assignee_id = actor.user_id
-            session.add(task)
             _record(session, case, task, actor, "task_claimed", {})
 
     return _task_command(db, actor, task_id, "claim", idempotency_key, {}, work, respond)
@@ -80,11 +86,10 @@ def claim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None 
 
 def unclaim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None = None,
             respond: TaskReply = brief) -> dict[str, Any]:
-    def work(session: Session, task: Task, case: Case) -> None:
+    def work(session: Session, task: TaskRecord, case: CaseRecord) -> None:
         if task.assignee_id != actor.user_id:
             raise Forbidden([reason("task_not_claimed_by_you")])
         task.assignee_id = None
-        session.add(task)
         _record(session, case, task, actor, "task_unclaimed", {})
 
     return _task_command(db, actor, task_id, "unclaim", idempotency_key, {}, work, respond)
@@ -94,7 +99,7 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int, idempotency
              respond: TaskReply = brief) -> dict[str, Any]:
     """The holder (or, for an unclaimed task, anyone holding its role) hands it to a colleague who
     holds the same role in the same jurisdiction."""
-    def work(session: Session, task: Task, case: Case) -> None:
+    def work(session: Session, task: TaskRecord, case: CaseRecord) -> None:
         if task.candidate_user_id is not None:
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
@@ -106,7 +111,6 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int, idempotency
             role = label(f"role.{task.role}")
             raise Invalid([reason("delegate_role", field="user_id", role_zh=role["zh"], role_en=task.role)])
         task.assignee_id = to_user
-        session.add(task)
         _record(session, case, task, actor, "task_delegated", {"to_user": to_user})
 
     return _task_command(db, actor, task_id, "delegate", idempotency_key, {"to_user": to_user}, work, respond)
@@ -116,12 +120,11 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
     """Give the case's unassigned tasks of `role` to the holder of the role with the least open
     work in the jurisdiction (ties: the longest-standing account); recorded in the case's trail."""
     with db.write() as session:
-        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        case = records.lock_case(session, records.LOCK_CASE, {"case_id": case_id})
         if case is None:
             return None
-        tasks = list(session.exec(select(Task).where(Task.case_id == case_id, Task.status == "open",
-                                                     Task.role == role, Task.assignee_id.is_(None),  # type: ignore[union-attr]
-                                                     Task.candidate_user_id.is_(None))))  # type: ignore[union-attr]
+        tasks = [t for t in records.open_tasks(session, [case_id])[case_id]
+                 if t.role == role and t.assignee_id is None and t.candidate_user_id is None]
         if not tasks:
             return None
         holders = list(session.exec(select(User.id).join(RoleGrant, RoleGrant.user_id == User.id).where(
@@ -134,7 +137,6 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
         chosen = min(holders, key=lambda u: (load.get(u, 0), u))
         for task in tasks:
             task.assignee_id = chosen
-            session.add(task)
         now = clock.now()
         audit.append_case(session, case, at=now, actor_id=None, actor_role="system", event="task_assigned",
                           payload={"tasks": [t.id for t in tasks], "to_user": chosen,

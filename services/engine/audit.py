@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.store import unit_of_work
+from services.store.records import CaseRecord
 from services.store.tables import AuditEvent, AuditHead, Case
 
 GENESIS = "0" * 64
@@ -57,10 +58,10 @@ class Appended:
 
 
 def append_case(
-    session: Session, case: Case, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
+    session: Session, case: CaseRecord, *, at: datetime, actor_id: int | None, actor_role: str, event: str,
     from_state: str | None = None, to_state: str | None = None, payload: dict[str, Any] | None = None,
 ) -> Appended:
-    """Append to a case's chain. The head lives on the case row, which the command holds locked
+    """Append to a case's chain. The head lives on the case's record, which the command holds locked
     and writes anyway: no extra query, no extra lock. The row is inserted with the command's other
     new rows (`services.store.unit_of_work`)."""
     row = _row(f"case:{case.id}", case.audit_seq + 1, case.audit_hash, at=at, actor_id=actor_id,
@@ -69,7 +70,6 @@ def append_case(
     case.audit_seq, case.audit_hash = row["seq"], row["hash"]
     appended = Appended(stream=row["stream"], seq=row["seq"], hash=row["hash"])
     unit_of_work.of(session).add_audit(row, appended)
-    session.add(case)
     return appended
 
 

@@ -16,28 +16,26 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.engine import audit, effects, facts, lifecycle
 from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
-from services.engine.context import Ctx, case_view
+from services.engine.context import CaseLike, Ctx, case_view
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.idempotency import Idem, Reply, once
 from services.engine.visibility import is_owner, visible
 from services.engine.work import close_task, open_task
+from services.store import records
 from services.store.engine import Database
-from services.store.tables import Case, Task, User
+from services.store.records import CaseRecord, TaskRecord
+from services.store.tables import Task, User
 from states.machine import procedure, runner
 from states.messages import label, reason
 from states.profiles import Profile, get_profile
 from states.spec import PUBLIC, SYSTEM, ProcedureSpec, RuleInput, TransitionSpec
-
-# Every command runs these: built once, so each run skips building the statement and its cache key.
-LOCK_CASE = select(Case).where(Case.id == sa.bindparam("case_id")).with_for_update()
-OPEN_TASKS = select(Task).where(Task.case_id == sa.bindparam("case_id"), Task.status == "open")
 
 
 @dataclass
@@ -53,7 +51,7 @@ class Command:
 
 @dataclass
 class Outcome:
-    case: Case
+    case: CaseRecord
     event_id: int | None
     moved: bool
     extra: dict[str, Any]
@@ -65,26 +63,26 @@ Responder = Callable[[Session, Outcome], Reply]
 # --- who may act --------------------------------------------------------------------------------
 
 
-def may_fire(actor: Actor, case: Case, arrow: TransitionSpec) -> bool:
+def may_fire(actor: Actor, case: CaseLike, arrow: TransitionSpec) -> bool:
     if not any(actor.holds(r, case.jurisdiction) for r in arrow.roles):
         return False
     return is_owner(actor, case) if arrow.owner_only else True
 
 
-def allowed_actions(actor: Actor, case: Case, spec: ProcedureSpec) -> list[str]:
+def allowed_actions(actor: Actor, case: CaseLike, spec: ProcedureSpec) -> list[str]:
     return list(dict.fromkeys(a.trigger for a in spec.available(case.state) if may_fire(actor, case, a)))
 
 
 @lru_cache(maxsize=4096)
 def _lock_visible(actor: Actor) -> Any:  # noqa: ANN401 - a statement
-    return LOCK_CASE.where(visible(actor))
+    return records.LOCK_CASE.where(visible(actor))
 
 
-def lock_case(session: Session, case_id: int, actor: Actor | None = None) -> Case:
+def lock_case(session: Session, case_id: int, actor: Actor | None = None) -> CaseRecord:
     """The case, locked for the rest of the transaction; 404 unless the actor may see it (the public and
     the system act on cases by what their command names: a notice's case, a timer's)."""
-    statement = LOCK_CASE if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(actor)
-    case = session.exec(statement, params={"case_id": case_id}).first()
+    statement = records.LOCK_CASE if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(actor)
+    case = records.lock_case(session, statement, {"case_id": case_id})
     if case is None:
         raise NotFound.of("案件", "Case")
     return case
@@ -103,7 +101,7 @@ def fire(db: Database, cmd: Command, respond: Responder) -> Reply:
     return once(db, idem, command)
 
 
-def fire_locked(session: Session, case: Case, cmd: Command, open_tasks: list[Task] | None = None,
+def fire_locked(session: Session, case: CaseRecord, cmd: Command, open_tasks: list[TaskRecord] | None = None,
                 insert_rows: bool = True) -> Outcome:
     """Run the steps on a locked case. `open_tasks`: the case's open tasks when the caller read them
     already (a sweep reads a batch's in one query); the command keeps the list current.
@@ -124,14 +122,14 @@ class Run:
     """One command on its way through the steps."""
 
     session: Session
-    case: Case
+    case: CaseRecord
     cmd: Command
-    tasks: list[Task] | None
+    tasks: list[TaskRecord] | None
     now: datetime
     spec: ProcedureSpec
     profile: Profile
     arrows: list[TransitionSpec] = field(default_factory=list)
-    task: Task | None = None
+    task: TaskRecord | None = None
     form: BaseModel | None = None
     arrow: TransitionSpec | None = None
     ctx: Ctx = field(init=False)
@@ -181,7 +179,7 @@ def pick_task(run: Run) -> None:
     addressed to), or none when no task stands for the trigger; 403 naming the holder of a task held
     by someone else."""
     if run.tasks is None:
-        run.tasks = list(run.session.exec(OPEN_TASKS, params={"case_id": run.case.id}))
+        run.tasks = records.open_tasks(run.session, [run.case.id])[run.case.id]
     cmd, case = run.cmd, run.case
     tasks = [t for t in run.tasks if cmd.trigger in t.triggers]
     if cmd.task_id is not None:
@@ -203,11 +201,14 @@ def pick_task(run: Run) -> None:
     raise Forbidden([reason("no_task_for_you", trigger_zh=t["zh"], trigger_en=t["en"])])
 
 
-def _named_task(run: Run) -> Task:
-    named = run.session.get(Task, run.cmd.task_id)
-    if named is None or named.case_id != run.case.id:
-        raise NotFound.of("任务", "Task")
-    if named.status != "open":
+def _named_task(run: Run) -> TaskRecord:
+    """A task the command names: one of the case's open tasks (409 for a closed one, 404 for another's)."""
+    assert run.tasks is not None
+    named = next((t for t in run.tasks if t.id == run.cmd.task_id), None)
+    if named is None:
+        case_id = run.session.execute(sa.select(Task.case_id).where(Task.id == run.cmd.task_id)).scalar()
+        if case_id != run.case.id:
+            raise NotFound.of("任务", "Task")
         raise Conflict([reason("task_not_open")])
     if run.cmd.trigger not in named.triggers:
         raise Invalid([reason("trigger_not_of_task", allowed=", ".join(named.triggers))])

@@ -14,7 +14,8 @@ from services.engine.actors import Actor
 from services.engine.calendar import WorkingCalendar, local_date
 from services.engine.workdays import calendar
 from services.store import unit_of_work
-from services.store.tables import Case, Task
+from services.store.records import CaseRecord, TaskRecord
+from services.store.tables import Case
 from states.profiles import Profile
 from states.spec import CaseView, ProcedureSpec, TransitionSpec
 from states.tasks import Due, DueDate, DueInput
@@ -25,13 +26,13 @@ CALENDAR_KEY = "carbon.calendar"
 @dataclass
 class Ctx:
     session: Session
-    case: Case
+    case: CaseRecord
     actor: Actor
     form: BaseModel | None
     profile: Profile
     spec: ProcedureSpec
     now: datetime
-    tasks: list[Task]  # the case's open tasks, loaded once and kept current by open_task/close_task
+    tasks: list[TaskRecord]  # the case's open tasks, loaded once and kept current by open_task/close_task
     arrow: TransitionSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the command reports back (and audits)
 
@@ -59,7 +60,11 @@ class Ctx:
                                  calendar=self.cal))
 
 
-def case_view(case: Case, application: dict[str, Any] | None = None) -> CaseView:
+# a case as the engine holds it, or as a page reads it: the same columns
+CaseLike = CaseRecord | Case
+
+
+def case_view(case: CaseLike, application: dict[str, Any] | None = None) -> CaseView:
     """What rules may know of a case (states.spec.CaseView), with an application previewed or as stored."""
     return CaseView(id=case.id or 0, procedure=case.procedure, jurisdiction=case.jurisdiction, state=case.state,
                     subject_kind=case.subject_kind,

@@ -17,7 +17,8 @@ from services.engine import effects
 from services.engine.calendar import local_date
 from services.engine.context import Ctx, case_view
 from services.engine.work import arm_declared, cancel_timers, close_task, enqueue, open_task
-from services.store.tables import ClockSegment, Project, Task
+from services.store.records import TaskRecord
+from services.store.tables import ClockSegment, Project
 from states.profiles import Profile
 from states.spec import StateSpec
 
@@ -48,7 +49,6 @@ def leave(ctx: Ctx, old: StateSpec, new: StateSpec) -> None:
     for task in list(ctx.tasks):
         if (task.kind, task.role) in carried:
             task.state = new.name  # the same work goes on in the next state (e.g. objection_review)
-            ctx.session.add(task)
         else:
             close_task(ctx, task, "cancelled", f"left:{old.name}")
     # statements only where something can change: most arrows arm no timer and keep the clock as it is
@@ -92,7 +92,7 @@ def _statutory_due(ctx: Ctx) -> date:
     return ctx.cal.add_working_days(ctx.today, left, ctx.case.jurisdiction).end if left > 0 else ctx.today
 
 
-def _open_work(ctx: Ctx, state: StateSpec) -> list[Task]:
+def _open_work(ctx: Ctx, state: StateSpec) -> list[TaskRecord]:
     """The state's declared tasks not already open (carried over), and its timers."""
     view = case_view(ctx.case)
     already = {(t.kind, t.role) for t in ctx.tasks}
@@ -117,7 +117,7 @@ def _show_on_subject(ctx: Ctx, state: StateSpec, old: StateSpec | None) -> None:
         ctx.session.add(project)
 
 
-def _announce(ctx: Ctx, state: StateSpec, opened: list[Task]) -> None:
+def _announce(ctx: Ctx, state: StateSpec, opened: list[TaskRecord]) -> None:
     for who in state.notify:
         roles = sorted({t.role for t in opened}) if who == "queue" else []
         enqueue(ctx, "notify", who, {"event": f"entered:{state.name}", "roles": roles})

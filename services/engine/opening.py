@@ -22,9 +22,9 @@ from services.engine.context import Ctx, case_view
 from services.engine.errors import Forbidden, Invalid
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.idempotency import Idem, Reply, once
-from services.store import unit_of_work
+from services.store import records, unit_of_work
 from services.store.engine import Database
-from services.store.tables import Case
+from services.store.records import CaseRecord
 from states.machine import PROCEDURES, ProcedureUnavailable, procedure
 from states.messages import Reason, reason
 from states.profiles import Profile, get_profile
@@ -35,24 +35,25 @@ def open_case(session: Session, spec: ProcedureSpec, *, jurisdiction: str, actor
               application: dict[str, Any], form: BaseModel | None = None, applicant_org_id: int | None = None,
               project_id: int | None = None, vintage: int | None = None, subject_kind: str | None = None,
               role: str | None = None, payload: dict[str, Any] | None = None, judged: bool = False
-              ) -> tuple[Case, audit.Appended]:
+              ) -> tuple[CaseRecord, audit.Appended]:
     """`judged`: run the procedure's opening rules (an applicant's request; the system opens cases it has
     decided on). `subject_kind`: project | scenario | report (default: the application's `kind`).
     `payload`: what the `created` event records (default: the application)."""
     now = clock.now()
     profile = get_profile(jurisdiction)
     assert profile is not None  # the procedure was built for it
-    case = Case(procedure=spec.name, jurisdiction=jurisdiction, state=spec.initial,
-                subject_kind=subject_kind or application.get("kind", "project"), applicant_org_id=applicant_org_id,
-                created_by=actor.user_id, application=application, project_id=project_id, vintage=vintage,
-                created_at=now, updated_at=now)
+    # a record with no row yet (id 0): the opening effects set its subject up, the opening rules judge it
+    case = CaseRecord(id=0, procedure=spec.name, jurisdiction=jurisdiction, state=spec.initial,
+                      subject_kind=subject_kind or application.get("kind", "project"),
+                      applicant_org_id=applicant_org_id, created_by=actor.user_id, application=application,
+                      project_id=project_id, vintage=vintage, created_at=now, updated_at=now)
     ctx = Ctx(session=session, case=case, actor=actor, form=form, profile=profile, spec=spec, now=now, tasks=[])
-    for effect in spec.opening:  # the subject set up (a refusal below rolls it back with the rest)
+    for effect in spec.opening:  # a refusal below rolls the subject back with the rest
         effects.apply(ctx, effect)
     if judged and form is not None:
         _judge(session, case, spec, profile, form, actor)
-    session.add(case)
-    session.flush()  # the case's id: its tasks, timers and events refer to it
+    session.flush()  # the subject the case refers to
+    ctx.case = case = records.insert_case(session, case.values())  # its id: its tasks, timers and events refer to it
     lifecycle.enter(ctx, spec.state(spec.initial))
     event = audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role=role or actor.role_label,
                               event="created", to_state=case.state,
@@ -60,8 +61,8 @@ def open_case(session: Session, spec: ProcedureSpec, *, jurisdiction: str, actor
     return case, event
 
 
-def _judge(session: Session, case: Case, spec: ProcedureSpec, profile: Profile, form: BaseModel, actor: Actor
-           ) -> None:
+def _judge(session: Session, case: CaseRecord, spec: ProcedureSpec, profile: Profile, form: BaseModel,
+           actor: Actor) -> None:
     inp = RuleInput(case=case_view(case), form=form, facts=facts.facts(session, case, dict(case.application)),
                     profile=profile, actor_id=actor.user_id, today=local_date(clock.now()), actor_org_id=actor.org_id)
     refused = [r for rule in spec.opening_rules for r in rule(inp)]

@@ -8,29 +8,30 @@ from typing import Any
 
 from services.engine.calendar import end_of_day_utc
 from services.engine.context import Ctx
-from services.store.tables import Outbox, Task, Timer
+from services.store import records
+from services.store.records import TaskRecord
+from services.store.tables import Outbox, Timer
 from states.tasks import TaskSpec, TimerSpec
 
 
-def open_task(ctx: Ctx, spec: TaskSpec, *, candidate: int | None = None) -> Task:
+def open_task(ctx: Ctx, spec: TaskSpec, *, candidate: int | None = None) -> TaskRecord:
     """A task of the case's current state, due by its declared deadline (if any)."""
     deadline = spec.deadline
     due = ctx.due(deadline) if deadline is not None else None
-    task = Task(case_id=ctx.case.id, procedure=ctx.case.procedure, jurisdiction=ctx.case.jurisdiction,
-                kind=spec.kind, role=spec.role, state=ctx.case.state, triggers=list(spec.triggers),
-                join=spec.joint is not None, candidate_user_id=candidate, opened_at=ctx.now, opened_on=ctx.today,
-                sla_days=due.days if due else None, due_on=due.on if due else None,
-                due_at=end_of_day_utc(due.on) if due else None, due_provisional=bool(due and due.provisional))
-    ctx.session.add(task)
+    task = TaskRecord(case_id=ctx.case.id, procedure=ctx.case.procedure, jurisdiction=ctx.case.jurisdiction,
+                      kind=spec.kind, role=spec.role, state=ctx.case.state, triggers=list(spec.triggers),
+                      join=spec.joint is not None, candidate_user_id=candidate, opened_at=ctx.now,
+                      opened_on=ctx.today, sla_days=due.days if due else None, due_on=due.on if due else None,
+                      due_at=end_of_day_utc(due.on) if due else None, due_provisional=bool(due and due.provisional))
+    records.add_task(ctx.session, task)
     ctx.tasks.append(task)
     return task
 
 
-def close_task(ctx: Ctx, task: Task, status: str, outcome: str) -> None:
+def close_task(ctx: Ctx, task: TaskRecord, status: str, outcome: str) -> None:
     task.status, task.closed_at, task.outcome = status, ctx.now, outcome
     if status == "completed":
         task.closed_by = ctx.actor.user_id
-    ctx.session.add(task)
     ctx.tasks.remove(task)
 
 

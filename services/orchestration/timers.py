@@ -15,7 +15,6 @@ LOCKED`, so several sweeps may run at once and each timer still fires once.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +26,9 @@ from services.engine.actors import SYSTEM_ACTOR
 from services.engine.clock import clock
 from services.engine.command import Command, Outcome, fire_locked, lock_case
 from services.engine.errors import CommandError
-from services.store import unit_of_work
+from services.store import records, unit_of_work
 from services.store.engine import Database
-from services.store.tables import Case, Project, Task, Timer
+from services.store.tables import Project, Timer
 
 log = logging.getLogger("carbon.timers")
 
@@ -63,16 +62,12 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
                                                                        Timer.status == "pending"))))
         if not case_ids:
             return fired
-        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids))  # type: ignore[attr-defined]
-                                               .order_by(Case.id).with_for_update())}
+        cases = records.lock_cases(session, case_ids)
         q = select(Timer).where(Timer.id.in_(ids), Timer.status == "pending")  # type: ignore[attr-defined]
         if not db.is_sqlite:
             q = q.with_for_update(skip_locked=True)  # another sweep may hold some: it fires them
         timers = sorted(session.exec(q), key=lambda t: (t.fire_at, t.id))
-        tasks: dict[int, list[Task]] = defaultdict(list)
-        for task in session.exec(select(Task).where(Task.case_id.in_(case_ids), Task.status == "open")  # type: ignore[attr-defined]
-                                 .order_by(Task.id)):
-            tasks[task.case_id].append(task)
+        tasks = records.open_tasks(session, case_ids)
         # the subjects' rows, held here (the session keeps only weak references) so that the commands'
         # look-ups by key find them without a round trip
         project_ids = [c.project_id for c in cases.values() if c.project_id]

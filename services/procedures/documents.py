@@ -175,9 +175,7 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
     sha256 = hashlib.sha256(data).hexdigest()
 
     def command(session: Session) -> Reply:
-        case = lock_case(session, case_id)
-        if not can_see(session, actor, case):
-            raise NotFound.of("案件", "Case")
+        case = lock_case(session, case_id, actor)
         if not may_add(actor, case):
             raise Forbidden([reason("document_not_editable")])
         choices = upload_choices(actor, case)
@@ -253,9 +251,7 @@ def set_publication(db: Database, *, case_id: int, document_id: int, actor: Acto
     """The approver marks a document of the case for publication, or takes the mark back while the
     case is open (once closed, what was public stays on the record). Audited on the case's chain."""
     def command(session: Session) -> Reply:
-        case = lock_case(session, case_id)
-        if not can_see(session, actor, case):
-            raise NotFound.of("案件", "Case")
+        case = lock_case(session, case_id, actor)
         doc = session.get(Document, document_id)
         if doc is None or doc.case_id != case.id:
             raise NotFound.of("文件", "Document")

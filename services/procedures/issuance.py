@@ -102,7 +102,6 @@ def address_verifier(ctx: Ctx, effect: AddressVerifier) -> None:
     for task in ctx.tasks:
         if task.kind == "verification":
             task.candidate_org_id = verifier.org_id
-            ctx.session.add(task)
 
 
 def record_form(ctx: Ctx, effect: RecordForm) -> None:

@@ -1,4 +1,5 @@
-"""The unit of work of one transaction: a command's append-only rows (audit events, outbox rows, timers,
+"""The unit of work of one transaction: the case and task records commands hold (services.store.records:
+changed columns written when it ends), a command's append-only rows (audit events, outbox rows, timers,
 clock segments), inserted together when it ends, its blind updates (cancel a case's pending timers,
 end its running clock segment), sent together just before them, and what the transaction reads once.
 
@@ -21,7 +22,9 @@ executemany, so a sweep's batch of 100 cases costs one round trip a shape instea
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -46,6 +49,8 @@ class UnitOfWork:
         self.updates: dict[UpdateShape, list[dict[str, Any]]] = {}
         self.audit: list[tuple[dict[str, Any], Any]] = []  # (row, record that receives the id)
         self.memo: dict[str, Any] = {}  # read once a transaction: the calendar, locked counters
+        self.records: dict[tuple[str, int], Record] = {}  # the cases and tasks commands hold (services.store.records)
+        self.new_records: list[Record] = []  # records to insert (a command's new tasks)
 
     def add(self, model: Any, row: dict[str, Any]) -> None:  # noqa: ANN401 - a SQLModel table class
         table = model.__table__
@@ -70,6 +75,7 @@ class UnitOfWork:
             if stray:
                 raise WritesOutsideACommand(f"timers and clock segments go through the unit of work: {stray}")
         self.session.flush()
+        self._write_records()
         if not (self.rows or self.audit or self.updates):
             return
         conn = self.session.connection()
@@ -82,6 +88,55 @@ class UnitOfWork:
             for (_, record), id_ in zip(self.audit, ids, strict=True):
                 record.id = id_
         self.rows, self.updates, self.audit = {}, {}, []
+
+
+    def _write_records(self) -> None:
+        """One UPDATE a changed record (its changed columns only); new records inserted together, a table at
+        a time, their ids returned in the order they were given."""
+        for record in self.records.values():
+            changed = record.changes()
+            if changed:
+                table = record.table
+                self.session.execute(table.update().where(table.c.id == record.id).values(**changed))  # type: ignore[attr-defined]
+                record.mark_saved()
+        by_table: dict[sa.Table, list[Record]] = {}
+        for record in self.new_records:
+            by_table.setdefault(record.table, []).append(record)
+        self.new_records = []
+        for table, new in by_table.items():
+            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            ids = self.session.execute(statement, [record.values() for record in new]).scalars().all()
+            for record, id_ in zip(new, ids, strict=True):
+                record.id = id_  # type: ignore[attr-defined]
+                record.mark_saved()
+                self.records[(table.name, id_)] = record
+
+
+@dataclass(eq=False)
+class Record:
+    """A row a transaction holds as a plain object (services.store.records), written by the unit of work:
+    `_saved` holds the values as last read or written (JSON columns as their text, so a change inside a
+    nested value is seen too)."""
+
+    table: ClassVar[sa.Table]
+    _saved: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def _columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self) if f.name != "_saved")
+
+    def _value(self, name: str) -> Any:  # noqa: ANN401
+        value = getattr(self, name)
+        return json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else value
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._columns() if name != "id"}
+
+    def mark_saved(self) -> None:
+        self._saved = {name: self._value(name) for name in self._columns()}
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._columns()
+                if name != "id" and self._value(name) != self._saved.get(name)}
 
 
 def _update_statement(shape: UpdateShape) -> sa.Update:

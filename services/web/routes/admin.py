@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from sqlmodel import Session, and_, or_, select
 from starlette.datastructures import UploadFile
 
-from services.queries import flow_runs as runs
 from services.accounts import identity
 from services.accounts.identity import AdminScope, admin_scope
 from services.api.deps import committed, get_db
@@ -33,6 +32,7 @@ from services.engine.errors import Forbidden, Invalid, NotFound
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.idempotency import Idem, Reply, once
 from services.orchestration import dispatch
+from services.queries import flow_runs as runs
 from services.store.tables import Jurisdiction, Organisation, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
