@@ -30,12 +30,12 @@ def brief(session: Session, task: Task) -> dict[str, Any]:
 def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[Task, Case]:
     task = session.get(Task, task_id)
     if task is None:
-        raise NotFound.of("任务", "Task")
+        raise NotFound.of("task")
     # lock the case first: its audit chain is appended to, and a command may be closing the task
     case = session.exec(select(Case).where(Case.id == task.case_id).with_for_update()).one()
     session.refresh(task)
     if not actor.holds(task.role, task.jurisdiction) and task.assignee_id != actor.user_id:
-        raise NotFound.of("任务", "Task")
+        raise NotFound.of("task")
     if task.status != "open":
         raise Conflict([reason("task_not_open")])
     return task, case

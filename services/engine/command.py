@@ -30,7 +30,7 @@ from services.engine.work import close_task, open_task
 from services.store.engine import Database
 from services.store.tables import Case, Task, User
 from states.machine import procedure, runner
-from states.messages import label, reason
+from states.messages import label, reason, role_required
 from states.profiles import Profile, get_profile
 from states.spec import PUBLIC, SYSTEM, ProcedureSpec, RuleInput, TransitionSpec
 
@@ -82,7 +82,7 @@ def lock_case(session: Session, case_id: int, actor: Actor | None = None) -> Cas
     else:
         case = session.exec(select(Case).where(Case.id == case_id, visible(actor)).with_for_update()).first()
     if case is None:
-        raise NotFound.of("案件", "Case")
+        raise NotFound.of("case")
     return case
 
 
@@ -162,8 +162,7 @@ def find_arrows(run: Run) -> None:
 def check_role(run: Run) -> None:
     roles = run.arrows[0].roles
     if not any(run.cmd.actor.holds(r, run.case.jurisdiction) for r in roles):
-        raise Forbidden([reason("role_required", roles_zh="、".join(label(f"role.{r}")["zh"] for r in roles),
-                                roles_en=", ".join(roles))])
+        raise Forbidden([role_required(*roles)])
 
 
 def check_owner(run: Run) -> None:
@@ -202,7 +201,7 @@ def pick_task(run: Run) -> None:
 def _named_task(run: Run) -> Task:
     named = run.session.get(Task, run.cmd.task_id)
     if named is None or named.case_id != run.case.id:
-        raise NotFound.of("任务", "Task")
+        raise NotFound.of("task")
     if named.status != "open":
         raise Conflict([reason("task_not_open")])
     if run.cmd.trigger not in named.triggers:
