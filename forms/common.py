@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from states.messages import BilingualError
+from states.messages import BilingualError, text
 
 # GB 32100-2015 统一社会信用代码: 18 characters from this 31-letter alphabet (no I, O, Z, S, V);
 # the 18th is a check character over the first 17 with these weights (mod 31).
@@ -25,18 +25,12 @@ def uscc_check_char(first17: str) -> str:
 def _valid_uscc(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 18:
-        raise BilingualError("统一社会信用代码须为18位", "A unified social credit code has 18 characters")
+        raise BilingualError.of("uscc_length")
     bad = sorted({c for c in code if c not in USCC_ALPHABET})
     if bad:
-        raise BilingualError(
-            f"统一社会信用代码含非法字符：{''.join(bad)}",
-            f"Characters not allowed in a unified social credit code: {''.join(bad)}",
-        )
+        raise BilingualError.of("uscc_characters", characters="".join(bad))
     if uscc_check_char(code[:17]) != code[17]:
-        raise BilingualError(
-            "统一社会信用代码校验位错误（GB 32100-2015）",
-            "The check character of the unified social credit code is wrong (GB 32100-2015)",
-        )
+        raise BilingualError.of("uscc_check")
     return code
 
 
@@ -106,6 +100,8 @@ class Note(Form):
     comments: Comment = ""
 
 
-def ordered_dates(start: date | None, end: date | None, what_zh: str, what_en: str) -> None:
+def ordered_dates(start: date | None, end: date | None, period: str) -> None:
+    """The period (the catalogue's `period.<period>`) may not end before it starts."""
     if start and end and end < start:
-        raise BilingualError(f"{what_zh}的结束日期早于开始日期", f"{what_en}: the end date is before the start date")
+        what = text(f"period.{period}")
+        raise BilingualError.of("dates_ordered", what_zh=what.zh, what_en=what.en)

@@ -26,8 +26,7 @@ class IssuanceApplication(Form):
     @model_validator(mode="after")
     def _one_subject(self) -> IssuanceApplication:
         if (self.project_id is None) == (self.new_project is None):
-            raise BilingualError("须且只须填写 project_id 或 new_project 之一",
-                                 "Give exactly one of project_id or new_project")
+            raise BilingualError.of("one_subject")
         return self
 
 
@@ -37,7 +36,7 @@ class MonitoringReport(Form):
     period_start: Day
     period_end: Day
     claimed_tco2e: Annotated[Tonnes, Field(gt=0)]
-    prepared_by_uscc: USCC = Field(description="who prepared the accounting report (统一社会信用代码)")
+    prepared_by_uscc: USCC = Field(description="who prepared the accounting report (unified social credit code)")
     prepared_by_name: ShortText
     calculation_sheet_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
                                           description="SHA-256 of the calculation sheet uploaded to the case")
@@ -45,7 +44,7 @@ class MonitoringReport(Form):
 
     @model_validator(mode="after")
     def _dates(self) -> MonitoringReport:
-        ordered_dates(self.period_start, self.period_end, "监测期", "Monitoring period")
+        ordered_dates(self.period_start, self.period_end, "monitoring")
         return self
 
 
@@ -87,8 +86,7 @@ class RetirementRequest(Form):
     @model_validator(mode="after")
     def _document(self) -> RetirementRequest:
         if self.purpose == "ecological_compensation" and not self.legal_document_ref:
-            raise BilingualError("生态环境损害替代性修复须提供法院或检察院法律文书编号",
-                                 "Ecological-damage compensation needs the court or procuratorate document reference")
+            raise BilingualError.of("legal_document_required")
         return self
 
 
@@ -116,5 +114,5 @@ class VerifierFiling(Form):
 
     @model_validator(mode="after")
     def _dates(self) -> VerifierFiling:
-        ordered_dates(self.valid_from, self.valid_until, "资质有效期", "Accreditation validity")
+        ordered_dates(self.valid_from, self.valid_until, "accreditation")
         return self

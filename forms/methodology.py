@@ -31,7 +31,7 @@ class MethodologyApplication(Form):
     title: ShortText
     kind: Literal["project", "scenario"]
     tier: str | None = Field(None, max_length=20, description="the profile's tier, e.g. class_I, level_1, group")
-    scope: ShortText = Field(description="the activity or scenario it quantifies, e.g. 新能源汽车出行")
+    scope: ShortText = Field(description="the activity or scenario it quantifies, e.g. EV trips")
     summary: LongText = ""
     parameters: list[KeyParameter] = Field(default_factory=list, max_length=100)
     revises: Version | None = Field(None, description="the filed version of the same code this one replaces")

@@ -39,7 +39,7 @@ class ProjectApplication(Form):
 
     @model_validator(mode="after")
     def _dates(self) -> ProjectApplication:
-        ordered_dates(self.start_date, self.end_date, "项目运行期", "Project period")
+        ordered_dates(self.start_date, self.end_date, "project")
         return self
 
 

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from services.bootstrap import setup, wire
 from services.store.engine import Database
+from states.messages import text
 from states.spec import NATIONAL
 
 
@@ -26,7 +27,8 @@ def _grants(values: list[str]) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.cli", description="碳普惠审批系统 command line")
+    parser = argparse.ArgumentParser(prog="python -m services.cli",
+                                     description=f"{text('system.name').zh} command line")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="migrate the database and load the jurisdiction profiles")
     sub.add_parser("demo", help="load the demo data set (once)")

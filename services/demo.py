@@ -34,6 +34,7 @@ from services.engine.command import Command, Outcome
 from services.procedures import documents, reports
 from services.store.engine import Database
 from services.store.tables import Case, MethodologyVersion, User, Verifier
+from states.messages import text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
 
@@ -230,7 +231,7 @@ def _pdf(title: str) -> bytes:
     canvas.setFont("STSong-Light", 16)
     canvas.drawString(72, 760, title.removesuffix(".pdf"))
     canvas.setFont("STSong-Light", 10)
-    canvas.drawString(72, 736, "演示数据 · demo data")
+    canvas.drawString(72, 736, " · ".join(text("text.demo_data")))
     canvas.save()
     return out.getvalue()
 

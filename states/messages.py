@@ -1,14 +1,18 @@
 """The one message catalogue: every label and every reason, in Chinese first and English.
 
 Keys are `kind.name` (`state.publicity`, `trigger.approve`, `task.technical_review`,
-`reason.commitment_missing`, ...). Templates use `str.format` fields.
+`reason.commitment_missing`, ...). Templates use `str.format` fields. A reason code said in more than
+one way has variants `reason.<code>.<variant>` (`reason.missing.receipt`): the code stays `<code>`.
+Read them with `label` (a name), `text` (a template filled in), `reason` (a refusal) and `joined`
+(a list said in each language). tests/unit/test_catalogue.py keeps Chinese out of the code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import Any, NamedTuple
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # --- procedures ---
@@ -262,7 +266,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Projects register first here; a project is not filed with its first reduction filing",
     ),
     "reason.project_unknown": ("未找到本辖区项目 #{id}", "No project #{id} in this jurisdiction"),
-    "reason.project_not_registered": ("项目状态为{status}，未登记，不能申请签发", "The project is {status}, not registered"),
+    "reason.project_not_registered": (
+        "项目状态为{status}，未登记，不能申请签发",
+        "The project is {status}, not registered",
+    ),
     "reason.project_suspended": (
         "项目已暂停（整改案件 #{case}），签发不能进行",
         "The project is suspended (rectification case #{case}): no issuance proceeds",
@@ -271,7 +278,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "二类项目不签发减排量{basis_zh}",
         "Class-2 projects are never issued reductions{basis_en}",
     ),
-    "reason.vintage_taken": ("该项目 {vintage} 年度已有签发案件", "The project already has an issuance case for {vintage}"),
+    "reason.vintage_taken": (
+        "该项目 {vintage} 年度已有签发案件",
+        "The project already has an issuance case for {vintage}",
+    ),
     "reason.period_too_early": ("监测期不得早于 {earliest}", "The monitoring period may not start before {earliest}"),
     "reason.period_in_future": ("监测期不得晚于申报日", "The monitoring period may not end after today"),
     "reason.period_lookback": (
@@ -284,13 +294,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The monitoring period overlaps case #{case} ({start} to {end})",
     ),
     "reason.verifier_unknown": ("未找到本辖区备案的核查机构", "No verifier filed in this jurisdiction by that id"),
-    "reason.verifier_expired": ("核查机构资质已于 {until} 到期或尚未生效", "The verifier's accreditation is not valid today ({until})"),
-    "reason.verifier_scope": ("核查机构备案范围（{scopes}）不含本项目", "The verifier is not accredited for this project ({scopes})"),
+    "reason.verifier_expired": (
+        "核查机构资质已于 {until} 到期或尚未生效",
+        "The verifier's accreditation is not valid today ({until})",
+    ),
+    "reason.verifier_scope": (
+        "核查机构备案范围（{scopes}）不含本项目",
+        "The verifier is not accredited for this project ({scopes})",
+    ),
     "reason.verifier_conflict": (
         "核查机构不得对其编制核算报告的项目进行核查{basis_zh}",
         "A verifier may not verify a report it prepared{basis_en}",
     ),
-    "reason.sheet_missing": ("未找到该 SHA-256 对应的减排量计算表，请先上传", "Upload the calculation sheet first (SHA-256 not found)"),
+    "reason.sheet_missing": (
+        "未找到该 SHA-256 对应的减排量计算表，请先上传",
+        "Upload the calculation sheet first (SHA-256 not found)",
+    ),
     "reason.not_commissioned_verifier": ("您不属于受托核查机构", "You are not with the commissioned verifier"),
     "reason.verified_over_claimed": ("核证量不得超过申报量 {claimed}", "Verified may not exceed claimed ({claimed})"),
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
@@ -302,7 +321,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "reason.serial_malformed": ("序列号区间格式错误：{serials}", "Malformed serial range: {serials}"),
     "reason.serial_size": ("序列号区间含 {size} 吨，与数量 {amount} 不符", "The range holds {size} t, not {amount}"),
-    "reason.serial_not_held": ("序列号区间 {serials} 不存在或不全归您持有", "Range {serials} does not exist or is not all yours"),
+    "reason.serial_not_held": (
+        "序列号区间 {serials} 不存在或不全归您持有",
+        "Range {serials} does not exist or is not all yours",
+    ),
     "reason.rounds_exhausted": (
         "整改已退回{rounds}次，已达上限，请作出撤销或其他决定",
         "The report was sent back {rounds} times, the most allowed: revoke or decide otherwise",
@@ -390,7 +412,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This task is completed only by: {allowed}",
     ),
     "reason.calendar_year": ("年份 {year} 的日期不一致", "Dates do not all lie in year {year}"),
-    "reason.calendar_duplicate": ("{day}（{jurisdiction}）出现两次", "{day} ({jurisdiction}) is given twice"),
+    "reason.calendar_duplicate": ("{day}（{jurisdiction_zh}）出现两次", "{day} ({jurisdiction_en}) is given twice"),
     "reason.date_range": (
         "日期须在 1900-01-01 至 2099-12-31 之间",
         "Dates must lie between 1900-01-01 and 2099-12-31",
@@ -413,7 +435,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "案件已办结，已公开的材料不能撤回公开标记",
         "The case is closed: a published document stays published",
     ),
-    "reason.handler_not_officer": ("用户 {user} 不是本辖区的经办人", "User {user} is not a case officer of this jurisdiction"),
+    "reason.handler_not_officer": (
+        "用户 {user} 不是本辖区的经办人",
+        "User {user} is not a case officer of this jurisdiction",
+    ),
     "reason.handler_not_assigned": ("用户 {user} 未被指定承办本举报", "User {user} is not assigned to this report"),
     "reason.reporter_not_handler": (
         "只有审定人指定承办本举报的经办人才能查看举报人身份",
@@ -492,6 +517,471 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "PDF 文件不完整（结尾缺少 %%EOF）",
         "The PDF is incomplete (it does not end with %%EOF)",
     ),
+    # --- the strings the code says (one block: the system, edges, web pages, certificates, stored titles) ---
+    # ·· the system, and how lists are said
+    "system.name": ("碳普惠审批系统", "Carbon-inclusion approvals"),
+    "scheme.name": ("碳普惠", "Carbon inclusion"),
+    "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
+    "sep.items": ("；", "; "),  # items of a rule's value on the profile page
+    "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
+    "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
+    "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template
+    "text.demo_data": ("演示数据", "demo data"),  # stamped on the demo data set's documents
+    # ·· what a 404 names (NotFound.of)
+    "noun.case": ("案件", "Case"),
+    "noun.task": ("任务", "Task"),
+    "noun.document": ("文件", "Document"),
+    "noun.project": ("项目", "Project"),
+    "noun.methodology": ("方法学", "Methodology"),
+    "noun.reporter": ("举报人", "Reporter"),
+    "noun.outbox_row": ("发件箱记录", "Outbox row"),
+    "noun.jurisdiction": ("辖区", "Jurisdiction"),
+    "noun.procedure": ("申请程序", "Procedure"),
+    "noun.notice": ("公示", "Notice"),
+    "noun.consultation": ("征求意见", "Consultation"),
+    "subject.project": ("减排项目", "project"),
+    "subject.scenario": ("减排场景", "scenario"),
+    # ·· the HTTP edge (a code said in more than one way has variants `reason.<code>.<variant>`)
+    "reason.http.not_found": ("未找到请求的资源", "Not found"),
+    "reason.http.page_not_found": ("页面不存在", "Page not found"),
+    "reason.http.method_not_allowed": ("不支持该请求方法", "Method not allowed"),
+    "reason.http.too_large": ("请求体过大", "Request body too large"),
+    "reason.http.bad_request": ("请求错误", "{detail}"),
+    "reason.internal": ("服务器内部错误，已记录", "Internal error; it has been logged"),
+    "reason.out_of_range": ("数值或日期超出允许范围", "A number or date is out of range: {error}"),
+    "reason.out_of_range.value": ("数值或日期超出允许范围", "A value is out of range: {error}"),
+    "reason.out_of_range.database": ("数值超出数据库允许范围", "A number is out of the range the database holds"),
+    "reason.too_large.body": ("请求体超过 {limit} 字节", "Body exceeds {limit} bytes"),
+    "reason.json_invalid.body": ("JSON 格式错误：{error}", "Malformed JSON: {error}"),
+    "reason.json_invalid.nested": ("JSON 嵌套过深", "The JSON is nested too deeply"),
+    "reason.dict_type.body": ("请求体必须是 JSON 对象", "The body must be a JSON object"),
+    # ·· accounts and grants
+    "reason.user_unknown": ("没有该用户", "No such user"),
+    "reason.user_unknown.username": ("没有用户名为 {username} 的用户", "No user is called {username}"),
+    "reason.role_unknown": ("未知角色：{role}", "Unknown role: {role}"),
+    "reason.role_held": ("{username} 已拥有该角色", "{username} already holds that role"),
+    "reason.role_not_held": ("{username} 未拥有该角色", "{username} does not hold that role"),
+    "reason.org_linked": ("您的账户已关联申请单位", "Your account already has an organisation"),
+    "reason.org_exists": (
+        "该统一社会信用代码已注册，请联系该单位的账户管理人",
+        "This credit code is already registered; ask that organisation to add you",
+    ),
+    "reason.not_filed": ("该版本状态为{status}，不能撤销", "The version is {status}"),
+    # ·· form validation (forms/: raised as BilingualError, reported as value_error)
+    "form.uscc_length": ("统一社会信用代码须为18位", "A unified social credit code has 18 characters"),
+    "form.uscc_characters": (
+        "统一社会信用代码含非法字符：{characters}",
+        "Characters not allowed in a unified social credit code: {characters}",
+    ),
+    "form.uscc_check": (
+        "统一社会信用代码校验位错误（GB 32100-2015）",
+        "The check character of the unified social credit code is wrong (GB 32100-2015)",
+    ),
+    "form.dates_ordered": ("{what_zh}的结束日期早于开始日期", "{what_en}: the end date is before the start date"),
+    "form.one_subject": (
+        "须且只须填写 project_id 或 new_project 之一",
+        "Give exactly one of project_id or new_project",
+    ),
+    "form.legal_document_required": (
+        "生态环境损害替代性修复须提供法院或检察院法律文书编号",
+        "Ecological-damage compensation needs the court or procuratorate document reference",
+    ),
+    "period.monitoring": ("监测期", "Monitoring period"),
+    "period.accreditation": ("资质有效期", "Accreditation validity"),
+    "period.project": ("项目运行期", "Project period"),
+    # ·· titles the system gives the cases, notices and notifications it writes
+    "title.issuance": ("{project} {vintage}年度减排量", "{project}: reductions of {vintage}"),
+    "title.retirement": ("注销 {amount} tCO2e", "Retirement of {amount} tCO2e"),
+    "title.rectification": ("{project} 整改", "{project}: rectification"),
+    "title.revenue_audit": ("{project} {year}年度收益使用审计", "{project}: revenue-use audit of {year}"),
+    "title.report": ("举报：{subject}", "Report: {subject}"),
+    "title.suspension_notice": ("{project}：暂停并整改", "{project}: suspended for rectification"),
+    "title.revocation_notice": ("{project}：撤销（退出碳普惠）", "{project}: revoked (leaves carbon inclusion)"),
+    "title.case_entered": ("案件 #{case} 进入“{state_zh}”", "Case #{case} is now “{state_en}”"),
+    "title.case_event": ("案件 #{case}：{event_zh}", "Case #{case}: {event_en}"),
+    # ·· texts the system writes into its records (ledger references, findings, the operator's name)
+    "text.clawback_false_materials": ("提供虚假材料", "False materials were provided"),
+    "text.adjustment_anomalous_data": (
+        "依据异常数据获得的减排量修正",
+        "Correction of reductions obtained from anomalous data",
+    ),
+    "text.revenue_below_share": ("收益返还比例 {share} 低于 90%", "Returned share {share} is below 90%"),
+    "text.revenue_report_missed": (
+        "{year}年度收益使用审计报告逾期未提交",
+        "The revenue-use audit report for {year} was not filed in time",
+    ),
+    "text.operator": ("{jurisdiction}碳普惠运营管理机构", "{jurisdiction} carbon-inclusion operator"),
+    "purpose.large_event": ("大型活动碳中和", "Carbon neutrality of a large event"),
+    "purpose.own_operations": ("生产经营活动碳中和", "Carbon neutrality of own operations"),
+    "purpose.voluntary": ("自愿注销", "Voluntary retirement"),
+    "purpose.ecological_compensation": ("生态环境损害替代性修复", "Substitute restoration of ecological damage"),
+    # ·· holidays of the provisional calendar (years the State Council has not yet published)
+    "holiday.new_year": ("元旦", "New Year's Day"),
+    "holiday.spring_festival": ("春节", "Spring Festival"),
+    "holiday.qingming": ("清明节", "Qingming Festival"),
+    "holiday.labour_day": ("劳动节", "Labour Day"),
+    "holiday.dragon_boat": ("端午节", "Dragon Boat Festival"),
+    "holiday.mid_autumn": ("中秋节", "Mid-Autumn Festival"),
+    "holiday.national_day": ("国庆节", "National Day"),
+    "holiday.spring_festival_workday": ("春节调休", "Spring Festival make-up workday"),
+    "example.calendar_source": ("国办发明电〔2027〕1号", "State Council General Office notice [2027] no. 1"),
+    # ·· the retirement certificate (a Chinese document: each line names its thing in Chinese, then English)
+    "certificate.title": (
+        "碳普惠核证减排量注销证明",
+        "Certificate of Retirement of Carbon-Inclusion Certified Reductions",
+    ),
+    "certificate.short": ("注销证明", "Retirement certificate"),
+    "certificate.continued": ("{title_zh}（续）", "{title_en} (continued)"),
+    "certificate.scheme": ("{jurisdiction}碳普惠", "{jurisdiction} carbon inclusion"),
+    "certificate.number": ("证明编号", "No."),
+    "certificate.page": ("第 {page} 页 / 共 {total} 页", "page {page} of {total}"),
+    "certificate.labelled": ("{zh} {en}：{value}", "{en}: {value}"),
+    "certificate.holder": ("注销主体", "Holder"),
+    "certificate.uscc": ("统一社会信用代码", "USCC"),
+    "certificate.amount": ("注销数量", "Amount"),
+    "certificate.tonnes": ("{amount:,} 吨二氧化碳当量 (tCO2e)", "{amount:,} tCO2e"),
+    "certificate.purpose": ("注销用途", "Purpose"),
+    "certificate.date": ("注销日期", "Date"),
+    "certificate.long_date": ("{year}年{month}月{day}日", "{year}-{month:02d}-{day:02d}"),
+    "certificate.serials": ("减排量序列号", "Serial numbers ({count})"),
+    "certificate.issuer": ("出具机构", "Issued by"),
+    "certificate.closing": (
+        "上述减排量已注销，不可重复使用和交易。",
+        "The reductions above have been retired and may not be used again or traded.",
+    ),
+    "certificate.url": ("核验网址", "Verification URL"),
+    "certificate.fingerprint": ("数据指纹", "Fingerprint (SHA-256)"),
+    "certificate.verify": ("可通过上述网址核验本证明。", "This certificate can be verified at the address above."),
+    "certificate.proof": ("透明日志包含证明", "Transparency-log inclusion proof"),
+    "certificate.leaf_index": ("叶子序号", "Leaf index"),
+    "certificate.tree_size": ("树大小", "Tree size"),
+    "certificate.root": ("树根", "Root"),
+    "certificate.leaf_hash": ("叶子哈希", "Leaf hash"),
+    "certificate.signature": ("签名", "Signature"),
+    "certificate.log": (
+        "本次注销的账本记录在登记系统的透明日志（RFC 9162）中。核验：用公布的日志公钥验证签名，再按 RFC 9162 "
+        "第 2.1.3.2 节验证下列包含证明（python -m services.transparency.check，或 /public/log）。",
+        "To check: verify the signature with the published log key, then this inclusion proof per RFC 9162 "
+        "§2.1.3.2 (python -m services.transparency.check, or /public/log).",
+    ),
+    # ·· web pages: access, sign-in hats and forms
+    "reason.hat_required": (
+        "此页面需以以下身份访问：{roles_zh}（可在页首切换身份）",
+        "This page is for: {roles_en} (switch roles at the top of the page)",
+    ),
+    "reason.hat": ("您没有该身份", "You do not hold that role"),
+    "reason.csrf": (
+        "表单已失效（安全令牌不符），请返回刷新页面后重试，填写的内容未提交",
+        "The form has expired (security token mismatch): go back, reload and try again; nothing was submitted",
+    ),
+    "reason.json_invalid.field": ("格式应为 JSON（见字段下方示例）", "Expected JSON (see the example below the field)"),
+    "reason.missing.file": ("请选择要上传的文件", "Choose a file to upload"),
+    "reason.missing.checkpoint": ("请粘贴一个检查点", "Paste a checkpoint"),
+    "reason.missing.receipt": ("请填写受理号", "Enter the receipt number"),
+    "reason.missing.secret": ("请填写查询码", "Enter the secret"),
+    "reason.user_required": ("请选择要转交的同事", "Choose a colleague to delegate to"),
+    "reason.outcome_required": (
+        "请选择评审结论：通过、修改后再审或不通过",
+        "Choose the conclusion: pass, revise or reject",
+    ),
+    "reason.publicity_closed": (
+        "公示期已结束，不再受理异议",
+        "The publicity period has ended: objections are no longer received",
+    ),
+    "reason.certificate_unknown": (
+        "登记簿中没有该编号的注销证明",
+        "The registry holds no certificate with this number",
+    ),
+    "reason.certificate_altered": (
+        "登记簿中的证明数据与其指纹不符，请联系运营管理机构",
+        "The registry's record no longer matches its fingerprint: contact the operator",
+    ),
+    "reason.certificate_code": (
+        "校验码与该证明不符：您持有的证明可能已被篡改",
+        "The code does not match this certificate: the copy you hold may have been altered",
+    ),
+    "reason.certificate_number": (
+        "证明编号格式应为“辖区-RET-年份-六位序号”，如 SH-RET-2026-000001",
+        "A certificate number looks like SH-RET-2026-000001",
+    ),
+    "reason.certificate_code_format": (
+        "校验码为证明上印制的数据指纹（至少前 8 位十六进制字符）",
+        "The code is the fingerprint printed on the certificate (at least its first 8 hex characters)",
+    ),
+    # ·· web pages: the administrator's
+    "reason.procedure_unknown": ("未知程序：{name}", "Unknown procedure: {name}"),
+    "reason.prefect_timeout": (
+        "Prefect 服务 {seconds} 秒内未响应",
+        "The Prefect API did not answer within {seconds} seconds",
+    ),
+    "reason.json_invalid.line": ("不是有效的 JSON（第 {line} 行）", "Not valid JSON (line {line})"),
+    "reason.encoding": ("文件应为 UTF-8 编码的 JSON", "The file should be UTF-8 JSON"),
+    "reason.too_large.notice": ("文件过大（上限 256 KB）", "File too large (limit 256 KB)"),
+    "reason.year": ("年度应为 2000–2100 之间的四位数字", "The year should be four digits, 2000–2100"),
+    "reason.notice_required": ("请上传文件或粘贴 JSON", "Upload a file or paste the JSON"),
+    "reason.username_required": ("请填写用户名", "Enter a username"),
+    "reason.role_required.choose": ("请选择角色", "Choose a role"),
+    "reason.jurisdiction_required": ("请选择辖区", "Choose a jurisdiction"),
+    "reason.own_admin": (
+        "不能撤销自己的管理员权限（请由另一位管理员操作）",
+        "You cannot revoke your own admin role (ask another administrator)",
+    ),
+    "chart.breaches": ("每周逾期（超出时限）件数", "SLA breaches per week"),
+    "chart.breaches_described": (
+        "近 {weeks} 周每周发现的逾期件数（按周一日期），共 {total} 件。",
+        "Deadlines found missed in each of the last {weeks} weeks (by week start); {total} in all.",
+    ),
+    "chart.breaches_in_week": ("{week} 当周：逾期 {count} 件", "Week of {week}: {count} breaches"),
+    "chart.breaches_unit": ("件", "breaches"),
+    "chart.stage_described": (
+        "各周离开「{stage}」的案件在该阶段停留天数的中位数；⚠ 为该阶段当周逾期件数（共 {total} 件）。",
+        "Median days cases spent in {stage}, per week; ⚠ marks deadlines missed in that stage ({total} in all).",
+    ),
+    "chart.stage_median": (
+        "{week} 当周：中位 {median} 天（完成 {done} 件）",
+        "Week of {week}: median {median} days over {done} finished stays",
+    ),
+    "chart.stage_none": ("{week} 当周：无完成", "Week of {week}: no stay finished"),
+    "chart.stage_missed": ("；逾期 {count} 件", "; {count} deadlines missed"),
+    "chart.stage_unit": ("天", "days"),
+    # ·· web pages: what a redirect's `?ok=` says after a command succeeded (post/redirect/get)
+    "ok.claim": ("已领取该任务", "Task claimed"),
+    "ok.unclaim": ("已退回任务池", "Task returned to the team"),
+    "ok.delegate": ("已转交", "Task delegated"),
+    "ok.done": ("操作已完成", "Action completed"),
+    "ok.saved": ("草稿已保存", "Draft saved"),
+    "ok.submitted": ("已提交", "Submitted"),
+    "ok.uploaded": ("文件已上传", "File uploaded"),
+    "ok.published": ("已标记公开", "Marked for publication"),
+    "ok.unpublished": ("已撤回公开标记", "Publication taken back"),
+    "ok.retried": ("已重新排队投递", "Queued for another delivery"),
+    "ok.imported": ("日历已导入", "Calendar imported"),
+    "ok.objection": ("异议已提交", "Objection lodged"),
+    "ok.comment": ("意见已提交", "Comment submitted"),
+    "ok.registered": ("单位已登记", "Organisation registered"),
+    "ok.created": ("已创建", "Created"),
+    "ok.declined": ("已回避/谢绝", "Declined"),
+    "ok.signed_out": ("您已安全退出", "You have signed out"),
+    "ok.granted": ("已授予权限", "Role granted"),
+    "ok.revoked": ("已撤销权限", "Role revoked"),
+    "ok.opinion": ("专家意见已提交", "Opinion recorded"),
+    "ok.concluded": ("专家组结论已提交", "Panel conclusion recorded"),
+    "ok.resubmitted": ("已重新提交", "Resubmitted"),
+    "ok.read": ("已全部标为已读", "All marked as read"),
+    # ·· web pages: the procedure diagram, help under form fields, and a checkbox's own wording
+    "diagram.current": ("▶ {state}（当前）", "▶ {state} (current)"),
+    "help.expertise": (
+        "评审所需的专业领域，例如 energy（能源）、transport（交通）",
+        "The field of expertise the panel needs, e.g. energy, transport",
+    ),
+    "help.tier": (
+        "本地区的方法学层级，例如 class_I、level_1、group",
+        "The jurisdiction's tier, e.g. class_I, level_1, group",
+    ),
+    "help.scope": (
+        "方法学量化的活动或场景，例如 新能源汽车出行",
+        "The activity or scenario it quantifies, e.g. EV trips",
+    ),
+    "help.revises": ("本版本替代的同编号已备案版本", "The filed version of the same code this one replaces"),
+    "help.private": ("不公开，仅用于与您联系核实", "Never published; used only to contact you"),
+    "help.confidential": ("可不填；仅承办人员可见", "Optional; seen only by the officers handling the report"),
+    "help.published_optional": ("与意见一并公开，可不填", "Published with your comment; optional"),
+    "help.objection_text": (
+        "写明异议的事实和理由（至少 10 个字）",
+        "The facts and your reasons (at least 10 characters)",
+    ),
+    "help.comment_text": ("至少 10 个字", "At least 10 characters"),
+    "help.report_subject": ("被举报的项目、登记编号或单位", "The project, registration number or firm reported"),
+    "help.report_project_id": (
+        "登记簿中的项目编号，知道时填写",
+        "The project's number in the registry, if you know it",
+    ),
+    "help.report_content": (
+        "至少 20 个字：写明时间、地点、涉及的项目或单位及具体事实",
+        "At least 20 characters: when, where, which project or firm, and what happened",
+    ),
+    "checkbox.conflict": (
+        "这是利益冲突（声明后将不再分配本案）",
+        "This is a conflict of interest (keeps me off this case for good)",
+    ),
+    # ·· form fields as people say them (web forms; English falls back to the schema's title)
+    "field.title": ("名称", "Title"),
+    "field.kind": ("类型", "Kind"),
+    "field.methodology_code": ("方法学编号", "Methodology code"),
+    "field.methodology_version": ("方法学版本", "Methodology version"),
+    "field.project_class": ("项目类别", "Project class"),
+    "field.location": ("实施地点", "Location"),
+    "field.start_date": ("开始日期", "Start date"),
+    "field.end_date": ("结束日期", "End date"),
+    "field.expected_annual_reduction_tco2e": ("预计年减排量（tCO2e）", "Expected annual reduction (tCO2e)"),
+    "field.description": ("说明", "Description"),
+    "field.consultant": ("咨询机构", "Consultant"),
+    "field.expertise": ("所需专家领域", "Expertise needed"),
+    "field.other_schemes": ("已在其他机制登记", "Other schemes"),
+    "field.first_issuance_vintage": ("首次签发年度", "First issuance vintage"),
+    "field.scheme": ("机制", "Scheme"),
+    "field.reference": ("登记编号", "Reference"),
+    "field.commitments": ("承诺事项", "Commitments"),
+    "field.comments": ("意见说明", "Comments"),
+    "field.reason": ("理由", "Reason"),
+    "field.items": ("补正事项（每行一项）", "Items (one per line)"),
+    "field.response": ("答复", "Response"),
+    "field.changes": ("修改内容", "Changes"),
+    "field.opinion": ("评审意见", "Opinion"),
+    "field.report_sha256": ("报告文件 SHA-256", "Report SHA-256"),
+    "field.members": ("专家用户编号（每行一个）", "Member user ids (one per line)"),
+    "field.chair": ("组长用户编号", "Chair's user id"),
+    "field.score": ("评分（0–100）", "Score (0–100)"),
+    "field.conflict": ("利益冲突说明", "Conflict of interest"),
+    "field.conclusion": ("评审结论", "Conclusion"),
+    "field.dissent": ("不同意见", "Dissent"),
+    "field.publicity_days": ("公示工作日数", "Publicity working days"),
+    "field.reasons": ("理由（每行一条）", "Reasons (one per line)"),
+    "field.name": ("姓名", "Name"),
+    "field.contact": ("联系方式", "Contact"),
+    "field.text": ("内容", "Text"),
+    "field.reasoning": ("理由说明", "Reasoning"),
+    "field.outcome": ("处理结果", "Outcome"),
+    "field.tier": ("层级", "Tier"),
+    "field.scope": ("适用范围", "Scope"),
+    "field.summary": ("摘要", "Summary"),
+    "field.parameters": ("关键参数", "Parameters"),
+    "field.value": ("数值", "Value"),
+    "field.unit": ("单位", "Unit"),
+    "field.source": ("来源", "Source"),
+    "field.source_date": ("来源日期", "Source date"),
+    "field.organisation": ("单位", "Organisation"),
+    "field.comment_id": ("意见编号", "Comment id"),
+    "field.answer": ("答复", "Answer"),
+    "field.disposition": ("采纳情况", "Disposition"),
+    "field.code": ("编号", "Code"),
+    "field.version": ("版本", "Version"),
+    "field.revises": ("修订的版本", "Revises"),
+    "field.period_start": ("监测期开始", "Period start"),
+    "field.period_end": ("监测期结束", "Period end"),
+    "field.claimed_tco2e": ("申请减排量（tCO2e）", "Claimed (tCO2e)"),
+    "field.prepared_by_uscc": ("编制单位统一社会信用代码", "Prepared by (USCC)"),
+    "field.prepared_by_name": ("编制单位名称", "Prepared by (name)"),
+    "field.calculation_sheet_sha256": ("计算表 SHA-256", "Calculation sheet SHA-256"),
+    "field.verifier_id": ("核查机构编号", "Verifier id"),
+    "field.verified_tco2e": ("核查减排量（tCO2e）", "Verified (tCO2e)"),
+    "field.issued_tco2e": ("签发减排量（tCO2e）", "Issued (tCO2e)"),
+    "field.project_id": ("项目编号", "Project id"),
+    "field.vintage": ("年度", "Vintage"),
+    "field.amount_tco2e": ("数量（tCO2e）", "Amount (tCO2e)"),
+    "field.purpose": ("用途", "Purpose"),
+    "field.purpose_detail": ("用途说明", "Purpose detail"),
+    "field.legal_document_ref": ("法律文书编号", "Legal document ref"),
+    "field.serials": ("序列号区间（每行一个）", "Serial ranges (one per line)"),
+    "field.required_actions": ("整改要求（每行一项）", "Required actions (one per line)"),
+    "field.deadline_days": ("整改期限（工作日）", "Deadline (working days)"),
+    "field.actions_taken": ("已采取措施（每行一项）", "Actions taken (one per line)"),
+    "field.notes": ("备注", "Notes"),
+    "field.findings": ("发现的问题", "Findings"),
+    "field.internal_notes": ("内部备注", "Internal notes"),
+    "field.severity": ("严重程度", "Severity"),
+    "field.category": ("类别", "Category"),
+    "field.evidence_sha256": ("证据文件 SHA-256", "Evidence SHA-256"),
+    "field.needs_action": ("需要整改", "Needs action"),
+    "field.excess_tco2e": ("超发量（tCO2e）", "Excess (tCO2e)"),
+    "field.message": ("内容", "Message"),
+    "field.subject": ("举报对象", "Subject"),
+    "field.content": ("举报内容", "Content"),
+    "field.year": ("年度", "Year"),
+    "field.proceeds_cny": ("收益（元）", "Proceeds (CNY)"),
+    "field.costs_cny": ("成本（元）", "Costs (CNY)"),
+    "field.returned_to_users_cny": ("返还用户金额（元）", "Returned to users (CNY)"),
+    "field.auditor": ("审计机构", "Auditor"),
+    "field.new_project": ("新项目", "New project"),
+    "field.officers": ("承办经办人用户编号（每行一个）", "Handling officers' user ids (one per line)"),
+    # ·· the enumerated values a form offers
+    "choice.agree": ("同意", "Agree"),
+    "choice.agree_with_changes": ("修改后同意", "Agree with changes"),
+    "choice.disagree": ("不同意", "Disagree"),
+    "choice.project": ("项目", "Project"),
+    "choice.scenario": ("场景", "Scenario"),
+    "choice.re_review": ("重新审查", "Re-review"),
+    "choice.reject": ("不予登记", "Reject"),
+    "choice.rectify": ("责令整改", "Rectify"),
+    "choice.adopted": ("采纳", "Adopted"),
+    "choice.partly_adopted": ("部分采纳", "Partly adopted"),
+    "choice.not_adopted": ("不采纳", "Not adopted"),
+    "choice.large_event": ("大型活动碳中和", "Large event"),
+    "choice.own_operations": ("自身运营抵消", "Own operations"),
+    "choice.voluntary": ("自愿注销", "Voluntary"),
+    "choice.ecological_compensation": ("生态补偿", "Ecological compensation"),
+    "choice.low": ("轻微", "Low"),
+    "choice.medium": ("一般", "Medium"),
+    "choice.high": ("严重", "High"),
+    "choice.critical": ("特别严重", "Critical"),
+    "choice.plan_deviation": ("偏离监测计划", "Plan deviation"),
+    "choice.data_anomaly": ("数据异常", "Data anomaly"),
+    "choice.false_materials": ("材料虚假", "False materials"),
+    "choice.revenue_use": ("收益使用", "Revenue use"),
+    "choice.other": ("其他", "Other"),
+    "choice.1": ("一类", "Class 1"),
+    "choice.2": ("二类", "Class 2"),
+    # ·· a jurisdiction's profile as tables: sections, rules and values in words
+    "profile_section.registration": ("项目与场景登记", "Registration"),
+    "profile_section.methodology": ("方法学备案", "Methodology filing"),
+    "profile_section.issuance": ("减排量签发", "Issuance"),
+    "profile_section.rectification": ("整改", "Rectification"),
+    "profile_section.revenue_audit": ("收益使用审计", "Revenue-use audit"),
+    "profile_section.sla": ("各环节办理时限（工作日）", "Stage time limits (working days)"),
+    "profile_section.clock": ("法定办理时限", "Statutory clock"),
+    "profile_section.panel": ("专家评审组", "Expert panel"),
+    "profile_section.reminders": ("到期提醒", "Reminders"),
+    "profile_rule.separate": ("项目与场景分别登记", "Projects and scenarios registered separately"),
+    "profile_rule.publicity_days": ("公示期（工作日）", "Publicity (working days)"),
+    "profile_rule.publicity_days_max": ("公示期上限（工作日）", "Publicity at most (working days)"),
+    "profile_rule.publication_day_counts": ("发布当日计入公示期", "Publication day counts"),
+    "profile_rule.scenario_joint_review": ("场景联合技术评估", "Scenarios reviewed jointly"),
+    "profile_rule.first_issuance_with_registration": ("登记时可同时首次签发", "First issuance with registration"),
+    "profile_rule.project_classes": ("项目类别", "Project classes"),
+    "profile_rule.commitments": ("申请人承诺事项", "Applicant's commitments"),
+    "profile_rule.tiers": ("方法学层级", "Methodology tiers"),
+    "profile_rule.public_comment": ("公开征求意见", "Public comment"),
+    "profile_rule.comment_days": ("征求意见期（工作日）", "Comment period (working days)"),
+    "profile_rule.publicity": ("公示", "Publicity"),
+    "profile_rule.grace_days": ("被替代版本的过渡期（自然日）", "Grace period of a superseded version (days)"),
+    "profile_rule.tier_priority": ("层级优先顺序", "Tier priority"),
+    "profile_rule.window": ("签发窗口", "Issuance window"),
+    "profile_rule.window_opens": ("窗口开启（月-日）", "Window opens (MM-DD)"),
+    "profile_rule.window_closes": ("窗口关闭（月-日）", "Window closes (MM-DD)"),
+    "profile_rule.expert_review": ("专家评审", "Expert review"),
+    "profile_rule.earliest_date": ("减排量最早起算日", "Earliest reduction date"),
+    "profile_rule.lookback_years": ("可追溯年数", "Look-back years"),
+    "profile_rule.deadline_days": ("整改期限（工作日）", "Deadline (working days)"),
+    "profile_rule.max_rounds": ("最多整改轮次", "Rounds at most"),
+    "profile_rule.on_failure": ("逾期未整改的处理", "When rectification fails"),
+    "profile_rule.false_materials_clawback": ("材料虚假追回已签发减排量", "False materials: claw back issued units"),
+    "profile_rule.anomalous_data_adjustment": ("数据异常核减", "Anomalous data: adjust units"),
+    "profile_rule.enabled": ("启用", "Enabled"),
+    "profile_rule.due": ("报告截止（月-日）", "Report due (MM-DD)"),
+    "profile_rule.min_share": ("返还用户最低比例", "Minimum share returned"),
+    "profile_rule.limit_days": ("办理时限（工作日）", "Time limit (working days)"),
+    "profile_rule.paused_in": ("不计入时限的状态", "States that pause the clock"),
+    "profile_rule.min_size": ("最少人数", "Minimum size"),
+    "profile_rule.size": ("抽取人数", "Drawn size"),
+    "profile_rule.draw": ("随机抽取", "Random draw"),
+    "profile_rule.cool_off_days": ("同一对象回避期（自然日）", "Cool-off on the same subject (days)"),
+    "profile_rule.quorum": ("出具意见的法定比例", "Quorum"),
+    "profile_rule.before_days": ("到期前提醒（工作日）", "Remind before due (working days)"),
+    "profile_word.annual": ("每年集中签发", "Annual campaign"),
+    "profile_word.on_application": ("随时申请", "On application"),
+    "profile_word.revoke": ("撤销登记", "Revoke"),
+    "profile_word.stay_suspended": ("保持暂停", "Stay suspended"),
+    "profile_word.class_I": ("I 类", "Class I"),
+    "profile_word.class_II": ("II 类", "Class II"),
+    "profile_word.level_1": ("一级", "Level 1"),
+    "profile_word.level_2": ("二级", "Level 2"),
+    "profile_word.national": ("国家标准", "National standard"),
+    "profile_word.local": ("地方标准/方法学", "Local standard or methodology"),
+    "profile_word.group": ("团体标准", "Group standard"),
+    "profile_word.1": ("一类", "Class 1"),
+    "profile_word.2": ("二类", "Class 2"),
+    "profile_word.yes": ("是 ✔", "Yes ✔"),
+    "profile_word.no": ("否 ✘", "No ✘"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).
@@ -561,14 +1051,45 @@ class Reason:
         return out
 
 
+class Text(NamedTuple):
+    """A catalogue entry filled in: the Chinese and the English."""
+
+    zh: str
+    en: str
+
+    def said_in(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
 def label(key: str) -> dict[str, str]:
     zh, en = CATALOGUE.get(key, (key, key))
     return {"zh": zh, "en": en}
 
 
+def text(key: str, /, **params: Any) -> Text:
+    """The entry `key` (which must exist) with its `str.format` fields filled in."""
+    zh, en = CATALOGUE[key]
+    return Text(zh.format(**params), en.format(**params))
+
+
+def joined(names: Iterable[tuple[str, str]], sep: str = "sep.list") -> Text:
+    """(zh, en) pairs as one list in each language, each with its own separator."""
+    pairs = list(names)
+    zh_sep, en_sep = CATALOGUE[sep]
+    return Text(zh_sep.join(zh for zh, _ in pairs), en_sep.join(en for _, en in pairs))
+
+
 def reason(key: str, /, field: str | None = None, **params: Any) -> Reason:
+    """The refusal `reason.<key>`; `key` is a code, or `code.variant` (the reason's code is `code`)."""
     zh, en = CATALOGUE[f"reason.{key}"]
-    return Reason(code=key, zh=zh.format(**params), en=en.format(**params), field=field, params=params)
+    return Reason(code=key.split(".", 1)[0], zh=zh.format(**params), en=en.format(**params), field=field,
+                  params=params)
+
+
+def role_required(*roles: str) -> Reason:
+    """403: the action needs one of `roles` in the jurisdiction (named in Chinese, coded in English)."""
+    names = joined((label(f"role.{r}")["zh"], r) for r in roles)
+    return reason("role_required", roles_zh=names.zh, roles_en=names.en)
 
 
 class BilingualError(ValueError):
@@ -578,3 +1099,8 @@ class BilingualError(ValueError):
 
     def __init__(self, zh: str, en: str) -> None:
         super().__init__(f"{zh}{self.SEPARATOR}{en}")
+
+    @classmethod
+    def of(cls, key: str, /, **params: Any) -> BilingualError:
+        """The error worded by the catalogue's `form.<key>`."""
+        return cls(*text(f"form.{key}", **params))

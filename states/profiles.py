@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from states.messages import CATALOGUE
+from states.messages import CATALOGUE, text
 
 PROFILE_DIR = Path(__file__).parent / "jurisdictions"
 
@@ -161,7 +161,8 @@ class Profile(_Strict):
     def cite(self, rule: str) -> dict[str, str]:
         """`basis_zh` / `basis_en` for a reason's text: "（嘉兴办法第十五条）" here, nothing where the seed is silent."""
         zh, en = self.basis.get(rule, ("", ""))
-        return {"basis_zh": f"（{zh}）" if zh else "", "basis_en": f" ({en})" if en else ""}
+        cited = text("text.basis", zh=zh, en=en)
+        return {"basis_zh": cited.zh if zh else "", "basis_en": cited.en if en else ""}
 
     def sla_days(self, name: str) -> int:
         return self.sla[name]

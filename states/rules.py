@@ -7,7 +7,7 @@ from fractions import Fraction
 from math import ceil
 from typing import Any
 
-from states.messages import CATALOGUE, Reason, reason
+from states.messages import CATALOGUE, Reason, label, reason
 from states.spec import RuleInput
 
 
@@ -59,9 +59,9 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
     if m.jurisdiction != inp.case.jurisdiction:
         out.append(reason("methodology_jurisdiction", field="methodology_code", **ref))
     if m.kind != inp.case.subject_kind:
-        kinds = {"project": ("减排项目", "project"), "scenario": ("减排场景", "scenario")}
-        zh, en = kinds.get(m.kind, (m.kind, m.kind))
-        out.append(reason("methodology_kind", field="methodology_code", kind_zh=zh, kind_en=en, **ref))
+        kind = label(f"subject.{m.kind}")
+        out.append(reason("methodology_kind", field="methodology_code", kind_zh=kind["zh"], kind_en=kind["en"],
+                          **ref))
     if m.status == "superseded" and m.grace_until and inp.today <= m.grace_until:
         pass  # still usable during the profile's grace period
     elif m.status == "superseded":

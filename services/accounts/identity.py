@@ -21,7 +21,7 @@ from services.engine.errors import Conflict, Forbidden, Invalid, NotFound, Unaut
 from services.engine.idempotency import Idem, once
 from services.store.engine import Database
 from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
-from states.messages import Reason, reason
+from states.messages import reason, role_required
 from states.profiles import all_profiles
 from states.spec import ADMIN, NATIONAL, ROLES, SYSTEM
 
@@ -64,7 +64,7 @@ def admin_scope(actor: Actor) -> AdminScope:
 def require_admin(actor: Actor) -> AdminScope:
     scope = admin_scope(actor)
     if not scope.national and not scope.jurisdictions:
-        raise Forbidden([reason("role_required", roles_zh="系统管理员", roles_en="admin")])
+        raise Forbidden([role_required(ADMIN)])
     return scope
 
 
@@ -160,12 +160,11 @@ def issue_token(session: Session, user: User, name: str = "api", expires_at: dat
 def _grant_target(session: Session, user_id: int, role: str, jurisdiction: str) -> tuple[User, RoleGrant | None]:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound([Reason("user_unknown", "没有该用户", "No such user", "username")])
+        raise NotFound([reason("user_unknown", field="username")])
     if role not in ROLES:
-        raise Invalid([Reason("role_unknown", f"未知角色：{role}", f"Unknown role: {role}", "role")])
+        raise Invalid([reason("role_unknown", field="role", role=role)])
     if session.get(Jurisdiction, jurisdiction) is None:
-        raise Invalid([Reason("unknown_jurisdiction", f"未知辖区：{jurisdiction}",
-                              f"Unknown jurisdiction: {jurisdiction}", "jurisdiction")])
+        raise Invalid([reason("unknown_jurisdiction", field="jurisdiction", code=jurisdiction)])
     if jurisdiction == NATIONAL and role != ADMIN:
         raise Invalid([reason("national_admin_only", field="role", role=role)])
     held = session.exec(select(RoleGrant).where(RoleGrant.user_id == user_id, RoleGrant.role == role,
@@ -185,8 +184,7 @@ def grant_role(session: Session, user_id: int, role: str, jurisdiction: str, by:
     _may_grant(by, jurisdiction)
     user, held = _grant_target(session, user_id, role, jurisdiction)
     if held is not None:
-        raise Invalid([Reason("role_held", f"{user.username} 已拥有该角色", f"{user.username} already holds that role",
-                              "role")])
+        raise Invalid([reason("role_held", field="role", username=user.username)])
     grant = RoleGrant(user_id=user_id, role=role, jurisdiction=jurisdiction)
     session.add(grant)
     session.flush()
@@ -201,8 +199,7 @@ def revoke_role(session: Session, user_id: int, role: str, jurisdiction: str, by
     _may_grant(by, jurisdiction)
     user, held = _grant_target(session, user_id, role, jurisdiction)
     if held is None:
-        raise Invalid([Reason("role_not_held", f"{user.username} 未拥有该角色",
-                              f"{user.username} does not hold that role", "role")])
+        raise Invalid([reason("role_not_held", field="role", username=user.username)])
     session.delete(held)
     audit.append(session, stream="system", at=clock.now(), actor_id=by.user_id, actor_role=by.role_label,
                  event="role_revoked", payload={"user_id": user_id, "username": user.username, "role": role,
@@ -213,17 +210,15 @@ def register_organisation(db: Database, actor: Actor, *, uscc: str, name: str, i
                           ) -> dict[str, Any]:
     """An applicant registers the organisation they apply for (a checked USCC); one per account."""
     if not any(r == "applicant" for r, _ in actor.grants):
-        raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
+        raise Forbidden([role_required("applicant")])
 
     def command(session: Session) -> tuple[int, dict[str, Any]]:
         user = session.get(User, actor.user_id)
         if user is None or user.org_id is not None:
-            raise Conflict([Reason("org_linked", "您的账户已关联申请单位", "Your account already has an organisation")])
+            raise Conflict([reason("org_linked")])
         if session.exec(select(Organisation).where(Organisation.uscc == uscc)).first():
             # Knowing a code is no proof of belonging to the organisation: its own users must invite you.
-            raise Conflict([Reason("org_exists", "该统一社会信用代码已注册，请联系该单位的账户管理人",
-                                   "This credit code is already registered; ask that organisation to add you",
-                                   "uscc")])
+            raise Conflict([reason("org_exists", field="uscc")])
         org = Organisation(uscc=uscc, name=name, created_at=clock.now())
         session.add(org)
         session.flush()

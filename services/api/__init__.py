@@ -29,6 +29,7 @@ from services.api.routes import (
 )
 from services.bootstrap import wire
 from services.store.engine import Database
+from states.messages import text
 
 STATIC = Path(__file__).with_name("static")
 
@@ -65,7 +66,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
             if app.state.orchestrator:
                 app.state.orchestrator.stop()
 
-    app = App(title="碳普惠审批系统 Carbon-inclusion approvals", version="0.1.0", docs_url=None,
+    app = App(title=" ".join(text("system.name")), version="0.1.0", docs_url=None,
               redoc_url=None, lifespan=lifespan)
     app.trusted_proxies = os.environ.get("TRUSTED_PROXIES", "")
     app.state.db = db

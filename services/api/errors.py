@@ -14,14 +14,11 @@ from starlette.requests import ClientDisconnect
 
 from services.engine.errors import CommandError
 from services.engine.forms_errors import reasons_from_errors
+from states.messages import Reason, reason
 
 log = logging.getLogger("carbon.api")
 
-HTTP_REASONS = {
-    404: ("未找到请求的资源", "Not found"),
-    405: ("不支持该请求方法", "Method not allowed"),
-    413: ("请求体过大", "Request body too large"),
-}
+HTTP_REASONS = {404: "http.not_found", 405: "http.method_not_allowed", 413: "http.too_large"}
 
 
 def _clean(value: Any) -> Any:  # noqa: ANN401
@@ -35,9 +32,8 @@ def _clean(value: Any) -> Any:  # noqa: ANN401
     return value
 
 
-def _invalid(zh: str, en: str) -> JSONResponse:
-    return JSONResponse({"error": {"status": 422, "code": "invalid", "reasons": [
-        {"code": "out_of_range", "zh": zh, "en": en}]}}, status_code=422)
+def _invalid(said: Reason) -> JSONResponse:
+    return JSONResponse({"error": {"status": 422, "code": "invalid", "reasons": [said.as_dict()]}}, status_code=422)
 
 
 def install(app: FastAPI) -> None:
@@ -50,16 +46,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         # an identifier or a date beyond what the database (or the calendar) can hold
-        return _invalid("数值或日期超出允许范围", f"A number or date is out of range: {exc}")
+        return _invalid(reason("out_of_range", error=exc))
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
-        return _invalid("数值超出数据库允许范围", "A number is out of the range the database holds")
+        return _invalid(reason("out_of_range.database"))
 
     @app.exception_handler(StatementError)
     async def _statement(request: Request, exc: StatementError) -> JSONResponse:
         if isinstance(exc.orig, OverflowError | ValueError):
-            return _invalid("数值或日期超出允许范围", f"A value is out of range: {exc.orig}")
+            return _invalid(reason("out_of_range.value", error=exc.orig))
         return await _unexpected(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -70,17 +66,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        zh, en = HTTP_REASONS.get(exc.status_code, ("请求错误", str(exc.detail)))
-        return JSONResponse({"error": {"status": exc.status_code, "code": "http",
-                                       "reasons": [{"code": "http", "zh": zh, "en": en}]}},
+        said = reason(HTTP_REASONS.get(exc.status_code, "http.bad_request"), detail=str(exc.detail))
+        return JSONResponse({"error": {"status": exc.status_code, "code": "http", "reasons": [said.as_dict()]}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, ClientDisconnect):  # the client left, or the edge cut its body off: nothing to log
             return JSONResponse({}, status_code=400)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": {"status": 500, "code": "internal", "reasons": [
-            {"code": "internal", "zh": "服务器内部错误，已记录", "en": "Internal error; it has been logged"}]}},
-            status_code=500)
+        return JSONResponse({"error": {"status": 500, "code": "internal", "reasons": [reason("internal").as_dict()]}},
+                            status_code=500)
 
     app.add_exception_handler(Exception, _unexpected)

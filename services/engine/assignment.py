@@ -35,15 +35,15 @@ def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[TaskReco
     case_id = session.execute(sa.select(Task.case_id).where(Task.id == task_id)).scalar()
     case = records.lock_case(session, records.LOCK_CASE, {"case_id": case_id}) if case_id is not None else None
     if case is None:
-        raise NotFound.of("任务", "Task")
+        raise NotFound.of("task")
     task = next((t for t in records.open_tasks(session, [case.id])[case.id] if t.id == task_id), None)
     if task is None:
         role = session.execute(sa.select(Task.role).where(Task.id == task_id)).scalar_one()
         if not actor.holds(role, case.jurisdiction):
-            raise NotFound.of("任务", "Task")
+            raise NotFound.of("task")
         raise Conflict([reason("task_not_open")])
     if not actor.holds(task.role, task.jurisdiction) and task.assignee_id != actor.user_id:
-        raise NotFound.of("任务", "Task")
+        raise NotFound.of("task")
     return task, case
 
 

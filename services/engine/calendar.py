@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from lunardate import LunarDate
 
+from states.messages import joined, text
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ONE_DAY = timedelta(days=1)
 
@@ -93,19 +95,19 @@ def _rule_holidays(year: int) -> dict[date, str]:
         raise ValueError(f"no provisional holiday rule for year {year}")
     spring = _lunar(year, 1, 1)
     # 除夕 = the day before 正月初一: 腊月 has 29 or 30 days, so not always 腊月三十.
-    days: list[tuple[date, str]] = [(date(year, 1, 1), "元旦")]
-    days += [(spring + timedelta(days=i), "春节") for i in range(-1, 3)]
-    qingming = next(d for d, term in chinese_calendar.get_solar_terms(
-        date(year, 4, 1), date(year, 4, 30)) if term == "清明")
-    days += [(qingming, "清明节"), (date(year, 5, 1), "劳动节"),
-             (date(year, 5, 2), "劳动节"),
-             (_lunar(year, 5, 5), "端午节"),
-             (_lunar(year, 8, 15), "中秋节")]
-    days += [(date(year, 10, d), "国庆节") for d in (1, 2, 3)]
-    result: dict[date, str] = {}
-    for day, name in days:  # 中秋 can coincide with 国庆 (e.g. 2028-10-03)
-        result[day] = f"{result[day]}、{name}" if day in result else name
-    return result
+    days: list[tuple[date, str]] = [(date(year, 1, 1), "new_year")]
+    days += [(spring + timedelta(days=i), "spring_festival") for i in range(-1, 3)]
+    # 清明 is April's first solar term (谷雨 the second, around the 20th)
+    qingming = min(d for d, _ in chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 30)))
+    days += [(qingming, "qingming"), (date(year, 5, 1), "labour_day"),
+             (date(year, 5, 2), "labour_day"),
+             (_lunar(year, 5, 5), "dragon_boat"),
+             (_lunar(year, 8, 15), "mid_autumn")]
+    days += [(date(year, 10, d), "national_day") for d in (1, 2, 3)]
+    named: dict[date, list[tuple[str, str]]] = {}
+    for day, holiday in days:  # 中秋 can coincide with 国庆 (e.g. 2028-10-03)
+        named.setdefault(day, []).append(text(f"holiday.{holiday}"))
+    return {day: joined(names).zh for day, names in named.items()}
 
 
 class WorkingCalendar:

@@ -33,7 +33,7 @@ from services.store.engine import Database
 from services.store.records import CaseRecord, TaskRecord
 from services.store.tables import Task, User
 from states.machine import procedure, runner
-from states.messages import label, reason
+from states.messages import label, reason, role_required
 from states.profiles import Profile, get_profile
 from states.spec import PUBLIC, SYSTEM, ProcedureSpec, RuleInput, TransitionSpec
 
@@ -84,7 +84,7 @@ def lock_case(session: Session, case_id: int, actor: Actor | None = None) -> Cas
     statement = records.LOCK_CASE if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(actor)
     case = records.lock_case(session, statement, {"case_id": case_id})
     if case is None:
-        raise NotFound.of("案件", "Case")
+        raise NotFound.of("case")
     return case
 
 
@@ -164,8 +164,7 @@ def find_arrows(run: Run) -> None:
 def check_role(run: Run) -> None:
     roles = run.arrows[0].roles
     if not any(run.cmd.actor.holds(r, run.case.jurisdiction) for r in roles):
-        raise Forbidden([reason("role_required", roles_zh="、".join(label(f"role.{r}")["zh"] for r in roles),
-                                roles_en=", ".join(roles))])
+        raise Forbidden([role_required(*roles)])
 
 
 def check_owner(run: Run) -> None:
@@ -208,7 +207,7 @@ def _named_task(run: Run) -> TaskRecord:
     if named is None:
         case_id = run.session.execute(sa.select(Task.case_id).where(Task.id == run.cmd.task_id)).scalar()
         if case_id != run.case.id:
-            raise NotFound.of("任务", "Task")
+            raise NotFound.of("task")
         raise Conflict([reason("task_not_open")])
     if run.cmd.trigger not in named.triggers:
         raise Invalid([reason("trigger_not_of_task", allowed=", ".join(named.triggers))])

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from states.messages import CATALOGUE, VALIDATION_ZH, BilingualError, Reason, reason
+from states.messages import CATALOGUE, VALIDATION_ZH, BilingualError, Reason, reason, text
 
 
 def _loc(loc: Sequence[Any], prefix: str | None) -> str:
@@ -22,19 +22,19 @@ def reason_from_error(err: Mapping[str, Any], prefix: str | None = None) -> Reas
     en = str(err.get("msg", ""))
     ctx = dict(err.get("ctx") or {})
     if kind in ("value_error", "assertion_error"):
-        text = str(ctx.get("error", en))
-        text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if BilingualError.SEPARATOR in text:
-            zh, en = text.split(BilingualError.SEPARATOR, 1)
+        said = str(ctx.get("error", en))
+        said = said.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if BilingualError.SEPARATOR in said:
+            zh, en = said.split(BilingualError.SEPARATOR, 1)
             return Reason(code=kind, zh=zh, en=en, field=_loc(err.get("loc", ()), prefix))
-        en = text
+        en = said
     if kind not in VALIDATION_ZH and f"reason.{kind}" in CATALOGUE:  # a form's own error (PydanticCustomError)
         return reason(kind, field=_loc(err.get("loc", ()), prefix), **ctx)
     template = VALIDATION_ZH.get(kind)
     try:
-        zh = template.format(**ctx) if template else f"输入无效：{en}"
+        zh = template.format(**ctx) if template else text("text.invalid_input", error=en).zh
     except (KeyError, IndexError):
-        zh = f"输入无效：{en}"
+        zh = text("text.invalid_input", error=en).zh
     return Reason(code=kind, zh=zh, en=en, field=_loc(err.get("loc", ()), prefix))
 
 

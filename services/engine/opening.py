@@ -26,7 +26,7 @@ from services.store import records, unit_of_work
 from services.store.engine import Database
 from services.store.records import CaseRecord
 from states.machine import PROCEDURES, ProcedureUnavailable, procedure
-from states.messages import Reason, reason
+from states.messages import Reason, reason, role_required
 from states.profiles import Profile, get_profile
 from states.spec import ProcedureSpec, RuleInput
 
@@ -77,7 +77,7 @@ def create(db: Database, *, actor: Actor, procedure_name: str, jurisdiction: str
     at once; the opening rules run before anything is stored."""
     spec, form = _request(procedure_name, jurisdiction, application)
     if not actor.holds("applicant", jurisdiction):
-        raise Forbidden([reason("role_required", roles_zh="申请主体", roles_en="applicant")])
+        raise Forbidden([role_required("applicant")])
     if actor.org_id is None:
         raise Forbidden([reason("no_organisation")])
 

@@ -63,7 +63,7 @@ def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     """The case, read (not locked), or 404 when there is none the actor may see."""
     case = session.exec(select(Case).where(Case.id == case_id, visible(actor))).first()
     if case is None:
-        raise NotFound.of("案件", "Case")
+        raise NotFound.of("case")
     return case
 
 

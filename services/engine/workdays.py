@@ -19,7 +19,7 @@ from services.engine.calendar import DayOverride, WorkingCalendar, end_of_day_ut
 from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.store.tables import CalendarOverride, CalendarYear, Notice, Task, Timer
-from states.messages import Reason, reason
+from states.messages import Reason, label, reason
 from states.profiles import get_profile
 from states.spec import NATIONAL
 
@@ -77,8 +77,10 @@ def _problems(year: int, days: list[DayOverride], jurisdiction: str) -> list[Rea
     seen: set[date] = set()
     for d in days:
         if d.day in seen:
+            where = label(f"jurisdiction.{NATIONAL}") if jurisdiction == NATIONAL else None
             problems.append(reason("calendar_duplicate", field="days", day=d.day.isoformat(),
-                                   jurisdiction="全国/national" if jurisdiction == NATIONAL else jurisdiction))
+                                   jurisdiction_zh=where["zh"] if where else jurisdiction,
+                                   jurisdiction_en=where["en"] if where else jurisdiction))
         seen.add(d.day)
     return problems
 

@@ -47,7 +47,7 @@ from services.store.tables import (
     User,
     WebhookEndpoint,
 )
-from states.messages import label
+from states.messages import Text, label, text
 
 log = logging.getLogger("carbon.dispatch")
 
@@ -190,7 +190,7 @@ def retry(db: Database, row_id: int, actor_id: int | None, scope: AdminScope, ca
     def command(session: Session) -> tuple[int, dict[str, Any]]:
         found = session.exec(_with_whose().where(Outbox.id == row_id)).first()
         if found is None or not scope.covers(found[1]):
-            raise NotFound.of("发件箱记录", "Outbox row")
+            raise NotFound.of("outbox_row")
         row = found[0]
         row.status, row.attempts, row.available_at, row.locked_until = "pending", 0, clock.now(), None
         session.add(row)
@@ -258,14 +258,14 @@ def _recipients(session: Session, row: Outbox) -> list[User]:
     return list({u.id: u for u in session.exec(q) if u.active}.values())
 
 
-def _title(row: Outbox) -> tuple[str, str]:
+def _title(row: Outbox) -> Text:
     event = row.payload.get("event", row.kind)
     case_id = row.payload.get("case_id")
     if event.startswith("entered:"):
         state = label(f"state.{event.split(':', 1)[1]}")
-        return f"案件 #{case_id} 进入“{state['zh']}”", f"Case #{case_id} is now “{state['en']}”"
+        return text("title.case_entered", case=case_id, state_zh=state["zh"], state_en=state["en"])
     named = label(f"notification.{event}")
-    return f"案件 #{case_id}：{named['zh']}", f"Case #{case_id}: {named['en']}"
+    return text("title.case_event", case=case_id, event_zh=named["zh"], event_en=named["en"])
 
 
 def notify(db: Database, row: Outbox, channels: Channels) -> None:

@@ -31,19 +31,12 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from states.messages import text
+
 FONT = "STSong-Light"
 MONO = "Courier"  # one of the 14 standard PDF fonts: no file needed either
 
-TITLE_ZH = "碳普惠核证减排量注销证明"
-TITLE_EN = "Certificate of Retirement of Carbon-Inclusion Certified Reductions"
-CLOSING_ZH = "上述减排量已注销，不可重复使用和交易。"
-CLOSING_EN = "The reductions above have been retired and may not be used again or traded."
-VERIFY_ZH = "可通过上述网址核验本证明。"
-VERIFY_EN = "This certificate can be verified at the address above."
-LOG_ZH = ("本次注销的账本记录在登记系统的透明日志（RFC 9162）中。核验：用公布的日志公钥验证签名，再按 RFC 9162 "
-          "第 2.1.3.2 节验证下列包含证明（python -m services.transparency.check，或 /public/log）。")
-LOG_EN = ("To check: verify the signature with the published log key, then this inclusion proof per RFC 9162 "
-          "§2.1.3.2 (python -m services.transparency.check, or /public/log).")
+IDEOGRAPHIC_SPACE = "\u3000"
 
 INK = colors.HexColor("#1f2937")
 MUTED = colors.HexColor("#6b7280")
@@ -93,11 +86,22 @@ def fingerprint(data: CertificateData) -> str:
 
 def date_zh(d: date) -> str:
     """2026-03-02 → 2026年3月2日."""
-    return f"{d.year}年{d.month}月{d.day}日"
+    return text("certificate.long_date", year=d.year, month=d.month, day=d.day).zh
 
 
 def amount_zh(amount: int) -> str:
-    return f"{amount:,} 吨二氧化碳当量 (tCO2e)"
+    return text("certificate.tonnes", amount=amount).zh
+
+
+def _both(key: str, **params: Any) -> str:
+    """A line of the certificate says its thing in Chinese, then in English (the catalogue's `key`)."""
+    return " ".join(text(key, **params))
+
+
+def _labelled(key: str, value: str) -> str:
+    """`<zh> <en>：<value>`: a named value, the name in both languages (the value is markup, not escaped)."""
+    name = text(key)
+    return text("certificate.labelled", zh=name.zh, en=name.en, value=value).zh
 
 
 def _t(text: str) -> str:
@@ -168,23 +172,27 @@ class _NumberedCanvas(Canvas):
         self.rect(12 * mm, 12 * mm, PAGE_W - 24 * mm, PAGE_H - 24 * mm)
         self.setFillColor(MUTED)
         self.setFont(FONT, 8)
-        footer = f"证明编号 No. {self._certificate_number}    第 {page} 页 / 共 {total} 页 (page {page} of {total})"
+        numbered = text("certificate.page", page=page, total=total)
+        footer = f"{_both('certificate.number')} {self._certificate_number}    {numbered.zh} ({numbered.en})"
         self.drawCentredString(PAGE_W / 2, 14.5 * mm, footer)
         if page > 1:
-            self.drawCentredString(PAGE_W / 2, PAGE_H - 16.5 * mm, f"{TITLE_ZH}（续） {TITLE_EN} (continued)")
+            title = text("certificate.title")
+            self.drawCentredString(PAGE_W / 2, PAGE_H - 16.5 * mm,
+                                   _both("certificate.continued", title_zh=title.zh, title_en=title.en))
         self.restoreState()
 
 
 # -- the document -----------------------------------------------------------------------------------
 
-def _label(st: dict[str, ParagraphStyle], zh: str, en: str) -> list[Paragraph]:
+def _label(st: dict[str, ParagraphStyle], key: str, **params: Any) -> list[Paragraph]:
+    zh, en = text(key, **params)
     return [Paragraph(_t(zh), st["label"]), Paragraph(_t(en), st["label_en"])]
 
 
 def _serial_rows(st: dict[str, ParagraphStyle], serials: list[str], value_w: float) -> list[list[Any]]:
     """Rows of [label, serial, serial] (two columns when every serial fits in half the width, else
     one spanning both); one table row per line so the table can break across pages anywhere."""
-    label = _label(st, "减排量序列号", f"Serial numbers ({len(serials)})")
+    label = _label(st, "certificate.serials", count=len(serials))
     if not serials:
         return [[label, Paragraph("—", st["value"]), ""]]
     half = value_w / 2 - 2 * CELL_PAD
@@ -208,14 +216,15 @@ def _log_proof(log: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     signature = next((line for line in log["checkpoint"].splitlines() if line.startswith("\u2014")), "")
     return [
         Spacer(1, 2 * mm),
-        Paragraph(f"透明日志包含证明 Transparency-log inclusion proof：叶子序号 Leaf index "
-                  f"{mono}{log['leaf_index']}</font>　树大小 Tree size {mono}{log['tree_size']}</font>", st["small"]),
-        Paragraph(f"树根 Root：{mono}{_t(log['root'])}</font>", st["proof_label"]),
-        Paragraph(f"叶子哈希 Leaf hash：{mono}{_t(log['leaf_hash'] or '')}</font>", st["proof_label"]),
+        Paragraph(_labelled("certificate.proof", f"{_both('certificate.leaf_index')} {mono}{log['leaf_index']}</font>"
+                            f"{IDEOGRAPHIC_SPACE}{_both('certificate.tree_size')} {mono}{log['tree_size']}</font>"),
+                  st["small"]),
+        Paragraph(_labelled("certificate.root", f"{mono}{_t(log['root'])}</font>"), st["proof_label"]),
+        Paragraph(_labelled("certificate.leaf_hash", f"{mono}{_t(log['leaf_hash'] or '')}</font>"), st["proof_label"]),
         *[Paragraph(_t(line).replace(" ", "&nbsp;"), st["proof"]) for line in pairs],
-        Paragraph(f"签名 Signature：{mono}{_t(signature)}</font>", st["proof_label"]),
+        Paragraph(_labelled("certificate.signature", f"{mono}{_t(signature)}</font>"), st["proof_label"]),
         Spacer(1, 1 * mm),
-        Paragraph(_t(f"{LOG_ZH} {LOG_EN}"), st["small_muted"]),
+        Paragraph(_t(_both("certificate.log")), st["small_muted"]),
     ]
 
 
@@ -228,15 +237,15 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle], log: dict[str, 
         purpose.append(Paragraph(_t(data.purpose_detail), st["detail"]))
 
     head = [
-        [_label(st, "注销主体", "Holder"), Paragraph(_t(data.holder_name), st["value"]), ""],
-        [_label(st, "统一社会信用代码", "USCC"), Paragraph(_t(data.holder_uscc), st["value"]), ""],
-        [_label(st, "注销数量", "Amount"), Paragraph(_t(amount_zh(data.amount_tco2e)), st["value"]), ""],
-        [_label(st, "注销用途", "Purpose"), purpose, ""],
-        [_label(st, "注销日期", "Date"),
+        [_label(st, "certificate.holder"), Paragraph(_t(data.holder_name), st["value"]), ""],
+        [_label(st, "certificate.uscc"), Paragraph(_t(data.holder_uscc), st["value"]), ""],
+        [_label(st, "certificate.amount"), Paragraph(_t(amount_zh(data.amount_tco2e)), st["value"]), ""],
+        [_label(st, "certificate.purpose"), purpose, ""],
+        [_label(st, "certificate.date"),
          Paragraph(_t(f"{date_zh(data.retired_on)} ({data.retired_on.isoformat()})"), st["value"]), ""],
     ]
     serials = _serial_rows(st, data.serials, value_w)
-    tail = [[_label(st, "出具机构", "Issued by"), Paragraph(_t(data.operator_zh), st["value"]), ""]]
+    tail = [[_label(st, "certificate.issuer"), Paragraph(_t(data.operator_zh), st["value"]), ""]]
     rows = head + serials + tail
 
     first_serial, last_serial = len(head), len(head) + len(serials) - 1
@@ -261,28 +270,29 @@ def _story(data: CertificateData, st: dict[str, ParagraphStyle], log: dict[str, 
     table.setStyle(TableStyle(commands))
 
     url = escape(data.verification_url, {'"': "&quot;"})
+    title, closing = text("certificate.title"), text("certificate.closing")
     return [
-        Paragraph(_t(f"{data.jurisdiction_zh}碳普惠"), st["scheme"]),
-        Paragraph(_t(TITLE_ZH), st["title"]),
-        Paragraph(_t(TITLE_EN), st["subtitle"]),
+        Paragraph(_t(text("certificate.scheme", jurisdiction=data.jurisdiction_zh).zh), st["scheme"]),
+        Paragraph(_t(title.zh), st["title"]),
+        Paragraph(_t(title.en), st["subtitle"]),
         Spacer(1, 5 * mm),
-        Paragraph(_t(f"证明编号 No. {data.number}"), st["number"]),
+        Paragraph(_t(f"{_both('certificate.number')} {data.number}"), st["number"]),
         Spacer(1, 5 * mm),
         table,
         Spacer(1, (5 if log else 8) * mm),
         KeepTogether([
-            Paragraph(_t(CLOSING_ZH), st["closing"]),
-            Paragraph(_t(CLOSING_EN), st["closing_en"]),
+            Paragraph(_t(closing.zh), st["closing"]),
+            Paragraph(_t(closing.en), st["closing_en"]),
             Spacer(1, 8 * mm),
             Paragraph(_t(data.operator_zh), st["sign"]),
             Paragraph(_t(date_zh(data.retired_on)), st["sign"]),
             Spacer(1, (5 if log else 10) * mm),  # room for the inclusion proof on the first page
-            Paragraph(f"核验网址 Verification URL：<link href=\"{url}\">{_t(data.verification_url)}</link>",
+            Paragraph(_labelled("certificate.url", f'<link href="{url}">{_t(data.verification_url)}</link>'),
                       st["small"]),
-            Paragraph(f"数据指纹 Fingerprint (SHA-256)：<font name=\"{MONO}\">{_t(data.sha256_of_data)}</font>",
+            Paragraph(_labelled("certificate.fingerprint", f'<font name="{MONO}">{_t(data.sha256_of_data)}</font>'),
                       st["small"]),
             Spacer(1, 2 * mm),
-            Paragraph(_t(f"{VERIFY_ZH} {VERIFY_EN}"), st["small_muted"]),
+            Paragraph(_t(_both("certificate.verify")), st["small_muted"]),
         ]),
         *(_log_proof(log, st) if log else []),
     ]
@@ -292,15 +302,16 @@ def render_pdf(data: CertificateData, log: dict[str, Any] | None = None) -> byte
     """The certificate as an A4 PDF; the same data gives the same bytes. `log`: the retirement's
     inclusion proof in the transparency log (services.procedures.issuance.certificate_log), once sequenced."""
     _ensure_font()
+    title = text("certificate.title")
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
         pagesize=A4,
         leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm, bottomMargin=MARGIN + 4 * mm,
-        title=f"{TITLE_ZH} {data.number}",
+        title=f"{title.zh} {data.number}",
         author=data.operator_zh,
-        subject=f"{TITLE_EN} — {data.holder_name}",
-        keywords=[data.number, "碳普惠", "注销证明"],
+        subject=f"{title.en} — {data.holder_name}",
+        keywords=[data.number, text("scheme.name").zh, text("certificate.short").zh],
         creator="carbon-inclusion",
         lang="zh-CN",
         invariant=1,

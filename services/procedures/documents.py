@@ -36,7 +36,7 @@ from services.procedures.panels import PANEL_SEAT
 from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure
-from states.messages import Reason, label, reason
+from states.messages import Reason, joined, label, reason, role_required
 from states.spec import SYSTEM
 
 MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
@@ -182,10 +182,9 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
         chosen = visibility or choices[0]
         if chosen not in choices:
             names = label(f"visibility.{chosen}")
+            allowed = joined((label(f"visibility.{v}")["zh"], v) for v in choices)
             raise Invalid([reason("document_visibility_not_yours", field="visibility", given_zh=names["zh"],
-                                  given_en=names["en"],
-                                  allowed_zh="、".join(label(f"visibility.{v}")["zh"] for v in choices),
-                                  allowed_en=", ".join(choices))])
+                                  given_en=names["en"], allowed_zh=allowed.zh, allowed_en=allowed.en)])
         owner = _owner(actor, case)
         now = clock.now()
         doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
@@ -219,7 +218,7 @@ def readable(session: Session, actor: Actor, document_id: int) -> Document:
     case = session.get(Case, doc.case_id) if doc is not None and doc.case_id else None
     if doc is None or case is None or not can_see(session, actor, case) or not session.exec(
             select(Document.id).where(Document.id == doc.id, _readable(session, actor, case))).first():
-        raise NotFound.of("文件", "Document")
+        raise NotFound.of("document")
     return doc
 
 
@@ -242,7 +241,7 @@ def public_document(session: Session, version_id: int, document_id: int) -> Docu
     doc = session.exec(select(Document).where(Document.id == document_id,
                                               Document.methodology_version_id == version_id, PUBLISHABLE)).first()
     if doc is None:
-        raise NotFound.of("文件", "Document")
+        raise NotFound.of("document")
     return doc
 
 
@@ -254,9 +253,9 @@ def set_publication(db: Database, *, case_id: int, document_id: int, actor: Acto
         case = lock_case(session, case_id, actor)
         doc = session.get(Document, document_id)
         if doc is None or doc.case_id != case.id:
-            raise NotFound.of("文件", "Document")
+            raise NotFound.of("document")
         if not actor.holds("approver", case.jurisdiction):
-            raise Forbidden([reason("role_required", roles_zh=label("role.approver")["zh"], roles_en="approver")])
+            raise Forbidden([role_required("approver")])
         closed = procedure(case.procedure, case.jurisdiction).state(case.state).terminal
         if not published and closed and doc.published_at is not None:
             raise Conflict([reason("publication_final")])

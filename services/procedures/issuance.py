@@ -50,12 +50,8 @@ from states.effects import (
 )
 from states.issuance import ISSUED
 from states.machine import procedure
-from states.messages import label
+from states.messages import label, text
 from states.profiles import Profile, all_profiles
-
-PURPOSES_ZH = {"large_event": "大型活动碳中和", "own_operations": "生产经营活动碳中和", "voluntary": "自愿注销",
-               "ecological_compensation": "生态环境损害替代性修复"}
-
 
 # --- opening -------------------------------------------------------------------------------------
 
@@ -73,15 +69,15 @@ def link_subject(ctx: Ctx, effect: LinkSubject) -> None:
         app["project_id"] = project.id
     found = ctx.session.get(Project, app["project_id"])
     if found is None or (case.applicant_org_id is not None and found.owner_org_id != case.applicant_org_id):
-        raise NotFound.of("项目", "Project")
+        raise NotFound.of("project")
     case.project_id, case.vintage, case.subject_kind = found.id, app["vintage"], found.kind
-    case.application = {**app, "title": f"{found.title} {app['vintage']}年度减排量"}
+    case.application = {**app, "title": text("title.issuance", project=found.title, vintage=app["vintage"]).zh}
 
 
 def record_holder(ctx: Ctx, effect: RecordHolder) -> None:
     app = ctx.case.application
     ctx.case.application = {**app, "holder_org_id": ctx.case.applicant_org_id,
-                            "title": f"注销 {app['amount_tco2e']} tCO2e"}
+                            "title": text("title.retirement", amount=app["amount_tco2e"]).zh}
 
 
 def open_case(session: Session, project: Project, vintage: int, why: dict[str, Any]) -> Case:
@@ -143,9 +139,10 @@ def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
     assert org is not None
     base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     data = CertificateData(
-        number=number, jurisdiction_zh=ctx.profile.name_zh, operator_zh=f"{ctx.profile.name_zh}碳普惠运营管理机构",
+        number=number, jurisdiction_zh=ctx.profile.name_zh,
+        operator_zh=text("text.operator", jurisdiction=ctx.profile.name_zh).zh,
         holder_name=org.name, holder_uscc=org.uscc, amount_tco2e=app["amount_tco2e"], serials=entry.serials,
-        purpose_zh=PURPOSES_ZH[app["purpose"]],
+        purpose_zh=text(f"purpose.{app['purpose']}").zh,
         purpose_detail=" ".join(x for x in (app["purpose_detail"], app.get("legal_document_ref") or "") if x),
         retired_on=ctx.today, verification_url=f"{base}/api/v1/public/certificates/{number}", sha256_of_data="")
     data = replace(data, sha256_of_data=fingerprint(data))

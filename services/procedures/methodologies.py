@@ -20,7 +20,7 @@ from services.engine.work import enqueue
 from services.store.engine import Database
 from services.store.tables import Document, MethodologyVersion
 from states.effects import FileMethodology
-from states.messages import Reason, reason
+from states.messages import reason, role_required
 
 
 def withdraw(db: Database, version_id: int, actor: Actor, why: str, idempotency_key: str | None = None
@@ -31,12 +31,11 @@ def withdraw(db: Database, version_id: int, actor: Actor, why: str, idempotency_
         m = session.exec(select(MethodologyVersion).where(MethodologyVersion.id == version_id)
                          .with_for_update()).first()
         if m is None:
-            raise NotFound.of("方法学", "Methodology")
+            raise NotFound.of("methodology")
         if not actor.holds("approver", m.jurisdiction):
-            raise Forbidden([reason("role_required", roles_zh="主管部门审定人", roles_en="approver")])
+            raise Forbidden([role_required("approver")])
         if m.status != "filed":
-            raise Conflict([Reason("not_filed", f"该版本状态为{m.status}，不能撤销", f"The version is {m.status}",
-                                   "status")])
+            raise Conflict([reason("not_filed", field="status", status=m.status)])
         m.status = "withdrawn"
         session.add(m)
         payload = {"methodology_version_id": m.id, "code": m.code, "version": m.version, "reason": why}

@@ -26,7 +26,7 @@ from services.store.engine import Database
 from services.store.tables import AuditEvent, Case, ReportHandler, ReportIdentity, User
 from states.effects import AssignHandlers, WithdrawHandlers
 from states.machine import procedure
-from states.messages import label, reason
+from states.messages import label, reason, text
 
 # Following a report (Jiaxing art. 27: reply to the reporter). The secret is 144 random bits: guessing
 # it is hopeless, so a limit on a receipt alone would add no security and would let anyone who learns
@@ -56,7 +56,8 @@ def lodge_report(db: Database, jurisdiction: str, form: Any, caller: Actor = PUB
         secret = secrets.token_urlsafe(18)
         receipt = f"RPT-{local_date(clock.now()):%Y%m%d}-{secrets.token_hex(4).upper()}"
         case, _ = open_case(session, spec, jurisdiction=jurisdiction, actor=PUBLIC_ACTOR, form=form, role="public",
-                            application={**public_part, "title": f"举报：{data['subject']}"}, subject_kind="report",
+                            application={**public_part, "title": text("title.report", subject=data["subject"]).zh},
+                            subject_kind="report",
                             payload={"subject": data["subject"]})
         session.add(ReportIdentity(case_id=case.id, receipt_sha256=receipt_digest(receipt),
                                    secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
@@ -153,12 +154,12 @@ def read_reporter(db: Database, case_id: int, actor: Actor) -> dict[str, str]:
     with db.write() as session:
         case = lock_case(session, case_id, actor)
         if case.procedure != "report":
-            raise NotFound.of("案件", "Case")
+            raise NotFound.of("case")
         if not _may_read(session, case, actor):
             raise Forbidden([reason("reporter_not_handler")])
         identity = session.get(ReportIdentity, case.id)
         if identity is None:
-            raise NotFound.of("举报人", "Reporter")
+            raise NotFound.of("reporter")
         audit.append_case(session, case, at=now, actor_id=actor.user_id, actor_role="case_officer",
                           event=READ_EVENT, payload={})
         return {"name": identity.name, "contact": identity.contact, "read_at": now.isoformat()}

@@ -38,7 +38,7 @@ from states.effects import (
     Suspend,
 )
 from states.machine import procedure
-from states.messages import reason
+from states.messages import reason, role_required, text
 from states.profiles import Profile, get_profile
 from states.rules import returned_share
 
@@ -49,8 +49,8 @@ def open_rectification(session: Session, project: Project, *, origin: dict[str, 
         raise Invalid([reason("project_not_registered", field="project_id", status=project.status)])
     case, _ = open_case(session, procedure("rectification", project.jurisdiction), jurisdiction=project.jurisdiction,
                         actor=actor, applicant_org_id=project.owner_org_id, project_id=project.id,
-                        application={"title": f"{project.title} 整改", "origin": origin, "findings": findings,
-                                     "notices": []}, subject_kind=project.kind,
+                        application={"title": text("title.rectification", project=project.title).zh, "origin": origin,
+                                     "findings": findings, "notices": []}, subject_kind=project.kind,
                         payload={"origin": origin, "findings": len(findings)})
     return case
 
@@ -62,11 +62,10 @@ def record_evaluation(db: Database, project_id: int, actor: Actor, summary: str,
         now = clock.now()
         project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
         if project is None:
-            raise NotFound.of("项目", "Project")
+            raise NotFound.of("project")
         role = next((r for r in ("case_officer", "operator") if actor.holds(r, project.jurisdiction)), None)
         if role is None:
-            raise Forbidden([reason("role_required", roles_zh="主管部门经办人或运营管理机构",
-                                    roles_en="case_officer or operator")])
+            raise Forbidden([role_required("case_officer", "operator")])
         evaluation = Evaluation(project_id=project_id, jurisdiction=project.jurisdiction, by_user=actor.user_id,
                                 role=role, summary=summary, findings=findings, at=now)
         session.add(evaluation)
@@ -106,7 +105,8 @@ def suspend(ctx: Ctx, effect: Suspend) -> None:
     due = ctx.due(rectification.DEADLINE)
     assert due is not None
     ctx.session.add(Notice(case_id=ctx.case.id, kind="suspension", jurisdiction=ctx.case.jurisdiction,
-                           title=f"{project.title}：暂停并整改", published_on=ctx.today, first_day=ctx.today,
+                           title=text("title.suspension_notice", project=project.title).zh, published_on=ctx.today,
+                           first_day=ctx.today,
                            last_day=due.on, closes_at=end_of_day_utc(due.on), status="open"))
     enqueue(ctx, "hold_project", "system", {"project_id": project.id})
 
@@ -137,13 +137,15 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
     ctx.session.add(project)
     _close_notices(ctx, "suspension")
     ctx.session.add(Notice(case_id=ctx.case.id, kind="revocation", jurisdiction=ctx.case.jurisdiction,
-                           title=f"{project.title}：撤销（退出碳普惠）", published_on=ctx.today, first_day=ctx.today,
+                           title=text("title.revocation_notice", project=project.title).zh, published_on=ctx.today,
+                           first_day=ctx.today,
                            last_day=ctx.today, closes_at=end_of_day_utc(ctx.today), status="open"))
     findings = ctx.case.application.get("findings") or []
     rules = ctx.profile.rectification
     if rules.false_materials_clawback and any(f.get("category") == "false_materials" for f in findings):
         result = ledger.claw_back(ctx.session, project=project, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
-                                  now=ctx.now, reason_text=_cited(ctx.profile, "提供虚假材料", "false_materials"))
+                                  now=ctx.now, reason_text=_cited(ctx.profile, "text.clawback_false_materials",
+                                                                  "false_materials"))
         org = ctx.session.get(Organisation, project.owner_org_id)
         assert org is not None
         org.disqualified_at = ctx.now
@@ -153,14 +155,14 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
     if rules.anomalous_data_adjustment and excess > 0:
         ctx.extra["adjustment"] = ledger.adjust(ctx.session, project=project, amount=int(excess), case_id=ctx.case.id,
                                                 actor_id=ctx.actor.user_id, now=ctx.now,
-                                                reason_text=_cited(ctx.profile, "依据异常数据获得的减排量修正",
+                                                reason_text=_cited(ctx.profile, "text.adjustment_anomalous_data",
                                                                    "anomalous_data"))
     enqueue(ctx, "publish_revocation", "public", {"project_id": project.id})
 
 
 def _cited(profile: Profile, what: str, rule: str) -> str:
-    """The ledger entry's reference names the seed article the profile gives for the rule."""
-    return what + profile.cite(rule)["basis_zh"]
+    """The ledger entry's reference (the catalogue's `what`) names the seed article the profile gives for the rule."""
+    return text(what).zh + profile.cite(rule)["basis_zh"]
 
 
 def record_findings(ctx: Ctx, effect: RecordFindings) -> None:
@@ -203,7 +205,8 @@ def rectify_revenue(ctx: Ctx, effect: RectifyRevenue) -> None:
     """Below 90% returned, or no report by the deadline: a rectification opens by itself."""
     project = ctx.session.get(Project, ctx.case.project_id)
     share = ctx.case.application.get("returned_share")
-    description = (f"收益返还比例 {share} 低于 90%" if share is not None else f"{ctx.case.vintage}年度收益使用审计报告逾期未提交")
+    description = (text("text.revenue_below_share", share=share) if share is not None
+                   else text("text.revenue_report_missed", year=ctx.case.vintage)).zh
     if project.status == "registered":
         case = open_rectification(ctx.session, project, origin={"revenue_audit": ctx.case.id},
                                   findings=[{"severity": "high", "category": "revenue_use", "needs_action": True,
@@ -230,7 +233,8 @@ def open_revenue_audits(db: Database, jurisdiction: str, year: int) -> dict[str,
                 continue
             open_case(session, spec, jurisdiction=jurisdiction, actor=SYSTEM_ACTOR, role="system",
                       applicant_org_id=project.owner_org_id, project_id=pid, vintage=year,
-                      application={"title": f"{project.title} {year}年度收益使用审计"}, subject_kind=project.kind,
+                      application={"title": text("title.revenue_audit", project=project.title, year=year).zh},
+                      subject_kind=project.kind,
                       payload={"year": year})
             opened += 1
     return {"opened": opened, "skipped": skipped}

@@ -18,8 +18,10 @@ from services.engine.errors import CommandError
 from services.engine.forms_errors import reasons_from_errors
 from services.web.deps import PUBLIC_CSRF_COOKIE, SignInRequired
 from services.web.pages import render
+from states.messages import reason
 
 STATIC = Path(__file__).with_name("static")
+PAGE_REASONS = {404: "http.page_not_found", 405: "http.method_not_allowed", 413: "http.too_large"}
 
 
 def is_page(request: Request) -> bool:
@@ -44,10 +46,8 @@ def _install_errors(app: FastAPI) -> None:
         if not is_page(request):
             return await json_handlers[StarletteHTTPException](request, exc)
         assert isinstance(exc, StarletteHTTPException)
-        texts = {404: ("页面不存在", "Page not found"), 405: ("不支持该请求方法", "Method not allowed"),
-                 413: ("请求体过大", "Request body too large")}
-        zh, en = texts.get(exc.status_code, ("请求错误", str(exc.detail)))
-        return error_page(request, exc.status_code, [{"zh": zh, "en": en}])
+        said = reason(PAGE_REASONS.get(exc.status_code, "http.bad_request"), detail=str(exc.detail))
+        return error_page(request, exc.status_code, [{"zh": said.zh, "en": said.en}])
 
     async def validation(request: Request, exc: Exception) -> Response:
         if not is_page(request):

@@ -18,7 +18,7 @@ from services.api.deps import get_db
 from services.engine.errors import Forbidden, Invalid
 from services.web import sessions
 from services.web.sessions import Signed
-from states.messages import Reason, label, reason
+from states.messages import joined, label, reason
 
 SESSION_COOKIE = "carbon_session"
 PUBLIC_CSRF_COOKIE = "carbon_csrf"
@@ -67,10 +67,8 @@ SignedIn = Annotated[Signed, Depends(signed_in)]
 def wearing(signed: Signed, *roles: str) -> str:
     """The jurisdiction of the hat worn, when it is one of `roles`; otherwise a 403 page."""
     if signed.hat is None or signed.hat[0] not in roles:
-        names_zh = "、".join(label(f"role.{r}")["zh"] for r in roles)
-        names_en = ", ".join(label(f"role.{r}")["en"] for r in roles)
-        raise Forbidden([Reason("hat_required", f"此页面需以以下身份访问：{names_zh}（可在页首切换身份）",
-                                f"This page is for: {names_en} (switch roles at the top of the page)")])
+        names = joined((label(f"role.{r}")["zh"], label(f"role.{r}")["en"]) for r in roles)
+        raise Forbidden([reason("hat_required", roles_zh=names.zh, roles_en=names.en)])
     return signed.hat[1]
 
 
@@ -85,9 +83,7 @@ AdminHat = Annotated[AdminScope, Depends(wearing_admin)]
 
 
 def _bad_token() -> Forbidden:
-    return Forbidden([Reason("csrf", "表单已失效（安全令牌不符），请返回刷新页面后重试，填写的内容未提交",
-                             "The form has expired (security token mismatch): go back, reload and try again; "
-                             "nothing was submitted")])
+    return Forbidden([reason("csrf")])
 
 
 async def checked_form(request: Request) -> FormData:

@@ -93,24 +93,6 @@ templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, for
 templates.env.filters["local"] = _local
 
 
-# What a redirect's `?ok=` says after a command succeeded (post/redirect/get).
-OK_MESSAGES: dict[str, tuple[str, str]] = {
-    "claim": ("已领取该任务", "Task claimed"), "unclaim": ("已退回任务池", "Task returned to the team"),
-    "delegate": ("已转交", "Task delegated"), "done": ("操作已完成", "Action completed"),
-    "saved": ("草稿已保存", "Draft saved"), "submitted": ("已提交", "Submitted"),
-    "uploaded": ("文件已上传", "File uploaded"),
-    "published": ("已标记公开", "Marked for publication"), "unpublished": ("已撤回公开标记", "Publication taken back"),
-    "retried": ("已重新排队投递", "Queued for another delivery"), "imported": ("日历已导入", "Calendar imported"),
-    "objection": ("异议已提交", "Objection lodged"), "comment": ("意见已提交", "Comment submitted"),
-    "registered": ("单位已登记", "Organisation registered"), "created": ("已创建", "Created"),
-    "declined": ("已回避/谢绝", "Declined"), "signed_out": ("您已安全退出", "You have signed out"),
-    "granted": ("已授予权限", "Role granted"), "revoked": ("已撤销权限", "Role revoked"),
-    # expert workspace and applicant portal
-    "opinion": ("专家意见已提交", "Opinion recorded"), "concluded": ("专家组结论已提交", "Panel conclusion recorded"),
-    "resubmitted": ("已重新提交", "Resubmitted"), "read": ("已全部标为已读", "All marked as read"),
-}
-
-
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
     signed = getattr(request.state, "signed", None)
     _LANG.set(lang_of(request))
@@ -118,5 +100,6 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "csrf": signed.csrf if signed else getattr(request.state, "public_csrf", ""),
             "hat": signed.hat if signed else None, "path": request.url.path,
             "ok": request.query_params.get("ok"),
-            "ok_text": OK_MESSAGES.get(request.query_params.get("ok") or "", None)}
+            # what a redirect's `?ok=` says after a command succeeded (post/redirect/get)
+            "ok_text": CATALOGUE.get(f"ok.{request.query_params.get('ok') or ''}")}
     return templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

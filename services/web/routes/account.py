@@ -14,7 +14,7 @@ from services.engine.throttle import Throttled
 from services.web import devices, sessions
 from services.web.deps import SESSION_COOKIE, CheckedForm, MaybeSigned, SignedIn
 from services.web.pages import LANGS, render
-from states.messages import Reason, reason
+from states.messages import reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -104,7 +104,7 @@ async def switch_hat(request: Request, signed: SignedIn, form: CheckedForm) -> R
             return sessions.wear(session, signed, role, jurisdiction)
 
     if not await run_in_threadpool(switch):
-        raise Forbidden([Reason("hat", "您没有该身份", "You do not hold that role", "hat")])
+        raise Forbidden([reason("hat", field="hat")])
     return RedirectResponse(HOME.get(role, "/work"), status_code=303)
 
 

@@ -41,15 +41,16 @@ from services.web.pages import lang_of, render
 from services.web.profile_tables import profile_sections
 from services.web.sessions import Signed
 from states.machine import PROCEDURES
-from states.messages import Reason, label
+from states.messages import Reason, label, reason, text
 from states.profiles import all_profiles, get_profile
 from states.spec import NATIONAL, ROLES
 
 router = APIRouter(include_in_schema=False)
 
-CALENDAR_EXAMPLE = json.dumps({"source": "国办发明电〔2027〕1号", "days": [
-    {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
-    {"date": "2027-02-07", "kind": "workday", "name": "春节调休"}]}, ensure_ascii=False, indent=1)
+CALENDAR_EXAMPLE = json.dumps({"source": text("example.calendar_source").zh, "days": [
+    {"date": "2027-01-01", "kind": "holiday", "name": text("holiday.new_year").zh},
+    {"date": "2027-02-07", "kind": "workday", "name": text("holiday.spring_festival_workday").zh}]},
+    ensure_ascii=False, indent=1)
 NOTICE_BYTES = 256 * 1024  # a year's notice is a few kilobytes
 PREFECT_WAIT_SECONDS = 8
 
@@ -58,34 +59,26 @@ PREFECT_WAIT_SECONDS = 8
 
 
 def _charts(series: metrics.Weekly, lang: str) -> tuple[Any, list[tuple[metrics.StageRow, Any]]]:
-    en = lang == "en"
+    def said(key: str, **params: Any) -> str:
+        return text(key, **params).said_in(lang)
+
     weeks = [w.strftime("%m-%d") for w in series.weeks]
     totals = series.breaches
     overview = bar_chart(
-        "chart-breaches", "SLA breaches per week" if en else "每周逾期（超出时限）件数",
-        (f"Deadlines found missed in each of the last {len(weeks)} weeks (by week start); "
-         f"{sum(totals)} in all." if en
-         else f"近 {len(weeks)} 周每周发现的逾期件数（按周一日期），共 {sum(totals)} 件。"),
-        [Bar(w, n, str(n), (f"Week of {w}: {n} breaches" if en else f"{w} 当周：逾期 {n} 件")) for w, n in
-         zip(weeks, totals, strict=True)], unit="" if en else "件")
+        "chart-breaches", said("chart.breaches"), said("chart.breaches_described", weeks=len(weeks), total=sum(totals)),
+        [Bar(w, n, str(n), said("chart.breaches_in_week", week=w, count=n)) for w, n in
+         zip(weeks, totals, strict=True)], unit=said("chart.breaches_unit"))
     panels = []
     for k, row in enumerate(series.stages):
-        stage = label(f"state.{row.stage}")["en" if en else "zh"]
+        stage = label(f"state.{row.stage}")["en" if lang == "en" else "zh"]
         bars = []
         for w, median, done, missed in zip(weeks, row.medians, row.counts, row.breaches, strict=True):
             shown = "" if median is None else f"{median:.1f}"
-            if en:
-                tip = (f"Week of {w}: median {shown} days over {done} finished stays" if median is not None
-                       else f"Week of {w}: no stay finished") + (f"; {missed} deadlines missed" if missed else "")
-            else:
-                tip = (f"{w} 当周：中位 {shown} 天（完成 {done} 件）" if median is not None
-                       else f"{w} 当周：无完成") + (f"；逾期 {missed} 件" if missed else "")
+            tip = (said("chart.stage_median", week=w, median=shown, done=done) if median is not None
+                   else said("chart.stage_none", week=w)) + (said("chart.stage_missed", count=missed) if missed else "")
             bars.append(Bar(w, median, shown, tip, f"⚠{missed}" if missed else ""))
-        desc = (f"Median days cases spent in {stage}, per week; ⚠ marks deadlines missed in that stage "
-                f"({row.total_breaches} in all)." if en else
-                f"各周离开「{stage}」的案件在该阶段停留天数的中位数；"
-                f"⚠ 为该阶段当周逾期件数（共 {row.total_breaches} 件）。")
-        panels.append((row, bar_chart(f"chart-stage-{k}", stage, desc, bars, unit="days" if en else "天")))
+        desc = said("chart.stage_described", stage=stage, total=row.total_breaches)
+        panels.append((row, bar_chart(f"chart-stage-{k}", stage, desc, bars, unit=said("chart.stage_unit"))))
     return overview, panels
 
 
@@ -95,8 +88,7 @@ def dashboard(request: Request, signed: SignedIn, hat_scope: AdminHat,
               procedure: Annotated[str | None, Query(max_length=40)] = None,
               scope: Literal["hat", "all"] = "hat") -> Response:
     if procedure and procedure not in PROCEDURES:
-        raise Invalid([Reason("procedure_unknown", f"未知程序：{procedure}", f"Unknown procedure: {procedure}",
-                              "procedure")])
+        raise Invalid([reason("procedure_unknown", field="procedure", name=procedure)])
     # the hat's scope, or widened to every jurisdiction the person administers in any hat
     js = sorted((hat_scope if scope == "hat" else admin_scope(signed.person)).jurisdictions)
     with get_db(request).read() as session:
@@ -122,8 +114,7 @@ async def flow_runs(request: Request, scope: AdminHat) -> Response:
     except runs.PrefectUnavailable as exc:
         problem = exc.reasons
     except TimeoutError:
-        problem = [Reason("prefect_timeout", f"Prefect 服务 {PREFECT_WAIT_SECONDS} 秒内未响应",
-                          f"The Prefect API did not answer within {PREFECT_WAIT_SECONDS} seconds")]
+        problem = [reason("prefect_timeout", seconds=PREFECT_WAIT_SECONDS)]
     configured = not any(r.code == "prefect_not_configured" for r in problem or [])
     return render(request, "admin/flows.html", section="flows", data=data, problem=problem,
                   configured=configured, ui=runs.ui_url())
@@ -144,7 +135,7 @@ async def retry(outbox_id: int, request: Request, signed: SignedIn, scope: Admin
     row = await run_in_threadpool(dispatch.retry, get_db(request), outbox_id, signed.person.user_id, scope,
                                   signed.actor.key, form_key(form))
     if row is None:
-        raise NotFound.of("发件箱记录", "Outbox row")
+        raise NotFound.of("outbox_row")
     committed(request, None, "outbox_retry")
     return RedirectResponse("/admin/outbox?status=dead&ok=retried", status_code=303)
 
@@ -175,19 +166,18 @@ def calendar_page(request: Request, signed: SignedIn, scope: AdminHat) -> Respon
     return _calendar_page(request, scope, _hat_place(signed))
 
 
-def _read_notice(text: str) -> tuple[YearNotice | None, list[Reason]]:
+def _read_notice(pasted: str) -> tuple[YearNotice | None, list[Reason]]:
     """The same JSON the CLI `calendar-import` takes, checked by the API's own model; every reason is shown
     beside the notice field, with where in the JSON it is."""
     try:
-        data = json.loads(text)
+        data = json.loads(pasted)
     except (json.JSONDecodeError, RecursionError) as exc:
-        return None, [Reason("json_invalid", f"不是有效的 JSON（第 {getattr(exc, 'lineno', '?')} 行）",
-                             f"Not valid JSON (line {getattr(exc, 'lineno', '?')})", "notice")]
+        return None, [reason("json_invalid.line", field="notice", line=getattr(exc, "lineno", "?"))]
     try:
         notice = YearNotice.model_validate(data)
     except ValidationError as exc:
-        return None, [Reason(r.code, f"{r.field}：{r.zh}", f"{r.field}: {r.en}", "notice")
-                      for r in reasons_from_validation(exc)]
+        located = [(r, text("text.located", where=r.field, zh=r.zh, en=r.en)) for r in reasons_from_validation(exc)]
+        return None, [Reason(r.code, said.zh, said.en, "notice") for r, said in located]
     return notice, []
 
 
@@ -195,28 +185,26 @@ def _read_notice(text: str) -> tuple[YearNotice | None, list[Reason]]:
 async def calendar_import(request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
     scope_of_load = _hat_place(signed)
     year_text = str(form.get("year") or "").strip()
-    text = str(form.get("notice") or "")
+    pasted = str(form.get("notice") or "")
     upload = form.get("file")
     reasons: list[Reason] = []
     if isinstance(upload, UploadFile) and upload.filename:
         raw = await upload.read(NOTICE_BYTES + 1)
         try:
-            text = raw.decode("utf-8-sig") if len(raw) <= NOTICE_BYTES else text
+            pasted = raw.decode("utf-8-sig") if len(raw) <= NOTICE_BYTES else pasted
         except UnicodeDecodeError:
-            reasons.append(Reason("encoding", "文件应为 UTF-8 编码的 JSON", "The file should be UTF-8 JSON", "notice"))
+            reasons.append(reason("encoding", field="notice"))
         if len(raw) > NOTICE_BYTES:
-            reasons.append(Reason("too_large", "文件过大（上限 256 KB）", "File too large (limit 256 KB)", "notice"))
+            reasons.append(reason("too_large.notice", field="notice"))
     year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
     if year is None or not 2000 <= year <= 2100:
-        reasons.append(Reason("year", "年度应为 2000–2100 之间的四位数字", "The year should be four digits, 2000–2100",
-                              "year"))
+        reasons.append(reason("year", field="year"))
     notice = None
     if not any(r.field == "notice" for r in reasons):  # every reason at once: the year's and the notice's
-        if not text.strip():
-            reasons.append(Reason("notice_required", "请上传文件或粘贴 JSON", "Upload a file or paste the JSON",
-                                  "notice"))
+        if not pasted.strip():
+            reasons.append(reason("notice_required", field="notice"))
         else:
-            notice, problems = _read_notice(text)
+            notice, problems = _read_notice(pasted)
             reasons += problems
     if notice is not None and year is not None and not reasons:
         days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
@@ -236,7 +224,7 @@ async def calendar_import(request: Request, signed: SignedIn, scope: AdminHat, f
             reasons = [Reason(r.code, r.zh, r.en, r.field if r.field == "year" else "notice") for r in exc.reasons]
         else:
             return RedirectResponse("/admin/calendar?ok=imported", status_code=303)
-    return _calendar_page(request, scope, scope_of_load, 422, year_text, text, reasons)
+    return _calendar_page(request, scope, scope_of_load, 422, year_text, pasted, reasons)
 
 
 # --- users and grants -----------------------------------------------------------------------------
@@ -307,18 +295,17 @@ async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: Check
     def give() -> None:
         reasons = []
         if not username:
-            reasons.append(Reason("username_required", "请填写用户名", "Enter a username", "username"))
+            reasons.append(reason("username_required", field="username"))
         if role not in ROLES:
-            reasons.append(Reason("role_required", "请选择角色", "Choose a role", "role"))
+            reasons.append(reason("role_required.choose", field="role"))
         if not jurisdiction:
-            reasons.append(Reason("jurisdiction_required", "请选择辖区", "Choose a jurisdiction", "jurisdiction"))
+            reasons.append(reason("jurisdiction_required", field="jurisdiction"))
         if reasons:
             raise Invalid(reasons)
         def command(session: Session) -> Reply:
             user = session.exec(select(User).where(User.username == username)).first()
             if user is None:
-                raise Invalid([Reason("user_unknown", f"没有用户名为 {username} 的用户",
-                                      f"No user is called {username}", "username")])
+                raise Invalid([reason("user_unknown.username", field="username", username=username)])
             identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]
             return 200, {}
 
@@ -338,8 +325,7 @@ async def revoke(user_id: int, request: Request, signed: SignedIn, scope: AdminH
     jurisdiction = _where_to_grant(signed, form)
     role = str(form.get("role") or "")
     if user_id == signed.person.user_id and role == "admin":
-        raise Forbidden([Reason("own_admin", "不能撤销自己的管理员权限（请由另一位管理员操作）",
-                                "You cannot revoke your own admin role (ask another administrator)")])
+        raise Forbidden([reason("own_admin")])
 
     def withdraw() -> None:
         def command(session: Session) -> Reply:
@@ -363,7 +349,7 @@ def profiles(request: Request, signed: SignedIn, scope: AdminHat,
     code = code or (hat if hat != NATIONAL else next(iter(all_profiles())))
     profile = get_profile(code)
     if profile is None:
-        raise NotFound.of("辖区", "Jurisdiction")
+        raise NotFound.of("jurisdiction")
     with get_db(request).read() as session:
         loaded = session.get(Jurisdiction, code)
     heading, sections = profile_sections(profile)

@@ -39,30 +39,24 @@ from services.web.pages import lang_of, render
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
 from states.machine import ProcedureUnavailable, procedure
-from states.messages import CATALOGUE, Reason
+from states.messages import CATALOGUE, Reason, text
 from states.profiles import get_profile
 
 router = APIRouter(include_in_schema=False)
 
 OPENABLE = ("project_registration", "methodology_filing")
 COMMITMENT = "commitment."  # a commitment's checkbox is named `commitment.<key>`
-# The forms' descriptions are written for API users, in English: applicants get them in their language.
-HELP: dict[str, tuple[str, str]] = {
-    "expertise": ("评审所需的专业领域，例如 energy（能源）、transport（交通）",
-                  "The field of expertise the panel needs, e.g. energy, transport"),
-    "tier": ("本地区的方法学层级，例如 class_I、level_1、group",
-             "The jurisdiction's tier, e.g. class_I, level_1, group"),
-    "scope": ("方法学量化的活动或场景，例如 新能源汽车出行", "The activity or scenario it quantifies, e.g. EV trips"),
-    "revises": ("本版本替代的同编号已备案版本", "The filed version of the same code this one replaces"),
-}
+# The forms' descriptions are written for API users, in English: applicants get the catalogue's `help.<field>`
+# in their language.
+HELPED = ("expertise", "tier", "scope", "revises")
 
 
 def _drawn(schema: dict[str, Any], lang: str, values: dict[str, Any] | None = None,
            reasons: list[Reason] | None = None) -> tuple[list[Any], list[Reason]]:
     out, loose = fields(schema, values, reasons)
     for f in out:
-        if f.name in HELP:
-            f.help = HELP[f.name][1 if lang == "en" else 0]
+        if f.name in HELPED:
+            f.help = text(f"help.{f.name}").said_in(lang)
     return out, loose
 
 
@@ -170,7 +164,7 @@ def new_application(request: Request, signed: SignedIn, procedure: str = "projec
     jurisdiction = wearing(signed, "applicant")
     name = procedure if procedure in procedures_in(jurisdiction) else None
     if name is None:
-        raise NotFound.of("申请程序", "Procedure")
+        raise NotFound.of("procedure")
     return _new_page(request, jurisdiction, name)
 
 
@@ -180,7 +174,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
     name = posted.pop("procedure", "")
     if name not in procedures_in(jurisdiction):
-        raise NotFound.of("申请程序", "Procedure")
+        raise NotFound.of("procedure")
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     data, problems = read_back(schema, posted)
     if not problems:

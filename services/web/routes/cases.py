@@ -29,7 +29,7 @@ from services.web.deps import CheckedForm, SignedIn, form_key
 from services.web.pages import lang_of, render
 from services.web.schema_forms import fields
 from states.machine import mermaid
-from states.messages import CATALOGUE, Reason
+from states.messages import CATALOGUE, Reason, reason, text
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,14 +41,12 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str) -> str:
     """The live procedure's mermaid diagram, states named in the page's language; the current state
     is marked by text as well as colour (accessibility: no information by colour alone)."""
     source = mermaid(name, jurisdiction, current)
-    here = "当前" if lang == "zh" else "current"
-
     def named(m: re.Match[str]) -> str:
         zh, en = CATALOGUE.get(f"state.{m.group(3)}", (m.group(2), m.group(2)))
-        text = zh if lang == "zh" else en
+        name = zh if lang == "zh" else en
         if m.group(3) == current:
-            text = f"▶ {text}（{here}）" if lang == "zh" else f"▶ {text} ({here})"
-        return f'{m.group(1)}state "{text}" as {m.group(3)}'
+            name = text("diagram.current", state=name).said_in(lang)
+        return f'{m.group(1)}state "{name}" as {m.group(3)}'
 
     def arrow(m: re.Match[str]) -> str:
         triggers = dict.fromkeys(m.group(2).split(" | "))  # one trigger may draw two guarded arrows
@@ -63,8 +61,8 @@ def _payload_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
     """A short, readable rendering of an event's payload (long texts cut, nested values as JSON)."""
     out = []
     for key, value in (payload or {}).items():
-        text = value if isinstance(value, str) else __import__("json").dumps(value, ensure_ascii=False)
-        out.append((key, text if len(text) <= 300 else text[:300] + "…"))
+        shown = value if isinstance(value, str) else __import__("json").dumps(value, ensure_ascii=False)
+        out.append((key, shown if len(shown) <= 300 else shown[:300] + "…"))
     return out
 
 
@@ -138,7 +136,7 @@ async def upload_document(case_id: int, request: Request, signed: SignedIn, form
     db = get_db(request)
     reasons: list[Reason] = []
     if not isinstance(file, UploadFile) or not file.filename:
-        reasons = [Reason("missing", "请选择要上传的文件", "Choose a file to upload", "file")]
+        reasons = [reason("missing.file", field="file")]
     else:
         data = await file.read(documents.MAX_BYTES + 1)
         try:

@@ -28,8 +28,8 @@ from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from services.web.routes.queue import working_days_left
-from services.web.schema_forms import CHOICE_LABELS, FIELD_LABELS, fields
-from states.messages import Reason
+from services.web.schema_forms import choice_label, field_label, fields
+from states.messages import CATALOGUE, Reason, reason
 from states.profiles import get_profile
 from states.rules import panel_quorum
 
@@ -39,8 +39,7 @@ CONCLUSIONS = ("panel_pass", "panel_revise", "panel_reject")
 # The opinions the technical review gave before the panel: what the experts read with the materials.
 REVIEW_EVENTS = ("pass_review", "fail_review")
 # A declared conflict keeps the expert off this case for good (services/panels.py), so say so on the box.
-CONFLICT_LABEL = ("这是利益冲突（声明后将不再分配本案）",
-                  "This is a conflict of interest (keeps me off this case for good)")
+CONFLICT_LABEL = CATALOGUE["checkbox.conflict"]
 
 
 def _due(cal: Any, today: date, task: Task) -> dict[str, Any]:  # noqa: ANN401
@@ -92,8 +91,8 @@ def _review_opinions(session: Session, case_id: int, names: dict[int, str]) -> l
 
 def _application_lines(application: dict[str, Any]) -> list[dict[str, Any]]:
     """The application as label → value; the enumerated values (kind, class) in words."""
-    return [{"label": FIELD_LABELS.get(key, (key, key)), "value": value,
-             "worded": CHOICE_LABELS.get(str(value)) if key in ("kind", "project_class") else None}
+    return [{"label": field_label(key), "value": value,
+             "worded": choice_label(str(value)) if key in ("kind", "project_class") else None}
             for key, value in application.items() if value not in (None, "", [], {})]
 
 
@@ -194,8 +193,7 @@ async def conclude(case_id: int, request: Request, signed: SignedIn, form: Check
     posted = posted_strings(form)
     outcome = posted.get("outcome", "")
     if outcome not in CONCLUSIONS:
-        missing = Reason("outcome_required", "请选择评审结论：通过、修改后再审或不通过",
-                         "Choose the conclusion: pass, revise or reject", "outcome")
+        missing = reason("outcome_required", field="outcome")
         return _page(request, signed, case_id, status=422, failed="conclusion", values=posted, reasons=[missing])
     return await _fire(request, signed, case_id, outcome, "conclusion", form, posted,
                        f"/expert/cases/{case_id}?ok=concluded")

@@ -43,7 +43,7 @@ from services.web.actions import posted_strings
 from services.web.deps import CheckedForm, form_key, maybe_signed
 from services.web.pages import lang_of, render
 from services.web.schema_forms import fields, read_back
-from states.messages import Reason, reason
+from states.messages import Reason, reason, text
 from states.profiles import all_profiles, get_profile
 
 # Who is signed in, if anyone: the header shows them, and their forms carry the session's CSRF token.
@@ -53,23 +53,14 @@ Code = Annotated[str | None, Query(max_length=8)]
 # What a publicity notice shows of the application it publishes: never contacts, commitments or opinions.
 PUBLISHED_FIELDS = ("kind", "location", "methodology_code", "methodology_version", "project_class", "start_date",
                     "expected_annual_reduction_tco2e", "code", "version", "tier", "scope")
-# What each public form's fields are for, in both languages (the schemas' descriptions are English only).
-PRIVATE = ("不公开，仅用于与您联系核实", "Never published; used only to contact you")
-CONFIDENTIAL = ("可不填；仅承办人员可见", "Optional; seen only by the officers handling the report")
-HELP: dict[str, dict[str, tuple[str, str]]] = {
-    "objection": {
-        "contact": PRIVATE,
-        "text": ("写明异议的事实和理由（至少 10 个字）", "The facts and your reasons (at least 10 characters)")},
-    "comment": {
-        "name": ("与意见一并公开，可不填", "Published with your comment; optional"),
-        "organisation": ("与意见一并公开，可不填", "Published with your comment; optional"),
-        "contact": PRIVATE, "text": ("至少 10 个字", "At least 10 characters")},
-    "report": {
-        "subject": ("被举报的项目、登记编号或单位", "The project, registration number or firm reported"),
-        "project_id": ("登记簿中的项目编号，知道时填写", "The project's number in the registry, if you know it"),
-        "content": ("至少 20 个字：写明时间、地点、涉及的项目或单位及具体事实",
-                    "At least 20 characters: when, where, which project or firm, and what happened"),
-        "name": CONFIDENTIAL, "contact": CONFIDENTIAL},
+# What each public form's fields are for, in both languages (the schemas' descriptions are English only):
+# the catalogue's `help.*` entry for each field.
+HELP: dict[str, dict[str, str]] = {
+    "objection": {"contact": "help.private", "text": "help.objection_text"},
+    "comment": {"name": "help.published_optional", "organisation": "help.published_optional",
+                "contact": "help.private", "text": "help.comment_text"},
+    "report": {"subject": "help.report_subject", "project_id": "help.report_project_id",
+               "content": "help.report_content", "name": "help.confidential", "contact": "help.confidential"},
 }
 CERT_NUMBER = re.compile(r"^[A-Z]{2,4}-RET-\d{4}-\d{6}$")
 CERT_CODE = re.compile(r"^[0-9a-f]{8,64}$")
@@ -93,9 +84,10 @@ def _drawn(request: Request, form: type[BaseModel], helps: str, values: dict[str
            reasons: list[Reason] | None) -> tuple[list[Any], list[Reason]]:
     """The form's fields with their values and reasons, and what each is for in the page's language."""
     drawn, loose = fields(form_schema(form), values, reasons)
-    english = lang_of(request) == "en"
+    lang = lang_of(request)
     for f in drawn:
-        f.help = HELP[helps].get(f.name, ("", ""))[english]
+        key = HELP[helps].get(f.name)
+        f.help = text(key).said_in(lang) if key else ""
     return drawn, loose
 
 
@@ -147,8 +139,7 @@ def _latest(session: Session, case_id: int, kind: str) -> tuple[Notice, Case]:
     notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == kind)
                           .order_by(Notice.status.desc(), Notice.id.desc())).first()  # type: ignore[attr-defined]
     if notice is None:
-        raise NotFound.of("公示" if kind == "publicity" else "征求意见", "Notice" if kind == "publicity" else
-                          "Consultation")
+        raise NotFound.of("notice" if kind == "publicity" else "consultation")
     return notice, session.get(Case, case_id)  # type: ignore[return-value]
 
 
@@ -178,9 +169,7 @@ async def lodge_objection(case_id: int, request: Request, form: CheckedForm) -> 
     with get_db(request).read() as session:
         notice, _ = _latest(session, case_id, "publicity")
     if notice.status != "open":
-        closed = Reason("publicity_closed", "公示期已结束，不再受理异议", "The publicity period has ended: objections "
-                        "are no longer received")
-        return _notice_page(request, case_id, 409, posted, [closed])
+        return _notice_page(request, case_id, 409, posted, [reason("publicity_closed")])
     body, problems, status = await _fire_public(request, case_id, "lodge_objection", Objection, posted,
                                                 _objection_receipt, form_key(form))
     if body is None:
@@ -293,19 +282,15 @@ def verify_certificate(db: Any, number: str, code: str) -> tuple[dict[str, Any] 
     try:
         record = ledger_api.certificate(number, db)
     except NotFound:
-        return None, [Reason("certificate_unknown", "登记簿中没有该编号的注销证明",
-                             "The registry holds no certificate with this number", "number")]
+        return None, [reason("certificate_unknown", field="number")]
     with db.read() as session:
         cert = session.exec(select(Certificate).where(Certificate.number == number)).one()
         intact = fingerprint(certificate_data(cert)) == cert.fingerprint
     problems = []
     if not intact:
-        problems.append(Reason("certificate_altered", "登记簿中的证明数据与其指纹不符，请联系运营管理机构",
-                               "The registry's record no longer matches its fingerprint: contact the operator"))
+        problems.append(reason("certificate_altered"))
     if code and not record["fingerprint"].startswith(code):
-        problems.append(Reason("certificate_code", "校验码与该证明不符：您持有的证明可能已被篡改",
-                               "The code does not match this certificate: the copy you hold may have been altered",
-                               "code"))
+        problems.append(reason("certificate_code", field="code"))
     return record, problems
 
 
@@ -318,12 +303,9 @@ def certificates(request: Request, number: Annotated[str, Query(max_length=100)]
         return page(request, "public/certificates.html", values=values, record=None, reasons=[], checked=False)
     reasons = []
     if not CERT_NUMBER.match(number):
-        reasons.append(Reason("certificate_number", "证明编号格式应为“辖区-RET-年份-六位序号”，如 SH-RET-2026-000001",
-                              "A certificate number looks like SH-RET-2026-000001", "number"))
+        reasons.append(reason("certificate_number", field="number"))
     if code and not CERT_CODE.match(code):
-        reasons.append(Reason("certificate_code_format", "校验码为证明上印制的数据指纹（至少前 8 位十六进制字符）",
-                              "The code is the fingerprint printed on the certificate (at least its first 8 hex "
-                              "characters)", "code"))
+        reasons.append(reason("certificate_code_format", field="code"))
     if reasons:
         return page(request, "public/certificates.html", 422, values=values, record=None, reasons=reasons,
                     checked=False)
@@ -356,8 +338,7 @@ async def check_checkpoint(request: Request, form: CheckedForm) -> Response:
     """A kept checkpoint checked as the API's POST /api/v1/public/log/check does."""
     text = str(form.get("checkpoint") or "").replace("\r\n", "\n")[:4000]
     if not text.strip():
-        return _log_page(request, 422, reasons=[Reason("missing", "请粘贴一个检查点", "Paste a checkpoint",
-                                                       "checkpoint")])
+        return _log_page(request, 422, reasons=[reason("missing.checkpoint", field="checkpoint")])
 
     def check() -> dict[str, Any]:
         with get_db(request).read() as session:
@@ -432,8 +413,8 @@ def report_check_form(request: Request) -> Response:
 async def report_check(request: Request, form: CheckedForm) -> Response:
     receipt = str(form.get("receipt") or "").strip().upper()[:40]
     secret = str(form.get("secret") or "").strip()[:100]
-    missing = [Reason("missing", "请填写受理号", "Enter the receipt number", "receipt")] if not receipt else []
-    missing += [Reason("missing", "请填写查询码", "Enter the secret", "secret")] if not secret else []
+    missing = [reason("missing.receipt", field="receipt")] if not receipt else []
+    missing += [reason("missing.secret", field="secret")] if not secret else []
     if missing:
         return _check_page(request, 422, receipt, reasons=missing)
     try:

@@ -22,7 +22,7 @@ from services.store.tables import Case, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from states.machine import PROCEDURES, ProcedureUnavailable, procedure
-from states.messages import Reason
+from states.messages import reason
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,8 +94,7 @@ async def task_command(task_id: int, command: Literal["claim", "unclaim", "deleg
     if command == "delegate":
         raw = str(form.get("user_id") or "")
         if not raw.isdigit():
-            raise Invalid([Reason("user_required", "请选择要转交的同事", "Choose a colleague to delegate to",
-                                  "user_id")])
+            raise Invalid([reason("user_required", field="user_id")])
         await run_in_threadpool(assignment.delegate, db, task_id, signed.actor, int(raw), form_key(form))
     else:
         await run_in_threadpool(getattr(assignment, command), db, task_id, signed.actor, form_key(form))
