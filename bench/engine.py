@@ -10,7 +10,7 @@ What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema
 * raw:      one transaction per iteration on the app's own writer engine (`db.writer.begin()`, so on
             SQLite the same `BEGIN IMMEDIATE` + WAL + synchronous setting the commands use), inserting
             one row into `bench_raw` and committing.
-* commands: `services.engine.cases.fire(db, Command(...), respond)` — the whole command path with every
+* commands: `services.engine.command.fire(db, Command(...), respond)` — the whole command path with every
             effect (lock, role/task/form/rule checks, state machine, tasks with working-day due
             dates, timers, statutory clock, outbox, SHA-256 audit event, commit). The registration
             happy path of Shanghai project cases, fired phase by phase across the cases:
