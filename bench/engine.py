@@ -18,8 +18,8 @@ What is measured, per database (a fresh SQLite temp file; a fresh `bench` schema
             (9 commands a case). Cases are opened before the clock starts; Actor objects are
             resolved once before timing, so actor lookup is NOT counted.
             Two responders: a cheap one (`{"state": ...}`), the headline figure, and the API's own
-            (`services.queries.cases.case_detail` + the result block, as `services/api/routes/cases.py`
-            builds it; JSON rendering and HTTP are still not counted).
+            (`services.queries.cases.action_reply`: the case's read model and the result block, as
+            `services/api/routes/cases.py` answers; HTTP is still not counted).
 * threads:  T threads firing commands on disjoint cases vs T threads doing raw commits.
 * floor:    the database's own limit for a command's statement count, no application at all: one
             transaction of S single-row statements on `bench_raw` through the same engine (a
@@ -148,9 +148,7 @@ def api_responder(actor: Any) -> Respond:
     _, _, views, _, _ = _app()
 
     def respond(session: Any, outcome: Any) -> tuple[int, dict[str, Any]]:
-        body = views.case_detail(session, outcome.case, actor)
-        body["result"] = {"event_id": outcome.event_id, "moved": outcome.moved, **outcome.extra}
-        return 200, body
+        return 200, views.action_reply(session, outcome, actor)
     return respond
 
 
@@ -343,7 +341,7 @@ def bench_database(kind: str, cases_n: int, rounds: int, threads: int, api_cases
     try:
         w = make_workload(db)
         seq = Series("sequential, cheap responder")
-        api = Series("sequential, API responder (case_detail)")
+        api = Series("sequential, API responder (action_reply)")
         par = Series(f"{threads} threads, cheap responder")
         floor = Series("floor: a transaction of S single-row statements, S = the commands' mean, no application",
                        reference=True)

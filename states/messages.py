@@ -982,6 +982,36 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "profile_word.2": ("二类", "Class 2"),
     "profile_word.yes": ("是 ✔", "Yes ✔"),
     "profile_word.no": ("否 ✘", "No ✘"),
+    # --- read models and API routes (services/queries, services/api/routes) ---
+    "noun.account": ("账户", "Account"),
+    "noun.certificate": ("注销证明", "Certificate"),
+    "noun.open_publicity": ("正在公示的公告", "An open publicity notice"),
+    "noun.operator": ("运营管理机构", "Operator"),
+    "message.objection_received": ("异议已受理，我们将依法处理", "Your objection has been received"),
+    "message.comment_received": (
+        "意见已收到，答复将在意见处理完毕后公开",
+        "Received; answers are published once every comment has been disposed of",
+    ),
+    "message.report_received": (
+        "举报已受理。请妥善保存受理号和查询码，我们将为您保密",
+        "Received. Keep the receipt and the secret; your identity is kept confidential",
+    ),
+    "history.superseded_by": ("被 {version} 替代", "superseded by {version}"),
+    "reason.document_file_missing": ("缺少文件（multipart 字段 file）", "No file (multipart field `file`)"),
+    "reason.procedure_unavailable": ("该辖区无此程序", "Not available in this jurisdiction"),
+    "reason.unknown_state": ("未知状态：{state}", "Unknown state: {state}"),
+    "reason.unknown_event": ("未知事件：{event}", "Unknown event: {event}"),
+    "reason.date_order": ("结束日期早于开始日期", "end is before start"),
+    "reason.range_too_long": ("日期范围不能超过十年", "The range may not exceed ten years"),
+    "reason.verifier_exists": ("该机构已在本辖区备案", "Already filed here"),
+    "reason.account_unknown": ("账户 #{account} 不在本辖区", "Account #{account} is not in this jurisdiction"),
+    "reason.same_account": ("转出与转入账户相同", "From and to are the same account"),
+    "reason.action_required": ("请指明操作：{actions}", "Name the action: {actions}"),
+    "reason.prefect_not_configured": (
+        "未配置 Prefect 服务地址（PREFECT_API_URL）",
+        "No Prefect API is configured (PREFECT_API_URL)",
+    ),
+    "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

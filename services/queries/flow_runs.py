@@ -10,14 +10,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+
+from pydantic import Field
 
 from services.engine.errors import CommandError
-from states.messages import Reason
+from services.queries.schemas import Public
+from states.messages import reason
 
 
 class PrefectUnavailable(CommandError):
     status, code = 503, "prefect_unavailable"
+
+
+class FlowRun(Public):
+    id: str
+    name: str
+    flow: str
+    state: str | None = Field(description="Prefect's state type: SCHEDULED, RUNNING, COMPLETED, FAILED…")
+    tags: list[str] = Field(description="The procedure, jurisdiction and case a command's run was set off by")
+    start: str | None = Field(description="ISO 8601, as Prefect gives it")
+    duration_seconds: float | None
+    link: str = Field(description="The run in the Prefect UI")
+
+
+class FlowRunList(Public):
+    """Recent flow runs, newest first."""
+
+    prefect_ui: str = Field(description="The Prefect UI the links point into")
+    items: list[FlowRun]
 
 
 def ui_url() -> str:
@@ -25,7 +45,7 @@ def ui_url() -> str:
     return os.environ.get("PREFECT_UI_URL", api.removesuffix("/api"))
 
 
-async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = None) -> dict[str, Any]:
+async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = None) -> FlowRunList:
     """The latest runs; with `jurisdictions`, only the runs tagged with one of them (None: every run)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -34,23 +54,21 @@ async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = Non
 
     wanted = None if jurisdictions is None else sorted(jurisdictions)
     if wanted == []:
-        return {"prefect_ui": ui_url(), "items": []}  # an empty filter would be no filter at all
+        return FlowRunList(prefect_ui=ui_url(), items=[])  # an empty filter would be no filter at all
     if not PREFECT_API_URL.value():
         # without one, the client would start a temporary server inside this request
-        raise PrefectUnavailable([Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
-                                         "No Prefect API is configured (PREFECT_API_URL)")])
+        raise PrefectUnavailable([reason("prefect_not_configured")])
     try:
         async with get_client() as client:
             tagged = None if wanted is None else FlowRunFilter(tags=FlowRunFilterTags(any_=wanted))
             runs = await client.read_flow_runs(flow_run_filter=tagged, limit=limit, sort=FlowRunSort.START_TIME_DESC)
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
     except Exception as exc:  # noqa: BLE001 - any failure to reach Prefect is a 503, not a 500
-        raise PrefectUnavailable([Reason("prefect_unavailable", f"无法连接 Prefect 服务：{exc}",
-                                         f"The Prefect API is unreachable: {exc}")]) from exc
+        raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc
     base = ui_url()
-    return {"prefect_ui": base, "items": [{
-        "id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id, str(r.flow_id)),
-        "state": r.state_type.value if r.state_type else None, "tags": list(r.tags or []),
-        "start": r.start_time.isoformat() if r.start_time else None,
-        "duration_seconds": r.total_run_time.total_seconds() if r.total_run_time else None,
-        "link": f"{base}/runs/flow-run/{r.id}"} for r in runs]}
+    return FlowRunList(prefect_ui=base, items=[FlowRun(
+        id=str(r.id), name=r.name, flow=flows.get(r.flow_id, str(r.flow_id)),
+        state=r.state_type.value if r.state_type else None, tags=list(r.tags or []),
+        start=r.start_time.isoformat() if r.start_time else None,
+        duration_seconds=r.total_run_time.total_seconds() if r.total_run_time else None,
+        link=f"{base}/runs/flow-run/{r.id}") for r in runs])

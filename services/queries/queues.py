@@ -14,16 +14,24 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlmodel import Session, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Invalid
-from services.queries.cases import _usernames, task_view
+from services.queries.cases import TaskPublic, task_view, usernames
+from services.queries.schemas import Items
 from services.store.tables import Task
 from states.messages import reason
 
 View = Literal["mine", "team", "unassigned", "overdue"]
+
+
+class TaskPage(Items[TaskPublic]):
+    """A page of a work queue, ordered by due time (tasks without a deadline last)."""
+
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 # Tasks without a deadline sort last.
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -105,7 +113,7 @@ def _lanes(actor: Actor, view: View, jurisdiction: str | None) -> list[Any]:
 
 def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
                jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
-               cursor: str | None = None, due_from: date | None = None, due_to: date | None = None) -> dict[str, Any]:
+               cursor: str | None = None, due_from: date | None = None, due_to: date | None = None) -> TaskPage:
     """Ordered by (due_at, id), tasks without a deadline last. Each lane reads its first `limit + 1`
     tasks after the cursor straight off its index, in index order (tasks with a deadline, then those
     without by id), so neither a long queue nor a deep page makes the database sort the queue; the
@@ -138,19 +146,19 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
                 undated = undated.where(Task.id > after[1])  # type: ignore[index]
             branches.append(undated.order_by(Task.id).limit(limit + 1))
     if not branches:
-        return {"items": [], "next_cursor": None}
+        return TaskPage(items=[], next_cursor=None)
     ids = sa.union_all(*[sa.select(b.subquery().c.id) for b in branches]).subquery()
     q = select(Task).where(Task.id.in_(sa.select(ids.c.id)))  # type: ignore[union-attr]
     rows = list(session.exec(q.order_by(sa.nulls_last(Task.due_at), Task.id).limit(limit + 1)))  # type: ignore[arg-type]
     more = len(rows) > limit
     rows = rows[:limit]
-    users = _usernames(session, {t.assignee_id for t in rows if t.assignee_id})
-    return {
-        "items": [task_view(t, users) for t in rows],
-        "next_cursor": _encode(rows[-1].due_at, rows[-1].id) if more and rows else None,  # type: ignore[arg-type]
-    }
+    users = usernames(session, {t.assignee_id for t in rows if t.assignee_id})
+    return TaskPage(items=[task_view(t, users) for t in rows],
+                    next_cursor=_encode(rows[-1].due_at, rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
 
 
 def task_reply(session: Session, task: Task) -> dict[str, Any]:
-    """A task as a command on it answers (claim, unclaim, delegate)."""
-    return task_view(task, _usernames(session, {task.assignee_id} if task.assignee_id else set()))
+    """A task as a command on it answers (claim, unclaim, delegate), as JSON: the reply is stored for a
+    retry with the same Idempotency-Key."""
+    view = task_view(task, usernames(session, {task.assignee_id} if task.assignee_id else set()))
+    return view.model_dump(mode="json")

@@ -16,6 +16,7 @@ from services.engine import command, visibility
 from services.engine.actors import Actor
 from services.engine.errors import CommandError
 from services.queries.cases import case_detail
+from services.queries.schemas import plain
 from services.web.deps import form_dict
 from services.web.schema_forms import read_back
 from states.messages import Reason
@@ -42,7 +43,7 @@ async def fire_posted(request: Request, actor: Actor, case_id: int, trigger: str
     offered = True
     if data is None:
         with db.read() as session:
-            detail = case_detail(session, visibility.visible_case(session, actor, case_id), actor)
+            detail = plain(case_detail(session, visibility.visible_case(session, actor, case_id), actor))
         action = next((a for a in detail["allowed_actions"] if a["action"] == trigger), None)
         offered = action is not None
         data, problems = read_back(action["form_schema"], posted) if action else (dict(posted), [])

@@ -110,8 +110,8 @@ def test_the_team_queue_pages_through_generated_tasks_in_due_order_undated_last(
         while True:
             with db.read() as session:
                 page = queues.list_tasks(session, actor, view="team", limit=7, cursor=cursor)
-            seen += [item["id"] for item in page["items"]]
-            if not (cursor := page["next_cursor"]):
+            seen += [item.id for item in page.items]
+            if not (cursor := page.next_cursor):
                 break
         assert seen == expected, user
         walked, undated = walked + len(seen), undated + sum(t.due_at is None for t in team)

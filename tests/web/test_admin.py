@@ -10,13 +10,14 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from services.queries import flow_runs as runs
 from services.demo import Driver, application, commitments
 from services.orchestration.sweep import record_breaches
+from services.queries import flow_runs as runs
 from services.store.engine import Database
 from services.store.tables import AuditEvent, CalendarOverride, CalendarYear, Outbox, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
+from states.messages import reason
 from states.profiles import all_profiles
 from tests.conftest import at
 from tests.web.conftest import Browser
@@ -153,8 +154,7 @@ def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
     async def unconfigured(limit: int = 50, jurisdictions: object = None) -> dict:
-        raise runs.PrefectUnavailable([runs.Reason("prefect_not_configured", "未配置 Prefect 服务地址（PREFECT_API_URL）",
-                                                   "No Prefect API is configured (PREFECT_API_URL)")])
+        raise runs.PrefectUnavailable([reason("prefect_not_configured")])
 
     monkeypatch.setattr(runs, "recent_runs", unconfigured)
     page = signed_in("sh_admin").get("/admin/flows")

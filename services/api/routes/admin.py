@@ -13,38 +13,51 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey, NationalAdminDep
+from services.api.responses import errors
 from services.engine import audit, workdays
 from services.engine.actors import Actor
 from services.engine.calendar import DayOverride
 from services.engine.clock import clock
-from services.engine.errors import Forbidden, Invalid, NotFound
+from services.engine.errors import Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, once, once_across
 from services.orchestration import dispatch
 from services.orchestration.timers import run_due_timers
+from services.queries import admin
+from services.queries import flow_runs as runs
+from services.queries.admin import (
+    AuditCheck,
+    BreachList,
+    CoveragePublic,
+    OutboxList,
+    OutboxRetried,
+    TimersRun,
+    WebhookPublic,
+    YearLoaded,
+)
+from services.queries.schemas import not_found
 from services.store.engine import Database
-from services.store.tables import SlaBreach, WebhookEndpoint
-from services.transparency import verify as transparency
-from states.messages import Reason, reason
+from services.store.tables import WebhookEndpoint
+from states.messages import reason
 from states.profiles import get_profile
 from states.spec import NATIONAL
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+# every route here asks for an administrator: no token is 401, anyone else 403
+ADMIN = (401, 403)
 
 
 @router.get("/audit/verify", summary="Recompute the hash chains in my scope and (national scope) check the signed "
-                                    "transparency log over them; name the first problem")
-def verify(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+                                    "transparency log over them; name the first problem", responses=errors(*ADMIN, 422),
+            response_model_exclude_unset=True)  # a jurisdiction's administrator gets no `log`: absent, not null
+def verify(scope: AdminDep, db: DbDep) -> AuditCheck:
     """National: every chain, the `system` stream and the transparency log (one log for the whole
     system). A jurisdiction's administrator: the chains of their jurisdictions' cases only, and the
     answer says so."""
     with db.read() as session:
-        result = audit.verify(session, None if scope.national else scope.jurisdictions)
-        if scope.national:
-            result = transparency.with_log(result, session)
-    return {**result, "scope": scope.as_dict()}
+        return admin.verify_audit(session, scope)
 
 
 class DayRow(BaseModel):
@@ -73,7 +86,8 @@ def _load(db: Database, actor: Actor, year: int, body: YearNotice, jurisdiction:
     return once(db, Idem(actor.key, key, request), command)[1]
 
 
-@router.put("/admin/calendar/years/{year}", summary="Load a year's State Council holiday notice (national)")
+@router.put("/admin/calendar/years/{year}", summary="Load a year's State Council holiday notice (national)",
+            response_model=YearLoaded, responses=errors(*ADMIN, 409, 413, 422))
 def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, actor: ActorDep,
               scope: NationalAdminDep, db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
     """Replaces the year's national days only: every jurisdiction's own days stay in force."""
@@ -81,7 +95,8 @@ def load_year(year: Annotated[int, Path(ge=2000, le=2100)], body: YearNotice, ac
 
 
 @router.put("/admin/calendar/years/{year}/jurisdictions/{jurisdiction}",
-            summary="Load a jurisdiction's own days of a year (its administrators, or the national one)")
+            summary="Load a jurisdiction's own days of a year (its administrators, or the national one)",
+            response_model=YearLoaded, responses=errors(*ADMIN, 409, 413, 422))
 def load_local_days(year: Annotated[int, Path(ge=2000, le=2100)], jurisdiction: Annotated[str, Path(max_length=8)],
                     body: YearNotice, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
                     ) -> dict[str, Any]:
@@ -94,14 +109,16 @@ def load_local_days(year: Annotated[int, Path(ge=2000, le=2100)], jurisdiction: 
     return _load(db, actor, year, body, jurisdiction, idempotency_key)
 
 
-@router.get("/admin/calendar/coverage", summary="Which years are loaded; how many deadlines are provisional")
-def coverage(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+@router.get("/admin/calendar/coverage", summary="Which years are loaded; how many deadlines are provisional",
+            responses=errors(*ADMIN, 422))
+def coverage(scope: AdminDep, db: DbDep) -> CoveragePublic:
     """The national calendar for every administrator; local loads and provisional deadlines of my scope."""
     with db.read() as session:
-        return workdays.coverage(session, None if scope.national else scope.jurisdictions)
+        return admin.coverage(session, scope)
 
 
-@router.post("/admin/timers/run", summary="Fire due timers now, every jurisdiction's (national)")
+@router.post("/admin/timers/run", summary="Fire due timers now, every jurisdiction's (national)",
+             response_model=TimersRun, responses=errors(*ADMIN, 409, 422))
 def run_timers(actor: ActorDep, scope: NationalAdminDep, db: DbDep, idempotency_key: IdemKey = None
                ) -> dict[str, Any]:
     """Each timer fires once whoever asks; a retry with the same key answers the first run's report."""
@@ -109,55 +126,37 @@ def run_timers(actor: ActorDep, scope: NationalAdminDep, db: DbDep, idempotency_
                        lambda: (200, run_due_timers(db)))[1]
 
 
-@router.get("/admin/outbox", summary="The outbox in my scope: pending, dead-lettered (with their last error) or done")
+@router.get("/admin/outbox", summary="The outbox in my scope: pending, dead-lettered (with their last error) or done",
+            responses=errors(*ADMIN, 422))
 def outbox(scope: AdminDep, db: DbDep, status: Annotated[str, Query(pattern="^(pending|dead|done)$")] = "dead",
-           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> OutboxList:
     with db.read() as session:
-        rows = dispatch.listing(session, scope, status, limit)
-    return {"items": [{"id": o.id, "key": o.key, "kind": o.kind, "case_id": o.case_id, "jurisdiction": whose,
-                       "status": o.status, "attempts": o.attempts, "last_error": o.last_error,
-                       "created_at": o.created_at.isoformat(), "available_at": o.available_at.isoformat()}
-                      for o, whose in rows]}
+        return admin.outbox(session, scope, status, limit)
 
 
-@router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row in my scope round again")
+@router.post("/admin/outbox/{outbox_id}/retry", summary="Send a dead-lettered row in my scope round again",
+             response_model=OutboxRetried, responses=errors(*ADMIN, 404, 409, 422))
 def retry_outbox(outbox_id: int, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
                  ) -> dict[str, Any]:
     row = dispatch.retry(db, outbox_id, actor.user_id, scope, actor.key, idempotency_key)
     if row is None:
-        raise NotFound.of("发件箱记录", "Outbox row")
+        raise not_found("outbox_row")
     return row
 
 
 @router.get("/admin/sla-breaches",
-            summary="Missed deadlines in my scope, grouped by procedure, stage, role and jurisdiction")
+            summary="Missed deadlines in my scope, grouped by procedure, stage, role and jurisdiction",
+            responses=errors(*ADMIN, 422))
 def sla_breaches(scope: AdminDep, db: DbDep,
-                 status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open") -> dict[str, Any]:
+                 status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open") -> BreachList:
     with db.read() as session:
-        q = select(SlaBreach).where(scope.where(SlaBreach.jurisdiction))
-        if status == "open":
-            q = q.where(SlaBreach.resolved_at.is_(None))  # type: ignore[union-attr]
-        elif status == "closed":
-            q = q.where(SlaBreach.resolved_at.is_not(None))  # type: ignore[union-attr]
-        rows = list(session.exec(q.order_by(SlaBreach.detected_at.desc()).limit(1000)))  # type: ignore[attr-defined]
-    groups: dict[str, dict[str, int]] = {"procedure": {}, "stage": {}, "role": {}, "jurisdiction": {}, "kind": {}}
-    for b in rows:
-        for dim, value in (("procedure", b.procedure), ("stage", b.stage), ("role", b.role or "-"),
-                           ("jurisdiction", b.jurisdiction), ("kind", b.kind)):
-            groups[dim][value] = groups[dim].get(value, 0) + 1
-    return {"groups": groups, "items": [
-        {"id": b.id, "kind": b.kind, "case_id": b.case_id, "task_id": b.task_id, "procedure": b.procedure,
-         "jurisdiction": b.jurisdiction, "stage": b.stage, "role": b.role,
-         "due_at": b.due_at.isoformat() if b.due_at else None, "detected_at": b.detected_at.isoformat(),
-         "resolved_at": b.resolved_at.isoformat() if b.resolved_at else None,
-         "escalation_task_id": b.escalation_task_id} for b in rows]}
+        return admin.sla_breaches(session, scope, status)
 
 
-@router.get("/admin/flow-runs", summary="Recent flow runs in my scope from the Prefect API, with links into its UI")
-async def flow_runs(scope: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    from services.queries.flow_runs import recent_runs
-
-    return await recent_runs(limit, None if scope.national else scope.jurisdictions)
+@router.get("/admin/flow-runs", summary="Recent flow runs in my scope from the Prefect API, with links into its UI",
+            response_model=runs.FlowRunList, responses=errors(*ADMIN, 422, 503))
+async def flow_runs(scope: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> runs.FlowRunList:
+    return await runs.recent_runs(limit, None if scope.national else scope.jurisdictions)
 
 
 class WebhookIn(BaseModel):
@@ -169,11 +168,11 @@ class WebhookIn(BaseModel):
     events: list[str] = Field(default_factory=list, max_length=20)
 
 
-@router.post("/admin/webhooks", status_code=201, summary="Register a jurisdiction's webhook receiver")
+@router.post("/admin/webhooks", status_code=201, summary="Register a jurisdiction's webhook receiver",
+             response_model=WebhookPublic, responses=errors(*ADMIN, 409, 413, 422))
 def add_webhook(body: WebhookIn, actor: ActorDep, scope: AdminDep, db: DbDep, idempotency_key: IdemKey = None
                 ) -> dict[str, Any]:
-    problems = [Reason("unknown_event", f"未知事件：{e}", f"Unknown event: {e}", "events")
-                for e in body.events if e not in dispatch.HANDLERS]
+    problems = [reason("unknown_event", field="events", event=e) for e in body.events if e not in dispatch.HANDLERS]
     if get_profile(body.jurisdiction) is None:  # the national scope has no events of its own to send
         problems.insert(0, reason("unknown_jurisdiction", field="jurisdiction", code=body.jurisdiction))
     elif not scope.covers(body.jurisdiction):

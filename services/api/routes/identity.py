@@ -9,17 +9,20 @@ from fastapi import APIRouter
 from forms.organisation import OrganisationRegistration
 from services.accounts import identity
 from services.api.deps import ActorDep, DbDep, IdemKey
+from services.api.responses import errors
+from services.queries import accounts
+from services.queries.accounts import MePublic, OrganisationPublic
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 
-@router.get("/me", summary="My account and role grants")
-def me(actor: ActorDep) -> dict[str, Any]:
-    return {"user_id": actor.user_id, "username": actor.username, "display_name": actor.display_name,
-            "org_id": actor.org_id, "grants": [{"role": r, "jurisdiction": j} for r, j in sorted(actor.grants)]}
+@router.get("/me", summary="My account and role grants", responses=errors(401, 422))
+def me(actor: ActorDep) -> MePublic:
+    return accounts.me(actor)
 
 
-@router.post("/organisations", status_code=201, summary="Register the organisation I apply for")
+@router.post("/organisations", status_code=201, summary="Register the organisation I apply for",
+             response_model=OrganisationPublic, responses=errors(401, 403, 409, 413, 422))
 def register_organisation(body: OrganisationRegistration, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
                           ) -> dict[str, Any]:
     return identity.register_organisation(db, actor, uscc=body.uscc, name=body.name, idempotency_key=idempotency_key)

@@ -15,25 +15,39 @@ from sqlmodel import Session, select
 from forms.issuance import Transfer, VerifierFiling
 from services.accounts.identity import ensure_organisation
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey
+from services.api.responses import errors, file
 from services.engine import audit
 from services.engine.actors import Actor
 from services.engine.clock import clock
-from services.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from services.engine.errors import Conflict, Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, claim, once, remember
 from services.procedures import ledger
 from services.procedures.certificates import render_pdf
 from services.procedures.issuance import certificate_data, certificate_log, hold_project
+from services.queries import ledger as ledger_queries
+from services.queries import registry
+from services.queries.ledger import AccountList, AccountPublic, LedgerCheck, SuspensionPublic, TransferPublic
+from services.queries.registry import (
+    CertificatePublic,
+    IssuanceList,
+    RetirementList,
+    VerifierList,
+    VerifierPublic,
+    verifier_view,
+)
+from services.queries.schemas import Items, not_found, plain
 from services.store.engine import Database
-from services.store.tables import Account, Case, Certificate, LedgerEntry, Organisation, Project, SerialBlock, Verifier
-from states.messages import Reason, reason
+from services.store.tables import Account, LedgerEntry, Project, Verifier
+from states.messages import label, reason
 from states.profiles import get_profile
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 
 
-def _need(actor: Actor, role: str, jurisdiction: str, zh: str) -> None:
+def _need(actor: Actor, role: str, jurisdiction: str, named: str) -> None:
+    """`named`: the catalogue's key of the role as the refusal names it."""
     if not actor.holds(role, jurisdiction):
-        raise Forbidden([reason("role_required", roles_zh=zh, roles_en=role)])
+        raise Forbidden([reason("role_required", roles_zh=label(named)["zh"], roles_en=role)])
 
 
 def _jurisdiction(code: str) -> str:
@@ -45,21 +59,17 @@ def _jurisdiction(code: str) -> str:
 # --- verifiers (Ordos art. 15: filed by the authority) --------------------------------------------
 
 
-def verifier_view(v: Verifier, org: Organisation | None) -> dict[str, Any]:
-    return {"id": v.id, "jurisdiction": v.jurisdiction, "name": v.name, "uscc": org.uscc if org else None,
-            "scopes": v.scopes, "valid_from": v.valid_from.isoformat(), "valid_until": v.valid_until.isoformat()}
-
-
-@router.post("/jurisdictions/{jurisdiction}/verifiers", status_code=201, summary="File an accredited verifier")
+@router.post("/jurisdictions/{jurisdiction}/verifiers", status_code=201, summary="File an accredited verifier",
+             response_model=VerifierPublic, responses=errors(401, 403, 409, 413, 422))
 def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
                   ) -> dict[str, Any]:
-    _need(actor, "approver", _jurisdiction(jurisdiction), "主管部门审定人")
+    _need(actor, "approver", _jurisdiction(jurisdiction), "role.approver")
 
     def command(session: Session) -> Reply:
         org = ensure_organisation(session, body.uscc, body.name)
         if session.exec(select(Verifier).where(Verifier.jurisdiction == jurisdiction,
                                                Verifier.org_id == org.id)).first():
-            raise Conflict([Reason("verifier_exists", "该机构已在本辖区备案", "Already filed here", "uscc")])
+            raise Conflict([reason("verifier_exists", field="uscc")])
         v = Verifier(jurisdiction=jurisdiction, org_id=org.id, name=body.name, scopes=body.scopes,
                      valid_from=body.valid_from, valid_until=body.valid_until, filed_at=clock.now())
         session.add(v)
@@ -72,54 +82,37 @@ def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: 
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
-@router.get("/public/verifiers", summary="Accredited verifiers")
-def verifiers(db: DbDep, jurisdiction: str | None = None) -> dict[str, Any]:
+@router.get("/public/verifiers", summary="Accredited verifiers", responses=errors(422))
+def verifiers(db: DbDep, jurisdiction: str | None = None) -> VerifierList:
     with db.read() as session:
-        q = select(Verifier, Organisation).join(Organisation, Organisation.id == Verifier.org_id)
-        if jurisdiction:
-            q = q.where(Verifier.jurisdiction == jurisdiction)
-        return {"items": [verifier_view(v, o) for v, o in session.exec(q.order_by(Verifier.id))]}
+        return registry.verifiers(session, jurisdiction)
 
 
 # --- accounts and transfers -----------------------------------------------------------------------
 
 
-def _account_view(session: Any, account: Account) -> dict[str, Any]:  # noqa: ANN401
-    blocks = ledger.live_blocks(session, account.id)
-    retired = session.exec(select(SerialBlock).where(SerialBlock.account_id == account.id,
-                                                     SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-                                                     SerialBlock.retired == True)).all()  # noqa: E712
-    return {"id": account.id, "jurisdiction": account.jurisdiction, "org_id": account.org_id,
-            "balance_tco2e": sum(b.size for b in blocks), "retired_tco2e": sum(b.size for b in retired),
-            "blocks": [{"serial": b.serial, "project_id": b.project_id, "vintage": b.vintage, "size": b.size}
-                       for b in blocks]}
-
-
-@router.get("/ledger/accounts/mine", summary="My organisation's accounts, balances and serial blocks")
-def my_accounts(actor: ActorDep, db: DbDep) -> dict[str, Any]:
-    if actor.org_id is None:
-        raise Forbidden([reason("no_organisation")])
+@router.get("/ledger/accounts/mine", summary="My organisation's accounts, balances and serial blocks",
+            responses=errors(401, 403, 422))
+def my_accounts(actor: ActorDep, db: DbDep) -> AccountList:
     with db.read() as session:
-        accounts = session.exec(select(Account).where(Account.org_id == actor.org_id).order_by(Account.id))
-        return {"items": [_account_view(session, a) for a in accounts]}
+        return ledger_queries.my_accounts(session, actor)
 
 
-@router.get("/ledger/accounts/{account_id}", summary="An account (operator of its jurisdiction, or its holder)")
-def account(account_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+@router.get("/ledger/accounts/{account_id}", summary="An account (operator of its jurisdiction, or its holder)",
+            responses=errors(401, 404, 422))
+def account(account_id: int, actor: ActorDep, db: DbDep) -> AccountPublic:
     with db.read() as session:
-        a = session.get(Account, account_id)
-        if a is None or not (actor.holds("operator", a.jurisdiction) or actor.org_id == a.org_id):
-            raise NotFound.of("账户", "Account")
-        return _account_view(session, a)
+        return ledger_queries.account(session, actor, account_id)
 
 
-@router.post("/jurisdictions/{jurisdiction}/transfers", status_code=201,
-             summary="Record a transfer the exchange settled (operator); blocks are split")
+@router.post("/jurisdictions/{jurisdiction}/transfers", status_code=201, response_model=TransferPublic,
+             summary="Record a transfer the exchange settled (operator); blocks are split",
+             responses=errors(401, 403, 409, 413, 422))
 def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
              ) -> dict[str, Any]:
     """The exchange's trade reference names the transfer: recording it again (a retry, with or without
     an Idempotency-Key) answers the first record; the same reference for another transfer is refused."""
-    _need(actor, "operator", _jurisdiction(jurisdiction), "运营管理机构")
+    _need(actor, "operator", _jurisdiction(jurisdiction), "noun.operator")
     request = {"transfer": jurisdiction, **body.model_dump(mode="json")}
     settled = Idem(f"transfer:{jurisdiction}", body.reference, request)
 
@@ -136,13 +129,11 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
             return first
         accounts = {a.id: a for a in session.exec(select(Account).where(
             Account.id.in_((body.from_account_id, body.to_account_id))))}  # type: ignore[union-attr]
-        problems = [Reason("account_unknown", f"账户 #{i} 不在本辖区", f"Account #{i} is not in this jurisdiction",
-                           field) for i, field in ((body.from_account_id, "from_account_id"),
-                                                   (body.to_account_id, "to_account_id"))
+        problems = [reason("account_unknown", field=field, account=i)
+                    for i, field in ((body.from_account_id, "from_account_id"), (body.to_account_id, "to_account_id"))
                     if i not in accounts or accounts[i].jurisdiction != jurisdiction]
         if body.from_account_id == body.to_account_id:
-            problems.append(Reason("same_account", "转出与转入账户相同", "From and to are the same account",
-                                   "to_account_id"))
+            problems.append(reason("same_account", field="to_account_id"))
         if problems:
             raise Invalid(problems)
         entry = ledger.transfer(session, jurisdiction=jurisdiction, from_account=body.from_account_id,
@@ -159,12 +150,12 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
-@router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places (my scope)")
-def verify(scope: AdminDep, db: DbDep) -> dict[str, Any]:
+@router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places (my scope)",
+            responses=errors(401, 403, 422))
+def verify(scope: AdminDep, db: DbDep) -> LedgerCheck:
     """The national administrator checks the whole ledger; a jurisdiction's, their jurisdictions' part."""
     with db.read() as session:
-        result = ledger.verify(session, None if scope.national else scope.jurisdictions)
-    return {**result, "scope": scope.as_dict()}
+        return ledger_queries.verify(session, scope)
 
 
 # --- suspension --------------------------------------------------------------------------------
@@ -180,8 +171,8 @@ def _suspend(project_id: int, body: Suspension, actor: Actor, db: Database, rele
     def command(session: Session) -> Reply:
         project = session.get(Project, project_id)
         if project is None:
-            raise NotFound.of("项目", "Project")
-        _need(actor, "case_officer", project.jurisdiction, "主管部门经办人")
+            raise not_found("project")
+        _need(actor, "case_officer", project.jurisdiction, "role.case_officer")
         if project.status != "registered":
             raise Invalid([reason("project_not_registered", field="project_id", status=project.status)])
         moved = hold_project(session, project_id, body.reason, actor, release=release)
@@ -191,13 +182,15 @@ def _suspend(project_id: int, body: Suspension, actor: Actor, db: Database, rele
     return once(db, Idem(actor.key, key, request), command)[1]
 
 
-@router.post("/projects/{project_id}/suspend", summary="Suspend a project: its issuance cases wait on hold")
+@router.post("/projects/{project_id}/suspend", summary="Suspend a project: its issuance cases wait on hold",
+             response_model=SuspensionPublic, responses=errors(401, 403, 404, 409, 413, 422))
 def suspend(project_id: int, body: Suspension, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
             ) -> dict[str, Any]:
     return _suspend(project_id, body, actor, db, release=False, key=idempotency_key)
 
 
-@router.post("/projects/{project_id}/resume", summary="Resume a project: its cases go back where they were")
+@router.post("/projects/{project_id}/resume", summary="Resume a project: its cases go back where they were",
+             response_model=SuspensionPublic, responses=errors(401, 403, 404, 409, 413, 422))
 def resume(project_id: int, body: Suspension, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
            ) -> dict[str, Any]:
     return _suspend(project_id, body, actor, db, release=True, key=idempotency_key)
@@ -206,27 +199,25 @@ def resume(project_id: int, body: Suspension, actor: ActorDep, db: DbDep, idempo
 # --- certificates and the public registry ------------------------------------------------------
 
 
-@router.get("/public/certificates/{number}", summary="Verify a retirement certificate (format=pdf for the PDF)")
+@router.get("/public/certificates/{number}", summary="Verify a retirement certificate (format=pdf for the PDF)",
+            response_model=CertificatePublic,
+            responses={**file("application/pdf", description="The certificate (JSON), or with format=pdf its PDF"),
+                       **errors(404, 422)})
 def certificate(number: str, db: DbDep, format: Annotated[str, Query(pattern="^(json|pdf)$")] = "json"
-                ) -> Any:  # noqa: ANN401
+                ) -> CertificatePublic | Response:
     with db.read() as session:
-        cert = session.exec(select(Certificate).where(Certificate.number == number)).first()
-        if cert is None:
-            raise NotFound.of("注销证明", "Certificate")
-        data = certificate_data(cert)
-        if format == "pdf":
-            proof = certificate_log(session, cert)["log"]
-            return Response(render_pdf(data, proof), media_type="application/pdf",
-                            headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
-        return {"number": cert.number, "valid": True, "jurisdiction": cert.jurisdiction, "holder": data.holder_name,
-                "amount_tco2e": cert.amount, "purpose": cert.purpose, "serials": data.serials,
-                "retired_on": data.retired_on.isoformat(), "fingerprint": cert.fingerprint,
-                "pdf": f"/api/v1/public/certificates/{number}?format=pdf", **certificate_log(session, cert)}
+        if format == "json":
+            return registry.certificate(session, number)
+        cert = registry.certificate_row(session, number)
+        proof = certificate_log(session, cert)["log"]
+        return Response(render_pdf(certificate_data(cert), proof), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
 
 
-def _rows_or_csv(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:  # noqa: ANN401
+def _items_or_csv(page: Items[Any], fmt: str, name: str) -> Any:  # noqa: ANN401
     if fmt == "json":
-        return {"items": rows}
+        return page
+    rows = [plain(row) for row in page.items]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["none"])
     writer.writeheader()
@@ -236,33 +227,21 @@ def _rows_or_csv(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:  # noq
 
 
 Fmt = Annotated[str, Query(pattern="^(json|csv)$")]
+CSV = file("text/csv", description="The rows (JSON), or with format=csv a CSV file (UTF-8 with a BOM)")
 
 
-@router.get("/public/issuances", summary="Issued reductions by project and vintage (json or csv)")
+@router.get("/public/issuances", summary="Issued reductions by project and vintage (json or csv)",
+            response_model=IssuanceList, responses={**CSV, **errors(422)})
 def issuances(db: DbDep, jurisdiction: str | None = None, project_id: int | None = None, vintage: int | None = None,
               format: Fmt = "json") -> Any:  # noqa: ANN401
     with db.read() as session:
-        q = select(LedgerEntry, Case, Project).join(Case, Case.id == LedgerEntry.case_id).join(
-            Project, Project.id == Case.project_id).where(LedgerEntry.kind == "issue")
-        if jurisdiction:
-            q = q.where(LedgerEntry.jurisdiction == jurisdiction)
-        if project_id:
-            q = q.where(Project.id == project_id)
-        if vintage:
-            q = q.where(Case.vintage == vintage)
-        rows = [{"jurisdiction": e.jurisdiction, "project_id": p.id, "registration_number": p.registration_number,
-                 "project": p.title, "vintage": c.vintage, "amount_tco2e": e.amount, "serials": " ".join(e.serials),
-                 "issued_at": e.at.isoformat()} for e, c, p in session.exec(q.order_by(LedgerEntry.id).limit(5000))]
-    return _rows_or_csv(rows, format, "issuances")
+        page = registry.issuances(session, jurisdiction=jurisdiction, project_id=project_id, vintage=vintage)
+    return _items_or_csv(page, format, "issuances")
 
 
-@router.get("/public/retirements", summary="Retirements with their certificates (json or csv)")
+@router.get("/public/retirements", summary="Retirements with their certificates (json or csv)",
+            response_model=RetirementList, responses={**CSV, **errors(422)})
 def retirements(db: DbDep, jurisdiction: str | None = None, format: Fmt = "json") -> Any:  # noqa: ANN401
     with db.read() as session:
-        q = select(Certificate)
-        if jurisdiction:
-            q = q.where(Certificate.jurisdiction == jurisdiction)
-        rows = [{"number": c.number, "jurisdiction": c.jurisdiction, "holder": c.data.get("holder_name"),
-                 "amount_tco2e": c.amount, "purpose": c.purpose, "serials": " ".join(c.data.get("serials", [])),
-                 "retired_on": c.data.get("retired_on")} for c in session.exec(q.order_by(Certificate.id).limit(5000))]
-    return _rows_or_csv(rows, format, "retirements")
+        page = registry.retirements(session, jurisdiction)
+    return _items_or_csv(page, format, "retirements")

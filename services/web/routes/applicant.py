@@ -32,6 +32,7 @@ from services.engine.forms_errors import reasons_from_validation
 from services.engine.workdays import calendar
 from services.queries import notifications
 from services.queries.cases import case_detail, form_schema
+from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
@@ -231,7 +232,7 @@ def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[st
 
 def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
-    detail = case_detail(session, case, actor)
+    detail = plain(case_detail(session, case, actor))
     allowed = {a["action"] for a in detail["allowed_actions"]}
     cal, today = calendar(session), local_date(clock.now())
     for t in detail["open_tasks"]:

@@ -23,6 +23,7 @@ from services.engine.actors import Actor
 from services.engine.errors import CommandError
 from services.procedures import documents, reports
 from services.queries.cases import case_detail, event_view
+from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, Organisation, RoleGrant, User
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key
@@ -74,9 +75,9 @@ def _officers(session: Session, case: Case) -> list[User]:
 
 
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
-    detail = case_detail(session, case, actor)
+    detail = plain(case_detail(session, case, actor))
     rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
-    events = [event_view(e) for e in documents.visible_events(session, actor, case, rows)]
+    events = [plain(event_view(e)) for e in documents.visible_events(session, actor, case, rows)]
     names = {u.id: u.display_name for u in session.exec(
         select(User).where(User.id.in_({e["actor_id"] for e in events if e["actor_id"]})))}  # type: ignore[attr-defined]
     for e in events:

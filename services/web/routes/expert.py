@@ -23,6 +23,7 @@ from services.engine.calendar import local_date
 from services.engine.clock import clock
 from services.engine.workdays import calendar
 from services.queries.cases import case_detail
+from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, PanelMember, Task, User
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
@@ -99,7 +100,7 @@ def _application_lines(application: dict[str, Any]) -> list[dict[str, Any]]:
 def workspace(session: Session, case: Case, actor: Actor, failed: str | None = None,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
     """What the workspace page shows; the form that failed keeps its values and its reasons."""
-    detail = case_detail(session, case, actor)
+    detail = plain(case_detail(session, case, actor))
     members = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id)
                                 .order_by(PanelMember.id)))
     ids = {m.user_id for m in members}

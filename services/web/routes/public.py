@@ -3,9 +3,9 @@ comment form, the registry (methodologies, projects, issuances, retirements), ce
 the transparency log (its signed head and a check of a kept one), and reports (举报) with their receipt
 and a way to follow them.
 
-Reads call the API's own read functions and commands the API's service calls (`command.fire` as the
-public actor, `reports.lodge_report` / `check_report`), with the same pydantic forms, so the pages
-and the API cannot disagree. Posted forms carry the public double-submit CSRF token.
+Reads call the read models the API answers with (`services.queries`), and commands the API's service
+calls (`command.fire` as the public actor, `reports.lodge_report` / `check_report`), with the same
+pydantic forms, so the pages and the API cannot disagree. Posted forms carry the public double-submit CSRF token.
 """
 
 from __future__ import annotations
@@ -23,11 +23,6 @@ from forms.methodology import PublicComment
 from forms.registration import Objection
 from forms.supervision import PublicReport
 from services.api.deps import committed, get_db
-from services.api.routes import ledger as ledger_api
-from services.api.routes import public as public_api
-from services.api.routes import registry as registry_api
-from services.api.routes import supervision as supervision_api
-from services.api.routes import transparency as transparency_api
 from services.engine import command
 from services.engine.actors import public_actor
 from services.engine.errors import CommandError, NotFound
@@ -35,7 +30,10 @@ from services.engine.forms_errors import reasons_from_validation
 from services.procedures import reports
 from services.procedures.certificates import fingerprint
 from services.procedures.issuance import certificate_data
+from services.queries import registry as reads
 from services.queries.cases import form_schema, notice_view
+from services.queries.schemas import plain
+from services.queries.transparency import key_view
 from services.store.tables import Case, Certificate, Notice, Organisation, Project
 from services.transparency import keys
 from services.transparency import log as transparency_log
@@ -64,6 +62,12 @@ HELP: dict[str, dict[str, str]] = {
 }
 CERT_NUMBER = re.compile(r"^[A-Z]{2,4}-RET-\d{4}-\d{6}$")
 CERT_CODE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def _read(db: Any, query: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+    """A registry read model, the same the API answers, as the dicts the templates read."""
+    with db.read() as session:
+        return plain(query(session, *args, **kwargs))
 
 
 def jurisdictions() -> list[tuple[str, str, str]]:
@@ -122,8 +126,8 @@ async def _fire_public(request: Request, case_id: int, trigger: str, schema_form
 def notices(request: Request, jurisdiction: Code = None, closed: Literal["", "1"] = "") -> Response:
     db = get_db(request)
     status = "closed" if closed else "open"
-    publicity = public_api.notices(db, jurisdiction or None, status)["items"]
-    consultations = [c for c in registry_api.consultations(db, jurisdiction or None)["items"] if c["status"] == status]
+    publicity = _read(db, reads.publicity_notices, jurisdiction or None, status)["items"]
+    consultations = [c for c in _read(db, reads.consultations, jurisdiction or None)["items"] if c["status"] == status]
     return page(request, "public/notices.html", publicity=publicity, consultations=consultations,
                 jurisdiction=jurisdiction or "", closed=bool(closed))
 
@@ -148,7 +152,7 @@ def _notice_page(request: Request, case_id: int, status_code: int = 200, values:
     with get_db(request).read() as session:
         notice, case = _latest(session, case_id, "publicity")
         subject = _subject(session, case)
-        view = notice_view(notice)
+        view = plain(notice_view(notice))
     drawn, loose = _drawn(request, Objection, "objection", values, reasons)
     return page(request, "public/notice.html", status_code=status_code, notice=view, subject=subject,
                 fields=drawn, loose=loose, receipt=receipt)
@@ -181,7 +185,7 @@ def _consultation_page(request: Request, case_id: int, status_code: int = 200,
                        values: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
                        receipt: dict[str, Any] | None = None) -> Response:
     db = get_db(request)
-    consultation = registry_api.consultation(case_id, db)
+    consultation = _read(db, reads.consultation, case_id)
     with db.read() as session:
         _, case = _latest(session, case_id, "consultation")
         subject = _subject(session, case)
@@ -220,10 +224,10 @@ async def comment(case_id: int, request: Request, form: CheckedForm) -> Response
 @router.get("/public/registry")
 def registry(request: Request) -> Response:
     db = get_db(request)
-    methodologies = registry_api.methodologies(db, status="filed")["items"]
-    projects = public_api.registry(db)["items"]
-    issued = ledger_api.issuances(db)["items"]
-    retired = ledger_api.retirements(db)["items"]
+    methodologies = _read(db, reads.methodologies, status="filed")["items"]
+    projects = _read(db, reads.projects)["items"]
+    issued = _read(db, reads.issuances)["items"]
+    retired = _read(db, reads.retirements)["items"]
     totals = {"methodologies": len(methodologies), "projects": sum(p["status"] != "revoked" for p in projects),
               "issued": sum(i["amount_tco2e"] for i in issued), "retired": sum(r["amount_tco2e"] for r in retired)}
     return page(request, "public/registry.html", totals=totals)
@@ -233,28 +237,28 @@ def registry(request: Request) -> Response:
 def methodologies(request: Request, jurisdiction: Code = None,
                   status: Literal["", "filed", "superseded"] = "",
                   kind: Literal["", "project", "scenario"] = "") -> Response:
-    items = registry_api.methodologies(get_db(request), jurisdiction=jurisdiction or None, kind=kind or None,
-                                       status=status or None)["items"]
+    items = _read(get_db(request), reads.methodologies, jurisdiction=jurisdiction or None, kind=kind or None,
+                  status=status or None)["items"]
     return page(request, "public/methodologies.html", items=items, jurisdiction=jurisdiction or "", status=status,
                 kind=kind)
 
 
 @router.get("/public/registry/methodologies/{version_id}")
 def methodology(version_id: int, request: Request) -> Response:
-    return page(request, "public/methodology.html", m=registry_api.methodology(version_id, get_db(request)))
+    return page(request, "public/methodology.html", m=_read(get_db(request), reads.methodology, version_id))
 
 
 @router.get("/public/registry/projects")
 def projects(request: Request, jurisdiction: Code = None) -> Response:
-    items = public_api.registry(get_db(request), jurisdiction or None)["items"]
+    items = _read(get_db(request), reads.projects, jurisdiction or None)["items"]
     return page(request, "public/projects.html", items=items, jurisdiction=jurisdiction or "")
 
 
 @router.get("/public/registry/projects/{project_id}")
 def project(project_id: int, request: Request) -> Response:
     db = get_db(request)
-    record = supervision_api.project_record(project_id, db)
-    issued = ledger_api.issuances(db, project_id=project_id)["items"]
+    record = _read(db, reads.project_record, project_id)
+    issued = _read(db, reads.issuances, project_id=project_id)["items"]
     return page(request, "public/project.html", p=record, issued=issued)
 
 
@@ -262,13 +266,13 @@ def project(project_id: int, request: Request) -> Response:
 def issuances(request: Request, jurisdiction: Code = None, vintage: Annotated[str, Query(pattern=r"^(\d{4})?$")] = ""
               ) -> Response:
     year = int(vintage) if vintage else None  # the filter form sends an empty year for "all years"
-    items = ledger_api.issuances(get_db(request), jurisdiction=jurisdiction or None, vintage=year)["items"]
+    items = _read(get_db(request), reads.issuances, jurisdiction=jurisdiction or None, vintage=year)["items"]
     return page(request, "public/issuances.html", items=items, jurisdiction=jurisdiction or "", vintage=year)
 
 
 @router.get("/public/registry/retirements")
 def retirements(request: Request, jurisdiction: Code = None) -> Response:
-    items = ledger_api.retirements(get_db(request), jurisdiction=jurisdiction or None)["items"]
+    items = _read(get_db(request), reads.retirements, jurisdiction=jurisdiction or None)["items"]
     return page(request, "public/retirements.html", items=items, jurisdiction=jurisdiction or "")
 
 
@@ -280,7 +284,7 @@ def verify_certificate(db: Any, number: str, code: str) -> tuple[dict[str, Any] 
     fingerprint, and the code typed (the fingerprint printed on the paper, or its first characters)
     matches; otherwise why it is not valid."""
     try:
-        record = ledger_api.certificate(number, db)
+        record = _read(db, reads.certificate, number)
     except NotFound:
         return None, [reason("certificate_unknown", field="number")]
     with db.read() as session:
@@ -323,7 +327,7 @@ def _log_page(request: Request, status_code: int = 200, text: str = "", result: 
         head = transparency_log.latest(session)
         latest = transparency_log.head_view(head) if head else None
     ring = keys.keyring()
-    key = transparency_api.key_view(ring) if ring.current else None
+    key = plain(key_view(ring)) if ring.current else None
     return page(request, "public/log.html", status_code, latest=latest, key=key, text=text, result=result,
                 reasons=reasons or [])
 

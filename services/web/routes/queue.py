@@ -18,6 +18,7 @@ from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.engine.workdays import calendar
 from services.queries import queues
+from services.queries.schemas import plain
 from services.store.tables import Case, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
@@ -55,7 +56,7 @@ def work_queue(request: Request, signed: SignedIn,
     filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
                                "due_from": due_from, "due_to": due_to}
     with get_db(request).read() as session:
-        page = queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters)
+        page = plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
         counts = queues.count_tasks(session, actor, **filters)
         cal = calendar(session)
         today = local_date(clock.now())

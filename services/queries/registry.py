@@ -1,0 +1,473 @@
+"""The public registry, read by anyone without an account: publicity notices and consultations, filed
+methodologies, registered projects and their records, verifiers, issuances, retirements and their
+certificates (with the retirement's inclusion proof in the transparency log)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlmodel import Session, select
+
+from services.procedures import documents
+from services.procedures.issuance import certificate_data, certificate_log
+from services.queries.cases import (
+    DocumentPublic,
+    KindNoticePublic,
+    NoticePublic,
+    document_view,
+    kind_notice_view,
+    notice_fields,
+    notice_view,
+)
+from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
+from services.store.tables import (
+    AuditEvent,
+    Case,
+    Certificate,
+    Comment,
+    LedgerEntry,
+    MethodologyVersion,
+    Notice,
+    Organisation,
+    Project,
+    Verifier,
+)
+from states.messages import label
+
+# --- notices and consultations ---------------------------------------------------------------------
+
+
+class NoticeList(Items[NoticePublic]):
+    """Publicity notices, open ones first."""
+
+
+class KindNoticeList(Items[KindNoticePublic]):
+    """Public notices of every kind, newest first."""
+
+
+def publicity_notices(session: Session, jurisdiction: str | None = None, status: str | None = None) -> NoticeList:
+    q = select(Notice).where(Notice.kind == "publicity").order_by(Notice.status.desc(),  # type: ignore[attr-defined]
+                                                                  Notice.closes_at)
+    if jurisdiction:
+        q = q.where(Notice.jurisdiction == jurisdiction)
+    if status:
+        q = q.where(Notice.status == status)
+    return NoticeList(items=[notice_view(n) for n in session.exec(q.limit(200))])
+
+
+def notices(session: Session, jurisdiction: str | None = None, kind: str | None = None) -> KindNoticeList:
+    q = select(Notice)
+    if jurisdiction:
+        q = q.where(Notice.jurisdiction == jurisdiction)
+    if kind:
+        q = q.where(Notice.kind == kind)
+    return KindNoticeList(items=[kind_notice_view(n) for n in session.exec(q.order_by(Notice.id.desc()).limit(300))])
+
+
+class ConsultationNotice(NoticePublic):
+    comments_href: str = Field(description="Where to comment while the consultation is open")
+
+
+class ConsultationList(Items[ConsultationNotice]):
+    """Public consultations on methodologies, open ones first."""
+
+
+def consultations(session: Session, jurisdiction: str | None = None) -> ConsultationList:
+    q = select(Notice).where(Notice.kind == "consultation")
+    if jurisdiction:
+        q = q.where(Notice.jurisdiction == jurisdiction)
+    rows = session.exec(q.order_by(Notice.status.desc(), Notice.closes_at).limit(200))  # type: ignore[attr-defined]
+    return ConsultationList(items=[
+        ConsultationNotice(**notice_fields(n), comments_href=f"/api/v1/public/consultations/{n.case_id}/comments")
+        for n in rows])
+
+
+class PublishedComment(Public):
+    """A comment as published: never its contact; the answer once every comment has been disposed of."""
+
+    id: int
+    name: str
+    organisation: str
+    text: str
+    received_at: Instant
+    answer: str | None
+    disposition: str | None
+
+
+class ConsultationPublic(NoticePublic):
+    comments: list[PublishedComment]
+
+
+def consultation(session: Session, case_id: int) -> ConsultationPublic:
+    notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == "consultation")
+                          .order_by(Notice.id.desc())).first()  # type: ignore[union-attr]
+    if notice is None:
+        raise not_found("consultation")
+    rows = session.exec(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
+    # Contacts are never published; answers only once the review centre has disposed of them all.
+    return ConsultationPublic(**notice_fields(notice), comments=[
+        PublishedComment(id=c.id, name=c.name, organisation=c.organisation, text=c.text, received_at=c.received_at,
+                      answer=c.answer if c.published else None,
+                      disposition=c.disposition if c.published else None) for c in rows])
+
+
+# --- methodologies -----------------------------------------------------------------------------------
+
+PUBLISHED = ("filed", "superseded")
+# Filing-history events the public may see (never payloads: they hold internal opinions).
+PUBLIC_EVENTS = ("submit", "accept", "pass_review", "panel_pass", "comment_period_end", "disposition_done",
+                 "approve", "publicity_end", "dismiss_objections")
+
+
+class MethodologyPublic(Public):
+    """A filed (or superseded) methodology version."""
+
+    id: int
+    jurisdiction: str
+    code: str
+    version: str
+    title: str
+    kind: str = Field(description="project | scenario")
+    tier: str | None = Field(description="The profile's class or level (Shanghai class I/II, Beijing level 1/2)")
+    scope: str
+    status: str = Field(description="filed | superseded")
+    filed_on: date | None
+    superseded_on: date | None
+    superseded_by: str | None = Field(description="The version that superseded it")
+    grace_until: date | None = Field(description="New projects may still cite a superseded version until then")
+
+
+def version_fields(m: MethodologyVersion) -> dict[str, Any]:
+    return {"id": m.id, "jurisdiction": m.jurisdiction, "code": m.code, "version": m.version, "title": m.title,
+            "kind": m.kind, "tier": m.tier, "scope": m.scope, "status": m.status, "filed_on": m.filed_on,
+            "superseded_on": m.superseded_on, "superseded_by": m.superseded_by, "grace_until": m.grace_until}
+
+
+class MethodologyList(Items[MethodologyPublic]):
+    """Methodology versions by jurisdiction, code and version."""
+
+
+def methodologies(session: Session, *, jurisdiction: str | None = None, kind: str | None = None,
+                  tier: str | None = None, status: str | None = None, code: str | None = None) -> MethodologyList:
+    q = select(MethodologyVersion).where(MethodologyVersion.status.in_(  # type: ignore[attr-defined]
+        (status,) if status else PUBLISHED))
+    for column, value in ((MethodologyVersion.jurisdiction, jurisdiction), (MethodologyVersion.kind, kind),
+                          (MethodologyVersion.tier, tier), (MethodologyVersion.code, code)):
+        if value:
+            q = q.where(column == value)
+    rows = session.exec(q.order_by(MethodologyVersion.jurisdiction, MethodologyVersion.code,
+                                   MethodologyVersion.version).limit(500))
+    return MethodologyList(items=[MethodologyPublic(**version_fields(m)) for m in rows])
+
+
+class FilingStep(Public):
+    """A step of a version's filing history (never its payload)."""
+
+    at: str = Field(description="ISO 8601: the event's instant, or the day it was superseded")
+    event: str
+    label: Bilingual
+    to_state: str | None
+
+
+class MethodologyDetail(MethodologyPublic):
+    summary: str
+    parameters: list[dict[str, Any]] = Field(description="Key parameters with their source and date "
+                                                         "(Jiaxing art. 11)")
+    documents: list[DocumentPublic] = Field(description="The published documents")
+    history: list[FilingStep]
+
+
+def published_version(session: Session, version_id: int) -> MethodologyVersion:
+    m = session.get(MethodologyVersion, version_id)
+    if m is None or m.status not in PUBLISHED:
+        raise not_found("methodology")
+    return m
+
+
+def methodology(session: Session, version_id: int) -> MethodologyDetail:
+    m = published_version(session, version_id)
+    history = []
+    if m.case_id:
+        history = [FilingStep(at=e.at.isoformat(), event=e.event, label=Bilingual(**label(f"trigger.{e.event}")),
+                              to_state=e.to_state)
+                   for e in session.exec(select(AuditEvent).where(
+                       AuditEvent.stream == f"case:{m.case_id}",
+                       AuditEvent.event.in_(PUBLIC_EVENTS)).order_by(AuditEvent.seq))]  # type: ignore[attr-defined]
+    if m.superseded_on:
+        by = label("history.superseded_by")
+        history.append(FilingStep(at=m.superseded_on.isoformat(), event="superseded",
+                                  label=Bilingual(zh=by["zh"].format(version=m.superseded_by),
+                                                  en=by["en"].format(version=m.superseded_by)),
+                                  to_state="superseded"))
+    return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters,
+                             documents=[document_view(d) for d in documents.public_of_version(session, m.id)],
+                             history=history)
+
+
+# --- projects --------------------------------------------------------------------------------------------
+
+REGISTRY_STATUSES = ("registered", "disclosed", "revoked")
+PUBLIC_HISTORY = ("publicity_end", "dismiss_objections", "issue_notice", "accept_report", "deadline_passed",
+                  "revoke", "disclose")
+
+
+class ProjectRow(Public):
+    """A registered (or disclosed, or revoked) project or scenario."""
+
+    id: int
+    jurisdiction: str
+    kind: str = Field(description="project | scenario")
+    title: str
+    status: str = Field(description="registered | disclosed | revoked")
+    suspended: bool = Field(description="Suspended while a rectification runs")
+    project_class: int | None = Field(description="Beijing: class 1 (registered, issued) or 2 (disclosed only)")
+    record: str = Field(description="The project's public record")
+    registration_number: str | None
+    registered_at: Instant | None
+
+
+class ProjectList(Items[ProjectRow]):
+    """The registry of projects and scenarios."""
+
+
+def projects(session: Session, jurisdiction: str | None = None) -> ProjectList:
+    q = select(Project).where(Project.status.in_(REGISTRY_STATUSES))  # type: ignore[attr-defined]
+    if jurisdiction:
+        q = q.where(Project.jurisdiction == jurisdiction)
+    return ProjectList(items=[
+        ProjectRow(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, title=p.title, status=p.status,
+                   suspended=p.suspended, project_class=p.project_class, record=f"/api/v1/public/projects/{p.id}",
+                   registration_number=p.registration_number, registered_at=p.registered_at)
+        for p in session.exec(q.order_by(Project.id).limit(500))])
+
+
+class ProjectStep(Public):
+    at: Instant
+    procedure: str
+    event: str
+    label: Bilingual
+    to_state: str | None
+
+
+class ProjectRecord(Public):
+    """A project's public record: its status, the public steps of its cases and its notices."""
+
+    id: int
+    jurisdiction: str
+    title: str
+    kind: str
+    status: str
+    suspended: bool
+    registration_number: str | None
+    history: list[ProjectStep]
+    notices: list[KindNoticePublic]
+
+
+def project_record(session: Session, project_id: int) -> ProjectRecord:
+    p = session.get(Project, project_id)
+    if p is None or p.status not in REGISTRY_STATUSES:
+        raise not_found("project")
+    cases = {c.id: c for c in session.exec(select(Case).where(Case.project_id == project_id))}
+    events = session.exec(select(AuditEvent).where(AuditEvent.case_id.in_(list(cases)),  # type: ignore[attr-defined]
+                                                   AuditEvent.event.in_(PUBLIC_HISTORY))  # type: ignore[attr-defined]
+                          .order_by(AuditEvent.at))
+    history = [ProjectStep(at=e.at, procedure=cases[e.case_id].procedure, event=e.event,  # type: ignore[index]
+                           label=Bilingual(**label(f"trigger.{e.event}")), to_state=e.to_state) for e in events]
+    notices_ = session.exec(select(Notice).where(Notice.case_id.in_(list(cases))))  # type: ignore[attr-defined]
+    return ProjectRecord(id=p.id, jurisdiction=p.jurisdiction, title=p.title, kind=p.kind, status=p.status,
+                         suspended=p.suspended, registration_number=p.registration_number, history=history,
+                         notices=[kind_notice_view(n) for n in notices_])
+
+
+class RevenueAudit(Public):
+    """A Beijing class-1 project's revenue-use audit for a year (≥ 90% of revenue returned to users)."""
+
+    project_id: int
+    registration_number: str | None
+    project: str = Field(description="The project's title")
+    year: int | None
+    state: Labelled
+    returned_share: str | None = Field(description="The share of revenue returned, as a decimal string")
+    audit: dict[str, Any] | None = Field(description="The filed audit (without the report's hash)")
+
+
+class RevenueAuditList(Items[RevenueAudit]):
+    """Revenue-use audits, oldest first."""
+
+
+def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
+    q = select(Case, Project).join(Project, Project.id == Case.project_id).where(Case.procedure == "revenue_audit")
+    if jurisdiction:
+        q = q.where(Case.jurisdiction == jurisdiction)
+    return RevenueAuditList(items=[
+        RevenueAudit(project_id=p.id, registration_number=p.registration_number, project=p.title, year=c.vintage,
+                     state=labelled("state", c.state), returned_share=c.application.get("returned_share"),
+                     audit={k: v for k, v in (c.application.get("audit") or {}).items() if k != "report_sha256"}
+                     or None)
+        for c, p in session.exec(q.order_by(Case.id))])
+
+
+# --- verifiers ----------------------------------------------------------------------------------------
+
+
+class VerifierPublic(Public):
+    """An accredited third-party verifier filed by the authority (Ordos art. 15)."""
+
+    id: int
+    jurisdiction: str
+    name: str
+    uscc: str | None = Field(description="The unified social credit code (统一社会信用代码)")
+    scopes: list[str] = Field(description="What the verifier may verify")
+    valid_from: date
+    valid_until: date
+
+
+def _verifier(v: Verifier, org: Organisation | None) -> VerifierPublic:
+    return VerifierPublic(id=v.id, jurisdiction=v.jurisdiction, name=v.name, uscc=org.uscc if org else None,
+                          scopes=v.scopes, valid_from=v.valid_from, valid_until=v.valid_until)
+
+
+def verifier_view(v: Verifier, org: Organisation | None) -> dict[str, Any]:
+    """As JSON: the filing's audit payload and its stored reply hold it."""
+    return _verifier(v, org).model_dump(mode="json")
+
+
+class VerifierList(Items[VerifierPublic]):
+    """Accredited verifiers."""
+
+
+def verifiers(session: Session, jurisdiction: str | None = None) -> VerifierList:
+    q = select(Verifier, Organisation).join(Organisation, Organisation.id == Verifier.org_id)
+    if jurisdiction:
+        q = q.where(Verifier.jurisdiction == jurisdiction)
+    return VerifierList(items=[_verifier(v, o) for v, o in session.exec(q.order_by(Verifier.id))])
+
+
+# --- issuances, retirements, certificates ----------------------------------------------------------------
+
+
+class IssuanceRow(Public):
+    jurisdiction: str
+    project_id: int
+    registration_number: str | None
+    project: str = Field(description="The project's title")
+    vintage: int | None
+    amount_tco2e: int
+    serials: str = Field(description="The serial blocks issued, separated by spaces")
+    issued_at: Instant
+
+
+class IssuanceList(Items[IssuanceRow]):
+    """Issued reductions, in the order they were issued."""
+
+
+def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
+              vintage: int | None = None) -> IssuanceList:
+    q = select(LedgerEntry, Case, Project).join(Case, Case.id == LedgerEntry.case_id).join(
+        Project, Project.id == Case.project_id).where(LedgerEntry.kind == "issue")
+    if jurisdiction:
+        q = q.where(LedgerEntry.jurisdiction == jurisdiction)
+    if project_id:
+        q = q.where(Project.id == project_id)
+    if vintage:
+        q = q.where(Case.vintage == vintage)
+    return IssuanceList(items=[
+        IssuanceRow(jurisdiction=e.jurisdiction, project_id=p.id, registration_number=p.registration_number,
+                    project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
+                    issued_at=e.at)
+        for e, c, p in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+
+
+class RetirementRow(Public):
+    number: str = Field(description="The retirement certificate's number")
+    jurisdiction: str
+    holder: str | None
+    amount_tco2e: int
+    purpose: str
+    serials: str = Field(description="The serial blocks retired, separated by spaces")
+    retired_on: date | None
+
+
+class RetirementList(Items[RetirementRow]):
+    """Retirements with their certificates."""
+
+
+def retirements(session: Session, jurisdiction: str | None = None) -> RetirementList:
+    q = select(Certificate)
+    if jurisdiction:
+        q = q.where(Certificate.jurisdiction == jurisdiction)
+    return RetirementList(items=[
+        RetirementRow(number=c.number, jurisdiction=c.jurisdiction, holder=c.data.get("holder_name"),
+                      amount_tco2e=c.amount, purpose=c.purpose, serials=" ".join(c.data.get("serials", [])),
+                      retired_on=c.data.get("retired_on"))
+        for c in session.exec(q.order_by(Certificate.id).limit(5000))])
+
+
+class LogProof(Public):
+    """The retirement's ledger entry in the signed transparency log (RFC 9162 §2.1.3)."""
+
+    leaf_index: int
+    tree_size: int = Field(description="The size of the first signed head that covers the entry")
+    root: str = Field(description="That head's root hash, hex")
+    leaf_hash: str | None
+    inclusion_proof: list[str] = Field(description="Hex hashes, from the leaf up")
+    checkpoint: str = Field(description="The signed head, as a C2SP checkpoint")
+
+
+class CertificatePublic(Public):
+    """A retirement certificate (注销证明, Ordos art. 23), as the registry holds it."""
+
+    number: str
+    valid: bool
+    jurisdiction: str
+    holder: str
+    amount_tco2e: int
+    purpose: str
+    serials: list[str]
+    retired_on: date
+    fingerprint: str = Field(description="SHA-256 of the certificate's data, printed on it")
+    pdf: str = Field(description="The certificate as a PDF")
+    log: LogProof | None = Field(description="Its inclusion proof; null until the log has taken the entry")
+    log_note: Bilingual | None = Field(description="Why there is no proof yet")
+
+
+def certificate_row(session: Session, number: str) -> Certificate:
+    cert = session.exec(select(Certificate).where(Certificate.number == number)).first()
+    if cert is None:
+        raise not_found("certificate")
+    return cert
+
+
+def certificate(session: Session, number: str) -> CertificatePublic:
+    cert = certificate_row(session, number)
+    data = certificate_data(cert)
+    logged = certificate_log(session, cert)
+    return CertificatePublic(number=cert.number, valid=True, jurisdiction=cert.jurisdiction, holder=data.holder_name,
+                             amount_tco2e=cert.amount, purpose=cert.purpose, serials=data.serials,
+                             retired_on=data.retired_on, fingerprint=cert.fingerprint,
+                             pdf=f"/api/v1/public/certificates/{number}?format=pdf", log=logged["log"],
+                             log_note=logged["log_note"])
+
+
+# --- what the public's and the registry's commands answer ----------------------------------------------
+
+
+class ObjectionReceipt(Public):
+    receipt: str = Field(description="Quote it when asking about the objection")
+    case_id: int
+    message: Bilingual
+
+
+class CommentReceipt(Public):
+    comment_id: int
+    case_id: int
+    message: Bilingual
+
+
+class MethodologyWithdrawn(Public):
+    id: int
+    code: str
+    version: str
+    status: Literal["withdrawn"]
