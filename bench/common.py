@@ -30,7 +30,7 @@ def pg_reachable(url: str = PG_URL) -> str | None:
             conn.exec_driver_sql("SELECT 1")
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot run on PostgreSQL"
+    except Exception as exc:
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 

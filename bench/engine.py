@@ -75,7 +75,7 @@ Respond = Callable[[Any, Any], tuple[int, dict[str, Any]]]
 # --- setup -----------------------------------------------------------------------------------
 
 
-def _app():  # noqa: ANN202 - imported late so `--help` works while other files are being edited
+def _app():
     from services import demo
     from services.bootstrap import setup
     from services.engine import command, opening
@@ -287,7 +287,7 @@ def threaded(threads: int, work: Callable[[int], int]) -> tuple[int, float]:
         barrier.wait()
         try:
             counts[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported after the join
+        except BaseException as exc:
             errors.append(exc)
 
     pool = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]

@@ -246,7 +246,7 @@ def _digest(prev: str, fields: dict[str, Any]) -> str:
     """services.engine.audit's own link hash (imported late: `--help` works without the app importable)."""
     from services.engine.audit import _digest as digest
 
-    global _digest  # noqa: PLW0603 - bind once; the wrapper's import costs more than the hash
+    global _digest
     _digest = digest
     return digest(prev, fields)
 
@@ -512,7 +512,7 @@ def _metadata_tables() -> dict[str, sa.Table]:
     return {t: SQLModel.metadata.tables[t] for t in TABLES}
 
 
-def _copy_value(value: Any) -> Any:  # noqa: ANN401
+def _copy_value(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
@@ -567,7 +567,7 @@ def _flags(n: int, k: int, rng: random.Random, within: list[int] | None = None) 
     return flags
 
 
-def generate(db: Any, n_cases: int, seed: int = 7, *, timers_open: int | None = None, timers_due: int = 0,  # noqa: ANN401
+def generate(db: Any, n_cases: int, seed: int = 7, *, timers_open: int | None = None, timers_due: int = 0,
              now: datetime | None = None, progress: bool = False) -> dict[str, Any]:
     """Insert `n_cases` cases with everything that hangs off them into `db` (a migrated
     `services.store.engine.Database`, people already seeded). Returns row counts and timings."""
@@ -627,7 +627,7 @@ def generate(db: Any, n_cases: int, seed: int = 7, *, timers_open: int | None = 
             "rows_per_s": sum(counts.values()) / total if total else 0.0, "now": now.isoformat()}
 
 
-def _analyze(db: Any, pg: bool) -> None:  # noqa: ANN401
+def _analyze(db: Any, pg: bool) -> None:
     with db.writer.connect() as conn:
         if pg:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -638,7 +638,7 @@ def _analyze(db: Any, pg: bool) -> None:  # noqa: ANN401
                 conn.exec_driver_sql("ANALYZE")
 
 
-def fingerprint(db: Any) -> str:  # noqa: ANN401
+def fingerprint(db: Any) -> str:
     """SHA-256 over the generated cases' states and audit heads, to compare two runs."""
     h = hashlib.sha256()
     with db.reader.connect() as conn:
@@ -648,7 +648,7 @@ def fingerprint(db: Any) -> str:  # noqa: ANN401
     return h.hexdigest()
 
 
-def summary(db: Any) -> Iterator[str]:  # noqa: ANN401
+def summary(db: Any) -> Iterator[str]:
     """Lines describing the data set: cases by procedure and openness, open tasks, pending timers."""
     with db.reader.connect() as conn:
         for proc, n, open_ in conn.execute(sa.text(

@@ -99,7 +99,7 @@ def open_database(kind: str) -> Bench:
     return open_bench(kind, prefix="bench-iss-", schema=PG_SCHEMA)
 
 
-def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401
+def scalar(db: Any, sql: str, **params: Any) -> Any:
     with db.reader.connect() as conn:
         return conn.execute(sa.text(sql), params).scalar()
 
@@ -150,10 +150,10 @@ def recording(db: Any, keep: bool = False) -> Iterator[SqlLog]:
     log = SqlLog(keep=keep)
     engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
 
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:  # noqa: ANN401
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         log._t0.append(time.perf_counter())
 
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:  # noqa: ANN401
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         elapsed = time.perf_counter() - log._t0.pop()
         log.seconds += elapsed
         log.count += 1
@@ -164,10 +164,10 @@ def recording(db: Any, keep: bool = False) -> Iterator[SqlLog]:
 
     # COMMIT goes through the DBAPI connection, not a cursor: from the engine's `commit` event (just
     # before it) to the ORM session's `after_commit` (just after it)
-    def commit_begins(conn: Any) -> None:  # noqa: ANN401
+    def commit_begins(conn: Any) -> None:
         log._c0.append(time.perf_counter())
 
-    def commit_ends(session: Any) -> None:  # noqa: ANN401
+    def commit_ends(session: Any) -> None:
         if log._c0:
             log.commit_seconds += time.perf_counter() - log._c0.pop()
             log.commits += 1
@@ -198,7 +198,7 @@ def shape(statement: str) -> str:
     return f"{verb}{locked} {m.group(1)}" if m else verb
 
 
-def verify_part(statement: str, params: Any) -> str:  # noqa: ANN401
+def verify_part(statement: str, params: Any) -> str:
     """Which of verify's statements this is (the kind or the retired flag is a bind parameter)."""
     text = " ".join(statement.split()).lower()
     values = list(params.values()) if isinstance(params, dict) else list(params or ())
@@ -255,7 +255,7 @@ SLOTS = ACCOUNTS + 1  # a project's journal: its issue, a transfer to each other
 
 
 def _journal(projects: list[tuple[int, int, str, int, str]], per: int, retired_per: int, accounts: list[int],
-             entry0: int, at: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:  # noqa: ANN401
+             entry0: int, at: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Per project: the issue of all its serials to the owner (accounts[0]), backed by an approve event
     on its campaign case as services.procedures.issuance.mint leaves it; a transfer of block k to accounts[k mod 8]
     for the blocks before the retired tail (each lists its ranges); the retirement of the tail, left
@@ -465,7 +465,7 @@ def measure_campaign(b: Bench, r: Report, n: int) -> float:
 # --- 2. the campaign as a Prefect flow -------------------------------------------------------
 
 
-async def _runs_since(known: set[Any], settle_s: float = 10.0) -> tuple[list[Any], list[Any]]:  # noqa: ANN401
+async def _runs_since(known: set[Any], settle_s: float = 10.0) -> tuple[list[Any], list[Any]]:
     """Flow runs not in `known`, and the task runs of those flow runs. Task runs reach the API through
     Prefect's event pipeline, a little after the flow returns: poll until every new flow run has a
     final state and its task runs have stopped changing (at most `settle_s`)."""
@@ -486,7 +486,7 @@ async def _runs_since(known: set[Any], settle_s: float = 10.0) -> tuple[list[Any
             await asyncio.sleep(0.5)
 
 
-async def _flow_ids() -> set[Any]:  # noqa: ANN401
+async def _flow_ids() -> set[Any]:
     from prefect import get_client
 
     async with get_client() as client:
@@ -557,7 +557,7 @@ def measure_flow(b: Bench, r: Report, n: int, direct_s: float, again_too: bool) 
 # --- 3. ledger verification ------------------------------------------------------------------
 
 
-def _verify(b: Bench, session: Any) -> tuple[dict[str, Any], float, SqlLog]:  # noqa: ANN401
+def _verify(b: Bench, session: Any) -> tuple[dict[str, Any], float, SqlLog]:
     from services.procedures import ledger
 
     with recording(b.db, keep=True) as log:
@@ -567,7 +567,7 @@ def _verify(b: Bench, session: Any) -> tuple[dict[str, Any], float, SqlLog]:  # 
     return result, elapsed, log
 
 
-def explain_overlap(b: Bench, statement: str, params: Any) -> list[str]:  # noqa: ANN401
+def explain_overlap(b: Bench, statement: str, params: Any) -> list[str]:
     with b.db.reader.connect() as conn:
         if b.pg:
             rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
@@ -717,7 +717,7 @@ def machine(b: Bench) -> dict[str, str]:
     try:
         import prefect
         prefect_version = prefect.__version__
-    except Exception:  # noqa: BLE001 - only for the report
+    except Exception:
         prefect_version = "?"
     return {"date": date.today().isoformat(), "cpus": str(os.cpu_count()),
             "python": f"{platform.python_implementation()} {platform.python_version()}",

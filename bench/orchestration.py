@@ -97,7 +97,7 @@ def open_database(kind: str) -> Bench:
     return open_bench(kind, prefix="bench-orch-", schema=PG_SCHEMA)
 
 
-def scalar(db: Any, sql: str, **params: Any) -> Any:  # noqa: ANN401
+def scalar(db: Any, sql: str, **params: Any) -> Any:
     with db.reader.connect() as conn:
         return conn.execute(sa.text(sql), params).scalar()
 
@@ -225,11 +225,11 @@ def recording(db: Any) -> Iterator[SqlLog]:
     log = SqlLog()
     engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
 
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:  # noqa: ANN401
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         log.statements.append((statement, parameters))
         log._t0.append(time.perf_counter())
 
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:  # noqa: ANN401
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         log.seconds += time.perf_counter() - log._t0.pop()
 
     for e in engines:
@@ -270,7 +270,7 @@ def statement_mix(log: SqlLog, units: int) -> tuple[str, str]:
     return fmt(verbs), fmt(shapes)
 
 
-def explain(b: Bench, statement: str, params: Any, analyze_it: bool = False) -> list[str]:  # noqa: ANN401
+def explain(b: Bench, statement: str, params: Any, analyze_it: bool = False) -> list[str]:
     with b.db.reader.connect() as conn:
         if b.pg:
             prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze_it else "EXPLAIN "
@@ -285,7 +285,7 @@ def full_scans(b: Bench, plan: list[str], table: str) -> list[str]:
 
 
 @contextmanager
-def no_index_scans(b: Bench, conn: Any) -> Iterator[None]:  # noqa: ANN401
+def no_index_scans(b: Bench, conn: Any) -> Iterator[None]:
     if b.pg:
         for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
             conn.exec_driver_sql(f"SET LOCAL {setting} = off")
@@ -463,7 +463,7 @@ def timed_sweep(db: Any, now: datetime) -> tuple[float, dict[str, float], dict[s
     parts: dict[str, float] = {}
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        def timed(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -742,7 +742,7 @@ def machine(b: Bench) -> dict[str, str]:
     try:
         import prefect
         prefect_version = prefect.__version__
-    except Exception:  # noqa: BLE001 - only for the report
+    except Exception:
         prefect_version = "?"
     return {"date": date.today().isoformat(), "cpus": str(os.cpu_count()),
             "python": f"{platform.python_implementation()} {platform.python_version()}",

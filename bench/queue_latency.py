@@ -38,7 +38,7 @@ TARGET_P95_MS = 50.0
 DEEP = 0.9  # the deep page: this far down the queue
 
 
-def _client(db: Any) -> Any:  # noqa: ANN401
+def _client(db: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from services.api import create_app
@@ -46,7 +46,7 @@ def _client(db: Any) -> Any:  # noqa: ANN401
     return TestClient(create_app(db, orchestrate=False))
 
 
-def _walk(client: Any, headers: dict[str, str]) -> tuple[int, int, str | None]:  # noqa: ANN401
+def _walk(client: Any, headers: dict[str, str]) -> tuple[int, int, str | None]:
     """(tasks in the queue, pages, the cursor of the page DEEP of the way down)."""
     cursors: list[str | None] = [None]
     total = 0
@@ -60,7 +60,7 @@ def _walk(client: Any, headers: dict[str, str]) -> tuple[int, int, str | None]: 
     return total, len(cursors), cursors[int((len(cursors) - 1) * DEEP)]
 
 
-def _timed(client: Any, headers: dict[str, str], cursor: str | None, n: int) -> list[float]:  # noqa: ANN401
+def _timed(client: Any, headers: dict[str, str], cursor: str | None, n: int) -> list[float]:
     params = {"view": "team", **({"cursor": cursor} if cursor else {})}
     for _ in range(5):  # warm-up: connections, statement cache
         client.get("/api/v1/tasks", params=params, headers=headers)
@@ -74,7 +74,7 @@ def _timed(client: Any, headers: dict[str, str], cursor: str | None, n: int) -> 
     return out
 
 
-def _timed_query(db: Any, user: str, cursor: str | None, n: int) -> list[float]:  # noqa: ANN401
+def _timed_query(db: Any, user: str, cursor: str | None, n: int) -> list[float]:
     """`services.queries.queues.list_tasks` alone in a read transaction (no HTTP, no token lookup, no JSON)."""
     from services.accounts.identity import authenticate
     from services.queries import queues
@@ -91,11 +91,11 @@ def _timed_query(db: Any, user: str, cursor: str | None, n: int) -> list[float]:
     return out
 
 
-def _plan(db: Any, client: Any, headers: dict[str, str], cursor: str | None) -> tuple[str, list[str]]:  # noqa: ANN401
+def _plan(db: Any, client: Any, headers: dict[str, str], cursor: str | None) -> tuple[str, list[str]]:
     """The listing statement one request sends, and its plan."""
     seen: list[tuple[str, Any]] = []
 
-    def capture(conn: Any, cursor_: Any, statement: str, params: Any, context: Any, many: bool) -> None:  # noqa: ANN401
+    def capture(conn: Any, cursor_: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         if "FROM tasks" in statement and "ORDER BY" in statement:
             seen.append((statement, params))
 

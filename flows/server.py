@@ -29,7 +29,7 @@ def start_prefect_server() -> subprocess.Popen[bytes] | None:
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "PREFECT_UI_API_URL": url}
     cli = Path(sys.executable).with_name("prefect")
-    log_file = open(home / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
+    log_file = open(home / "server.log", "ab")
     proc = subprocess.Popen([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(PREFECT_PORT)],
                             env=env, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120

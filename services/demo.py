@@ -15,7 +15,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms.common import USCC_ALPHABET, uscc_check_char
 from forms.supervision import PublicReport
@@ -33,14 +33,14 @@ from services.engine.clock import clock
 from services.engine.command import Command, Outcome
 from services.procedures import documents, reports
 from services.store.engine import Database
-from services.store.tables import Case, MethodologyVersion, User, Verifier
+from services.store.tables import Case, MethodologyVersion, User, Verifier, pk
 from states.messages import text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
 
 STAFF = ("case_officer", "approver", "review_centre", "operator", "verifier", "admin")
 EXPERTS = 5
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credential
+DEMO_PASSWORD = "demo-password"
 
 
 def demo_uscc(seed: int) -> str:
@@ -96,7 +96,7 @@ def seed_people(db: Database) -> bool:
             _methodologies(session, code)
             # a filed third-party verifier (Ordos art. 15) whose staff hold the verifier role
             verifier_org = ensure_organisation(session, demo_uscc(300 + i), f"{code} 低碳核证技术有限公司")
-            session.add(Verifier(jurisdiction=code, org_id=verifier_org.id, name=verifier_org.name,
+            session.add(Verifier(jurisdiction=code, org_id=pk(verifier_org), name=verifier_org.name,
                                  scopes=["project", "scenario"], valid_from=date(2024, 1, 1),
                                  valid_until=date(2030, 12, 31), filed_at=clock.now()))
             for role in STAFF:
@@ -129,7 +129,7 @@ class Driver:
 
     def actor(self, username: str) -> Actor:
         with self.db.read() as session:
-            return load_actor(session, session.exec(select(User).where(User.username == username)).one())
+            return load_actor(session, session.exec(select(User).where(col(User.username) == username)).one())
 
     def user_id(self, username: str) -> int:
         return self.actor(username).user_id  # type: ignore[return-value]
@@ -217,8 +217,8 @@ def _demo_cases(db: Database, code: str) -> None:
             subject="某屋顶光伏项目", name="王先生", contact="13800000000",
             content="该项目申报的装机容量与现场铭牌不符，疑似虚报减排量。"))
         with db.read() as session:
-            report_id = session.exec(select(Case.id).where(Case.procedure == "report", Case.jurisdiction == code)
-                                     .order_by(Case.id.desc())).one()  # type: ignore[union-attr]
+            report_id = session.exec(select(col(Case.id)).where(col(Case.procedure) == "report", col(Case.jurisdiction) == code)
+                                     .order_by(col(Case.id).desc())).one()
         driver.act("jx_approver", report_id, "assign_handlers", {"officers": [driver.user_id("jx_case_officer")]})
 
 

@@ -124,7 +124,9 @@ def _arrow_id(t: TransitionSpec) -> int:
 
 
 def _takes(event: EventData) -> bool:
-    return event.kwargs.get("arrow") == event.transition.arrow_id  # type: ignore[attr-defined]
+    # the arrow a command chose (several arrows may share a trigger and a source); set in _build
+    arrow: int = getattr(event.transition, "arrow_id", -1)
+    return bool(event.kwargs.get("arrow") == arrow)
 
 
 def _machine_kwargs(spec: ProcedureSpec) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def _add_arrows(machine: Machine, spec: ProcedureSpec) -> None:
     for t in spec.transitions:
         for source in t.sources:
             machine.add_transition(t.trigger, source, t.dest or "=", conditions=[_takes])
-            machine.events[t.trigger].transitions[source][-1].arrow_id = _arrow_id(t)
+            setattr(machine.events[t.trigger].transitions[source][-1], "arrow_id", _arrow_id(t))  # noqa: B010 - transitions' Transition declares no such attribute
 
 
 class CaseModel:

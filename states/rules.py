@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil
@@ -346,7 +347,14 @@ def issued_within_verified(inp: RuleInput) -> list[Reason]:
     return []
 
 
-def returns_to(state: str):  # noqa: ANN201 - a Selector
+def form_says(field: str, value: str) -> Callable[[RuleInput], bool]:
+    """An arrow chosen by what the form says (several arrows share a trigger, e.g. uphold_objection's outcomes)."""
+    def says(inp: RuleInput) -> bool:
+        return bool(getattr(inp.form, field, None) == value)
+    return says
+
+
+def returns_to(state: str) -> Callable[[RuleInput], bool]:
     def held_in(inp: RuleInput) -> bool:
         return inp.case.held_from == state
 
@@ -410,14 +418,15 @@ def handlers_assigned(inp: RuleInput) -> list[Reason]:
 # --- Beijing revenue audits -----------------------------------------------------------------------
 
 
-def returned_share(form: Any) -> Decimal:  # noqa: ANN401
-    net = form.proceeds_cny - form.costs_cny
-    return Decimal(1) if net <= 0 else form.returned_to_users_cny / net
+def returned_share(form: Any) -> Decimal:
+    net: Decimal = form.proceeds_cny - form.costs_cny
+    returned: Decimal = form.returned_to_users_cny
+    return Decimal(1) if net <= 0 else returned / net
 
 
 def share_returned_enough(inp: RuleInput) -> bool:
     """编制说明 4(二): 返还比例不低于出售碳普惠减排量所获资金（扣除运行成本后）的90%."""
-    return returned_share(inp.form) >= inp.profile.revenue_audit.min_share
+    return bool(returned_share(inp.form) >= inp.profile.revenue_audit.min_share)
 
 
 def audit_report_attached(inp: RuleInput) -> list[Reason]:

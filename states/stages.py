@@ -191,13 +191,13 @@ def publicity(*, done: str) -> Stage:
                        effects=(SettleObjections("dismissed"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "technical_review", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection,),
-                       when=lambda inp: inp.form.outcome == "re_review", effects=(SettleObjections("upheld"),)),
+                       when=rules.form_says("outcome", "re_review"), effects=(SettleObjections("upheld"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection,),
-                       when=lambda inp: inp.form.outcome == "reject", effects=(SettleObjections("upheld"),)),
+                       when=rules.form_says("outcome", "reject"), effects=(SettleObjections("upheld"),)),
         TransitionSpec("uphold_objection", ("publicity", "objection_review"), "rejected", OFFICER,
                        ObjectionUpheld, rules=(rules.has_open_objection, rules.project_registered),
-                       when=lambda inp: inp.form.outcome == "rectify",
+                       when=rules.form_says("outcome", "rectify"),
                        effects=(SettleObjections("upheld"), RectifyObjection())),
     )
     return states, arrows

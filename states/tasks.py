@@ -16,7 +16,7 @@ from states.profiles import Profile
 class WorkingCalendar(Protocol):
     """The statutory calendar (services.engine.calendar.WorkingCalendar): pure arithmetic, given."""
 
-    def add_working_days(self, start: date, days: int, jurisdiction: str | None = None) -> Any: ...  # noqa: ANN401
+    def add_working_days(self, start: date, days: int, jurisdiction: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)

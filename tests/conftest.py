@@ -68,7 +68,7 @@ def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Itera
 
 
 @pytest.fixture
-def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:  # noqa: ANN001
+def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:
     # the calendar in force is cached per process by a fingerprint of the loads, which only grows within
     # one database; tests swap databases under it, so two tests' loads could share a fingerprint
     workdays._cached = None

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import audit
 from services.engine.actors import SYSTEM_ACTOR, Actor
@@ -20,7 +20,7 @@ from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.engine.idempotency import Idem, once
 from services.store.engine import Database
-from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User
+from services.store.tables import ApiToken, Jurisdiction, Organisation, RoleGrant, User, pk
 from states.messages import reason, role_required
 from states.profiles import all_profiles
 from states.spec import ADMIN, NATIONAL, ROLES, SYSTEM
@@ -46,7 +46,7 @@ class AdminScope:
             return self.national
         return jurisdiction in self.jurisdictions
 
-    def where(self, column: Any) -> Any:  # noqa: ANN401 - a column in, a SQL condition out
+    def where(self, column: Any) -> Any:
         """`covers` as a SQL condition on a jurisdiction column (a NULL one is national)."""
         return sa.true() if self.national else column.in_(sorted(self.jurisdictions))
 
@@ -89,7 +89,7 @@ def authenticate(session: Session, token: str | None) -> Actor:
     if not token:
         raise Unauthenticated([reason("unauthenticated")])
     row = session.exec(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        select(ApiToken, User).join(User, col(User.id) == col(ApiToken.user_id))
         .where(ApiToken.token_sha256 == token_digest(token))
     ).first()
     now = clock.now()
@@ -140,7 +140,7 @@ def create_user(
     session.add(user)
     session.flush()
     for role, jurisdiction in grants:
-        session.add(RoleGrant(user_id=user.id, role=role, jurisdiction=jurisdiction))
+        session.add(RoleGrant(user_id=pk(user), role=role, jurisdiction=jurisdiction))
     audit.append(session, stream="system", at=clock.now(), actor_id=by.user_id, actor_role=by.role_label,
                  event="user_created", payload={"user_id": user.id, "username": username, "grants": grants})
     return user
@@ -150,7 +150,7 @@ def issue_token(session: Session, user: User, name: str = "api", expires_at: dat
                 token: str | None = None) -> str:
     """Return a new bearer token; only its SHA-256 is stored."""
     token = token or "ci_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_sha256=token_digest(token), created_at=clock.now(),
+    session.add(ApiToken(user_id=pk(user), name=name, token_sha256=token_digest(token), created_at=clock.now(),
                          expires_at=expires_at))
     audit.append(session, stream="system", at=clock.now(), actor_id=user.id, actor_role="system",
                  event="token_issued", payload={"user_id": user.id, "name": name})

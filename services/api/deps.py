@@ -59,7 +59,7 @@ def parse_if_match(value: str | None) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else -1
 
 
-def committed(request: Request, body: dict | None, action: str) -> None:
+def committed(request: Request, body: dict[str, Any] | None, action: str) -> None:
     """After a command committed: the embedded scheduler dispatches its outbox rows right away."""
     orchestrator = getattr(request.app.state, "orchestrator", None)
     if orchestrator is not None:
@@ -67,7 +67,7 @@ def committed(request: Request, body: dict | None, action: str) -> None:
         orchestrator.after_command(case, action)
 
 
-async def fire_public(request: Request, case_id: int, trigger: str, body: dict, respond: Any,  # noqa: ANN401
+async def fire_public(request: Request, case_id: int, trigger: str, body: dict[str, Any], respond: Any,
                       idempotency_key: str | None) -> JSONResponse:
     """A command by the public (no account): told apart by address, dispatched right after commit."""
 

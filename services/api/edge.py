@@ -76,7 +76,7 @@ def _label(name: str) -> str:
     return name.replace("\x00", "\\0")[:100] or "body"
 
 
-def nul_fields(value: Any, path: str = "") -> list[str]:  # noqa: ANN401
+def nul_fields(value: Any, path: str = "") -> list[str]:
     """The fields (dotted paths) of a parsed JSON value whose text or name holds a NUL."""
     if isinstance(value, str):
         return [_label(path)] if "\x00" in value else []

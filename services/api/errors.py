@@ -21,7 +21,7 @@ log = logging.getLogger("carbon.api")
 HTTP_REASONS = {404: "http.not_found", 405: "http.method_not_allowed", 413: "http.too_large"}
 
 
-def _clean(value: Any) -> Any:  # noqa: ANN401
+def _clean(value: Any) -> Any:
     """Input echoed into a reason may hold lone surrogates, which UTF-8 cannot carry: replace them."""
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")

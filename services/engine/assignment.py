@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import audit
 from services.engine.actors import Actor
@@ -32,13 +32,13 @@ def brief(session: Session, task: TaskRecord) -> dict[str, Any]:
 def _locked_task(session: Session, task_id: int, actor: Actor) -> tuple[TaskRecord, CaseRecord]:
     """The task and its case, the case locked first (its audit chain is appended to, and a command may be
     closing the task meanwhile), then the task read among the case's open tasks."""
-    case_id = session.execute(sa.select(Task.case_id).where(Task.id == task_id)).scalar()
+    case_id = session.execute(sa.select(col(Task.case_id)).where(col(Task.id) == task_id)).scalar()
     case = records.lock_case(session, records.LOCK_CASE, {"case_id": case_id}) if case_id is not None else None
     if case is None:
         raise NotFound.of("task")
     task = next((t for t in records.open_tasks(session, [case.id])[case.id] if t.id == task_id), None)
     if task is None:
-        role = session.execute(sa.select(Task.role).where(Task.id == task_id)).scalar_one()
+        role = session.execute(sa.select(col(Task.role)).where(col(Task.id) == task_id)).scalar_one()
         if not actor.holds(role, case.jurisdiction):
             raise NotFound.of("task")
         raise Conflict([reason("task_not_open")])
@@ -75,7 +75,7 @@ def claim(db: Database, task_id: int, actor: Actor, idempotency_key: str | None 
         if task.candidate_user_id not in (None, actor.user_id):
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
-            holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
+            holder = _holder(session, task.assignee_id)
             raise Conflict([reason("task_claimed", holder=holder)], holder=holder)
         if task.assignee_id != actor.user_id:  # claiming what one holds already changes nothing
             task.assignee_id = actor.user_id
@@ -103,10 +103,10 @@ def delegate(db: Database, task_id: int, actor: Actor, to_user: int, idempotency
         if task.candidate_user_id is not None:
             raise Forbidden([reason("task_personal")])
         if task.assignee_id not in (None, actor.user_id):
-            holder = _holder(session, task.assignee_id)  # type: ignore[arg-type]
+            holder = _holder(session, task.assignee_id)
             raise Forbidden([reason("task_held", holder=holder)], holder=holder)
-        grant = session.exec(select(RoleGrant).where(RoleGrant.user_id == to_user, RoleGrant.role == task.role,
-                                                     RoleGrant.jurisdiction == task.jurisdiction)).first()
+        grant = session.exec(select(RoleGrant).where(RoleGrant.user_id == to_user, col(RoleGrant.role) == task.role,
+                                                     col(RoleGrant.jurisdiction) == task.jurisdiction)).first()
         if grant is None:
             role = label(f"role.{task.role}")
             raise Invalid([reason("delegate_role", field="user_id", role_zh=role["zh"], role_en=task.role)])
@@ -127,12 +127,12 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
                  if t.role == role and t.assignee_id is None and t.candidate_user_id is None]
         if not tasks:
             return None
-        holders = list(session.exec(select(User.id).join(RoleGrant, RoleGrant.user_id == User.id).where(
-            RoleGrant.role == role, RoleGrant.jurisdiction == case.jurisdiction, User.active == True)))  # noqa: E712
+        holders = list(session.exec(select(User.id).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+            col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == case.jurisdiction, col(User.active).is_(True))))
         if not holders:
             return None
-        counted = session.execute(sa.select(Task.assignee_id, sa.func.count()).where(
-            Task.status == "open", Task.assignee_id.in_(holders)).group_by(Task.assignee_id)).all()  # type: ignore[union-attr]
+        counted = session.execute(sa.select(col(Task.assignee_id), sa.func.count()).where(
+            col(Task.status) == "open", col(Task.assignee_id).in_(holders)).group_by(col(Task.assignee_id))).all()
         load = {user: n for user, n in counted}
         chosen = min(holders, key=lambda u: (load.get(u, 0), u))
         for task in tasks:

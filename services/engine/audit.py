@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.store import unit_of_work
 from services.store.records import CaseRecord
@@ -100,10 +100,10 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     events = 0
     prev_by_stream: dict[str, tuple[int, str]] = {}
     js = None if jurisdictions is None else sorted(jurisdictions)
-    their_cases = None if js is None else select(Case.id).where(Case.jurisdiction.in_(js))  # type: ignore[attr-defined]
-    q = select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq)
+    their_cases = None if js is None else select(col(Case.id)).where(col(Case.jurisdiction).in_(js))
+    q = select(AuditEvent).order_by(col(AuditEvent.stream), col(AuditEvent.seq))
     if their_cases is not None:
-        q = q.where(AuditEvent.case_id.in_(their_cases))  # type: ignore[union-attr]
+        q = q.where(col(AuditEvent.case_id).in_(their_cases))
     rows = session.exec(q).yield_per(2000)
     for e in rows:
         events += 1
@@ -122,9 +122,9 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
                     "first_broken": {"stream": e.stream, "seq": e.seq, "event_id": e.id, "problem": problem}}
         prev_by_stream[e.stream] = (e.seq, e.hash)
     heads = [(h.stream, h.seq, h.hash) for h in session.exec(select(AuditHead))] if js is None else []
-    case_heads = select(Case.id, Case.audit_seq, Case.audit_hash).where(Case.audit_seq > 0)
+    case_heads = select(col(Case.id), col(Case.audit_seq), col(Case.audit_hash)).where(col(Case.audit_seq) > 0)
     if their_cases is not None:
-        case_heads = case_heads.where(Case.id.in_(their_cases))  # type: ignore[union-attr]
+        case_heads = case_heads.where(col(Case.id).in_(their_cases))
     heads += [(f"case:{cid}", seq, h) for cid, seq, h in session.exec(case_heads)]
     for stream, seq, hash_ in heads:
         if prev_by_stream.get(stream, (0, GENESIS)) != (seq, hash_):

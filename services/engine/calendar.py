@@ -31,7 +31,8 @@ _ONE_DAY = timedelta(days=1)
 def _lunar(year: int, month: int, day: int) -> date:
     lunar = LunarDate(year, month, day)
     # pyproject allows lunardate 0.2 (toSolarDate only); 0.3 deprecates that name.
-    return getattr(lunar, "to_solar_date", lunar.toSolarDate)()
+    solar: date = getattr(lunar, "to_solar_date", lunar.toSolarDate)()
+    return solar
 
 # The package's own range check recomputes min/max over all its keys on every
 # call, so we read its tables directly and derive the range once.

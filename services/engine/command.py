@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.engine import audit, effects, facts, lifecycle
 from services.engine.actors import Actor
@@ -74,7 +74,7 @@ def allowed_actions(actor: Actor, case: CaseLike, spec: ProcedureSpec) -> list[s
 
 
 @lru_cache(maxsize=4096)
-def _lock_visible(actor: Actor) -> Any:  # noqa: ANN401 - a statement
+def _lock_visible(actor: Actor) -> Any:
     return records.LOCK_CASE.where(visible(actor))
 
 
@@ -205,7 +205,7 @@ def _named_task(run: Run) -> TaskRecord:
     assert run.tasks is not None
     named = next((t for t in run.tasks if t.id == run.cmd.task_id), None)
     if named is None:
-        case_id = run.session.execute(sa.select(Task.case_id).where(Task.id == run.cmd.task_id)).scalar()
+        case_id = run.session.execute(sa.select(col(Task.case_id)).where(col(Task.id) == run.cmd.task_id)).scalar()
         if case_id != run.case.id:
             raise NotFound.of("task")
         raise Conflict([reason("task_not_open")])

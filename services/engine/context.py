@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from states.spec import CaseView, ProcedureSpec, TransitionSpec
 from states.tasks import Due, DueDate, DueInput
 
 CALENDAR_KEY = "carbon.calendar"
+F = TypeVar("F", bound=BaseModel)
 
 
 @dataclass
@@ -35,6 +36,14 @@ class Ctx:
     tasks: list[TaskRecord]  # the case's open tasks, loaded once and kept current by open_task/close_task
     arrow: TransitionSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the command reports back (and audits)
+
+    def form_as(self, kind: type[F]) -> F:
+        """The validated form as the kind an effect reads: the declaration pairs the effect with the
+        trigger whose form this is, so another kind here is a declaration error."""
+        if not isinstance(self.form, kind):
+            raise TypeError(f"{self.spec.name}: an effect needs a {kind.__name__}, the trigger gave "
+                            f"{type(self.form).__name__}")
+        return self.form
 
     @property
     def today(self) -> date:

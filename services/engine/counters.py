@@ -27,4 +27,5 @@ def next_number(session: Session, jurisdiction: str, year: int, kind: str) -> in
     counter = counters[key]
     counter.last += 1
     session.add(counter)
-    return counter.last
+    last: int = counter.last
+    return last

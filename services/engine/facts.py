@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from services.store.tables import Case
+from services.store.records import AnyCase
 from states.spec import Facts
 
-FactsFor = Callable[[Session, Case, dict[str, Any]], Facts]
+FactsFor = Callable[[Session, AnyCase, dict[str, Any]], Facts]
 _provider: list[FactsFor] = []
 
 
@@ -19,7 +19,7 @@ def provide(facts_for: FactsFor) -> None:
     _provider[:] = [facts_for]
 
 
-def facts(session: Session, case: Case, application: dict[str, Any]) -> Facts:
+def facts(session: Session, case: AnyCase, application: dict[str, Any]) -> Facts:
     if not _provider:
         raise LookupError("no facts provider: services/bootstrap.py wires it")
     return _provider[0](session, case, application)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Invalid
@@ -43,7 +43,7 @@ class Idem:
 
     caller: str
     key: str | None
-    request: Any  # JSON-able  # noqa: ANN401
+    request: Any  # JSON-able
 
     @property
     def digest(self) -> str:
@@ -75,7 +75,7 @@ def claim(session: Session, idem: Idem) -> Reply | None:
 def remember(session: Session, idem: Idem, reply: Reply) -> None:
     if idem.key:
         session.execute(sa.update(IdempotencyRecord).where(
-            IdempotencyRecord.actor_key == idem.caller, IdempotencyRecord.key == idem.key)
+            col(IdempotencyRecord.actor_key) == idem.caller, col(IdempotencyRecord.key) == idem.key)
             .values(status_code=reply[0], response=reply[1]), execution_options={"synchronize_session": False})
 
 
@@ -107,8 +107,8 @@ def once_across(db: Database, idem: Idem, work: Callable[[], Reply]) -> Reply:
     except BaseException:
         with db.write() as session:
             session.execute(sa.delete(IdempotencyRecord).where(
-                IdempotencyRecord.actor_key == idem.caller, IdempotencyRecord.key == idem.key,
-                IdempotencyRecord.status_code == RUNNING))
+                col(IdempotencyRecord.actor_key) == idem.caller, col(IdempotencyRecord.key) == idem.key,
+                col(IdempotencyRecord.status_code) == RUNNING))
         raise
     with db.write() as session:
         remember(session, idem, reply)

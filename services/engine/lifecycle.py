@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.engine import effects
 from services.engine.calendar import local_date
@@ -23,8 +23,8 @@ from states.profiles import Profile
 from states.spec import StateSpec
 
 ENDED_RUNNING_SEGMENTS = select(ClockSegment).where(ClockSegment.case_id == sa.bindparam("case_id"),
-                                                    ClockSegment.running == True,  # noqa: E712
-                                                    ClockSegment.ended_at.is_not(None))  # type: ignore[union-attr]
+                                                    col(ClockSegment.running).is_(True),
+                                                    col(ClockSegment.ended_at).is_not(None))
 
 
 def clock_runs(profile: Profile, state: StateSpec) -> bool | None:
@@ -86,6 +86,7 @@ def _statutory_due(ctx: Ctx) -> date:
     days already used in earlier running segments."""
     used = 0
     for seg in ctx.session.exec(ENDED_RUNNING_SEGMENTS, params={"case_id": ctx.case.id}):
+        assert seg.ended_at is not None  # the statement asks for ended segments only
         used += ctx.cal.working_days_between(local_date(seg.started_at), local_date(seg.ended_at),
                                              ctx.case.jurisdiction).days
     left = ctx.profile.clock.limit_days - used

@@ -23,9 +23,9 @@ def load(session: Session, case_ids: list[int]) -> None:
     notices: dict[int, list[Notice]] = defaultdict(list)
     for notice in session.exec(select(Notice).where(col(Notice.case_id).in_(case_ids), Notice.status == "open")):
         notices[notice.case_id].append(notice)
-    objections: dict[int, list[int]] = defaultdict(list)
-    for case_id, objection_id in session.exec(select(Objection.case_id, Objection.id).where(
-            col(Objection.case_id).in_(case_ids), Objection.status == "open")):
+    objections: dict[int, list[int | None]] = defaultdict(list)
+    for case_id, objection_id in session.exec(select(col(Objection.case_id), col(Objection.id)).where(
+            col(Objection.case_id).in_(case_ids), col(Objection.status) == "open")):
         objections[case_id].append(objection_id)
     unit_of_work.of(session).memo[KEY] = {"cases": set(case_ids), "notices": notices, "objections": objections}
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.calendar import WorkingCalendar, local_date
-from services.store.tables import Case, ClockSegment
+from services.store.records import AnyCase
+from services.store.tables import ClockSegment
 from states.profiles import Profile
 
 
-def summary(session: Session, case: Case, profile: Profile, cal: WorkingCalendar, now: datetime) -> dict[str, Any]:
+def summary(session: Session, case: AnyCase, profile: Profile, cal: WorkingCalendar, now: datetime) -> dict[str, Any]:
     """Working days used while running (start day excluded, end day included, so back-to-back
     segments never count a day twice), the limit, the projected deadline and a breach flag."""
-    segments = list(session.exec(select(ClockSegment).where(ClockSegment.case_id == case.id)
-                                 .order_by(ClockSegment.started_at, ClockSegment.id)))
+    segments = list(session.exec(select(ClockSegment).where(col(ClockSegment.case_id) == case.id)
+                                 .order_by(col(ClockSegment.started_at), col(ClockSegment.id))))
     used = paused = 0
     provisional = False
     for seg in segments:

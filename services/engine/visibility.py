@@ -13,16 +13,17 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.errors import NotFound
-from services.store.tables import Case, PanelMember, Verifier
+from services.store.records import AnyCase
+from services.store.tables import Case, PanelMember, Verifier, table_of
 from states.profiles import all_profiles
 from states.spec import PUBLIC, SYSTEM
 
 STAFF_ROLES = ("case_officer", "approver", "review_centre", "operator", "admin")
-_COMMISSIONED = Case.__table__.c.application["report"]["verifier_id"].as_integer()  # type: ignore[attr-defined]
+_COMMISSIONED = table_of(Case).c.application["report"]["verifier_id"].as_integer()
 
 
 def _where(actor: Actor, *roles: str) -> list[str]:
@@ -30,26 +31,26 @@ def _where(actor: Actor, *roles: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def visible(actor: Actor) -> Any:  # noqa: ANN401 - a SQL condition on Case
+def visible(actor: Actor) -> Any:
     """Built once an actor (actors are immutable; a changed grant is a new actor), so a command's lock and
     a page's list reuse the expression and its compiled statement."""
     if actor.kind == SYSTEM:
         return sa.true()
     if actor.kind == PUBLIC:
         return sa.false()  # the public reads notices, not cases (their commands name a notice's case)
-    ways = []
+    ways: list[sa.ColumnElement[bool]] = []
     staff = _where(actor, *STAFF_ROLES)
     if staff:
-        ways.append(Case.jurisdiction.in_(staff))  # type: ignore[attr-defined]
+        ways.append(col(Case.jurisdiction).in_(staff))
     applicant, verifier, expert = _where(actor, "applicant"), _where(actor, "verifier"), _where(actor, "expert")
     if applicant and actor.org_id is not None:
-        ways.append(sa.and_(Case.jurisdiction.in_(applicant), Case.applicant_org_id == actor.org_id))  # type: ignore[attr-defined]
+        ways.append(sa.and_(col(Case.jurisdiction).in_(applicant), col(Case.applicant_org_id) == actor.org_id))
     if verifier and actor.org_id is not None:
-        ways.append(sa.and_(Case.jurisdiction.in_(verifier), sa.exists().where(  # type: ignore[attr-defined]
-            Verifier.id == _COMMISSIONED, Verifier.org_id == actor.org_id)))
+        ways.append(sa.and_(col(Case.jurisdiction).in_(verifier), sa.exists().where(
+            col(Verifier.id) == _COMMISSIONED, col(Verifier.org_id) == actor.org_id)))
     if expert:
-        ways.append(sa.and_(Case.jurisdiction.in_(expert), sa.exists().where(  # type: ignore[attr-defined]
-            PanelMember.case_id == Case.id, PanelMember.user_id == actor.user_id, PanelMember.status == "active")))
+        ways.append(sa.and_(col(Case.jurisdiction).in_(expert), sa.exists().where(
+            col(PanelMember.case_id) == col(Case.id), col(PanelMember.user_id) == actor.user_id, col(PanelMember.status) == "active")))
     return sa.or_(*ways) if ways else sa.false()
 
 
@@ -67,5 +68,5 @@ def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     return case
 
 
-def is_owner(actor: Actor, case: Case) -> bool:
+def is_owner(actor: Actor, case: AnyCase) -> bool:
     return actor.org_id is not None and actor.org_id == case.applicant_org_id

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import audit
 from services.engine.calendar import DayOverride, WorkingCalendar, end_of_day_utc, local_date
@@ -95,10 +95,10 @@ def import_year(session: Session, *, year: int, days: list[DayOverride], source:
         raise Invalid(problems, dates=[d.day.isoformat() for d in days if d.day.year != year])
     local = None if jurisdiction == NATIONAL else jurisdiction
     days = [DayOverride(d.day, d.workday, d.name, local) for d in days]
-    in_scope = (CalendarOverride.jurisdiction.is_(None) if local is None  # type: ignore[union-attr]
-                else CalendarOverride.jurisdiction == local)
-    replaced = sa.delete(CalendarOverride).where(CalendarOverride.year == year, in_scope)  # type: ignore[arg-type]
-    session.exec(replaced)  # type: ignore[call-overload]
+    in_scope = (col(CalendarOverride.jurisdiction).is_(None) if local is None
+                else col(CalendarOverride.jurisdiction) == local)
+    replaced = sa.delete(CalendarOverride).where(col(CalendarOverride.year) == year, in_scope)
+    session.exec(replaced)
     for d in days:
         session.add(CalendarOverride(day=d.day, year=year, workday=d.workday, name=d.name,
                                      jurisdiction=d.jurisdiction))
@@ -158,12 +158,12 @@ def coverage(session: Session, jurisdictions: Iterable[str] | None = None) -> di
     this_year = local_date(clock.now()).year
     js = None if jurisdictions is None else sorted(jurisdictions)
 
-    def provisional(table: Any, *where: Any) -> int:  # noqa: ANN401 - a table class
+    def provisional(table: Any, *where: Any) -> int:
         q = select(sa.func.count()).select_from(table).where(*where)
         return int(session.exec(q if js is None else q.where(table.jurisdiction.in_(js))).one())
 
     loaded = [{"year": y.year, "jurisdiction": y.jurisdiction, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
-              for y in session.exec(select(CalendarYear).order_by(CalendarYear.year, CalendarYear.jurisdiction))]
+              for y in session.exec(select(CalendarYear).order_by(col(CalendarYear.year), col(CalendarYear.jurisdiction)))]
     return {
         "covered_years": sorted(y for y in cal.covered_years() if y >= this_year - 3),
         "loaded_years": [y for y in loaded if y["jurisdiction"] == NATIONAL],

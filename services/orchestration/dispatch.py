@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.accounts.identity import AdminScope
 from services.engine import audit
@@ -46,6 +46,7 @@ from services.store.tables import (
     Task,
     User,
     WebhookEndpoint,
+    pk,
 )
 from states.messages import Text, label, text
 
@@ -99,9 +100,9 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
 def claim(db: Database, limit: int = 100, now: datetime | None = None) -> list[Outbox]:
     now = now or clock.now()
     with db.write() as session:
-        q = (select(Outbox).where(Outbox.status == "pending", Outbox.available_at <= now,
-                                  sa.or_(Outbox.locked_until.is_(None), Outbox.locked_until < now))  # type: ignore[union-attr,operator]
-             .order_by(Outbox.id).limit(limit))
+        q = (select(Outbox).where(col(Outbox.status) == "pending", col(Outbox.available_at) <= now,
+                                  sa.or_(col(Outbox.locked_until).is_(None), col(Outbox.locked_until) < now))
+             .order_by(col(Outbox.id)).limit(limit))
         if not db.is_sqlite:
             q = q.with_for_update(skip_locked=True)
         rows = list(session.exec(q))
@@ -143,7 +144,7 @@ def deliver(db: Database, row: Outbox, channels: Channels) -> str:
     except (KeyError, TypeError, ValueError) as exc:  # a malformed payload does not heal by retrying
         log.warning("outbox %s dead (malformed)", row.key, exc_info=True)
         return _settle(db, row.id, f"malformed payload: {exc!r}", permanent=True)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - any other failure is retried with backoff
+    except Exception as exc:
         log.info("outbox %s failed (will retry): %s", row.key, exc)
         return _settle(db, row.id, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
     return _settle(db, row.id, None)  # type: ignore[arg-type]
@@ -171,15 +172,15 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
 _WHOSE = sa.func.coalesce(Outbox.payload["jurisdiction"].as_string(), Case.jurisdiction)
 
 
-def _with_whose() -> Any:  # noqa: ANN401 - a select
-    return select(Outbox, _WHOSE).outerjoin(Case, Case.id == Outbox.case_id)  # type: ignore[arg-type]
+def _with_whose() -> Any:
+    return select(Outbox, _WHOSE).outerjoin(Case, col(Case.id) == col(Outbox.case_id))
 
 
 def listing(session: Session, scope: AdminScope, status: str, limit: int = 100) -> list[tuple[Outbox, str | None]]:
     """The rows an administrator may see, newest first, each with the jurisdiction it belongs to: a
     jurisdiction's administrator sees that jurisdiction's rows; the system's own rows are national."""
-    rows = session.exec(_with_whose().where(Outbox.status == status, scope.where(_WHOSE))
-                        .order_by(Outbox.id.desc()).limit(limit))  # type: ignore[union-attr]
+    rows = session.exec(_with_whose().where(col(Outbox.status) == status, scope.where(_WHOSE))
+                        .order_by(col(Outbox.id).desc()).limit(limit))
     return [(row, whose) for row, whose in rows]
 
 
@@ -241,16 +242,16 @@ def _recipients(session: Session, row: Outbox) -> list[User]:
     if target == "applicant":
         if case is None or case.applicant_org_id is None:
             return []
-        q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        q = select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
             User.org_id == case.applicant_org_id, RoleGrant.role == "applicant", RoleGrant.jurisdiction == j)
     elif target == "queue":
         roles = row.payload.get("roles") or []
         if not roles:
             return []
-        q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-            RoleGrant.role.in_(roles), RoleGrant.jurisdiction == j)  # type: ignore[attr-defined]
+        q = select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+            col(RoleGrant.role).in_(roles), col(RoleGrant.jurisdiction) == j)
     elif target == "assignee":
-        q = select(User).join(Task, Task.assignee_id == User.id).where(Task.id == int(row.payload["task_id"]))
+        q = select(User).join(Task, col(Task.assignee_id) == col(User.id)).where(Task.id == int(row.payload["task_id"]))
     elif target.startswith("user:"):
         q = select(User).where(User.id == int(target.split(":", 1)[1]))
     else:
@@ -274,10 +275,10 @@ def notify(db: Database, row: Outbox, channels: Channels) -> None:
     now = clock.now()
     with db.write() as session:
         users = _recipients(session, row)
-        existing = set(session.exec(select(Notification.user_id).where(Notification.outbox_key == row.key)))
+        existing = set(session.exec(select(col(Notification.user_id)).where(col(Notification.outbox_key) == row.key)))
         for user in users:
             if user.id not in existing:
-                session.add(Notification(user_id=user.id, outbox_key=row.key, case_id=row.payload.get("case_id"),
+                session.add(Notification(user_id=pk(user), outbox_key=row.key, case_id=row.payload.get("case_id"),
                                          event=row.payload.get("event", row.kind), title_zh=zh, title_en=en,
                                          created_at=now))
         addresses = sorted({u.email for u in users if u.email})

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.calendar import end_of_day_utc, local_date
 from services.engine.clock import clock
@@ -34,10 +34,10 @@ def send_reminders(db: Database, now: datetime) -> int:
         for code, profile in all_profiles().items():
             for before in sorted(set(profile.reminders.before_days), reverse=True):
                 horizon = cal.add_working_days(today, before, code).end if before else today
-                rows = session.exec(select(Task.id, Task.case_id, Task.assignee_id, Task.candidate_user_id, Task.role)
-                                    .where(Task.status == "open", Task.jurisdiction == code,
-                                           Task.due_at >= end_of_day_utc(today),  # type: ignore[operator]
-                                           Task.due_at <= end_of_day_utc(horizon)))  # type: ignore[operator]
+                rows = session.exec(select(col(Task.id), col(Task.case_id), col(Task.assignee_id), col(Task.candidate_user_id), col(Task.role))
+                                    .where(col(Task.status) == "open", col(Task.jurisdiction) == code,
+                                           col(Task.due_at) >= end_of_day_utc(today),
+                                           col(Task.due_at) <= end_of_day_utc(horizon)))
                 for task_id, case_id, assignee, candidate, role in rows:
                     person = assignee or candidate
                     target = f"user:{person}" if person else "queue"
@@ -65,42 +65,42 @@ def _escalate(session: Session, breach: SlaBreach, now: datetime) -> None:
                     "roles": ["approver"], "event": "sla_escalation"}})
 
 
-def _unrecorded(prefix: str, id_column: Any) -> Any:  # noqa: ANN401
+def _unrecorded(prefix: str, id_column: Any) -> Any:
     """No breach yet under `<prefix>:<id>`: an anti-join on the breach key's unique index, so a sweep
     costs what the new breaches cost, not what every overdue task does."""
-    return ~sa.exists().where(SlaBreach.key == sa.literal(f"{prefix}:") + sa.cast(id_column, sa.String))
+    return ~sa.exists().where(col(SlaBreach.key) == sa.literal(f"{prefix}:") + sa.cast(id_column, sa.String))
 
 
 def record_breaches(db: Database, now: datetime) -> dict[str, int]:
     today = local_date(now)
     new = 0
     with db.write() as session:
-        overdue = session.exec(select(Task).where(Task.status == "open", Task.due_at < now,  # type: ignore[operator]
-                                                  Task.kind != ESCALATION.kind, _unrecorded("task", Task.id)))
+        overdue = session.exec(select(Task).where(Task.status == "open", col(Task.due_at) < now,
+                                                  col(Task.kind) != ESCALATION.kind, _unrecorded("task", col(Task.id))))
         for task in overdue:
             values = {"key": f"task:{task.id}", "kind": "task_overdue", "case_id": task.case_id, "task_id": task.id,
                       "procedure": task.procedure, "jurisdiction": task.jurisdiction, "stage": task.state,
                       "role": task.role, "due_at": task.due_at, "detected_at": now}
             if insert_ignore(session, SlaBreach, values):  # a racing sweep may have recorded it meanwhile
                 new += 1
-                _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
-        exceeded = session.exec(select(Case).where(Case.clock_due_on < today,  # type: ignore[operator]
-                                                   Case.closed_at.is_(None),  # type: ignore[union-attr]
-                                                   _unrecorded("clock", Case.id)))
+                _escalate(session, session.exec(select(SlaBreach).where(col(SlaBreach.key) == values["key"])).one(), now)
+        exceeded = session.exec(select(Case).where(col(Case.clock_due_on) < today,
+                                                   col(Case.closed_at).is_(None),
+                                                   _unrecorded("clock", col(Case.id))))
         for case in exceeded:
             values = {"key": f"clock:{case.id}", "kind": "clock_exceeded", "case_id": case.id, "task_id": None,
                       "procedure": case.procedure, "jurisdiction": case.jurisdiction, "stage": case.state,
                       "role": None, "due_at": end_of_day_utc(case.clock_due_on), "detected_at": now}
             if insert_ignore(session, SlaBreach, values):
                 new += 1
-                _escalate(session, session.exec(select(SlaBreach).where(SlaBreach.key == values["key"])).one(), now)
+                _escalate(session, session.exec(select(SlaBreach).where(col(SlaBreach.key) == values["key"])).one(), now)
         # a breach is over when its task closed, or its case's clock stopped or paused: one statement
-        task_open = sa.exists().where(Task.id == SlaBreach.task_id, Task.status == "open")
-        clock_running = sa.exists().where(Case.id == SlaBreach.case_id, Case.closed_at.is_(None),  # type: ignore[union-attr]
-                                          Case.clock_due_on.is_not(None))  # type: ignore[union-attr]
-        over = sa.or_(sa.and_(SlaBreach.task_id.is_not(None), ~task_open),  # type: ignore[union-attr]
-                      sa.and_(SlaBreach.task_id.is_(None), ~clock_running))  # type: ignore[union-attr]
-        resolved = session.execute(sa.update(SlaBreach).where(SlaBreach.resolved_at.is_(None), over)  # type: ignore[union-attr]
+        task_open = sa.exists().where(col(Task.id) == col(SlaBreach.task_id), col(Task.status) == "open")
+        clock_running = sa.exists().where(col(Case.id) == col(SlaBreach.case_id), col(Case.closed_at).is_(None),
+                                          col(Case.clock_due_on).is_not(None))
+        over = sa.or_(sa.and_(col(SlaBreach.task_id).is_not(None), ~task_open),
+                      sa.and_(col(SlaBreach.task_id).is_(None), ~clock_running))
+        resolved = session.execute(sa.update(SlaBreach).where(col(SlaBreach.resolved_at).is_(None), over)
                                    .values(resolved_at=now)).rowcount
     return {"new": new, "resolved": resolved or 0}
 
@@ -118,5 +118,5 @@ def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:
 def next_timer_at(db: Database) -> datetime | None:
     """When the next timer is due, so the embedded scheduler can wake exactly then."""
     with db.read() as session:
-        return session.exec(select(Timer.fire_at).where(Timer.status == "pending")
-                            .order_by(Timer.fire_at).limit(1)).first()
+        return session.exec(select(col(Timer.fire_at)).where(col(Timer.status) == "pending")
+                            .order_by(col(Timer.fire_at)).limit(1)).first()

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import preload
 from services.engine.actors import SYSTEM_ACTOR
@@ -37,12 +37,12 @@ BATCH = 100  # timers a transaction: long enough to share round trips, short eno
 
 def _due_ids(db: Database, now: datetime, limit: int) -> list[int]:
     with db.read() as session:
-        return list(session.exec(select(Timer.id).where(Timer.status == "pending", Timer.fire_at <= now)
-                                 .order_by(Timer.fire_at, Timer.id).limit(limit)))
+        return list(session.exec(select(col(Timer.id)).where(col(Timer.status) == "pending", col(Timer.fire_at) <= now)
+                                 .order_by(col(Timer.fire_at), col(Timer.id)).limit(limit)))
 
 
 def _claim(session: Session, timer_id: int, db: Database) -> Timer | None:
-    q = select(Timer).where(Timer.id == timer_id, Timer.status == "pending")
+    q = select(Timer).where(col(Timer.id) == timer_id, col(Timer.status) == "pending")
     if not db.is_sqlite:
         q = q.with_for_update(skip_locked=True)
     return session.exec(q).first()
@@ -58,12 +58,12 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
     with db.write() as session:
         # Cases first, then timers: the order a command takes them (it locks its case, then cancels
         # its timers), so a sweep and a command wait for each other instead of deadlocking.
-        case_ids = sorted(set(session.exec(select(Timer.case_id).where(Timer.id.in_(ids),  # type: ignore[attr-defined]
-                                                                       Timer.status == "pending"))))
+        case_ids = sorted(set(session.exec(select(col(Timer.case_id)).where(col(Timer.id).in_(ids),
+                                                                       col(Timer.status) == "pending"))))
         if not case_ids:
             return fired
         cases = records.lock_cases(session, case_ids)
-        q = select(Timer).where(Timer.id.in_(ids), Timer.status == "pending")  # type: ignore[attr-defined]
+        q = select(Timer).where(col(Timer.id).in_(ids), col(Timer.status) == "pending")
         if not db.is_sqlite:
             q = q.with_for_update(skip_locked=True)  # another sweep may hold some: it fires them
         timers = sorted(session.exec(q), key=lambda t: (t.fire_at, t.id))
@@ -71,7 +71,7 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
         # the subjects' rows, held here (the session keeps only weak references) so that the commands'
         # look-ups by key find them without a round trip
         project_ids = [c.project_id for c in cases.values() if c.project_id]
-        subjects = list(session.exec(select(Project).where(Project.id.in_(project_ids)))  # type: ignore[attr-defined]
+        subjects = list(session.exec(select(Project).where(col(Project.id).in_(project_ids)))
                         ) if project_ids else []
         preload.load(session, case_ids)
         unflushed: set[int] = set()  # cases whose commands' new rows wait for the batch's insert
@@ -93,7 +93,7 @@ def _fire_batch(db: Database, ids: list[int], now: datetime) -> list[dict[str, A
         del subjects  # held until here
         # one statement marks the batch's timers fired (a command that leaves its state cancels the case's
         # pending timers, its own among them; fired wins, as when a timer fires alone)
-        session.execute(sa.update(Timer).where(Timer.id.in_([f["timer_id"] for f in fired]))  # type: ignore[attr-defined]
+        session.execute(sa.update(Timer).where(col(Timer.id).in_([f["timer_id"] for f in fired]))
                         .values(status="fired", fired_at=now), execution_options={"synchronize_session": False})
     return fired
 
@@ -117,7 +117,7 @@ def _fire_alone(db: Database, timer_id: int, now: datetime, result: dict[str, li
                 timer.status, timer.fired_at = "cancelled", now
                 session.add(timer)
         result["cancelled"].append({"timer_id": timer_id, "reason": str(exc)})
-    except Exception as exc:  # noqa: BLE001 - one timer's failure must not stop the sweep
+    except Exception as exc:
         # rolled back and still pending: the next sweep tries it again
         log.exception("timer %s failed; it stays pending", timer_id)
         result["failed"].append({"timer_id": timer_id, "error": f"{type(exc).__name__}: {exc}"})
@@ -134,7 +134,7 @@ def run_due_timers(db: Database, now: datetime | None = None, limit: int = 1000,
             try:
                 result["fired"] += _fire_batch(db, chunk, now)
                 continue
-            except Exception:  # noqa: BLE001 - rolled back whole; each timer gets its own transaction below
+            except Exception:
                 log.info("a batch of %d timers failed; firing them one at a time", len(chunk), exc_info=True)
         for timer_id in chunk:
             _fire_alone(db, timer_id, now, result)

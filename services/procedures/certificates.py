@@ -150,7 +150,7 @@ class _NumberedCanvas(Canvas):
         self._certificate_number = certificate_number
         self._pages: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+    def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
         self._startPage()
 

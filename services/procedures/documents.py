@@ -23,7 +23,7 @@ import zipfile
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import audit
 from services.engine.actors import Actor
@@ -34,6 +34,7 @@ from services.engine.idempotency import Idem, Reply, once
 from services.engine.visibility import STAFF_ROLES, can_see, is_owner
 from services.procedures.panels import PANEL_SEAT
 from services.store.engine import Database
+from services.store.records import AnyCase
 from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure
 from states.messages import Reason, joined, label, reason, role_required
@@ -51,7 +52,7 @@ APPLICANT_EDITABLE = ("draft", "supplement_requested", "revision_requested", "op
 PUBLIC, CASE, INTERNAL = "public", "case", "internal"
 VISIBILITIES = (PUBLIC, CASE, INTERNAL)
 # The one rule for public pages: declared public by the applicant, or marked by the approver.
-PUBLISHABLE = sa.or_(Document.visibility == PUBLIC, Document.published_at.is_not(None))  # type: ignore[union-attr]
+PUBLISHABLE = sa.or_(col(Document.visibility) == PUBLIC, col(Document.published_at).is_not(None))
 # Audit events about one document: hidden from whoever may not see that document.
 DOCUMENT_EVENTS = ("document_added", "document_published", "document_unpublished")
 
@@ -121,22 +122,22 @@ def view(d: Document) -> dict[str, Any]:
             "published_at": d.published_at.isoformat() if d.published_at else None}
 
 
-def _staff(actor: Actor, case: Case) -> bool:
+def _staff(actor: Actor, case: AnyCase) -> bool:
     return any(actor.holds(r, case.jurisdiction) for r in STAFF_ROLES)
 
 
-def _owner(actor: Actor, case: Case) -> bool:
+def _owner(actor: Actor, case: AnyCase) -> bool:
     return actor.holds("applicant", case.jurisdiction) and is_owner(actor, case)
 
 
-def may_add(actor: Actor, case: Case) -> bool:
+def may_add(actor: Actor, case: AnyCase) -> bool:
     """Staff add material to any open case; the applicant only while the case is theirs to edit."""
     if procedure(case.procedure, case.jurisdiction).state(case.state).terminal:
         return False
     return _staff(actor, case) or (_owner(actor, case) and case.state in APPLICANT_EDITABLE)
 
 
-def upload_choices(actor: Actor, case: Case) -> tuple[str, ...]:
+def upload_choices(actor: Actor, case: AnyCase) -> tuple[str, ...]:
     """The visibilities this uploader may choose, the default first: the applicant declares what is
     public (staff never publish by uploading: publication is the approver's mark); staff and
     reviewers add internal material by default."""
@@ -156,12 +157,12 @@ def sees_internal(session: Session, actor: Actor, case: Case) -> bool:
         PANEL_SEAT, params={"case_id": case.id, "user_id": actor.user_id}).first() is not None
 
 
-def _readable(session: Session, actor: Actor, case: Case) -> Any:  # noqa: ANN401 - a SQL condition
+def _readable(session: Session, actor: Actor, case: Case) -> Any:
     """Which of a visible case's documents the actor reads: all of them, or (the applicant, a
     verifier) the applicant's material and whatever the approver published."""
     if sees_internal(session, actor, case):
         return sa.true()
-    return sa.or_(Document.visibility.in_((PUBLIC, CASE)), Document.published_at.is_not(None))  # type: ignore[attr-defined,union-attr]
+    return sa.or_(col(Document.visibility).in_((PUBLIC, CASE)), col(Document.published_at).is_not(None))
 
 
 def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes,
@@ -205,10 +206,10 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
-def of_case(session: Session, case: Case, actor: Actor) -> list[dict[str, Any]]:
+def of_case(session: Session, case: AnyCase, actor: Actor) -> list[dict[str, Any]]:
     """The case's documents this actor may read (the case itself already visible to them)."""
     return [view(d) for d in session.exec(select(Document).where(
-        Document.case_id == case.id, _readable(session, actor, case)).order_by(Document.id))]
+        col(Document.case_id) == case.id, _readable(session, actor, case)).order_by(col(Document.id)))]
 
 
 def readable(session: Session, actor: Actor, document_id: int) -> Document:
@@ -233,12 +234,12 @@ def visible_events(session: Session, actor: Actor, case: Case, events: list[Audi
 
 def public_of_version(session: Session, version_id: int) -> list[Document]:
     """What a filed methodology version shows the public."""
-    return list(session.exec(select(Document).where(Document.methodology_version_id == version_id, PUBLISHABLE)
-                             .order_by(Document.id)))
+    return list(session.exec(select(Document).where(col(Document.methodology_version_id) == version_id, PUBLISHABLE)
+                             .order_by(col(Document.id))))
 
 
 def public_document(session: Session, version_id: int, document_id: int) -> Document:
-    doc = session.exec(select(Document).where(Document.id == document_id,
+    doc = session.exec(select(Document).where(col(Document.id) == document_id,
                                               Document.methodology_version_id == version_id, PUBLISHABLE)).first()
     if doc is None:
         raise NotFound.of("document")

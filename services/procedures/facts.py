@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import preload
 from services.procedures.issuance import CLAIMS, holding, overlapping_periods
 from services.procedures.panels import ACTIVE_PANEL
+from services.store.records import AnyCase
 from services.store.tables import (
     Case,
     Comment,
@@ -25,27 +26,32 @@ from services.store.tables import (
     RoleGrant,
     User,
     Verifier,
+    pk,
 )
 from states.spec import CommentFacts, MethodologyFacts, PanelFacts, ProjectFacts, VerifierFacts
 
 OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
 
 
+T = TypeVar("T")
+
+
 class CaseFacts:
     """Answers the rules' questions about a case from the database, lazily and once each."""
 
-    def __init__(self, session: Session, case: Case, application: dict[str, Any]) -> None:
+    def __init__(self, session: Session, case: AnyCase, application: dict[str, Any]) -> None:
         self.session, self.case, self.application = session, case, application
         self._memo: dict[str, Any] = {}
 
-    def _once(self, key: str, compute: Callable[[], Any]) -> Any:
+    def _once(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        value: T = self._memo[key]
+        return value
 
     def open_objections(self) -> int:
         def count() -> int:
-            preloaded = preload.get(self.session, "objections", self.case.id)
+            preloaded = preload.get(self.session, "objections", pk(self.case))
             if preloaded is not None:
                 return len(preloaded)
             return len(list(self.session.exec(OPEN_OBJECTIONS, params={"case_id": self.case.id})))
@@ -79,16 +85,16 @@ class CaseFacts:
 
     def open_filings(self, code: str, version: str) -> int:
         """Other open filing cases of the same code and version in this jurisdiction."""
-        rows = self.session.exec(select(Case.id, Case.application, Case.state).where(
-            Case.procedure == "methodology_filing", Case.jurisdiction == self.case.jurisdiction,
-            Case.closed_at.is_(None)))  # type: ignore[union-attr]
+        rows = self.session.exec(select(Case.id, col(Case.application), col(Case.state)).where(
+            col(Case.procedure) == "methodology_filing", col(Case.jurisdiction) == self.case.jurisdiction,
+            col(Case.closed_at).is_(None)))
         return sum(1 for cid, app, _ in rows
                    if cid != self.case.id and app.get("code") == code and app.get("version") == version)
 
     def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]:
         rows = self.session.exec(select(MethodologyVersion).where(
-            MethodologyVersion.jurisdiction == self.case.jurisdiction, MethodologyVersion.scope == scope,
-            MethodologyVersion.status == "filed", MethodologyVersion.tier.in_(tiers)))  # type: ignore[union-attr]
+            col(MethodologyVersion.jurisdiction) == self.case.jurisdiction, col(MethodologyVersion.scope) == scope,
+            col(MethodologyVersion.status) == "filed", col(MethodologyVersion.tier).in_(tiers)))
         return [_methodology_facts(m) for m in rows]
 
     def project(self) -> ProjectFacts | None:
@@ -100,10 +106,10 @@ class CaseFacts:
             reg = self.session.exec(select(Case.application).where(
                 Case.procedure == "project_registration", Case.project_id == p.id)).first() or {}
             mv = self.session.get(MethodologyVersion, p.methodology_version_id) if p.methodology_version_id else None
-            rectification = self.session.exec(select(Case.id).where(
-                Case.procedure == "rectification", Case.project_id == p.id,
-                Case.closed_at.is_(None)).order_by(Case.id.desc())).first() if p.suspended else None  # type: ignore[union-attr]
-            return ProjectFacts(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, status=p.status,
+            rectification = self.session.exec(select(col(Case.id)).where(
+                col(Case.procedure) == "rectification", col(Case.project_id) == p.id,
+                col(Case.closed_at).is_(None)).order_by(col(Case.id).desc())).first() if p.suspended else None
+            return ProjectFacts(id=pk(p), jurisdiction=p.jurisdiction, kind=p.kind, status=p.status,
                                 suspended=p.suspended, project_class=p.project_class,
                                 methodology_code=mv.code if mv else None,
                                 other_schemes=tuple(o["scheme"] for o in reg.get("other_schemes") or []),
@@ -123,39 +129,40 @@ class CaseFacts:
         if v is None:
             return None
         org = self.session.get(Organisation, v.org_id)
-        return VerifierFacts(id=v.id, jurisdiction=v.jurisdiction, uscc=org.uscc if org else "", org_id=v.org_id,
+        return VerifierFacts(id=pk(v), jurisdiction=v.jurisdiction, uscc=org.uscc if org else "", org_id=v.org_id,
                              scopes=tuple(v.scopes), valid_from=v.valid_from, valid_until=v.valid_until)
 
     def document_hashes(self) -> set[str]:
-        return set(self.session.exec(select(Document.sha256).where(Document.case_id == self.case.id)))
+        return set(self.session.exec(select(col(Document.sha256)).where(col(Document.case_id) == self.case.id)))
 
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
         return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 
     def comments(self) -> CommentFacts:
         def load() -> CommentFacts:
-            rows = list(self.session.exec(select(Comment.id, Comment.answer).where(Comment.case_id == self.case.id)))
+            rows = [(pk(c), c.answer) for c in self.session.exec(select(Comment).where(
+                col(Comment.case_id) == self.case.id))]
             return CommentFacts(received=tuple(i for i, _ in rows), answered=tuple(i for i, a in rows if a))
         return self._once("comments", load)
 
     def not_experts(self, user_ids: list[int]) -> list[int]:
-        experts = set(self.session.exec(select(RoleGrant.user_id).where(
-            RoleGrant.role == "expert", RoleGrant.jurisdiction == self.case.jurisdiction,
-            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        experts = set(self.session.exec(select(col(RoleGrant.user_id)).where(
+            col(RoleGrant.role) == "expert", col(RoleGrant.jurisdiction) == self.case.jurisdiction,
+            col(RoleGrant.user_id).in_(user_ids))))
         return [u for u in dict.fromkeys(user_ids) if u not in experts]
 
     def lacking_role(self, role: str, user_ids: list[int]) -> list[int]:
         """Of these users, those who do not hold `role` in the case's jurisdiction."""
-        holders = set(self.session.exec(select(RoleGrant.user_id).join(User, User.id == RoleGrant.user_id).where(
-            RoleGrant.role == role, RoleGrant.jurisdiction == self.case.jurisdiction, User.active == True,  # noqa: E712
-            RoleGrant.user_id.in_(user_ids))))  # type: ignore[attr-defined]
+        holders = set(self.session.exec(select(RoleGrant.user_id).join(User, col(User.id) == col(RoleGrant.user_id)).where(
+            col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == self.case.jurisdiction, col(User.active).is_(True),
+            col(RoleGrant.user_id).in_(user_ids))))
         return [u for u in dict.fromkeys(user_ids) if u not in holders]
 
     def report_handlers(self) -> tuple[int, ...]:
         """The officers currently assigned to handle this report."""
         return tuple(self.session.exec(select(ReportHandler.user_id).where(
-            ReportHandler.case_id == self.case.id, ReportHandler.withdrawn_at.is_(None)).order_by(  # type: ignore[union-attr]
-            ReportHandler.id)))
+            col(ReportHandler.case_id) == self.case.id, col(ReportHandler.withdrawn_at).is_(None)).order_by(
+            col(ReportHandler.id))))
 
 
 def _methodology_facts(m: MethodologyVersion) -> MethodologyFacts:

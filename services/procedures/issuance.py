@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import counters
 from services.engine.actors import SYSTEM_ACTOR, Actor
@@ -27,6 +27,7 @@ from services.engine.workdays import calendar
 from services.procedures import ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
+from services.store.records import CaseRecord
 from services.store.tables import (
     Account,
     Case,
@@ -35,6 +36,7 @@ from services.store.tables import (
     Organisation,
     Project,
     Verifier,
+    pk,
 )
 from services.transparency import log as transparency_log
 from states.effects import (
@@ -80,7 +82,7 @@ def record_holder(ctx: Ctx, effect: RecordHolder) -> None:
                             "title": text("title.retirement", amount=app["amount_tco2e"]).zh}
 
 
-def open_case(session: Session, project: Project, vintage: int, why: dict[str, Any]) -> Case:
+def open_case(session: Session, project: Project, vintage: int, why: dict[str, Any]) -> CaseRecord:
     """An issuance case the system opens (the campaign, Shanghai's first issuance with registration)."""
     case, _ = open_case_of(session, procedure("issuance", project.jurisdiction), jurisdiction=project.jurisdiction,
                            actor=SYSTEM_ACTOR, application={"project_id": project.id, "vintage": vintage},
@@ -129,7 +131,7 @@ def mint(ctx: Ctx, effect: Mint) -> None:
 def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
     app = ctx.case.application
     account = ledger.account_for(ctx.session, ctx.case.jurisdiction, app["holder_org_id"], ctx.now)
-    entry = ledger.retire(ctx.session, jurisdiction=ctx.case.jurisdiction, account_id=account.id,
+    entry = ledger.retire(ctx.session, jurisdiction=ctx.case.jurisdiction, account_id=pk(account),
                           amount=app["amount_tco2e"], project_id=app.get("project_id"), vintage=app.get("vintage"),
                           case_id=ctx.case.id, actor_id=ctx.actor.user_id, now=ctx.now, serials=app.get("serials"))
     year = ctx.today.year
@@ -147,7 +149,7 @@ def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
         retired_on=ctx.today, verification_url=f"{base}/api/v1/public/certificates/{number}", sha256_of_data="")
     data = replace(data, sha256_of_data=fingerprint(data))
     ctx.session.add(Certificate(number=number, jurisdiction=ctx.case.jurisdiction, case_id=ctx.case.id,
-                                holder_org_id=org.id, amount=app["amount_tco2e"], purpose=app["purpose"],
+                                holder_org_id=pk(org), amount=app["amount_tco2e"], purpose=app["purpose"],
                                 data=json.loads(json.dumps(data.__dict__, default=str)),
                                 fingerprint=data.sha256_of_data, issued_at=ctx.now))
     ctx.extra["certificate"] = number
@@ -183,7 +185,7 @@ def certificate_log(session: Session, cert: Certificate) -> dict[str, Any]:
 
 
 # An issuance case still claims its vintage and its period while it is open, and for good once issued.
-CLAIMS = sa.or_(Case.closed_at.is_(None), Case.state == ISSUED)  # type: ignore[union-attr]
+CLAIMS = sa.or_(col(Case.closed_at).is_(None), col(Case.state) == ISSUED)
 
 
 def overlapping_periods(session: Session, case: Case, start: date, end: date) -> list[tuple[int, date, date]]:
@@ -203,9 +205,9 @@ def holding(session: Session, jurisdiction: str, org_id: int | None, project_id:
             vintage: int | None) -> int:
     if org_id is None:
         return 0
-    account = session.exec(select(Account).where(Account.jurisdiction == jurisdiction,
-                                                 Account.org_id == org_id)).first()
-    return 0 if account is None else ledger.balance(session, account.id, project_id, vintage)
+    account = session.exec(select(Account).where(col(Account.jurisdiction) == jurisdiction,
+                                                 col(Account.org_id) == org_id)).first()
+    return 0 if account is None else ledger.balance(session, pk(account), project_id, vintage)
 
 
 # --- suspension: a project's open issuance cases wait on hold ----------------------------------
@@ -222,8 +224,8 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
         project.suspended = not release
         session.add(project)
     trigger = "release" if release else "hold"
-    ids = list(session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
-                                                  Case.closed_at.is_(None)).order_by(Case.id)))  # type: ignore[union-attr]
+    ids = list(session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
+                                                  col(Case.closed_at).is_(None)).order_by(col(Case.id))))
     moved = []
     for cid in ids:
         case = lock_case(session, cid)
@@ -236,7 +238,7 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
 # --- the annual campaign -------------------------------------------------------------------------
 
 
-def campaign_opens(profile: Profile, year: int, cal: Any) -> date:  # noqa: ANN401
+def campaign_opens(profile: Profile, year: int, cal: Any) -> date:
     """The first working day on or after the profile's opening day (e.g. the first working day of the year)."""
     month, day = map(int, profile.issuance.window_opens.split("-"))
     start = date(year, month, day)
@@ -252,14 +254,14 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int) -> dict[str, int
         # projects that already have a case for the vintage are left out here (a second run is one
         # query); the check is repeated under each project's lock below
         has_case = select(Case.id).where(Case.procedure == "issuance", Case.project_id == Project.id,
-                                         Case.vintage == vintage).exists()
-        candidates = list(session.exec(select(Project.id).where(
-            Project.jurisdiction == jurisdiction, Project.status == "registered", Project.suspended == False,  # noqa: E712
-            sa.or_(Project.project_class.is_(None), Project.project_class != 2), ~has_case)))  # type: ignore[union-attr]
+                                         col(Case.vintage) == vintage).exists()
+        candidates = list(session.exec(select(col(Project.id)).where(
+            col(Project.jurisdiction) == jurisdiction, col(Project.status) == "registered", col(Project.suspended).is_(False),
+            sa.or_(col(Project.project_class).is_(None), col(Project.project_class) != 2), ~has_case)))
     for project_id in candidates:
         with db.write() as session:
-            project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).one()
-            exists = session.exec(select(Case.id).where(Case.procedure == "issuance", Case.project_id == project_id,
+            project = session.exec(select(Project).where(col(Project.id) == project_id).with_for_update()).one()
+            exists = session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
                                                         Case.vintage == vintage)).first()
             if exists or project.suspended or project.status != "registered":
                 skipped += 1

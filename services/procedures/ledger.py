@@ -16,15 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.errors import Invalid
 from services.store.sql import insert_ignore
-from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock
+from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock, pk, table_of
 from states.messages import reason
 
 
-def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> Account:  # noqa: ANN401
+def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> Account:
     insert_ignore(session, Account, {"jurisdiction": jurisdiction, "org_id": org_id, "opened_at": now})
     return session.exec(select(Account).where(Account.jurisdiction == jurisdiction, Account.org_id == org_id)).one()
 
@@ -45,8 +45,8 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
     locked: dict[int, SerialBlock] = {}
     while True:
         fresh = [b for b in session.exec(select(SerialBlock).where(
-            SerialBlock.project_id == project_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-            SerialBlock.retired == False).with_for_update()  # noqa: E712
+            col(SerialBlock.project_id) == project_id, col(SerialBlock.closed_by).is_(None),
+            col(SerialBlock.retired) == False).with_for_update()  # noqa: E712
             .execution_options(populate_existing=True)) if b.id not in locked]
         if not fresh:
             return [b for b in locked.values() if b.closed_by is None]
@@ -55,13 +55,13 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
 
 def live_blocks(session: Session, account_id: int, project_id: int | None = None, vintage: int | None = None,
                 *, lock: bool = False) -> list[SerialBlock]:
-    q = select(SerialBlock).where(SerialBlock.account_id == account_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-                                  SerialBlock.retired == False)  # noqa: E712
+    q = select(SerialBlock).where(SerialBlock.account_id == account_id, col(SerialBlock.closed_by).is_(None),
+                                  col(SerialBlock.retired).is_(False))
     if project_id is not None:
-        q = q.where(SerialBlock.project_id == project_id)
+        q = q.where(col(SerialBlock.project_id) == project_id)
     if vintage is not None:
-        q = q.where(SerialBlock.vintage == vintage)
-    q = q.order_by(SerialBlock.vintage, SerialBlock.project_id, SerialBlock.start)
+        q = q.where(col(SerialBlock.vintage) == vintage)
+    q = q.order_by(col(SerialBlock.vintage), col(SerialBlock.project_id), col(SerialBlock.start))
     return list(session.exec(q.with_for_update() if lock else q))
 
 
@@ -70,7 +70,7 @@ def balance(session: Session, account_id: int, project_id: int | None = None, vi
 
 
 def mint(session: Session, *, project: Project, vintage: int, amount: int, owner_org_id: int, case_id: int,
-         actor_id: int | None, now: Any) -> tuple[LedgerEntry, SerialBlock]:  # noqa: ANN401
+         actor_id: int | None, now: Any) -> tuple[LedgerEntry, SerialBlock]:
     account = account_for(session, project.jurisdiction, owner_org_id, now)
     # serials run on per project and vintage: two issues of one project must not both take max(end) + 1
     session.exec(select(Project.id).where(Project.id == project.id).with_for_update()).first()
@@ -82,9 +82,9 @@ def mint(session: Session, *, project: Project, vintage: int, amount: int, owner
                         case_id=case_id, actor_id=actor_id, at=now)
     session.add(entry)
     session.flush()
-    block = SerialBlock(jurisdiction=project.jurisdiction, project_id=project.id, project_code=code,
-                        vintage=vintage, start=start, end=start + amount - 1, account_id=account.id,
-                        opened_by=entry.id)
+    block = SerialBlock(jurisdiction=project.jurisdiction, project_id=pk(project), project_code=code,
+                        vintage=vintage, start=start, end=start + amount - 1, account_id=pk(account),
+                        opened_by=pk(entry))
     session.add(block)
     session.flush()
     entry.serials = [block.serial]
@@ -95,7 +95,7 @@ def mint(session: Session, *, project: Project, vintage: int, amount: int, owner
 def _piece(block: SerialBlock, start: int, end: int, account: int, retired: bool, entry: LedgerEntry) -> SerialBlock:
     return SerialBlock(jurisdiction=block.jurisdiction, project_id=block.project_id, project_code=block.project_code,
                        vintage=block.vintage, start=start, end=end, account_id=account, retired=retired,
-                       opened_by=entry.id)
+                       opened_by=pk(entry))
 
 
 def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
@@ -138,10 +138,10 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
     if end < start or end - start + 1 != amount:
         raise Invalid([reason("serial_size", field="serials", size=max(end - start + 1, 0), amount=amount)])
     blocks = [b for b in session.exec(select(SerialBlock).where(
-        SerialBlock.account_id == account_id, SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-        SerialBlock.retired == False, SerialBlock.jurisdiction == m["j"],  # noqa: E712
-        SerialBlock.vintage == int(m["v"]), SerialBlock.project_code == m["p"],
-        SerialBlock.end >= start, SerialBlock.start <= end).order_by(SerialBlock.start).with_for_update())]
+        col(SerialBlock.account_id) == account_id, col(SerialBlock.closed_by).is_(None),
+        col(SerialBlock.retired) == False, col(SerialBlock.jurisdiction) == m["j"],  # noqa: E712
+        col(SerialBlock.vintage) == int(m["v"]), col(SerialBlock.project_code) == m["p"],
+        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end).order_by(col(SerialBlock.start)).with_for_update())]
     covered, cursor = 0, start
     for b in blocks:
         if b.start > cursor:
@@ -175,7 +175,7 @@ def _source(session: Session, account_id: int, amount: int, project_id: int | No
 
 def transfer(session: Session, *, jurisdiction: str, from_account: int, to_account: int, amount: int,
              project_id: int | None, vintage: int | None, reference: str, actor_id: int | None,
-             now: Any, serials: str | None = None) -> LedgerEntry:  # noqa: ANN401
+             now: Any, serials: str | None = None) -> LedgerEntry:
     blocks, window = _source(session, from_account, amount, project_id, vintage, serials)
     entry = LedgerEntry(kind="transfer", jurisdiction=jurisdiction, amount=amount, from_account_id=from_account,
                         to_account_id=to_account, actor_id=actor_id, reference=reference, at=now)
@@ -186,7 +186,7 @@ def transfer(session: Session, *, jurisdiction: str, from_account: int, to_accou
 
 
 def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int | None,
-           vintage: int | None, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+           vintage: int | None, case_id: int, actor_id: int | None, now: Any,
            serials: str | None = None) -> LedgerEntry:
     """Retired units stay in the holder's account, marked retired: they can never move again."""
     blocks, window = _source(session, account_id, amount, project_id, vintage, serials)
@@ -198,16 +198,16 @@ def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int,
     return entry
 
 
-def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int | None, now: Any,
               reason_text: str) -> dict[str, Any]:
     """Jiaxing art. 26: 收回已签发的减排量. Every unit of the project still held, wherever it is held, is
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
     blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
-    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(SerialBlock.end - SerialBlock.start + 1), 0))
-                              .where(SerialBlock.project_id == project.id,
-                                     SerialBlock.opened_by.in_(select(LedgerEntry.id).where(  # type: ignore[attr-defined]
-                                         LedgerEntry.kind == "issue")))).one())
+    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(col(SerialBlock.end) - col(SerialBlock.start) + 1), 0))
+                              .where(col(SerialBlock.project_id) == project.id,
+                                     col(SerialBlock.opened_by).in_(select(col(LedgerEntry.id)).where(
+                                         col(LedgerEntry.kind) == "issue")))).one())
     cancelled = sum(b.size for b in blocks)
     entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=cancelled, case_id=case_id,
                         actor_id=actor_id, reference=reason_text[:200], serials=[b.serial for b in blocks], at=now)
@@ -225,7 +225,7 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     return {"cancelled": cancelled, "debt": debt, "entry_id": entry.id}
 
 
-def adjust(session: Session, *, project: Project, amount: int, case_id: int, actor_id: int | None, now: Any,  # noqa: ANN401
+def adjust(session: Session, *, project: Project, amount: int, case_id: int, actor_id: int | None, now: Any,
            reason_text: str) -> dict[str, Any]:
     """Ordos art. 11: correct reductions obtained from anomalous data — cancel that many of the
     project's units still held (newest serials first); any shortfall is the owner's debt."""
@@ -341,7 +341,7 @@ def _replay(session: Session, js: list[str] | None, problems: list[str]
     series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
     series: dict[tuple[str, int, str], Series] = {}
     issues: dict[int, tuple[int | None, list[str]]] = {}
-    e = LedgerEntry.__table__.c  # Core columns: plain rows, no ORM loading for a million of them
+    e = table_of(LedgerEntry).c  # Core columns: plain rows, no ORM loading for a million of them
     q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
     if js is not None:
         q = q.where(e.jurisdiction.in_(js))
@@ -381,9 +381,9 @@ def _replay(session: Session, js: list[str] | None, problems: list[str]
 
 def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
     return session.exec(select(SerialBlock).where(
-        SerialBlock.jurisdiction == key[0], SerialBlock.vintage == key[1], SerialBlock.project_code == key[2],
-        SerialBlock.closed_by.is_(None), SerialBlock.start <= position, SerialBlock.end >= position)  # type: ignore[union-attr]
-        .order_by(SerialBlock.id).limit(1)).first()
+        col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1], col(SerialBlock.project_code) == key[2],
+        col(SerialBlock.closed_by).is_(None), col(SerialBlock.start) <= position, col(SerialBlock.end) >= position)
+        .order_by(col(SerialBlock.id)).limit(1)).first()
 
 
 def _holder(account: int, retired: bool) -> str:
@@ -421,7 +421,7 @@ def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[i
 def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int, str], Series],
              problems: list[str]) -> None:
     """The open blocks, series by series, against the replayed journal (coalesced on both sides)."""
-    b = SerialBlock.__table__.c
+    b = table_of(SerialBlock).c
     q = sa.select(b.jurisdiction, b.vintage, b.project_code, b.start, b.end, b.account_id, b.retired).where(
         b.closed_by.is_(None)).order_by(b.jurisdiction, b.vintage, b.project_code, b.start)
     if js is not None:
@@ -452,11 +452,11 @@ def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int
 
 def _references(session: Session, js: list[str] | None, problems: list[str]) -> None:
     """Every block's opening and closing entry exists (a deleted entry leaves its blocks behind)."""
-    for column, verb in ((SerialBlock.opened_by, "opened"), (SerialBlock.closed_by, "closed")):
-        exists = select(LedgerEntry.id).where(LedgerEntry.id == column).exists()
-        q = select(SerialBlock).where(column.is_not(None), ~exists).order_by(SerialBlock.id).limit(20)  # type: ignore[union-attr]
+    for column, verb in ((col(SerialBlock.opened_by), "opened"), (col(SerialBlock.closed_by), "closed")):
+        exists = select(col(LedgerEntry.id)).where(col(LedgerEntry.id) == column).exists()
+        q = select(SerialBlock).where(column.is_not(None), ~exists).order_by(col(SerialBlock.id)).limit(20)
         if js is not None:
-            q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+            q = q.where(col(SerialBlock.jurisdiction).in_(js))
         for b in session.exec(q):
             problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, column.key)}, "
                             "which does not exist")
@@ -466,13 +466,13 @@ def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int 
             problems: list[str]) -> None:
     """Every issue names the case whose issuing event (services.procedures.issuance.mint puts the entry's id and
     serials in it; the event is in the case's hash chain, the chain in the signed log) backs it."""
-    issuing = select(LedgerEntry.case_id).where(LedgerEntry.kind == "issue")
+    issuing = select(col(LedgerEntry.case_id)).where(col(LedgerEntry.kind) == "issue")
     if js is not None:
-        issuing = issuing.where(LedgerEntry.jurisdiction.in_(js))  # type: ignore[attr-defined]
-    entry_id = AuditEvent.payload["ledger_entry_id"].as_string()  # type: ignore[index]
+        issuing = issuing.where(col(LedgerEntry.jurisdiction).in_(js))
+    entry_id = col(AuditEvent.payload)["ledger_entry_id"].as_string()
     backing: dict[str, set[tuple[int | None, tuple[str, ...]]]] = {}
-    for case_id, named, serials in session.exec(select(AuditEvent.case_id, entry_id, AuditEvent.payload["serials"])  # type: ignore[index]
-                                                .where(AuditEvent.case_id.in_(issuing), entry_id.is_not(None))):  # type: ignore[union-attr]
+    for case_id, named, serials in session.exec(select(col(AuditEvent.case_id), entry_id, col(AuditEvent.payload)["serials"])
+                                                .where(col(AuditEvent.case_id).in_(issuing), entry_id.is_not(None))):
         backing.setdefault(str(named), set()).add((case_id, tuple(serials or [])))
     for id_, (case_id, serials) in issues.items():
         if (case_id, tuple(serials)) not in backing.get(str(id_), set()):
@@ -489,28 +489,28 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     js = list(jurisdictions) if jurisdictions is not None else None
 
     def total(kind: str) -> int:
-        q = select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.kind == kind)
+        q = select(sa.func.coalesce(sa.func.sum(col(LedgerEntry.amount)), 0)).where(col(LedgerEntry.kind) == kind)
         if js is not None:
-            q = q.where(LedgerEntry.jurisdiction.in_(js))  # type: ignore[attr-defined]
+            q = q.where(col(LedgerEntry.jurisdiction).in_(js))
         return int(session.exec(q).one())
 
     def blocks_sum(retired: bool) -> int:
-        q = select(sa.func.coalesce(sa.func.sum(SerialBlock.end - SerialBlock.start + 1), 0)).where(
-            SerialBlock.closed_by.is_(None), SerialBlock.retired == retired)  # type: ignore[union-attr]
+        q = select(sa.func.coalesce(sa.func.sum(col(SerialBlock.end) - col(SerialBlock.start) + 1), 0)).where(
+            col(SerialBlock.closed_by).is_(None), col(SerialBlock.retired) == retired)
         if js is not None:
-            q = q.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+            q = q.where(col(SerialBlock.jurisdiction).in_(js))
         return int(session.exec(q).one())
 
     issued, retired_total, clawed = total("issue"), total("retire"), total("clawback")
     held, retired_blocks = blocks_sum(False), blocks_sum(True)
     # overlapping open blocks of the same project and vintage: sorted by start, each must begin after
     # the previous one ended (a window function: one pass, done by the database)
-    prev_end = sa.func.lag(SerialBlock.end).over(partition_by=(SerialBlock.project_id, SerialBlock.vintage),
-                                                 order_by=SerialBlock.start)
-    ordered = select(SerialBlock.id, SerialBlock.start, prev_end.label("prev_end")).where(
-        SerialBlock.closed_by.is_(None))  # type: ignore[union-attr]
+    prev_end = sa.func.lag(col(SerialBlock.end)).over(partition_by=(col(SerialBlock.project_id), col(SerialBlock.vintage)),
+                                                 order_by=col(SerialBlock.start))
+    ordered = select(col(SerialBlock.id), col(SerialBlock.start), prev_end.label("prev_end")).where(
+        col(SerialBlock.closed_by).is_(None))
     if js is not None:
-        ordered = ordered.where(SerialBlock.jurisdiction.in_(js))  # type: ignore[attr-defined]
+        ordered = ordered.where(col(SerialBlock.jurisdiction).in_(js))
     sub = ordered.subquery()
     overlaps = [row[0] for row in session.execute(
         sa.select(sub.c.id).where(sub.c.prev_end.is_not(None), sub.c.start <= sub.c.prev_end).limit(20))]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import audit
 from services.engine.actors import Actor
@@ -62,14 +62,14 @@ def file_methodology(ctx: Ctx, effect: FileMethodology) -> None:
     ctx.session.add(version)
     if app.get("revises"):
         ctx.session.execute(sa.update(MethodologyVersion).where(
-            MethodologyVersion.jurisdiction == ctx.case.jurisdiction, MethodologyVersion.code == app["code"],
-            MethodologyVersion.version == app["revises"], MethodologyVersion.status == "filed")
+            col(MethodologyVersion.jurisdiction) == ctx.case.jurisdiction, col(MethodologyVersion.code) == app["code"],
+            col(MethodologyVersion.version) == app["revises"], col(MethodologyVersion.status) == "filed")
             .values(status="superseded", superseded_on=ctx.today, superseded_by=app["version"],
                     grace_until=ctx.today + timedelta(days=ctx.profile.methodology.grace_days)))
     ctx.session.flush()
     # The version keeps its whole dossier (what it was filed on, review material included: staff and
     # auditors follow it); what the public sees of it is decided by `documents.PUBLISHABLE` alone.
-    ctx.session.execute(sa.update(Document).where(Document.case_id == ctx.case.id)
+    ctx.session.execute(sa.update(Document).where(col(Document.case_id) == ctx.case.id)
                         .values(methodology_version_id=version.id))
     ctx.extra["methodology_version_id"] = version.id
     enqueue(ctx, "publish_methodology", "public", {"code": app["code"], "version": app["version"]})

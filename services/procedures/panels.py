@@ -15,12 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
+from forms.registration import PanelDecline
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.work import close_task, enqueue, open_task
-from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User
+from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User, pk
 from states.effects import ComposePanel, ConvenePanel, DeclinePanel, DrawPanel, RecordOpinion
 from states.messages import reason
 
@@ -32,7 +33,7 @@ PANEL_SEAT = select(PanelMember.id).where(PanelMember.case_id == sa.bindparam("c
 
 def _same_subject_cases(ctx: Ctx) -> list[int]:
     """Other cases about the same subject: the project, or the methodology code."""
-    case: Case = ctx.case
+    case = ctx.case
     if case.project_id:
         q = select(Case.id).where(Case.project_id == case.project_id)
     else:
@@ -52,7 +53,7 @@ def _same_subject_cases(ctx: Ctx) -> list[int]:
 
 def candidates(ctx: Ctx) -> list[int]:
     session, case = ctx.session, ctx.case
-    rows = session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+    rows = session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
         RoleGrant.role == "expert", RoleGrant.jurisdiction == case.jurisdiction, User.active == True))  # noqa: E712
     field = case.application.get("expertise")
     org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
@@ -62,10 +63,10 @@ def candidates(ctx: Ctx) -> list[int]:
     others = _same_subject_cases(ctx)
     if others:
         since = ctx.now - timedelta(days=ctx.profile.panel.cool_off_days)
-        excluded |= set(session.exec(select(PanelMember.user_id).where(
-            PanelMember.case_id.in_(others), PanelMember.status == "active",  # type: ignore[attr-defined]
-            PanelMember.seated_at >= since)))
-    return sorted(u.id for u in rows if u.id not in excluded and u.affiliation not in conflicted_names
+        excluded |= set(session.exec(select(col(PanelMember.user_id)).where(
+            col(PanelMember.case_id).in_(others), col(PanelMember.status) == "active",
+            col(PanelMember.seated_at) >= since)))
+    return sorted(pk(u) for u in rows if pk(u) not in excluded and u.affiliation not in conflicted_names
                   and (not field or field in (u.expert_fields or [])))
 
 
@@ -145,15 +146,15 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
     they held it. With nobody left to draw, the chair passes to the first remaining member."""
     work = _work(ctx)
     session, case, actor = ctx.session, ctx.case, ctx.actor
-    form = ctx.form
+    form = ctx.form_as(PanelDecline)
     panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id,
-                                                        PanelMember.status == "active")))
+                                                        col(PanelMember.status) == "active")))
     me = next(m for m in panel if m.user_id == actor.user_id)
     was_chair = me.chair
     me.status, me.declined_reason, me.chair = "declined", form.reason, False
     session.add(me)
     if form.conflict:
-        session.add(PanelConflict(case_id=case.id, user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
+        session.add(PanelConflict(case_id=pk(case), user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
     for task in [t for t in ctx.tasks if t.candidate_user_id == actor.user_id and t.kind == "panel_conclusion"]:
         close_task(ctx, task, "cancelled", "declined")
     session.flush()

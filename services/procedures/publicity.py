@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.engine import preload
 from services.engine.context import Ctx
@@ -71,7 +71,7 @@ def record_objection(ctx: Ctx, effect: RecordObjection) -> None:
 
 
 def settle_objections(ctx: Ctx, effect: SettleObjections) -> None:
-    ctx.session.execute(sa.update(Objection).where(Objection.case_id == ctx.case.id, Objection.status == "open")
+    ctx.session.execute(sa.update(Objection).where(col(Objection.case_id) == ctx.case.id, col(Objection.status) == "open")
                         .values(status=effect.outcome, decided_at=ctx.now))
 
 
@@ -85,12 +85,12 @@ def record_comment(ctx: Ctx, effect: RecordComment) -> None:
 
 def answer_comment(ctx: Ctx, effect: AnswerComment) -> None:
     form = ctx.form
-    ctx.session.execute(sa.update(Comment).where(Comment.id == form.comment_id,  # type: ignore[union-attr]
-                                                 Comment.case_id == ctx.case.id)
+    ctx.session.execute(sa.update(Comment).where(col(Comment.id) == form.comment_id,  # type: ignore[union-attr]
+                                                 col(Comment.case_id) == ctx.case.id)
                         .values(answer=form.answer, disposition=form.disposition,  # type: ignore[union-attr]
                                 answered_at=ctx.now))
 
 
 def publish_dispositions(ctx: Ctx, effect: PublishDispositions) -> None:
-    ctx.session.execute(sa.update(Comment).where(Comment.case_id == ctx.case.id).values(published=True))
+    ctx.session.execute(sa.update(Comment).where(col(Comment.case_id) == ctx.case.id).values(published=True))
     enqueue(ctx, "publish_dispositions", "public", {})

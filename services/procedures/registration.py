@@ -13,7 +13,8 @@ from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.work import enqueue
-from services.store.tables import Case, MethodologyVersion, Project
+from services.store.records import AnyCase
+from services.store.tables import MethodologyVersion, Project
 from states.effects import ApplyEdit, CreateSubject, DiscloseSubject, RecordSubmission, RegisterSubject
 from states.spec import ProcedureSpec
 
@@ -39,7 +40,7 @@ def merged_application(application: dict[str, Any], form: BaseModel, spec: Proce
         raise Invalid(reasons_from_validation(exc, prefix=prefix)) from exc
 
 
-def sync_subject(session: Session, case: Case) -> None:
+def sync_subject(session: Session, case: AnyCase) -> None:
     """The project row mirrors the application's headline fields."""
     project = session.get(Project, case.project_id) if case.project_id else None
     if project is None:

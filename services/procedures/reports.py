@@ -9,8 +9,9 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from forms.supervision import ReportHandlers
 from services.engine import audit, throttle
 from services.engine.actors import PUBLIC_ACTOR, Actor
 from services.engine.calendar import local_date
@@ -23,6 +24,7 @@ from services.engine.opening import open_case
 from services.engine.throttle import Limit
 from services.engine.work import enqueue
 from services.store.engine import Database
+from services.store.records import AnyCase
 from services.store.tables import AuditEvent, Case, ReportHandler, ReportIdentity, User
 from states.effects import AssignHandlers, WithdrawHandlers
 from states.machine import procedure
@@ -41,7 +43,7 @@ def receipt_digest(receipt: str) -> str:
     return hashlib.sha256(receipt.strip().upper().encode()).hexdigest()
 
 
-def lodge_report(db: Database, jurisdiction: str, form: Any, caller: Actor = PUBLIC_ACTOR,  # noqa: ANN401
+def lodge_report(db: Database, jurisdiction: str, form: Any, caller: Actor = PUBLIC_ACTOR,
                  idempotency_key: str | None = None) -> dict[str, Any]:
     """Anyone may report without an account; they get a receipt number and a secret to follow it.
     Neither is stored with the report in the clear, and the receipt appears in no title, audit payload
@@ -80,12 +82,12 @@ def check_report(db: Database, receipt: str, secret: str, client: str) -> dict[s
         identity = session.exec(select(ReportIdentity).where(
             ReportIdentity.receipt_sha256 == receipt_digest(receipt))).first()
         # compared even for an unknown receipt, so that both take the same time
-        ok = secrets.compare_digest(identity.secret_sha256 if identity else "0" * 64, given) and identity is not None
-        if ok:
+        ok = secrets.compare_digest(identity.secret_sha256 if identity else "0" * 64, given)
+        if ok and identity is not None:
             # forget this receipt's failures here; the address's stay (a valid check of one's own
             # report must not reset the count of guesses at others')
             throttle.clear(session, CHECK_BY_RECEIPT_AT_ADDRESS, subjects[1][1])
-            case = session.get(Case, identity.case_id)
+            case = session.get_one(Case, identity.case_id)
             return {"receipt": receipt, "state": {"name": case.state, **label(f"state.{case.state}")},
                     "received_at": case.created_at.isoformat(), "feedback": case.application.get("feedback")}
         throttle.count_failure(session, now, *subjects)
@@ -101,9 +103,9 @@ READ_EVENT = "reporter_identity_read"
 
 
 def assign_handlers(ctx: Ctx, effect: AssignHandlers) -> None:
-    standing = set(ctx.session.exec(select(ReportHandler.user_id).where(
-        ReportHandler.case_id == ctx.case.id, ReportHandler.withdrawn_at.is_(None))))  # type: ignore[union-attr]
-    for user_id in dict.fromkeys(ctx.form.officers):
+    standing = set(ctx.session.exec(select(col(ReportHandler.user_id)).where(
+        col(ReportHandler.case_id) == ctx.case.id, col(ReportHandler.withdrawn_at).is_(None))))
+    for user_id in dict.fromkeys(ctx.form_as(ReportHandlers).officers):
         if user_id not in standing:
             ctx.session.add(ReportHandler(case_id=ctx.case.id, user_id=user_id, assigned_by=ctx.actor.user_id,
                                           assigned_at=ctx.now))
@@ -112,30 +114,30 @@ def assign_handlers(ctx: Ctx, effect: AssignHandlers) -> None:
 
 def withdraw_handlers(ctx: Ctx, effect: WithdrawHandlers) -> None:
     for row in ctx.session.exec(select(ReportHandler).where(
-            ReportHandler.case_id == ctx.case.id, ReportHandler.withdrawn_at.is_(None),  # type: ignore[union-attr]
-            ReportHandler.user_id.in_(ctx.form.officers))):  # type: ignore[attr-defined]
+            col(ReportHandler.case_id) == ctx.case.id, col(ReportHandler.withdrawn_at).is_(None),
+            col(ReportHandler.user_id).in_(ctx.form_as(ReportHandlers).officers))):
         row.withdrawn_at, row.withdrawn_by = ctx.now, ctx.actor.user_id
         ctx.session.add(row)
 
 
-def _may_read(session: Session, case: Case, actor: Actor) -> bool:
+def _may_read(session: Session, case: AnyCase, actor: Actor) -> bool:
     """A case officer of the jurisdiction with a standing assignment to this report."""
     return actor.user_id is not None and actor.holds("case_officer", case.jurisdiction) and session.exec(
-        select(ReportHandler.id).where(ReportHandler.case_id == case.id, ReportHandler.user_id == actor.user_id,
-                                       ReportHandler.withdrawn_at.is_(None))).first() is not None  # type: ignore[union-attr]
+        select(ReportHandler.id).where(ReportHandler.case_id == case.id, col(ReportHandler.user_id) == actor.user_id,
+                                       col(ReportHandler.withdrawn_at).is_(None))).first() is not None
 
 
-def reporter_access(session: Session, case: Case, actor: Actor) -> dict[str, Any] | None:
+def reporter_access(session: Session, case: AnyCase, actor: Actor) -> dict[str, Any] | None:
     """Who handles a report and who has read its reporter's identity, and when (never the identity)."""
     if case.procedure != "report":
         return None
-    handlers = list(session.exec(select(ReportHandler).where(ReportHandler.case_id == case.id)
-                                 .order_by(ReportHandler.id)))
-    reads = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}",
-                                                       AuditEvent.event == READ_EVENT).order_by(AuditEvent.seq)))
+    handlers = list(session.exec(select(ReportHandler).where(col(ReportHandler.case_id) == case.id)
+                                 .order_by(col(ReportHandler.id))))
+    reads = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}",
+                                                       col(AuditEvent.event) == READ_EVENT).order_by(col(AuditEvent.seq))))
     ids = {h.user_id for h in handlers} | {h.assigned_by for h in handlers if h.assigned_by} | {
         e.actor_id for e in reads if e.actor_id}
-    names = {u.id: u.display_name for u in session.exec(select(User).where(User.id.in_(ids)))} if ids else {}  # type: ignore[union-attr,attr-defined]
+    names = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))} if ids else {}
     return {
         "handlers": [{"user_id": h.user_id, "name": names.get(h.user_id, ""), "assigned_at": h.assigned_at.isoformat(),
                       "assigned_by": h.assigned_by, "assigned_by_name": names.get(h.assigned_by or 0, ""),

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from forms.supervision import Feedback, Substantiation
 from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.calendar import end_of_day_utc
 from services.engine.clock import clock
@@ -23,6 +24,7 @@ from services.engine.opening import open_case
 from services.engine.work import enqueue
 from services.procedures import ledger
 from services.store.engine import Database
+from services.store.records import CaseRecord
 from services.store.tables import Case, Evaluation, Notice, Organisation, Project
 from states import rectification
 from states.effects import (
@@ -44,7 +46,7 @@ from states.rules import returned_share
 
 
 def open_rectification(session: Session, project: Project, *, origin: dict[str, Any],
-                       findings: list[dict[str, Any]], actor: Actor = SYSTEM_ACTOR) -> Case:
+                       findings: list[dict[str, Any]], actor: Actor = SYSTEM_ACTOR) -> CaseRecord:
     if project.status != "registered":
         raise Invalid([reason("project_not_registered", field="project_id", status=project.status)])
     case, _ = open_case(session, procedure("rectification", project.jurisdiction), jurisdiction=project.jurisdiction,
@@ -166,12 +168,13 @@ def _cited(profile: Profile, what: str, rule: str) -> str:
 
 
 def record_findings(ctx: Ctx, effect: RecordFindings) -> None:
-    ctx.case.application = {**ctx.case.application, "findings": ctx.form.model_dump(mode="json")["findings"],
-                            "internal_notes": ctx.form.internal_notes}
+    form = ctx.form_as(Substantiation)
+    ctx.case.application = {**ctx.case.application, "findings": form.model_dump(mode="json")["findings"],
+                            "internal_notes": form.internal_notes}
 
 
 def record_feedback(ctx: Ctx, effect: RecordFeedback) -> None:
-    ctx.case.application = {**ctx.case.application, "feedback": ctx.form.message}
+    ctx.case.application = {**ctx.case.application, "feedback": ctx.form_as(Feedback).message}
 
 
 def rectify_reported(ctx: Ctx, effect: RectifyReported) -> None:

@@ -4,13 +4,13 @@ calendar's coverage, the outbox, missed deadlines; and what their commands answe
 from __future__ import annotations
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.accounts.identity import AdminScope
 from services.engine import audit, workdays
 from services.orchestration import dispatch
 from services.queries.schemas import Instant, Items, Public
-from services.store.tables import SlaBreach
+from services.store.tables import SlaBreach, pk
 from services.transparency import verify as transparency
 
 
@@ -161,7 +161,7 @@ class OutboxList(Items[OutboxRow]):
 
 def outbox(session: Session, scope: AdminScope, status: str, limit: int) -> OutboxList:
     return OutboxList(items=[
-        OutboxRow(id=o.id, key=o.key, kind=o.kind, case_id=o.case_id, jurisdiction=whose, status=o.status,
+        OutboxRow(id=pk(o), key=o.key, kind=o.kind, case_id=o.case_id, jurisdiction=whose, status=o.status,
                   attempts=o.attempts, last_error=o.last_error, created_at=o.created_at, available_at=o.available_at)
         for o, whose in dispatch.listing(session, scope, status, limit)])
 
@@ -207,19 +207,19 @@ class BreachList(Public):
 
 
 def sla_breaches(session: Session, scope: AdminScope, status: str) -> BreachList:
-    q = select(SlaBreach).where(scope.where(SlaBreach.jurisdiction))
+    q = select(SlaBreach).where(scope.where(col(SlaBreach.jurisdiction)))
     if status == "open":
-        q = q.where(SlaBreach.resolved_at.is_(None))  # type: ignore[union-attr]
+        q = q.where(col(SlaBreach.resolved_at).is_(None))
     elif status == "closed":
-        q = q.where(SlaBreach.resolved_at.is_not(None))  # type: ignore[union-attr]
-    rows = list(session.exec(q.order_by(SlaBreach.detected_at.desc()).limit(1000)))  # type: ignore[attr-defined]
+        q = q.where(col(SlaBreach.resolved_at).is_not(None))
+    rows = list(session.exec(q.order_by(col(SlaBreach.detected_at).desc()).limit(1000)))
     groups: dict[str, dict[str, int]] = {"procedure": {}, "stage": {}, "role": {}, "jurisdiction": {}, "kind": {}}
     for b in rows:
         for dim, value in (("procedure", b.procedure), ("stage", b.stage), ("role", b.role or "-"),
                            ("jurisdiction", b.jurisdiction), ("kind", b.kind)):
             groups[dim][value] = groups[dim].get(value, 0) + 1
     return BreachList(groups=BreachGroups(**groups), items=[
-        Breach(id=b.id, kind=b.kind, case_id=b.case_id, task_id=b.task_id, procedure=b.procedure,
+        Breach(id=pk(b), kind=b.kind, case_id=b.case_id, task_id=b.task_id, procedure=b.procedure,
                jurisdiction=b.jurisdiction, stage=b.stage, role=b.role, due_at=b.due_at, detected_at=b.detected_at,
                resolved_at=b.resolved_at, escalation_task_id=b.escalation_task_id) for b in rows])
 

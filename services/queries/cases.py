@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine import statutory, visibility
 from services.engine.actors import Actor
@@ -21,6 +21,7 @@ from services.engine.workdays import calendar
 from services.procedures import documents
 from services.procedures.reports import reporter_access
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled
+from services.store.records import AnyCase
 from services.store.tables import (
     AuditEvent,
     Case,
@@ -33,6 +34,7 @@ from services.store.tables import (
     Task,
     Timer,
     User,
+    pk,
 )
 from states.machine import procedure
 from states.messages import label
@@ -76,7 +78,7 @@ class TaskPublic(Public):
 def task_view(t: Task, users: dict[int, str] | None = None) -> TaskPublic:
     users = users or {}
     return TaskPublic(
-        id=t.id, case_id=t.case_id, procedure=t.procedure, jurisdiction=t.jurisdiction, kind=t.kind,
+        id=pk(t), case_id=t.case_id, procedure=t.procedure, jurisdiction=t.jurisdiction, kind=t.kind,
         label=Bilingual(**label(f"task.{t.kind}")), role=t.role, state=t.state, actions=t.triggers, status=t.status,
         candidate_user_id=t.candidate_user_id, assignee_id=t.assignee_id,
         assignee=users.get(t.assignee_id) if t.assignee_id else None,
@@ -87,7 +89,7 @@ def task_view(t: Task, users: dict[int, str] | None = None) -> TaskPublic:
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {u.id: u.username for u in session.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[union-attr,misc]
+    return {pk(u): u.username for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 # --- notices, documents, events --------------------------------------------------------------------
@@ -310,35 +312,35 @@ class CasePublic(Public):
     reporter_access: ReporterAccess | None = Field(description="A report's handlers and reads of its reporter")
 
 
-def _subject(session: Session, case: Case, project: Project | None) -> MethodologySubject | ProjectSubject | None:
+def _subject(session: Session, case: AnyCase, project: Project | None) -> MethodologySubject | ProjectSubject | None:
     if project is not None:
-        return ProjectSubject(id=project.id, kind=project.kind, title=project.title, status=project.status,
+        return ProjectSubject(id=pk(project), kind=project.kind, title=project.title, status=project.status,
                               project_class=project.project_class, registration_number=project.registration_number)
-    filed = session.exec(select(MethodologyVersion).where(MethodologyVersion.case_id == case.id)).first()
+    filed = session.exec(select(MethodologyVersion).where(col(MethodologyVersion.case_id) == case.id)).first()
     if filed is None:
         return None
-    return MethodologySubject(id=filed.id, kind="methodology", code=filed.code, version=filed.version,
+    return MethodologySubject(id=pk(filed), kind="methodology", code=filed.code, version=filed.version,
                               status=filed.status)
 
 
-def case_detail(session: Session, case: Case, actor: Actor) -> CasePublic:
+def case_detail(session: Session, case: AnyCase, actor: Actor) -> CasePublic:
     spec = procedure(case.procedure, case.jurisdiction)
     profile = get_profile(case.jurisdiction)
     now = clock.now()
     project = session.get(Project, case.project_id) if case.project_id else None
-    tasks = list(session.exec(select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.id)))
-    timers = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.status == "pending"))
+    tasks = list(session.exec(select(Task).where(col(Task.case_id) == case.id, col(Task.status) == "open").order_by(col(Task.id))))
+    timers = session.exec(select(Timer).where(col(Timer.case_id) == case.id, col(Timer.status) == "pending"))
     users = usernames(session, {t.assignee_id for t in tasks if t.assignee_id})
     actions = [ActionPublic(action=trigger, label=Bilingual(**label(f"trigger.{trigger}")),
                             form_schema=form_schema(spec.arrows(trigger, case.state)[0].form),
                             href=f"/api/v1/cases/{case.id}/actions/{trigger}")
                for trigger in allowed_actions(actor, case, spec)]
-    panel = session.exec(select(PanelMember).where(PanelMember.case_id == case.id))
-    notices = {n.kind: n for n in session.exec(select(Notice).where(Notice.case_id == case.id).order_by(Notice.id))}
-    comments = session.exec(select(Comment).where(Comment.case_id == case.id).order_by(Comment.id))
+    panel = session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id))
+    notices = {n.kind: n for n in session.exec(select(Notice).where(col(Notice.case_id) == case.id).order_by(col(Notice.id)))}
+    comments = session.exec(select(Comment).where(col(Comment.case_id) == case.id).order_by(col(Comment.id)))
     access = reporter_access(session, case, actor)
     return CasePublic(
-        id=case.id,
+        id=pk(case),
         procedure=labelled("procedure", case.procedure),
         jurisdiction=case.jurisdiction,
         state=StatePublic(name=case.state, **label(f"state.{case.state}"), terminal=spec.state(case.state).terminal),
@@ -356,7 +358,7 @@ def case_detail(session: Session, case: Case, actor: Actor) -> CasePublic:
         panel=[PanelSeat(user_id=m.user_id, chair=m.chair, opinion=m.opinion, score=m.score) for m in panel],
         publicity=notice_view(notices["publicity"]) if "publicity" in notices else None,
         consultation=notice_view(notices["consultation"]) if "consultation" in notices else None,
-        comments=[CaseComment(id=c.id, name=c.name, organisation=c.organisation, text=c.text, answer=c.answer,
+        comments=[CaseComment(id=pk(c), name=c.name, organisation=c.organisation, text=c.text, answer=c.answer,
                               disposition=c.disposition) for c in comments],
         documents=[DocumentPublic.model_validate(d) for d in documents.of_case(session, case, actor)],
         reporter_access=None if access is None else ReporterAccess.model_validate(access),
@@ -449,17 +451,17 @@ class CaseList(Items[CaseRow]):
 
 def list_cases(session: Session, actor: Actor, *, state: str | None = None, jurisdiction: str | None = None,
                procedure_name: str | None = None, before: int | None = None, limit: int = 20) -> CaseList:
-    q = select(Case).where(visibility.visible(actor)).order_by(Case.id.desc())  # type: ignore[union-attr]
+    q = select(Case).where(visibility.visible(actor)).order_by(col(Case.id).desc())
     if state:
-        q = q.where(Case.state == state)
+        q = q.where(col(Case.state) == state)
     if jurisdiction:
-        q = q.where(Case.jurisdiction == jurisdiction)
+        q = q.where(col(Case.jurisdiction) == jurisdiction)
     if procedure_name:
-        q = q.where(Case.procedure == procedure_name)
+        q = q.where(col(Case.procedure) == procedure_name)
     if before:
-        q = q.where(Case.id < before)
+        q = q.where(col(Case.id) < before)
     rows = list(session.exec(q.limit(limit)))
-    return CaseList(items=[CaseRow(id=c.id, procedure=c.procedure, jurisdiction=c.jurisdiction, state=c.state,
+    return CaseList(items=[CaseRow(id=pk(c), procedure=c.procedure, jurisdiction=c.jurisdiction, state=c.state,
                                    title=c.application.get("title"), version=c.version, updated_at=c.updated_at)
                            for c in rows],
                     next_before=rows[-1].id if len(rows) == limit else None)
@@ -471,7 +473,7 @@ def read_case(session: Session, actor: Actor, case_id: int) -> CasePublic:
 
 def case_events(session: Session, actor: Actor, case_id: int) -> EventList:
     case = visibility.visible_case(session, actor, case_id)
-    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}").order_by(AuditEvent.seq)))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case_id}").order_by(col(AuditEvent.seq))))
     return EventList(items=[event_view(e) for e in documents.visible_events(session, actor, case, rows)])
 
 

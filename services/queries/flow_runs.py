@@ -63,7 +63,7 @@ async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = Non
             tagged = None if wanted is None else FlowRunFilter(tags=FlowRunFilterTags(any_=wanted))
             runs = await client.read_flow_runs(flow_run_filter=tagged, limit=limit, sort=FlowRunSort.START_TIME_DESC)
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
-    except Exception as exc:  # noqa: BLE001 - any failure to reach Prefect is a 503, not a 500
+    except Exception as exc:
         raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc
     base = ui_url()
     return FlowRunList(prefect_ui=base, items=[FlowRun(

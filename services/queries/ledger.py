@@ -4,7 +4,7 @@ serial blocks, the ledger's verification, and what the ledger's commands answer.
 from __future__ import annotations
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.accounts.identity import AdminScope
 from services.engine.actors import Actor
@@ -12,7 +12,7 @@ from services.engine.errors import Forbidden
 from services.procedures import ledger
 from services.queries.admin import ScopePublic
 from services.queries.schemas import Items, Public, not_found
-from services.store.tables import Account, SerialBlock
+from services.store.tables import Account, SerialBlock, pk
 from states.messages import reason
 
 
@@ -39,11 +39,11 @@ class AccountList(Items[AccountPublic]):
 
 
 def _account(session: Session, account: Account) -> AccountPublic:
-    blocks = ledger.live_blocks(session, account.id)
-    retired = session.exec(select(SerialBlock).where(SerialBlock.account_id == account.id,
-                                                     SerialBlock.closed_by.is_(None),  # type: ignore[union-attr]
-                                                     SerialBlock.retired == True)).all()  # noqa: E712
-    return AccountPublic(id=account.id, jurisdiction=account.jurisdiction, org_id=account.org_id,
+    blocks = ledger.live_blocks(session, pk(account))
+    retired = session.exec(select(SerialBlock).where(col(SerialBlock.account_id) == account.id,
+                                                     col(SerialBlock.closed_by).is_(None),
+                                                     col(SerialBlock.retired) == True)).all()  # noqa: E712
+    return AccountPublic(id=pk(account), jurisdiction=account.jurisdiction, org_id=account.org_id,
                          balance_tco2e=sum(b.size for b in blocks), retired_tco2e=sum(b.size for b in retired),
                          blocks=[BlockPublic(serial=b.serial, project_id=b.project_id, vintage=b.vintage, size=b.size)
                                  for b in blocks])
@@ -52,7 +52,7 @@ def _account(session: Session, account: Account) -> AccountPublic:
 def my_accounts(session: Session, actor: Actor) -> AccountList:
     if actor.org_id is None:
         raise Forbidden([reason("no_organisation")])
-    accounts = session.exec(select(Account).where(Account.org_id == actor.org_id).order_by(Account.id))
+    accounts = session.exec(select(Account).where(col(Account.org_id) == actor.org_id).order_by(col(Account.id)))
     return AccountList(items=[_account(session, a) for a in accounts])
 
 

@@ -25,5 +25,5 @@ def mark_all_read(db: Database, user_id: int) -> int:
     """One statement, so a notice arriving meanwhile is either marked or stays unread: never half."""
     with db.write() as session:
         result = session.execute(sa.update(Notification).where(
-            Notification.user_id == user_id, col(Notification.read_at).is_(None)).values(read_at=clock.now()))
+            col(Notification.user_id) == user_id, col(Notification.read_at).is_(None)).values(read_at=clock.now()))
         return result.rowcount or 0  # type: ignore[attr-defined]

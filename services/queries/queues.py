@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
@@ -54,38 +54,38 @@ def _decode(cursor: str) -> tuple[datetime, int]:
 
 
 def _queue(actor: Actor, view: View, *, procedure: str | None = None, jurisdiction: str | None = None,
-           kind: str | None = None, due_from: date | None = None, due_to: date | None = None) -> Any:  # noqa: ANN401
+           kind: str | None = None, due_from: date | None = None, due_to: date | None = None) -> Any:
     """The open tasks in one view of the actor's queue, with the filters applied (no order, no page)."""
     q = select(Task).where(Task.status == "open")
-    mine = Task.assignee_id == actor.user_id
+    mine = col(Task.assignee_id) == actor.user_id
     pairs = [(r, j) for r, j in actor.grants]
     team = sa.and_(
-        sa.or_(*[sa.and_(Task.role == r, Task.jurisdiction == j) for r, j in pairs]) if pairs else sa.false(),
-        sa.or_(Task.candidate_user_id.is_(None), Task.candidate_user_id == actor.user_id),  # type: ignore[union-attr]
-        sa.or_(Task.candidate_org_id.is_(None), Task.candidate_org_id == actor.org_id),  # type: ignore[union-attr]
+        sa.or_(*[sa.and_(col(Task.role) == r, col(Task.jurisdiction) == j) for r, j in pairs]) if pairs else sa.false(),
+        sa.or_(col(Task.candidate_user_id).is_(None), col(Task.candidate_user_id) == actor.user_id),
+        sa.or_(col(Task.candidate_org_id).is_(None), col(Task.candidate_org_id) == actor.org_id),
     )
     if view == "mine":
         q = q.where(mine)
     elif view == "team":
         q = q.where(team)
     elif view == "unassigned":
-        q = q.where(team, Task.assignee_id.is_(None))  # type: ignore[union-attr]
+        q = q.where(team, col(Task.assignee_id).is_(None))
     else:
-        q = q.where(sa.or_(mine, team), Task.due_at < clock.now())  # type: ignore[operator]
+        q = q.where(sa.or_(mine, team), col(Task.due_at) < clock.now())
     if procedure:
         q = q.where(Task.procedure == procedure)
     if jurisdiction:
         q = q.where(Task.jurisdiction == jurisdiction)
     if kind:
-        q = q.where(Task.kind == kind)
+        q = q.where(col(Task.kind) == kind)
     if due_from:
-        q = q.where(Task.due_on >= due_from)  # type: ignore[operator]
+        q = q.where(col(Task.due_on) >= due_from)
     if due_to:
-        q = q.where(Task.due_on <= due_to)  # type: ignore[operator]
+        q = q.where(col(Task.due_on) <= due_to)
     return q
 
 
-def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int]:  # noqa: ANN401
+def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int]:
     """How many tasks each view holds, with the same filters (the tabs of the queue page)."""
     views: tuple[View, ...] = ("mine", "team", "unassigned", "overdue")
     return {v: session.exec(select(sa.func.count()).select_from(_queue(actor, v, **filters).subquery())).one()
@@ -95,19 +95,19 @@ def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int
 def _lanes(actor: Actor, view: View, jurisdiction: str | None) -> list[Any]:
     """The view as disjoint-or-overlapping lanes, each one index range: the actor's assigned tasks
     (ix_tasks_assignee) or one (role, jurisdiction) grant (ix_tasks_queue)."""
-    mine = Task.assignee_id == actor.user_id
+    mine = col(Task.assignee_id) == actor.user_id
     addressed = sa.and_(
-        sa.or_(Task.candidate_user_id.is_(None), Task.candidate_user_id == actor.user_id),  # type: ignore[union-attr]
-        sa.or_(Task.candidate_org_id.is_(None), Task.candidate_org_id == actor.org_id),  # type: ignore[union-attr]
+        sa.or_(col(Task.candidate_user_id).is_(None), col(Task.candidate_user_id) == actor.user_id),
+        sa.or_(col(Task.candidate_org_id).is_(None), col(Task.candidate_org_id) == actor.org_id),
     )
-    team = [sa.and_(Task.role == r, Task.jurisdiction == j, addressed)
+    team = [sa.and_(col(Task.role) == r, col(Task.jurisdiction) == j, addressed)
             for r, j in sorted(actor.grants) if jurisdiction in (None, j)]
     if view == "mine":
         return [mine]
     if view == "team":
         return team
     if view == "unassigned":
-        return [sa.and_(lane, Task.assignee_id.is_(None)) for lane in team]  # type: ignore[union-attr]
+        return [sa.and_(lane, col(Task.assignee_id).is_(None)) for lane in team]
     return [mine, *team]  # overdue: mine or team (a task in both lanes is listed once)
 
 
@@ -124,32 +124,32 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
     if jurisdiction:
         filters.append(Task.jurisdiction == jurisdiction)
     if kind:
-        filters.append(Task.kind == kind)
+        filters.append(col(Task.kind) == kind)
     if due_from:
-        filters.append(Task.due_on >= due_from)  # type: ignore[operator]
+        filters.append(col(Task.due_on) >= due_from)
     if due_to:
-        filters.append(Task.due_on <= due_to)  # type: ignore[operator]
+        filters.append(col(Task.due_on) <= due_to)
     if view == "overdue":
-        filters.append(Task.due_at < clock.now())  # type: ignore[operator]
+        filters.append(col(Task.due_at) < clock.now())
     after = _decode(cursor) if cursor else None
     undated_only = after is not None and after[0] >= FAR_FUTURE
     branches = []
     for lane in _lanes(actor, view, jurisdiction):
         if not undated_only:
-            dated = select(Task.id).where(*filters, lane, Task.due_at.is_not(None))  # type: ignore[union-attr]
+            dated = select(col(Task.id)).where(*filters, lane, col(Task.due_at).is_not(None))
             if after:
-                dated = dated.where(sa.tuple_(Task.due_at, Task.id) > sa.tuple_(*after))
-            branches.append(dated.order_by(Task.due_at, Task.id).limit(limit + 1))
+                dated = dated.where(sa.tuple_(col(Task.due_at), col(Task.id)) > sa.tuple_(*after))
+            branches.append(dated.order_by(col(Task.due_at), col(Task.id)).limit(limit + 1))
         if view != "overdue":
-            undated = select(Task.id).where(*filters, lane, Task.due_at.is_(None))  # type: ignore[union-attr]
+            undated = select(col(Task.id)).where(*filters, lane, col(Task.due_at).is_(None))
             if undated_only:
-                undated = undated.where(Task.id > after[1])  # type: ignore[index]
-            branches.append(undated.order_by(Task.id).limit(limit + 1))
+                undated = undated.where(col(Task.id) > after[1])  # type: ignore[index]
+            branches.append(undated.order_by(col(Task.id)).limit(limit + 1))
     if not branches:
         return TaskPage(items=[], next_cursor=None)
     ids = sa.union_all(*[sa.select(b.subquery().c.id) for b in branches]).subquery()
-    q = select(Task).where(Task.id.in_(sa.select(ids.c.id)))  # type: ignore[union-attr]
-    rows = list(session.exec(q.order_by(sa.nulls_last(Task.due_at), Task.id).limit(limit + 1)))  # type: ignore[arg-type]
+    q = select(Task).where(col(Task.id).in_(sa.select(ids.c.id)))
+    rows = list(session.exec(q.order_by(sa.nulls_last(col(Task.due_at)), col(Task.id)).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     users = usernames(session, {t.assignee_id for t in rows if t.assignee_id})

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.procedures import documents
 from services.procedures.issuance import certificate_data, certificate_log
@@ -33,6 +33,7 @@ from services.store.tables import (
     Organisation,
     Project,
     Verifier,
+    pk,
 )
 from states.messages import label
 
@@ -48,10 +49,10 @@ class KindNoticeList(Items[KindNoticePublic]):
 
 
 def publicity_notices(session: Session, jurisdiction: str | None = None, status: str | None = None) -> NoticeList:
-    q = select(Notice).where(Notice.kind == "publicity").order_by(Notice.status.desc(),  # type: ignore[attr-defined]
-                                                                  Notice.closes_at)
+    q = select(Notice).where(col(Notice.kind) == "publicity").order_by(col(Notice.status).desc(),
+                                                                  col(Notice.closes_at))
     if jurisdiction:
-        q = q.where(Notice.jurisdiction == jurisdiction)
+        q = q.where(col(Notice.jurisdiction) == jurisdiction)
     if status:
         q = q.where(Notice.status == status)
     return NoticeList(items=[notice_view(n) for n in session.exec(q.limit(200))])
@@ -60,10 +61,10 @@ def publicity_notices(session: Session, jurisdiction: str | None = None, status:
 def notices(session: Session, jurisdiction: str | None = None, kind: str | None = None) -> KindNoticeList:
     q = select(Notice)
     if jurisdiction:
-        q = q.where(Notice.jurisdiction == jurisdiction)
+        q = q.where(col(Notice.jurisdiction) == jurisdiction)
     if kind:
-        q = q.where(Notice.kind == kind)
-    return KindNoticeList(items=[kind_notice_view(n) for n in session.exec(q.order_by(Notice.id.desc()).limit(300))])
+        q = q.where(col(Notice.kind) == kind)
+    return KindNoticeList(items=[kind_notice_view(n) for n in session.exec(q.order_by(col(Notice.id).desc()).limit(300))])
 
 
 class ConsultationNotice(NoticePublic):
@@ -75,10 +76,10 @@ class ConsultationList(Items[ConsultationNotice]):
 
 
 def consultations(session: Session, jurisdiction: str | None = None) -> ConsultationList:
-    q = select(Notice).where(Notice.kind == "consultation")
+    q = select(Notice).where(col(Notice.kind) == "consultation")
     if jurisdiction:
-        q = q.where(Notice.jurisdiction == jurisdiction)
-    rows = session.exec(q.order_by(Notice.status.desc(), Notice.closes_at).limit(200))  # type: ignore[attr-defined]
+        q = q.where(col(Notice.jurisdiction) == jurisdiction)
+    rows = session.exec(q.order_by(col(Notice.status).desc(), col(Notice.closes_at)).limit(200))
     return ConsultationList(items=[
         ConsultationNotice(**notice_fields(n), comments_href=f"/api/v1/public/consultations/{n.case_id}/comments")
         for n in rows])
@@ -101,14 +102,14 @@ class ConsultationPublic(NoticePublic):
 
 
 def consultation(session: Session, case_id: int) -> ConsultationPublic:
-    notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == "consultation")
-                          .order_by(Notice.id.desc())).first()  # type: ignore[union-attr]
+    notice = session.exec(select(Notice).where(col(Notice.case_id) == case_id, col(Notice.kind) == "consultation")
+                          .order_by(col(Notice.id).desc())).first()
     if notice is None:
         raise not_found("consultation")
-    rows = session.exec(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
+    rows = session.exec(select(Comment).where(col(Comment.case_id) == case_id).order_by(col(Comment.id)))
     # Contacts are never published; answers only once the review centre has disposed of them all.
     return ConsultationPublic(**notice_fields(notice), comments=[
-        PublishedComment(id=c.id, name=c.name, organisation=c.organisation, text=c.text, received_at=c.received_at,
+        PublishedComment(id=pk(c), name=c.name, organisation=c.organisation, text=c.text, received_at=c.received_at,
                       answer=c.answer if c.published else None,
                       disposition=c.disposition if c.published else None) for c in rows])
 
@@ -151,10 +152,10 @@ class MethodologyList(Items[MethodologyPublic]):
 
 def methodologies(session: Session, *, jurisdiction: str | None = None, kind: str | None = None,
                   tier: str | None = None, status: str | None = None, code: str | None = None) -> MethodologyList:
-    q = select(MethodologyVersion).where(MethodologyVersion.status.in_(  # type: ignore[attr-defined]
+    q = select(MethodologyVersion).where(col(MethodologyVersion.status).in_(
         (status,) if status else PUBLISHED))
-    for column, value in ((MethodologyVersion.jurisdiction, jurisdiction), (MethodologyVersion.kind, kind),
-                          (MethodologyVersion.tier, tier), (MethodologyVersion.code, code)):
+    for column, value in ((col(MethodologyVersion.jurisdiction), jurisdiction), (col(MethodologyVersion.kind), kind),
+                          (col(MethodologyVersion.tier), tier), (col(MethodologyVersion.code), code)):
         if value:
             q = q.where(column == value)
     rows = session.exec(q.order_by(MethodologyVersion.jurisdiction, MethodologyVersion.code,
@@ -193,8 +194,8 @@ def methodology(session: Session, version_id: int) -> MethodologyDetail:
         history = [FilingStep(at=e.at.isoformat(), event=e.event, label=Bilingual(**label(f"trigger.{e.event}")),
                               to_state=e.to_state)
                    for e in session.exec(select(AuditEvent).where(
-                       AuditEvent.stream == f"case:{m.case_id}",
-                       AuditEvent.event.in_(PUBLIC_EVENTS)).order_by(AuditEvent.seq))]  # type: ignore[attr-defined]
+                       col(AuditEvent.stream) == f"case:{m.case_id}",
+                       col(AuditEvent.event).in_(PUBLIC_EVENTS)).order_by(col(AuditEvent.seq)))]
     if m.superseded_on:
         by = label("history.superseded_by")
         history.append(FilingStep(at=m.superseded_on.isoformat(), event="superseded",
@@ -202,7 +203,7 @@ def methodology(session: Session, version_id: int) -> MethodologyDetail:
                                                   en=by["en"].format(version=m.superseded_by)),
                                   to_state="superseded"))
     return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters,
-                             documents=[document_view(d) for d in documents.public_of_version(session, m.id)],
+                             documents=[document_view(d) for d in documents.public_of_version(session, pk(m))],
                              history=history)
 
 
@@ -233,14 +234,14 @@ class ProjectList(Items[ProjectRow]):
 
 
 def projects(session: Session, jurisdiction: str | None = None) -> ProjectList:
-    q = select(Project).where(Project.status.in_(REGISTRY_STATUSES))  # type: ignore[attr-defined]
+    q = select(Project).where(col(Project.status).in_(REGISTRY_STATUSES))
     if jurisdiction:
-        q = q.where(Project.jurisdiction == jurisdiction)
+        q = q.where(col(Project.jurisdiction) == jurisdiction)
     return ProjectList(items=[
-        ProjectRow(id=p.id, jurisdiction=p.jurisdiction, kind=p.kind, title=p.title, status=p.status,
+        ProjectRow(id=pk(p), jurisdiction=p.jurisdiction, kind=p.kind, title=p.title, status=p.status,
                    suspended=p.suspended, project_class=p.project_class, record=f"/api/v1/public/projects/{p.id}",
                    registration_number=p.registration_number, registered_at=p.registered_at)
-        for p in session.exec(q.order_by(Project.id).limit(500))])
+        for p in session.exec(q.order_by(col(Project.id)).limit(500))])
 
 
 class ProjectStep(Public):
@@ -269,14 +270,14 @@ def project_record(session: Session, project_id: int) -> ProjectRecord:
     p = session.get(Project, project_id)
     if p is None or p.status not in REGISTRY_STATUSES:
         raise not_found("project")
-    cases = {c.id: c for c in session.exec(select(Case).where(Case.project_id == project_id))}
-    events = session.exec(select(AuditEvent).where(AuditEvent.case_id.in_(list(cases)),  # type: ignore[attr-defined]
-                                                   AuditEvent.event.in_(PUBLIC_HISTORY))  # type: ignore[attr-defined]
-                          .order_by(AuditEvent.at))
-    history = [ProjectStep(at=e.at, procedure=cases[e.case_id].procedure, event=e.event,  # type: ignore[index]
+    cases = {c.id: c for c in session.exec(select(Case).where(col(Case.project_id) == project_id))}
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.case_id).in_(list(cases)),
+                                                   col(AuditEvent.event).in_(PUBLIC_HISTORY))
+                          .order_by(col(AuditEvent.at)))
+    history = [ProjectStep(at=e.at, procedure=cases[e.case_id].procedure, event=e.event,
                            label=Bilingual(**label(f"trigger.{e.event}")), to_state=e.to_state) for e in events]
-    notices_ = session.exec(select(Notice).where(Notice.case_id.in_(list(cases))))  # type: ignore[attr-defined]
-    return ProjectRecord(id=p.id, jurisdiction=p.jurisdiction, title=p.title, kind=p.kind, status=p.status,
+    notices_ = session.exec(select(Notice).where(col(Notice.case_id).in_(list(cases))))
+    return ProjectRecord(id=pk(p), jurisdiction=p.jurisdiction, title=p.title, kind=p.kind, status=p.status,
                          suspended=p.suspended, registration_number=p.registration_number, history=history,
                          notices=[kind_notice_view(n) for n in notices_])
 
@@ -298,15 +299,15 @@ class RevenueAuditList(Items[RevenueAudit]):
 
 
 def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
-    q = select(Case, Project).join(Project, Project.id == Case.project_id).where(Case.procedure == "revenue_audit")
+    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(Case.procedure == "revenue_audit")
     if jurisdiction:
-        q = q.where(Case.jurisdiction == jurisdiction)
+        q = q.where(col(Case.jurisdiction) == jurisdiction)
     return RevenueAuditList(items=[
-        RevenueAudit(project_id=p.id, registration_number=p.registration_number, project=p.title, year=c.vintage,
+        RevenueAudit(project_id=pk(p), registration_number=p.registration_number, project=p.title, year=c.vintage,
                      state=labelled("state", c.state), returned_share=c.application.get("returned_share"),
                      audit={k: v for k, v in (c.application.get("audit") or {}).items() if k != "report_sha256"}
                      or None)
-        for c, p in session.exec(q.order_by(Case.id))])
+        for c, p in session.exec(q.order_by(col(Case.id)))])
 
 
 # --- verifiers ----------------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ class VerifierPublic(Public):
 
 
 def _verifier(v: Verifier, org: Organisation | None) -> VerifierPublic:
-    return VerifierPublic(id=v.id, jurisdiction=v.jurisdiction, name=v.name, uscc=org.uscc if org else None,
+    return VerifierPublic(id=pk(v), jurisdiction=v.jurisdiction, name=v.name, uscc=org.uscc if org else None,
                           scopes=v.scopes, valid_from=v.valid_from, valid_until=v.valid_until)
 
 
@@ -339,10 +340,10 @@ class VerifierList(Items[VerifierPublic]):
 
 
 def verifiers(session: Session, jurisdiction: str | None = None) -> VerifierList:
-    q = select(Verifier, Organisation).join(Organisation, Organisation.id == Verifier.org_id)
+    q = select(Verifier, Organisation).join(Organisation, col(Organisation.id) == col(Verifier.org_id))
     if jurisdiction:
-        q = q.where(Verifier.jurisdiction == jurisdiction)
-    return VerifierList(items=[_verifier(v, o) for v, o in session.exec(q.order_by(Verifier.id))])
+        q = q.where(col(Verifier.jurisdiction) == jurisdiction)
+    return VerifierList(items=[_verifier(v, o) for v, o in session.exec(q.order_by(col(Verifier.id)))])
 
 
 # --- issuances, retirements, certificates ----------------------------------------------------------------
@@ -365,19 +366,19 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = select(LedgerEntry, Case, Project).join(Case, Case.id == LedgerEntry.case_id).join(
-        Project, Project.id == Case.project_id).where(LedgerEntry.kind == "issue")
+    q = select(LedgerEntry, Case, Project).join(Case, col(Case.id) == col(LedgerEntry.case_id)).join(
+        Project, col(Project.id) == col(Case.project_id)).where(LedgerEntry.kind == "issue")
     if jurisdiction:
         q = q.where(LedgerEntry.jurisdiction == jurisdiction)
     if project_id:
         q = q.where(Project.id == project_id)
     if vintage:
-        q = q.where(Case.vintage == vintage)
+        q = q.where(col(Case.vintage) == vintage)
     return IssuanceList(items=[
-        IssuanceRow(jurisdiction=e.jurisdiction, project_id=p.id, registration_number=p.registration_number,
+        IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
                     issued_at=e.at)
-        for e, c, p in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+        for e, c, p in session.exec(q.order_by(col(LedgerEntry.id)).limit(5000))])
 
 
 class RetirementRow(Public):
@@ -402,7 +403,7 @@ def retirements(session: Session, jurisdiction: str | None = None) -> Retirement
         RetirementRow(number=c.number, jurisdiction=c.jurisdiction, holder=c.data.get("holder_name"),
                       amount_tco2e=c.amount, purpose=c.purpose, serials=" ".join(c.data.get("serials", [])),
                       retired_on=c.data.get("retired_on"))
-        for c in session.exec(q.order_by(Certificate.id).limit(5000))])
+        for c in session.exec(q.order_by(col(Certificate.id)).limit(5000))])
 
 
 class LogProof(Public):

@@ -70,7 +70,7 @@ def not_found(noun: str) -> NotFound:
     return NotFound.of(names["zh"], names["en"])
 
 
-def coded(code: str, key: str, /, field: str | None = None, **params: Any) -> Reason:  # noqa: ANN401
+def coded(code: str, key: str, /, field: str | None = None, **params: Any) -> Reason:
     """A reason worded by the catalogue's `reason.<key>` under the code clients already know it by."""
     found = reason(key, field=field, **params)
     return Reason(code, found.zh, found.en, found.field, found.params)

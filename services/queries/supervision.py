@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, not_found
-from services.store.tables import Evaluation, Project
+from services.store.tables import Evaluation, Project, pk
 
 STAFF = ("case_officer", "operator", "approver", "admin")
 
@@ -35,9 +35,9 @@ def evaluations(session: Session, actor: Actor, project_id: int) -> EvaluationLi
     project = session.get(Project, project_id)
     if project is None or not any(actor.holds(r, project.jurisdiction) for r in STAFF):
         raise not_found("project")
-    rows = session.exec(select(Evaluation).where(Evaluation.project_id == project_id).order_by(Evaluation.id))
+    rows = session.exec(select(Evaluation).where(col(Evaluation.project_id) == project_id).order_by(col(Evaluation.id)))
     return EvaluationList(items=[
-        EvaluationPublic(id=e.id, at=e.at, role=e.role, summary=e.summary, findings=e.findings,
+        EvaluationPublic(id=pk(e), at=e.at, role=e.role, summary=e.summary, findings=e.findings,
                          rectification_case_id=e.rectification_case_id) for e in rows])
 
 

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from services.store.tables import Case, Task
+from services.store.tables import Case, Task, table_of
 from services.store.unit_of_work import Record, of
 
-CASES: sa.Table = Case.__table__  # type: ignore[attr-defined]
-TASKS: sa.Table = Task.__table__  # type: ignore[attr-defined]
+CASES: sa.Table = table_of(Case)
+TASKS: sa.Table = table_of(Task)
 
 
 
@@ -76,6 +76,9 @@ class TaskRecord(Record):
     outcome: str | None = None
 
 
+# A case as code that only reads it sees it: the ORM row (pages, reports) or a command's record.
+AnyCase = Case | CaseRecord
+
 _CASE_COLUMNS = [CASES.c[f.name] for f in fields(CaseRecord) if f.name != "_saved"]
 _TASK_COLUMNS = [TASKS.c[f.name] for f in fields(TaskRecord) if f.name != "_saved"]
 LOCK_CASE = sa.select(*_CASE_COLUMNS).where(CASES.c.id == sa.bindparam("case_id")).with_for_update()
@@ -84,19 +87,19 @@ OPEN_TASKS = sa.select(*_TASK_COLUMNS).where(TASKS.c.case_id.in_(sa.bindparam("c
 _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 
 
-def _case(row: Any) -> CaseRecord:  # noqa: ANN401 - a result row
+def _case(row: Any) -> CaseRecord:
     record = CaseRecord(**row._mapping)
     record.mark_saved()
     return record
 
 
-def _task(row: Any) -> TaskRecord:  # noqa: ANN401
+def _task(row: Any) -> TaskRecord:
     record = TaskRecord(**row._mapping)
     record.mark_saved()
     return record
 
 
-def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseRecord | None:  # noqa: ANN401
+def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseRecord | None:
     """The case a locking statement finds (`LOCK_CASE`, or it with a visibility condition), tracked for
     the rest of the transaction; the same record when the transaction locked it already."""
     uow = of(session)
@@ -104,8 +107,8 @@ def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseR
     if row is None:
         return None
     held = uow.records.get((CASES.name, row.id))
-    if held is not None:
-        return held  # type: ignore[no-any-return]
+    if isinstance(held, CaseRecord):
+        return held
     record = _case(row)
     uow.records[(CASES.name, record.id)] = record
     return record
@@ -116,9 +119,10 @@ def lock_cases(session: Session, case_ids: list[int]) -> dict[int, CaseRecord]:
     uow = of(session)
     rows = session.execute(sa.select(*_CASE_COLUMNS).where(CASES.c.id.in_(case_ids)).order_by(CASES.c.id)
                            .with_for_update()).all()
-    found = {}
+    found: dict[int, CaseRecord] = {}
     for row in rows:
-        record = uow.records.get((CASES.name, row.id)) or _case(row)
+        held = uow.records.get((CASES.name, row.id))
+        record = held if isinstance(held, CaseRecord) else _case(row)
         uow.records[(CASES.name, record.id)] = record
         found[record.id] = record
     return found
@@ -129,7 +133,8 @@ def open_tasks(session: Session, case_ids: list[int]) -> dict[int, list[TaskReco
     uow = of(session)
     by_case: dict[int, list[TaskRecord]] = {cid: [] for cid in case_ids}
     for row in session.execute(OPEN_TASKS, {"case_ids": case_ids}):
-        record = uow.records.get((TASKS.name, row.id)) or _task(row)
+        held = uow.records.get((TASKS.name, row.id))
+        record = held if isinstance(held, TaskRecord) else _task(row)
         uow.records[(TASKS.name, row.id)] = record
         by_case[record.case_id].append(record)
     return by_case

@@ -7,7 +7,7 @@ calendar dates. Table classes are storage only: the API has its own response sha
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -684,3 +684,22 @@ class CalendarYear(SQLModel, table=True):
     source: str = Field(max_length=300)
     loaded_at: datetime = _ts()
     revision: int = 1  # bumped by every load: processes notice the change (services/workdays.py)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: _Stored) -> int:
+    """A stored row's id. SQLModel types every `id` as `int | None` (None until the row is inserted);
+    rows read from the database, or flushed, always have one."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
+    return row.id
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model (SQLModel sets `__table__` on the class at definition)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's declarative base
+    return table

@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.store.tables import AuditEvent, ClockSegment, Timer
+from services.store.tables import AuditEvent, ClockSegment, Timer, table_of
 
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+AUDIT = table_of(AuditEvent)
 _AUDIT_INSERT = AUDIT.insert().returning(AUDIT.c.id, sort_by_parameter_order=True)
 BLIND_UPDATED = (ClockSegment, Timer)
 UpdateShape = tuple[sa.Table, tuple[tuple[str, bool], ...], tuple[str, ...]]  # table, (column, is null), set
@@ -52,19 +52,19 @@ class UnitOfWork:
         self.records: dict[tuple[str, int], Record] = {}  # the cases and tasks commands hold (services.store.records)
         self.new_records: list[Record] = []  # records to insert (a command's new tasks)
 
-    def add(self, model: Any, row: dict[str, Any]) -> None:  # noqa: ANN401 - a SQLModel table class
-        table = model.__table__
+    def add(self, model: Any, row: dict[str, Any]) -> None:
+        table = table_of(model)
         self.rows.setdefault((table, tuple(sorted(row))), []).append(row)
 
-    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:  # noqa: ANN401
+    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
         """UPDATE model SET values WHERE every `where` column equals its value (None: IS NULL), at the
         command's end. Only for rows the command does not read back (see the module's note)."""
-        table = model.__table__
+        table = table_of(model)
         shape = (table, tuple((k, v is None) for k, v in sorted(where.items())), tuple(sorted(values)))
         params = {f"w_{k}": v for k, v in where.items() if v is not None} | {f"v_{k}": v for k, v in values.items()}
         self.updates.setdefault(shape, []).append(params)
 
-    def add_audit(self, row: dict[str, Any], record: Any) -> None:  # noqa: ANN401
+    def add_audit(self, row: dict[str, Any], record: Any) -> None:
         """`record.id` is set when the row is inserted."""
         self.audit.append((row, record))
 
@@ -124,7 +124,7 @@ class Record:
     def _columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in fields(self) if f.name != "_saved")
 
-    def _value(self, name: str) -> Any:  # noqa: ANN401
+    def _value(self, name: str) -> Any:
         value = getattr(self, name)
         return json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else value
 

@@ -26,7 +26,7 @@ def audit_fields(id_: int, stream: str, seq: int, hash_: str) -> dict[str, Any]:
     return {"leaf": "audit", "id": id_, "stream": stream, "seq": seq, "hash": hash_}
 
 
-def ledger_fields(row: Any) -> dict[str, Any]:  # noqa: ANN401 - a LedgerEntry or a row with its columns
+def ledger_fields(row: Any) -> dict[str, Any]:
     fields = {name: getattr(row, name) for name in LEDGER_FIELDS}
     at: datetime = fields["at"]
     fields["at"] = at.isoformat()

@@ -19,21 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.store.engine import Database
 from services.store.sql import insert_ignore
-from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, LogState
+from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, LogState, table_of
 from services.transparency import checkpoint, keys, leaves, merkle
 from states.messages import Reason, reason
 
 BATCH = 5000
-AUDIT = AuditEvent.__table__
-LEDGER = LedgerEntry.__table__
-LEAVES = LogLeaf.__table__
-NODES = LogNode.__table__
+AUDIT = table_of(AuditEvent)
+LEDGER = table_of(LedgerEntry)
+LEAVES = table_of(LogLeaf)
+NODES = table_of(LogNode)
 
 
 class LogError(RuntimeError):
@@ -70,7 +70,7 @@ def _getter(found: dict[tuple[int, int], bytes]) -> merkle.Getter:
     return get
 
 
-def compute(session: Session, fn: Any) -> Any:  # noqa: ANN401 - fn(get) -> a hash or a proof
+def compute(session: Session, fn: Any) -> Any:
     """Run a Merkle computation over the stored subtrees: learn which it needs, read them, run it."""
     return fn(_getter(fetch(session, merkle.wanted(fn))))
 
@@ -198,11 +198,11 @@ def _witness(text: str, size: int) -> None:
 
 
 def latest(session: Session) -> LogHead | None:
-    return session.exec(select(LogHead).order_by(LogHead.size.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.exec(select(LogHead).order_by(col(LogHead.size).desc()).limit(1)).first()
 
 
 def heads(session: Session, limit: int) -> list[LogHead]:
-    return list(session.exec(select(LogHead).order_by(LogHead.size.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(session.exec(select(LogHead).order_by(col(LogHead.size).desc()).limit(limit)))
 
 
 def head_view(h: LogHead) -> dict[str, Any]:
@@ -226,7 +226,7 @@ def leaf(session: Session, seq: int) -> LogLeaf | None:
 
 
 def leaf_by_hash(session: Session, hex_hash: str) -> LogLeaf | None:
-    return session.exec(select(LogLeaf).where(LogLeaf.leaf_hash == hex_hash).order_by(LogLeaf.seq).limit(1)).first()
+    return session.exec(select(LogLeaf).where(col(LogLeaf.leaf_hash) == hex_hash).order_by(col(LogLeaf.seq)).limit(1)).first()
 
 
 def described(session: Session, item: LogLeaf) -> dict[str, Any] | None:
@@ -246,7 +246,7 @@ def entry_proof(session: Session, entry_id: int) -> dict[str, Any] | None:
     seq = session.execute(sa.select(LEDGER.c.log_seq).where(LEDGER.c.id == entry_id)).scalar()
     if seq is None:
         return None
-    head = session.exec(select(LogHead).where(LogHead.size > seq).order_by(LogHead.size).limit(1)).first()
+    head = session.exec(select(LogHead).where(col(LogHead.size) > seq).order_by(col(LogHead.size)).limit(1)).first()
     if head is None:
         return None
     item = session.get(LogLeaf, seq)

@@ -18,16 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode
+from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, table_of
 from services.transparency import checkpoint, keys, leaves, merkle
 
 CHUNK = 4096
 MAX_PROBLEMS = 20
-AUDIT = AuditEvent.__table__
-LEDGER = LedgerEntry.__table__
-LEAVES = LogLeaf.__table__
-NODES = LogNode.__table__
-HEADS = LogHead.__table__
+AUDIT = table_of(AuditEvent)
+LEDGER = table_of(LedgerEntry)
+LEAVES = table_of(LogLeaf)
+NODES = table_of(LogNode)
+HEADS = table_of(LogHead)
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Findings:
         return len(self.problems) >= MAX_PROBLEMS
 
 
-def _what(kind: str, ref: int, row: Any = None) -> str:  # noqa: ANN401
+def _what(kind: str, ref: int, row: Any = None) -> str:
     if kind == "audit":
         return f"audit event {ref}" + (f", stream {row.stream} seq {row.seq}" if row is not None else "")
     return f"ledger entry {ref}" + (f", {row.kind}" if row is not None else "")

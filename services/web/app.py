@@ -4,7 +4,9 @@ the page-aware error handlers and the security headers."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -28,7 +30,7 @@ def is_page(request: Request) -> bool:
     return is_page_path(request.url.path)
 
 
-def error_page(request: Request, status: int, reasons: list[dict]) -> Response:
+def error_page(request: Request, status: int, reasons: list[dict[str, Any]]) -> Response:
     return render(request, "error.html", status_code=status, status=status, reasons=reasons)
 
 
@@ -70,7 +72,7 @@ def _install_middleware(app: FastAPI) -> None:
     """The public's CSRF cookie (the security headers of every response are `services.api.edge`'s)."""
 
     @app.middleware("http")
-    async def public_csrf(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def public_csrf(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not is_page(request):
             return await call_next(request)
         new_token = None

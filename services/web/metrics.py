@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.calendar import SHANGHAI
 from services.store.tables import AuditEvent, Case, SlaBreach
@@ -118,32 +118,32 @@ def load_weekly(session: Session, jurisdictions: list[str], today: date, procedu
     """The queries behind `weekly`: the transitions of the cases touched in the window (their whole chain,
     so a stay entered before the window is measured whole), and the breaches found in it."""
     since = datetime.combine(week_starts(today, weeks)[0], datetime.min.time(), SHANGHAI)
-    scope = [Case.jurisdiction.in_(jurisdictions), Case.updated_at >= since]  # type: ignore[attr-defined, operator]
+    scope = [col(Case.jurisdiction).in_(jurisdictions), col(Case.updated_at) >= since]
     if procedure:
-        scope.append(Case.procedure == procedure)
+        scope.append(col(Case.procedure) == procedure)
     # every command stamps updated_at: the cases table is scanned instead of the (larger) audit trail
-    moved = sorted(session.exec(select(Case.id).where(*scope)))
+    moved = sorted(session.exec(select(col(Case.id)).where(*scope)))
     rows: list[tuple[int, datetime, str | None, str | None]] = []
     for i in range(0, len(moved), CHUNK):
-        of_chunk = AuditEvent.case_id.in_(moved[i:i + CHUNK])  # type: ignore[union-attr]
-        rows += session.exec(select(AuditEvent.case_id, AuditEvent.at, AuditEvent.from_state, AuditEvent.to_state)
-                             .where(of_chunk, AuditEvent.to_state.is_not(None))  # type: ignore[union-attr]
-                             .order_by(AuditEvent.case_id, AuditEvent.seq))
-    q = select(SlaBreach.stage, SlaBreach.detected_at).where(
-        SlaBreach.jurisdiction.in_(jurisdictions), SlaBreach.detected_at >= since)  # type: ignore[attr-defined]
+        of_chunk = col(AuditEvent.case_id).in_(moved[i:i + CHUNK])
+        rows += session.exec(select(col(AuditEvent.case_id), col(AuditEvent.at), col(AuditEvent.from_state), col(AuditEvent.to_state))
+                             .where(of_chunk, col(AuditEvent.to_state).is_not(None))
+                             .order_by(col(AuditEvent.case_id), col(AuditEvent.seq)))
+    q = select(col(SlaBreach.stage), col(SlaBreach.detected_at)).where(
+        col(SlaBreach.jurisdiction).in_(jurisdictions), col(SlaBreach.detected_at) >= since)
     if procedure:
-        q = q.where(SlaBreach.procedure == procedure)
+        q = q.where(col(SlaBreach.procedure) == procedure)
     return weekly(stays(rows), list(session.exec(q)), today, weeks)
 
 
 def _breach_filter(jurisdictions: list[str], status: str, procedure: str | None) -> list[Any]:
-    where = [SlaBreach.jurisdiction.in_(jurisdictions)]  # type: ignore[attr-defined]
+    where = [col(SlaBreach.jurisdiction).in_(jurisdictions)]
     if status == "open":
-        where.append(SlaBreach.resolved_at.is_(None))  # type: ignore[union-attr]
+        where.append(col(SlaBreach.resolved_at).is_(None))
     elif status == "closed":
-        where.append(SlaBreach.resolved_at.is_not(None))  # type: ignore[union-attr]
+        where.append(col(SlaBreach.resolved_at).is_not(None))
     if procedure:
-        where.append(SlaBreach.procedure == procedure)
+        where.append(col(SlaBreach.procedure) == procedure)
     return where
 
 
@@ -151,7 +151,7 @@ def load_breaches(session: Session, jurisdictions: list[str], status: str, proce
                   limit: int = 100) -> list[SlaBreach]:
     """The latest breaches, newest first."""
     q = select(SlaBreach).where(*_breach_filter(jurisdictions, status, procedure))
-    return list(session.exec(q.order_by(sa.desc(SlaBreach.detected_at), sa.desc(SlaBreach.id)).limit(limit)))
+    return list(session.exec(q.order_by(sa.desc(col(SlaBreach.detected_at)), sa.desc(col(SlaBreach.id))).limit(limit)))
 
 
 DIMENSIONS = ("procedure", "stage", "role", "jurisdiction", "kind")

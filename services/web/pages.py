@@ -35,37 +35,37 @@ def lang_of(request: Request) -> str:
 _LANG: ContextVar[str] = ContextVar("page_lang", default="zh")
 
 
-def _english(ctx: Any) -> bool:  # noqa: ANN401
+def _english(ctx: Any) -> bool:
     return (ctx.get("lang") or _LANG.get()) == "en"
 
 
 @pass_context
-def _t(ctx: Any, zh: str, en: str) -> str:  # noqa: ANN401
+def _t(ctx: Any, zh: str, en: str) -> str:
     return en if _english(ctx) else zh
 
 
 @pass_context
-def _label(ctx: Any, key: str, fallback: str | None = None) -> str:  # noqa: ANN401
+def _label(ctx: Any, key: str, fallback: str | None = None) -> str:
     zh, en = CATALOGUE.get(key, (fallback or key.split(".", 1)[-1],) * 2)
     return en if _english(ctx) else zh
 
 
 @pass_context
-def _event(ctx: Any, name: str) -> str:  # noqa: ANN401
+def _event(ctx: Any, name: str) -> str:
     """A timeline event's name: a trigger's label, or one of the events that are not triggers."""
     zh, en = CATALOGUE.get(f"event.{name}") or CATALOGUE.get(f"trigger.{name}") or (name, name)
     return en if _english(ctx) else zh
 
 
 @pass_context
-def _pick(ctx: Any, pair: Any) -> str:  # noqa: ANN401
+def _pick(ctx: Any, pair: Any) -> str:
     """A {"zh": …, "en": …} dict (reasons, labels) in the page's language."""
     if isinstance(pair, dict):
         return str(pair.get("en" if _english(ctx) else "zh", ""))
     return "" if pair is None else str(pair)
 
 
-def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:  # noqa: ANN401
+def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Times are stored in UTC and shown in Beijing time; ISO strings are accepted too."""
     if value is None or value == "":
         return ""
@@ -93,7 +93,7 @@ templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, for
 templates.env.filters["local"] = _local
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     signed = getattr(request.state, "signed", None)
     _LANG.set(lang_of(request))
     base = {"request": request, "lang": lang_of(request), "signed": signed,

@@ -59,7 +59,7 @@ def _notes(code: str) -> tuple[str, dict[str, str], dict[str, list[str]]]:
     return heading, keyed, loose
 
 
-def _shown(section: str, key: str, value: Any) -> tuple[str, str]:  # noqa: ANN401
+def _shown(section: str, key: str, value: Any) -> tuple[str, str]:
     if isinstance(value, bool):
         return CATALOGUE["profile_word.yes" if value else "profile_word.no"]
     if isinstance(value, (list, tuple)):

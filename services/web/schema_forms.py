@@ -83,7 +83,7 @@ def _widget(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str,
     return "text", main
 
 
-def _shown(value: Any, widget: str) -> str:  # noqa: ANN401
+def _shown(value: Any, widget: str) -> str:
     if value is None:
         return ""
     if widget == "lines" and isinstance(value, list):

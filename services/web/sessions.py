@@ -30,7 +30,7 @@ from services.engine import audit
 from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.throttle import Limit, clear, count_failure, refuse_if_blocked
-from services.store.tables import User, WebSession
+from services.store.tables import User, WebSession, pk
 from states.spec import NATIONAL
 
 IDLE = timedelta(hours=2)
@@ -108,7 +108,7 @@ def sign_in(session: Session, username: str, password: str, *, client: str,
     actor = load_actor(session, user)
     token = secrets.token_urlsafe(32)
     hat = default_hat(actor)
-    row = WebSession(token_sha256=token_digest(token), user_id=user.id, csrf=secrets.token_urlsafe(24),
+    row = WebSession(token_sha256=token_digest(token), user_id=pk(user), csrf=secrets.token_urlsafe(24),
                      role=hat[0] if hat else None, jurisdiction=hat[1] if hat else None,
                      created_at=now, last_seen_at=now, expires_at=now + LIFETIME)
     session.add(row)

@@ -178,7 +178,7 @@ class Visitor:
     """A person at a browser: a Playwright page of its own context, signing in through the form and
     keeping a screenshot of every page it lands on."""
 
-    def __init__(self, page: Any, folder: Path) -> None:  # noqa: ANN401
+    def __init__(self, page: Any, folder: Path) -> None:
         self.page = page
         self.folder = folder
         self.shots = 0
@@ -189,7 +189,7 @@ class Visitor:
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
-    def goto(self, path: str, name: str | None = None) -> Any:  # noqa: ANN401
+    def goto(self, path: str, name: str | None = None) -> Any:
         response = self.page.goto(path)
         self.shot(name or (path.strip("/").replace("/", "-").split("?")[0] or "home"))
         return response
@@ -213,7 +213,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def new_visitor(chromium: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:  # noqa: ANN401
+def new_visitor(chromium: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:
     """`new_visitor("chair")` → a person in a browser context of their own (no cookies, Chinese first)
     whose screenshots go to var/screenshots/<test>/<label>/; `javascript=False` browses with scripts
     off (every page must work without them). A failing test leaves each visitor's last page and the
@@ -243,7 +243,7 @@ def new_visitor(chromium: Any, site: Site, request: pytest.FixtureRequest) -> It
 
 
 @pytest.fixture
-def visitor(new_visitor: Any) -> Visitor:  # noqa: ANN401
+def visitor(new_visitor: Any) -> Visitor:
     """The test's first person, screenshots straight in var/screenshots/<test>/."""
     return new_visitor()
 

@@ -33,7 +33,7 @@ def _opinion(site: Site, case_id: int, username: str) -> tuple[str | None, int |
         return seat.opinion, seat.score
 
 
-def test_an_expert_records_an_opinion_and_the_chair_concludes(visitor: Visitor, new_visitor, site: Site) -> None:  # noqa: ANN001
+def test_an_expert_records_an_opinion_and_the_chair_concludes(visitor: Visitor, new_visitor, site: Site) -> None:
     title = "浏览器测试：专家评审"
     case_id = _panel_case(site, title)
 

@@ -10,7 +10,7 @@ from tests.browser.conftest import Site, Visitor, fresh_case
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["scripts-on", "scripts-off"])
-def test_the_public_lodges_an_objection_during_publicity(new_visitor, site: Site, javascript: bool) -> None:  # noqa: ANN001
+def test_the_public_lodges_an_objection_during_publicity(new_visitor, site: Site, javascript: bool) -> None:
     title = f"浏览器测试：公示异议（{'有' if javascript else '无'}脚本）"
     case_id = fresh_case(site, "SH", "publicity", title)
     visitor = new_visitor(javascript=javascript)

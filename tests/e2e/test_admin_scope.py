@@ -20,7 +20,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.queries import flow_runs as runs
 from services.accounts.identity import create_user, issue_token
 from services.api import create_app
 from services.api.deps import current_admin, current_national_admin
@@ -29,6 +28,7 @@ from services.engine import workdays
 from services.engine.calendar import DayOverride
 from services.engine.clock import clock
 from services.orchestration.sweep import record_breaches
+from services.queries import flow_runs as runs
 from services.store.engine import Database
 from services.store.tables import (
     CalendarOverride,
@@ -55,11 +55,11 @@ NATIONAL_HEADERS = {"Authorization": "Bearer demo-demo_admin"}
 SH_SOURCE = "沪府办〔2027〕1号（测试：上海本地假日）"
 
 
-def _asks_for_an_admin(dependant: Any) -> bool:  # noqa: ANN401 - FastAPI's Dependant
+def _asks_for_an_admin(dependant: Any) -> bool:
     return dependant.call in ADMIN_DEPENDENCIES or any(_asks_for_an_admin(d) for d in dependant.dependencies)
 
 
-def admin_routes(app: Any) -> set[tuple[str, str]]:  # noqa: ANN401
+def admin_routes(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every admin route; routers are included lazily, so ask FastAPI to walk them."""
     return {(method, rc.path) for rc in iter_route_contexts(app.routes) if isinstance(rc.original_route, APIRoute)
             and (rc.path.startswith(ADMIN_PREFIXES) or _asks_for_an_admin(rc.original_route.dependant))
@@ -90,7 +90,7 @@ def _dead(db: Database, key: str, payload: dict, case_id: int | None = None) -> 
 
 
 @pytest.fixture
-def shanghai(db: Database, driver: Driver, test_clock) -> Shanghai:  # noqa: ANN001
+def shanghai(db: Database, driver: Driver, test_clock) -> Shanghai:
     test_clock.set(at("2026-12-28 09:00"))  # the completeness check falls due in 2027: a provisional deadline
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
@@ -119,7 +119,7 @@ RUNS = [{"id": "sh-run", "name": "dispatch (after submit)", "flow": "dispatch", 
 @pytest.fixture
 def prefect_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Prefect's answer to `FlowRunFilterTags(any_=…)` (tests/e2e/test_flows.py asks a real server)."""
-    async def recent(limit: int = 50, jurisdictions: Any = None) -> dict:  # noqa: ANN401
+    async def recent(limit: int = 50, jurisdictions: Any = None) -> dict:
         items = [r for r in RUNS if jurisdictions is None or set(r["tags"]) & set(jurisdictions)]
         return {"prefect_ui": "http://prefect.test", "items": [
             {**r, "link": f"http://prefect.test/runs/flow-run/{r['id']}"} for r in items]}
@@ -136,7 +136,7 @@ class Other:
     web: Browser
     sh: Shanghai
 
-    def call(self, method: str, path: str, **kw: Any) -> Any:  # noqa: ANN401
+    def call(self, method: str, path: str, **kw: Any) -> Any:
         return self.api.request(method, path, headers={"Authorization": f"Bearer demo-{OTHER}"}, **kw)
 
     def status_of(self, row_id: int) -> str:

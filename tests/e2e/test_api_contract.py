@@ -32,7 +32,7 @@ def rows(db: Database) -> tuple[int, int]:
         return len(list(s.exec(select(Case.id)))), len(list(s.exec(select(Project.id))))
 
 
-def reasons(response) -> list[dict]:  # noqa: ANN001
+def reasons(response) -> list[dict]:
     body = response.json()
     assert set(body) == {"error"}, body
     for r in body["error"]["reasons"]:
@@ -135,7 +135,7 @@ def test_organisation_registration_checks_the_credit_code(client: TestClient, db
 
 
 def test_work_queue_views_filters_and_keyset_pages(client: TestClient, db: Database, driver: Driver,
-                                                   test_clock) -> None:  # noqa: ANN001
+                                                   test_clock) -> None:
     ids = []
     for i in range(7):
         cid = driver.open("sh_applicant", "SH", application("SH", title=f"项目{i}"))
@@ -213,7 +213,7 @@ def test_calendar_endpoints(client: TestClient) -> None:
 
 
 def test_loading_a_year_recomputes_provisional_deadlines(client: TestClient, db: Database, driver: Driver,
-                                                         test_clock) -> None:  # noqa: ANN001
+                                                         test_clock) -> None:
     test_clock.set(at("2026-12-21 09:00"))
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))

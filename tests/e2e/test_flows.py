@@ -39,7 +39,7 @@ def flows_db(db: Database, prefect_harness: None) -> Iterator[Database]:
     use_database(None)
 
 
-def run_flow(coro):  # noqa: ANN001, ANN201
+def run_flow(coro):
     """Run a flow on a fresh event loop in a thread of its own, carrying this context (Prefect's test
     settings live in context variables): another test in the same worker (Playwright's sync API, in
     tests/browser) may keep an event loop running on this thread, where asyncio.run would refuse."""
@@ -65,7 +65,7 @@ def test_dispatch_flow_drains_the_outbox(flows_db: Database, driver: Driver) -> 
     assert run_flow(dispatch_flow(reason="test"))["batches"] == 0
 
 
-def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_sweep_flow_fires_due_timers(flows_db: Database, driver: Driver, test_clock) -> None:
     from flows.sweep import sweep_flow
 
     cid = driver.open("sd_applicant", "SD", application("SD"))
@@ -115,7 +115,7 @@ def test_the_embedded_scheduler_dispatches_right_after_a_command(flows_db: Datab
     assert delivered, "the outbox was not dispatched after the command"
 
 
-def test_admin_outbox_and_breaches(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_admin_outbox_and_breaches(db: Database, driver: Driver, test_clock) -> None:
     from services.engine.clock import clock
     from services.orchestration.sweep import record_breaches
 
@@ -162,7 +162,7 @@ def test_webhook_registration_validates(db: Database) -> None:
     assert bad.status_code == 422 and len(bad.json()["error"]["reasons"]) >= 2
 
 
-def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_the_campaign_flow_opens_cases_once(flows_db: Database, driver: Driver, test_clock) -> None:
     from flows.campaign import campaigns_flow
     from services.orchestration.sweep import send_reminders
 

@@ -24,7 +24,7 @@ ADMIN = {"Authorization": "Bearer demo-demo_admin"}
 APPLICANT = {"Authorization": "Bearer demo-sh_applicant"}
 
 
-def _reasons(r) -> list[dict]:  # noqa: ANN001
+def _reasons(r) -> list[dict]:
     return r.json()["error"]["reasons"]
 
 
@@ -107,7 +107,7 @@ def test_a_pdf_that_is_also_a_web_page_is_refused(client: TestClient, driver: Dr
 # --- trusted proxy ------------------------------------------------------------------------------------
 
 
-def _set_cookies(r) -> dict[str, str]:  # noqa: ANN001
+def _set_cookies(r) -> dict[str, str]:
     return {c.split("=", 1)[0]: c for c in r.headers.get_list("set-cookie")}
 
 
@@ -176,7 +176,7 @@ class Body:
     def __init__(self, size: int, head: bytes = b"") -> None:
         self.size, self.head, self.taken = size, head, 0
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         chunk = self.head
         while self.taken < self.size:
             chunk = chunk or b"0" * MiB
@@ -201,7 +201,7 @@ def test_a_100_mib_upload_is_refused_before_a_byte_is_read(client: TestClient, d
         assert s.exec(select(Document)).first() is None
 
 
-def test_a_page_upload_too_large_gets_the_error_page(signed_in, driver: Driver) -> None:  # noqa: ANN001
+def test_a_page_upload_too_large_gets_the_error_page(signed_in, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     b = signed_in("sh_applicant")
     body = Body(100 * MiB, FILE_PART)
@@ -290,7 +290,7 @@ def browser(db: Database) -> Browser:
 
 
 @pytest.fixture
-def signed_in(db: Database):  # noqa: ANN201
+def signed_in(db: Database):
     app = create_app(db)
 
     def make(username: str) -> Browser:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 SHEET = b"col_a,col_b\n1,2\n"
 
 
-def registered_project(db: Database, driver: Driver, test_clock, code: str, title: str = "光伏项目") -> int:  # noqa: ANN001
+def registered_project(db: Database, driver: Driver, test_clock, code: str, title: str = "光伏项目") -> int:
     """Register a project through the real procedure (early 2026, so that 2025 is a vintage)."""
     cid = driver.open(f"{code.lower()}_applicant", code,
                       application(code, title=title, project_class=1 if code == "BJ" else None))
@@ -40,7 +40,7 @@ def verifier_id(client: TestClient, code: str) -> int:
     return client.get("/api/v1/public/verifiers", params={"jurisdiction": code}).json()["items"][0]["id"]
 
 
-def report(client: TestClient, code: str, **extra) -> dict:  # noqa: ANN003
+def report(client: TestClient, code: str, **extra) -> dict:
     return {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "1200.5",
             "prepared_by_uscc": "91350100M000100Y43", "prepared_by_name": "某咨询公司",
             "calculation_sheet_sha256": hashlib.sha256(SHEET).hexdigest(), "verifier_id": verifier_id(client, code),
@@ -53,7 +53,7 @@ def upload_sheet(client: TestClient, code: str, cid: int) -> None:
     assert r.status_code == 201, r.text
 
 
-def to_issued(client: TestClient, db: Database, driver: Driver, test_clock, code: str, cid: int) -> dict:  # noqa: ANN001
+def to_issued(client: TestClient, db: Database, driver: Driver, test_clock, code: str, cid: int) -> dict:
     low = code.lower()
     upload_sheet(client, code, cid)
     case = act(client, f"{low}_applicant", cid, "submit_monitoring_report", report(client, code))
@@ -104,7 +104,7 @@ def retire_and_certify(client: TestClient, code: str, amount: int) -> dict:
 
 @pytest.mark.parametrize("code", ["SH", "BJ", "JX", "ORD", "SD"])
 def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: Database, driver: Driver,
-                                                        test_clock, code: str) -> None:  # noqa: ANN001
+                                                        test_clock, code: str) -> None:
     low = code.lower()
     if code == "JX":  # arts. 14–17: the first reduction filing files the project too
         app = {"new_project": application("JX", title="嘉兴屋顶光伏"), "vintage": 2025}
@@ -163,7 +163,7 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
 
 
 def test_overlap_verifier_conflict_and_period_rules(client: TestClient, db: Database, driver: Driver,
-                                                    test_clock) -> None:  # noqa: ANN001
+                                                    test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
     open_case = lambda vintage: client.post("/api/v1/cases", json={  # noqa: E731
         "procedure": "issuance", "jurisdiction": "ORD", "application": {"project_id": project, "vintage": vintage}},
@@ -209,7 +209,7 @@ def test_jiaxing_reductions_only_after_2020_09_22(client: TestClient) -> None:
 
 
 def test_suspension_holds_cases_and_resumption_returns_them(client: TestClient, db: Database, driver: Driver,
-                                                            test_clock) -> None:  # noqa: ANN001
+                                                            test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "SD", "application": {
         "project_id": project, "vintage": 2025}}, headers=h("sd_applicant")).json()["id"]
@@ -257,7 +257,7 @@ def test_beijing_class_2_never_issues_and_bad_amounts_are_refused(client: TestCl
 
 
 def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(client: TestClient, db: Database,
-                                                                          driver: Driver, test_clock) -> None:  # noqa: ANN001
+                                                                          driver: Driver, test_clock) -> None:
     """Jiaxing art. 26: false materials → disqualification and 收回已签发的减排量. The revocation itself
     is the supervision procedure's; the ledger's part is here: held units cancelled, a shortfall
     (units already retired) recorded as the owner's debt, and the ledger still verifies."""
@@ -280,7 +280,7 @@ def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(clien
 
 
 def test_shanghai_first_issuance_rides_with_registration(client: TestClient, db: Database, driver: Driver,
-                                                        test_clock) -> None:  # noqa: ANN001
+                                                        test_clock) -> None:
     cid = driver.open("sh_applicant", "SH", {**application("SH"), "first_issuance_vintage": 2025})
     drive_to(driver, "SH", cid, "publicity")
     test_clock.advance(timedelta(days=20))
@@ -296,7 +296,7 @@ def test_shanghai_first_issuance_rides_with_registration(client: TestClient, db:
 
 
 def test_serial_ranges_move_exactly_and_foreign_ranges_are_refused(client: TestClient, db: Database, driver: Driver,
-                                                                   test_clock) -> None:  # noqa: ANN001
+                                                                   test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "ORD", "application": {
         "project_id": project, "vintage": 2025}}, headers=h("ord_applicant")).json()["id"]

@@ -24,14 +24,14 @@ TIER = {"SH": "class_I", "BJ": "level_1", "ORD": "local", "JX": None, "SD": None
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def methodology(code: str, **extra) -> dict:  # noqa: ANN003
+def methodology(code: str, **extra) -> dict:
     return {"code": f"{code}-M-BIKE-001", "version": "1.0", "title": "共享单车骑行碳普惠方法学", "kind": "scenario",
             "tier": TIER[code], "scope": "共享单车骑行",
             "parameters": [{"name": "燃油乘用车排放因子", "value": "0.173", "unit": "kgCO2/km",
                             "source": "交通运输部公开数据", "source_date": "2024-06-30"}], **extra}
 
 
-def open_filing(client: TestClient, code: str, **extra) -> int:  # noqa: ANN003
+def open_filing(client: TestClient, code: str, **extra) -> int:
     r = client.post("/api/v1/cases", json={"procedure": "methodology_filing", "jurisdiction": code,
                                            "application": methodology(code, **extra)},
                     headers=h(f"{code.lower()}_applicant"))
@@ -52,7 +52,7 @@ def through_panel(client: TestClient, driver: Driver, code: str, cid: int) -> di
 
 
 @pytest.mark.parametrize("code", ["SH", "BJ", "JX", "ORD", "SD"])
-def test_methodology_from_draft_to_filed(client: TestClient, db: Database, driver: Driver, test_clock,  # noqa: ANN001
+def test_methodology_from_draft_to_filed(client: TestClient, db: Database, driver: Driver, test_clock,
                                          code: str) -> None:
     low = code.lower()
     cid = open_filing(client, code)
@@ -103,7 +103,7 @@ def test_methodology_from_draft_to_filed(client: TestClient, db: Database, drive
 
 
 def test_shanghai_consultation_without_comments_goes_straight_to_decision(client: TestClient, db: Database,
-                                                                          driver: Driver, test_clock) -> None:  # noqa: ANN001
+                                                                          driver: Driver, test_clock) -> None:
     cid = open_filing(client, "SH")
     through_panel(client, driver, "SH", cid)
     test_clock.advance(timedelta(days=30))
@@ -112,7 +112,7 @@ def test_shanghai_consultation_without_comments_goes_straight_to_decision(client
 
 
 def test_revision_supersedes_and_grace_period_governs_registrations(client: TestClient, db: Database,
-                                                                   driver: Driver, test_clock) -> None:  # noqa: ANN001
+                                                                   driver: Driver, test_clock) -> None:
     # SD-M-PV-001 1.0 is filed (demo set); a revision files 2.0
     app = {"code": "SD-M-PV-001", "version": "2.0", "title": "分布式光伏发电碳普惠方法学（第二版）",
            "kind": "project", "scope": "分布式光伏发电", "revises": "1.0"}

@@ -21,7 +21,7 @@ def client(db: Database) -> TestClient:
     return TestClient(create_app(db), raise_server_exceptions=False)
 
 
-def is_4xx_with_reasons(r) -> bool:  # noqa: ANN001
+def is_4xx_with_reasons(r) -> bool:
     return 400 <= r.status_code < 500 and all(x["zh"] and x["en"] for x in r.json()["error"]["reasons"])
 
 

@@ -134,7 +134,7 @@ def test_files_text_and_csv_declare_their_media_types(spec: dict[str, Any]) -> N
 # --- real answers conform ------------------------------------------------------------------------------
 
 
-def conforms(spec: dict[str, Any], method: str, path: str, body: Any, model: type[BaseModel] | None = None,  # noqa: ANN401
+def conforms(spec: dict[str, Any], method: str, path: str, body: Any, model: type[BaseModel] | None = None,
              status: str = "200") -> None:
     """The answer validates against the operation's documented schema and, through its read model, comes
     back as the same JSON (nothing dropped, nothing added, no value reworded)."""
@@ -221,7 +221,7 @@ def test_the_task_queue_and_a_task_command_conform(client: TestClient, spec: dic
 
 
 def test_the_public_registry_and_a_certificate_with_its_log_proof_conform(
-        client: TestClient, db: Database, driver: Driver, test_clock, log_key: str,  # noqa: ANN001
+        client: TestClient, db: Database, driver: Driver, test_clock, log_key: str,
         spec: dict[str, Any]) -> None:
     cert = issued_and_retired(client, db, driver, test_clock)
     log.sequence(db)

@@ -49,7 +49,7 @@ def api(db: Database) -> Api:
     return Api(TestClient(create_app(db)))
 
 
-def register_through(api: Api, db: Database, test_clock, code: str, *, kind: str = "project",  # noqa: ANN001
+def register_through(api: Api, db: Database, test_clock, code: str, *, kind: str = "project",
                      project_class: int | None = None) -> dict:
     low = code.lower()
     app = application(code, kind=kind, project_class=project_class)
@@ -93,7 +93,7 @@ def register_through(api: Api, db: Database, test_clock, code: str, *, kind: str
 
 
 @pytest.mark.parametrize("code", ["SH", "BJ", "ORD", "SD"])
-def test_registration_draft_to_registered(api: Api, db: Database, test_clock, code: str) -> None:  # noqa: ANN001
+def test_registration_draft_to_registered(api: Api, db: Database, test_clock, code: str) -> None:
     case = register_through(api, db, test_clock, code, project_class=1 if code == "BJ" else None)
     number = case["subject"]["registration_number"]
     assert number.startswith(f"{code}-2026-P")
@@ -104,12 +104,12 @@ def test_registration_draft_to_registered(api: Api, db: Database, test_clock, co
     assert api.get("demo_admin", "/api/v1/audit/verify")["ok"] is True
 
 
-def test_shanghai_scenario_needs_both_joint_reviews(api: Api, db: Database, test_clock) -> None:  # noqa: ANN001
+def test_shanghai_scenario_needs_both_joint_reviews(api: Api, db: Database, test_clock) -> None:
     case = register_through(api, db, test_clock, "SH", kind="scenario")
     assert case["subject"]["registration_number"].startswith("SH-2026-S")
 
 
-def test_beijing_class2_is_disclosed_not_registered(api: Api, db: Database, test_clock) -> None:  # noqa: ANN001
+def test_beijing_class2_is_disclosed_not_registered(api: Api, db: Database, test_clock) -> None:
     app = application("BJ", project_class=2, methodology="BJ-M-LED-002")
     cid = api.post("bj_applicant", "/api/v1/cases",
                    {"procedure": "project_registration", "jurisdiction": "BJ", "application": app}, 201)["id"]
@@ -129,7 +129,7 @@ def test_jiaxing_has_no_separate_registration(api: Api) -> None:
     assert "嘉兴" in reason["zh"] and "first reduction filing" in reason["en"]
 
 
-def test_objection_during_publicity_goes_to_review_then_registered(api: Api, db: Database, test_clock) -> None:  # noqa: ANN001
+def test_objection_during_publicity_goes_to_review_then_registered(api: Api, db: Database, test_clock) -> None:
     low = "sd"
     cid = api.post(f"{low}_applicant", "/api/v1/cases", {"procedure": "project_registration", "jurisdiction": "SD",
                                                          "application": application("SD")}, 201)["id"]
@@ -157,7 +157,7 @@ def test_objection_during_publicity_goes_to_review_then_registered(api: Api, db:
              {"name": "李四", "contact": "x", "text": "too late to object now"}, 404)
 
 
-def test_upheld_objection_sends_case_back_to_technical_review(api: Api, db: Database, test_clock) -> None:  # noqa: ANN001
+def test_upheld_objection_sends_case_back_to_technical_review(api: Api, db: Database, test_clock) -> None:
     from services.demo import Driver, drive_to
 
     cid = api.post("ord_applicant", "/api/v1/cases", {"procedure": "project_registration", "jurisdiction": "ORD",

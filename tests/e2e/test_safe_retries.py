@@ -51,7 +51,7 @@ def _twice(client: TestClient, path: str, headers: dict[str, str], **kwargs: obj
 
 
 def test_a_transfer_is_recorded_once_per_key_and_per_exchange_reference(client: TestClient, db: Database,
-                                                                        driver: Driver, test_clock) -> None:  # noqa: ANN001
+                                                                        driver: Driver, test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "ORD", "application": {
         "project_id": project, "vintage": 2025}}, headers=h("ord_applicant")).json()["id"]
@@ -80,7 +80,7 @@ def test_a_transfer_is_recorded_once_per_key_and_per_exchange_reference(client: 
 
 
 def test_an_evaluation_retried_opens_one_rectification(client: TestClient, db: Database, driver: Driver,
-                                                       test_clock) -> None:  # noqa: ANN001
+                                                       test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SH")
     body = {"summary": "年度跟踪评估", "findings": [{"severity": "high", "category": "plan_deviation",
                                                  "description": "实际运行与项目设计文件不符"}]}
@@ -131,7 +131,7 @@ def test_claim_unclaim_delegate_retried_are_one_event_each(client: TestClient, d
 
 
 def test_suspend_and_resume_retried_act_once(client: TestClient, db: Database, driver: Driver,
-                                             test_clock) -> None:  # noqa: ANN001
+                                             test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "SD", "application": {
         "project_id": project, "vintage": 2025}}, headers=h("sd_applicant")).json()["id"]

@@ -39,8 +39,8 @@ def open_issuance(client: TestClient, code: str, project: int) -> int:
 
 
 @pytest.mark.parametrize("code", ["SH", "BJ", "ORD", "SD"])
-def test_finding_notice_suspension_blocks_issuance_then_resumes(client: TestClient, db: Database, driver,  # noqa: ANN001
-                                                                test_clock, code: str) -> None:  # noqa: ANN001
+def test_finding_notice_suspension_blocks_issuance_then_resumes(client: TestClient, db: Database, driver,
+                                                                test_clock, code: str) -> None:
     low = code.lower()
     project = registered_project(db, driver, test_clock, code)
     issuance = open_issuance(client, code, project)
@@ -72,7 +72,7 @@ def test_finding_notice_suspension_blocks_issuance_then_resumes(client: TestClie
 
 @pytest.mark.parametrize("code,ends", [("ORD", "revoked"), ("JX", "revoked"), ("BJ", "suspended"),
                                        ("SH", "suspended")])
-def test_a_missed_deadline_revokes_or_keeps_suspended(client: TestClient, db: Database, driver, test_clock,  # noqa: ANN001
+def test_a_missed_deadline_revokes_or_keeps_suspended(client: TestClient, db: Database, driver, test_clock,
                                                       code: str, ends: str) -> None:
     low = code.lower()
     if code == "JX":
@@ -98,8 +98,8 @@ def test_a_missed_deadline_revokes_or_keeps_suspended(client: TestClient, db: Da
             "/api/v1/public/notices", params={"jurisdiction": code}).json()["items"])
 
 
-def test_jiaxing_false_materials_claw_back_and_disqualify(client: TestClient, db: Database, driver,  # noqa: ANN001
-                                                          test_clock) -> None:  # noqa: ANN001
+def test_jiaxing_false_materials_claw_back_and_disqualify(client: TestClient, db: Database, driver,
+                                                          test_clock) -> None:
     from services.demo import application
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
@@ -126,8 +126,8 @@ def test_jiaxing_false_materials_claw_back_and_disqualify(client: TestClient, db
         assert org.disqualified_at is not None
 
 
-def test_ordos_anomalous_data_is_corrected_by_an_adjustment(client: TestClient, db: Database, driver,  # noqa: ANN001
-                                                           test_clock) -> None:  # noqa: ANN001
+def test_ordos_anomalous_data_is_corrected_by_an_adjustment(client: TestClient, db: Database, driver,
+                                                           test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
     to_issued(client, db, driver, test_clock, "ORD", open_issuance(client, "ORD", project))
     rect = evaluate(client, "ORD", project, {**FINDING, "category": "data_anomaly", "excess_tco2e": "200",
@@ -142,7 +142,7 @@ def test_ordos_anomalous_data_is_corrected_by_an_adjustment(client: TestClient, 
 
 
 def test_a_public_report_is_substantiated_and_the_reporter_stays_confidential(client: TestClient, db: Database,
-                                                                            driver, test_clock) -> None:  # noqa: ANN001
+                                                                            driver, test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SD")
     r = client.post("/api/v1/public/reports", json={
         "jurisdiction": "SD", "subject": "某光伏项目", "project_id": project, "name": "匿名群众乙",
@@ -185,7 +185,7 @@ def test_a_public_report_is_substantiated_and_the_reporter_stays_confidential(cl
     assert codes[-1] == 429
 
 
-def test_bad_supervision_input(client: TestClient, db: Database, driver, test_clock) -> None:  # noqa: ANN001
+def test_bad_supervision_input(client: TestClient, db: Database, driver, test_clock) -> None:
     from services.demo import application
 
     draft = driver.open("sd_applicant", "SD", application("SD"))
@@ -213,7 +213,7 @@ def test_bad_supervision_input(client: TestClient, db: Database, driver, test_cl
 
 
 def test_an_upheld_objection_on_a_registered_project_opens_a_rectification(client: TestClient, db: Database,
-                                                                          driver, test_clock) -> None:  # noqa: ANN001
+                                                                          driver, test_clock) -> None:
     """Shandong publicises issuances: an objection then concerns an already registered project."""
     project = registered_project(db, driver, test_clock, "SD")
     cid = open_issuance(client, "SD", project)
@@ -233,7 +233,7 @@ def test_an_upheld_objection_on_a_registered_project_opens_a_rectification(clien
 
 
 def test_beijing_revenue_audits_open_rectifications_when_short_or_missing(client: TestClient, db: Database,
-                                                                        driver, test_clock) -> None:  # noqa: ANN001
+                                                                        driver, test_clock) -> None:
     from services.procedures.supervision import open_revenue_audits
 
     good, short, silent = (registered_project(db, driver, test_clock, "BJ", title=t) for t in ("甲", "乙", "丙"))

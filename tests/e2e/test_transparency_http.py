@@ -25,7 +25,7 @@ from tests.e2e.test_issuance_http import registered_project, retire_and_certify,
 pytestmark = pytest.mark.e2e
 
 
-def issued_and_retired(client: TestClient, db: Database, driver: Driver, test_clock) -> dict:  # noqa: ANN001
+def issued_and_retired(client: TestClient, db: Database, driver: Driver, test_clock) -> dict:
     project = registered_project(db, driver, test_clock, "ORD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "ORD", "application": {
         "project_id": project, "vintage": 2025}}, headers=h("ord_applicant")).json()["id"]
@@ -42,7 +42,7 @@ def public_key(client: TestClient) -> tuple[str | None, object]:
 
 
 def test_a_certificate_carries_its_inclusion_proof_once_sequenced(client: TestClient, db: Database, driver: Driver,
-                                                                  test_clock, log_key: str, tmp_path: Path) -> None:  # noqa: ANN001
+                                                                  test_clock, log_key: str, tmp_path: Path) -> None:
     cert = issued_and_retired(client, db, driver, test_clock)
     assert cert["log"] is None and "transparency log" in cert["log_note"]["en"]
     assert client.get("/api/v1/public/log/checkpoint").status_code == 404  # nothing signed yet
@@ -76,7 +76,7 @@ def test_a_certificate_carries_its_inclusion_proof_once_sequenced(client: TestCl
     assert client.get(f"/api/v1/public/certificates/{cert['number']}").json()["log"] == proof
 
 
-def test_heads_consistency_inclusion_and_leaves(client: TestClient, db: Database, driver: Driver, test_clock,  # noqa: ANN001
+def test_heads_consistency_inclusion_and_leaves(client: TestClient, db: Database, driver: Driver, test_clock,
                                                 log_key: str) -> None:
     issued_and_retired(client, db, driver, test_clock)
     first = log.sequence(db, limit=20)
@@ -120,7 +120,7 @@ def _signed(size: int, root: bytes, key: Ed25519PrivateKey) -> str:
     return checkpoint.sign(checkpoint.Checkpoint(keys.origin(), size, root), keys.origin(), key)
 
 
-def test_a_kept_checkpoint_is_checked_against_todays_log(client: TestClient, db: Database, driver: Driver,  # noqa: ANN001
+def test_a_kept_checkpoint_is_checked_against_todays_log(client: TestClient, db: Database, driver: Driver,
                                                          test_clock, log_key: str) -> None:
     issued_and_retired(client, db, driver, test_clock)
     log.sequence(db, limit=15)
@@ -143,7 +143,7 @@ def test_a_kept_checkpoint_is_checked_against_todays_log(client: TestClient, db:
         assert refused.json()["error"]["reasons"][0]["zh"]
 
 
-def test_admins_see_the_logs_verdict_beside_the_chains_and_the_ledger(client: TestClient, db: Database,  # noqa: ANN001
+def test_admins_see_the_logs_verdict_beside_the_chains_and_the_ledger(client: TestClient, db: Database,
                                                                       driver: Driver, test_clock,
                                                                       log_key: str) -> None:
     issued_and_retired(client, db, driver, test_clock)

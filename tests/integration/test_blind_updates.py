@@ -32,7 +32,7 @@ def _two_cases_in_publicity(driver: Driver) -> list[int]:
     return ids
 
 
-def test_a_blind_update_spares_the_rows_its_command_inserts(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_a_blind_update_spares_the_rows_its_command_inserts(db: Database, driver: Driver, test_clock) -> None:
     a, b = _two_cases_in_publicity(driver)
     with db.write() as session:
         for cid in (a, b):  # two cases, one statement shape: sent as one executemany
@@ -46,7 +46,7 @@ def test_a_blind_update_spares_the_rows_its_command_inserts(db: Database, driver
             assert statuses == {"publicity_end": "cancelled", "again": "pending"}
 
 
-def test_a_null_condition_matches_only_the_open_segment(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_a_null_condition_matches_only_the_open_segment(db: Database, driver: Driver, test_clock) -> None:
     a, _ = _two_cases_in_publicity(driver)
     with db.read() as session:
         before = {s.id: s.ended_at for s in session.exec(select(ClockSegment).where(ClockSegment.case_id == a))}

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_cli_migrates_creates_users_tokens_imports_a_year_and_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str],
-                                                                     test_clock) -> None:  # noqa: ANN001
+                                                                     test_clock) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert cli.main(["migrate"]) == 0

@@ -23,12 +23,12 @@ from tests.conftest import at
 pytestmark = pytest.mark.integration
 
 
-def _state(_session, o) -> tuple[int, dict]:  # noqa: ANN001
+def _state(_session, o) -> tuple[int, dict]:
     return 200, {"state": o.case.state, "version": o.case.version, "extra": o.extra}
 
 
 def fire(db: Database, driver: Driver, user: str | None, case_id: int, trigger: str, form: dict | None = None,
-         **kw) -> dict:  # noqa: ANN003
+         **kw) -> dict:
     actor = driver.actor(user) if user else SYSTEM_ACTOR
     return command.fire(db, Command(case_id, trigger, actor, form or {}, **kw), _state)[1]
 
@@ -60,7 +60,7 @@ def test_failure_after_the_state_change_leaves_nothing_behind(db: Database, driv
     drive_to(driver, "SH", sh_case, "authority_decision")
     before, row = counts(db, sh_case), case_row(db, sh_case)
 
-    def broken(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def broken(*a, **k):
         raise RuntimeError("disk full")  # injected after the machine moved and the effects ran
 
     monkeypatch.setattr(audit, "append_case", broken)
@@ -87,7 +87,7 @@ def test_twenty_threads_fire_the_same_trigger_exactly_one_wins(db: Database, dri
             outcome = "ok"
         except Conflict:
             outcome = "409"
-        except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
+        except Exception as exc:
             outcome = repr(exc)
         with lock:
             results.append(outcome)
@@ -171,7 +171,7 @@ def test_task_claimed_by_someone_else_cannot_be_completed(db: Database, driver: 
 
 
 def test_supplement_deadline_lapses_from_its_timer_once(db: Database, driver: Driver, sh_case: int,
-                                                        test_clock) -> None:  # noqa: ANN001
+                                                        test_clock) -> None:
     driver.act("sh_applicant", sh_case, "submit", commitments("SH"))
     driver.act("sh_case_officer", sh_case, "request_supplement", {"items": ["补充监测计划"]})
     with db.read() as s:
@@ -190,7 +190,7 @@ def test_supplement_deadline_lapses_from_its_timer_once(db: Database, driver: Dr
         assert (last.event, last.actor_role) == ("lapse", "system")
 
 
-def test_a_timer_whose_case_moved_on_is_cancelled(db: Database, driver: Driver, sh_case: int, test_clock) -> None:  # noqa: ANN001
+def test_a_timer_whose_case_moved_on_is_cancelled(db: Database, driver: Driver, sh_case: int, test_clock) -> None:
     driver.act("sh_applicant", sh_case, "submit", commitments("SH"))
     driver.act("sh_case_officer", sh_case, "request_supplement", {"items": ["补充材料"]})
     driver.act("sh_applicant", sh_case, "resubmit", {"response": "已补充"})
@@ -201,7 +201,7 @@ def test_a_timer_whose_case_moved_on_is_cancelled(db: Database, driver: Driver, 
 
 
 def test_statutory_clock_runs_only_while_the_authority_holds_the_case(db: Database, driver: Driver, sh_case: int,
-                                                                      test_clock) -> None:  # noqa: ANN001
+                                                                      test_clock) -> None:
     from services.engine.statutory import summary
     from services.engine.workdays import calendar
     from states.profiles import get_profile
@@ -248,7 +248,7 @@ def test_panel_revision_loop_reopens_opinions(db: Database, driver: Driver, sh_c
 
 
 def test_registration_numbers_are_sequential_per_jurisdiction_and_kind(db: Database, driver: Driver,
-                                                                       test_clock) -> None:  # noqa: ANN001
+                                                                       test_clock) -> None:
     ids = [driver.open("sd_applicant", "SD", application("SD", title=f"项目{i}")) for i in range(3)]
     for cid in ids:
         drive_to(driver, "SD", cid, "publicity")

@@ -21,7 +21,7 @@ N = 600
 
 
 @pytest.fixture
-def generated(db: Database, test_clock) -> tuple[Database, dict]:  # noqa: ANN001
+def generated(db: Database, test_clock) -> tuple[Database, dict]:
     return db, generate(db, N, seed=3)
 
 
@@ -70,7 +70,7 @@ def test_audit_chains_and_the_ledger_verify(generated: tuple[Database, dict]) ->
     assert blocks and books["issued"] > 0 and books["retired"] > 0
 
 
-def test_timers_open_and_due_are_exact_and_the_same_seed_gives_the_same_data(db: Database, test_clock) -> None:  # noqa: ANN001
+def test_timers_open_and_due_are_exact_and_the_same_seed_gives_the_same_data(db: Database, test_clock) -> None:
     from services.engine.clock import clock
 
     now = clock.now()
@@ -118,7 +118,7 @@ def test_the_team_queue_pages_through_generated_tasks_in_due_order_undated_last(
     assert walked > 14 and undated  # several pages, across the boundary into the undated tasks
 
 
-def test_the_due_timers_fire_through_the_command_path(db: Database, test_clock) -> None:  # noqa: ANN001
+def test_the_due_timers_fire_through_the_command_path(db: Database, test_clock) -> None:
     from services.engine.clock import clock
     from services.orchestration.timers import run_due_timers
 

@@ -43,7 +43,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     bad_signatures = 0
     fail_next = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if Receiver.fail_next:
             Receiver.fail_next -= 1
@@ -172,7 +172,7 @@ def test_webhooks_are_signed_and_redelivery_keeps_the_idempotency_key(db: Databa
 
 
 def test_an_unreachable_receiver_never_blocks_a_command_and_dead_letters_after_n(db: Database, driver: Driver,
-                                                                                test_clock) -> None:  # noqa: ANN001
+                                                                                test_clock) -> None:
     webhook(db, "http://127.0.0.1:9/unreachable", events=["notify"])
     cid = driver.open("sd_applicant", "SD", application("SD"))
     assert driver.act("sd_applicant", cid, "submit", commitments("SD")) == "submitted"
@@ -208,7 +208,7 @@ def test_mail_goes_out_over_smtp(db: Database, driver: Driver) -> None:
     received: list[bytes] = []
 
     class Collect(Sink):
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        async def handle_DATA(self, server, session, envelope):
             received.append(envelope.content)
             return "250 OK"
 
@@ -363,7 +363,7 @@ def test_cool_off_keeps_an_expert_off_the_same_project(db: Database, driver: Dri
 # --- sweep: reminders, breaches, timers ---------------------------------------------------------
 
 
-def test_reminders_go_out_once_per_task_and_moment(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_reminders_go_out_once_per_task_and_moment(db: Database, driver: Driver, test_clock) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))  # completeness check: due Mon 03-09
     test_clock.set(at("2026-03-05 09:00"))  # Thu: 2 working days before
@@ -376,7 +376,7 @@ def test_reminders_go_out_once_per_task_and_moment(db: Database, driver: Driver,
     assert [k.rsplit(":", 1)[1] for k in keys] == ["0", "2"]
 
 
-def test_breaches_are_recorded_once_escalated_and_resolved(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_breaches_are_recorded_once_escalated_and_resolved(db: Database, driver: Driver, test_clock) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
     test_clock.set(at("2026-03-10 09:00"))  # completeness check was due 03-09
@@ -401,7 +401,7 @@ def test_breaches_are_recorded_once_escalated_and_resolved(db: Database, driver:
 
 
 def test_a_publicity_that_ended_while_stopped_closes_on_the_first_sweep(db: Database, driver: Driver,
-                                                                        test_clock) -> None:  # noqa: ANN001
+                                                                        test_clock) -> None:
     cid = driver.open("ord_applicant", "ORD", application("ORD"))
     drive_to(driver, "ORD", cid, "publicity")
     test_clock.advance(timedelta(days=90))
@@ -414,7 +414,7 @@ def test_a_publicity_that_ended_while_stopped_closes_on_the_first_sweep(db: Data
         assert s.exec(select(Notice).where(Notice.case_id == cid)).one().status == "closed"
 
 
-def test_two_concurrent_sweeps_fire_each_timer_once(db: Database, driver: Driver, test_clock) -> None:  # noqa: ANN001
+def test_two_concurrent_sweeps_fire_each_timer_once(db: Database, driver: Driver, test_clock) -> None:
     ids = []
     for i in range(6):
         cid = driver.open("sd_applicant", "SD", application("SD", title=f"并发{i}"))
@@ -450,7 +450,7 @@ def test_two_dispatchers_share_the_outbox_without_overlap(db: Database, driver: 
     assert first and not {r.id for r in first} & {r.id for r in second}
 
 
-def test_one_scheduler_per_database(db: Database, test_clock) -> None:  # noqa: ANN001
+def test_one_scheduler_per_database(db: Database, test_clock) -> None:
     assert lease.hold(db, "embedded-scheduler", "a")
     assert not lease.hold(db, "embedded-scheduler", "b")
     assert lease.hold(db, "embedded-scheduler", "a")

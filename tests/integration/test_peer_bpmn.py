@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 pytest.importorskip("SpiffWorkflow")
 
-from bench.peers import spiff, spiff_app  # noqa: E402
-from services.store.engine import Database  # noqa: E402
-from tests.conftest import at  # noqa: E402
+from bench.peers import spiff, spiff_app
+from services.store.engine import Database
+from tests.conftest import at
 
 
 @pytest.fixture(params=["whole", "state"])
@@ -32,7 +32,7 @@ def row(db: Database, workflow_id: int) -> sa.Row:
         return conn.execute(sa.select(spiff_app.PEER_WORKFLOW).where(spiff_app.PEER_WORKFLOW.c.id == workflow_id)).one()
 
 
-def test_one_case_runs_to_registered(app: spiff_app.SpiffApp, test_clock) -> None:  # noqa: ANN001
+def test_one_case_runs_to_registered(app: spiff_app.SpiffApp, test_clock) -> None:
     wid = app.open()
     assert row(app.db, wid).tasks == "submit"
     for step in spiff.make_steps(app.db):
@@ -63,7 +63,7 @@ def test_the_wrong_lane_or_member_is_refused(app: spiff_app.SpiffApp) -> None:
     assert row(app.db, wid).tasks == "expert_opinion"
 
 
-def test_return_branches_supplement_revision_and_lapse(app: spiff_app.SpiffApp, test_clock) -> None:  # noqa: ANN001
+def test_return_branches_supplement_revision_and_lapse(app: spiff_app.SpiffApp, test_clock) -> None:
     step = app.step
     wid = app.open()
     step(wid, "submit", "applicant", {})
@@ -110,7 +110,7 @@ def test_a_serialized_workflow_round_trips(app: spiff_app.SpiffApp) -> None:
     assert sorted(t.data["member"] for t in ready) == sorted(panel[1:])  # the first expert's opinion is in
 
 
-def test_an_objection_at_the_end_of_publicity_goes_to_review(app: spiff_app.SpiffApp, test_clock) -> None:  # noqa: ANN001
+def test_an_objection_at_the_end_of_publicity_goes_to_review(app: spiff_app.SpiffApp, test_clock) -> None:
     wid = app.open()
     steps = spiff.make_steps(app.db)
     for step in steps[:-1]:

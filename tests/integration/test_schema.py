@@ -33,7 +33,7 @@ def test_migrated_schema_matches_the_tables(db: Database) -> None:
 
 
 @pytest.fixture
-def empty(tmp_path) -> Iterator[Database]:  # noqa: ANN001
+def empty(tmp_path) -> Iterator[Database]:
     """A database with no schema at all (its own PostgreSQL schema, or a new SQLite file)."""
     if not PG:
         database = Database(f"sqlite:///{tmp_path / 'empty.sqlite3'}")

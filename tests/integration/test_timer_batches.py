@@ -28,7 +28,7 @@ def _in_publicity(driver: Driver, n: int) -> list[int]:
     return ids
 
 
-def test_a_batch_fires_every_due_timer_in_one_transaction(db: Database, driver: Driver, test_clock,  # noqa: ANN001
+def test_a_batch_fires_every_due_timer_in_one_transaction(db: Database, driver: Driver, test_clock,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _in_publicity(driver, 4)
     test_clock.advance(timedelta(days=30))
@@ -53,7 +53,7 @@ def test_a_batch_fires_every_due_timer_in_one_transaction(db: Database, driver: 
 
 
 def test_a_failing_timer_rolls_its_batch_back_and_the_others_fire_alone(db: Database, driver: Driver,
-                                                                        test_clock,  # noqa: ANN001
+                                                                        test_clock,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _in_publicity(driver, 4)
     bad = ids[1]
@@ -92,7 +92,7 @@ def _publicity_end_timer(db: Database, case_id: int, fire_at: datetime) -> int:
 
 
 def test_a_refused_timer_in_a_batch_is_cancelled_and_the_others_fire(db: Database, driver: Driver,
-                                                                     test_clock) -> None:  # noqa: ANN001
+                                                                     test_clock) -> None:
     ids = _in_publicity(driver, 2)
     draft = driver.open("sd_applicant", "SD", application("SD", title="草稿"))
     stale_id = _publicity_end_timer(db, draft, test_clock.now())  # its case's state does not allow it
@@ -107,7 +107,7 @@ def test_a_refused_timer_in_a_batch_is_cancelled_and_the_others_fire(db: Databas
 
 
 def test_two_due_timers_of_one_case_in_a_batch_act_as_in_sequence(db: Database, driver: Driver,
-                                                                  test_clock) -> None:  # noqa: ANN001
+                                                                  test_clock) -> None:
     (cid,) = _in_publicity(driver, 1)
     # a second timer on the same case, due first: firing it leaves the state and cancels
     twin_id = _publicity_end_timer(db, cid, test_clock.now())

@@ -45,11 +45,11 @@ pytestmark = pytest.mark.integration
 # --- a small registry, through the same functions the commands call --------------------------------
 
 
-def _org(session: Any, username: str) -> int:  # noqa: ANN401
+def _org(session: Any, username: str) -> int:
     return session.exec(select(User.org_id).where(User.username == username)).one()
 
 
-def _case(session: Any, procedure: str, org: int, project: Project | None, state: str) -> Case:  # noqa: ANN401
+def _case(session: Any, procedure: str, org: int, project: Project | None, state: str) -> Case:
     now = clock.now()
     case = Case(procedure=procedure, jurisdiction="SH", state=state, subject_kind="project",
                 project_id=project.id if project else None, applicant_org_id=org, application={},
@@ -114,7 +114,7 @@ def raw(db: Database) -> Iterator[sa.Connection]:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-def sql(conn: sa.Connection, text: str, **params: Any) -> Any:  # noqa: ANN401
+def sql(conn: sa.Connection, text: str, **params: Any) -> Any:
     return conn.execute(sa.text(text), params)
 
 
@@ -362,7 +362,7 @@ def test_j_concurrent_sequencers_leave_no_duplicate_and_no_gap(db: Database, log
         try:
             while not stop.is_set():
                 log.sequence(db, limit=7)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=sequencer) for _ in range(2)]

@@ -242,7 +242,7 @@ def parse_prefect(argv: list[str]) -> tuple[str, dict[str, object]]:
 
     try:
         command, bound, _ = _app.parse_args(list(argv), exit_on_error=False, print_error=False)
-    except Exception as exc:  # noqa: BLE001 - any parse error is the finding
+    except Exception as exc:
         pytest.fail(f"the prefect CLI rejects {argv}: {type(exc).__name__}: {exc}")
     return f"{command.__module__}.{command.__name__}", dict(bound.arguments)
 

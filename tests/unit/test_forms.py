@@ -13,7 +13,7 @@ from services.engine.forms_errors import reasons_from_validation
 from states.messages import CATALOGUE
 
 
-def _Org(uscc: str) -> OrganisationRegistration:  # noqa: N802
+def _Org(uscc: str) -> OrganisationRegistration:
     return OrganisationRegistration(uscc=uscc, name="某某公司")
 
 

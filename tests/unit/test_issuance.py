@@ -20,7 +20,7 @@ TODAY = date(2026, 3, 2)
 
 
 class Facts(FakeFacts):
-    def __init__(self, project=None, overlaps=(), taken=0, verifier=None, sheets=(SHEET,), held=0) -> None:  # noqa: ANN001
+    def __init__(self, project=None, overlaps=(), taken=0, verifier=None, sheets=(SHEET,), held=0) -> None:
         super().__init__()
         self.project_, self.overlaps, self.taken, self.verifier_ = project, list(overlaps), taken, verifier
         self.sheets, self.held = set(sheets), held
@@ -44,7 +44,7 @@ class Facts(FakeFacts):
         return self.held
 
 
-def project(**kw) -> ProjectFacts:  # noqa: ANN003
+def project(**kw) -> ProjectFacts:
     base = {"id": 7, "jurisdiction": "SD", "kind": "project", "status": "registered", "suspended": False,
             "project_class": None, "methodology_code": "SD-M-PV-001", "other_schemes": ()}
     return ProjectFacts(**(base | kw))
@@ -54,7 +54,7 @@ VERIFIER = VerifierFacts(id=3, jurisdiction="SD", uscc="91350100M000100Y43", org
                          valid_from=date(2024, 1, 1), valid_until=date(2030, 12, 31))
 
 
-def inp(code: str = "SD", facts: Facts | None = None, form=None, state: str = "open", actor_org: int | None = 30,  # noqa: ANN001
+def inp(code: str = "SD", facts: Facts | None = None, form=None, state: str = "open", actor_org: int | None = 30,
         **app) -> RuleInput:
     application = {"project_id": 7, "vintage": 2025, **app}
     case = CaseView(id=1, procedure="issuance", jurisdiction=code, state=state, subject_kind="project",
@@ -63,7 +63,7 @@ def inp(code: str = "SD", facts: Facts | None = None, form=None, state: str = "o
                      profile=get_profile(code), actor_id=1, today=TODAY, actor_org_id=actor_org)
 
 
-def report(**kw) -> MonitoringReport:  # noqa: ANN003
+def report(**kw) -> MonitoringReport:
     base = {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "100",
             "prepared_by_uscc": "91110000600037341L", "prepared_by_name": "咨询公司",
             "calculation_sheet_sha256": SHEET, "verifier_id": 3}

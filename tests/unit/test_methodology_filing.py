@@ -17,7 +17,7 @@ ALL = ["SH", "BJ", "JX", "ORD", "SD"]
 
 
 class Facts(FakeFacts):
-    def __init__(self, versions=(), open_filings=0, covering=(), comments=CommentFacts((), ())) -> None:  # noqa: ANN001
+    def __init__(self, versions=(), open_filings=0, covering=(), comments=CommentFacts((), ())) -> None:
         super().__init__()
         self.versions = {(m.code, m.version): m for m in versions}
         self.filings, self.covering, self.comment_facts = open_filings, list(covering), comments
@@ -35,7 +35,7 @@ class Facts(FakeFacts):
         return self.comment_facts
 
 
-def inp(code: str, facts: Facts | None = None, form=None, **app) -> RuleInput:  # noqa: ANN001
+def inp(code: str, facts: Facts | None = None, form=None, **app) -> RuleInput:
     application = {"code": "M-1", "version": "1.0", "kind": "project", "scope": "光伏", "tier": None, **app}
     case = CaseView(id=1, procedure="methodology_filing", jurisdiction=code, state="draft", subject_kind="project",
                     application=application)

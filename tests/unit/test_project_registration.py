@@ -60,7 +60,7 @@ class FakeFacts:
         return [u for u in dict.fromkeys(user_ids) if u not in self.experts]
 
 
-def inp(code: str = "SH", form=None, facts=None, actor: int | None = 1, **app) -> RuleInput:  # noqa: ANN001
+def inp(code: str = "SH", form=None, facts=None, actor: int | None = 1, **app) -> RuleInput:
     application = {"kind": "project", "methodology_code": "M", "methodology_version": "1.0", **app}
     case = CaseView(id=1, procedure="project_registration", jurisdiction=code, state="draft",
                     subject_kind=application["kind"], application=application)

@@ -31,7 +31,7 @@ class Facts(FakeFacts):
         return {"b" * 64}
 
 
-def inp(code: str, facts=None, form=None, **app) -> RuleInput:  # noqa: ANN001
+def inp(code: str, facts=None, form=None, **app) -> RuleInput:
     case = CaseView(id=1, procedure="rectification", jurisdiction=code, state="report_review",
                     subject_kind="project", application=app)
     return RuleInput(case=case, form=form or Empty(), facts=facts or Facts(), profile=get_profile(code), actor_id=1,

@@ -32,10 +32,10 @@ class Browser:
         return self.client.post("/login", data={"csrf": csrf_of(page.text), "username": username,
                                                 "password": password, "next": next_path})
 
-    def get(self, path: str, **kw: object):  # noqa: ANN201
+    def get(self, path: str, **kw: object):
         return self.client.get(path, **kw)  # type: ignore[arg-type]
 
-    def post_form(self, page_path: str, action: str, data: dict, **kw: object):  # noqa: ANN201
+    def post_form(self, page_path: str, action: str, data: dict, **kw: object):
         """Post a form found on `page_path`, with that page's CSRF token."""
         token = csrf_of(self.client.get(page_path).text)
         return self.client.post(action, data={"csrf": token, **data}, **kw)  # type: ignore[arg-type]
@@ -52,7 +52,7 @@ def browser(app: object) -> Browser:
 
 
 @pytest.fixture
-def signed_in(app: object):  # noqa: ANN201
+def signed_in(app: object):
     """`signed_in("sh_case_officer")` → a Browser already signed in."""
     def make(username: str) -> Browser:
         b = Browser(app)

@@ -47,7 +47,7 @@ def test_pages_need_a_session_and_come_back_after_sign_in(browser: Browser) -> N
     assert browser.get("/work?view=mine").status_code == 200
 
 
-def test_an_expired_session_goes_to_sign_in_and_back(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_an_expired_session_goes_to_sign_in_and_back(signed_in, db: Database) -> None:
     b = signed_in("sh_case_officer")
     clock.advance(timedelta(hours=3))  # longer than the idle limit
     r = b.get("/work")
@@ -60,7 +60,7 @@ def test_an_off_site_next_is_ignored(browser: Browser) -> None:
     assert r.headers["location"] == "/work"
 
 
-def test_sign_out_ends_the_session(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_sign_out_ends_the_session(signed_in, db: Database) -> None:
     b = signed_in("sh_case_officer")
     r = b.post_form("/work", "/logout", {})
     assert r.status_code == 303
@@ -69,7 +69,7 @@ def test_sign_out_ends_the_session(signed_in, db: Database) -> None:  # noqa: AN
         assert s.exec(select(WebSession)).one().ended_at is not None
 
 
-def test_a_person_with_several_roles_switches_hats(signed_in) -> None:  # noqa: ANN001
+def test_a_person_with_several_roles_switches_hats(signed_in) -> None:
     b = signed_in("demo_admin")  # admin in every jurisdiction
     page = b.get("/work").text  # any page carries the switcher in its header
     assert 'name="hat"' in page
@@ -79,7 +79,7 @@ def test_a_person_with_several_roles_switches_hats(signed_in) -> None:  # noqa: 
     assert r.status_code == 403 and "没有该身份" in r.text
 
 
-def test_a_forbidden_page_is_a_403_page_in_both_languages(signed_in) -> None:  # noqa: ANN001
+def test_a_forbidden_page_is_a_403_page_in_both_languages(signed_in) -> None:
     b = signed_in("sh_applicant")
     r = b.get("/work")
     assert r.status_code == 403 and "text/html" in r.headers["content-type"] and "此页面需以以下身份访问" in r.text
@@ -88,7 +88,7 @@ def test_a_forbidden_page_is_a_403_page_in_both_languages(signed_in) -> None:  #
     assert r.status_code == 403 and "This page is for" in r.text and 'lang="en"' in r.text
 
 
-def test_language_switch_keeps_the_page_and_translates_it(signed_in) -> None:  # noqa: ANN001
+def test_language_switch_keeps_the_page_and_translates_it(signed_in) -> None:
     b = signed_in("sh_case_officer")
     assert "工作台" in b.get("/work").text
     r = b.get("/lang/en?back=/work")

@@ -82,14 +82,14 @@ def test_a_chart_names_itself_and_writes_every_figure() -> None:
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/flows", "/admin/outbox", "/admin/calendar", "/admin/users",
                                   "/admin/profiles"])
-def test_only_the_admin_hat_opens_the_pages(signed_in, browser: Browser, path: str) -> None:  # noqa: ANN001
+def test_only_the_admin_hat_opens_the_pages(signed_in, browser: Browser, path: str) -> None:
     page = signed_in("sh_case_officer").get(path)
     assert page.status_code == 403 and "系统管理员" in page.text and "Traceback" not in page.text
     away = browser.get(path)
     assert away.status_code == 303 and away.headers["location"].startswith("/login?next=%2Fadmin")
 
 
-def test_posting_without_the_forms_token_changes_nothing(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_posting_without_the_forms_token_changes_nothing(signed_in, db: Database) -> None:
     admin = signed_in("sh_admin")
     r = admin.client.post("/admin/users/grant", data={"username": "sh_applicant2", "role": "expert"})
     assert r.status_code == 403
@@ -101,7 +101,7 @@ def test_posting_without_the_forms_token_changes_nothing(signed_in, db: Database
 # --- breaches and cycle times ---------------------------------------------------------------------
 
 
-def _missed_completeness_check(db: Database, driver: Driver, test_clock) -> int:  # noqa: ANN001
+def _missed_completeness_check(db: Database, driver: Driver, test_clock) -> int:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
     test_clock.set(at("2026-03-10 09:00"))  # the completeness check was due 03-09
@@ -110,8 +110,8 @@ def _missed_completeness_check(db: Database, driver: Driver, test_clock) -> int:
     return cid
 
 
-def test_the_dashboard_shows_breaches_and_cycle_times(signed_in, db: Database, driver: Driver,  # noqa: ANN001
-                                                      test_clock) -> None:  # noqa: ANN001
+def test_the_dashboard_shows_breaches_and_cycle_times(signed_in, db: Database, driver: Driver,
+                                                      test_clock) -> None:
     cid = _missed_completeness_check(db, driver, test_clock)
     page = signed_in("sh_admin").get("/admin")
     assert page.status_code == 200
@@ -128,8 +128,8 @@ def test_the_dashboard_shows_breaches_and_cycle_times(signed_in, db: Database, d
     assert "SLA breaches" in en and "Task overdue" in en and "Cycle time per stage" in en and "8.0 d" in en
 
 
-def test_another_jurisdictions_admin_does_not_see_the_breach(signed_in, db: Database, driver: Driver,  # noqa: ANN001
-                                                             test_clock) -> None:  # noqa: ANN001
+def test_another_jurisdictions_admin_does_not_see_the_breach(signed_in, db: Database, driver: Driver,
+                                                             test_clock) -> None:
     cid = _missed_completeness_check(db, driver, test_clock)
     assert f'href="/cases/{cid}"' not in signed_in("bj_admin").get("/admin").text
     national = signed_in("demo_admin")  # starts in the national hat: every jurisdiction
@@ -140,7 +140,7 @@ def test_another_jurisdictions_admin_does_not_see_the_breach(signed_in, db: Data
     assert signed_in("sh_admin").get("/admin?procedure=teleport").status_code == 422
 
 
-def test_the_national_hat_is_named_national(signed_in) -> None:  # noqa: ANN001
+def test_the_national_hat_is_named_national(signed_in) -> None:
     page = signed_in("demo_admin").get("/admin").text
     assert '<option value="admin:CN" selected>系统管理员 · 全国</option>' in page
     assert "<small>系统管理员 · 全国</small>" in page
@@ -150,7 +150,7 @@ def test_the_national_hat_is_named_national(signed_in) -> None:  # noqa: ANN001
 # --- flow runs ------------------------------------------------------------------------------------
 
 
-def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:  # noqa: ANN001
+def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
     async def unconfigured(limit: int = 50, jurisdictions: object = None) -> dict:
@@ -162,7 +162,7 @@ def test_without_a_prefect_api_the_page_says_so(signed_in, monkeypatch) -> None:
     assert "Prefect API not configured" in english(signed_in("sh_admin")).get("/admin/flows").text
 
 
-def test_flow_runs_link_into_the_prefect_ui(signed_in, monkeypatch) -> None:  # noqa: ANN001
+def test_flow_runs_link_into_the_prefect_ui(signed_in, monkeypatch) -> None:
     asked = []
 
     async def recent(limit: int = 50, jurisdictions: object = None) -> dict:
@@ -196,7 +196,7 @@ def _dead_letter(db: Database, jurisdiction: str | None, case_id: int | None = N
         return row.id  # type: ignore[return-value]
 
 
-def test_a_dead_letter_is_listed_and_sent_again(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_dead_letter_is_listed_and_sent_again(signed_in, db: Database) -> None:
     row_id = _dead_letter(db, "SH")
     admin = signed_in("sh_admin")
     page = admin.get("/admin/outbox")
@@ -211,7 +211,7 @@ def test_a_dead_letter_is_listed_and_sent_again(signed_in, db: Database) -> None
     assert "已重新排队投递" in admin.get(r.headers["location"]).text
 
 
-def test_a_row_without_a_jurisdiction_belongs_to_its_cases(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_a_row_without_a_jurisdiction_belongs_to_its_cases(signed_in, db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     row_id = _dead_letter(db, None, cid)
     assert f'id="outbox-{row_id}"' in signed_in("sh_admin").get("/admin/outbox").text
@@ -221,7 +221,7 @@ def test_a_row_without_a_jurisdiction_belongs_to_its_cases(signed_in, db: Databa
     assert "Dead letters" in english_page and "Retry" in english_page
 
 
-def test_another_jurisdiction_cannot_retry_the_row(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_another_jurisdiction_cannot_retry_the_row(signed_in, db: Database) -> None:
     row_id = _dead_letter(db, "SH")
     r = signed_in("bj_admin").post_form("/admin/outbox", f"/admin/outbox/{row_id}/retry", {})
     assert r.status_code == 404
@@ -235,7 +235,7 @@ NOTICE = {"source": "国办发明电〔2027〕1号", "days": [{"date": "2027-01-
                                                    {"date": "2027-02-06", "kind": "workday", "name": "春节调休"}]}
 
 
-def test_a_year_is_imported_from_pasted_json(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_year_is_imported_from_pasted_json(signed_in, db: Database) -> None:
     admin = signed_in("demo_admin")  # the national hat loads the State Council's notice
     page = admin.get("/admin/calendar")
     assert "2027" in page.text and 'for="cal-year"' in page.text and 'for="cal-notice"' in page.text
@@ -249,7 +249,7 @@ def test_a_year_is_imported_from_pasted_json(signed_in, db: Database) -> None:  
     assert (loaded["days"], loaded["jurisdiction"]) == (2, "CN")
 
 
-def test_a_jurisdictions_hat_loads_its_own_days_only(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_jurisdictions_hat_loads_its_own_days_only(signed_in, db: Database) -> None:
     national = signed_in("demo_admin")
     national.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": json.dumps(NOTICE)})
     admin = signed_in("sh_admin")
@@ -265,7 +265,7 @@ def test_a_jurisdictions_hat_loads_its_own_days_only(signed_in, db: Database) ->
     assert 'id="local-loads"' in admin.get("/admin/calendar").text
 
 
-def test_a_year_is_imported_from_an_uploaded_file(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_year_is_imported_from_an_uploaded_file(signed_in, db: Database) -> None:
     admin = signed_in("demo_admin")
     body = json.dumps(NOTICE, ensure_ascii=False).encode()
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "2027", "notice": ""},
@@ -275,7 +275,7 @@ def test_a_year_is_imported_from_an_uploaded_file(signed_in, db: Database) -> No
         assert s.get(CalendarYear, (2027, "CN")) is not None
 
 
-def test_a_bad_notice_comes_back_with_its_values_and_reasons(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_bad_notice_comes_back_with_its_values_and_reasons(signed_in, db: Database) -> None:
     admin = signed_in("demo_admin")
     typed = '{"source": "x", "days": [{"date": "2027-13-01", "kind": "holiday"}]}'
     r = admin.post_form("/admin/calendar", "/admin/calendar", {"year": "27", "notice": typed})
@@ -298,7 +298,7 @@ def test_a_bad_notice_comes_back_with_its_values_and_reasons(signed_in, db: Data
 # --- users and grants -----------------------------------------------------------------------------
 
 
-def test_granting_and_revoking_a_role(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_granting_and_revoking_a_role(signed_in, db: Database) -> None:
     admin = signed_in("sh_admin")
     page = admin.get("/admin/users")
     assert 'id="user-' in page.text and "sh_case_officer" in page.text and "bj_case_officer" not in page.text
@@ -319,7 +319,7 @@ def test_granting_and_revoking_a_role(signed_in, db: Database) -> None:  # noqa:
     assert system_events(db, "role_revoked")[-1].payload["role"] == "expert"
 
 
-def test_a_bad_grant_comes_back_with_its_values_and_reasons(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_bad_grant_comes_back_with_its_values_and_reasons(signed_in, db: Database) -> None:
     admin = signed_in("sh_admin")
     r = admin.post_form("/admin/users", "/admin/users/grant", {"username": "nobody_here", "role": "expert"})
     assert r.status_code == 422 and 'value="nobody_here"' in r.text and 'id="grant-username-err"' in r.text
@@ -332,7 +332,7 @@ def test_a_bad_grant_comes_back_with_its_values_and_reasons(signed_in, db: Datab
     assert system_events(db, "role_granted") == []
 
 
-def test_a_jurisdictions_admin_sees_and_changes_only_its_own_grants(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_jurisdictions_admin_sees_and_changes_only_its_own_grants(signed_in, db: Database) -> None:
     admin = signed_in("sh_admin")
     page = admin.get("/admin/users").text
     row = re.search(rf'<tr id="user-{user_id(db, "demo_admin")}">.*?<ul class="grants">(.*?)</ul>', page, re.S)
@@ -346,7 +346,7 @@ def test_a_jurisdictions_admin_sees_and_changes_only_its_own_grants(signed_in, d
     assert r.status_code == 403 and system_events(db, "role_granted") == [] and system_events(db, "role_revoked") == []
 
 
-def test_the_national_admin_grants_anywhere_and_nationally(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_the_national_admin_grants_anywhere_and_nationally(signed_in, db: Database) -> None:
     admin = signed_in("demo_admin")
     page = admin.get("/admin/users").text
     assert '<option value="CN" >全国</option>' in page and '<option value="JX" >JX</option>' in page
@@ -365,7 +365,7 @@ def test_the_national_admin_grants_anywhere_and_nationally(signed_in, db: Databa
     assert r.status_code == 303 and system_events(db, "role_revoked")[-1].payload["jurisdiction"] == "BJ"
 
 
-def test_an_admin_cannot_revoke_their_own_admin_role(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_an_admin_cannot_revoke_their_own_admin_role(signed_in, db: Database) -> None:
     admin = signed_in("sh_admin")
     r = admin.post_form("/admin/users", f"/admin/users/{user_id(db, 'sh_admin')}/revoke", {"role": "admin"})
     assert r.status_code == 403
@@ -376,7 +376,7 @@ def test_an_admin_cannot_revoke_their_own_admin_role(signed_in, db: Database) ->
 # --- profiles -------------------------------------------------------------------------------------
 
 
-def test_the_profile_in_force_is_shown_with_its_articles(signed_in) -> None:  # noqa: ANN001
+def test_the_profile_in_force_is_shown_with_its_articles(signed_in) -> None:
     admin = signed_in("sh_admin")
     page = admin.get("/admin/profiles")
     assert page.status_code == 200 and "上海市" in page.text and 'id="profile-registration"' in page.text

@@ -17,7 +17,7 @@ NEW = {"kind": "project", "title": "厂房屋顶光伏二期", "methodology_code
        "other_schemes": "[]"}
 
 
-def test_home_lists_my_cases_with_state_and_deadlines(signed_in, driver: Driver) -> None:  # noqa: ANN001
+def test_home_lists_my_cases_with_state_and_deadlines(signed_in, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH", title="园区光伏"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
     other = driver.open("sh_applicant2", "SH", application("SH", title="别家的项目"))
@@ -36,7 +36,7 @@ def _newcomer(db: Database) -> None:
                     password_hash=hash_password(DEMO_PASSWORD))
 
 
-def test_registering_an_organisation_checks_the_credit_code(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_registering_an_organisation_checks_the_credit_code(signed_in, db: Database) -> None:
     _newcomer(db)
     b = signed_in("sh_newcomer")
     page = b.get("/applicant").text
@@ -54,7 +54,7 @@ def test_registering_an_organisation_checks_the_credit_code(signed_in, db: Datab
     assert "新能源科技有限公司" in b.get("/applicant").text
 
 
-def test_an_already_registered_code_is_refused_beside_the_field(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_an_already_registered_code_is_refused_beside_the_field(signed_in, db: Database) -> None:
     _newcomer(db)
     b = signed_in("sh_newcomer")
     taken = demo_uscc(100)  # Shanghai's demo applicant organisation
@@ -62,7 +62,7 @@ def test_an_already_registered_code_is_refused_beside_the_field(signed_in, db: D
     assert r.status_code == 409 and "该统一社会信用代码已注册" in r.text and 'id="org-f-uscc-err"' in r.text
 
 
-def test_starting_an_application_creates_a_draft(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_starting_an_application_creates_a_draft(signed_in, db: Database) -> None:
     b = signed_in("sh_applicant")
     form = b.get("/applicant/new?procedure=project_registration").text
     assert 'for="new-f-title"' in form and 'name="expected_annual_reduction_tco2e"' in form
@@ -75,7 +75,7 @@ def test_starting_an_application_creates_a_draft(signed_in, db: Database) -> Non
     assert "草稿" in b.get(r.headers["location"]).text
 
 
-def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Database) -> None:
     b = signed_in("sh_applicant")
     bad = {**NEW, "title": "", "start_date": "2025-06-01", "end_date": "2024-01-01"}
     r = b.post_form("/applicant/new", "/applicant/new", {"procedure": "project_registration", **bad})
@@ -85,18 +85,18 @@ def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Dat
         assert s.exec(select(Case).where(Case.application["location"].as_string() == "上海市嘉定区")).first() is None
 
 
-def test_methodology_filing_draws_its_own_form(signed_in) -> None:  # noqa: ANN001
+def test_methodology_filing_draws_its_own_form(signed_in) -> None:
     text = signed_in("sh_applicant").get("/applicant/new?procedure=methodology_filing").text
     assert 'name="code"' in text and 'name="scope"' in text and 'name="parameters"' in text
 
 
-def test_a_procedure_the_jurisdiction_does_not_run_is_not_offered(signed_in) -> None:  # noqa: ANN001
+def test_a_procedure_the_jurisdiction_does_not_run_is_not_offered(signed_in) -> None:
     b = signed_in("jx_applicant")  # Jiaxing files projects with their first issuance (arts. 14–17)
     assert "/applicant/new?procedure=project_registration" not in b.get("/applicant").text
     assert b.get("/applicant/new?procedure=project_registration").status_code == 404
 
 
-def test_saving_a_draft_changes_only_what_was_changed(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_saving_a_draft_changes_only_what_was_changed(signed_in, db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH", title="旧名称"))
     b = signed_in("sh_applicant")
     page = f"/applicant/cases/{cid}"
@@ -112,7 +112,7 @@ def test_saving_a_draft_changes_only_what_was_changed(signed_in, db: Database, d
         assert app["title"] == "新名称" and app["location"] == "SH 示范区" and app["expected_annual_reduction_tco2e"]
 
 
-def test_submitting_needs_every_commitment(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_submitting_needs_every_commitment(signed_in, db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     b = signed_in("sh_applicant")
     page = f"/applicant/cases/{cid}"
@@ -133,7 +133,7 @@ def test_submitting_needs_every_commitment(signed_in, db: Database, driver: Driv
         assert s.get(Case, cid).state == "submitted"
 
 
-def test_answering_a_supplement_request_with_a_change(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_answering_a_supplement_request_with_a_change(signed_in, db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
     driver.act("sh_case_officer", cid, "request_supplement", {"items": ["补充项目地址的详细门牌号"]})
@@ -151,7 +151,7 @@ def test_answering_a_supplement_request_with_a_change(signed_in, db: Database, d
         assert case.state == "submitted" and case.application["location"] == "上海市浦东新区张江路 1 号"
 
 
-def test_notices_are_listed_and_marked_read(signed_in, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_notices_are_listed_and_marked_read(signed_in, db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     driver.act("sh_applicant", cid, "submit", commitments("SH"))
     driver.act("sh_case_officer", cid, "request_supplement", {"items": ["补充监测计划"]})
@@ -167,7 +167,7 @@ def test_notices_are_listed_and_marked_read(signed_in, db: Database, driver: Dri
     assert "未读" not in b.get("/applicant/notices").text.split("<main")[1].split("全部标为已读")[1]
 
 
-def test_another_organisations_case_is_not_found(signed_in, driver: Driver) -> None:  # noqa: ANN001
+def test_another_organisations_case_is_not_found(signed_in, driver: Driver) -> None:
     cid = driver.open("sh_applicant2", "SH", application("SH"))
     b = signed_in("sh_applicant")
     assert b.get(f"/applicant/cases/{cid}").status_code == 404
@@ -175,12 +175,12 @@ def test_another_organisations_case_is_not_found(signed_in, driver: Driver) -> N
     assert r.status_code == 404
 
 
-def test_the_wrong_hat_is_a_403_page(signed_in) -> None:  # noqa: ANN001
+def test_the_wrong_hat_is_a_403_page(signed_in) -> None:
     r = signed_in("sh_case_officer").get("/applicant")
     assert r.status_code == 403 and "申请" in r.text and "Traceback" not in r.text
 
 
-def test_english_mode_has_the_english_text(signed_in, driver: Driver) -> None:  # noqa: ANN001
+def test_english_mode_has_the_english_text(signed_in, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     b = signed_in("sh_applicant")
     b.client.cookies.set("lang", "en")
@@ -190,7 +190,7 @@ def test_english_mode_has_the_english_text(signed_in, driver: Driver) -> None:  
     assert "Submit the application" in text and "Edit the draft" in text and "提交申请" not in text
 
 
-def test_answering_the_panels_revision_request_goes_back_to_the_panel(signed_in, db: Database,  # noqa: ANN001
+def test_answering_the_panels_revision_request_goes_back_to_the_panel(signed_in, db: Database,
                                                                        driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     drive_to(driver, "SH", cid, "expert_review")
@@ -211,13 +211,13 @@ def test_answering_the_panels_revision_request_goes_back_to_the_panel(signed_in,
         assert case.state == "expert_review" and case.application["description"] == "基准线：电网平均排放因子"
 
 
-def test_a_page_without_a_session_goes_to_sign_in_and_back(browser) -> None:  # noqa: ANN001
+def test_a_page_without_a_session_goes_to_sign_in_and_back(browser) -> None:
     r = browser.get("/applicant/notices")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fapplicant%2Fnotices"
     r = browser.sign_in("sh_applicant", next_path="/applicant/notices")
     assert r.headers["location"] == "/applicant/notices" and browser.get("/applicant/notices").status_code == 200
 
 
-def test_project_class_is_offered_only_where_projects_are_classed(signed_in) -> None:  # noqa: ANN001
+def test_project_class_is_offered_only_where_projects_are_classed(signed_in) -> None:
     assert 'name="project_class"' not in signed_in("sh_applicant").get("/applicant/new").text
     assert 'name="project_class"' in signed_in("bj_applicant").get("/applicant/new").text

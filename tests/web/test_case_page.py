@@ -24,7 +24,7 @@ def _state(db: Database, cid: int) -> str:
         return s.get(Case, cid).state  # type: ignore[union-attr]
 
 
-def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(driver: Driver, signed_in) -> None:
     cid = _case_in(driver, "submitted")
     page = signed_in("sh_case_officer").get(f"/cases/{cid}").text
     assert "屋顶分布式光伏项目" in page and "SH 绿色能源有限公司" in page  # subject and applicant
@@ -37,7 +37,7 @@ def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(drive
     assert f'action="/cases/{cid}/actions/request_supplement"' in page
 
 
-def test_an_officer_completes_the_completeness_check_from_the_page(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_an_officer_completes_the_completeness_check_from_the_page(driver: Driver, signed_in, db: Database) -> None:
     cid = _case_in(driver, "submitted")
     b = signed_in("sh_case_officer")
     r = b.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/accept", {"comments": "材料齐全"})
@@ -46,7 +46,7 @@ def test_an_officer_completes_the_completeness_check_from_the_page(driver: Drive
     assert "操作已完成" in b.get(r.headers["location"]).text
 
 
-def test_a_bad_form_re_renders_with_the_values_and_the_reason_beside_the_field(driver: Driver, signed_in,  # noqa: ANN001
+def test_a_bad_form_re_renders_with_the_values_and_the_reason_beside_the_field(driver: Driver, signed_in,
                                                                               db: Database) -> None:
     cid = _case_in(driver, "submitted")
     b = signed_in("sh_case_officer")
@@ -65,7 +65,7 @@ def test_a_bad_form_re_renders_with_the_values_and_the_reason_beside_the_field(d
     assert "List should have at least 1 item" in r.text or "at least 1" in r.text
 
 
-def test_a_stale_page_is_told_the_case_moved_on(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_a_stale_page_is_told_the_case_moved_on(driver: Driver, signed_in, db: Database) -> None:
     cid = _case_in(driver, "submitted")
     b = signed_in("sh_case_officer")
     stale = b.get(f"/cases/{cid}").text
@@ -75,19 +75,19 @@ def test_a_stale_page_is_told_the_case_moved_on(driver: Driver, signed_in, db: D
     assert _state(db, cid) == "technical_review"
 
 
-def test_an_applicant_cannot_see_another_firms_case(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_an_applicant_cannot_see_another_firms_case(driver: Driver, signed_in) -> None:
     cid = _case_in(driver, "submitted")
     r = signed_in("sh_applicant2").get(f"/cases/{cid}")
     assert r.status_code == 404 and "text/html" in r.headers["content-type"]
 
 
-def test_the_applicant_sees_no_officer_actions(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_the_applicant_sees_no_officer_actions(driver: Driver, signed_in) -> None:
     cid = _case_in(driver, "submitted")
     page = signed_in("sh_applicant").get(f"/cases/{cid}").text
     assert "/actions/accept" not in page and "/actions/withdraw" in page
 
 
-def test_upload_and_download_a_document(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_upload_and_download_a_document(driver: Driver, signed_in, db: Database) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))  # a draft: the applicant may add material
     b = signed_in("sh_applicant")
     token = csrf_of(b.get(f"/cases/{cid}").text)
@@ -103,13 +103,13 @@ def test_upload_and_download_a_document(driver: Driver, signed_in, db: Database)
     assert signed_in("sh_applicant2").get(f"/documents/{doc.id}").status_code == 404
 
 
-def test_no_upload_form_once_the_case_is_out_of_the_applicants_hands(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_no_upload_form_once_the_case_is_out_of_the_applicants_hands(driver: Driver, signed_in) -> None:
     cid = _case_in(driver, "submitted")
     assert f'action="/cases/{cid}/documents"' not in signed_in("sh_applicant").get(f"/cases/{cid}").text
     assert f'action="/cases/{cid}/documents"' in signed_in("sh_case_officer").get(f"/cases/{cid}").text
 
 
-def test_an_upload_whose_bytes_lie_about_its_type_is_refused_beside_the_form(driver: Driver, signed_in,  # noqa: ANN001
+def test_an_upload_whose_bytes_lie_about_its_type_is_refused_beside_the_form(driver: Driver, signed_in,
                                                                            db: Database) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     b = signed_in("sh_applicant")
@@ -123,7 +123,7 @@ def test_an_upload_whose_bytes_lie_about_its_type_is_refused_beside_the_form(dri
     assert r.status_code == 422 and "请选择要上传的文件" in r.text
 
 
-def test_working_a_claimed_task_passes_its_id(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_working_a_claimed_task_passes_its_id(driver: Driver, signed_in, db: Database) -> None:
     cid = _case_in(driver, "submitted")
     b = signed_in("sh_case_officer")
     with db.read() as s:
@@ -149,7 +149,7 @@ def test_the_diagram_names_states_in_the_pages_language() -> None:
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _upload(b, cid: int, name: str, visibility: str | None = None):  # noqa: ANN001, ANN202
+def _upload(b, cid: int, name: str, visibility: str | None = None):
     token = csrf_of(b.get(f"/cases/{cid}").text)
     data = {"csrf": token, **({"visibility": visibility} if visibility else {})}
     return b.client.post(f"/cases/{cid}/documents", data=data, files={"file": (name, PDF, "application/pdf")})
@@ -160,7 +160,7 @@ def _choices(html: str) -> list[str]:
 
 
 def test_the_upload_form_offers_each_uploader_their_visibilities_and_the_list_shows_them(
-        driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+        driver: Driver, signed_in, db: Database) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     applicant, officer = signed_in("sh_applicant"), signed_in("sh_case_officer")
     page = applicant.get(f"/cases/{cid}").text
@@ -181,7 +181,7 @@ def test_the_upload_form_offers_each_uploader_their_visibilities_and_the_list_sh
     assert refused.status_code == 422 and "您不能上传" in refused.text
 
 
-def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Driver, signed_in,  # noqa: ANN001
+def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Driver, signed_in,
                                                                      db: Database) -> None:
     cid = _case_in(driver, "submitted")
     officer, approver = signed_in("sh_case_officer"), signed_in("sh_approver")
@@ -202,7 +202,7 @@ def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Dri
 
 
 def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_reads(
-        driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+        driver: Driver, signed_in, db: Database) -> None:
     from forms.supervision import PublicReport
     from services.procedures.reports import lodge_report
 

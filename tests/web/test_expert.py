@@ -25,14 +25,14 @@ def panel_case(db: Database, driver: Driver) -> int:
     return cid
 
 
-def test_my_panels_lists_the_open_panel_first_with_its_deadline(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_my_panels_lists_the_open_panel_first_with_its_deadline(signed_in, panel_case: int) -> None:
     r = signed_in(ME).get("/expert")
     assert r.status_code == 200
     assert f'href="/expert/cases/{panel_case}"' in r.text and "园区储能示范项目" in r.text
     assert "组长" in r.text and "专家意见" in r.text and "剩" in r.text  # chair, my task, its due badge
 
 
-def test_the_workspace_shows_the_materials_and_the_review_opinion(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_the_workspace_shows_the_materials_and_the_review_opinion(signed_in, panel_case: int) -> None:
     r = signed_in("sh_expert2").get(f"/expert/cases/{panel_case}")
     assert r.status_code == 200
     assert "监测计划.pdf" in r.text and "/documents/" in r.text
@@ -41,7 +41,7 @@ def test_the_workspace_shows_the_materials_and_the_review_opinion(signed_in, pan
     assert f'action="/expert/cases/{panel_case}/conclusion"' not in r.text  # only the chair concludes
 
 
-def test_recording_an_opinion_takes_effect(signed_in, panel_case: int, db: Database, driver: Driver) -> None:  # noqa: ANN001
+def test_recording_an_opinion_takes_effect(signed_in, panel_case: int, db: Database, driver: Driver) -> None:
     b = signed_in("sh_expert2")
     page = f"/expert/cases/{panel_case}"
     r = b.post_form(page, f"{page}/opinion",
@@ -55,7 +55,7 @@ def test_recording_an_opinion_takes_effect(signed_in, panel_case: int, db: Datab
     assert "修改后同意" in after and 'name="score"' not in after  # given once: the form is gone
 
 
-def test_a_bad_opinion_re_renders_with_the_values_and_the_reason(signed_in, panel_case: int, db: Database) -> None:  # noqa: ANN001
+def test_a_bad_opinion_re_renders_with_the_values_and_the_reason(signed_in, panel_case: int, db: Database) -> None:
     b = signed_in("sh_expert2")
     page = f"/expert/cases/{panel_case}"
     r = b.post_form(page, f"{page}/opinion", {"opinion": "agree", "score": "150", "comments": "评分写错了"})
@@ -66,7 +66,7 @@ def test_a_bad_opinion_re_renders_with_the_values_and_the_reason(signed_in, pane
         assert all(m.opinion is None for m in s.exec(select(PanelMember).where(PanelMember.case_id == panel_case)))
 
 
-def test_declaring_a_conflict_replaces_me_and_keeps_me_off(signed_in, panel_case: int, db: Database,  # noqa: ANN001
+def test_declaring_a_conflict_replaces_me_and_keeps_me_off(signed_in, panel_case: int, db: Database,
                                                            driver: Driver) -> None:
     b = signed_in("sh_expert3")
     page = f"/expert/cases/{panel_case}"
@@ -83,7 +83,7 @@ def test_declaring_a_conflict_replaces_me_and_keeps_me_off(signed_in, panel_case
     assert b.get(page).status_code == 404  # no longer mine to see
 
 
-def test_declining_without_a_reason_keeps_the_box_ticked_and_says_why(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_declining_without_a_reason_keeps_the_box_ticked_and_says_why(signed_in, panel_case: int) -> None:
     b = signed_in("sh_expert3")
     page = f"/expert/cases/{panel_case}"
     r = b.post_form(page, f"{page}/decline", {"reason": "", "conflict": "on"})
@@ -91,7 +91,7 @@ def test_declining_without_a_reason_keeps_the_box_ticked_and_says_why(signed_in,
     assert 'name="conflict" checked' in r.text
 
 
-def test_the_chair_sees_opinions_side_by_side_and_concludes(signed_in, panel_case: int, db: Database,  # noqa: ANN001
+def test_the_chair_sees_opinions_side_by_side_and_concludes(signed_in, panel_case: int, db: Database,
                                                             driver: Driver) -> None:
     given = (("sh_expert2", "agree", 88, "数据可靠"), ("sh_expert3", "disagree", 55, "基准线偏高"))
     for user, opinion, score, comments in given:
@@ -108,7 +108,7 @@ def test_the_chair_sees_opinions_side_by_side_and_concludes(signed_in, panel_cas
         assert s.get(Case, panel_case).state == "authority_decision"
 
 
-def test_a_conclusion_without_an_outcome_or_below_quorum_is_refused_with_values(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_a_conclusion_without_an_outcome_or_below_quorum_is_refused_with_values(signed_in, panel_case: int) -> None:
     b = signed_in(ME)
     page = f"/expert/cases/{panel_case}"
     r = b.post_form(page, f"{page}/conclusion", {"conclusion": "结论草稿"})
@@ -118,20 +118,20 @@ def test_a_conclusion_without_an_outcome_or_below_quorum_is_refused_with_values(
     assert 'value="panel_revise" checked' in r.text and "专家意见不足法定人数" in r.text
 
 
-def test_the_wrong_hat_is_a_403_page(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_the_wrong_hat_is_a_403_page(signed_in, panel_case: int) -> None:
     r = signed_in("sh_case_officer").get("/expert")
     assert r.status_code == 403 and "专家" in r.text and "Traceback" not in r.text
     r = signed_in("sh_applicant").get(f"/expert/cases/{panel_case}")
     assert r.status_code == 403
 
 
-def test_an_expert_off_the_panel_cannot_post_an_opinion(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_an_expert_off_the_panel_cannot_post_an_opinion(signed_in, panel_case: int) -> None:
     b = signed_in("sh_expert4")
     r = b.post_form("/expert", f"/expert/cases/{panel_case}/opinion", {"opinion": "agree", "score": "90"})
     assert r.status_code == 404
 
 
-def test_english_mode_has_the_english_text(signed_in, panel_case: int) -> None:  # noqa: ANN001
+def test_english_mode_has_the_english_text(signed_in, panel_case: int) -> None:
     b = signed_in(ME)
     b.client.cookies.set("lang", "en")
     assert "Expert workspace" in b.get("/expert").text
@@ -139,7 +139,7 @@ def test_english_mode_has_the_english_text(signed_in, panel_case: int) -> None: 
     assert "Record my opinion" in text and "conclusion (chair)" in text and "专家组结论（组长）" not in text
 
 
-def test_a_second_opinion_is_a_403_page_with_the_reason(signed_in, panel_case: int, driver: Driver) -> None:  # noqa: ANN001
+def test_a_second_opinion_is_a_403_page_with_the_reason(signed_in, panel_case: int, driver: Driver) -> None:
     driver.act("sh_expert2", panel_case, "record_opinion", {"opinion": "agree", "score": 80})
     b = signed_in("sh_expert2")
     page = f"/expert/cases/{panel_case}"
@@ -147,7 +147,7 @@ def test_a_second_opinion_is_a_403_page_with_the_reason(signed_in, panel_case: i
     assert r.status_code == 403 and 'class="reasons" role="alert"' in r.text and "Traceback" not in r.text
 
 
-def test_concluding_a_panel_that_moved_on_is_refused_above_the_page(signed_in, panel_case: int,  # noqa: ANN001
+def test_concluding_a_panel_that_moved_on_is_refused_above_the_page(signed_in, panel_case: int,
                                                                      driver: Driver) -> None:
     for n in (1, 2, 3):
         driver.act(f"sh_expert{n}", panel_case, "record_opinion", {"opinion": "agree", "score": 80})

@@ -35,7 +35,7 @@ def _key(html: str, action: str) -> str:
     return re.search(r'name="_idem" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
 
 
-def test_the_same_upload_form_sent_twice_stores_one_document(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_the_same_upload_form_sent_twice_stores_one_document(driver: Driver, signed_in, db: Database) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     b = signed_in("sh_applicant")
     page = b.get(f"/cases/{cid}").text

@@ -115,7 +115,7 @@ def test_objections_need_the_public_csrf_token(browser: Browser, driver: Driver,
         assert s.exec(select(Objection).where(Objection.case_id == cid)).all() == []
 
 
-def test_a_signed_in_visitor_objects_with_the_session_token(signed_in, driver: Driver, db: Database) -> None:  # noqa: ANN001
+def test_a_signed_in_visitor_objects_with_the_session_token(signed_in, driver: Driver, db: Database) -> None:
     cid = in_publicity(driver)
     person = signed_in("bj_applicant")
     r = person.post_form(f"/public/notices/{cid}", f"/public/notices/{cid}/objections", OBJECTION)
@@ -123,7 +123,7 @@ def test_a_signed_in_visitor_objects_with_the_session_token(signed_in, driver: D
 
 
 def test_after_the_period_objections_are_refused_and_unknown_notices_are_404(browser: Browser, driver: Driver,
-                                                                            db: Database, test_clock) -> None:  # noqa: ANN001
+                                                                            db: Database, test_clock) -> None:
     cid = in_publicity(driver)
     page = browser.get(f"/public/notices/{cid}").text
     with db.read() as s:
@@ -166,7 +166,7 @@ def test_a_comment_is_received_and_a_bad_one_keeps_its_values(browser: Browser, 
 
 
 def test_registry_lists_methodologies_and_registered_projects(browser: Browser, driver: Driver, db: Database,
-                                                              test_clock) -> None:  # noqa: ANN001
+                                                              test_clock) -> None:
     cid = in_publicity(driver, "SD", title="黄河口光伏电站")
     test_clock.advance(timedelta(days=20))
     run_due_timers(db, test_clock.now())
@@ -192,7 +192,7 @@ def test_registry_lists_methodologies_and_registered_projects(browser: Browser, 
 
 
 def test_a_retirement_certificate_verifies_and_a_wrong_one_does_not(browser: Browser, driver: Driver, db: Database,
-                                                                   test_clock) -> None:  # noqa: ANN001
+                                                                   test_clock) -> None:
     from tests.e2e.http import h
     from tests.e2e.test_issuance_http import registered_project, retire_and_certify, to_issued
 
@@ -292,7 +292,7 @@ def test_wrong_guesses_elsewhere_do_not_lock_the_reporter_out_of_the_check_page(
 
 
 def test_report_this_project_names_it_for_the_reporter(browser: Browser, driver: Driver, db: Database,
-                                                       test_clock) -> None:  # noqa: ANN001
+                                                       test_clock) -> None:
     cid = in_publicity(driver, "ORD", title="康巴什屋顶光伏")
     test_clock.advance(timedelta(days=20))
     run_due_timers(db, test_clock.now())

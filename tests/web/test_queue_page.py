@@ -28,7 +28,7 @@ def _assignee(db: Database, task_id: int) -> int | None:
         return s.get(Task, task_id).assignee_id  # type: ignore[union-attr]
 
 
-def test_team_view_lists_the_task_with_counts_and_a_due_badge(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_team_view_lists_the_task_with_counts_and_a_due_badge(driver: Driver, signed_in) -> None:
     cid, task_id = _submitted(driver)
     page = signed_in("sh_case_officer").get("/work?view=team").text
     assert f'data-task="{task_id}"' in page and f"/cases/{cid}" in page
@@ -37,7 +37,7 @@ def test_team_view_lists_the_task_with_counts_and_a_due_badge(driver: Driver, si
     assert '<span class="count">1</span>' in page
 
 
-def test_claim_then_unclaim_then_delegate(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_claim_then_unclaim_then_delegate(driver: Driver, signed_in, db: Database) -> None:
     _, task_id = _submitted(driver)
     with db.write() as s:
         colleague = create_user(s, username="sh_case_officer_b", display_name="SH 经办人乙",
@@ -55,14 +55,14 @@ def test_claim_then_unclaim_then_delegate(driver: Driver, signed_in, db: Databas
     assert _assignee(db, task_id) == colleague_id
 
 
-def test_delegate_without_a_colleague_is_a_clear_422(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_delegate_without_a_colleague_is_a_clear_422(driver: Driver, signed_in) -> None:
     _, task_id = _submitted(driver)
     b = signed_in("sh_case_officer")
     r = b.post_form("/work", f"/work/tasks/{task_id}/delegate", {"user_id": ""})
     assert r.status_code == 422 and "请选择要转交的同事" in r.text
 
 
-def test_claiming_a_task_someone_holds_is_a_403_page_naming_them(driver: Driver, signed_in, db: Database) -> None:  # noqa: ANN001
+def test_claiming_a_task_someone_holds_is_a_403_page_naming_them(driver: Driver, signed_in, db: Database) -> None:
     _, task_id = _submitted(driver)
     with db.write() as s:
         create_user(s, username="sh_case_officer_b", display_name="SH 经办人乙", grants=[("case_officer", "SH")],
@@ -73,7 +73,7 @@ def test_claiming_a_task_someone_holds_is_a_403_page_naming_them(driver: Driver,
     assert "SH case_officer" in r.text  # who holds it, by name
 
 
-def test_filters_narrow_the_list_and_the_counts(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_filters_narrow_the_list_and_the_counts(driver: Driver, signed_in) -> None:
     _, task_id = _submitted(driver)
     b = signed_in("sh_case_officer")
     assert f'data-task="{task_id}"' in b.get("/work?view=team&kind=completeness_check").text
@@ -83,13 +83,13 @@ def test_filters_narrow_the_list_and_the_counts(driver: Driver, signed_in) -> No
     assert f'data-task="{task_id}"' in b.get("/work?view=team&due_from=2026-03-02&due_to=2026-12-31").text
 
 
-def test_blank_date_filters_mean_no_bound(driver: Driver, signed_in) -> None:  # noqa: ANN001
+def test_blank_date_filters_mean_no_bound(driver: Driver, signed_in) -> None:
     _, task_id = _submitted(driver)
     r = signed_in("sh_case_officer").get("/work?view=team&procedure=&kind=&due_from=&due_to=")
     assert r.status_code == 200 and f'data-task="{task_id}"' in r.text
 
 
-def test_bad_filter_values_are_a_422_page_not_a_500(signed_in) -> None:  # noqa: ANN001
+def test_bad_filter_values_are_a_422_page_not_a_500(signed_in) -> None:
     r = signed_in("sh_case_officer").get("/work?view=everything&due_from=tomorrow")
     assert r.status_code == 422 and "text/html" in r.headers["content-type"]
 
@@ -104,6 +104,6 @@ def test_working_days_left_counts_working_days_both_ways(db: Database) -> None:
     assert working_days_left(cal, monday, None, "SH") is None
 
 
-def test_queue_page_csrf_is_the_sessions(signed_in) -> None:  # noqa: ANN001
+def test_queue_page_csrf_is_the_sessions(signed_in) -> None:
     b = signed_in("sh_case_officer")
     assert csrf_of(b.get("/work").text) == csrf_of(b.get("/work?view=mine").text)

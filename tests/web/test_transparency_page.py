@@ -54,7 +54,7 @@ def test_the_page_shows_the_newest_head_and_checks_a_kept_one(browser: Browser, 
     assert "Newest signed head" in english.text and "the log was rewritten or forked" in english.text
 
 
-def test_a_certificate_page_shows_its_inclusion_proof(browser: Browser, driver: Driver, db: Database, test_clock,  # noqa: ANN001
+def test_a_certificate_page_shows_its_inclusion_proof(browser: Browser, driver: Driver, db: Database, test_clock,
                                                       log_key: str) -> None:
     from tests.e2e.http import h
     from tests.e2e.test_issuance_http import registered_project, retire_and_certify, to_issued

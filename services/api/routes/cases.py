@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -37,7 +38,7 @@ def reply(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def detail_responder(actor: Actor, status: int = 200):  # noqa: ANN202
+def detail_responder(actor: Actor, status: int = 200) -> Callable[[Session, Outcome], tuple[int, dict[str, Any]]]:
     def respond(session: Session, outcome: Outcome) -> tuple[int, dict[str, Any]]:
         return status, cases.action_reply(session, outcome, actor)
     return respond

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms.issuance import Transfer, VerifierFiling
 from services.accounts.identity import ensure_organisation
@@ -37,7 +37,7 @@ from services.queries.registry import (
 )
 from services.queries.schemas import Items, not_found, plain
 from services.store.engine import Database
-from services.store.tables import Account, LedgerEntry, Project, Verifier
+from services.store.tables import Account, LedgerEntry, Project, Verifier, pk
 from states.messages import label, reason
 from states.profiles import get_profile
 
@@ -67,10 +67,10 @@ def file_verifier(jurisdiction: str, body: VerifierFiling, actor: ActorDep, db: 
 
     def command(session: Session) -> Reply:
         org = ensure_organisation(session, body.uscc, body.name)
-        if session.exec(select(Verifier).where(Verifier.jurisdiction == jurisdiction,
-                                               Verifier.org_id == org.id)).first():
+        if session.exec(select(Verifier).where(col(Verifier.jurisdiction) == jurisdiction,
+                                               col(Verifier.org_id) == org.id)).first():
             raise Conflict([reason("verifier_exists", field="uscc")])
-        v = Verifier(jurisdiction=jurisdiction, org_id=org.id, name=body.name, scopes=body.scopes,
+        v = Verifier(jurisdiction=jurisdiction, org_id=pk(org), name=body.name, scopes=body.scopes,
                      valid_from=body.valid_from, valid_until=body.valid_until, filed_at=clock.now())
         session.add(v)
         session.flush()
@@ -128,7 +128,7 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
         if first is not None:
             return first
         accounts = {a.id: a for a in session.exec(select(Account).where(
-            Account.id.in_((body.from_account_id, body.to_account_id))))}  # type: ignore[union-attr]
+            col(Account.id).in_((body.from_account_id, body.to_account_id))))}
         problems = [reason("account_unknown", field=field, account=i)
                     for i, field in ((body.from_account_id, "from_account_id"), (body.to_account_id, "to_account_id"))
                     if i not in accounts or accounts[i].jurisdiction != jurisdiction]
@@ -214,7 +214,7 @@ def certificate(number: str, db: DbDep, format: Annotated[str, Query(pattern="^(
                         headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
 
 
-def _items_or_csv(page: Items[Any], fmt: str, name: str) -> Any:  # noqa: ANN401
+def _items_or_csv(page: Items[Any], fmt: str, name: str) -> Any:
     if fmt == "json":
         return page
     rows = [plain(row) for row in page.items]
@@ -233,7 +233,7 @@ CSV = file("text/csv", description="The rows (JSON), or with format=csv a CSV fi
 @router.get("/public/issuances", summary="Issued reductions by project and vintage (json or csv)",
             response_model=IssuanceList, responses={**CSV, **errors(422)})
 def issuances(db: DbDep, jurisdiction: str | None = None, project_id: int | None = None, vintage: int | None = None,
-              format: Fmt = "json") -> Any:  # noqa: ANN401
+              format: Fmt = "json") -> Any:
     with db.read() as session:
         page = registry.issuances(session, jurisdiction=jurisdiction, project_id=project_id, vintage=vintage)
     return _items_or_csv(page, format, "issuances")
@@ -241,7 +241,7 @@ def issuances(db: DbDep, jurisdiction: str | None = None, project_id: int | None
 
 @router.get("/public/retirements", summary="Retirements with their certificates (json or csv)",
             response_model=RetirementList, responses={**CSV, **errors(422)})
-def retirements(db: DbDep, jurisdiction: str | None = None, format: Fmt = "json") -> Any:  # noqa: ANN401
+def retirements(db: DbDep, jurisdiction: str | None = None, format: Fmt = "json") -> Any:
     with db.read() as session:
         page = registry.retirements(session, jurisdiction)
     return _items_or_csv(page, format, "retirements")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, and_, or_, select
+from sqlmodel import Session, and_, col, or_, select
 from starlette.datastructures import UploadFile
 
 from services.accounts import identity
@@ -33,7 +33,7 @@ from services.engine.forms_errors import reasons_from_validation
 from services.engine.idempotency import Idem, Reply, once
 from services.orchestration import dispatch
 from services.queries import flow_runs as runs
-from services.store.tables import Jurisdiction, Organisation, RoleGrant, User
+from services.store.tables import Jurisdiction, Organisation, RoleGrant, User, pk
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
 from services.web.deps import AdminHat, CheckedForm, SignedIn, form_key
@@ -236,25 +236,25 @@ def _users(session: Session, scope: AdminScope, q: str) -> list[dict[str, Any]]:
     administrator finds people of other jurisdictions only by their exact username."""
     mine = scope.where(RoleGrant.jurisdiction)
     holders = select(RoleGrant.user_id).where(mine)
-    query = select(User).order_by(User.username).limit(200)
+    query = select(User).order_by(col(User.username)).limit(200)
     if q:
         like = f"%{q}%"
-        named = or_(User.username.ilike(like), User.display_name.ilike(like))  # type: ignore[attr-defined]
+        named = or_(col(User.username).ilike(like), col(User.display_name).ilike(like))
         query = query.where(named if scope.national else
-                            or_(User.username == q, and_(named, User.id.in_(holders))))  # type: ignore[union-attr]
+                            or_(col(User.username) == q, and_(named, col(User.id).in_(holders))))
     else:
-        query = query.where(User.id.in_(holders))  # type: ignore[union-attr]
+        query = query.where(col(User.id).in_(holders))
     users = list(session.exec(query))
     ids = [u.id for u in users]
     grants: dict[int, list[tuple[str, str]]] = {}
-    of_users = RoleGrant.user_id.in_(ids)  # type: ignore[attr-defined]
+    of_users = col(RoleGrant.user_id).in_(ids)
     rows = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
     for g in rows:
         grants.setdefault(g.user_id, []).append((g.role, g.jurisdiction))
     orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
-        Organisation.id.in_({u.org_id for u in users if u.org_id})))}  # type: ignore[union-attr]
+        col(Organisation.id).in_({u.org_id for u in users if u.org_id})))}
     return [{"user": u, "org": orgs.get(u.org_id),
-             "grants": sorted(grants.get(u.id, []), key=lambda g: (g[1] != NATIONAL, g[1], g[0]))} for u in users]
+             "grants": sorted(grants.get(pk(u), []), key=lambda g: (g[1] != NATIONAL, g[1], g[0]))} for u in users]
 
 
 def _users_page(request: Request, signed: Signed, scope: AdminScope, q: str = "", status_code: int = 200,
@@ -279,7 +279,7 @@ def users_page(request: Request, signed: SignedIn, scope: AdminHat,
     return _users_page(request, signed, scope, q.strip())
 
 
-def _where_to_grant(signed: Signed, form: Any) -> str:  # noqa: ANN401 - the posted form
+def _where_to_grant(signed: Signed, form: Any) -> str:
     """The jurisdiction a grant or revocation is for: as posted (the national hat chooses), else the
     hat's own. `identity.grant_role`/`revoke_role` refuse anything outside the hat's scope."""
     hat = _hat_place(signed)
@@ -303,7 +303,7 @@ async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: Check
         if reasons:
             raise Invalid(reasons)
         def command(session: Session) -> Reply:
-            user = session.exec(select(User).where(User.username == username)).first()
+            user = session.exec(select(User).where(col(User.username) == username)).first()
             if user is None:
                 raise Invalid([reason("user_unknown.username", field="username", username=username)])
             identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]

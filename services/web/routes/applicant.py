@@ -87,10 +87,10 @@ def my_cases(session: Session, org_id: int, jurisdiction: str) -> list[dict[str,
     rows = list(session.exec(select(Case).where(Case.applicant_org_id == org_id, Case.jurisdiction == jurisdiction)
                              .order_by(col(Case.id).desc()).limit(100)))
     ids = [c.id for c in rows]
-    tasks = list(session.exec(select(Task).where(col(Task.case_id).in_(ids), Task.status == "open")
-                              .order_by(Task.id))) if ids else []
-    timers = list(session.exec(select(Timer).where(col(Timer.case_id).in_(ids), Timer.status == "pending")
-                               .order_by(Timer.fire_at))) if ids else []
+    tasks = list(session.exec(select(Task).where(col(Task.case_id).in_(ids), col(Task.status) == "open")
+                              .order_by(col(Task.id)))) if ids else []
+    timers = list(session.exec(select(Timer).where(col(Timer.case_id).in_(ids), col(Timer.status) == "pending")
+                               .order_by(col(Timer.fire_at)))) if ids else []
     cal, now = calendar(session), clock.now()
     today, profile = local_date(now), get_profile(jurisdiction)
     out = []
@@ -112,7 +112,7 @@ def my_cases(session: Session, org_id: int, jurisdiction: str) -> list[dict[str,
                                       c["terminal"], -c["id"]))
 
 
-def _home(request: Request, signed: Any, status: int = 200, **org_form: Any) -> Response:  # noqa: ANN401
+def _home(request: Request, signed: Any, status: int = 200, **org_form: Any) -> Response:
     jurisdiction = wearing(signed, "applicant")
     actor: Actor = signed.actor
     with get_db(request).read() as session:
@@ -276,7 +276,7 @@ def case_view(session: Session, case: Case, actor: Actor, failed: str | None = N
             "refused": reasons if failed and failed not in forms else []}
 
 
-def _resubmission_form(case: Case) -> Any:  # noqa: ANN401
+def _resubmission_form(case: Case) -> Any:
     spec = procedure(case.procedure, case.jurisdiction)
     return next(t.form for t in spec.transitions if t.trigger == "resubmit")
 
@@ -294,7 +294,7 @@ def _requests(session: Session, case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
+def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:
     with get_db(request).read() as session:
         case = visibility.visible_case(session, signed.actor, case_id)
         context = case_view(session, case, signed.actor, **kw)
@@ -307,7 +307,7 @@ def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response
     return _case_page(request, signed, case_id)
 
 
-async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],  # noqa: ANN401
+async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],
                 form: FormData, problems: list[Reason], ok: str) -> Response:
     posted = posted_strings(form)
     refused = Refused(422, problems, True) if problems else await fire_posted(
@@ -318,7 +318,7 @@ async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data:
                       reasons=refused.reasons)
 
 
-def _mine(request: Request, signed: Any, case_id: int) -> Case:  # noqa: ANN401
+def _mine(request: Request, signed: Any, case_id: int) -> Case:
     with get_db(request).read() as session:
         return visibility.visible_case(session, signed.actor, case_id)
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from services.api.deps import get_db
@@ -69,17 +69,17 @@ def _payload_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _officers(session: Session, case: Case) -> list[User]:
     """The jurisdiction's case officers, for the approver who assigns a report's handlers by number."""
-    return list(session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == "case_officer", RoleGrant.jurisdiction == case.jurisdiction, User.active == True)  # noqa: E712
-        .order_by(User.id)))
+    return list(session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+        col(RoleGrant.role) == "case_officer", col(RoleGrant.jurisdiction) == case.jurisdiction, col(User.active).is_(True))
+        .order_by(col(User.id))))
 
 
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
     detail = plain(case_detail(session, case, actor))
-    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}").order_by(col(AuditEvent.seq))))
     events = [plain(event_view(e)) for e in documents.visible_events(session, actor, case, rows)]
     names = {u.id: u.display_name for u in session.exec(
-        select(User).where(User.id.in_({e["actor_id"] for e in events if e["actor_id"]})))}  # type: ignore[attr-defined]
+        select(User).where(col(User.id).in_({e["actor_id"] for e in events if e["actor_id"]})))}
     for e in events:
         e["actor_name"] = names.get(e["actor_id"], "")
         e["lines"] = _payload_lines(e["payload"])

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from services.api.deps import get_db
@@ -24,7 +24,7 @@ from services.engine.clock import clock
 from services.engine.workdays import calendar
 from services.queries.cases import case_detail
 from services.queries.schemas import plain
-from services.store.tables import AuditEvent, Case, PanelMember, Task, User
+from services.store.tables import AuditEvent, Case, PanelMember, Task, User, pk
 from services.web.actions import fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
@@ -43,7 +43,7 @@ REVIEW_EVENTS = ("pass_review", "fail_review")
 CONFLICT_LABEL = CATALOGUE["checkbox.conflict"]
 
 
-def _due(cal: Any, today: date, task: Task) -> dict[str, Any]:  # noqa: ANN401
+def _due(cal: Any, today: date, task: Task) -> dict[str, Any]:
     return {"kind": task.kind, "due_on": task.due_on, "provisional": task.due_provisional,
             "days_left": working_days_left(cal, today, task.due_on, task.jurisdiction)}
 
@@ -51,11 +51,11 @@ def _due(cal: Any, today: date, task: Task) -> dict[str, Any]:  # noqa: ANN401
 def my_panels(session: Session, actor: Actor, jurisdiction: str) -> list[dict[str, Any]]:
     """Every seat I hold or held in the jurisdiction; open ones (the panel still sitting) first,
     soonest due first."""
-    rows = list(session.exec(select(PanelMember, Case).join(Case, Case.id == PanelMember.case_id).where(
-        PanelMember.user_id == actor.user_id, Case.jurisdiction == jurisdiction)))
+    rows = list(session.exec(select(PanelMember, Case).join(Case, col(Case.id) == col(PanelMember.case_id)).where(
+        col(PanelMember.user_id) == actor.user_id, col(Case.jurisdiction) == jurisdiction)))
     ids = [c.id for _, c in rows]
-    tasks = list(session.exec(select(Task).where(Task.case_id.in_(ids), Task.status == "open",  # type: ignore[attr-defined]
-                                                 Task.candidate_user_id == actor.user_id))) if ids else []
+    tasks = list(session.exec(select(Task).where(col(Task.case_id).in_(ids), col(Task.status) == "open",
+                                                 col(Task.candidate_user_id) == actor.user_id))) if ids else []
     cal, today = calendar(session), local_date(clock.now())
     items = []
     for member, case in rows:
@@ -82,9 +82,9 @@ def expert_home(request: Request, signed: SignedIn) -> Response:
 
 
 def _review_opinions(session: Session, case_id: int, names: dict[int, str]) -> list[dict[str, Any]]:
-    events = session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case_id}",
-                                                   AuditEvent.event.in_(REVIEW_EVENTS))  # type: ignore[attr-defined]
-                          .order_by(AuditEvent.seq))
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case_id}",
+                                                   col(AuditEvent.event).in_(REVIEW_EVENTS))
+                          .order_by(col(AuditEvent.seq)))
     return [{"at": e.at, "event": e.event, "role": e.actor_role, "by": names.get(e.actor_id or 0, ""),
              "opinion": (e.payload.get("form") or {}).get("opinion", ""),
              "report_sha256": (e.payload.get("form") or {}).get("report_sha256")} for e in events]
@@ -101,13 +101,13 @@ def workspace(session: Session, case: Case, actor: Actor, failed: str | None = N
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
     """What the workspace page shows; the form that failed keeps its values and its reasons."""
     detail = plain(case_detail(session, case, actor))
-    members = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id)
-                                .order_by(PanelMember.id)))
+    members = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)
+                                .order_by(col(PanelMember.id))))
     ids = {m.user_id for m in members}
-    review_events = list(session.exec(select(AuditEvent.actor_id).where(
-        AuditEvent.stream == f"case:{case.id}", AuditEvent.event.in_(REVIEW_EVENTS))))  # type: ignore[attr-defined]
+    review_events = list(session.exec(select(col(AuditEvent.actor_id)).where(
+        col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event).in_(REVIEW_EVENTS))))
     names = {u.id: u.display_name for u in session.exec(
-        select(User).where(User.id.in_(ids | {a for a in review_events if a})))}  # type: ignore[attr-defined]
+        select(User).where(col(User.id).in_(ids | {a for a in review_events if a})))}
     active = [m for m in members if m.status == "active"]
     me = next((m for m in active if m.user_id == actor.user_id), None)
     allowed = {a["action"]: a for a in detail["allowed_actions"]}
@@ -146,12 +146,12 @@ def workspace(session: Session, case: Case, actor: Actor, failed: str | None = N
                                      "comments": m.comments, "at": m.opinion_at, "reason": m.declined_reason,
                                      "me": m.user_id == actor.user_id} for m in members],
         "me": me, "opinions_given": sum(m.opinion is not None for m in active), "quorum": needed,
-        "seats": len(active), "review": _review_opinions(session, case.id, names),
+        "seats": len(active), "review": _review_opinions(session, pk(case), names),
         "application": _application_lines(case.application),
     }
 
 
-def _page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:  # noqa: ANN401
+def _page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:
     with get_db(request).read() as session:
         context = workspace(session, visibility.visible_case(session, signed.actor, case_id), signed.actor, **kw)
     return render(request, "expert_case.html", status_code=status, **context)
@@ -163,7 +163,7 @@ def expert_case(case_id: int, request: Request, signed: SignedIn) -> Response:
     return _page(request, signed, case_id)
 
 
-async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: str,  # noqa: ANN401
+async def _fire(request: Request, signed: Any, case_id: int, trigger: str, key: str,
                 form: FormData, posted: dict[str, str], done: str) -> Response:
     """Fire `trigger` with the posted form; on refusal re-render the workspace with the values kept."""
     refused = await fire_posted(request, signed.actor, case_id, trigger, posted, reraise=(401, 403, 404),

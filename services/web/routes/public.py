@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms.methodology import PublicComment
 from forms.registration import Objection
@@ -64,7 +64,7 @@ CERT_NUMBER = re.compile(r"^[A-Z]{2,4}-RET-\d{4}-\d{6}$")
 CERT_CODE = re.compile(r"^[0-9a-f]{8,64}$")
 
 
-def _read(db: Any, query: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+def _read(db: Any, query: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """A registry read model, the same the API answers, as the dicts the templates read."""
     with db.read() as session:
         return plain(query(session, *args, **kwargs))
@@ -74,7 +74,7 @@ def jurisdictions() -> list[tuple[str, str, str]]:
     return [(code, p.name_zh, p.name_en) for code, p in all_profiles().items()]
 
 
-def page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> Response:  # noqa: ANN401
+def page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> Response:
     return render(request, template, status_code=status_code, jurisdictions=jurisdictions(), **ctx)
 
 
@@ -99,7 +99,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _fire_public(request: Request, case_id: int, trigger: str, schema_form: type[BaseModel],  # noqa: ANN401
+async def _fire_public(request: Request, case_id: int, trigger: str, schema_form: type[BaseModel],
                        posted: dict[str, str], respond: Any, key: str | None
                        ) -> tuple[dict[str, Any] | None, list[Reason], int]:
     """A public command from a posted form: its result, or the reasons and the status to re-render with.
@@ -140,8 +140,8 @@ def _subject(session: Session, case: Case) -> dict[str, Any]:
 
 
 def _latest(session: Session, case_id: int, kind: str) -> tuple[Notice, Case]:
-    notice = session.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == kind)
-                          .order_by(Notice.status.desc(), Notice.id.desc())).first()  # type: ignore[attr-defined]
+    notice = session.exec(select(Notice).where(col(Notice.case_id) == case_id, col(Notice.kind) == kind)
+                          .order_by(col(Notice.status).desc(), col(Notice.id).desc())).first()
     if notice is None:
         raise NotFound.of("notice" if kind == "publicity" else "consultation")
     return notice, session.get(Case, case_id)  # type: ignore[return-value]
@@ -279,7 +279,7 @@ def retirements(request: Request, jurisdiction: Code = None) -> Response:
 # --- certificate verification -----------------------------------------------------------------------
 
 
-def verify_certificate(db: Any, number: str, code: str) -> tuple[dict[str, Any] | None, list[Reason]]:  # noqa: ANN401
+def verify_certificate(db: Any, number: str, code: str) -> tuple[dict[str, Any] | None, list[Reason]]:
     """The registry's record of the certificate, when it exists, its stored data still hashes to its
     fingerprint, and the code typed (the fingerprint printed on the paper, or its first characters)
     matches; otherwise why it is not valid."""

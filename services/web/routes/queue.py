@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BeforeValidator
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.api.deps import get_db
 from services.engine import assignment
@@ -31,7 +31,7 @@ QUEUE_ROLES = ("case_officer", "review_centre", "approver", "operator", "verifie
 VIEWS = ("mine", "team", "unassigned", "overdue")
 
 
-def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:  # noqa: ANN401
+def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:
     """Working days from today to the due day: 0 = due today, negative = overdue by that many."""
     if due_on is None:
         return None
@@ -62,16 +62,16 @@ def work_queue(request: Request, signed: SignedIn,
         today = local_date(clock.now())
         case_ids = {t["case_id"] for t in page["items"]}
         titles = {c.id: c.application.get("title") or "" for c in
-                  session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}  # type: ignore[attr-defined]
+                  session.exec(select(Case).where(col(Case.id).in_(case_ids)))} if case_ids else {}
         for t in page["items"]:
             t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
                                                t["jurisdiction"])
             t["title"] = titles.get(t["case_id"], "")
         colleagues = list(session.exec(
-            select(User).join_from(User, RoleGrant, User.id == RoleGrant.user_id)
-            .where(RoleGrant.role == signed.hat[0], RoleGrant.jurisdiction == jurisdiction,
-                   User.active == True)  # noqa: E712
-            .order_by(User.username)))
+            select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
+            .where(col(RoleGrant.role) == signed.hat[0], col(RoleGrant.jurisdiction) == jurisdiction,
+                   col(User.active).is_(True))
+            .order_by(col(User.username))))
     kinds = sorted({t.kind for name in PROCEDURES for t in _tasks_of(name, jurisdiction)})
     return render(request, "queue.html", view=view, views=VIEWS, page=page, counts=counts, filters=filters,
                   procedures=sorted(PROCEDURES), kinds=kinds, colleagues=colleagues, today=today)

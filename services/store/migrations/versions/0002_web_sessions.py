@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-21 22:32:17.977301
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables

@@ -15,7 +15,7 @@ Audit events already written keep their payloads: the chains are hash-linked and
 import hashlib
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables

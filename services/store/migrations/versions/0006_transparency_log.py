@@ -8,7 +8,7 @@ Revises: 0005
 Create Date: 2026-11-23 10:00:00
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables

@@ -14,7 +14,7 @@ import warnings
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 revision = "0007"
