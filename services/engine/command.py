@@ -74,18 +74,31 @@ def allowed_actions(actor: Actor, case: CaseLike, spec: ProcedureSpec) -> list[s
 
 
 @lru_cache(maxsize=4096)
-def _lock_visible(actor: Actor) -> Any:
-    return records.LOCK_CASE.where(visible(actor))
+def _lock_visible(statement: Any, actor: Actor) -> Any:  # noqa: ANN401 - a statement
+    return statement.where(visible(actor))
+
+
+def _locking(statement: Any, actor: Actor | None) -> Any:  # noqa: ANN401 - a statement
+    """The public and the system act on cases by what their command names (a notice's case, a timer's);
+    everyone else only on cases they may see."""
+    return statement if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(statement, actor)
 
 
 def lock_case(session: Session, case_id: int, actor: Actor | None = None) -> CaseRecord:
-    """The case, locked for the rest of the transaction; 404 unless the actor may see it (the public and
-    the system act on cases by what their command names: a notice's case, a timer's)."""
-    statement = records.LOCK_CASE if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(actor)
-    case = records.lock_case(session, statement, {"case_id": case_id})
+    """The case, locked for the rest of the transaction; 404 unless the actor may see it."""
+    case = records.lock_case(session, _locking(records.LOCK_CASE, actor), {"case_id": case_id})
     if case is None:
         raise NotFound.of("case")
     return case
+
+
+def lock_case_and_tasks(session: Session, case_id: int, actor: Actor | None = None
+                        ) -> tuple[CaseRecord, list[TaskRecord]]:
+    """`lock_case` with the case's open tasks, read in the same statement."""
+    found = records.lock_case_and_tasks(session, _locking(records.LOCK_CASE_AND_TASKS, actor), {"case_id": case_id})
+    if found is None:
+        raise NotFound.of("case")
+    return found
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -96,7 +109,8 @@ def fire(db: Database, cmd: Command, respond: Responder) -> Reply:
                 {"case": cmd.case_id, "trigger": cmd.trigger, "form": cmd.form, "task": cmd.task_id})
 
     def command(session: Session) -> Reply:
-        return respond(session, fire_locked(session, lock_case(session, cmd.case_id, cmd.actor), cmd))
+        case, tasks = lock_case_and_tasks(session, cmd.case_id, cmd.actor)
+        return respond(session, fire_locked(session, case, cmd, tasks))
 
     return once(db, idem, command)
 

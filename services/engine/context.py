@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from services.engine.actors import Actor
 from services.engine.calendar import WorkingCalendar, local_date
-from services.engine.workdays import calendar
+from services.engine.workdays import CALENDAR_KEY, calendar
 from services.store import unit_of_work
 from services.store.records import CaseRecord, TaskRecord
 from services.store.tables import Case
@@ -20,7 +20,6 @@ from states.profiles import Profile
 from states.spec import CaseView, ProcedureSpec, TransitionSpec
 from states.tasks import Due, DueDate, DueInput
 
-CALENDAR_KEY = "carbon.calendar"
 F = TypeVar("F", bound=BaseModel)
 
 

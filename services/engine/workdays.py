@@ -18,12 +18,15 @@ from services.engine import audit
 from services.engine.calendar import DayOverride, WorkingCalendar, end_of_day_utc, local_date
 from services.engine.clock import clock
 from services.engine.errors import Invalid
+from services.store import unit_of_work
+from services.store.records import FINGERPRINT_KEY
 from services.store.tables import CalendarOverride, CalendarYear, Notice, Task, Timer
 from states.messages import Reason, label, reason
 from states.profiles import get_profile
 from states.spec import NATIONAL
 
 _lock = threading.Lock()
+CALENDAR_KEY = "carbon.calendar"  # the unit of work's memo: the calendar a transaction uses
 _cached: tuple[tuple[Any, ...], WorkingCalendar] | None = None
 
 
@@ -34,7 +37,11 @@ _FINGERPRINT = select(sa.func.count(), sa.func.coalesce(sa.func.sum(CalendarYear
 
 
 def _fingerprint(session: Session) -> tuple[Any, ...]:
-    return tuple(session.exec(_FINGERPRINT).one())
+    """Read once a transaction: a command reads it with its case (services.store.records)."""
+    known = session.info.get(FINGERPRINT_KEY)
+    if known is None:
+        known = session.info[FINGERPRINT_KEY] = tuple(session.exec(_FINGERPRINT).one())
+    return tuple(known)
 
 
 def calendar(session: Session) -> WorkingCalendar:
@@ -51,6 +58,14 @@ def calendar(session: Session) -> WorkingCalendar:
     with _lock:
         _cached = (key, built)
     return built
+
+
+def forget_calendar(session: Session) -> None:
+    """After a load in this transaction: the fingerprint and calendar it read before no longer hold."""
+    session.info.pop(FINGERPRINT_KEY, None)
+    uow = session.info.get(unit_of_work.KEY)
+    if uow is not None:
+        uow.memo.pop(CALENDAR_KEY, None)
 
 
 def due_after(cal: WorkingCalendar, opened: datetime, days: int, jurisdiction: str) -> tuple[date, datetime, bool]:
@@ -110,6 +125,7 @@ def import_year(session: Session, *, year: int, days: list[DayOverride], source:
     else:
         session.add(CalendarYear(year=year, jurisdiction=jurisdiction, source=source, loaded_at=now))
     session.flush()
+    forget_calendar(session)
     recomputed = recompute_provisional(session)
     audit.append(session, stream="system", at=now, actor_id=actor_id, actor_role=actor_role,
                  event="calendar_year_loaded",

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from services.store.tables import Case, Task, table_of
+from services.store.tables import CalendarYear, Case, Task, table_of
 from services.store.unit_of_work import Record, of
 
 CASES: sa.Table = table_of(Case)
@@ -86,6 +86,23 @@ OPEN_TASKS = sa.select(*_TASK_COLUMNS).where(TASKS.c.case_id.in_(sa.bindparam("c
                                              TASKS.c.status == "open").order_by(TASKS.c.id)
 _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 
+# The calendar's fingerprint (services.engine.workdays): every load bumps its year's revision, so
+# (years, sum of revisions) changes with any load.
+_YEARS: sa.Table = table_of(CalendarYear)
+CALENDAR_FINGERPRINT = (sa.select(sa.func.count()).select_from(_YEARS).scalar_subquery().label("_years"),
+                        sa.select(sa.func.coalesce(sa.func.sum(_YEARS.c.revision), 0)).scalar_subquery()
+                        .label("_revisions"))
+FINGERPRINT_KEY = "carbon.calendar_fingerprint"  # session.info: read with the lock, once a transaction
+_TASK_LABELS = [c.label(f"t_{c.name}") for c in _TASK_COLUMNS]
+LOCK_CASE_AND_TASKS = (
+    sa.select(*_CASE_COLUMNS, *_TASK_LABELS, *CALENDAR_FINGERPRINT)
+    .select_from(CASES.outerjoin(TASKS, sa.and_(TASKS.c.case_id == CASES.c.id, TASKS.c.status == "open")))
+    .where(CASES.c.id == sa.bindparam("case_id")).order_by(TASKS.c.id).with_for_update(of=CASES))
+"""A command's reads in one statement: its case (locked: PostgreSQL `FOR UPDATE OF cases`, the tasks
+are not locked), one row per open task (none: one row of NULL task columns), and the calendar's
+fingerprint."""
+_TASK_NAMES = [(c.name, f"t_{c.name}") for c in _TASK_COLUMNS]
+
 
 def _case(row: Any) -> CaseRecord:
     record = CaseRecord(**row._mapping)
@@ -112,6 +129,37 @@ def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseR
     record = _case(row)
     uow.records[(CASES.name, record.id)] = record
     return record
+
+
+def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]  # noqa: ANN401
+                        ) -> tuple[CaseRecord, list[TaskRecord]] | None:
+    """`lock_case` with the case's open tasks (tracked) and the calendar's fingerprint (kept in
+    `session.info` for the rest of the transaction), from `LOCK_CASE_AND_TASKS` or it with a
+    visibility condition."""
+    uow = of(session)
+    rows = session.connection().execute(statement, params).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    session.info[FINGERPRINT_KEY] = (first["_years"], first["_revisions"])
+    held = uow.records.get((CASES.name, first["id"]))
+    if held is None:
+        held = CaseRecord(**{c.name: first[c.name] for c in _CASE_COLUMNS})
+        held.mark_saved()
+        uow.records[(CASES.name, held.id)] = held
+    tasks = []
+    for row in rows:
+        m = row._mapping
+        task_id = m["t_id"]
+        if task_id is None:
+            continue
+        task = uow.records.get((TASKS.name, task_id))
+        if task is None:
+            task = TaskRecord(**{name: m[label] for name, label in _TASK_NAMES})
+            task.mark_saved()
+            uow.records[(TASKS.name, task_id)] = task
+        tasks.append(task)
+    return held, tasks  # type: ignore[return-value]
 
 
 def lock_cases(session: Session, case_ids: list[int]) -> dict[int, CaseRecord]:

@@ -23,7 +23,9 @@ executemany, so a sweep's batch of 100 cases costs one round trip a shape instea
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -52,11 +54,11 @@ class UnitOfWork:
         self.records: dict[tuple[str, int], Record] = {}  # the cases and tasks commands hold (services.store.records)
         self.new_records: list[Record] = []  # records to insert (a command's new tasks)
 
-    def add(self, model: Any, row: dict[str, Any]) -> None:
+    def add(self, model: Any, row: dict[str, Any]) -> None:  # noqa: ANN401 - a SQLModel table class
         table = table_of(model)
         self.rows.setdefault((table, tuple(sorted(row))), []).append(row)
 
-    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
+    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:  # noqa: ANN401
         """UPDATE model SET values WHERE every `where` column equals its value (None: IS NULL), at the
         command's end. Only for rows the command does not read back (see the module's note)."""
         table = table_of(model)
@@ -64,7 +66,7 @@ class UnitOfWork:
         params = {f"w_{k}": v for k, v in where.items() if v is not None} | {f"v_{k}": v for k, v in values.items()}
         self.updates.setdefault(shape, []).append(params)
 
-    def add_audit(self, row: dict[str, Any], record: Any) -> None:
+    def add_audit(self, row: dict[str, Any], record: Any) -> None:  # noqa: ANN401
         """`record.id` is set when the row is inserted."""
         self.audit.append((row, record))
 
@@ -91,52 +93,103 @@ class UnitOfWork:
 
 
     def _write_records(self) -> None:
-        """One UPDATE a changed record (its changed columns only); new records inserted together, a table at
-        a time, their ids returned in the order they were given."""
+        """Changed records written with one executemany a shape (table and changed columns: a prebuilt
+        statement, its cache key reused); new records inserted together, a table at a time, their ids
+        returned in the order they were given."""
+        conn = self.session.connection()
+        changed: dict[tuple[sa.Table, tuple[str, ...]], list[tuple[Record, tuple[Any, ...], dict[str, Any]]]] = {}
         for record in self.records.values():
-            changed = record.changes()
-            if changed:
-                table = record.table
-                self.session.execute(table.update().where(table.c.id == record.id).values(**changed))  # type: ignore[attr-defined]
-                record.mark_saved()
+            now, values = record.changes()
+            if values:
+                changed.setdefault((record.table, tuple(values)), []).append((record, now, values))
+        for shape, rows in changed.items():
+            conn.execute(_record_update(shape), [{"_id": record.id, **values} for record, _, values in rows])  # type: ignore[attr-defined]
+            for record, now, _ in rows:
+                record._saved = now
         by_table: dict[sa.Table, list[Record]] = {}
         for record in self.new_records:
             by_table.setdefault(record.table, []).append(record)
         self.new_records = []
         for table, new in by_table.items():
             statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-            ids = self.session.execute(statement, [record.values() for record in new]).scalars().all()
+            ids = conn.execute(statement, [record.values() for record in new]).scalars().all()
             for record, id_ in zip(new, ids, strict=True):
                 record.id = id_  # type: ignore[attr-defined]
                 record.mark_saved()
                 self.records[(table.name, id_)] = record
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """A record class's columns, read together by one attrgetter; which of them hold JSON (compared as
+    their text, so a change inside a nested value is seen too)."""
+
+    names: tuple[str, ...]
+    get: Callable[[Any], tuple[Any, ...]]
+    json: tuple[int, ...]
+
+
+_LAYOUTS: dict[type, _Layout] = {}
+
+
+def _layout(cls: type) -> _Layout:
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        names = tuple(f.name for f in fields(cls) if f.name != "_saved")
+        json_at = tuple(i for i, n in enumerate(names) if isinstance(cls.table.c[n].type, sa.JSON))  # type: ignore[attr-defined]
+        layout = _LAYOUTS[cls] = _Layout(names, attrgetter(*names), json_at)
+    return layout
+
+
+def _dumped(value: Any) -> Any:  # noqa: ANN401
+    return json.dumps(value, sort_keys=True, default=str) if value is not None else None
+
+
 @dataclass(eq=False)
 class Record:
     """A row a transaction holds as a plain object (services.store.records), written by the unit of work:
-    `_saved` holds the values as last read or written (JSON columns as their text, so a change inside a
-    nested value is seen too)."""
+    `_saved` holds its values as last read or written, JSON columns as their text."""
 
     table: ClassVar[sa.Table]
-    _saved: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _saved: tuple[Any, ...] = field(default=(), init=False, repr=False)
 
-    def _columns(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self) if f.name != "_saved")
-
-    def _value(self, name: str) -> Any:
-        value = getattr(self, name)
-        return json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else value
+    def _snapshot(self) -> tuple[Any, ...]:
+        layout = _layout(type(self))
+        values: tuple[Any, ...] = layout.get(self)
+        if layout.json:
+            dumped = list(values)
+            for i in layout.json:
+                dumped[i] = _dumped(dumped[i])
+            return tuple(dumped)
+        return values
 
     def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._columns() if name != "id"}
+        return {name: getattr(self, name) for name in _layout(type(self)).names if name != "id"}
 
     def mark_saved(self) -> None:
-        self._saved = {name: self._value(name) for name in self._columns()}
+        self._saved = self._snapshot()
 
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._columns()
-                if name != "id" and self._value(name) != self._saved.get(name)}
+    def changes(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """(the snapshot as it stands now, the columns that changed since `_saved` with their values)."""
+        now, saved = self._snapshot(), self._saved
+        if now == saved:
+            return now, {}
+        names = _layout(type(self)).names
+        return now, {names[i]: getattr(self, names[i]) for i, (a, b) in enumerate(zip(now, saved, strict=True))
+                     if a != b and names[i] != "id"}
+
+
+_RECORD_UPDATES: dict[tuple[sa.Table, tuple[str, ...]], sa.Update] = {}
+
+
+def _record_update(shape: tuple[sa.Table, tuple[str, ...]]) -> sa.Update:
+    """UPDATE table SET these columns WHERE id = :_id, built once a shape."""
+    stmt = _RECORD_UPDATES.get(shape)
+    if stmt is None:
+        table, names = shape
+        stmt = _RECORD_UPDATES[shape] = table.update().where(table.c.id == sa.bindparam("_id")).values(
+            {n: sa.bindparam(n, type_=table.c[n].type) for n in names})
+    return stmt
 
 
 def _update_statement(shape: UpdateShape) -> sa.Update:
