@@ -162,3 +162,21 @@ def test_profiles_without_a_priority_adopt_freely() -> None:
     facts = Standards(methodology_=MethodologyFacts("M", "1.0", "SH", "project", "class_II", "filed", scope="x"),
                       filed=[MethodologyFacts("N", "1.0", "SH", "project", "class_I", "filed", scope="x")])
     assert rules.highest_standard_adopted(registration("SH", facts)) == []
+
+
+def test_migration_0008_keeps_old_text_as_the_address_under_the_division_it_names() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "services/store/migrations/versions/0008_seeda.py"
+    spec = importlib.util.spec_from_file_location("m0008", path)
+    assert spec and spec.loader
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    assert m._rewrite({"location": "上海市嘉定区安亭镇"}, "SH", True) == {
+        "location": {"division": "310114", "address": "上海市嘉定区安亭镇"}}
+    assert m._rewrite({"location": "SH 示范区"}, "SH", True)["location"]["division"] == "310000"  # the home division
+    jx = m._rewrite({"new_project": {"location": "JX 示范区"}, "vintage": 2025}, "JX", True)
+    assert jx["new_project"]["location"] == {"division": "330400", "address": "JX 示范区"}
+    assert m._rewrite({"location": {"division": "310114"}}, "SH", True) is None  # already structured
+    assert m._rewrite({"location": {"division": "310114", "address": "x"}}, "SH", False) == {"location": "x"}
