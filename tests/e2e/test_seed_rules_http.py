@@ -34,7 +34,8 @@ def test_jiaxing_first_filing_lies_in_jiaxing_and_declares_art_13(client: TestCl
     # free text is no location: the form refuses it
     r = _open(client, "jx_applicant", "JX", "issuance", {"new_project": {**application("JX"), "location": "嘉兴"},
                                                           "vintage": 2025, **commitments("JX")})
-    assert r.status_code == 422 and r.json()["error"]["reasons"][0]["field"].startswith("application.new_project.location")
+    assert r.status_code == 422
+    assert r.json()["error"]["reasons"][0]["field"].startswith("application.new_project.location")
     # art. 13: the four declarations, and the national ETS named as a scheme
     ets = {**application("JX"), "other_schemes": [{"scheme": "CN_ETS", "reference": "重点排放单位 2025"}]}
     r = _open(client, "jx_applicant", "JX", "issuance", {"new_project": ets, "vintage": 2025})
