@@ -22,6 +22,9 @@ class IssuanceApplication(Form):
     new_project: ProjectApplication | None = None
     vintage: int = Field(ge=2000, le=2100, description="the year the reductions belong to")
     title: str = ""  # filled in from the project when the case opens
+    # Jiaxing art. 13: the first filing's declarations (the profile's commitments: no statutory obligation,
+    # not under the national ETS, unique, inclusive); a filing for a registered project carries none
+    commitments: dict[str, bool] = Field(default_factory=dict, max_length=20)
 
     @model_validator(mode="after")
     def _one_subject(self) -> IssuanceApplication:

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from forms.common import Comment, Day, Form, LongText, Reasoning, ShortText, Tonnes, ordered_dates
+from states import divisions
+from states.messages import BilingualError
 
 # Schemes a carbon-inclusion project must not also be registered in (Shanghai art. 14, Ordos art. 17,
-# Jiaxing art. 28 唯一性, Shandong 五、第三章).
-OtherScheme = Literal["CCER", "VCS", "GS", "CDM", "GEC", "GREEN_POWER", "OTHER"]
+# Jiaxing art. 28 唯一性, Shandong 五、第三章). `CN_ETS`: the national carbon emission trading market's
+# allowance regime (全国碳排放权交易市场配额管理) — a project under it may not be developed at all in
+# Jiaxing (art. 13(二)), and is double counting anywhere.
+OtherScheme = Literal["CCER", "VCS", "GS", "CDM", "GEC", "GREEN_POWER", "CN_ETS", "OTHER"]
+
+
+class Location(Form):
+    """Where a project or scenario is: an administrative division chosen from the GB/T 2260 list
+    (`states/divisions.py`: province, city or county code), and the street address within it. Jiaxing
+    art. 12 (全部减排量应产生在嘉兴市行政区域内) is checked on the code, never on typed text."""
+
+    division: str = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 code of the province, city or county")
+    address: ShortText | None = Field(None, description="street address within the division")
+
+    @field_validator("division")
+    @classmethod
+    def _listed(cls, value: str) -> str:
+        if divisions.get(value) is None:
+            raise BilingualError.of("division_unknown", code=value)
+        return value
 
 
 class OtherSchemeRegistration(Form):
@@ -26,7 +46,7 @@ class ProjectApplication(Form):
     methodology_code: ShortText
     methodology_version: str = Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
     project_class: Literal[1, 2] | None = None  # Beijing 编制说明 4(一)
-    location: ShortText
+    location: Location
     start_date: Day
     end_date: Day | None = None
     expected_annual_reduction_tco2e: Annotated[Tonnes, Field(gt=0)]  # a project that expects none is no project
@@ -50,7 +70,7 @@ class ApplicationEdit(Form):
     methodology_code: ShortText | None = None
     methodology_version: str | None = Field(None, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z.\-]+$")
     project_class: Literal[1, 2] | None = None
-    location: ShortText | None = None
+    location: Location | None = None
     start_date: Day | None = None
     end_date: Day | None = None
     expected_annual_reduction_tco2e: Annotated[Tonnes, Field(gt=0)] | None = None

@@ -155,8 +155,19 @@ def application(code: str, *, kind: str = "project", title: str = "屋顶分布�
                 methodology: str | None = None) -> dict[str, Any]:
     mcode = methodology or (f"{code}-M-PV-001" if kind == "project" else f"{code}-M-EV-001")
     return {"kind": kind, "title": title, "methodology_code": mcode, "methodology_version": "1.0",
-            "project_class": project_class, "location": f"{code} 示范区", "start_date": "2025-03-01",
+            "project_class": project_class, "location": demo_location(code), "start_date": "2025-03-01",
             "expected_annual_reduction_tco2e": "1250.5", "other_schemes": []}
+
+
+# A county of each jurisdiction (GB/T 2260), where its demo projects stand
+DEMO_DIVISIONS = {"SH": "310114", "BJ": "110108", "JX": "330402", "ORD": "150602", "SD": "370102"}
+
+
+def demo_location(code: str, address: str = "示范区 1 号") -> dict[str, Any]:
+    """A demo project's location: the jurisdiction's demo county, else its own division, else its area's."""
+    profile = all_profiles()[code]
+    division = DEMO_DIVISIONS.get(code) or profile.division or next(iter(profile.registration.area), "110000")
+    return {"division": division, "address": address}
 
 
 def commitments(code: str) -> dict[str, Any]:

@@ -94,4 +94,4 @@ def build(profile: Profile) -> ProcedureSpec:
     arrows = tuple(a if a.while_suspended else replace(a, rules=(*a.rules, rules.project_not_suspended))
                    for a in arrows)
     return ProcedureSpec(NAME, "open", states, arrows, application=APPLICATION,
-                         opening_rules=(rules.project_issuable,), opening=(LinkSubject(),))
+                         opening_rules=(rules.project_issuable, rules.location_in_area), opening=(LinkSubject(),))

@@ -261,6 +261,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "当前阶段不能上传材料",
         "Documents cannot be added at this stage",
     ),
+    "reason.location_unlisted": (
+        "请从行政区划列表中选择实施地点（须在{area_zh}行政区域内）{basis_zh}",
+        "Choose the location from the list of administrative divisions (it must lie in {area_en}){basis_en}",
+    ),
+    "reason.location_outside_area": (
+        "实施地点{where_zh}不在{area_zh}行政区域内，减排量应全部产生在本辖区{basis_zh}",
+        "The location, {where_en}, is outside {area_en}: all reductions must arise within it{basis_en}",
+    ),
+    "reason.not_running_yet": (
+        "项目/场景须正式运行后方可申请：开始日期 {start} 晚于申请日 {today}{basis_zh}",
+        "Apply only once the project or scenario is running: it starts {start}, after today ({today}){basis_en}",
+    ),
+    "reason.higher_standard_applies": (
+        "方法学 {code} {version}（{tier_zh}）的适用范围“{scope}”已有更高级别的 {higher_code} {higher_version}"
+        "（{higher_tier_zh}），应优先采用{basis_zh}",
+        "{higher_code} {higher_version} ({higher_tier_en}) covers the scope “{scope}” of {code} {version} "
+        "({tier_en}): the higher standard is adopted first{basis_en}",
+    ),
+    "reason.prohibited_national_ets": (
+        "纳入国家碳排放权交易市场配额管理的项目（{reference}）不得申请开发碳普惠减排量{basis_zh}",
+        "A project under the national ETS's allowance management ({reference}) may not be developed for "
+        "carbon-inclusion reductions{basis_en}",
+    ),
     "reason.first_filing_not_here": (
         "本辖区项目须先登记，不随首次减排量备案一并备案",
         "Projects register first here; a project is not filed with its first reduction filing",
@@ -523,6 +546,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "scheme.name": ("碳普惠", "Carbon inclusion"),
     "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
+    "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
     "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
     "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template
@@ -578,6 +602,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The check character of the unified social credit code is wrong (GB 32100-2015)",
     ),
     "form.dates_ordered": ("{what_zh}的结束日期早于开始日期", "{what_en}: the end date is before the start date"),
+    "form.division_unknown": (
+        "行政区划代码 {code} 不在 GB/T 2260 列表中，请从列表中选择",
+        "{code} is not a GB/T 2260 division on the list: choose one from it",
+    ),
     "form.one_subject": (
         "须且只须填写 project_id 或 new_project 之一",
         "Give exactly one of project_id or new_project",
@@ -811,6 +839,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "field.methodology_version": ("方法学版本", "Methodology version"),
     "field.project_class": ("项目类别", "Project class"),
     "field.location": ("实施地点", "Location"),
+    "field.division": ("行政区划（省/市/县）", "Administrative division (province / city / county)"),
+    "field.address": ("详细地址", "Street address"),
+    "choice.CN_ETS": ("全国碳排放权交易市场（配额管理）", "National ETS (allowance management)"),
     "field.start_date": ("开始日期", "Start date"),
     "field.end_date": ("结束日期", "End date"),
     "field.expected_annual_reduction_tco2e": ("预计年减排量（tCO2e）", "Expected annual reduction (tCO2e)"),
@@ -939,6 +970,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "profile_rule.first_issuance_with_registration": ("登记时可同时首次签发", "First issuance with registration"),
     "profile_rule.project_classes": ("项目类别", "Project classes"),
     "profile_rule.commitments": ("申请人承诺事项", "Applicant's commitments"),
+    "profile_rule.area": ("减排量产生区域（GB/T 2260）", "Area reductions must lie in (GB/T 2260)"),
+    "profile_rule.running_before_application": ("正式运行后方可申请", "Apply only once running"),
     "profile_rule.tiers": ("方法学层级", "Methodology tiers"),
     "profile_rule.public_comment": ("公开征求意见", "Public comment"),
     "profile_rule.comment_days": ("征求意见期（工作日）", "Comment period (working days)"),

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from states import divisions
 from states.messages import CATALOGUE, text
 
 PROFILE_DIR = Path(__file__).parent / "jurisdictions"
@@ -37,6 +38,10 @@ class RegistrationRules(_Strict):
     first_issuance_with_registration: bool = False
     project_classes: tuple[Literal[1, 2], ...] = ()
     commitments: tuple[str, ...] = ()
+    # GB/T 2260 codes the subject's location must lie in (Jiaxing art. 12); empty: the seed sets no area
+    area: tuple[str, ...] = ()
+    # Ordos art. 9: apply only after the project or scenario is running (its start date is not ahead)
+    running_before_application: bool = False
 
     @model_validator(mode="after")
     def _known(self) -> RegistrationRules:
@@ -45,6 +50,9 @@ class RegistrationRules(_Strict):
             raise ValueError(f"commitments without a catalogue entry: {unknown}")
         if self.publicity_days_max < self.publicity_days:
             raise ValueError("publicity_days_max < publicity_days")
+        unlisted = [c for c in self.area if divisions.get(c) is None]
+        if unlisted:
+            raise ValueError(f"area names divisions GB/T 2260 data does not list: {unlisted}")
         return self
 
 
@@ -132,7 +140,8 @@ class ReminderRules(_Strict):
 # The rules whose legal basis a profile names (`[basis]`): the article is cited in the reasons and
 # records of that jurisdiction only, never in another's.
 BASIS_KEYS = ("filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued", "standard_priority",
-              "verifier_independence", "false_materials", "anomalous_data")
+              "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
+              "prohibited_projects", "running_before_application", "disqualification")
 
 
 class Profile(_Strict):
@@ -140,6 +149,7 @@ class Profile(_Strict):
     name_zh: str
     name_en: str
     seed: str
+    division: str | None = Field(None, pattern=r"^[0-9]{6}$")  # the jurisdiction's own GB/T 2260 division
     registration: RegistrationRules
     methodology: MethodologyRules
     issuance: IssuanceRules

@@ -39,8 +39,11 @@ def build(profile: Profile) -> ProcedureSpec:
     if not reg.separate:
         raise LookupError(f"{profile.code} has no separate project registration")
     classes = bool(reg.project_classes)  # Beijing: class 1 registered, class 2 only disclosed
+    # Jiaxing art. 12 (area) and Ordos arts. 5 and 9 (standard priority at adoption, running first) ask
+    # nothing where the profile does not say so
     subject_rules = (rules.not_registered_elsewhere, rules.project_class_fits, rules.methodology_usable,
-                     rules.first_issuance_allowed)
+                     rules.first_issuance_allowed, rules.location_in_area, rules.subject_running,
+                     rules.highest_standard_adopted)
 
     states, arrows = stages.compose(
         stages.intake(edit_form=ApplicationEdit, submit_rules=(rules.commitments_given, *subject_rules),

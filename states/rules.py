@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil
 from typing import Any
 
-from states.messages import CATALOGUE, Reason, label, reason
+from states import divisions
+from states.messages import CATALOGUE, Reason, joined, label, reason
 from states.spec import RuleInput
 
 
@@ -19,14 +21,100 @@ def _app(inp: RuleInput) -> dict[str, Any]:
 # --- submission ---------------------------------------------------------------------------
 
 
+def _commitments_missing(required: tuple[str, ...], given: Mapping[str, Any]) -> list[Reason]:
+    out = []
+    for key in required:
+        if given.get(key) is not True:
+            zh, en = CATALOGUE[f"commitment.{key}"]
+            out.append(reason("commitment_missing", field=f"commitments.{key}", label_zh=zh, label_en=en))
+    return out
+
+
 def commitments_given(inp: RuleInput) -> list[Reason]:
     """Every commitment the profile requires is affirmed (Shanghai art. 14, Ordos art. 17, ...)."""
-    given = getattr(inp.form, "commitments", {}) or {}
-    missing = [c for c in inp.profile.registration.commitments if given.get(c) is not True]
+    return _commitments_missing(inp.profile.registration.commitments, getattr(inp.form, "commitments", {}) or {})
+
+
+# --- where and when the subject is ------------------------------------------------------------------
+
+
+def _subject(app: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The project described by an application, and the prefix of its fields: a registration describes it
+    itself; Jiaxing's first reduction filing in `new_project` (arts. 14–17)."""
+    if app.get("new_project") is not None:
+        return app["new_project"], "new_project."
+    return app, ""
+
+
+def _area_words(area: tuple[str, ...]) -> tuple[str, str]:
+    said = joined(divisions.names(code) for code in area)
+    return said.zh, said.en
+
+
+def location_in_area(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 12: 全部减排量应产生在嘉兴市行政区域内. Read as: the project or scenario that produces
+    them is located inside the area the profile states (GB/T 2260 codes; Jiaxing: 330400), judged on the
+    division chosen from the list — a division inside the area (a county of Jiaxing, or Jiaxing itself)
+    passes; one outside it, or one that spans more than the area (浙江省 as a whole), does not. A location
+    kept as free text from before divisions were chosen cannot be judged and is sent back to be chosen.
+    Profiles without an area (no other seed limits it) are not asked."""
+    area = inp.profile.registration.area
+    if not area:
+        return []
+    subject, prefix = _subject(_app(inp))
+    location = subject.get("location")
+    code = location.get("division") if isinstance(location, Mapping) else None
+    area_zh, area_en = _area_words(area)
+    cited = inp.profile.cite("reductions_in_area")
+    if not isinstance(code, str) or divisions.get(code) is None:
+        return [reason("location_unlisted", field=f"{prefix}location.division", area_zh=area_zh, area_en=area_en,
+                       **cited)]
+    if not divisions.within_any(code, area):
+        where_zh, where_en = divisions.names(code)
+        return [reason("location_outside_area", field=f"{prefix}location.division", where_zh=where_zh,
+                       where_en=where_en, area_zh=area_zh, area_en=area_en, **cited)]
+    return []
+
+
+def subject_running(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 9: 减排项目和减排场景申请主体应当在减排项目和减排场景正式运行后……提交申请. Read as: the
+    start date the application states (when it began operating) is not after the day it is submitted
+    (or resubmitted: a changed start date is judged again). Only where the profile says so."""
+    if not inp.profile.registration.running_before_application:
+        return []
+    subject, prefix = _subject(_app(inp))
+    raw = subject.get("start_date")
+    start = raw if isinstance(raw, date) else date.fromisoformat(raw) if isinstance(raw, str) and raw else None
+    if start is not None and start > inp.today:
+        return [reason("not_running_yet", field=f"{prefix}start_date", start=start.isoformat(),
+                       today=inp.today.isoformat(), **inp.profile.cite("running_before_application"))]
+    return []
+
+
+def highest_standard_adopted(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 5: 优先依据已经公布的碳普惠减排标准/方法学，按国家标准、地方标准/方法学、团体标准的次序确定采用
+    优先级. Read as an order of adoption, not a preference the applicant weighs: where a filed standard of a
+    higher tier covers the scope of the one the project cites (same scope, same kind), the project adopts
+    the higher one, and the application is refused — not accepted with a stated reason. A higher
+    standard that does not fit the project is one filed for another scope, and then nothing is refused.
+    Judged at submission and resubmission: a project already registered keeps the standard it adopted."""
+    priority = inp.profile.methodology.tier_priority
+    m = inp.facts.methodology()
+    if not priority or m is None or m.tier not in priority or not m.scope:
+        return []
+    higher = tuple(priority[: priority.index(m.tier)])
+    if not higher:
+        return []
+    tier = CATALOGUE.get(f"profile_word.{m.tier}", (m.tier, m.tier))
     out = []
-    for key in missing:
-        zh, en = CATALOGUE[f"commitment.{key}"]
-        out.append(reason("commitment_missing", field=f"commitments.{key}", label_zh=zh, label_en=en))
+    for h in inp.facts.covering_standards(m.scope, higher):
+        if h.kind != m.kind or (h.code, h.version) == (m.code, m.version):
+            continue
+        higher_tier = CATALOGUE.get(f"profile_word.{h.tier}", (h.tier or "-", h.tier or "-"))
+        out.append(reason("higher_standard_applies", field="methodology_code", code=m.code, version=m.version,
+                          tier_zh=tier[0], tier_en=tier[1], scope=m.scope, higher_code=h.code,
+                          higher_version=h.version, higher_tier_zh=higher_tier[0], higher_tier_en=higher_tier[1],
+                          **inp.profile.cite("standard_priority")))
     return out
 
 
@@ -263,8 +351,7 @@ def project_issuable(inp: RuleInput) -> list[Reason]:
     if app.get("new_project") is not None:  # Jiaxing: the first filing files the project too
         if inp.profile.registration.separate:
             return [reason("first_filing_not_here", field="new_project")]
-        return [reason("double_registration", field="new_project.other_schemes", scheme=o["scheme"],
-                       reference=o["reference"]) for o in app["new_project"].get("other_schemes") or []]
+        return first_filing_admissible(inp)
     p = inp.facts.project()
     if p is None or p.jurisdiction != inp.case.jurisdiction:
         return [reason("project_unknown", field="project_id", id=app.get("project_id"))]
@@ -278,6 +365,27 @@ def project_issuable(inp: RuleInput) -> list[Reason]:
     out.extend(reason("double_registration", field="project_id", scheme=s, reference="-") for s in p.other_schemes)
     if inp.facts.open_issuances(p.id, app["vintage"]):
         out.append(reason("vintage_taken", field="vintage", vintage=app["vintage"]))
+    return out
+
+
+def first_filing_admissible(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 13 (禁止项目): 符合下列条件之一的，不得申请开发碳普惠减排量 — (一) a statutory or policy
+    obligation to reduce GHG; (二) under the national ETS's allowance management; (三) not unique (art. 28:
+    in another reduction mechanism, counted twice); (四) not inclusive (art. 28: it helps small and
+    micro firms go low-carbon or widens the public's low-carbon life). Jiaxing registers no project apart
+    (arts. 14–17), so the first reduction filing carries them: the owner declares each of the four as the
+    profile lists them (`commitments`), and the schemes it names are checked — the national ETS
+    (`CN_ETS`) is a prohibited project under (二), any other scheme a double registration under (三)."""
+    app = _app(inp)
+    new = app.get("new_project") or {}
+    out = _commitments_missing(inp.profile.registration.commitments, app.get("commitments") or {})
+    for i, o in enumerate(new.get("other_schemes") or []):
+        if o["scheme"] == "CN_ETS":
+            out.append(reason("prohibited_national_ets", field=f"new_project.other_schemes.{i}",
+                              reference=o["reference"], **inp.profile.cite("prohibited_projects")))
+        else:
+            out.append(reason("double_registration", field=f"new_project.other_schemes.{i}", scheme=o["scheme"],
+                              reference=o["reference"]))
     return out
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from states import divisions
 from states.messages import CATALOGUE, Reason, reason
 
 
@@ -43,6 +44,8 @@ class FieldView:
     maximum: float | None = None
     max_length: int | None = None
     errors: list[Reason] = field(default_factory=list)
+    address: str = ""  # a location's street address (widget "location")
+    groups: list[tuple[tuple[str, str], list[tuple[str, tuple[str, str]]]]] = field(default_factory=list)
 
     @property
     def dom_id(self) -> str:
@@ -61,6 +64,9 @@ def _widget(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str,
     variants = _variants(prop)
     main = variants[0] if variants else {}
     if "$ref" in main:
+        target = defs.get(main["$ref"].rsplit("/", 1)[-1], {})
+        if set(target.get("properties", {})) == {"division", "address"}:
+            return "location", target  # chosen from the GB/T 2260 list, never typed
         return "json", main
     types = {v.get("type") for v in variants}
     if "enum" in main:
@@ -95,6 +101,25 @@ def _shown(value: Any, widget: str) -> str:
     return str(value)
 
 
+def division_groups() -> list[tuple[tuple[str, str], list[tuple[str, tuple[str, str]]]]]:
+    """The GB/T 2260 chooser: one group per city of the provinces the list details (the city itself, then
+    its counties), and the other provinces in one group; each option "name (code)" in each language."""
+    def option(d: divisions.Division) -> tuple[str, tuple[str, str]]:
+        zh, en = divisions.names(d.code)
+        return d.code, (f"{zh}（{d.code}）", f"{en} ({d.code})")
+
+    groups, bare = [], []
+    for province in divisions.children(None):
+        cities = divisions.children(province.code)
+        if not cities:
+            bare.append(option(province))
+            continue
+        groups.append((divisions.names(province.code), [option(province)]))
+        for city in cities:
+            groups.append((divisions.names(city.code), [option(city), *map(option, divisions.children(city.code))]))
+    return [*groups, (CATALOGUE["text.other_provinces"], bare)]
+
+
 def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
            reasons: list[Reason] | None = None) -> tuple[list[FieldView], list[Reason]]:
     """The fields to draw, with the values typed so far and each field's reasons; and the reasons that
@@ -109,6 +134,16 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
         choices = [(str(c), choice_label(str(c)) or (str(c), str(c))) for c in main.get("enum", [])]
         label = field_label(name, prop.get("title"))
         value = values.get(name, prop.get("default"))
+        if widget == "location":
+            # posted back as `<name>.division` / `<name>.address`; stored as {division, address}; a location
+            # kept as text from before shows that text as the address, to be placed in a division
+            loc = value if isinstance(value, dict) else {"address": value} if isinstance(value, str) else {}
+            out.append(FieldView(
+                name=name, label=label, widget=widget, required=name in required,
+                value=str(values.get(f"{name}.division", loc.get("division")) or ""),
+                address=str(values.get(f"{name}.address", loc.get("address")) or ""), groups=division_groups(),
+                errors=[r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]))
+            continue
         out.append(FieldView(
             name=name, label=label, widget=widget, required=name in required, value=_shown(value, widget),
             # schema descriptions are written for developers, in English: the page shows only the shape hint
@@ -143,6 +178,14 @@ def read_back(schema: dict[str, Any], posted: dict[str, str]) -> tuple[dict[str,
     for name, prop in schema.get("properties", {}).items():
         widget, main = _widget(name, prop, defs)
         raw = posted.get(name)
+        if widget == "location":
+            division = (posted.get(f"{name}.division") or "").strip()
+            address = (posted.get(f"{name}.address") or "").strip()
+            if division or address or name in required:
+                data[name] = {"division": division, "address": address or None}
+            elif _nullable(prop):
+                data[name] = None
+            continue
         if widget == "checkbox":
             data[name] = raw in ("on", "true", "1")
             continue

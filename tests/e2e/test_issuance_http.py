@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.demo import Driver, application, drive_to
+from services.demo import Driver, application, commitments, drive_to
 from services.orchestration.timers import run_due_timers
 from services.procedures.issuance import run_campaign
 from services.store.engine import Database
@@ -107,7 +107,7 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
                                                         test_clock, code: str) -> None:
     low = code.lower()
     if code == "JX":  # arts. 14–17: the first reduction filing files the project too
-        app = {"new_project": application("JX", title="嘉兴屋顶光伏"), "vintage": 2025}
+        app = {"new_project": application("JX", title="嘉兴屋顶光伏"), "vintage": 2025, **commitments("JX")}
         r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": app},
                         headers=h("jx_applicant"))
         assert r.status_code == 201, r.text
@@ -123,7 +123,7 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
     else:
         project = registered_project(db, driver, test_clock, code)
         r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": code,
-                                               "application": {"project_id": project, "vintage": 2025}},
+                                               "application": {"project_id": project, "vintage": 2025, **commitments("JX")}},
                         headers=h(f"{low}_applicant"))
         assert r.status_code == 201, r.text
         cid = r.json()["id"]
@@ -200,7 +200,7 @@ def test_overlap_verifier_conflict_and_period_rules(client: TestClient, db: Data
 
 def test_jiaxing_reductions_only_after_2020_09_22(client: TestClient) -> None:
     r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
-        "new_project": application("JX"), "vintage": 2020}}, headers=h("jx_applicant"))
+        "new_project": application("JX"), "vintage": 2020, **commitments("JX")}}, headers=h("jx_applicant"))
     cid = r.json()["id"]
     upload_sheet(client, "JX", cid)
     bad = act(client, "jx_applicant", cid, "submit_monitoring_report",
@@ -212,7 +212,7 @@ def test_suspension_holds_cases_and_resumption_returns_them(client: TestClient, 
                                                             test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "SD", "application": {
-        "project_id": project, "vintage": 2025}}, headers=h("sd_applicant")).json()["id"]
+        "project_id": project, "vintage": 2025, **commitments("JX")}}, headers=h("sd_applicant")).json()["id"]
     upload_sheet(client, "SD", cid)
     act(client, "sd_applicant", cid, "submit_monitoring_report", report(client, "SD"))
     r = client.post(f"/api/v1/projects/{project}/suspend", json={"reason": "跟踪评估发现数据异常"},
@@ -238,7 +238,7 @@ def test_beijing_class_2_never_issues_and_bad_amounts_are_refused(client: TestCl
     with db.read() as s:
         project = s.get(Case, cid).project_id
     r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "BJ", "application": {
-        "project_id": project, "vintage": 2025}}, headers=h("bj_applicant"))
+        "project_id": project, "vintage": 2025, **commitments("JX")}}, headers=h("bj_applicant"))
     assert {x["code"] for x in r.json()["error"]["reasons"]} >= {"class2_no_issuance", "project_not_registered"}
     for amount in (0, -5, 1.5, "abc"):
         r = client.post("/api/v1/cases", json={"procedure": "retirement", "jurisdiction": "BJ", "application": {
@@ -265,7 +265,7 @@ def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(clien
     from services.procedures import ledger
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
-        "new_project": application("JX"), "vintage": 2025}}, headers=h("jx_applicant")).json()["id"]
+        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}}, headers=h("jx_applicant")).json()["id"]
     to_issued(client, db, driver, test_clock, "JX", cid)
     retire_and_certify(client, "JX", 400)
     with db.write() as s:
@@ -299,7 +299,7 @@ def test_serial_ranges_move_exactly_and_foreign_ranges_are_refused(client: TestC
                                                                    test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "ORD", "application": {
-        "project_id": project, "vintage": 2025}}, headers=h("ord_applicant")).json()["id"]
+        "project_id": project, "vintage": 2025, **commitments("JX")}}, headers=h("ord_applicant")).json()["id"]
     to_issued(client, db, driver, test_clock, "ORD", cid)
     mine = client.get("/api/v1/ledger/accounts/mine", headers=h("ord_applicant")).json()["items"][0]
     serial = mine["blocks"][0]["serial"]

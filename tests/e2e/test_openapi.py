@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from services.api import create_app
-from services.demo import Driver, application
+from services.demo import Driver, application, commitments
 from services.queries.cases import CaseActionPublic, CasePublic
 from services.queries.queues import TaskPage
 from services.queries.registry import CertificatePublic, IssuanceList, MethodologyDetail, ProjectList
@@ -147,7 +147,7 @@ def conforms(spec: dict[str, Any], method: str, path: str, body: Any, model: typ
 
 def _to_expert_review(client: TestClient) -> int:
     """A Jiaxing issuance case: its monitoring report commissioned the verifier; now before the panel."""
-    app = {"new_project": application("JX", title="嘉兴屋顶光伏"), "vintage": 2025}
+    app = {"new_project": application("JX", title="嘉兴屋顶光伏"), "vintage": 2025, **commitments("JX")}
     r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": app},
                     headers=h("jx_applicant"))
     assert r.status_code == 201, r.text

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from services.demo import commitments
 from services.orchestration.dispatch import Channels, drain
 from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
@@ -33,7 +34,7 @@ def evaluate(client: TestClient, code: str, project: int, finding: dict | None =
 
 def open_issuance(client: TestClient, code: str, project: int) -> int:
     r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": code, "application": {
-        "project_id": project, "vintage": 2025}}, headers=h(f"{code.lower()}_applicant"))
+        "project_id": project, "vintage": 2025, **commitments("JX")}}, headers=h(f"{code.lower()}_applicant"))
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -78,7 +79,7 @@ def test_a_missed_deadline_revokes_or_keeps_suspended(client: TestClient, db: Da
     if code == "JX":
         cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
             "new_project": __import__("services.demo", fromlist=["application"]).application("JX"),
-            "vintage": 2025}}, headers=h("jx_applicant")).json()["id"]
+            "vintage": 2025, **commitments("JX")}}, headers=h("jx_applicant")).json()["id"]
         to_issued(client, db, driver, test_clock, "JX", cid)
         with db.read() as s:
             project = s.get(Case, cid).project_id
@@ -103,7 +104,7 @@ def test_jiaxing_false_materials_claw_back_and_disqualify(client: TestClient, db
     from services.demo import application
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
-        "new_project": application("JX"), "vintage": 2025}}, headers=h("jx_applicant")).json()["id"]
+        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}}, headers=h("jx_applicant")).json()["id"]
     to_issued(client, db, driver, test_clock, "JX", cid)
     with db.read() as s:
         project = s.get(Case, cid).project_id

@@ -13,7 +13,7 @@ from services.store.tables import Case, Notification, Organisation, User
 from states.profiles import all_profiles
 
 NEW = {"kind": "project", "title": "厂房屋顶光伏二期", "methodology_code": "SH-M-PV-001", "methodology_version": "1.0",
-       "location": "上海市嘉定区", "start_date": "2025-06-01", "expected_annual_reduction_tco2e": "820.5",
+       "location.division": "310114", "location.address": "嘉定工业区 8 号", "start_date": "2025-06-01", "expected_annual_reduction_tco2e": "820.5",
        "other_schemes": "[]"}
 
 
@@ -80,9 +80,11 @@ def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Dat
     bad = {**NEW, "title": "", "start_date": "2025-06-01", "end_date": "2024-01-01"}
     r = b.post_form("/applicant/new", "/applicant/new", {"procedure": "project_registration", **bad})
     assert r.status_code == 422
-    assert 'id="new-f-title-err"' in r.text and 'value="上海市嘉定区"' in r.text and 'value="820.5"' in r.text
+    # the division stays chosen in the GB/T 2260 list, the address typed
+    assert 'id="new-f-title-err"' in r.text and 'value="310114" selected' in r.text and 'value="820.5"' in r.text
+    assert 'value="嘉定工业区 8 号"' in r.text
     with db.read() as s:
-        assert s.exec(select(Case).where(Case.application["location"].as_string() == "上海市嘉定区")).first() is None
+        assert s.exec(select(Case).where(Case.application["title"].as_string() == "")).first() is None
 
 
 def test_methodology_filing_draws_its_own_form(signed_in) -> None:
@@ -102,14 +104,14 @@ def test_saving_a_draft_changes_only_what_was_changed(signed_in, db: Database, d
     page = f"/applicant/cases/{cid}"
     text = b.get(page).text
     assert 'value="旧名称"' in text  # the edit form starts from the application
-    posted = {"title": "新名称", "location": "SH 示范区", "methodology_code": "SH-M-PV-001",
+    posted = {"title": "新名称", "location.division": "310115", "location.address": "示范区 1 号", "methodology_code": "SH-M-PV-001",
               "methodology_version": "1.0", "start_date": "2025-03-01", "expected_annual_reduction_tco2e": "1250.5",
               "other_schemes": "[]", "description": "", "project_class": ""}
     r = b.post_form(page, f"{page}/edit", posted)
     assert r.status_code == 303 and r.headers["location"] == f"{page}?ok=saved"
     with db.read() as s:
         app = s.get(Case, cid).application
-        assert app["title"] == "新名称" and app["location"] == "SH 示范区" and app["expected_annual_reduction_tco2e"]
+        assert app["title"] == "新名称" and app["location"] == {"division": "310115", "address": "示范区 1 号"} and app["expected_annual_reduction_tco2e"]
 
 
 def test_submitting_needs_every_commitment(signed_in, db: Database, driver: Driver) -> None:
@@ -141,14 +143,15 @@ def test_answering_a_supplement_request_with_a_change(signed_in, db: Database, d
     page = f"/applicant/cases/{cid}"
     text = b.get(page).text
     assert "补充项目地址的详细门牌号" in text and 'name="response"' in text and "待我办理" in text
-    r = b.post_form(page, f"{page}/resubmit", {"response": "", "location": "上海市浦东新区张江路 1 号"})
-    assert r.status_code == 422 and 'id="rs-f-response-err"' in r.text and 'value="上海市浦东新区张江路 1 号"' in r.text
-    r = b.post_form(page, f"{page}/resubmit", {"response": "已补充详细地址", "location": "上海市浦东新区张江路 1 号",
+    where = {"location.division": "310115", "location.address": "张江路 1 号"}
+    r = b.post_form(page, f"{page}/resubmit", {"response": "", **where})
+    assert r.status_code == 422 and 'id="rs-f-response-err"' in r.text and 'value="张江路 1 号"' in r.text
+    r = b.post_form(page, f"{page}/resubmit", {"response": "已补充详细地址", **where,
                                                "title": application("SH")["title"]})
     assert r.status_code == 303 and r.headers["location"] == f"{page}?ok=resubmitted"
     with db.read() as s:
         case = s.get(Case, cid)
-        assert case.state == "submitted" and case.application["location"] == "上海市浦东新区张江路 1 号"
+        assert case.state == "submitted" and case.application["location"] == {"division": "310115", "address": "张江路 1 号"}
 
 
 def test_notices_are_listed_and_marked_read(signed_in, db: Database, driver: Driver) -> None:

@@ -226,7 +226,7 @@ def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[st
     """Only what the person changed: the edit form's fields start from the application, and an
     untouched field must not be sent (an empty optional field would otherwise clear it)."""
     data, problems = read_back(schema, posted)
-    return {k: v for k, v in data.items() if k in posted and v != application.get(k)
+    return {k: v for k, v in data.items() if (k in posted or f"{k}.division" in posted) and v != application.get(k)
             and not (v is None and application.get(k) in (None, "", []))}, problems
 
 
