@@ -1012,6 +1012,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No Prefect API is configured (PREFECT_API_URL)",
     ),
     "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
+    # --- Beijing revenue-use audits on demand (编制说明 4(二), 5 第五章) ---
+    "reason.revenue_audit_not_here": (
+        "{jurisdiction_zh}未实行收益使用审计", "{jurisdiction_en} has no revenue-use audits",
+    ),
+    "reason.revenue_audit_class_1_only": (
+        "仅已登记的一类项目编制收益使用审计报告（北京编制说明 4(二)）",
+        "Only registered class-1 projects file revenue-use audits (Beijing note 4(2))",
+    ),
+    "reason.revenue_audit_year_open": (
+        "{year}年度尚未结束，项目开发方只能提交已结束年度的审计报告",
+        "The year {year} has not ended: a developer files the audit of an ended year",
+    ),
+    "reason.revenue_audit_year_future": ("{year}年度尚未开始", "The year {year} has not begun"),
+    "reason.revenue_audit_exists": (
+        "{year}年度收益使用审计已有案件 #{case}", "The {year} revenue-use audit is already case #{case}",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -87,6 +87,7 @@ class RevenueAuditRules(_Strict):
     enabled: bool = False
     due: str = Field(pattern=r"^\d{2}-\d{2}$")
     min_share: Decimal = Field(gt=0, le=1)
+    request_days: int = Field(default=20, ge=1)  # working days an audit asked for (or filed late) is given
 
 
 class PublicityRules(_Strict):
