@@ -56,11 +56,15 @@ class MethodologyRules(_Strict):
     publicity_days: int = Field(ge=1)
     grace_days: int = Field(ge=0)
     tier_priority: tuple[str, ...] = ()  # highest first (Ordos art. 5)
+    # the tiers whose reductions may be retired for the local ETS's allowance compliance (Shanghai art. 17)
+    compliance_tiers: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _priority_known(self) -> MethodologyRules:
         if set(self.tier_priority) - set(self.tiers):
             raise ValueError("tier_priority names tiers the profile does not have")
+        if set(self.compliance_tiers) - set(self.tiers):
+            raise ValueError("compliance_tiers names tiers the profile does not have")
         return self
 
 
@@ -132,8 +136,8 @@ class ReminderRules(_Strict):
 
 # The rules whose legal basis a profile names (`[basis]`): the article is cited in the reasons and
 # records of that jurisdiction only, never in another's.
-BASIS_KEYS = ("filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued", "standard_priority",
-              "verifier_independence", "false_materials", "anomalous_data")
+BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
+              "standard_priority", "verifier_independence", "false_materials", "anomalous_data")
 
 
 class Profile(_Strict):
