@@ -58,6 +58,8 @@ class MethodologyRules(_Strict):
     tier_priority: tuple[str, ...] = ()  # highest first (Ordos art. 5)
     # the tiers whose reductions may be retired for the local ETS's allowance compliance (Shanghai art. 17)
     compliance_tiers: tuple[str, ...] = ()
+    # a key parameter's source may be this old before it is marked for update (Jiaxing art. 11; None: never)
+    parameter_max_age_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _priority_known(self) -> MethodologyRules:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlmodel import Session, col, select
 
+from services.engine.calendar import local_date
+from services.engine.clock import clock
 from services.procedures import documents
 from services.procedures.issuance import certificate_data, certificate_log
 from services.queries.cases import (
@@ -36,6 +38,8 @@ from services.store.tables import (
     Verifier,
 )
 from states.messages import label
+from states.parameters import stale_parameters
+from states.profiles import get_profile
 
 # --- notices and consultations ---------------------------------------------------------------------
 
@@ -178,6 +182,8 @@ class MethodologyDetail(MethodologyPublic):
                                                          "(Jiaxing art. 11)")
     documents: list[DocumentPublic] = Field(description="The published documents")
     history: list[FilingStep]
+    stale_parameters: list[str] = Field(default_factory=list, description="Parameters whose source is older than "
+                                        "the profile allows (Jiaxing art. 11: to be confirmed or updated)")
 
 
 def published_version(session: Session, version_id: int) -> MethodologyVersion:
@@ -202,7 +208,10 @@ def methodology(session: Session, version_id: int) -> MethodologyDetail:
                                   label=Bilingual(zh=by["zh"].format(version=m.superseded_by),
                                                   en=by["en"].format(version=m.superseded_by)),
                                   to_state="superseded"))
-    return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters,
+    profile = get_profile(m.jurisdiction)
+    stale = stale_parameters(m.parameters, local_date(clock.now()),
+                             profile.methodology.parameter_max_age_days if profile else None)
+    return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters, stale_parameters=stale,
                              documents=[document_view(d) for d in documents.public_of_version(session, m.id)],
                              history=history)
 
