@@ -71,7 +71,9 @@ class HoldReason(Form):
     reason: Reasoning
 
 
-RetirementPurpose = Literal["large_event", "own_operations", "voluntary", "ecological_compensation"]
+# `ets_compliance`: 配额履约清缴 in the jurisdiction's own ETS (Shanghai art. 17: class-I reductions only;
+# `rules.compliance_use_allowed` refuses it wherever the profile names no methodology tier for it)
+RetirementPurpose = Literal["large_event", "own_operations", "voluntary", "ecological_compensation", "ets_compliance"]
 
 
 class RetirementRequest(Form):

@@ -96,6 +96,15 @@ class Feedback(Form):
 Yuan = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 13, decimal_places=2), Unsigned]
 
 
+class RevenueAuditRequest(Form):
+    """Open a year's revenue-use audit on demand (Beijing 编制说明 4(二)): the developer for an ended year,
+    or an officer asking for one (`due_days`: the working days given; the profile's when left out)."""
+
+    year: int = Field(ge=2000, le=2100)
+    due_days: int | None = Field(None, ge=1, le=120)
+    note: Comment = ""
+
+
 class RevenueAuditReport(Form):
     """Beijing 编制说明 4(二): the audit of how the proceeds from selling reductions were used."""
 

@@ -643,6 +643,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "purpose.own_operations": ("生产经营活动碳中和", "Carbon neutrality of own operations"),
     "purpose.voluntary": ("自愿注销", "Voluntary retirement"),
     "purpose.ecological_compensation": ("生态环境损害替代性修复", "Substitute restoration of ecological damage"),
+    "purpose.ets_compliance": ("碳市场配额履约清缴", "Allowance compliance in the local ETS"),
     # ·· holidays of the provisional calendar (years the State Council has not yet published)
     "holiday.new_year": ("元旦", "New Year's Day"),
     "holiday.spring_festival": ("春节", "Spring Festival"),
@@ -1045,6 +1046,36 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No Prefect API is configured (PREFECT_API_URL)",
     ),
     "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
+    # --- Shanghai art. 17: uses of reductions by methodology class ---
+    "reason.compliance_not_here": (
+        "{jurisdiction_zh}的碳普惠减排量不能用于碳市场配额履约清缴",
+        "{jurisdiction_en}'s reductions may not be used for ETS allowance compliance",
+    ),
+    "reason.compliance_needs_project": (
+        "用于配额履约清缴须指明项目（仅{tiers_zh}方法学签发的减排量可用）{basis_zh}",
+        "Retiring for allowance compliance names the project (only {tiers_en} reductions qualify){basis_en}",
+    ),
+    "reason.compliance_tier": (
+        "该项目依据{tier_zh}方法学签发，不能用于配额履约清缴（仅{tiers_zh}）{basis_zh}",
+        "The project's reductions were issued under a {tier_en} methodology: not for allowance compliance "
+        "(only {tiers_en}){basis_en}",
+    ),
+    # --- Beijing revenue-use audits on demand (编制说明 4(二), 5 第五章) ---
+    "reason.revenue_audit_not_here": (
+        "{jurisdiction_zh}未实行收益使用审计", "{jurisdiction_en} has no revenue-use audits",
+    ),
+    "reason.revenue_audit_class_1_only": (
+        "仅已登记的一类项目编制收益使用审计报告（北京编制说明 4(二)）",
+        "Only registered class-1 projects file revenue-use audits (Beijing note 4(2))",
+    ),
+    "reason.revenue_audit_year_open": (
+        "{year}年度尚未结束，项目开发方只能提交已结束年度的审计报告",
+        "The year {year} has not ended: a developer files the audit of an ended year",
+    ),
+    "reason.revenue_audit_year_future": ("{year}年度尚未开始", "The year {year} has not begun"),
+    "reason.revenue_audit_exists": (
+        "{year}年度收益使用审计已有案件 #{case}", "The {year} revenue-use audit is already case #{case}",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -64,11 +64,17 @@ class MethodologyRules(_Strict):
     publicity_days: int = Field(ge=1)
     grace_days: int = Field(ge=0)
     tier_priority: tuple[str, ...] = ()  # highest first (Ordos art. 5)
+    # the tiers whose reductions may be retired for the local ETS's allowance compliance (Shanghai art. 17)
+    compliance_tiers: tuple[str, ...] = ()
+    # a key parameter's source may be this old before it is marked for update (Jiaxing art. 11; None: never)
+    parameter_max_age_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _priority_known(self) -> MethodologyRules:
         if set(self.tier_priority) - set(self.tiers):
             raise ValueError("tier_priority names tiers the profile does not have")
+        if set(self.compliance_tiers) - set(self.tiers):
+            raise ValueError("compliance_tiers names tiers the profile does not have")
         return self
 
 
@@ -95,6 +101,7 @@ class RevenueAuditRules(_Strict):
     enabled: bool = False
     due: str = Field(pattern=r"^\d{2}-\d{2}$")
     min_share: Decimal = Field(gt=0, le=1)
+    request_days: int = Field(default=20, ge=1)  # working days an audit asked for (or filed late) is given
 
 
 class PublicityRules(_Strict):
@@ -139,8 +146,8 @@ class ReminderRules(_Strict):
 
 # The rules whose legal basis a profile names (`[basis]`): the article is cited in the reasons and
 # records of that jurisdiction only, never in another's.
-BASIS_KEYS = ("filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued", "standard_priority",
-              "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
+BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
+              "standard_priority", "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
               "prohibited_projects", "running_before_application", "disqualification")
 
 

@@ -1,8 +1,8 @@
 """retirement 注销 — requested ─approve→ retired (serials retired for good, certificate) | ─reject→ rejected.
 
 Seeds: Shanghai arts. 17–20 (uses, incl. ecological-damage compensation on a court or procuratorate
-document); Jiaxing art. 21 (注销后的减排量不可重复使用); Ordos art. 23 (运营管理机构经审核后予以注销，
-并出示注销证明).
+document; art. 17: only class-I reductions for the Shanghai ETS's allowance compliance); Jiaxing art. 21
+(注销后的减排量不可重复使用); Ordos art. 23 (运营管理机构经审核后予以注销，并出示注销证明).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def build(profile: Profile) -> ProcedureSpec:
         StateSpec("withdrawn", "stop", terminal=True),
     )
     arrows = (
-        TransitionSpec("approve", ("requested",), "retired", ("operator",), Note, rules=(rules.enough_held,)),
+        TransitionSpec("approve", ("requested",), "retired", ("operator",), Note,
+                       rules=(rules.enough_held, rules.compliance_use_allowed)),
         TransitionSpec("reject", ("requested",), "rejected", ("operator",), Rejection),
         TransitionSpec("withdraw", ("requested",), "withdrawn", ("applicant",), Withdrawal, owner_only=True),
     )
     return ProcedureSpec(NAME, "requested", states, arrows, application=APPLICATION,
-                         opening_rules=(rules.enough_held,), opening=(RecordHolder(),))
+                         opening_rules=(rules.enough_held, rules.compliance_use_allowed), opening=(RecordHolder(),))

@@ -480,6 +480,36 @@ def enough_held(inp: RuleInput) -> list[Reason]:
     return []
 
 
+def _tier_words(tiers: tuple[str, ...]) -> tuple[str, str]:
+    said = joined((label(f"profile_word.{t}")["zh"], label(f"profile_word.{t}")["en"]) for t in tiers)
+    return said.zh, said.en
+
+
+def compliance_use_allowed(inp: RuleInput) -> list[Reason]:
+    """Shanghai art. 17: reductions issued under a class-I methodology may be used for the Shanghai ETS's
+    allowance compliance (配额履约清缴); class-II ones for every other use but not this. Our reading: the
+    retirement names the project whose units it retires (a retirement across projects could take class-II
+    units), and that project's methodology tier is one the profile lists; where a profile lists none, the
+    purpose does not exist there (no other seed gives its reductions an ETS use)."""
+    app = _app(inp)
+    if app.get("purpose") != "ets_compliance":
+        return []
+    allowed = tuple(inp.profile.methodology.compliance_tiers)
+    if not allowed:
+        return [reason("compliance_not_here", field="purpose", jurisdiction_zh=inp.profile.name_zh,
+                       jurisdiction_en=inp.profile.name_en)]
+    zh, en = _tier_words(allowed)
+    cited = inp.profile.cite("compliance_use")
+    if not app.get("project_id"):
+        return [reason("compliance_needs_project", field="project_id", tiers_zh=zh, tiers_en=en, **cited)]
+    tier = inp.facts.project_tier(int(app["project_id"]))
+    if tier not in allowed:
+        word = label(f"profile_word.{tier}") if tier else {"zh": "-", "en": "-"}
+        return [reason("compliance_tier", field="purpose", tier_zh=word["zh"], tier_en=word["en"], tiers_zh=zh,
+                       tiers_en=en, **cited)]
+    return []
+
+
 # --- supervision --------------------------------------------------------------------------------
 
 

@@ -90,6 +90,8 @@ class Facts(Protocol):
 
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int: ...
 
+    def project_tier(self, project_id: int) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class ProjectFacts:

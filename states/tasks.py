@@ -89,6 +89,19 @@ class LatestNoticeDays:
 
 
 @dataclass(frozen=True)
+class RequestedDays:
+    """Working days from today where the application asks for them (`application[field]`: an officer's
+    request, or a report filed late on the owner's own motion), else `otherwise`."""
+
+    field: str
+    otherwise: Due
+
+    def __call__(self, inp: DueInput) -> DueDate | None:
+        days = inp.application.get(self.field)
+        return _counted(inp, int(days)) if days else self.otherwise(inp)
+
+
+@dataclass(frozen=True)
 class FirstOf:
     """The first of these that sets a deadline."""
 

@@ -138,6 +138,12 @@ class CaseFacts:
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
         return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 
+    def project_tier(self, project_id: int) -> str | None:
+        """The tier of the methodology a project of this jurisdiction was registered under (Shanghai art. 17)."""
+        return self.session.exec(select(MethodologyVersion.tier).join(
+            Project, Project.methodology_version_id == MethodologyVersion.id).where(
+            Project.id == project_id, Project.jurisdiction == self.case.jurisdiction)).first()
+
     def comments(self) -> CommentFacts:
         def load() -> CommentFacts:
             rows = [(pk(c), c.answer) for c in self.session.exec(select(Comment).where(

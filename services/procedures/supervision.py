@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from forms.supervision import Feedback, Substantiation
 from services.engine.actors import SYSTEM_ACTOR, Actor
-from services.engine.calendar import end_of_day_utc
+from services.engine.calendar import end_of_day_utc, local_date
 from services.engine.clock import clock
 from services.engine.context import Ctx
 from services.engine.errors import Forbidden, Invalid, NotFound
@@ -26,7 +26,7 @@ from services.procedures import ledger
 from services.store.engine import Database
 from services.store.records import CaseRecord
 from services.store.tables import Case, Evaluation, Notice, Organisation, Project
-from states import rectification
+from states import rectification, revenue_audit
 from states.effects import (
     RecordAudit,
     RecordFeedback,
@@ -215,6 +215,52 @@ def rectify_revenue(ctx: Ctx, effect: RectifyRevenue) -> None:
                                   findings=[{"severity": "high", "category": "revenue_use", "needs_action": True,
                                              "description": description}], actor=ctx.actor)
         ctx.extra["rectification_case_id"] = case.id
+
+
+def request_revenue_audit(db: Database, project_id: int, actor: Actor, year: int, due_days: int | None = None,
+                          note: str = "", idempotency_key: str | None = None) -> dict[str, Any]:
+    """A year's revenue-use audit opened on demand (Beijing 编制说明 4(二)): by the project's developer
+    whenever a year's audit is due, or at an officer's request, in any month and whether or not the
+    scheduler runs; the rules are `states.revenue_audit.on_demand_reasons`."""
+    def command(session: Session) -> tuple[int, dict[str, Any]]:
+        project = session.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
+        if project is None:
+            raise NotFound.of("project")
+        profile = get_profile(project.jurisdiction)
+        assert profile is not None
+        if any(actor.holds(r, project.jurisdiction) for r in revenue_audit.OFFICERS):
+            requester, role = "officer", next(r for r in revenue_audit.OFFICERS if actor.holds(r, project.jurisdiction))
+        elif actor.holds("applicant", project.jurisdiction) and actor.org_id == project.owner_org_id:
+            requester, role = "owner", "applicant"
+        else:
+            raise Forbidden([role_required("applicant", *revenue_audit.OFFICERS)])
+        today = local_date(clock.now())
+        existing = session.exec(select(Case.id).where(Case.procedure == "revenue_audit", Case.project_id == project_id,
+                                                      Case.vintage == year)).first()
+        refused = revenue_audit.on_demand_reasons(profile, requester=requester, year=year, today=today,
+                                                  project_class=project.project_class, project_status=project.status,
+                                                  existing_case=existing)
+        if refused:
+            raise Invalid(refused)
+        days = revenue_audit.on_demand_days(profile, requester=requester, year=year, today=today, asked_days=due_days)
+        application: dict[str, Any] = {"title": text("title.revenue_audit", project=project.title, year=year).zh,
+                                       "on_demand": requester}
+        if days is not None:
+            application["due_days"] = days
+        if note:
+            application["request_note"] = note
+        case, _ = open_case(session, procedure("revenue_audit", project.jurisdiction),
+                            jurisdiction=project.jurisdiction, actor=actor, role=role,
+                            applicant_org_id=project.owner_org_id, project_id=project_id, vintage=year,
+                            application=application, subject_kind=project.kind,
+                            payload={"year": year, "on_demand": requester, "due_days": days})
+        # the developer hears of it as of any audit: entering `open` notifies the applicant (its task is due
+        # on the date worked out from `due_days`, and the sweep reminds it)
+        return 201, {"id": case.id, "project_id": project_id, "year": year, "requested_by": requester,
+                     "due_days": days}
+
+    request = {"revenue_audit": project_id, "year": year, "due_days": due_days, "note": note}
+    return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 
 def open_revenue_audits(db: Database, jurisdiction: str, year: int) -> dict[str, int]:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlmodel import Session, col, select
 
+from services.engine.calendar import local_date
+from services.engine.clock import clock
 from services.procedures import documents
 from services.procedures.issuance import certificate_data, certificate_log
 from services.queries.cases import (
@@ -32,10 +34,13 @@ from services.store.tables import (
     Notice,
     Organisation,
     Project,
+    SerialBlock,
     Verifier,
     pk,
 )
 from states.messages import label
+from states.parameters import stale_parameters
+from states.profiles import get_profile
 
 # --- notices and consultations ---------------------------------------------------------------------
 
@@ -178,6 +183,8 @@ class MethodologyDetail(MethodologyPublic):
                                                          "(Jiaxing art. 11)")
     documents: list[DocumentPublic] = Field(description="The published documents")
     history: list[FilingStep]
+    stale_parameters: list[str] = Field(default_factory=list, description="Parameters whose source is older than "
+                                        "the profile allows (Jiaxing art. 11: to be confirmed or updated)")
 
 
 def published_version(session: Session, version_id: int) -> MethodologyVersion:
@@ -202,7 +209,10 @@ def methodology(session: Session, version_id: int) -> MethodologyDetail:
                                   label=Bilingual(zh=by["zh"].format(version=m.superseded_by),
                                                   en=by["en"].format(version=m.superseded_by)),
                                   to_state="superseded"))
-    return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters,
+    profile = get_profile(m.jurisdiction)
+    stale = stale_parameters(m.parameters, local_date(clock.now()),
+                             profile.methodology.parameter_max_age_days if profile else None)
+    return MethodologyDetail(**version_fields(m), summary=m.summary, parameters=m.parameters, stale_parameters=stale,
                              documents=[document_view(d) for d in documents.public_of_version(session, pk(m))],
                              history=history)
 
@@ -358,6 +368,8 @@ class IssuanceRow(Public):
     amount_tco2e: int
     serials: str = Field(description="The serial blocks issued, separated by spaces")
     issued_at: Instant
+    methodology_tier: str | None = Field(None, description="The class of the methodology the units were issued "
+                                         "under (Shanghai art. 17: class I may be used for ETS compliance)")
 
 
 class IssuanceList(Items[IssuanceRow]):
@@ -366,8 +378,9 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = select(LedgerEntry, Case, Project).join(Case, col(Case.id) == col(LedgerEntry.case_id)).join(
-        Project, col(Project.id) == col(Case.project_id)).where(LedgerEntry.kind == "issue")
+    q = select(LedgerEntry, Case, Project, MethodologyVersion.tier).join(Case, Case.id == LedgerEntry.case_id).join(
+        Project, Project.id == Case.project_id).outerjoin(
+        MethodologyVersion, MethodologyVersion.id == Project.methodology_version_id).where(LedgerEntry.kind == "issue")
     if jurisdiction:
         q = q.where(LedgerEntry.jurisdiction == jurisdiction)
     if project_id:
@@ -377,8 +390,8 @@ def issuances(session: Session, *, jurisdiction: str | None = None, project_id: 
     return IssuanceList(items=[
         IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
-                    issued_at=e.at)
-        for e, c, p in session.exec(q.order_by(col(LedgerEntry.id)).limit(5000))])
+                    issued_at=e.at, methodology_tier=tier)
+        for e, c, p, tier in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
 
 
 class RetirementRow(Public):
@@ -432,6 +445,20 @@ class CertificatePublic(Public):
     pdf: str = Field(description="The certificate as a PDF")
     log: LogProof | None = Field(description="Its inclusion proof; null until the log has taken the entry")
     log_note: Bilingual | None = Field(description="Why there is no proof yet")
+    methodology_tiers: list[str] = Field(default_factory=list, description="The classes of the methodologies the "
+                                         "retired units were issued under (Shanghai art. 17)")
+
+
+def _retired_tiers(session: Session, cert: Certificate, serials: list[str]) -> list[str]:
+    """The methodology classes of the projects whose serials the certificate retired."""
+    codes = {s.split("-")[2] for s in serials if s.count("-") >= 4}
+    if not codes:
+        return []
+    rows = session.exec(select(MethodologyVersion.tier).join(
+        Project, Project.methodology_version_id == MethodologyVersion.id).join(
+        SerialBlock, SerialBlock.project_id == Project.id).where(
+        SerialBlock.jurisdiction == cert.jurisdiction, col(SerialBlock.project_code).in_(codes)).distinct())
+    return sorted(t for t in rows if t)
 
 
 def certificate_row(session: Session, number: str) -> Certificate:
@@ -449,7 +476,8 @@ def certificate(session: Session, number: str) -> CertificatePublic:
                              amount_tco2e=cert.amount, purpose=cert.purpose, serials=data.serials,
                              retired_on=data.retired_on, fingerprint=cert.fingerprint,
                              pdf=f"/api/v1/public/certificates/{number}?format=pdf", log=logged["log"],
-                             log_note=logged["log_note"])
+                             log_note=logged["log_note"],
+                             methodology_tiers=_retired_tiers(session, cert, data.serials))
 
 
 # --- what the public's and the registry's commands answer ----------------------------------------------

@@ -9,8 +9,8 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
-from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, not_found
-from services.store.tables import Evaluation, Project, pk
+from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
+from services.store.tables import Case, Evaluation, Project, Task, pk
 
 STAFF = ("case_officer", "operator", "approver", "admin")
 
@@ -47,6 +47,16 @@ class EvaluationRecorded(Public):
     rectification_case_id: int | None = Field(description="Opened when a finding needs action")
 
 
+class RevenueAuditOpened(Public):
+    """A revenue-use audit opened on demand (Beijing 编制说明 4(二))."""
+
+    id: int = Field(description="The audit case: the developer files the report with its `file_audit` action")
+    project_id: int
+    year: int
+    requested_by: str = Field(description="owner (the developer's own motion) | officer (the authority asked)")
+    due_days: int | None = Field(description="Working days given from today; null: the annual deadline stands")
+
+
 class ReportReceipt(Public):
     """What the reporter keeps: the receipt and the secret follow the report; nothing else names them."""
 
@@ -72,3 +82,56 @@ class ReporterIdentity(Public):
     name: str
     contact: str
     read_at: Instant
+
+
+# --- a project's oversight page: what its developer owes and what the authority found -----------------
+
+OVERSIGHT_STAFF = ("case_officer", "approver", "operator", "review_centre", "admin")
+
+
+class OversightCase(Public):
+    id: int
+    procedure: str
+    year: int | None
+    state: Labelled
+    due_on: str | None = Field(description="The open task's last day, if any")
+
+
+class ProjectOversight(Public):
+    """A project as its developer and the jurisdiction's staff see it for supervision: its revenue-use audits
+    (Beijing 编制说明 4(二)), and what each of them may do here."""
+
+    id: int
+    jurisdiction: str
+    title: str
+    project_class: int | None
+    status: str
+    owner: bool = Field(description="The asker's organisation owns the project")
+    staff_roles: list[str] = Field(description="The asker's staff roles in the project's jurisdiction")
+    audits: list[OversightCase]
+
+
+def project_oversight(session: Session, actor: Actor, project_id: int) -> ProjectOversight:
+    """The project's owner and the staff of its jurisdiction see it; anyone else gets a 404."""
+    project = session.get(Project, project_id)
+    staff = [r for r in OVERSIGHT_STAFF if project is not None and actor.holds(r, project.jurisdiction)]
+    owner = project is not None and actor.org_id == project.owner_org_id and actor.holds("applicant",
+                                                                                         project.jurisdiction)
+    if project is None or not (staff or owner):
+        raise not_found("project")
+    cases = list(session.exec(select(Case).where(Case.project_id == project_id,
+                                                 col(Case.procedure).in_(("revenue_audit",)))
+                              .order_by(col(Case.vintage).desc(), col(Case.id).desc())))
+    ids = [c.id for c in cases]
+    due = {t.case_id: t.due_on for t in session.exec(select(Task).where(col(Task.case_id).in_(ids),
+                                                                        Task.status == "open",
+                                                                        Task.role == "applicant"))} if ids else {}
+
+    def row(c: Case) -> OversightCase:
+        on = due.get(c.id)
+        return OversightCase(id=c.id, procedure=c.procedure, year=c.vintage, state=labelled("state", c.state),
+                             due_on=on.isoformat() if on else None)
+
+    return ProjectOversight(id=project.id, jurisdiction=project.jurisdiction, title=project.title,
+                            project_class=project.project_class, status=project.status, owner=owner,
+                            staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"])

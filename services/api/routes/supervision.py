@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from forms.supervision import PublicReport, TrackingEvaluation
+from forms.supervision import PublicReport, RevenueAuditRequest, TrackingEvaluation
 from services.api.body import json_object
 from services.api.deps import ActorDep, DbDep, IdemKey
 from services.api.responses import errors, json_body
@@ -23,9 +23,11 @@ from services.queries.registry import KindNoticeList, ProjectRecord, RevenueAudi
 from services.queries.supervision import (
     EvaluationList,
     EvaluationRecorded,
+    ProjectOversight,
     ReporterIdentity,
     ReportReceipt,
     ReportStatus,
+    RevenueAuditOpened,
 )
 from states.messages import label, reason
 from states.profiles import get_profile
@@ -45,6 +47,22 @@ def evaluate(project_id: int, body: TrackingEvaluation, actor: ActorDep, db: DbD
              ) -> dict[str, Any]:
     return supervision.record_evaluation(db, project_id, actor, body.summary,
                                          [f.model_dump(mode="json") for f in body.findings], idempotency_key)
+
+
+@router.post("/projects/{project_id}/revenue-audits", status_code=201, response_model=RevenueAuditOpened,
+             summary="Open a year's revenue-use audit on demand: the developer when due, or an officer's request",
+             responses=errors(401, 403, 404, 409, 413, 422))
+def request_revenue_audit(project_id: int, body: RevenueAuditRequest, actor: ActorDep, db: DbDep,
+                          idempotency_key: IdemKey = None) -> dict[str, Any]:
+    return supervision.request_revenue_audit(db, project_id, actor, body.year, body.due_days, body.note,
+                                             idempotency_key)
+
+
+@router.get("/projects/{project_id}/oversight", summary="A project's supervision record for its owner and staff",
+            responses=errors(401, 404, 422))
+def oversight(project_id: int, actor: ActorDep, db: DbDep) -> ProjectOversight:
+    with db.read() as session:
+        return supervision_queries.project_oversight(session, actor, project_id)
 
 
 @router.get("/projects/{project_id}/evaluations", summary="A project's tracking evaluations (staff)",
