@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import httpx
 import uvicorn
 
 from flows.embedded import mode
+from services.engine import telemetry
+from services.orchestration import health
+from services.store.engine import Database
 
 log = logging.getLogger("carbon.serve")
 PREFECT_PORT = int(os.environ.get("PREFECT_PORT", "4200"))
@@ -50,15 +54,22 @@ def start_prefect_server() -> subprocess.Popen[bytes] | None:
 
 
 def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
-    logging.basicConfig(level=logging.INFO)
-    if not scheduler:
+    telemetry.configure_logging()
+    if not scheduler and mode() == "embedded":
         os.environ["SCHEDULER"] = "off"
+    # refuse to start on a database this process cannot use (each worker's lifespan checks it again)
+    health.require_ready(Database(), explicit_url=mode() == "prefect")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # the workers' counters, summed by whichever worker answers /metrics (prometheus-client multiprocess)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="carbon-metrics-")
     prefect = None
     if scheduler and mode() == "embedded" and not os.environ.get("PREFECT_API_URL"):
         prefect = start_prefect_server()
     try:
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
-        uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False)
+        # uvicorn's own logs go through the JSON handler; requests are logged by services.api.ops, with their id
+        uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
+                    log_config=None, access_log=False, timeout_graceful_shutdown=20)
     finally:
         if prefect is not None:
             prefect.terminate()
