@@ -24,13 +24,22 @@ from services.store.engine import Database
 
 log = logging.getLogger("carbon.serve")
 PREFECT_PORT = int(os.environ.get("PREFECT_PORT", "4200"))
+# Prefect's own history is pruned (its db_vacuum service): finished flow runs and events older than two
+# days, checked hourly. Without it the server's database grows by every sweep and dispatch run (68 MB in
+# 50 minutes scaled out). The environment may override each (the compose file sets the same).
+RETENTION = {
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P2D",
+    "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P2D",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "3600",
+}
 
 
 def start_prefect_server() -> subprocess.Popen[bytes] | None:
     home = Path(os.environ.get("PREFECT_HOME", "var/prefect")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{PREFECT_PORT}/api"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {**RETENTION, **os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "PREFECT_UI_API_URL": url}
     cli = Path(sys.executable).with_name("prefect")
     log_file = open(home / "server.log", "ab")  # noqa: SIM115 - lives as long as the server

@@ -43,6 +43,8 @@ def preflight() -> list[str]:
 def run(pool: str, grace: float, extra: list[str]) -> int:
     telemetry.configure_logging()
     os.environ["SCHEDULER"] = "prefect"
+    # prefect.yaml's pull step runs each flow from here (read on this worker when a run starts)
+    os.environ.setdefault("CARBON_APP_DIR", str(Path(__file__).resolve().parents[1]))
     problems = preflight()
     if problems:
         for problem in problems:
