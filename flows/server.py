@@ -76,9 +76,9 @@ def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
         prefect = start_prefect_server()
     try:
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
-        # uvicorn's own logs go through the JSON handler; requests are logged by services.api.ops, with their id
+        # requests are logged by services.api.ops (JSON, with their id): uvicorn's access log is off
         uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
-                    log_config=None, access_log=False, timeout_graceful_shutdown=20)
+                    access_log=False)
     finally:
         if prefect is not None:
             prefect.terminate()
