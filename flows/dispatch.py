@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.common import database
+from flows.common import database, heartbeat
 from services.orchestration import dispatch as outbox
 
 
@@ -19,4 +19,5 @@ async def drain(batch_size: int, max_batches: int) -> dict[str, int]:
 
 @flow(name="dispatch", flow_run_name="dispatch ({reason})", log_prints=False, retries=0)
 async def dispatch_flow(reason: str = "interval", batch_size: int = 100, max_batches: int = 20) -> dict[str, Any]:
-    return await drain(batch_size, max_batches)
+    async with heartbeat("dispatch"):
+        return await drain(batch_size, max_batches)

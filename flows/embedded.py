@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from flows.common import use_database
 from services.orchestration import lease
 from services.orchestration.sweep import next_timer_at
+from services.store import correlation
 from services.store.engine import Database
 
 log = logging.getLogger("carbon.scheduler")
@@ -131,6 +132,9 @@ class Orchestrator:
         if case:
             tags = [case["procedure"]["name"], case["jurisdiction"], f"case:{case['id']}"]
             reason = f"after {action} on {case['procedure']['name']} {case['jurisdiction']} case {case['id']}"
+        request_id = correlation.current()
+        if request_id:  # the run that delivers this request's outbox rows names it
+            tags.append(f"request:{request_id}")
         self.scheduler.add_job(self.dispatch, "date", run_date=_now(), id="dispatch-wake",
                                replace_existing=True, kwargs={"reason": reason, "tags": tags})
         self.arm_next_timer()

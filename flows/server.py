@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,16 +18,28 @@ import httpx
 import uvicorn
 
 from flows.embedded import mode
+from services.engine import telemetry
+from services.orchestration import health
+from services.store.engine import Database
 
 log = logging.getLogger("carbon.serve")
 PREFECT_PORT = int(os.environ.get("PREFECT_PORT", "4200"))
+# Prefect's own history is pruned (its db_vacuum service): finished flow runs and events older than two
+# days, checked hourly. Without it the server's database grows by every sweep and dispatch run (68 MB in
+# 50 minutes scaled out). The environment may override each (the compose file sets the same).
+RETENTION = {
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P2D",
+    "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P2D",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "3600",
+}
 
 
 def start_prefect_server() -> subprocess.Popen[bytes] | None:
     home = Path(os.environ.get("PREFECT_HOME", "var/prefect")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{PREFECT_PORT}/api"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {**RETENTION, **os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "PREFECT_UI_API_URL": url}
     cli = Path(sys.executable).with_name("prefect")
     log_file = open(home / "server.log", "ab")
@@ -50,15 +63,22 @@ def start_prefect_server() -> subprocess.Popen[bytes] | None:
 
 
 def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
-    logging.basicConfig(level=logging.INFO)
-    if not scheduler:
+    telemetry.configure_logging()
+    if not scheduler and mode() == "embedded":
         os.environ["SCHEDULER"] = "off"
+    # refuse to start on a database this process cannot use (each worker's lifespan checks it again)
+    health.require_ready(Database(), explicit_url=mode() == "prefect")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # the workers' counters, summed by whichever worker answers /metrics (prometheus-client multiprocess)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="carbon-metrics-")
     prefect = None
     if scheduler and mode() == "embedded" and not os.environ.get("PREFECT_API_URL"):
         prefect = start_prefect_server()
     try:
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
-        uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False)
+        # requests are logged by services.api.ops (JSON, with their id): uvicorn's access log is off
+        uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
+                    access_log=False)
     finally:
         if prefect is not None:
             prefect.terminate()

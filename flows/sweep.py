@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.common import database
+from flows.common import database, heartbeat
 from services.engine.clock import clock
 from services.orchestration import sweep as sweeping
 
@@ -20,4 +20,5 @@ async def sweep_once() -> dict[str, Any]:
 
 @flow(name="sweep", flow_run_name="sweep ({reason})", log_prints=False)
 async def sweep_flow(reason: str = "interval") -> dict[str, Any]:
-    return await sweep_once()
+    async with heartbeat("sweep"):
+        return await sweep_once()

@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-scheduler", action="store_true",
                        help="scale-out: Prefect deployments (or another process) run the flows")
+    worker = sub.add_parser("worker", help="scale-out: a Prefect worker on the process pool, after checking that "
+                                           "DATABASE_URL is reachable and migrated and PREFECT_API_URL answers")
+    worker.add_argument("--pool", default="carbon")
+    worker.add_argument("--grace", type=float, default=25.0,
+                        help="seconds between SIGTERM and killing what is left (compose: stop_grace_period 30s)")
     sub.add_parser("tick", help="fire due timers once")
     sub.add_parser("sweep", help="one sweep now: timers, reminders, SLA breaches")
     sub.add_parser("dispatch", help="drain the outbox now")
@@ -71,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         created, verifier = keys.keygen(rotate=args.rotate)
         print(f"{'created' if created else 'kept'} {keys.key_file()}\n{verifier}")
         return 0
+    if args.command == "worker":  # checks its database itself, and says why it will not start
+        from flows.worker import run as run_worker
+
+        return run_worker(args.pool, args.grace, [])
     db = Database()
     if args.command == "migrate":
         setup(db)

@@ -1076,6 +1076,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.revenue_audit_exists": (
         "{year}年度收益使用审计已有案件 #{case}", "The {year} revenue-use audit is already case #{case}",
     ),
+    "reason.database_unreachable": ("无法连接数据库：{error}", "The database is unreachable: {error}"),
+    "reason.database_not_migrated": (
+        "数据库未迁移到最新版本（当前 {current}，应为 {head}）",
+        "The database is not at the migration head (at {current}, head {head})",
+    ),
+    "reason.database_not_configured": (
+        "未配置数据库地址（DATABASE_URL）",
+        "No database is configured (DATABASE_URL)",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from services.api import edge, errors
+from services.api import edge, errors, ops
 from services.api.routes import (
     admin,
     calendar,
@@ -28,6 +28,8 @@ from services.api.routes import (
     transparency,
 )
 from services.bootstrap import wire
+from services.engine import telemetry
+from services.orchestration import health
 from services.store.engine import Database
 from states.messages import text
 
@@ -52,9 +54,14 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "db", None) is None:
-            app.state.db = Database()
         from flows.embedded import Orchestrator, mode
+
+        if getattr(app.state, "db", None) is None:
+            telemetry.configure_logging()  # a real process (a test hands the app its database)
+            app.state.db = Database()
+            # a process that opens its own database refuses to start on one it cannot use
+            # (scaled out, the SQLite default too: DATABASE_URL must be set)
+            health.require_ready(app.state.db, explicit_url=mode() == "prefect")
 
         run = orchestrate if orchestrate is not None else (db is None and mode() == "embedded")
         app.state.orchestrator = Orchestrator(app.state.db) if run else None
@@ -72,6 +79,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     app.state.db = db
     app.state.orchestrator = None
     errors.install(app)
+    ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
                    admin, transparency):
         app.include_router(module.router)
@@ -87,10 +95,6 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
         # Served from the repository, not a CDN: the machines this runs on may have no internet. The
         # page and its init script are files, so its policy allows no inline script (edge.DOCS_CSP).
         return HTMLResponse(docs_page)
-
-    @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app
 

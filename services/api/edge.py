@@ -38,7 +38,7 @@ DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000"
-NOT_PAGES = ("/openapi.json", "/docs", "/healthz")
+NOT_PAGES = ("/openapi.json", "/docs", "/healthz", "/livez", "/readyz", "/metrics")
 UPLOADS = re.compile(r"^(?:/api/v1)?/cases/[^/]+/documents/?$")
 MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, part headers, CSRF token and file name
 

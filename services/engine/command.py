@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col
 
-from services.engine import audit, effects, facts, lifecycle
+from services.engine import audit, effects, facts, lifecycle, telemetry
 from services.engine.actors import Actor
 from services.engine.calendar import local_date
 from services.engine.clock import clock
@@ -123,11 +123,16 @@ def fire_locked(session: Session, case: CaseRecord, cmd: Command, open_tasks: li
     the outcome's `event_id` is then None."""
     run = Run(session=session, case=case, cmd=cmd, tasks=open_tasks, now=clock.now(),
               spec=procedure(case.procedure, case.jurisdiction), profile=get_profile(case.jurisdiction))  # type: ignore[arg-type]
-    with session.no_autoflush:  # the command knows what it wrote, and flushes once at the end
-        for step in STEPS:
-            step(run)
-    if insert_rows:
-        run.ctx.uow.flush()
+    try:
+        with session.no_autoflush:  # the command knows what it wrote, and flushes once at the end
+            for step in STEPS:
+                step(run)
+        if insert_rows:
+            run.ctx.uow.flush()
+    except Exception as exc:
+        telemetry.COMMANDS.labels(case.procedure, cmd.trigger, getattr(exc, "code", "error")).inc()
+        raise
+    telemetry.COMMANDS.labels(case.procedure, cmd.trigger, "ok").inc()
     return Outcome(case=case, event_id=run.event.id, moved=run.moved, extra=run.ctx.extra)
 
 

@@ -36,6 +36,7 @@ from services.engine.command import Command, fire
 from services.engine.errors import Conflict, Invalid, NotFound
 from services.engine.idempotency import Idem, once
 from services.procedures.issuance import hold_project
+from services.store import correlation
 from services.store.engine import Database
 from services.store.tables import (
     Case,
@@ -133,6 +134,14 @@ def _settle(db: Database, row_id: int, error: str | None, permanent: bool = Fals
 
 
 def deliver(db: Database, row: Outbox, channels: Channels) -> str:
+    """One row, under the request id of the command that wrote it (its logs and the rows it writes)."""
+    with correlation.carrying(row.request_id or correlation.current()):
+        outcome = _deliver(db, row, channels)
+        log.info("outbox %s %s: %s", row.id, row.kind, outcome, extra={"outbox_id": row.id})
+        return outcome
+
+
+def _deliver(db: Database, row: Outbox, channels: Channels) -> str:
     handler = HANDLERS.get(row.kind)
     try:
         if handler is None:

@@ -34,7 +34,8 @@ class FlowRun(Public):
 
 
 class FlowRunList(Public):
-    """Recent flow runs, newest first."""
+    """Recent flow runs: the finished ones first (completed, failed, crashed, cancelled; newest end first),
+    then those running now."""
 
     prefect_ui: str = Field(description="The Prefect UI the links point into")
     items: list[FlowRun]
@@ -48,7 +49,16 @@ def ui_url() -> str:
 async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = None) -> FlowRunList:
     """The latest runs; with `jurisdictions`, only the runs tagged with one of them (None: every run)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    FINISHED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+    ACTIVE = [StateType.RUNNING, StateType.PENDING, StateType.CANCELLING, StateType.PAUSED]
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL
 
@@ -60,8 +70,16 @@ async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = Non
         raise PrefectUnavailable([reason("prefect_not_configured")])
     try:
         async with get_client() as client:
-            tagged = None if wanted is None else FlowRunFilter(tags=FlowRunFilterTags(any_=wanted))
-            runs = await client.read_flow_runs(flow_run_filter=tagged, limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            tags = None if wanted is None else FlowRunFilterTags(any_=wanted)
+            # finished runs first (failed and crashed ones among them, newest end first), then what runs now;
+            # runs merely scheduled for later are not listed (there is one per schedule tick ahead)
+            finished = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                tags=tags, state=FlowRunFilterState(type=FlowRunFilterStateType(any_=FINISHED))),
+                limit=limit, sort=FlowRunSort.END_TIME_DESC)
+            active = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                tags=tags, state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))),
+                limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            runs = [*finished, *active][:limit]
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
     except Exception as exc:
         raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from services.store import correlation
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in, aware UTC out, on every backend."""
@@ -387,6 +389,9 @@ class Outbox(SQLModel, table=True):
     available_at: datetime = _ts()
     locked_until: datetime | None = _ts(nullable=True)  # a dispatcher's lease on the row
     done_at: datetime | None = _ts(nullable=True)
+    # the request (or flow run) that wrote the row: a column default, so every insert path carries it
+    request_id: str | None = Field(default=None, sa_column_kwargs={"default": correlation.current},
+                                   max_length=64, nullable=True)
 
 
 class Verifier(SQLModel, table=True):
@@ -641,6 +646,41 @@ class SlaBreach(SQLModel, table=True):
     detected_at: datetime = _ts()
     resolved_at: datetime | None = _ts(nullable=True, index=True)
     escalation_task_id: int | None = None
+
+
+class Heartbeat(SQLModel, table=True):
+    """When each orchestration loop (sweep, dispatch, ...) last started and last finished well, and in which
+    flow run: what /metrics and the incident detector read, whichever process ran the loop."""
+
+    __tablename__ = "ops_heartbeats"
+    name: str = Field(primary_key=True, max_length=40)
+    last_started_at: datetime | None = _ts(nullable=True)
+    last_ok_at: datetime | None = _ts(nullable=True)
+    last_error_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    run_id: str | None = Field(default=None, max_length=64)
+
+
+class Incident(SQLModel, table=True):
+    """Something operators must look at (Camunda Operate's incidents): one row per problem `key`, seen
+    again and again until resolved; a new occurrence after resolution opens a new row."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (sa.Index("ix_incidents_open", "key", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160)
+    kind: str = Field(max_length=40)  # flow_run_failed | dead_letter | sweep_late | outbox_stale | timer_overdue | ...
+    status: str = Field(default="open", max_length=12)  # open | acknowledged | resolved
+    jurisdiction: str | None = Field(default=None, max_length=8, index=True)  # None: the system's own
+    detail: dict[str, Any] = _json()
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+    count: int = 1
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    acknowledged_by: int | None = None
+    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_by: int | None = None  # None with resolved_at: resolved by the detector (the cause went away)
 
 
 class SchedulerLease(SQLModel, table=True):

@@ -213,3 +213,39 @@ def test_publish_log_flow_without_a_key_signs_nothing(flows_db: Database) -> Non
     from flows.transparency import publish_log
 
     assert run_flow(publish_log(reason="test")) == {"skipped": "no signing key"}
+
+
+def test_flow_run_list_shows_finished_and_failed_runs_first(flows_db: Database) -> None:
+    """Runs scheduled ahead (one per schedule tick) no longer push the finished and failed runs off the list."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    @flow(name="doomed", flow_run_name="doomed run")
+    def doomed() -> None:
+        raise RuntimeError("boom")
+
+    doomed(return_state=True)
+    run_flow(dispatch_flow_named("after the failure"))
+
+    async def schedule_ahead() -> None:
+        async with get_client() as client:
+            for _ in range(5):
+                await client.create_flow_run(doomed, name="later", state=Scheduled(
+                    scheduled_time=datetime.now(UTC) + timedelta(hours=1)))
+
+    asyncio.run(schedule_ahead())
+    client = TestClient(create_app(flows_db))
+    items = client.get("/api/v1/admin/flow-runs", params={"limit": 3}, headers=h("demo_admin")).json()["items"]
+    assert "later" not in [r["name"] for r in items]
+    assert all(r["state"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for r in items)
+    assert [r["state"] for r in items if r["name"] == "doomed run"] == ["FAILED"]
+
+
+def dispatch_flow_named(reason: str):  # noqa: ANN201 - a coroutine
+    from flows.dispatch import dispatch_flow
+
+    return dispatch_flow(reason=reason)

@@ -68,3 +68,20 @@ def test_cli_keygen_creates_the_log_key_once_private_and_rotates(tmp_path: Path,
     _, new = capsys.readouterr().out.splitlines()
     assert new != vkey and keys.trusted_keys_file().read_text().splitlines() == [vkey]
     assert kid in keys.keyring().verifiers and keys.keyring().current[0] != kid
+
+
+def test_the_worker_refuses_to_start_without_a_database(tmp_path) -> None:  # noqa: ANN001
+    """A worker with no DATABASE_URL used to run every flow on a fresh SQLite file and look healthy."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PREFECT_API_URL")}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "worker"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "database_not_configured" in done.stderr and "prefect_not_configured" in done.stderr
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}"
+    done = subprocess.run([sys.executable, "-m", "services.cli", "worker"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "database_not_migrated" in done.stderr

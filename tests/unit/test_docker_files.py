@@ -501,13 +501,22 @@ def test_prefect_yaml_entrypoints_are_flows(prefect_yaml: dict) -> None:
             assert parameter in accepted, f"{name}: {flow.name} takes no parameter {parameter!r}"
 
 
-def test_prefect_yaml_runs_flows_from_the_image_workdir(prefect_yaml: dict) -> None:
+def test_prefect_yaml_runs_flows_from_the_configured_directory(prefect_yaml: dict, compose: dict,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pull step names no path of the image: Prefect fills `{{ $CARBON_APP_DIR }}` from the worker's
+    environment when a run starts (prefect.deployments.steps.core.run_step), which the compose worker
+    sets to the image's working directory (outside Docker, `services.cli worker` to its checkout)."""
     import prefect
+    from prefect.utilities.templating import apply_values
 
     steps = prefect_yaml["pull"]
     directories = [s["prefect.deployments.steps.set_working_directory"]["directory"] for s in steps
                    if "prefect.deployments.steps.set_working_directory" in s]
-    assert directories == [workdir()], "the worker's flow runs must start where the image has the code"
+    assert directories == ["{{ $CARBON_APP_DIR }}"], "no path of the image in prefect.yaml"
+    worker_env = services_of(compose)["worker"]["environment"]
+    monkeypatch.setenv("CARBON_APP_DIR", worker_env["CARBON_APP_DIR"])  # `$` placeholders read os.environ
+    resolved = apply_values({"directory": directories[0]}, worker_env)["directory"]
+    assert resolved == workdir(), "the worker's flow runs must start where the image has the code"
     version = str(prefect_yaml["prefect-version"])
     assert version.split(".")[:2] == prefect.__version__.split(".")[:2], (version, prefect.__version__)
 
