@@ -547,6 +547,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
+    "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
     "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
     "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
     "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from states import divisions
-from states.messages import CATALOGUE, Reason, reason
+from states.messages import CATALOGUE, Reason, reason, text
 
 
 def field_label(name: str, title: str | None = None) -> tuple[str, str]:
@@ -106,7 +106,7 @@ def division_groups() -> list[tuple[tuple[str, str], list[tuple[str, tuple[str, 
     its counties), and the other provinces in one group; each option "name (code)" in each language."""
     def option(d: divisions.Division) -> tuple[str, tuple[str, str]]:
         zh, en = divisions.names(d.code)
-        return d.code, (f"{zh}（{d.code}）", f"{en} ({d.code})")
+        return d.code, tuple(text("text.division_option", zh=zh, en=en, code=d.code))  # type: ignore[return-value]
 
     groups, bare = [], []
     for province in divisions.children(None):
