@@ -1020,7 +1020,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "doc_kind.legality_proof": ("合法性证明材料", "Proofs of legality"),
     "doc_kind.accounting_report": ("减排量核算报告", "Emission-reduction accounting report"),
-    "doc_kind.calculation_sheet": ("减排量计算表（可审核计算过程）", "Calculation sheet (with reviewable calculations)"),
+    "doc_kind.calculation_sheet": (
+        "减排量计算表（可审核计算过程）", "Calculation sheet (with reviewable calculations)"),
     "doc_kind.filing_application": ("核证减排量备案申请函和申请表", "Filing application letter and form"),
     "doc_kind.methodology_text": ("方法学文本", "Methodology text"),
     "doc_kind.development_proposal": ("方法学开发建议", "Methodology development proposal"),
