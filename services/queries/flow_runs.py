@@ -48,7 +48,13 @@ def ui_url() -> str:
 async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = None) -> FlowRunList:
     """The latest runs; with `jurisdictions`, only the runs tagged with one of them (None: every run)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL
 
@@ -60,8 +66,16 @@ async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = Non
         raise PrefectUnavailable([reason("prefect_not_configured")])
     try:
         async with get_client() as client:
-            tagged = None if wanted is None else FlowRunFilter(tags=FlowRunFilterTags(any_=wanted))
-            runs = await client.read_flow_runs(flow_run_filter=tagged, limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            tags = None if wanted is None else FlowRunFilterTags(any_=wanted)
+            # what happened first (finished and failed runs, newest first), then what is running or
+            # scheduled (soonest first): runs scheduled for later must not hide the outcomes
+            ended = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+            done = FlowRunFilter(tags=tags, state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(ended))))
+            rest = FlowRunFilter(tags=tags, state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=list(ended))))
+            runs = await client.read_flow_runs(flow_run_filter=done, limit=limit, sort=FlowRunSort.START_TIME_DESC)
+            runs += await client.read_flow_runs(flow_run_filter=rest, limit=max(limit - len(runs), 0) or 1,
+                                                sort=FlowRunSort.EXPECTED_START_TIME_ASC)
+            runs = runs[:limit]
             flows = {f.id: f.name for f in await client.read_flows(limit=200)}
     except Exception as exc:  # noqa: BLE001 - any failure to reach Prefect is a 503, not a 500
         raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc
