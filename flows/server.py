@@ -62,8 +62,28 @@ def start_prefect_server() -> subprocess.Popen[bytes] | None:
     return None
 
 
+# Libraries that log a line per HTTP call or per flow-run state (a dispatch every few seconds): only
+# their warnings reach the console.
+QUIET = ("httpx", "httpcore", "prefect", "apscheduler", "uvicorn.access", "alembic")
+
+
+def banner(host: str, port: int) -> str:
+    """What a person starting the server needs: where to sign in, and with whom (demo users)."""
+    site = f"http://{host}:{port}"
+    return "\n".join((
+        f"  web    {site}/   (sign in: {site}/login)",
+        f"  API    {site}/api/v1   docs {site}/docs",
+        "  demo users (password demo-password): sh_applicant, sh_case_officer, sh_review_centre, sh_approver,",
+        "         sh_expert1…5, sh_admin, demo_admin; likewise bj_, jx_, ord_, sd_",
+        "  Ctrl-C stops.",
+    ))
+
+
 def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
     telemetry.configure_logging()
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    print(banner(host, port), flush=True)
     if not scheduler and mode() == "embedded":
         os.environ["SCHEDULER"] = "off"
     # refuse to start on a database this process cannot use (each worker's lifespan checks it again)
@@ -76,9 +96,10 @@ def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
         prefect = start_prefect_server()
     try:
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
-        # requests are logged by services.api.ops (JSON, with their id): uvicorn's access log is off
         uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
                     access_log=False)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has already shut down; no traceback
     finally:
         if prefect is not None:
             prefect.terminate()

@@ -33,7 +33,7 @@ from services.engine.clock import clock
 from services.engine.command import Command, Outcome
 from services.procedures import documents, reports
 from services.store.engine import Database
-from services.store.tables import Case, MethodologyVersion, User, Verifier, pk
+from services.store.tables import Case, Document, MethodologyVersion, User, Verifier, pk
 from states.messages import text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
@@ -174,9 +174,25 @@ def commitments(code: str) -> dict[str, Any]:
     return {"commitments": dict.fromkeys(all_profiles()[code].registration.commitments, True)}
 
 
+def attach_required(driver: Driver, username: str, case_id: int) -> None:
+    """Upload one demo PDF for every document type the case's submission requires (profile `[documents]`)."""
+    with driver.db.read() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        profile, name = all_profiles()[case.jurisdiction], case.procedure
+        present = set(session.exec(select(Document.kind).where(Document.case_id == case_id)))
+    for kind in (k for k in profile.documents.required_for(name) if k not in present):
+        zh, _ = text(f"doc_kind.{kind}")
+        documents.add(driver.db, case_id=case_id, actor=driver.actor(username), name=f"{zh}.pdf",
+                      content_type=documents.PDF, data=_pdf(f"{zh}.pdf"), visibility="case", kind=kind)
+
+
 def drive_to(driver: Driver, code: str, case_id: int, stop: str) -> str:
-    """Move a fresh draft along the happy path until it stands in `stop`."""
+    """Move a fresh draft along the happy path until it stands in `stop` (the required documents
+    attached before it is submitted)."""
     low = code.lower()
+    if stop != "draft":
+        attach_required(driver, f"{low}_applicant", case_id)
     steps: list[tuple[str | None, str, dict[str, Any]]] = [
         (f"{low}_applicant", "submit", commitments(code)),
         (f"{low}_case_officer", "accept", {}),
@@ -217,8 +233,9 @@ def _demo_cases(db: Database, code: str) -> None:
         mid = driver.open(f"{code.lower()}_applicant", code, {
             "code": f"{code}-M-BIKE-001", "version": "1.0", "title": "共享单车骑行碳普惠方法学", "kind": "scenario",
             "tier": tier, "scope": "共享单车骑行"}, procedure="methodology_filing")
-        _upload(driver, f"{code.lower()}_applicant", mid, "方法学文本.pdf", "public")  # published once filed
-        _upload(driver, f"{code.lower()}_applicant", mid, "开发单位资质证明.pdf", "case")
+        _upload(driver, f"{code.lower()}_applicant", mid, "方法学文本.pdf", "public",  # published once filed
+                "methodology_text")
+        _upload(driver, f"{code.lower()}_applicant", mid, "开发单位资质证明.pdf", "case", "supporting")
         drive_to(driver, code, mid, "public_comment" if profile.methodology.public_comment else "publicity")
         _upload(driver, f"{code.lower()}_review_centre", mid, "技术评估意见.pdf", "internal")
     if code == "JX":
@@ -247,6 +264,7 @@ def _pdf(title: str) -> bytes:
     return out.getvalue()
 
 
-def _upload(driver: Driver, username: str, case_id: int, name: str, visibility: str) -> None:
+def _upload(driver: Driver, username: str, case_id: int, name: str, visibility: str, kind: str | None = None
+            ) -> None:
     documents.add(driver.db, case_id=case_id, actor=driver.actor(username), name=name,
-                  content_type=documents.PDF, data=_pdf(name), visibility=visibility)
+                  content_type=documents.PDF, data=_pdf(name), visibility=visibility, kind=kind)

@@ -1086,6 +1086,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "未配置数据库地址（DATABASE_URL）",
         "No database is configured (DATABASE_URL)",
     ),
+    # --- the applicant's material by type (profile `[documents]`) ---
+    "doc_kind.project_design": ("项目设计文件", "Project design document"),
+    "doc_kind.implementation_plan": (
+        "组织实施方案（含公益性承诺、碳普惠收益管理方案）",
+        "Implementation plan (public-benefit commitment, revenue management plan)",
+    ),
+    "doc_kind.legality_proof": ("合法性证明材料", "Proofs of legality"),
+    "doc_kind.accounting_report": ("减排量核算报告", "Emission-reduction accounting report"),
+    "doc_kind.calculation_sheet": (
+        "减排量计算表（可审核计算过程）", "Calculation sheet (with reviewable calculations)"),
+    "doc_kind.filing_application": ("核证减排量备案申请函和申请表", "Filing application letter and form"),
+    "doc_kind.methodology_text": ("方法学文本", "Methodology text"),
+    "doc_kind.development_proposal": ("方法学开发建议", "Methodology development proposal"),
+    "doc_kind.monitoring_report": ("监测报告", "Monitoring report"),
+    "doc_kind.supporting": ("其他支持性证明材料", "Other supporting evidence"),
+    "doc_kind.other": ("其他材料", "Other material"),
+    "reason.document_missing": ("缺少申请材料：{label_zh}{basis_zh}", "Missing document: {label_en}{basis_en}"),
+    "reason.document_kind": (
+        "材料类型“{given}”不在本申请的材料清单中，可选：{allowed_zh}",
+        "“{given}” is not a document type of this application; choose one of: {allowed_en}",
+    ),
+    "reason.required_field": ("此项为必填", "This field is required"),
+    "reason.choose_listed": ("请从列表中选择：{allowed_zh}", "Choose one of the listed options: {allowed_en}"),
+    "reason.methodology_pick": (
+        "请从登记簿中选择一个适用的方法学版本",
+        "Choose an applicable methodology version from the registry",
+    ),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -66,7 +66,8 @@ def build(profile: Profile) -> ProcedureSpec:
     after_panel = "public_comment" if m.public_comment else "authority_decision"
     after_decision = "publicity" if m.publicity else "filed"
     states, arrows = stages.compose(
-        stages.intake(edit_form=MethodologyEdit, submit_rules=OPENING, resubmit_rules=OPENING[:1] + OPENING[3:],
+        stages.intake(edit_form=MethodologyEdit, submit_rules=(*OPENING, rules.documents_attached),
+                      resubmit_rules=OPENING[:1] + OPENING[3:],
                       accepted="technical_review"),
         stages.review(passed="expert_review"),
         stages.panel(passed=after_panel, resubmit_rules=OPENING[:1] + OPENING[3:]),

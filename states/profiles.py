@@ -140,6 +140,31 @@ class PanelRules(_Strict):
         return self
 
 
+class DocumentRules(_Strict):
+    """The material an application carries, by type (`doc_kind.<key>` in the catalogue): `required`
+    per procedure (what its submission needs; a seed names it) and `offered` per procedure (the other
+    slots the applicant sees, none of them required)."""
+
+    required: dict[str, tuple[str, ...]] = {}
+    offered: dict[str, tuple[str, ...]] = {}
+
+    @model_validator(mode="after")
+    def _kinds_known(self) -> DocumentRules:
+        named = {k for kinds in (*self.required.values(), *self.offered.values()) for k in kinds}
+        unknown = sorted(k for k in named if f"doc_kind.{k}" not in CATALOGUE)
+        if unknown:
+            raise ValueError(f"document kinds without a catalogue entry: {unknown}")
+        return self
+
+    def kinds(self, procedure: str) -> tuple[str, ...]:
+        """Every slot of the procedure, the required first, then `other` (always offered)."""
+        out = [*self.required.get(procedure, ()), *self.offered.get(procedure, ())]
+        return tuple(dict.fromkeys([*out, "other"]))
+
+    def required_for(self, procedure: str) -> tuple[str, ...]:
+        return self.required.get(procedure, ())
+
+
 class ReminderRules(_Strict):
     before_days: tuple[int, ...] = (2, 0)
 
@@ -148,7 +173,7 @@ class ReminderRules(_Strict):
 # records of that jurisdiction only, never in another's.
 BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
               "standard_priority", "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
-              "prohibited_projects", "running_before_application", "disqualification")
+              "prohibited_projects", "running_before_application", "disqualification", "required_documents")
 
 
 class Profile(_Strict):
@@ -166,6 +191,7 @@ class Profile(_Strict):
     clock: ClockRules
     panel: PanelRules
     reminders: ReminderRules
+    documents: DocumentRules = DocumentRules()
     basis: dict[str, tuple[str, str]] = {}  # rule -> (zh, en) article of this jurisdiction's seed
 
     @model_validator(mode="after")

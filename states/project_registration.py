@@ -46,7 +46,8 @@ def build(profile: Profile) -> ProcedureSpec:
                      rules.highest_standard_adopted)
 
     states, arrows = stages.compose(
-        stages.intake(edit_form=ApplicationEdit, submit_rules=(rules.commitments_given, *subject_rules),
+        stages.intake(edit_form=ApplicationEdit,
+                      submit_rules=(rules.commitments_given, rules.documents_attached, *subject_rules),
                       resubmit_rules=subject_rules, accepted="technical_review",
                       accept_rules=(rules.registrable_class,) if classes else ()),
         stages.review(passed="expert_review", tasks=REVIEW_TASKS),

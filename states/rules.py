@@ -118,6 +118,24 @@ def highest_standard_adopted(inp: RuleInput) -> list[Reason]:
     return out
 
 
+def documents_attached(inp: RuleInput) -> list[Reason]:
+    """Every document type the profile requires for this procedure is on the case, one reason per
+    missing type (Beijing 编制说明 4(二): the implementation plan is registration material; Jiaxing
+    art. 9 the development proposal, arts. 14 and 16 the accounting report with its calculation sheet
+    and legality proofs, and the filing application)."""
+    required = inp.profile.documents.required_for(inp.case.procedure)
+    if not required:
+        return []
+    present = inp.facts.document_kinds()
+    cited = inp.profile.cite("required_documents")
+    out = []
+    for kind in required:
+        if kind not in present:
+            zh, en = CATALOGUE[f"doc_kind.{kind}"]
+            out.append(reason("document_missing", field=f"documents.{kind}", label_zh=zh, label_en=en, **cited))
+    return out
+
+
 def not_registered_elsewhere(inp: RuleInput) -> list[Reason]:
     """No double registration: CCER, VCS or any other scheme (Ordos art. 17, Shanghai art. 14)."""
     return [

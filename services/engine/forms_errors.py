@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from states.messages import CATALOGUE, VALIDATION_ZH, BilingualError, Reason, reason, text
+from states.messages import CATALOGUE, VALIDATION_ZH, BilingualError, Reason, joined, reason, text
 
 
 def _loc(loc: Sequence[Any], prefix: str | None) -> str:
@@ -28,6 +30,16 @@ def reason_from_error(err: Mapping[str, Any], prefix: str | None = None) -> Reas
             zh, en = said.split(BilingualError.SEPARATOR, 1)
             return Reason(code=kind, zh=zh, en=en, field=_loc(err.get("loc", ()), prefix))
         en = said
+    field = _loc(err.get("loc", ()), prefix)
+    # what people typed, said plainly: an empty required text is "required", not "at least 1 character";
+    # a value off a list is "choose one of the listed options", not the library's literal list
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return replace(reason("required_field", field=field), code=kind)
+    if kind in ("literal_error", "enum"):
+        values = re.findall(r"'([^']*)'|(\d+)", str(ctx.get("expected", "")))
+        names = [CATALOGUE.get(f"choice.{a or b}", (a or b, a or b)) for a, b in values]
+        allowed = joined(names)
+        return replace(reason("choose_listed", field=field, allowed_zh=allowed.zh, allowed_en=allowed.en), code=kind)
     if kind not in VALIDATION_ZH and f"reason.{kind}" in CATALOGUE:  # a form's own error (PydanticCustomError)
         return reason(kind, field=_loc(err.get("loc", ()), prefix), **ctx)
     template = VALIDATION_ZH.get(kind)

@@ -38,6 +38,7 @@ from services.store.records import AnyCase
 from services.store.tables import AuditEvent, Case, Document
 from states.machine import procedure
 from states.messages import Reason, joined, label, reason, role_required
+from states.profiles import get_profile
 from states.spec import SYSTEM
 
 MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
@@ -119,7 +120,8 @@ def view(d: Document) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "content_type": d.content_type, "size": d.size, "sha256": d.sha256,
             "uploaded_at": d.uploaded_at.isoformat(), "visibility": d.visibility,
             "visibility_label": label(f"visibility.{d.visibility}"),
-            "published_at": d.published_at.isoformat() if d.published_at else None}
+            "published_at": d.published_at.isoformat() if d.published_at else None,
+            "kind": d.kind, "kind_label": label(f"doc_kind.{d.kind}") if d.kind else None}
 
 
 def _staff(actor: Actor, case: AnyCase) -> bool:
@@ -165,9 +167,17 @@ def _readable(session: Session, actor: Actor, case: Case) -> Any:
     return sa.or_(col(Document.visibility).in_((PUBLIC, CASE)), col(Document.published_at).is_not(None))
 
 
+def kinds_of(case: Case) -> tuple[str, ...]:
+    """The document types an upload to this case may name: its procedure's slots in the profile."""
+    profile = get_profile(case.jurisdiction)
+    return profile.documents.kinds(case.procedure) if profile else ("other",)
+
+
 def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: str, data: bytes,
-        visibility: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
-    """`visibility` None takes the uploader's default (`upload_choices`)."""
+        visibility: str | None = None, kind: str | None = None, idempotency_key: str | None = None
+        ) -> dict[str, Any]:
+    """`visibility` None takes the uploader's default (`upload_choices`); `kind` names the document's
+    type, one of the case's slots (`kinds_of`)."""
     reasons = check(name, content_type, data)
     if visibility is not None and visibility not in VISIBILITIES:
         reasons.append(reason("document_visibility", field="visibility", given=visibility[:20] or "-"))
@@ -186,11 +196,15 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
             allowed = joined((label(f"visibility.{v}")["zh"], v) for v in choices)
             raise Invalid([reason("document_visibility_not_yours", field="visibility", given_zh=names["zh"],
                                   given_en=names["en"], allowed_zh=allowed.zh, allowed_en=allowed.en)])
+        if kind is not None and kind not in kinds_of(case):
+            allowed = joined((label(f"doc_kind.{k}")["zh"], k) for k in kinds_of(case))
+            raise Invalid([reason("document_kind", field="kind", given=kind[:40], allowed_zh=allowed.zh,
+                                  allowed_en=allowed.en)])
         owner = _owner(actor, case)
         now = clock.now()
         doc = Document(case_id=case.id, name=name.strip(), content_type=content_type.split(";")[0].strip().lower(),
                        size=len(data), sha256=sha256, data=data, uploaded_by=actor.user_id, uploaded_at=now,
-                       visibility=chosen)
+                       visibility=chosen, kind=kind)
         session.add(doc)
         session.flush()
         case.version += 1
@@ -198,11 +212,11 @@ def add(db: Database, *, case_id: int, actor: Actor, name: str, content_type: st
         audit.append_case(session, case, at=now, actor_id=actor.user_id,
                           actor_role="applicant" if owner else "staff", event="document_added",
                           payload={"document_id": doc.id, "name": doc.name, "sha256": doc.sha256, "size": doc.size,
-                                   "visibility": chosen})
+                                   "visibility": chosen, **({"kind": kind} if kind else {})})
         return 201, view(doc)
 
     request = {"upload": case_id, "name": name, "content_type": content_type, "sha256": sha256,
-               "visibility": visibility}
+               "visibility": visibility, "kind": kind}
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
 
 

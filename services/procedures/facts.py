@@ -135,6 +135,9 @@ class CaseFacts:
     def document_hashes(self) -> set[str]:
         return set(self.session.exec(select(col(Document.sha256)).where(col(Document.case_id) == self.case.id)))
 
+    def document_kinds(self) -> set[str]:
+        return {k for k in self.session.exec(select(Document.kind).where(Document.case_id == self.case.id)) if k}
+
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int:
         return holding(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 

@@ -141,6 +141,8 @@ class DocumentPublic(Public):
                                         "other material; internal: review material")
     visibility_label: Bilingual
     published_at: Instant | None = Field(description="When the approver marked it for publication")
+    kind: str | None = Field(default=None, description="Its document type (profile `[documents]`), if given")
+    kind_label: Bilingual | None = None
 
 
 def document_view(d: Document) -> DocumentPublic:

@@ -339,6 +339,9 @@ class Document(SQLModel, table=True):
     visibility: str = Field(default="internal", max_length=10, sa_column_kwargs={"server_default": "internal"})
     published_at: datetime | None = _ts(nullable=True)
     published_by: int | None = None
+    # what the document is (the catalogue's `doc_kind.<key>`, from the profile's `[documents]`): the
+    # applicant's checklist and the submission's required material; staff uploads carry none
+    kind: str | None = Field(default=None, max_length=40)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -89,7 +89,15 @@ def _form_key() -> str:
     return secrets.token_urlsafe(12)
 
 
-templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, form_key=_form_key)
+def _today() -> str:
+    """Today in Asia/Shanghai, ISO: a public period is "open" only once its first day has come."""
+    from services.engine.calendar import local_date
+    from services.engine.clock import clock
+
+    return local_date(clock.now()).isoformat()
+
+
+templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, form_key=_form_key, today=_today)
 templates.env.filters["local"] = _local
 
 

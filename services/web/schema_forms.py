@@ -9,7 +9,7 @@ says why in both languages, and the page shows it beside the field with the valu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from states import divisions
@@ -35,7 +35,7 @@ LONG_TEXT = {"description", "comments", "reason", "response", "changes", "confli
 class FieldView:
     name: str
     label: tuple[str, str]
-    widget: str  # text | textarea | integer | number | checkbox | select | date | lines | json
+    widget: str  # text | textarea | integer | number | checkbox | select | date | lines | rows | json
     required: bool
     value: str = ""
     choices: list[tuple[str, tuple[str, str]]] = field(default_factory=list)
@@ -46,10 +46,17 @@ class FieldView:
     errors: list[Reason] = field(default_factory=list)
     address: str = ""  # a location's street address (widget "location")
     groups: list[tuple[tuple[str, str], list[tuple[str, tuple[str, str]]]]] = field(default_factory=list)
+    # `rows`: a list of small records drawn as a table, one line per record (never JSON to type):
+    # `columns` the record's fields, `rows` each line's fields, named `<name>.<i>.<column>`
+    columns: list[FieldView] = field(default_factory=list)
+    rows: list[list[FieldView]] = field(default_factory=list)
 
     @property
     def dom_id(self) -> str:
         return "f-" + self.name.replace(".", "-")
+
+
+BLANK_ROWS = 2  # empty lines offered below a table's records (the form works without JavaScript)
 
 
 def _variants(prop: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,6 +65,19 @@ def _variants(prop: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _nullable(prop: dict[str, Any]) -> bool:
     return any(v.get("type") == "null" for v in prop.get("anyOf", []))
+
+
+def _record(main: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of an array's items when they are flat records (every field a scalar), else None."""
+    items = main.get("items", {})
+    ref = items.get("$ref", "")
+    sub = defs.get(ref.rsplit("/", 1)[-1], {}) if ref else items
+    props = sub.get("properties") or {}
+    if sub.get("type") != "object" or not props:
+        return None
+    flat = all(_widget(n, p, defs)[0] in ("text", "textarea", "integer", "number", "select", "date")
+               for n, p in props.items())
+    return sub if flat else None
 
 
 def _widget(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -81,7 +101,9 @@ def _widget(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str,
         return "date", main
     if main.get("type") == "array":
         items = main.get("items", {})
-        return ("lines", main) if items.get("type") in ("string", "integer") else ("json", main)
+        if items.get("type") in ("string", "integer"):
+            return "lines", main
+        return ("rows", main) if _record(main, defs) else ("json", main)
     if main.get("type") == "object":
         return "json", main
     if name in LONG_TEXT or (main.get("maxLength") or 0) > 500:
@@ -150,9 +172,39 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
             choices=choices, help=_json_hint(main, defs) if widget == "json" else "",
             minimum=main.get("minimum"), maximum=main.get("maximum"), max_length=main.get("maxLength"),
             errors=[r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]))
+    for f in out:
+        if f.widget == "rows":
+            _table(f, schema.get("properties", {})[f.name], defs, values.get(f.name))
     known = {f.name for f in out}
     loose = [r for r in reasons if not r.field or r.field.split(".")[0] not in known]
     return out, loose
+
+
+def _table(f: FieldView, prop: dict[str, Any], defs: dict[str, Any], value: Any) -> None:  # noqa: ANN401
+    """A `rows` field's columns and lines: its records (as stored, or as typed back from the form) and
+    BLANK_ROWS empty lines; each cell carries the reasons about it (`other_schemes.0.reference`)."""
+    _, main = _widget(f.name, prop, defs)
+    sub = _record(main, defs) or {}
+    records: list[dict[str, Any]] = []
+    if isinstance(value, list):
+        records = [r if isinstance(r, dict) else {} for r in value]
+    elif isinstance(value, dict):  # typed back: {"0": {...}, "3": {...}}
+        records = [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    elif isinstance(value, str) and value.strip():
+        try:
+            loaded = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            loaded = []
+        records = [r for r in loaded if isinstance(r, dict)] if isinstance(loaded, list) else []
+    f.columns, _ = fields(sub, {})
+    f.value = ""
+    f.rows = []
+    for i, record in enumerate([*records, *({} for _ in range(BLANK_ROWS))]):
+        cells, _ = fields(sub, record, [replace(r, field=r.field[len(f"{f.name}.{i}."):]) for r in f.errors
+                                        if r.field and r.field.startswith(f"{f.name}.{i}.")])
+        for c in cells:
+            c.name = f"{f.name}.{i}.{c.name}"
+        f.rows.append(cells)
 
 
 def _json_hint(main: dict[str, Any], defs: dict[str, Any]) -> str:
@@ -186,6 +238,9 @@ def read_back(schema: dict[str, Any], posted: dict[str, str]) -> tuple[dict[str,
             elif _nullable(prop):
                 data[name] = None
             continue
+        if widget == "rows":
+            data[name] = _rows_back(name, main, defs, posted)
+            continue
         if widget == "checkbox":
             data[name] = raw in ("on", "true", "1")
             continue
@@ -218,3 +273,21 @@ def read_back(schema: dict[str, Any], posted: dict[str, str]) -> tuple[dict[str,
         else:
             data[name] = text
     return data, problems
+
+
+def _rows_back(name: str, main: dict[str, Any], defs: dict[str, Any], posted: dict[str, str]) -> list[dict[str, Any]]:
+    """A table's lines (`<name>.<i>.<column>`) back into records, in line order; empty lines dropped."""
+    sub = _record(main, defs) or {}
+    lines: dict[int, dict[str, str]] = {}
+    for key, value in posted.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == name and parts[1].isdigit():
+            lines.setdefault(int(parts[1]), {})[parts[2]] = value
+    out = []
+    for i in sorted(lines):
+        line = lines[i]
+        if not any((v or "").strip() for v in line.values()):
+            continue
+        record, _ = read_back(sub, line)
+        out.append(record)
+    return out

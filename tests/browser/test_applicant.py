@@ -45,3 +45,44 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
         assert session.get(Case, case_id).state == "submitted"  # type: ignore[union-attr]
         open_tasks = session.exec(select(Task.kind).where(Task.case_id == case_id, Task.status == "open")).all()
     assert open_tasks == ["completeness_check"]
+
+
+def test_the_checklist_refuses_a_submit_without_the_required_documents(visitor: Visitor, site: Site) -> None:
+    """Beijing 编制说明 4(二) (profile `[documents]`): the implementation plan and the project design
+    document are registration material. Submitting without them is refused, every missing type named
+    beside its slot; uploading into the slots lets the same submit through."""
+    from services.demo import application
+
+    case_id = site.driver.open("bj_applicant", "BJ", application("BJ", title="浏览器测试：材料清单", project_class=1))
+    visitor.sign_in("bj_applicant")
+    page = visitor.page
+    visitor.goto(f"/applicant/cases/{case_id}", "checklist")
+    assert page.locator("#documents").get_by_text("还缺 2 项必交材料").count() == 1
+    commitments = page.locator("fieldset", has=page.get_by_text("承诺事项（须全部勾选）"))
+    for i in range(commitments.get_by_role("checkbox").count()):
+        commitments.get_by_role("checkbox").nth(i).check()
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_load_state()
+    visitor.shot("checklist-refused")
+    missing = page.locator("#documents li.slot.missing")
+    assert sorted(missing.evaluate_all("els => els.map(e => e.dataset.kind)")) == ["implementation_plan",
+                                                                                  "project_design"]
+    assert "缺少申请材料：组织实施方案" in page.locator("li[data-kind=implementation_plan]").inner_text()
+    with site.db.read() as session:
+        assert session.get(Case, case_id).state == "draft"  # type: ignore[union-attr]
+
+    pdf = {"name": "plan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}
+    for kind in ("implementation_plan", "project_design"):
+        slot = page.locator(f"li[data-kind={kind}]")
+        slot.locator("input[type=file]").set_input_files(pdf)
+        slot.get_by_role("button", name="上传", exact=True).click()
+        page.wait_for_load_state()
+    visitor.shot("checklist-complete")
+    assert page.locator("#documents").get_by_text("必交材料已齐").count() == 1
+    commitments = page.locator("fieldset", has=page.get_by_text("承诺事项（须全部勾选）"))
+    for i in range(commitments.get_by_role("checkbox").count()):
+        commitments.get_by_role("checkbox").nth(i).check()
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_load_state()
+    with site.db.read() as session:
+        assert session.get(Case, case_id).state == "submitted"  # type: ignore[union-attr]

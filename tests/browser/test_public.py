@@ -57,3 +57,28 @@ def test_a_short_objection_comes_back_with_the_reason_beside_the_text(visitor: V
     assert page.get_by_role("region", name="提出异议").get_by_label("姓名").input_value() == "王五"
     with site.db.read() as session:
         assert session.exec(select(Objection).where(Objection.case_id == case_id)).all() == []
+
+
+def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None:
+    """At 390 px a public list is one card a row, the title across the card (not squeezed to one or
+    two characters a line); a publicity period says 进行中 only once its first day has come."""
+    from services.engine.calendar import local_date
+    from services.engine.clock import clock
+
+    page = visitor.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    visitor.goto("/public", "phone-notices")
+    rows = page.locator("table.cards tbody tr")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        title = rows.nth(i).locator("td").first
+        assert title.bounding_box()["width"] >= 240, title.inner_text()  # type: ignore[index]
+    today = local_date(clock.now()).isoformat()
+    for text in page.locator("table.cards tbody tr").all_inner_texts():
+        first_day = next((w for w in text.split() if len(w) == 10 and w[4] == "-"), None)
+        if first_day and first_day > today:
+            assert "进行中" not in text and "尚未开始" in text, text
+    for path, name in (("/public/registry/projects", "phone-projects"),
+                       ("/public/registry/methodologies", "phone-methodologies")):
+        visitor.goto(path, name)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1

@@ -17,7 +17,7 @@ from services.procedures.issuance import run_campaign
 from services.store.engine import Database
 from services.store.tables import Case, LedgerEntry, Project, SerialBlock
 from tests.conftest import at
-from tests.e2e.http import act, h
+from tests.e2e.http import act, attach_required, h
 
 pytestmark = pytest.mark.e2e
 SHEET = b"col_a,col_b\n1,2\n"
@@ -51,6 +51,7 @@ def upload_sheet(client: TestClient, code: str, cid: int) -> None:
     r = client.post(f"/api/v1/cases/{cid}/documents", headers=h(f"{code.lower()}_applicant"),
                     files={"file": ("减排量计算表.csv", SHEET, "text/csv")})
     assert r.status_code == 201, r.text
+    attach_required(client, f"{code.lower()}_applicant", cid)
 
 
 def to_issued(client: TestClient, db: Database, driver: Driver, test_clock, code: str, cid: int) -> dict:

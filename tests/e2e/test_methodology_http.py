@@ -16,7 +16,7 @@ from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from services.store.tables import Case, Document, MethodologyVersion
 from tests.conftest import at
-from tests.e2e.http import act, h
+from tests.e2e.http import act, attach_required, h
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +41,7 @@ def open_filing(client: TestClient, code: str, **extra) -> int:
 
 def through_panel(client: TestClient, driver: Driver, code: str, cid: int) -> dict:
     low = code.lower()
+    attach_required(client, f"{low}_applicant", cid)
     act(client, f"{low}_applicant", cid, "submit", {"commitments": {}})
     act(client, f"{low}_case_officer", cid, "accept")
     act(client, f"{low}_review_centre", cid, "pass_review", {"opinion": "方法学科学、可操作"})

@@ -14,6 +14,7 @@ from services.demo import application, commitments
 from services.orchestration.timers import run_due_timers
 from services.store.engine import Database
 from tests.conftest import at
+from tests.e2e.http import attach_required
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +59,7 @@ def register_through(api: Api, db: Database, test_clock, code: str, *, kind: str
     cid = case["id"]
     assert case["state"]["name"] == "draft"
     assert {a["action"] for a in case["allowed_actions"]} == {"edit", "submit", "withdraw"}
+    attach_required(api.client, f"{low}_applicant", cid)
     assert api.act(f"{low}_applicant", cid, "submit", commitments(code))["state"]["name"] == "submitted"
     # the completeness check sits in the case officers' team queue
     queue = api.get(f"{low}_case_officer", "/api/v1/tasks", view="team", jurisdiction=code)
@@ -113,6 +115,7 @@ def test_beijing_class2_is_disclosed_not_registered(api: Api, db: Database, test
     app = application("BJ", project_class=2, methodology="BJ-M-LED-002")
     cid = api.post("bj_applicant", "/api/v1/cases",
                    {"procedure": "project_registration", "jurisdiction": "BJ", "application": app}, 201)["id"]
+    attach_required(api.client, "bj_applicant", cid)
     api.act("bj_applicant", cid, "submit", commitments("BJ"))
     refused = api.act("bj_case_officer", cid, "accept", {}, expect=422)
     assert [r["code"] for r in refused["error"]["reasons"]] == ["class2_not_registered"]
@@ -168,3 +171,29 @@ def test_upheld_objection_sends_case_back_to_technical_review(api: Api, db: Data
     case = api.act("ord_case_officer", cid, "uphold_objection", {"reasoning": "数据存疑", "outcome": "re_review"})
     assert case["state"]["name"] == "technical_review"
     assert case["publicity"]["status"] == "closed" and case["timers"] == []
+
+
+def test_submit_without_the_required_documents_is_refused_with_the_list(api: Api) -> None:
+    """Beijing 编制说明 4(二): the implementation plan is registration material (and 3 第五章 the project
+    design document): a submission without them is refused with one reason a missing type, zh and en,
+    and nothing moves; a document of a type the application does not have is refused too."""
+    app = application("BJ", project_class=1)
+    cid = api.post("bj_applicant", "/api/v1/cases",
+                   {"procedure": "project_registration", "jurisdiction": "BJ", "application": app}, 201)["id"]
+    refused = api.act("bj_applicant", cid, "submit", commitments("BJ"), expect=422)["error"]["reasons"]
+    assert [(r["code"], r["field"]) for r in refused] == [("document_missing", "documents.project_design"),
+                                                          ("document_missing", "documents.implementation_plan")]
+    assert "组织实施方案" in refused[1]["zh"] and "Implementation plan" in refused[1]["en"]
+    assert "北京编制说明 4(二)" in refused[1]["zh"]
+    assert api.get("bj_applicant", f"/api/v1/cases/{cid}")["state"]["name"] == "draft"
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    r = api.client.post(f"/api/v1/cases/{cid}/documents", headers=api.h("bj_applicant"), data={"kind": "nonsense"},
+                        files={"file": ("x.pdf", pdf, "application/pdf")})
+    assert r.status_code == 422 and r.json()["error"]["reasons"][0]["code"] == "document_kind"
+    r = api.client.post(f"/api/v1/cases/{cid}/documents", headers=api.h("bj_applicant"),
+                        data={"kind": "implementation_plan"}, files={"file": ("方案.pdf", pdf, "application/pdf")})
+    assert r.status_code == 201 and r.json()["kind"] == "implementation_plan"
+    refused = api.act("bj_applicant", cid, "submit", commitments("BJ"), expect=422)["error"]["reasons"]
+    assert [r["field"] for r in refused] == ["documents.project_design"]
+    attach_required(api.client, "bj_applicant", cid)
+    assert api.act("bj_applicant", cid, "submit", commitments("BJ"))["state"]["name"] == "submitted"

@@ -28,9 +28,11 @@ def test_application_fields_cover_dates_numbers_nullable_choices_and_nested_list
     drawn, _ = fields(ProjectApplication.model_json_schema())
     widgets = {f.name: f.widget for f in drawn}
     assert widgets["start_date"] == "date" and widgets["expected_annual_reduction_tco2e"] == "number"
-    assert widgets["project_class"] == "select" and widgets["other_schemes"] == "json"
-    hint = next(f for f in drawn if f.name == "other_schemes").help
-    assert '"scheme"' in hint and '"reference"' in hint  # the shape, shown to people who are not programmers
+    # a list of records is a small table, one line a record: never a field that asks for JSON (issue 15)
+    assert widgets["project_class"] == "select" and widgets["other_schemes"] == "rows"
+    table = next(f for f in drawn if f.name == "other_schemes")
+    assert [c.name for c in table.columns] == ["scheme", "reference"] and table.columns[0].widget == "select"
+    assert [c.name for c in table.rows[0]] == ["other_schemes.0.scheme", "other_schemes.0.reference"]
 
 
 def test_read_back_types_values_and_passes_bad_ones_through_for_validation() -> None:
@@ -45,11 +47,10 @@ def test_read_back_lines_integers_json_and_empty_optional_values() -> None:
     assert data == {"members": [3, 4, 5], "chair": 3}
     schema = ProjectApplication.model_json_schema()
     data, problems = read_back(schema, {"kind": "project", "project_class": "1", "end_date": "",
-                                        "other_schemes": '[{"scheme": "CCER", "reference": "X-1"}]'})
+                                        "other_schemes.0.scheme": "CCER", "other_schemes.0.reference": "X-1",
+                                        "other_schemes.1.scheme": "", "other_schemes.1.reference": " "})
     assert data["project_class"] == 1 and data["end_date"] is None
-    assert data["other_schemes"] == [{"scheme": "CCER", "reference": "X-1"}] and problems == []
-    _, problems = read_back(schema, {"other_schemes": "[{oops"})
-    assert [(p.code, p.field) for p in problems] == [("json_invalid", "other_schemes")]
+    assert data["other_schemes"] == [{"scheme": "CCER", "reference": "X-1"}] and problems == []  # empty line dropped
 
 
 def test_reasons_go_beside_their_field_and_the_rest_above_the_form() -> None:

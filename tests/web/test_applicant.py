@@ -89,7 +89,7 @@ def test_a_bad_application_re_renders_with_values_and_reasons(signed_in, db: Dat
 
 def test_methodology_filing_draws_its_own_form(signed_in) -> None:
     text = signed_in("sh_applicant").get("/applicant/new?procedure=methodology_filing").text
-    assert 'name="code"' in text and 'name="scope"' in text and 'name="parameters"' in text
+    assert 'name="code"' in text and 'name="scope"' in text and 'name="parameters.0.name"' in text
 
 
 def test_a_procedure_the_jurisdiction_does_not_run_is_not_offered(signed_in) -> None:

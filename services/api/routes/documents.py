@@ -30,22 +30,27 @@ UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {
         "file": {"type": "string", "format": "binary", "description": "PDF, DOCX, XLSX, PNG, JPEG or CSV: the "
                                                                       "declared type must match the bytes"},
         "visibility": {"type": "string", "enum": list(documents.VISIBILITIES),
-                       "description": "Default: internal for staff, case for the applicant"}}}}}}}
+                       "description": "Default: internal for staff, case for the applicant"},
+        "kind": {"type": "string", "description": "What the document is: one of the procedure's document types "
+                                                  "in the jurisdiction's profile (`[documents]`), e.g. "
+                                                  "implementation_plan; the submission needs the required ones"}}}}}}}
 
 
 @router.post("/cases/{case_id}/documents", status_code=201, response_model=DocumentPublic,
-             summary="Attach a document (multipart fields `file` and optional `visibility`: public | case | internal)",
+             summary="Attach a document (multipart fields `file`, optional `visibility`: public | case | internal, "
+                     "and optional `kind`: its document type)",
              responses=errors(401, 403, 404, 409, 413, 422), openapi_extra=UPLOAD)
 async def upload(case_id: int, request: Request, actor: ActorDep, db: DbDep, idempotency_key: IdemKey = None
                  ) -> dict[str, Any]:
     form = await request.form(max_files=1)
-    file_, visibility = form.get("file"), form.get("visibility")
+    file_, visibility, kind = form.get("file"), form.get("visibility"), form.get("kind")
     if not isinstance(file_, UploadFile):
         raise Invalid([coded("missing", "document_file_missing", field="file")])
     data = await file_.read(documents.MAX_BYTES + 1)  # one byte past the limit is enough to refuse
     return await run_in_threadpool(documents.add, db, case_id=case_id, actor=actor, name=file_.filename or "",
                                    content_type=file_.content_type or "", data=data,
                                    visibility=visibility if isinstance(visibility, str) and visibility else None,
+                                   kind=kind if isinstance(kind, str) and kind else None,
                                    idempotency_key=idempotency_key)
 
 

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from forms.organisation import OrganisationRegistration
 from services.accounts import identity
@@ -30,6 +30,7 @@ from services.engine.clock import clock
 from services.engine.errors import CommandError, NotFound
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.workdays import calendar
+from services.procedures import documents
 from services.queries import notifications
 from services.queries.cases import case_detail, form_schema
 from services.queries.schemas import plain
@@ -40,7 +41,7 @@ from services.web.pages import lang_of, render
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
 from states.machine import ProcedureUnavailable, procedure
-from states.messages import CATALOGUE, Reason, text
+from states.messages import CATALOGUE, Reason, reason, text
 from states.profiles import get_profile
 
 router = APIRouter(include_in_schema=False)
@@ -272,8 +273,27 @@ def case_view(session: Session, case: Case, actor: Actor, failed: str | None = N
         forms["resubmit"] = {"fields": f, "response": resp,
                              "loose": [r for r in loose if r.field != "response"]}
     requests = _requests(session, case)
+    missing = {r.field[len("documents."):]: r for r in reasons if (r.field or "").startswith("documents.")}
+    upload_reasons = reasons if failed == "upload" else []
     return {"case": detail, "forms": forms, "requests": requests,
-            "refused": reasons if failed and failed not in forms else []}
+            "checklist": checklist(session, case, actor, missing),
+            "may_upload": documents.may_add(actor, case), "upload_reasons": upload_reasons,
+            "refused": reasons if failed and failed not in forms and failed != "upload" else []}
+
+
+def checklist(session: Session, case: Case, actor: Actor, missing: dict[str, Reason]) -> list[dict[str, Any]]:
+    """The application's material by type (profile `[documents]`): each slot, whether the submission
+    requires it (Beijing 编制说明 4(二); Jiaxing arts. 9, 14, 16), what is uploaded in it, and the
+    submit's reason when it was refused for lacking it."""
+    profile = get_profile(case.jurisdiction)
+    required = set(profile.documents.required_for(case.procedure)) if profile else set()
+    mine = documents.of_case(session, case, actor)
+    out = []
+    for kind in documents.kinds_of(case):
+        docs = [d for d in mine if d["kind"] == kind or (kind == "other" and not d["kind"])]
+        out.append({"kind": kind, "label": CATALOGUE[f"doc_kind.{kind}"], "required": kind in required,
+                    "docs": docs, "missing": missing.get(kind)})
+    return out
 
 
 def _resubmission_form(case: Case) -> Any:
@@ -349,6 +369,30 @@ async def resubmit(case_id: int, request: Request, signed: SignedIn, form: Check
     changes, problems = changed(_edit_schema(case), case.application, posted)
     data = {"response": posted.get("response", ""), "changes": changes or None}
     return await _fire(request, signed, case_id, "resubmit", data, form, problems, "resubmitted")
+
+
+@router.post("/applicant/cases/{case_id}/documents")
+async def upload(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
+    """One document into one slot of the checklist (its `kind`)."""
+    wearing(signed, "applicant")
+    file, kind = form.get("file"), form.get("kind")
+    reasons: list[Reason] = []
+    if not isinstance(file, UploadFile) or not file.filename:
+        reasons = [reason("missing.file", field="file")]
+    else:
+        data = await file.read(documents.MAX_BYTES + 1)
+        try:
+            await run_in_threadpool(partial(documents.add, get_db(request), case_id=case_id, actor=signed.actor,
+                                            name=file.filename, content_type=file.content_type or "", data=data,
+                                            kind=kind if isinstance(kind, str) and kind else None,
+                                            idempotency_key=form_key(form)))
+        except CommandError as exc:
+            if exc.status == 404:
+                raise
+            reasons = exc.reasons
+    if not reasons:
+        return RedirectResponse(f"/applicant/cases/{case_id}?ok=uploaded#documents", status_code=303)
+    return _case_page(request, signed, case_id, 422, failed="upload", reasons=reasons)
 
 
 # --- notices -------------------------------------------------------------------------------------------------
