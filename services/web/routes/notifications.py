@@ -20,7 +20,7 @@ def bell(request: Request, signed: SignedIn) -> Response:
     """The bell's content: the unread count in a badge (nothing beside the bell when all is read)."""
     with get_db(request).read() as session:
         unread = notifications.unread(session, signed.person.user_id)
-    body = "🔔" + (f' <span class="count" data-unread="{unread}">{unread}</span>' if unread else "")
+    body = "✉" + (f' <span class="count" data-unread="{unread}">{unread}</span>' if unread else "")
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
