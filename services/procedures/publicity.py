@@ -66,7 +66,10 @@ def record_objection(ctx: Ctx, effect: RecordObjection) -> None:
     receipt = f"OBJ-{ctx.today:%Y%m%d}-{secrets.token_hex(4).upper()}"
     ctx.session.add(Objection(case_id=ctx.case.id, receipt=receipt, name=form.name,  # type: ignore[union-attr]
                               contact=form.contact, text=form.text, received_at=ctx.now))  # type: ignore[union-attr]
-    enqueue(ctx, "notify", "queue", {"event": "objection_lodged"})
+    # the objection review goes to the least-loaded officer at once, who is told (assign_least_loaded);
+    # the officers of the jurisdiction hear that an objection came in
+    enqueue(ctx, "assign", "case_officer")
+    enqueue(ctx, "notify", "queue", {"event": "objection_lodged", "roles": ["case_officer"]})
     ctx.extra["receipt"] = receipt
 
 

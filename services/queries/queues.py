@@ -162,3 +162,47 @@ def task_reply(session: Session, task: Task) -> dict[str, Any]:
     retry with the same Idempotency-Key."""
     view = task_view(task, usernames(session, {task.assignee_id} if task.assignee_id else set()))
     return view.model_dump(mode="json")
+
+
+def search_tasks(session: Session, actor: Actor, *, view: str, text: str = "", sort: str = "due",
+                 procedure: str | None = None, jurisdiction: str | None = None, kind: str | None = None,
+                 due_from: date | None = None, due_to: date | None = None, limit: int = 50) -> list[TaskPublic]:
+    """The queue page's search: open tasks of a view, or `done` (tasks I completed, newest first), matched
+    on the case number (`#12` or `12`), the applicant's name or the project's title; sorted by due date,
+    newest opened or case number. A person's own queue is short: the first `limit` rows, no cursor."""
+    from services.store.tables import Case, Organisation
+
+    if view == "done":
+        q = select(Task).where(Task.status != "open", Task.closed_by == actor.user_id)
+        if jurisdiction:
+            q = q.where(Task.jurisdiction == jurisdiction)
+        for column, value in ((Task.procedure, procedure), (Task.kind, kind)):
+            if value:
+                q = q.where(column == value)
+    else:
+        q = _queue(actor, view, procedure=procedure, jurisdiction=jurisdiction, kind=kind,  # type: ignore[arg-type]
+                   due_from=due_from, due_to=due_to)
+    words = text.strip()
+    if words:
+        number = words.lstrip("#")
+        title = Case.application["title"].as_string()  # type: ignore[index]
+        like = f"%{words}%"
+        matched = select(Case.id).outerjoin(Organisation, Organisation.id == Case.applicant_org_id).where(
+            sa.or_(title.ilike(like), Organisation.name.ilike(like),  # type: ignore[attr-defined]
+                   Case.id == int(number) if number.isdigit() and len(number) < 10 else sa.false()))
+        q = q.where(Task.case_id.in_(matched))  # type: ignore[attr-defined]
+    if view == "done":
+        order: tuple[Any, ...] = (sa.desc(Task.closed_at), sa.desc(Task.id))
+    else:
+        order = {"opened": (sa.desc(Task.opened_at), sa.desc(Task.id)),
+                 "case": (sa.desc(Task.case_id), Task.id)}.get(sort, (sa.nulls_last(Task.due_at), Task.id))  # type: ignore[arg-type]
+    rows = list(session.exec(q.order_by(*order).limit(limit)))
+    users = usernames(session, {t.assignee_id for t in rows if t.assignee_id})
+    return [task_view(t, users) for t in rows]
+
+
+def count_done(session: Session, actor: Actor, jurisdiction: str | None = None) -> int:
+    q = select(sa.func.count()).select_from(Task).where(Task.status != "open", Task.closed_by == actor.user_id)
+    if jurisdiction:
+        q = q.where(Task.jurisdiction == jurisdiction)
+    return int(session.exec(q).one())

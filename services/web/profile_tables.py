@@ -68,6 +68,8 @@ def _shown(section: str, key: str, value: Any) -> tuple[str, str]:
         prefix = {"commitments": "commitment.", "paused_in": "state."}.get(key)
         names = [label(prefix + str(v)) if prefix else _named("profile_word", str(v)) for v in value]
         return joined(((n["zh"], n["en"]) for n in names), "sep.items")
+    if isinstance(value, int | float):  # a count (max_rounds = 2) is a number, not the class "二类"
+        return str(value), str(value)
     return CATALOGUE.get(f"profile_word.{value}", (str(value), str(value)))
 
 

@@ -32,7 +32,8 @@ def test_an_officer_claims_and_completes_a_completeness_check(visitor: Visitor, 
     page = visitor.page
     assert page.get_by_role("heading", level=1).inner_text() == f"#{case_id} {title}"
     accept = page.locator("#action-accept")
-    accept.locator("summary").click()
+    # "办理" brings the officer to the task's first action, its form open beside the material
+    assert accept.get_attribute("open") is not None and page.url.endswith("#action-accept")
     accept.get_by_label("意见说明").fill("材料齐全，予以受理")
     accept.get_by_role("button", name="受理").click()
     page.wait_for_load_state()
@@ -55,6 +56,7 @@ def test_a_refused_form_shows_the_reason_beside_its_field_and_keeps_the_values(v
     supplement = page.locator("#action-request_supplement")
     supplement.locator("summary").click()
     supplement.get_by_label("意见说明").fill("请补充项目备案文件")
+    page.once("dialog", lambda d: d.accept())  # sending the case back to the applicant asks first
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         supplement.get_by_role("button", name="要求补正材料").click()
     page.wait_for_load_state()

@@ -30,7 +30,8 @@ def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(drive
     assert "屋顶分布式光伏项目" in page and "SH 绿色能源有限公司" in page  # subject and applicant
     assert "已提交" in page  # the current state, in words
     assert 'class="clockbar"' in page and "时限" in page
-    assert 'class="mermaid"' in page and "▶ 已提交（当前）" in page  # marked by text, not colour alone
+    # drawn when its fold opens (mermaid cannot measure a hidden diagram); marked by text, not colour alone
+    assert 'class="mermaid-later"' in page and "▶ 已提交（当前）" in page
     assert "完整性审查" in page  # the open task
     assert "提交申请" in page  # the timeline's submit event
     assert f'action="/cases/{cid}/actions/accept"' in page
@@ -216,7 +217,9 @@ def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_re
     assert officer.post_form(f"/cases/{cid}", f"/cases/{cid}/reporter", {}).status_code == 403
     assigning = approver.get(f"/cases/{cid}").text
     uid = driver.user_id("sh_case_officer")
-    assert f"#{uid} " in assigning and f'action="/cases/{cid}/actions/assign_handlers"' in assigning
+    # the officers are offered by name, to tick (never by a user number to type)
+    assert f'name="officers" value="{uid}"' in assigning and "SH case_officer" in assigning
+    assert f'action="/cases/{cid}/actions/assign_handlers"' in assigning
     r = approver.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/assign_handlers", {"officers": str(uid)})
     assert r.status_code == 303, r.text
     page = officer.get(f"/cases/{cid}").text

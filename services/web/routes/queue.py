@@ -19,7 +19,7 @@ from services.engine.errors import Invalid
 from services.engine.workdays import calendar
 from services.queries import queues
 from services.queries.schemas import plain
-from services.store.tables import Case, RoleGrant, User
+from services.store.tables import Case, Organisation, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from states.machine import PROCEDURES, ProcedureUnavailable, procedure
@@ -28,7 +28,8 @@ from states.messages import reason
 router = APIRouter(include_in_schema=False)
 
 QUEUE_ROLES = ("case_officer", "review_centre", "approver", "operator", "verifier")
-VIEWS = ("mine", "team", "unassigned", "overdue")
+VIEWS = ("mine", "team", "unassigned", "overdue", "done")
+SORTS = ("due", "opened", "case")
 
 
 def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:
@@ -46,27 +47,39 @@ OptionalDate = Annotated[date | None, BeforeValidator(lambda v: v or None)]
 
 @router.get("/work")
 def work_queue(request: Request, signed: SignedIn,
-               view: Literal["mine", "team", "unassigned", "overdue"] = "team",
+               view: Literal["mine", "team", "unassigned", "overdue", "done"] = "team",
                procedure: Annotated[str | None, Query(max_length=40)] = None,
                kind: Annotated[str | None, Query(max_length=40)] = None,
                due_from: OptionalDate = None, due_to: OptionalDate = None,
+               q: Annotated[str, Query(max_length=100)] = "",
+               sort: Literal["due", "opened", "case"] = "due",
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     jurisdiction = wearing(signed, *QUEUE_ROLES)
     actor = signed.actor
     filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
                                "due_from": due_from, "due_to": due_to}
     with get_db(request).read() as session:
-        page = plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
-        counts = queues.count_tasks(session, actor, **filters)
+        if view == "done" or q.strip() or sort != "due":
+            items = [plain(t) for t in queues.search_tasks(session, actor, view=view, text=q, sort=sort, **filters)]
+            page: dict[str, Any] = {"items": items, "next_cursor": None}
+        else:
+            page = plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
+        counts = _counts(session, actor, filters)
         cal = calendar(session)
         today = local_date(clock.now())
         case_ids = {t["case_id"] for t in page["items"]}
-        titles = {c.id: c.application.get("title") or "" for c in
-                  session.exec(select(Case).where(col(Case.id).in_(case_ids)))} if case_ids else {}
+        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}  # type: ignore[attr-defined]
+        orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
+            Organisation.id.in_({c.applicant_org_id for c in cases.values() if c.applicant_org_id})))}  # type: ignore[attr-defined]
+        people = {u.id: u.display_name for u in session.exec(select(User).where(
+            User.id.in_({t["assignee_id"] for t in page["items"] if t["assignee_id"]})))}  # type: ignore[attr-defined]
         for t in page["items"]:
             t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
                                                t["jurisdiction"])
-            t["title"] = titles.get(t["case_id"], "")
+            case = cases.get(t["case_id"])
+            t["title"] = (case.application.get("title") or "") if case else ""
+            t["applicant"] = orgs.get(case.applicant_org_id, "") if case and case.applicant_org_id else ""
+            t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
         colleagues = list(session.exec(
             select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
             .where(col(RoleGrant.role) == signed.hat[0], col(RoleGrant.jurisdiction) == jurisdiction,
@@ -74,7 +87,30 @@ def work_queue(request: Request, signed: SignedIn,
             .order_by(col(User.username))))
     kinds = sorted({t.kind for name in PROCEDURES for t in _tasks_of(name, jurisdiction)})
     return render(request, "queue.html", view=view, views=VIEWS, page=page, counts=counts, filters=filters,
-                  procedures=sorted(PROCEDURES), kinds=kinds, colleagues=colleagues, today=today)
+                  procedures=sorted(PROCEDURES), kinds=kinds, colleagues=colleagues, today=today, q=q, sort=sort,
+                  sorts=SORTS)
+
+
+def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:  # noqa: ANN401
+    return {**queues.count_tasks(session, actor, **filters),
+            "done": queues.count_done(session, actor, filters["jurisdiction"])}
+
+
+@router.get("/work/counts")
+def work_counts(request: Request, signed: SignedIn,
+                view: Literal["mine", "team", "unassigned", "overdue", "done"] = "team",
+                procedure: Annotated[str | None, Query(max_length=40)] = None,
+                kind: Annotated[str | None, Query(max_length=40)] = None,
+                due_from: OptionalDate = None, due_to: OptionalDate = None,
+                q: Annotated[str, Query(max_length=100)] = "",
+                sort: Literal["due", "opened", "case"] = "due") -> Response:
+    """The queue's tabs with fresh counts: the page polls it (htmx) so counts move without a reload."""
+    jurisdiction = wearing(signed, *QUEUE_ROLES)
+    filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
+                               "due_from": due_from, "due_to": due_to}
+    with get_db(request).read() as session:
+        counts = _counts(session, signed.actor, filters)
+    return render(request, "_queue_tabs.html", view=view, views=VIEWS, counts=counts, filters=filters, q=q, sort=sort)
 
 
 def _tasks_of(name: str, jurisdiction: str) -> list[Any]:
