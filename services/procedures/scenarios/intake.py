@@ -167,6 +167,7 @@ def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busin
         ("bad_quantity", f"NOT regexp_full_match(quantity, '{number}')"),
         ("negative_quantity", f"regexp_full_match(quantity, '{number}') AND quantity LIKE '-%'"),
         ("too_precise", f"regexp_full_match(quantity, '{number}') AND contains(quantity, '.') "
+                        f"AND {decimals} IS NOT NULL "
                         f"AND length(quantity) - strpos(quantity, '.') > coalesce({decimals}, 0)"),
         ("bad_date", f"(try_cast(activity_date AS DATE) IS NULL OR try_cast(activity_date AS DATE) < DATE "
                      f"'{EARLIEST}') AND activity_date IS NOT NULL"),
