@@ -165,6 +165,19 @@ class DocumentRules(_Strict):
         return self.required.get(procedure, ())
 
 
+class ScenarioRules(_Strict):
+    """Scenario data (issue 17): the issuance period, whether digital verification stands in for the
+    third-party verifier (Ordos art. 15), points per kgCO2e (Shanghai art. 16) and whether they may move
+    between individuals (Shandong 编制说明 二(二): not tradable), and when a record counts as late."""
+
+    period: Literal["monthly", "quarterly", "annual"]
+    digital_verification: bool = False
+    points_per_kg: Decimal = Field(ge=0)
+    points_transferable: bool = True
+    late_days: int = Field(ge=0)  # a record whose activity date is older than this many days before its batch's
+    history_days: int = Field(ge=1)  # days before a period its anomalies are measured against
+
+
 class ReminderRules(_Strict):
     before_days: tuple[int, ...] = (2, 0)
 
@@ -192,6 +205,7 @@ class Profile(_Strict):
     panel: PanelRules
     reminders: ReminderRules
     documents: DocumentRules = DocumentRules()
+    scenarios: ScenarioRules
     basis: dict[str, tuple[str, str]] = {}  # rule -> (zh, en) article of this jurisdiction's seed
 
     @model_validator(mode="after")

@@ -134,6 +134,9 @@ class MethodologyVersion(SQLModel, table=True):
     superseded_by: str | None = Field(default=None, max_length=20)
     grace_until: date | None = None  # new projects may still cite a superseded version until then
     case_id: int | None = None  # the filing case (no foreign key: cases -> projects -> versions already)
+    # a scenario methodology's quantification as data: activity types, units, formulas over its registered
+    # parameters, per-user caps (states/scenarios.py; issue 17); None for project methodologies
+    quantification: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
 
 
 class Project(SQLModel, table=True):
@@ -746,3 +749,66 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (SQLModel sets `__table__` on the class at definition)."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's declarative base
     return table
+
+
+# --- scenario data (issue 17): the files live under SCENARIO_DATA_DIR; these rows describe them ---------
+
+
+class ScenarioFeed(SQLModel, table=True):
+    """A registered scenario's data feed: the credential its enterprise submits batches with (only the
+    token's SHA-256 is kept)."""
+
+    __tablename__ = "scenario_feeds"
+    project_id: int = Field(primary_key=True, foreign_key="projects.id", sa_column_kwargs={"autoincrement": False})
+    jurisdiction: str = Field(max_length=8)
+    token_sha256: str | None = Field(default=None, max_length=64, unique=True)
+    token_issued_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ScenarioBatch(SQLModel, table=True):
+    """One file a scenario enterprise sent: daily activity records (Ordos art. 14) or its consent feed
+    (art. 13). Unique per (scenario, kind, batch id): sending it again answers the first receipt."""
+
+    __tablename__ = "scenario_batches"
+    __table_args__ = (sa.UniqueConstraint("project_id", "kind", "batch_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    kind: str = Field(max_length=10)  # records | consents
+    batch_id: str = Field(max_length=100)
+    business_date: date
+    format: str = Field(max_length=10)  # parquet | csv | jsonl
+    declared_count: int
+    sha256: str = Field(max_length=64)
+    raw_path: str = Field(max_length=500)
+    accepted_path: str = Field(max_length=500)
+    accepted_sha256: str = Field(max_length=64)
+    rejected_path: str = Field(max_length=500)
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    late: int = 0
+    rejections: dict[str, Any] = _json()  # reason code -> rows
+    received_at: datetime = _ts()
+    seconds: float = 0.0
+
+
+class ScenarioReport(SQLModel, table=True):
+    """A verification report of one scenario and period (Ordos art. 15: verified digitally): its figures,
+    the inputs it read (each file's SHA-256) and the per-user totals it wrote; its digest is over all of
+    them, so recomputing from the same inputs gives the same digest."""
+
+    __tablename__ = "scenario_reports"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    jurisdiction: str = Field(max_length=8)
+    period: str = Field(max_length=10)
+    period_start: date
+    period_end: date
+    engine: str = Field(max_length=10)  # duckdb | dask
+    digest: str = Field(max_length=64)
+    figures: dict[str, Any] = _json()
+    users_path: str = Field(max_length=500)
+    users_sha256: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    created_by: int | None = None
