@@ -19,7 +19,8 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
     page.get_by_label("方法学编号").fill("SH-M-PV-001")
     page.get_by_label("方法学版本").fill("1.0")
     # Shanghai does not class projects: 项目类别 stays unchosen
-    page.get_by_label("实施地点").fill("上海市浦东新区")
+    page.get_by_label("实施地点").select_option("310115")  # 浦东新区 (GB/T 2260)
+    page.get_by_label("详细地址").fill("张江路 1 号")
     page.get_by_label("开始日期").fill("2025-03-01")
     page.get_by_label("预计年减排量（tCO2e）").fill("980.5")
     page.get_by_role("button", name="保存草稿").click()
@@ -30,7 +31,8 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
     assert page.get_by_role("heading", level=1).inner_text() == f"#{case_id} {title}"
     with site.db.read() as session:
         case = session.get(Case, case_id)
-        assert case is not None and case.state == "draft" and case.application["location"] == "上海市浦东新区"
+        assert case is not None and case.state == "draft"
+        assert case.application["location"] == {"division": "310115", "address": "张江路 1 号"}
 
     commitments = page.locator("fieldset", has=page.get_by_text("承诺事项（须全部勾选）"))
     boxes = commitments.get_by_role("checkbox")
