@@ -178,8 +178,9 @@ def coverage(session: Session, jurisdictions: Iterable[str] | None = None) -> di
         q = select(sa.func.count()).select_from(table).where(*where)
         return int(session.exec(q if js is None else q.where(table.jurisdiction.in_(js))).one())
 
+    years = session.exec(select(CalendarYear).order_by(col(CalendarYear.year), col(CalendarYear.jurisdiction)))
     loaded = [{"year": y.year, "jurisdiction": y.jurisdiction, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
-              for y in session.exec(select(CalendarYear).order_by(col(CalendarYear.year), col(CalendarYear.jurisdiction)))]
+              for y in years]
     return {
         "covered_years": sorted(y for y in cal.covered_years() if y >= this_year - 3),
         "loaded_years": [y for y in loaded if y["jurisdiction"] == NATIONAL],

@@ -339,5 +339,7 @@ HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
     "notify": notify,
     "convene_panel": convene_panel,
     "assign": assign,
-    **dict.fromkeys(("open_publicity", "close_publicity", "open_consultation", "close_consultation", "publish_registration", "publish_disclosure", "publish_methodology", "publish_dispositions", "publish_revocation"), publish),
+    **dict.fromkeys(("open_publicity", "close_publicity", "open_consultation", "close_consultation",
+                     "publish_registration", "publish_disclosure", "publish_methodology", "publish_dispositions",
+                     "publish_revocation"), publish),
 }
