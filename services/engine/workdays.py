@@ -138,12 +138,12 @@ def recompute_provisional(session: Session) -> dict[str, int]:
     """Open deadlines computed provisionally are computed again with the calendar now in force."""
     cal = calendar(session)
     tasks = timers = 0
-    for t in session.exec(select(Task).where(Task.status == "open", Task.due_provisional == True)):  # noqa: E712
+    for t in session.exec(select(Task).where(col(Task.status) == "open", col(Task.due_provisional).is_(True))):
         if t.sla_days:
             t.due_on, t.due_at, t.due_provisional = due_after(cal, t.opened_at, t.sla_days, t.jurisdiction)
             session.add(t)
             tasks += 1
-    for tm in session.exec(select(Timer).where(Timer.status == "pending", Timer.provisional == True)):  # noqa: E712
+    for tm in session.exec(select(Timer).where(col(Timer.status) == "pending", col(Timer.provisional).is_(True))):
         if tm.base_on and tm.days:
             notice_kind = {"publicity_end": "publicity", "comment_period_end": "consultation"}.get(tm.kind)
             if notice_kind:
@@ -187,7 +187,7 @@ def coverage(session: Session, jurisdictions: Iterable[str] | None = None) -> di
         "local_loads": [y for y in loaded if y["jurisdiction"] != NATIONAL and (js is None or y["jurisdiction"] in js)],
         "provisional_years_ahead": [y for y in (this_year, this_year + 1, this_year + 2)
                                     if cal.is_provisional_year(y)],
-        "provisional_open_tasks": provisional(Task, Task.status == "open", Task.due_provisional == True),  # noqa: E712
-        "provisional_pending_timers": provisional(Timer, Timer.status == "pending",
-                                                  Timer.provisional == True),  # noqa: E712
+        "provisional_open_tasks": provisional(Task, col(Task.status) == "open", col(Task.due_provisional).is_(True)),
+        "provisional_pending_timers": provisional(Timer, col(Timer.status) == "pending",
+                                                  col(Timer.provisional).is_(True)),
     }

@@ -234,7 +234,7 @@ def _webhooks(db: Database, row: Outbox, channels: Channels) -> None:
     jurisdiction = row.payload.get("jurisdiction")
     with db.read() as session:
         endpoints = [e for e in session.exec(select(WebhookEndpoint).where(
-            WebhookEndpoint.jurisdiction == jurisdiction, WebhookEndpoint.active == True))  # noqa: E712
+            col(WebhookEndpoint.jurisdiction) == jurisdiction, col(WebhookEndpoint.active).is_(True)))
             if not e.events or row.kind in e.events]
     for endpoint in endpoints:
         channel = f"webhook:{endpoint.id}"

@@ -46,7 +46,7 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
     while True:
         fresh = [b for b in session.exec(select(SerialBlock).where(
             col(SerialBlock.project_id) == project_id, col(SerialBlock.closed_by).is_(None),
-            col(SerialBlock.retired) == False).with_for_update()  # noqa: E712
+            col(SerialBlock.retired).is_(False)).with_for_update()
             .execution_options(populate_existing=True)) if b.id not in locked]
         if not fresh:
             return [b for b in locked.values() if b.closed_by is None]
