@@ -69,7 +69,8 @@ def notices(session: Session, jurisdiction: str | None = None, kind: str | None 
         q = q.where(col(Notice.jurisdiction) == jurisdiction)
     if kind:
         q = q.where(col(Notice.kind) == kind)
-    return KindNoticeList(items=[kind_notice_view(n) for n in session.exec(q.order_by(col(Notice.id).desc()).limit(300))])
+    notices = session.exec(q.order_by(col(Notice.id).desc()).limit(300))
+    return KindNoticeList(items=[kind_notice_view(n) for n in notices])
 
 
 class ConsultationNotice(NoticePublic):
@@ -309,7 +310,8 @@ class RevenueAuditList(Items[RevenueAudit]):
 
 
 def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
-    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(Case.procedure == "revenue_audit")
+    q = (select(Case, Project).join(Project, col(Project.id) == col(Case.project_id))
+         .where(col(Case.procedure) == "revenue_audit"))
     if jurisdiction:
         q = q.where(col(Case.jurisdiction) == jurisdiction)
     return RevenueAuditList(items=[
