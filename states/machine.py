@@ -9,7 +9,7 @@ arrow and checks only that it is the one it takes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -25,6 +25,7 @@ from states import (
     report,
     retirement,
     revenue_audit,
+    rules,
 )
 from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
@@ -50,6 +51,16 @@ class ProcedureUnavailable(LookupError):
     """The procedure does not exist, or not in this jurisdiction (e.g. Jiaxing registration)."""
 
 
+def _build(entry: Catalogued, profile: Profile) -> ProcedureSpec:
+    """The procedure for a profile. Every procedure an applicant opens first asks whether the applicant may
+    take part at all: a disqualified organisation opens nothing (Jiaxing art. 26; the record exists only
+    where a seed disqualifies, so no other jurisdiction is asked anything new)."""
+    spec = entry.build(profile)
+    if entry.opened_by != "applicant":
+        return spec
+    return replace(spec, opening_rules=(rules.applicant_not_disqualified, *spec.opening_rules))
+
+
 @cache
 def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
     profile = get_profile(jurisdiction)
@@ -57,7 +68,7 @@ def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
     if profile is None or entry is None:
         raise ProcedureUnavailable(name)
     try:
-        return entry.build(profile)
+        return _build(entry, profile)
     except LookupError as exc:
         raise ProcedureUnavailable(name) from exc
 
@@ -66,7 +77,7 @@ def _built(profile: Profile) -> list[ProcedureSpec]:
     specs = []
     for entry in PROCEDURES.values():
         try:
-            specs.append(entry.build(profile))
+            specs.append(_build(entry, profile))
         except LookupError:
             continue  # not run in this jurisdiction (e.g. Jiaxing registration)
     return specs

@@ -337,6 +337,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.verified_over_claimed": ("核证量不得超过申报量 {claimed}", "Verified may not exceed claimed ({claimed})"),
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
     "reason.issued_over_verified": ("签发量不得超过核证量 {verified}", "Issued may not exceed verified ({verified})"),
+    "reason.party_disqualified": (
+        "{org}已于{decided_on}被取消参与{jurisdiction_zh}碳普惠市场的资格（案件 {case}：{why}），"
+        "不得{action_zh}{basis_zh}",
+        "{org} was disqualified from {jurisdiction_en}'s carbon-inclusion scheme on {decided_on} (case {case}: {why}) "
+        "and may not {action_en}{basis_en}",
+    ),
+    "disqualified_action.new_case": ("提出新的申请", "open a new case"),
+    "disqualified_action.transfer_from": ("转出减排量", "transfer reductions out"),
+    "disqualified_action.transfer_to": ("受让减排量", "receive reductions"),
+    "disqualified_action.retirement": ("为自身注销减排量", "retire reductions on its own behalf"),
+    "text.disqualification_reason": ("提供虚假材料等不诚信行为，逾期未改正", "false materials, not corrected in time"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
     "reason.first_issuance_not_here": (
         "本辖区首次减排量签发不能随项目登记一并申请",

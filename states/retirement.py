@@ -31,7 +31,7 @@ def build(profile: Profile) -> ProcedureSpec:
     )
     arrows = (
         TransitionSpec("approve", ("requested",), "retired", ("operator",), Note,
-                       rules=(rules.enough_held, rules.compliance_use_allowed)),
+                       rules=(rules.holder_not_disqualified, rules.enough_held, rules.compliance_use_allowed)),
         TransitionSpec("reject", ("requested",), "rejected", ("operator",), Rejection),
         TransitionSpec("withdraw", ("requested",), "withdrawn", ("applicant",), Withdrawal, owner_only=True),
     )

@@ -9,7 +9,7 @@ from fractions import Fraction
 from math import ceil
 from typing import Any
 
-from states import divisions
+from states import disqualification, divisions
 from states.messages import CATALOGUE, Reason, joined, label, reason
 from states.spec import RuleInput
 
@@ -488,6 +488,17 @@ def returns_to(state: str) -> Callable[[RuleInput], bool]:
 
 
 # --- retirement --------------------------------------------------------------------------------
+
+
+def applicant_not_disqualified(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 26: a disqualified organisation opens no new case in the jurisdiction that disqualified
+    it (states/disqualification.py has our reading)."""
+    return disqualification.barred(inp.facts.disqualification(), "new_case", inp.profile)
+
+
+def holder_not_disqualified(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 26: nor are units retired on its own behalf, even on a request made before."""
+    return disqualification.barred(inp.facts.disqualification(), "retirement", inp.profile, field="holder_org_id")
 
 
 def enough_held(inp: RuleInput) -> list[Reason]:

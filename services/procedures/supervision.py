@@ -22,10 +22,10 @@ from services.engine.errors import Forbidden, Invalid, NotFound
 from services.engine.idempotency import Idem, once
 from services.engine.opening import open_case
 from services.engine.work import enqueue
-from services.procedures import ledger
+from services.procedures import ledger, standing
 from services.store.engine import Database
 from services.store.records import CaseRecord
-from services.store.tables import Case, Evaluation, Notice, Organisation, Project
+from services.store.tables import Case, Evaluation, Notice, Organisation, Project, pk
 from states import rectification, revenue_audit
 from states.effects import (
     RecordAudit,
@@ -150,8 +150,11 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
                                                                   "false_materials"))
         org = ctx.session.get(Organisation, project.owner_org_id)
         assert org is not None
-        org.disqualified_at = ctx.now
+        org.disqualified_at = ctx.now  # kept for the record; the standing that bars is per jurisdiction
         ctx.session.add(org)
+        standing.disqualify(ctx.session, org_id=project.owner_org_id, jurisdiction=ctx.case.jurisdiction,
+                            project_id=pk(project), case_id=ctx.case.id, reason=_revocation_reason(ctx),
+                            basis=ctx.profile.basis.get("disqualification", ("", ""))[0], on=ctx.today, at=ctx.now)
         ctx.extra["clawback"] = result
     excess = sum(Decimal(str(f.get("excess_tco2e") or 0)) for f in findings if f.get("category") == "data_anomaly")
     if rules.anomalous_data_adjustment and excess > 0:
@@ -160,6 +163,12 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
                                                 reason_text=_cited(ctx.profile, "text.adjustment_anomalous_data",
                                                                    "anomalous_data"))
     enqueue(ctx, "publish_revocation", "public", {"project_id": project.id})
+
+
+def _revocation_reason(ctx: Ctx) -> str:
+    """The approver's reasons for revoking, or (the deadline passed unanswered) the article's own words."""
+    given = getattr(ctx.form, "reasons", None)
+    return given if isinstance(given, str) and given.strip() else text("text.disqualification_reason").zh
 
 
 def _cited(profile: Profile, what: str, rule: str) -> str:

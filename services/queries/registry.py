@@ -29,6 +29,7 @@ from services.store.tables import (
     Case,
     Certificate,
     Comment,
+    Disqualification,
     LedgerEntry,
     MethodologyVersion,
     Notice,
@@ -262,6 +263,44 @@ class ProjectStep(Public):
     to_state: str | None
 
 
+class DisqualificationPublic(Public):
+    """Jiaxing art. 26: an organisation barred from a jurisdiction's scheme (公开通报), with no end date."""
+
+    org_id: int
+    organisation: str
+    uscc: str
+    jurisdiction: str
+    reason: str
+    basis: str = Field(description="The seed article, e.g. 嘉兴办法第二十六条")
+    decided_on: date
+    case_id: int = Field(description="The rectification case that revoked and disqualified")
+    project_id: int
+
+
+class DisqualificationList(Items[DisqualificationPublic]):
+    """Disqualified organisations, latest first."""
+
+
+def disqualifications(session: Session, jurisdiction: str | None = None, org_id: int | None = None
+                      ) -> DisqualificationList:
+    q = select(Disqualification, Organisation).join(Organisation, col(Organisation.id) == col(Disqualification.org_id))
+    if jurisdiction:
+        q = q.where(col(Disqualification.jurisdiction) == jurisdiction)
+    if org_id is not None:
+        q = q.where(col(Disqualification.org_id) == org_id)
+    return DisqualificationList(items=[
+        DisqualificationPublic(org_id=d.org_id, organisation=o.name, uscc=o.uscc, jurisdiction=d.jurisdiction,
+                               reason=d.reason, basis=d.basis, decided_on=d.decided_on, case_id=d.case_id,
+                               project_id=d.project_id)
+        for d, o in session.exec(q.order_by(col(Disqualification.decided_on).desc(), col(Disqualification.id).desc()))])
+
+
+def owner_disqualification(session: Session, project: Project) -> DisqualificationPublic | None:
+    """The project owner's disqualification in the project's jurisdiction, if any."""
+    found = disqualifications(session, project.jurisdiction, project.owner_org_id).items
+    return found[0] if found else None
+
+
 class ProjectRecord(Public):
     """A project's public record: its status, the public steps of its cases and its notices."""
 
@@ -274,6 +313,8 @@ class ProjectRecord(Public):
     registration_number: str | None
     history: list[ProjectStep]
     notices: list[KindNoticePublic]
+    owner_disqualified: DisqualificationPublic | None = Field(
+        None, description="The owner's disqualification in this jurisdiction (Jiaxing art. 26)")
 
 
 def project_record(session: Session, project_id: int) -> ProjectRecord:
@@ -289,7 +330,8 @@ def project_record(session: Session, project_id: int) -> ProjectRecord:
     notices_ = session.exec(select(Notice).where(col(Notice.case_id).in_(list(cases))))
     return ProjectRecord(id=pk(p), jurisdiction=p.jurisdiction, title=p.title, kind=p.kind, status=p.status,
                          suspended=p.suspended, registration_number=p.registration_number, history=history,
-                         notices=[kind_notice_view(n) for n in notices_])
+                         notices=[kind_notice_view(n) for n in notices_],
+                         owner_disqualified=owner_disqualification(session, p))
 
 
 class RevenueAudit(Public):

@@ -9,6 +9,7 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
+from services.queries.registry import DisqualificationPublic, owner_disqualification
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
 from services.store.tables import Case, Evaluation, Project, Task, pk
 
@@ -109,6 +110,8 @@ class ProjectOversight(Public):
     owner: bool = Field(description="The asker's organisation owns the project")
     staff_roles: list[str] = Field(description="The asker's staff roles in the project's jurisdiction")
     audits: list[OversightCase]
+    owner_disqualified: DisqualificationPublic | None = Field(
+        None, description="The owner's disqualification in this jurisdiction (Jiaxing art. 26)")
 
 
 def project_oversight(session: Session, actor: Actor, project_id: int) -> ProjectOversight:
@@ -134,4 +137,5 @@ def project_oversight(session: Session, actor: Actor, project_id: int) -> Projec
 
     return ProjectOversight(id=project.id, jurisdiction=project.jurisdiction, title=project.title,
                             project_class=project.project_class, status=project.status, owner=owner,
-                            staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"])
+                            staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"],
+                            owner_disqualified=owner_disqualification(session, project))

@@ -21,7 +21,7 @@ from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, claim, once, remember
-from services.procedures import ledger
+from services.procedures import ledger, standing
 from services.procedures.certificates import render_pdf
 from services.procedures.issuance import certificate_data, certificate_log, hold_project
 from services.queries import ledger as ledger_queries
@@ -134,6 +134,11 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
                     if i not in accounts or accounts[i].jurisdiction != jurisdiction]
         if body.from_account_id == body.to_account_id:
             problems.append(reason("same_account", field="to_account_id"))
+        if not problems:
+            profile = get_profile(jurisdiction)
+            assert profile is not None  # _jurisdiction checked it
+            problems = standing.transfer_refusals(session, profile, accounts[body.from_account_id].org_id,
+                                                  accounts[body.to_account_id].org_id)
         if problems:
             raise Invalid(problems)
         entry = ledger.transfer(session, jurisdiction=jurisdiction, from_account=body.from_account_id,

@@ -276,6 +276,13 @@ def retirements(request: Request, jurisdiction: Code = None) -> Response:
     return page(request, "public/retirements.html", items=items, jurisdiction=jurisdiction or "")
 
 
+@router.get("/public/registry/disqualifications")
+def disqualifications(request: Request, jurisdiction: Code = None) -> Response:
+    """Jiaxing art. 26: 取消参与碳普惠市场的资格……并予以公开通报 — who, where, since when and why."""
+    items = _read(get_db(request), reads.disqualifications, jurisdiction or None)["items"]
+    return page(request, "public/disqualifications.html", items=items, jurisdiction=jurisdiction or "")
+
+
 # --- certificate verification -----------------------------------------------------------------------
 
 
