@@ -12,7 +12,7 @@ from forms.common import Comment, Form, Reasoning, ShortText, Tonnes, Unsigned
 Severity = Literal["low", "medium", "high", "critical"]
 # what was found decides what a failed rectification costs: Jiaxing art. 26 (false materials: claw
 # back), Ordos art. 11 (anomalous data: correct the reductions)
-Category = Literal["plan_deviation", "data_anomaly", "false_materials", "revenue_use", "other"]
+Category = Literal["plan_deviation", "data_anomaly", "false_materials", "revenue_use", "double_claim", "other"]
 
 
 class Finding(Form):

@@ -348,6 +348,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "disqualified_action.transfer_to": ("受让减排量", "receive reductions"),
     "disqualified_action.retirement": ("为自身注销减排量", "retire reductions on its own behalf"),
     "text.disqualification_reason": ("提供虚假材料等不诚信行为，逾期未改正", "false materials, not corrected in time"),
+    "reason.declaration_missing": (
+        "须声明本次签发的减排量未在其他温室气体自愿减排机制中申报或签发{basis_zh}",
+        "Declare that these reductions are not claimed in another voluntary scheme{basis_en}",
+    ),
+    "reason.double_claim_not_here": (
+        "{jurisdiction_zh}的办法未规定签发后重复申报的认定",
+        "{jurisdiction_en}'s rules provide no double-claim finding",
+    ),
+    "reason.issued_block_unknown": ("本辖区没有签发序列号为 {serial} 的减排量", "No block {serial} was issued here"),
+    "reason.already_found_elsewhere": (
+        "序列号 {serial} 已被认定在 {scheme} 重复申报", "Block {serial} was already found claimed in {scheme}",
+    ),
+    "reason.units_frozen": (
+        "减排量 {serials} 因在其他机制重复申报已被冻结，不得转让或注销{basis_zh}",
+        "Units {serials} are frozen, found claimed in another scheme: they may not be transferred or retired{basis_en}",
+    ),
+    "text.double_claim_finding": (
+        "已签发的减排量 {serial} 在 {scheme} 重复申报：{evidence}",
+        "Issued block {serial} is claimed in {scheme}: {evidence}",
+    ),
+    "field.not_claimed_elsewhere": (
+        "声明：本次减排量未在其他自愿减排机制申报", "Declaration: not claimed in another scheme",
+    ),
+    "field.serial": ("序列号", "Serial"),
+    "field.evidence": ("发现情况", "Evidence"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
     "reason.first_issuance_not_here": (
         "本辖区首次减排量签发不能随项目登记一并申请",
@@ -1003,6 +1028,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "choice.data_anomaly": ("数据异常", "Data anomaly"),
     "choice.false_materials": ("材料虚假", "False materials"),
     "choice.revenue_use": ("收益使用", "Revenue use"),
+    "choice.double_claim": ("重复申报", "Double claiming"),
     "choice.other": ("其他", "Other"),
     "choice.1": ("一类", "Class 1"),
     "choice.2": ("二类", "Class 2"),

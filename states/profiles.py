@@ -87,6 +87,9 @@ class IssuanceRules(_Strict):
     publicity_days: int = Field(ge=1)
     earliest_date: date
     lookback_years: int = Field(ge=1)
+    # Ordos art. 17, Shanghai art. 14: the owner declares at issuance that the reductions are not claimed in
+    # another voluntary scheme; a block found claimed elsewhere is frozen and rectified (states/double_claim.py)
+    no_double_claiming: bool = False
 
 
 class RectificationRules(_Strict):
@@ -186,7 +189,8 @@ class ReminderRules(_Strict):
 # records of that jurisdiction only, never in another's.
 BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
               "standard_priority", "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
-              "prohibited_projects", "running_before_application", "disqualification", "required_documents")
+              "prohibited_projects", "running_before_application", "disqualification", "required_documents",
+              "no_double_claiming")
 
 
 class Profile(_Strict):

@@ -97,6 +97,8 @@ class Facts(Protocol):
 
     def disqualification(self) -> Disqualified | None: ...
 
+    def frozen(self, org_id: int | None, project_id: int | None, vintage: int | None) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class ProjectFacts:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from services.engine import preload
-from services.procedures.issuance import CLAIMS, holding, overlapping_periods
+from services.procedures.issuance import CLAIMS, frozen_held, holding, overlapping_periods
 from services.procedures.panels import ACTIVE_PANEL
 from services.procedures.standing import disqualified
 from services.store.records import AnyCase
@@ -153,6 +153,10 @@ class CaseFacts:
         """The case's applicant organisation's disqualification in the case's jurisdiction (Jiaxing art. 26)."""
         return self._once("disqualification", lambda: disqualified(self.session, self.case.applicant_org_id,
                                                                    self.case.jurisdiction))
+
+    def frozen(self, org_id: int | None, project_id: int | None, vintage: int | None) -> list[str]:
+        """The holder's blocks (of this project and vintage, if named) a double-claim finding froze."""
+        return frozen_held(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 
     def comments(self) -> CommentFacts:
         def load() -> CommentFacts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms.supervision import Feedback, Substantiation
 from services.engine.actors import SYSTEM_ACTOR, Actor
@@ -25,7 +25,7 @@ from services.engine.work import enqueue
 from services.procedures import ledger, standing
 from services.store.engine import Database
 from services.store.records import CaseRecord
-from services.store.tables import Case, Evaluation, Notice, Organisation, Project, pk
+from services.store.tables import BlockClaim, Case, Evaluation, Notice, Organisation, Project, pk
 from states import rectification, revenue_audit
 from states.effects import (
     RecordAudit,
@@ -120,6 +120,13 @@ def resume_project(ctx: Ctx, effect: ResumeProject) -> None:
     ctx.session.add(project)
     _close_notices(ctx, "suspension")
     enqueue(ctx, "release_project", "system", {"project_id": project.id})
+    # Ordos art. 17, Shanghai art. 14: the other claim withdrawn, the blocks its finding froze may move again
+    for claim in ctx.session.exec(select(BlockClaim).where(col(BlockClaim.rectification_case_id) == ctx.case.id,
+                                                           col(BlockClaim.freeze_entry_id).is_not(None),
+                                                           col(BlockClaim.unfreeze_entry_id).is_(None))):
+        claim.unfreeze_entry_id = ledger.freeze(ctx.session, claim, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
+                                                now=ctx.now, release=True).id
+        ctx.session.add(claim)
 
 
 def _close_notices(ctx: Ctx, kind: str) -> None:

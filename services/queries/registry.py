@@ -26,6 +26,7 @@ from services.queries.cases import (
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
 from services.store.tables import (
     AuditEvent,
+    BlockClaim,
     Case,
     Certificate,
     Comment,
@@ -412,6 +413,11 @@ class IssuanceRow(Public):
     issued_at: Instant
     methodology_tier: str | None = Field(None, description="The class of the methodology the units were issued "
                                          "under (Shanghai art. 17: class I may be used for ETS compliance)")
+    declared_not_claimed_elsewhere: bool | None = Field(
+        None, description="The owner's declaration at issuance (Ordos art. 17, Shanghai art. 14); null where not asked")
+    claimed_in: str | None = Field(None, description="The other scheme the block was found claimed in")
+    found_on: str | None = Field(None, description="When that was found")
+    frozen: bool = Field(False, description="Frozen by that finding: its units may not be transferred or retired")
 
 
 class IssuanceList(Items[IssuanceRow]):
@@ -420,9 +426,10 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = select(LedgerEntry, Case, Project, MethodologyVersion.tier).join(Case, Case.id == LedgerEntry.case_id).join(
-        Project, Project.id == Case.project_id).outerjoin(
-        MethodologyVersion, MethodologyVersion.id == Project.methodology_version_id).where(LedgerEntry.kind == "issue")
+    q = select(LedgerEntry, Case, Project, MethodologyVersion.tier, BlockClaim).join(
+        Case, Case.id == LedgerEntry.case_id).join(Project, Project.id == Case.project_id).outerjoin(
+        MethodologyVersion, MethodologyVersion.id == Project.methodology_version_id).outerjoin(
+        BlockClaim, col(BlockClaim.issue_entry_id) == col(LedgerEntry.id)).where(LedgerEntry.kind == "issue")
     if jurisdiction:
         q = q.where(LedgerEntry.jurisdiction == jurisdiction)
     if project_id:
@@ -432,8 +439,16 @@ def issuances(session: Session, *, jurisdiction: str | None = None, project_id: 
     return IssuanceList(items=[
         IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
-                    issued_at=e.at, methodology_tier=tier)
-        for e, c, p, tier in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+                    issued_at=e.at, methodology_tier=tier, **_claim_fields(claim))
+        for e, c, p, tier, claim in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+
+
+def _claim_fields(claim: BlockClaim | None) -> dict[str, Any]:
+    if claim is None:
+        return {}
+    return {"declared_not_claimed_elsewhere": bool(claim.declaration.get("not_claimed_elsewhere")),
+            "claimed_in": claim.claimed_in, "found_on": claim.finding.get("found_on"),
+            "frozen": claim.freeze_entry_id is not None and claim.unfreeze_entry_id is None}
 
 
 class RetirementRow(Public):

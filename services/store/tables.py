@@ -438,7 +438,7 @@ class LedgerEntry(SQLModel, table=True):
                  sqlite_where=sa.text("log_seq IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=12)  # issue | transfer | retire
+    kind: str = Field(max_length=12)  # issue | transfer | retire | clawback | debt | freeze | unfreeze
     jurisdiction: str = Field(max_length=8, index=True)
     amount: int
     from_account_id: int | None = None
@@ -848,5 +848,6 @@ class BlockClaim(SQLModel, table=True):
     claimed_in: str | None = Field(default=None, max_length=40)  # the other scheme, once found
     finding: dict[str, Any] = _json()  # {evidence, found_by, role, found_on}
     freeze_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")
+    unfreeze_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")  # an accepted rectification
     rectification_case_id: int | None = Field(default=None, foreign_key="cases.id")
     found_at: datetime | None = _ts(nullable=True)
