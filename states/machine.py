@@ -20,6 +20,7 @@ from transitions.extensions import GraphMachine
 from states import (
     issuance,
     methodology_filing,
+    operation_report,
     project_registration,
     rectification,
     report,
@@ -44,7 +45,8 @@ class Catalogued:
 
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
-    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit)}
+    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
+    operation_report)}
 
 
 class ProcedureUnavailable(LookupError):

@@ -107,6 +107,13 @@ class RevenueAuditRules(_Strict):
     request_days: int = Field(default=20, ge=1)  # working days an audit asked for (or filed late) is given
 
 
+class OperationReportRules(_Strict):
+    """Beijing: class-2 projects publish their revenue-management plan and how they ran (states/operation_report.py)."""
+
+    enabled: bool = False
+    due: str = Field(pattern=r"^\d{2}-\d{2}$")  # MM-DD of the year after the one reported
+
+
 class PublicityRules(_Strict):
     days: int
     days_max: int
@@ -190,7 +197,7 @@ class ReminderRules(_Strict):
 BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
               "standard_priority", "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
               "prohibited_projects", "running_before_application", "disqualification", "required_documents",
-              "no_double_claiming")
+              "no_double_claiming", "operation_report")
 
 
 class Profile(_Strict):
@@ -204,6 +211,7 @@ class Profile(_Strict):
     issuance: IssuanceRules
     rectification: RectificationRules
     revenue_audit: RevenueAuditRules
+    operation_report: OperationReportRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules

@@ -284,22 +284,39 @@ def open_revenue_audits(db: Database, jurisdiction: str, year: int) -> dict[str,
     profile = get_profile(jurisdiction)
     if profile is None or not profile.revenue_audit.enabled:
         return {"opened": 0, "skipped": 0}
-    spec = procedure("revenue_audit", jurisdiction)
+    return _open_yearly(db, jurisdiction, year, "revenue_audit", status="registered", project_class=1)
+
+
+def open_operation_reports(db: Database, jurisdiction: str, year: int) -> dict[str, int]:
+    """Beijing: each disclosed class-2 project owes the year's operation report (states/operation_report.py);
+    idempotent like the campaign."""
+    profile = get_profile(jurisdiction)
+    if profile is None or not profile.operation_report.enabled:
+        return {"opened": 0, "skipped": 0}
+    return _open_yearly(db, jurisdiction, year, "operation_report", status="disclosed", project_class=2)
+
+
+def _open_yearly(db: Database, jurisdiction: str, year: int, name: str, *, status: str, project_class: int
+                 ) -> dict[str, int]:
+    """One case of a yearly procedure per project of a status and class that has none for the year, each in
+    its own transaction (a retry opens nothing twice)."""
+    spec = procedure(name, jurisdiction)
     opened = skipped = 0
     with db.read() as session:
         ids = list(session.exec(select(Project.id).where(Project.jurisdiction == jurisdiction,
-                                                         Project.status == "registered", Project.project_class == 1)))
+                                                         Project.status == status,
+                                                         Project.project_class == project_class)))
     for pid in ids:
         with db.write() as session:
             project = session.exec(select(Project).where(Project.id == pid).with_for_update()).one()
-            if session.exec(select(Case.id).where(Case.procedure == "revenue_audit", Case.project_id == pid,
+            if session.exec(select(Case.id).where(Case.procedure == name, Case.project_id == pid,
                                                   Case.vintage == year)).first():
                 skipped += 1
                 continue
             open_case(session, spec, jurisdiction=jurisdiction, actor=SYSTEM_ACTOR, role="system",
                       applicant_org_id=project.owner_org_id, project_id=pid, vintage=year,
-                      application={"title": text("title.revenue_audit", project=project.title, year=year).zh},
-                      subject_kind=project.kind,
-                      payload={"year": year})
+                      application={"title": text(f"title.{name}", project=project.title, year=year).zh,
+                                   "year": year},
+                      subject_kind=project.kind, payload={"year": year})
             opened += 1
     return {"opened": opened, "skipped": skipped}

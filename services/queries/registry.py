@@ -37,6 +37,7 @@ from services.store.tables import (
     Organisation,
     Project,
     SerialBlock,
+    Task,
     Verifier,
     pk,
 )
@@ -361,6 +362,40 @@ def revenue_audits(session: Session, jurisdiction: str | None = None) -> Revenue
                      audit={k: v for k, v in (c.application.get("audit") or {}).items() if k != "report_sha256"}
                      or None)
         for c, p in session.exec(q.order_by(col(Case.id)))])
+
+
+class OperationReportPublic(Public):
+    """Beijing: a class-2 project's operation report for a year (revenue-management plan and how it ran)."""
+
+    case_id: int
+    project_id: int
+    project: str = Field(description="The project's title")
+    year: int | None
+    state: Labelled
+    due_on: str | None = Field(description="The report's deadline while it is due")
+    report: dict[str, Any] | None = Field(description="The report as filed (plan, operation, figures)")
+
+
+class OperationReportList(Items[OperationReportPublic]):
+    """Class-2 operation reports, latest year first."""
+
+
+def operation_reports(session: Session, jurisdiction: str | None = None, project_id: int | None = None
+                      ) -> OperationReportList:
+    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(
+        col(Case.procedure) == "operation_report")
+    if jurisdiction:
+        q = q.where(col(Case.jurisdiction) == jurisdiction)
+    if project_id is not None:
+        q = q.where(col(Case.project_id) == project_id)
+    rows = list(session.exec(q.order_by(col(Case.vintage).desc(), col(Case.id))))
+    due = {t.case_id: t.due_on for t in session.exec(select(Task).where(
+        col(Task.case_id).in_([c.id for c, _ in rows]), col(Task.status) == "open"))} if rows else {}
+    return OperationReportList(items=[
+        OperationReportPublic(case_id=pk(c), project_id=pk(p), project=p.title, year=c.vintage,
+                              state=labelled("state", c.state), report=c.application.get("report"),
+                              due_on=due[c.id].isoformat() if due.get(c.id) else None)
+        for c, p in rows])
 
 
 # --- verifiers ----------------------------------------------------------------------------------------
