@@ -70,11 +70,11 @@ TECHNICAL_REVIEW = TaskSpec("technical_review", "review_centre", ("pass_review",
 
 
 def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubmit_rules: tuple[Rule, ...],
-           accepted: str, accept_rules: tuple[Rule, ...] = ()) -> Stage:
+           accepted: str, accept_rules: tuple[Rule, ...] = (), edit_rules: tuple[Rule, ...] = ()) -> Stage:
     states = (StateSpec("draft", "stop", subject_status="draft"),)
     arrows = (
         TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
-                       edit_form, effects=(ApplyEdit(),), owner_only=True),
+                       edit_form, rules=edit_rules, effects=(ApplyEdit(),), owner_only=True),
         TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
                        effects=(RecordSubmission(),), owner_only=True),
         TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),
