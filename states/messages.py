@@ -589,6 +589,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
+    # the applicant's methodology picker: a filed version of the registry, never a typed code
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
+                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
+    "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
+    "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
+                         "Only the versions filed here that may be cited are listed; type a code, title or "
+                         "scope to narrow the list."),
     "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
     "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
     "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template

@@ -37,6 +37,7 @@ from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
+from services.web.methodology_picker import CODE, chosen, citable, picked
 from services.web.pages import lang_of, render
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
@@ -157,6 +158,8 @@ def _new_page(request: Request, jurisdiction: str, name: str, status: int = 200,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> Response:
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     drawn, loose = _drawn(schema, lang_of(request), values, reasons)
+    with get_db(request).read() as session:
+        drawn = picked(drawn, _citable(session, schema, jurisdiction), lang_of(request))
     return render(request, "applicant_new.html", status_code=status, procedure=name, fields=drawn, loose=loose,
                   procedures=procedures_in(jurisdiction))
 
@@ -175,6 +178,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     jurisdiction = wearing(signed, "applicant")
     posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
     name = posted.pop("procedure", "")
+    posted = chosen(posted)
     if name not in procedures_in(jurisdiction):
         raise NotFound.of("procedure")
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
@@ -231,8 +235,14 @@ def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[st
             and not (v is None and application.get(k) in (None, "", []))}, problems
 
 
+def _citable(session: Session, schema: dict[str, Any], jurisdiction: str) -> list[Any]:
+    """The registry's citable versions, for a form that names a methodology."""
+    return citable(session, jurisdiction, local_date(clock.now())) if CODE in schema.get("properties", {}) else []
+
+
 def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
-              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
+              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
+              lang: str = "zh") -> dict[str, Any]:
     detail = plain(case_detail(session, case, actor))
     allowed = {a["action"] for a in detail["allowed_actions"]}
     cal, today = calendar(session), local_date(clock.now())
@@ -242,12 +252,14 @@ def case_view(session: Session, case: Case, actor: Actor, failed: str | None = N
     current = dict(case.application)
     reasons = reasons or []
     edit_schema = _edit_schema(case)
+    versions = _citable(session, edit_schema, case.jurisdiction)
 
     def edit_fields(key: str, schema: dict[str, Any], base: dict[str, Any], prefix: str | None = None
               ) -> tuple[list[Any], list[Reason]]:
         mine = failed == key
         mine_reasons = _unprefixed(reasons, prefix) if mine and prefix else (reasons if mine else [])
-        return fields(schema, {**base, **(values or {})} if mine else base, mine_reasons)
+        drawn, loose = fields(schema, {**base, **(values or {})} if mine else base, mine_reasons)
+        return picked(drawn, versions, lang), loose
 
     forms: dict[str, Any] = {}
     if "edit" in allowed and case.state == "draft":
@@ -317,7 +329,7 @@ def _requests(session: Session, case: Case) -> list[dict[str, Any]]:
 def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:
     with get_db(request).read() as session:
         case = visibility.visible_case(session, signed.actor, case_id)
-        context = case_view(session, case, signed.actor, **kw)
+        context = case_view(session, case, signed.actor, lang=lang_of(request), **kw)
     return render(request, "applicant_case.html", status_code=status, **context)
 
 
@@ -329,7 +341,7 @@ def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response
 
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],
                 form: FormData, problems: list[Reason], ok: str) -> Response:
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     refused = Refused(422, problems, True) if problems else await fire_posted(
         request, signed.actor, case_id, trigger, posted, data=data, reraise=(401, 403, 404), key=form_key(form))
     if refused is None:
@@ -347,7 +359,7 @@ def _mine(request: Request, signed: Any, case_id: int) -> Case:
 async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     data, problems = changed(_edit_schema(case), case.application, posted)
     return await _fire(request, signed, case_id, "edit", data, form, problems, "saved")
 
@@ -365,7 +377,7 @@ async def submit(case_id: int, request: Request, signed: SignedIn, form: Checked
 async def resubmit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     changes, problems = changed(_edit_schema(case), case.application, posted)
     data = {"response": posted.get("response", ""), "changes": changes or None}
     return await _fire(request, signed, case_id, "resubmit", data, form, problems, "resubmitted")
