@@ -8,7 +8,7 @@ and the case's own actions (`edit`, `submit`, `resubmit`) through `services.engi
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -240,57 +240,82 @@ def _citable(session: Session, schema: dict[str, Any], jurisdiction: str) -> lis
     return citable(session, jurisdiction, local_date(clock.now())) if CODE in schema.get("properties", {}) else []
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What the person last posted on the case page (`failed`: which form) and why it was refused; nothing
+    on a plain visit. Each form shows its own values and reasons, the others start afresh."""
+
+    failed: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+
+    def values_of(self, key: str) -> dict[str, Any]:
+        return self.values if self.failed == key else {}
+
+    def reasons_of(self, key: str) -> list[Reason]:
+        return self.reasons if self.failed == key else []
+
+
+def _days_left(session: Session, case: Case, open_tasks: list[dict[str, Any]]) -> None:
+    cal, today = calendar(session), local_date(clock.now())
+    for t in open_tasks:
+        due = date.fromisoformat(t["due_on"]) if t["due_on"] else None
+        t["days_left"] = working_days_left(cal, today, due, case.jurisdiction)
+
+
+def _application_fields(case: Case, attempt: Attempt, key: str, versions: list[Any], lang: str,
+                        prefix: str | None = None) -> tuple[list[Any], list[Reason]]:
+    """The application's fields for the edit or resubmit form, starting from the application."""
+    own = attempt.reasons_of(key)
+    drawn, loose = fields(_edit_schema(case), {**case.application, **attempt.values_of(key)},
+                          _unprefixed(own, prefix) if prefix else own)
+    return picked(drawn, versions, lang), loose
+
+
+def _submit_form(case: Case, attempt: Attempt) -> dict[str, Any]:
+    """The commitments to tick and a comment, each with its own reasons."""
+    posted, own = attempt.values_of("submit"), attempt.reasons_of("submit")
+    ticked = {k[len(COMMITMENT):] for k in posted if k.startswith(COMMITMENT)}
+    return {"commitments": [{"key": k, "label": lbl, "checked": k in ticked,
+                             "errors": [r for r in own if r.field == f"commitments.{k}"]}
+                            for k, lbl in _commitments(case)],
+            "comments": posted.get("comments", ""),
+            "loose": [r for r in own if not (r.field or "").startswith("commitments.") and r.field != "comments"],
+            "comment_errors": [r for r in own if r.field == "comments"]}
+
+
+def _resubmit_form(case: Case, attempt: Attempt, versions: list[Any], lang: str) -> dict[str, Any]:
+    """The changes asked for and the response to the request."""
+    f, loose = _application_fields(case, attempt, "resubmit", versions, lang, "changes")
+    base = {"response": attempt.values_of("resubmit").get("response", "")}
+    response, _ = fields(form_schema(_resubmission_form(case)), base,
+                         [r for r in attempt.reasons_of("resubmit") if r.field == "response"])
+    return {"fields": f, "response": [x for x in response if x.name == "response"],
+            "loose": [r for r in loose if r.field != "response"]}
+
+
 def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
               lang: str = "zh") -> dict[str, Any]:
+    """The applicant's case page: the case, the forms the person may use now, what was asked, the checklist."""
     detail = plain(case_detail(session, case, actor))
     allowed = {a["action"] for a in detail["allowed_actions"]}
-    cal, today = calendar(session), local_date(clock.now())
-    for t in detail["open_tasks"]:
-        due = date.fromisoformat(t["due_on"]) if t["due_on"] else None
-        t["days_left"] = working_days_left(cal, today, due, case.jurisdiction)
-    current = dict(case.application)
-    reasons = reasons or []
-    edit_schema = _edit_schema(case)
-    versions = _citable(session, edit_schema, case.jurisdiction)
-
-    def edit_fields(key: str, schema: dict[str, Any], base: dict[str, Any], prefix: str | None = None
-              ) -> tuple[list[Any], list[Reason]]:
-        mine = failed == key
-        mine_reasons = _unprefixed(reasons, prefix) if mine and prefix else (reasons if mine else [])
-        drawn, loose = fields(schema, {**base, **(values or {})} if mine else base, mine_reasons)
-        return picked(drawn, versions, lang), loose
-
+    _days_left(session, case, detail["open_tasks"])
+    attempt = Attempt(failed, values or {}, reasons or [])
+    versions = _citable(session, _edit_schema(case), case.jurisdiction)
     forms: dict[str, Any] = {}
     if "edit" in allowed and case.state == "draft":
-        f, loose = edit_fields("edit", edit_schema, current)
+        f, loose = _application_fields(case, attempt, "edit", versions, lang)
         forms["edit"] = {"fields": f, "loose": loose}
     if "submit" in allowed:
-        ticked = {k[len(COMMITMENT):] for k in (values or {}) if k.startswith(COMMITMENT)} if failed == "submit" \
-            else set()
-        own = reasons if failed == "submit" else []
-        forms["submit"] = {
-            "commitments": [{"key": k, "label": lbl, "checked": k in ticked,
-                             "errors": [r for r in own if r.field == f"commitments.{k}"]}
-                            for k, lbl in _commitments(case)],
-            "comments": (values or {}).get("comments", "") if failed == "submit" else "",
-            "loose": [r for r in own if not (r.field or "").startswith("commitments.") and r.field != "comments"],
-            "comment_errors": [r for r in own if r.field == "comments"]}
+        forms["submit"] = _submit_form(case, attempt)
     if "resubmit" in allowed:
-        f, loose = edit_fields("resubmit", edit_schema, current, "changes")
-        base = {"response": (values or {}).get("response", "")} if failed == "resubmit" else {}
-        response, _ = fields(form_schema(_resubmission_form(case)), base,
-                             [r for r in reasons if r.field == "response"] if failed == "resubmit" else [])
-        resp = [x for x in response if x.name == "response"]
-        forms["resubmit"] = {"fields": f, "response": resp,
-                             "loose": [r for r in loose if r.field != "response"]}
-    requests = _requests(session, case)
-    missing = {r.field[len("documents."):]: r for r in reasons if (r.field or "").startswith("documents.")}
-    upload_reasons = reasons if failed == "upload" else []
-    return {"case": detail, "forms": forms, "requests": requests,
+        forms["resubmit"] = _resubmit_form(case, attempt, versions, lang)
+    missing = {r.field[len("documents."):]: r for r in attempt.reasons if (r.field or "").startswith("documents.")}
+    return {"case": detail, "forms": forms, "requests": _requests(session, case),
             "checklist": checklist(session, case, actor, missing),
-            "may_upload": documents.may_add(actor, case), "upload_reasons": upload_reasons,
-            "refused": reasons if failed and failed not in forms and failed != "upload" else []}
+            "may_upload": documents.may_add(actor, case), "upload_reasons": attempt.reasons_of("upload"),
+            "refused": attempt.reasons if failed and failed not in forms and failed != "upload" else []}
 
 
 def checklist(session: Session, case: Case, actor: Actor, missing: dict[str, Reason]) -> list[dict[str, Any]]:
