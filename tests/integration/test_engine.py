@@ -261,6 +261,11 @@ def test_panel_revision_loop_reopens_opinions(db: Database, driver: Driver, sh_c
         kinds = sorted((t.kind, t.candidate_user_id) for t in s.exec(
             select(Task).where(Task.case_id == sh_case, Task.status == "open")))
         assert kinds == sorted([("expert_opinion", e) for e in experts] + [("panel_conclusion", experts[0])])
+        # the chair concludes on the members' opinions: the conclusion is due after theirs, by its own days
+        due = {t.kind: t for t in s.exec(select(Task).where(Task.case_id == sh_case, Task.status == "open"))}
+        opinion, conclusion = due["expert_opinion"], due["panel_conclusion"]
+        assert opinion.due_on is not None and conclusion.due_on is not None and conclusion.due_on > opinion.due_on
+        assert conclusion.sla_days == opinion.sla_days + 5  # _defaults.toml: expert_opinion 10, panel_conclusion 5
         assert s.get(Project, case_row(db, sh_case).project_id).title == "修改后的标题"
 
 
