@@ -352,6 +352,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "整改已退回{rounds}次，已达上限，请作出撤销或其他决定",
         "The report was sent back {rounds} times, the most allowed: revoke or decide otherwise",
     ),
+    "reason.objection_receipt_unknown": (
+        "没有这个异议受理号，请核对后重新输入（格式如 OBJ-20260301-1A2B3C4D）",
+        "No objection has this receipt number: check it and enter it again (like OBJ-20260301-1A2B3C4D)",
+    ),
     "reason.report_secret": ("受理号或查询码错误", "Unknown receipt or wrong secret"),
     "reason.rate_limited": ("查询过于频繁，请{minutes}分钟后再试", "Too many attempts: try again in {minutes} minutes"),
     "reason.panel_size": (
