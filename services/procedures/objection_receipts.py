@@ -9,6 +9,7 @@ public already: that the notice drew an objection and how the case went on."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -16,11 +17,9 @@ from services.engine import throttle
 from services.engine.clock import clock
 from services.engine.errors import NotFound
 from services.engine.throttle import Limit
-from services.queries.registry import ObjectionStatus
-from services.queries.schemas import labelled
 from services.store.engine import Database
 from services.store.tables import Case, Notice, Objection
-from states.messages import reason
+from states.messages import label, reason
 
 CHECK_BY_ADDRESS = Limit("objection-check:address", 10, timedelta(minutes=15))
 FORMAT = "OBJ-"
@@ -31,7 +30,7 @@ def normalised(receipt: str) -> str:
     return receipt.strip().upper()[:40]
 
 
-def check_objection(db: Database, receipt: str, client: str) -> ObjectionStatus:
+def check_objection(db: Database, receipt: str, client: str) -> dict[str, Any]:
     """The objection's status, or 404 (an unknown receipt), or 429 once the address guessed too often."""
     now, receipt = clock.now(), normalised(receipt)
     subject = (CHECK_BY_ADDRESS, client)
@@ -43,10 +42,10 @@ def check_objection(db: Database, receipt: str, client: str) -> ObjectionStatus:
             case = session.get_one(Case, found.case_id)
             notice = session.exec(select(Notice).where(col(Notice.case_id) == case.id, col(Notice.kind) == "publicity")
                                   .order_by(col(Notice.id).desc())).first()
-            return ObjectionStatus(
-                receipt=receipt, status=labelled("objection_status", found.status), received_at=found.received_at,
-                decided_at=found.decided_at, case_id=found.case_id,
-                notice_title=notice.title if notice else str(case.application.get("title") or ""),
-                publicity_last_day=notice.last_day if notice else None, case_state=labelled("state", case.state))
+            return {"receipt": receipt, "status": {"name": found.status, **label(f"objection_status.{found.status}")},
+                    "received_at": found.received_at, "decided_at": found.decided_at, "case_id": found.case_id,
+                    "notice_title": notice.title if notice else str(case.application.get("title") or ""),
+                    "publicity_last_day": notice.last_day if notice else None,
+                    "case_state": {"name": case.state, **label(f"state.{case.state}")}}
         throttle.count_failure(session, now, subject)
     raise NotFound([reason("objection_receipt_unknown", field="receipt")])

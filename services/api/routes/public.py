@@ -52,7 +52,8 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
 @router.get("/objections/{receipt}", summary="Follow an objection by its receipt: its status and where the case "
             "stands, nothing about anyone", response_model=ObjectionStatus, responses=errors(404, 429))
 def check_objection(receipt: str, request: Request, db: DbDep) -> ObjectionStatus:
-    return objection_receipts.check_objection(db, receipt, request.client.host if request.client else "unknown")
+    client = request.client.host if request.client else "unknown"
+    return ObjectionStatus.model_validate(objection_receipts.check_objection(db, receipt, client))
 
 
 @router.get("/projects", summary="The registry of registered and disclosed projects and scenarios",

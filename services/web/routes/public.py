@@ -459,4 +459,4 @@ async def objection_check(request: Request, form: CheckedForm) -> Response:
     except CommandError as exc:  # 404 (no such receipt) or 429 (too many wrong ones from here)
         return _objection_check_page(request, exc.status, receipt, reasons=exc.reasons,
                                      retry_after=exc.extra.get("retry_after"))
-    return _objection_check_page(request, receipt=receipt, result=plain(result))
+    return _objection_check_page(request, receipt=receipt, result=plain(reads.ObjectionStatus.model_validate(result)))
