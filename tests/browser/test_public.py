@@ -112,6 +112,12 @@ def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None
     for i in range(rows.count()):
         title = rows.nth(i).locator("td").first
         assert title.bounding_box()["width"] >= 240, title.inner_text()  # type: ignore[index]
+    # each other cell says which column it is, in the header's words (the header row is hidden on a phone)
+    heads = page.locator("table.cards thead th").all_inner_texts()
+    second = rows.first.locator("td").nth(1)
+    assert second.get_attribute("data-label") == heads[1].strip()
+    shown = second.evaluate("td => getComputedStyle(td, '::before').content")
+    assert heads[1].strip() in shown, shown
     today = local_date(clock.now()).isoformat()
     for text in page.locator("table.cards tbody tr").all_inner_texts():
         first_day = next((w for w in text.split() if len(w) == 10 and w[4] == "-"), None)

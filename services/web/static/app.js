@@ -25,6 +25,18 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // Lists that become cards on a phone: each cell says which column it is (its header's words).
+  document.querySelectorAll("table.cards").forEach((table) => {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    table.querySelectorAll("tbody tr").forEach((tr) => {
+      let column = 0;
+      [...tr.children].forEach((cell) => {
+        if (!cell.dataset.label && heads[column]) cell.dataset.label = heads[column];
+        column += cell.colSpan || 1;
+      });
+    });
+  });
+
   // Uploads with a progress bar: the same multipart POST, sent by XHR so progress can be shown.
   document.querySelectorAll("form[data-upload]").forEach((form) => {
     form.addEventListener("submit", (event) => {
