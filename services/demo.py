@@ -197,8 +197,8 @@ class Driver:
         return str(body["state"])
 
 
-def application(code: str, *, kind: str = "project", title: str = "屋顶分布式光伏项目", project_class: int | None = None,
-                methodology: str | None = None) -> dict[str, Any]:
+def application(code: str, *, kind: str = "project", title: str = "屋顶分布式光伏项目",
+                project_class: int | None = None, methodology: str | None = None) -> dict[str, Any]:
     mcode = methodology or (f"{code}-M-PV-001" if kind == "project" else f"{code}-M-EV-001")
     return {"kind": kind, "title": title, "methodology_code": mcode, "methodology_version": "1.0",
             "project_class": project_class, "location": demo_location(code), "start_date": "2025-03-01",
@@ -291,7 +291,8 @@ def _demo_cases(db: Database, code: str) -> None:
             subject="某屋顶光伏项目", name="王先生", contact="13800000000",
             content="该项目申报的装机容量与现场铭牌不符，疑似虚报减排量。"))
         with db.read() as session:
-            report_id = session.exec(select(col(Case.id)).where(col(Case.procedure) == "report", col(Case.jurisdiction) == code)
+            report_id = session.exec(select(col(Case.id))
+                                     .where(col(Case.procedure) == "report", col(Case.jurisdiction) == code)
                                      .order_by(col(Case.id).desc())).one()
         driver.act("jx_approver", report_id, "assign_handlers", {"officers": [driver.user_id("jx_case_officer")]})
 

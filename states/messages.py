@@ -25,6 +25,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "procedure.rectification": ("暂停与整改", "Suspension and rectification"),
     "procedure.report": ("举报", "Report"),
     "procedure.revenue_audit": ("收益使用审计", "Revenue-use audit"),
+    "procedure.operation_report": ("二类项目运行情况报告", "Class-2 operation report"),
+    "state.due": ("待提交运行情况报告", "Report due"),
+    "state.published": ("已公开", "Published"),
+    "trigger.file_report": ("提交运行情况报告", "File the operation report"),
+    "trigger.report_deadline": ("运行情况报告期限届满", "Report deadline passed"),
+    "task.operation_report": ("提交运行情况报告（含收益管理方案）", "Operation report (with the revenue plan)"),
+    "title.operation_report": ("{project} {year}年度运行情况报告", "{project}: operation report of {year}"),
+    "reason.operation_report_not_here": (
+        "{jurisdiction_zh}未规定二类项目运行情况报告", "{jurisdiction_en} has no class-2 operation reports",
+    ),
+    "reason.operation_report_class_2_only": (
+        "仅已公开的二类项目报告运行情况", "Only disclosed class-2 projects report how they run",
+    ),
+    "reason.operation_report_year": (
+        "报告年度 {year} 与应报告的年度 {due_year} 不符", "The report is of {year}; the year due is {due_year}",
+    ),
+    "reason.returned_over_revenue": (
+        "返还用户金额 {returned} 元超过收益 {revenue} 元{basis_zh}",
+        "{returned} CNY returned to users exceeds the revenue of {revenue} CNY{basis_en}",
+    ),
+    "field.revenue_management_plan": ("碳普惠收益管理方案", "Revenue-management plan"),
+    "field.operation_summary": ("项目运行情况", "How the project ran"),
+    "field.participants": ("参与用户数", "Participants"),
+    "field.reductions_tco2e": ("减排量（tCO2e，仅公开，不签发）", "Reductions (tCO2e, disclosed, not issued)"),
+    "field.revenue_cny": ("收益（元）", "Revenue (CNY)"),
+    "profile_section.operation_report": ("二类项目运行情况报告", "Class-2 operation reports"),
+    "profile_rule.no_double_claiming": ("签发后不得重复申报（声明与冻结）", "No double claiming after issuance"),
     "state.below_threshold": ("返还比例不足90%", "Below 90% returned"),
     "state.missed": ("逾期未提交", "Missed"),
     "trigger.file_audit": ("提交审计报告", "File the audit report"),
@@ -337,6 +364,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.verified_over_claimed": ("核证量不得超过申报量 {claimed}", "Verified may not exceed claimed ({claimed})"),
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
     "reason.issued_over_verified": ("签发量不得超过核证量 {verified}", "Issued may not exceed verified ({verified})"),
+    "reason.party_disqualified": (
+        "{org}已于{decided_on}被取消参与{jurisdiction_zh}碳普惠市场的资格（案件 {case}：{why}），"
+        "不得{action_zh}{basis_zh}",
+        "{org} was disqualified from {jurisdiction_en}'s carbon-inclusion scheme on {decided_on} (case {case}: {why}) "
+        "and may not {action_en}{basis_en}",
+    ),
+    "disqualified_action.new_case": ("提出新的申请", "open a new case"),
+    "disqualified_action.transfer_from": ("转出减排量", "transfer reductions out"),
+    "disqualified_action.transfer_to": ("受让减排量", "receive reductions"),
+    "disqualified_action.retirement": ("为自身注销减排量", "retire reductions on its own behalf"),
+    "text.disqualification_reason": ("提供虚假材料等不诚信行为，逾期未改正", "false materials, not corrected in time"),
+    "reason.declaration_missing": (
+        "须声明本次签发的减排量未在其他温室气体自愿减排机制中申报或签发{basis_zh}",
+        "Declare that these reductions are not claimed in another voluntary scheme{basis_en}",
+    ),
+    "reason.double_claim_not_here": (
+        "{jurisdiction_zh}的办法未规定签发后重复申报的认定",
+        "{jurisdiction_en}'s rules provide no double-claim finding",
+    ),
+    "reason.issued_block_unknown": ("本辖区没有签发序列号为 {serial} 的减排量", "No block {serial} was issued here"),
+    "reason.already_found_elsewhere": (
+        "序列号 {serial} 已被认定在 {scheme} 重复申报", "Block {serial} was already found claimed in {scheme}",
+    ),
+    "reason.units_frozen": (
+        "减排量 {serials} 因在其他机制重复申报已被冻结，不得转让或注销{basis_zh}",
+        "Units {serials} are frozen, found claimed in another scheme: they may not be transferred or retired{basis_en}",
+    ),
+    "text.double_claim_finding": (
+        "已签发的减排量 {serial} 在 {scheme} 重复申报：{evidence}",
+        "Issued block {serial} is claimed in {scheme}: {evidence}",
+    ),
+    "field.not_claimed_elsewhere": (
+        "声明：本次减排量未在其他自愿减排机制申报", "Declaration: not claimed in another scheme",
+    ),
+    "field.serial": ("序列号", "Serial"),
+    "field.evidence": ("发现情况", "Evidence"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
     "reason.first_issuance_not_here": (
         "本辖区首次减排量签发不能随项目登记一并申请",
@@ -501,7 +564,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "brief.no_report": ("— 不附报告 —", "— no report —"),
     "field.members_named": ("专家组成员", "Panel members"),
     "field.officers_named": ("承办经办人", "Handling officers"),
-    "field.report_document": ("审查报告（从本案已上传的材料中选择）", "Review report (one of the case's uploaded documents)"),
+    "field.report_document": ("审查报告（从本案已上传的材料中选择）",
+                              "Review report (one of the case's uploaded documents)"),
     # what the outbox carries (services/orchestration/dispatch.py HANDLERS), on the administrators' pages
     "outbox_kind.hold_project": ("冻结项目（整改期间）", "Hold the project (rectification)"),
     "outbox_kind.release_project": ("解除项目冻结", "Release the project"),
@@ -531,7 +595,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "subject_status.revoked": ("已撤销", "Revoked"),
     "subject_status.filed": ("已备案", "Filed"),
     "subject_status.superseded": ("已被替代", "Superseded"),
-    "reason.report_document_unknown": ("所选报告不是本案可读的材料，请重新选择", "The report chosen is not a document of this case you may read: choose again"),
+    "reason.report_document_unknown": ("所选报告不是本案可读的材料，请重新选择",
+                                       "The report chosen is not a document of this case you may read: choose again"),
     "reason.person_unknown": ("所选人员不在名单中，请重新选择", "The person chosen is not on the list: choose again"),
     "notification.report_handler_assigned": ("您被指定承办一件举报", "You are assigned to handle a report"),
     # --- transparency log ---
@@ -1019,6 +1084,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "choice.data_anomaly": ("数据异常", "Data anomaly"),
     "choice.false_materials": ("材料虚假", "False materials"),
     "choice.revenue_use": ("收益使用", "Revenue use"),
+    "choice.double_claim": ("重复申报", "Double claiming"),
     "choice.other": ("其他", "Other"),
     "choice.1": ("一类", "Class 1"),
     "choice.2": ("二类", "Class 2"),

@@ -66,7 +66,8 @@ def test_methodology_from_draft_to_filed(client: TestClient, db: Database, drive
         assert case["state"]["name"] == "public_comment"
         consult = client.get(f"/api/v1/public/consultations/{cid}").json()
         r = client.post(f"/api/v1/public/consultations/{cid}/comments",
-                        json={"name": "赵六", "contact": "zhao@example.cn", "text": "建议明确骑行里程的数据来源与校验方式。"})
+                        json={"name": "赵六", "contact": "zhao@example.cn",
+                              "text": "建议明确骑行里程的数据来源与校验方式。"})
         assert r.status_code == 201
         comment_id = r.json()["comment_id"]
         test_clock.set(at(consult["last_day"]) + timedelta(days=1))

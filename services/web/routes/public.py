@@ -276,6 +276,20 @@ def retirements(request: Request, jurisdiction: Code = None) -> Response:
     return page(request, "public/retirements.html", items=items, jurisdiction=jurisdiction or "")
 
 
+@router.get("/public/registry/operation-reports")
+def operation_reports(request: Request, jurisdiction: Code = None) -> Response:
+    """Beijing: class-2 projects' revenue-management plans and how they ran, year by year."""
+    items = _read(get_db(request), reads.operation_reports, jurisdiction or None)["items"]
+    return page(request, "public/operation_reports.html", items=items, jurisdiction=jurisdiction or "")
+
+
+@router.get("/public/registry/disqualifications")
+def disqualifications(request: Request, jurisdiction: Code = None) -> Response:
+    """Jiaxing art. 26: 取消参与碳普惠市场的资格……并予以公开通报 — who, where, since when and why."""
+    items = _read(get_db(request), reads.disqualifications, jurisdiction or None)["items"]
+    return page(request, "public/disqualifications.html", items=items, jurisdiction=jurisdiction or "")
+
+
 # --- certificate verification -----------------------------------------------------------------------
 
 
