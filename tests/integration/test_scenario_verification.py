@@ -1,0 +1,121 @@
+"""Digital verification of a scenario's period (services/procedures/scenarios/verification.py; Ordos art. 15,
+Shanghai arts. 13, 15, 22): consent, caps, parameters in force on the activity date, late and back-dated
+records, PII counts from intake, anomalies, the per-user file issuance reads, reproducibility and versions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+from sqlmodel import delete
+
+from services.engine.errors import Invalid
+from services.procedures.scenarios import verification
+from services.store.engine import Database
+from services.store.tables import ScenarioReport
+from tests.scenario_data import make_scenario, send
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
+
+
+def _february(db: Database) -> int:
+    pid = make_scenario(db, "ORD")
+    send(db, pid, "consents", "c1", date(2026, 1, 2), [
+        ("u1", "granted", "2026-01-01"), ("u2", "granted", "2026-01-01"),
+        ("u4", "granted", "2026-02-01"), ("u4", "withdrawn", "2026-02-01")])  # the same day: withdrawal wins
+    send(db, pid, "consents", "c2", date(2026, 2, 15), [("u2", "withdrawn", "2026-02-15")])
+    send(db, pid, "records", "d0115", date(2026, 1, 15), [("r0", "u1", "metro_trip", "10", "2026-01-15")])
+    send(db, pid, "records", "d0205", date(2026, 2, 5), [
+        ("r1", "u1", "metro_trip", "10", "2026-02-05"),
+        ("r2", "u1", "metro_trip", "150", "2026-02-04"),  # with r3: 250 km that day, capped at 200
+        ("r3", "u1", "metro_trip", "100", "2026-02-04"),
+        ("r4", "u2", "metro_trip", "20", "2026-02-05"),
+        ("r6", "u3", "bike_trip", "5.5", "2026-02-05"),  # u3 never consented (Ordos art. 13)
+        ("r7", "13800138000", "metro_trip", "1", "2026-02-05"),  # refused at intake (Shanghai art. 22)
+        ("r8", "u1", "bike_trip", "10", "2026-01-31")])  # January's cut-off was 02-03: back-dated
+    send(db, pid, "records", "d0220", date(2026, 2, 20), [
+        ("r5", "u2", "metro_trip", "20", "2026-02-16"),  # after u2 withdrew
+        ("r9", "u4", "metro_trip", "5", "2026-02-10"),
+        ("r10", "u1", "bike_trip", "10", "2026-02-10")])  # late (10 days) but by the cut-off: counts
+    send(db, pid, "records", "d0302", date(2026, 3, 2), [
+        ("r11", "u1", "metro_trip", "5", "2026-02-28"),  # within the 3 late days after February
+        ("r12", "u1", "metro_trip", "5", "2026-03-01")])  # March's
+    send(db, pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
+    return pid
+
+
+def _users(report: ScenarioReport) -> dict[str, int]:
+    table = pq.read_table(report.users_path)
+    assert table.schema.names == ["user_id", "reduction_g"]
+    assert [str(t) for t in table.schema.types] == ["string", "int64"]
+    return dict(zip(table.column("user_id").to_pylist(), table.column("reduction_g").to_pylist(), strict=True))
+
+
+def test_a_period_is_verified_by_its_rules(db: Database) -> None:
+    pid = _february(db)
+    report = verification.run(db, pid, "2026-02")
+    f = report.figures
+    # u1: 10 km × (0.18 − 0.04) + 200 km (capped from 250) × 0.14 + 10 km bike × 0.18 + 5 km × 0.14, in grams
+    assert _users(report) == {"u1": 1400 + 28000 + 1800 + 700, "u2": 2800}
+    assert f["totals"]["reduction_g"] == 34700 and f["participants"] == 2
+    assert f["records"] == {"in_period": 9, "counted": 6, "late": 1, "excluded": 4}
+    assert f["exclusions"] == {"duplicate": 0, "back_dated": 1, "no_consent": 3, "no_parameter": 0,
+                               "formula_undefined": 0}
+    metro = f["totals"]["by_activity"]["metro_trip"]
+    assert (metro["capped_user_days"], metro["capped_excess"], metro["quantity"]) == (1, "50.000", "235.000")
+    assert f["batches"]["count"] == 2 and f["pii"] == {"pii_phone": 1, "pii_id_card": 0, "pii_email": 0}
+    assert f["rejections"] == {"pii_phone": 1}
+    assert [d["day"] for d in f["anomalies"]] == ["2026-02-04"]  # 28 kg against a median of 3 kg
+    assert len(f["days"]) == 28
+    assert f["days"][3] == {"day": "2026-02-04", "records": 2, "users": 1, "reduction_g": 28000}
+    # the parameter in force on each day (the car factor as registered from 2024 and from 2026-02-01)
+    assert f["parameters"]["metro_trip"]["car"] == [{"from": "2026-02-01", "to": "2026-02-28", "name": "燃油车排放因子",
+                                                     "value": 0.18}]
+    assert {i["batch_id"] for i in f["inputs"] if i["role"] == "records"} == {"d0205", "d0220", "d0302"}
+    january = verification.run(db, pid, "2026-01")
+    assert _users(january) == {"u1": 1600}  # 10 km × (0.20 − 0.04): January's factor; r8 came too late
+
+
+def test_the_same_inputs_give_the_same_report_and_new_inputs_a_new_version(db: Database) -> None:
+    pid = _february(db)
+    first = verification.run(db, pid, "2026-02")
+    again = verification.run(db, pid, "2026-02")
+    assert again.id == first.id  # idempotent
+    with db.write() as session:  # a fresh system recomputing from the same files
+        session.exec(delete(ScenarioReport))  # type: ignore[call-overload]
+    recomputed = verification.run(db, pid, "2026-02")
+    assert (recomputed.digest, recomputed.figures, recomputed.users_sha256) == (first.digest, first.figures,
+                                                                                first.users_sha256)
+    send(db, pid, "records", "d0303", date(2026, 3, 3), [("r14", "u2", "metro_trip", "10", "2026-02-14")])
+    newer = verification.run(db, pid, "2026-02")
+    assert newer.id != recomputed.id and newer.digest != recomputed.digest
+    assert newer.figures["totals"]["reduction_g"] == 34700 + 1400
+    with db.read() as session:
+        assert [r.id for r in verification.reports(session, pid, "2026-02")] == [newer.id, recomputed.id]
+
+
+def test_unknown_period_and_no_quantification_are_refused_with_every_reason(db: Database) -> None:
+    pid = make_scenario(db, "ORD", quantification=None, title="无量化")
+    with pytest.raises(Invalid) as caught:
+        verification.run(db, pid, "2026-13")
+    assert [r.code for r in caught.value.reasons] == ["scenario_period_unknown", "scenario_no_quantification"]
+    sh = make_scenario(db, "SH")
+    with pytest.raises(Invalid) as caught:
+        verification.run(db, sh, "2026-02")  # Shanghai issues annually (art. 15)
+    assert [r.code for r in caught.value.reasons] == ["scenario_period_unknown"]
+
+
+def test_a_file_altered_after_intake_is_refused(db: Database) -> None:
+    pid = _february(db)
+    batch = send(db, pid, "records", "d0301", date(2026, 3, 1), [("r20", "u1", "metro_trip", "1", "2026-02-28")])
+    with open(batch.accepted_path, "ab") as f:
+        f.write(b"x")
+    with pytest.raises(Invalid) as caught:
+        verification.run(db, pid, "2026-02")
+    assert [r.code for r in caught.value.reasons] == ["scenario_input_altered"]
