@@ -94,3 +94,30 @@ def send(db: Database, project_id: int, kind: str, batch_id: str, business_date:
                               rejections=result.rejections, received_at=clock.now())
         session.add(batch)
         return batch
+
+
+def february(db: Database, jurisdiction: str = "ORD") -> int:
+    """A month of an Ordos-like scenario (monthly, 3 late days): consent, caps, late and back-dated records, PII."""
+    pid = make_scenario(db, jurisdiction)
+    send(db, pid, "consents", "c1", date(2026, 1, 2), [
+        ("u1", "granted", "2026-01-01"), ("u2", "granted", "2026-01-01"),
+        ("u4", "granted", "2026-02-01"), ("u4", "withdrawn", "2026-02-01")])  # the same day: withdrawal wins
+    send(db, pid, "consents", "c2", date(2026, 2, 15), [("u2", "withdrawn", "2026-02-15")])
+    send(db, pid, "records", "d0115", date(2026, 1, 15), [("r0", "u1", "metro_trip", "10", "2026-01-15")])
+    send(db, pid, "records", "d0205", date(2026, 2, 5), [
+        ("r1", "u1", "metro_trip", "10", "2026-02-05"),
+        ("r2", "u1", "metro_trip", "150", "2026-02-04"),  # with r3: 250 km that day, capped at 200
+        ("r3", "u1", "metro_trip", "100", "2026-02-04"),
+        ("r4", "u2", "metro_trip", "20", "2026-02-05"),
+        ("r6", "u3", "bike_trip", "5.5", "2026-02-05"),  # u3 never consented (Ordos art. 13)
+        ("r7", "13800138000", "metro_trip", "1", "2026-02-05"),  # refused at intake (Shanghai art. 22)
+        ("r8", "u1", "bike_trip", "10", "2026-01-31")])  # January's cut-off was 02-03: back-dated
+    send(db, pid, "records", "d0220", date(2026, 2, 20), [
+        ("r5", "u2", "metro_trip", "20", "2026-02-16"),  # after u2 withdrew
+        ("r9", "u4", "metro_trip", "5", "2026-02-10"),
+        ("r10", "u1", "bike_trip", "10", "2026-02-10")])  # late (10 days) but by the cut-off: counts
+    send(db, pid, "records", "d0302", date(2026, 3, 2), [
+        ("r11", "u1", "metro_trip", "5", "2026-02-28"),  # within the 3 late days after February
+        ("r12", "u1", "metro_trip", "5", "2026-03-01")])  # March's
+    send(db, pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
+    return pid

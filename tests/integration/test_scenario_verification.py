@@ -14,7 +14,7 @@ from services.engine.errors import Invalid
 from services.procedures.scenarios import verification
 from services.store.engine import Database
 from services.store.tables import ScenarioReport
-from tests.scenario_data import make_scenario, send
+from tests.scenario_data import february, make_scenario, send
 
 pytestmark = pytest.mark.integration
 
@@ -22,32 +22,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
-
-
-def _february(db: Database) -> int:
-    pid = make_scenario(db, "ORD")
-    send(db, pid, "consents", "c1", date(2026, 1, 2), [
-        ("u1", "granted", "2026-01-01"), ("u2", "granted", "2026-01-01"),
-        ("u4", "granted", "2026-02-01"), ("u4", "withdrawn", "2026-02-01")])  # the same day: withdrawal wins
-    send(db, pid, "consents", "c2", date(2026, 2, 15), [("u2", "withdrawn", "2026-02-15")])
-    send(db, pid, "records", "d0115", date(2026, 1, 15), [("r0", "u1", "metro_trip", "10", "2026-01-15")])
-    send(db, pid, "records", "d0205", date(2026, 2, 5), [
-        ("r1", "u1", "metro_trip", "10", "2026-02-05"),
-        ("r2", "u1", "metro_trip", "150", "2026-02-04"),  # with r3: 250 km that day, capped at 200
-        ("r3", "u1", "metro_trip", "100", "2026-02-04"),
-        ("r4", "u2", "metro_trip", "20", "2026-02-05"),
-        ("r6", "u3", "bike_trip", "5.5", "2026-02-05"),  # u3 never consented (Ordos art. 13)
-        ("r7", "13800138000", "metro_trip", "1", "2026-02-05"),  # refused at intake (Shanghai art. 22)
-        ("r8", "u1", "bike_trip", "10", "2026-01-31")])  # January's cut-off was 02-03: back-dated
-    send(db, pid, "records", "d0220", date(2026, 2, 20), [
-        ("r5", "u2", "metro_trip", "20", "2026-02-16"),  # after u2 withdrew
-        ("r9", "u4", "metro_trip", "5", "2026-02-10"),
-        ("r10", "u1", "bike_trip", "10", "2026-02-10")])  # late (10 days) but by the cut-off: counts
-    send(db, pid, "records", "d0302", date(2026, 3, 2), [
-        ("r11", "u1", "metro_trip", "5", "2026-02-28"),  # within the 3 late days after February
-        ("r12", "u1", "metro_trip", "5", "2026-03-01")])  # March's
-    send(db, pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
-    return pid
 
 
 def _users(report: ScenarioReport) -> dict[str, int]:
@@ -58,7 +32,7 @@ def _users(report: ScenarioReport) -> dict[str, int]:
 
 
 def test_a_period_is_verified_by_its_rules(db: Database) -> None:
-    pid = _february(db)
+    pid = february(db)
     report = verification.run(db, pid, "2026-02")
     f = report.figures
     # u1: 10 km × (0.18 − 0.04) + 200 km (capped from 250) × 0.14 + 10 km bike × 0.18 + 5 km × 0.14, in grams
@@ -83,7 +57,7 @@ def test_a_period_is_verified_by_its_rules(db: Database) -> None:
 
 
 def test_the_same_inputs_give_the_same_report_and_new_inputs_a_new_version(db: Database) -> None:
-    pid = _february(db)
+    pid = february(db)
     first = verification.run(db, pid, "2026-02")
     again = verification.run(db, pid, "2026-02")
     assert again.id == first.id  # idempotent
@@ -112,7 +86,7 @@ def test_unknown_period_and_no_quantification_are_refused_with_every_reason(db: 
 
 
 def test_a_file_altered_after_intake_is_refused(db: Database) -> None:
-    pid = _february(db)
+    pid = february(db)
     batch = send(db, pid, "records", "d0301", date(2026, 3, 1), [("r20", "u1", "metro_trip", "1", "2026-02-28")])
     with open(batch.accepted_path, "ab") as f:
         f.write(b"x")

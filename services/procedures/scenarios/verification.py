@@ -25,14 +25,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlmodel import Session, col, select
 
+from services.engine.actors import Actor
 from services.engine.clock import clock
-from services.engine.errors import Invalid, NotFound
+from services.engine.errors import Forbidden, Invalid, NotFound
+from services.engine.idempotency import Idem, once
+from services.engine.visibility import STAFF_ROLES
 from services.procedures.scenarios.files import path_for, scenario_lock, sha256_file
 from services.procedures.scenarios.intake import connect
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Project, ScenarioBatch, ScenarioReport
 from states import scenario_verification as rules
-from states.messages import Reason, reason
+from states.messages import Reason, reason, role_required
 from states.profiles import get_profile
 from states.scenarios import (
     Activity,
@@ -337,15 +340,42 @@ def locked(db: Database, jurisdiction: str, project_id: int) -> Iterator[Session
         yield session
 
 
-def run(db: Database, project_id: int, period_key: str, *, engine: str = "duckdb",
-        actor_id: int | None = None) -> ScenarioReport:
+def _jurisdiction(db: Database, project_id: int) -> str:
     with db.read() as session:
         project = session.get(Project, project_id)
         if project is None or project.kind != "scenario":
             raise NotFound.of("scenario")
-        jurisdiction = project.jurisdiction
-    with locked(db, jurisdiction, project_id) as session:
+        return project.jurisdiction
+
+
+def run(db: Database, project_id: int, period_key: str, *, engine: str = "duckdb",
+        actor_id: int | None = None) -> ScenarioReport:
+    """Verify under the scenario's lock, in one transaction (flows and the CLI call this)."""
+    with locked(db, _jurisdiction(db, project_id), project_id) as session:
         return verify_period(session, project_id, period_key, engine=engine, actor_id=actor_id)
+
+
+RUNS = ("review_centre", "case_officer")  # Ordos art. 15: the platform verifies, the review centre reviews
+
+
+def command(db: Database, actor: Actor, project_id: int, period_key: str, engine: str = "duckdb",
+            idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
+    """An officer's or the review centre's request to verify a period: 201 with a new report (version), 200
+    with the existing one when nothing changed. 404 for a scenario outside the actor's jurisdictions."""
+    jurisdiction = _jurisdiction(db, project_id)
+    if not any(actor.holds(r, jurisdiction) for r in STAFF_ROLES):
+        raise NotFound.of("scenario")
+    if not any(actor.holds(r, jurisdiction) for r in RUNS):
+        raise Forbidden([role_required(*RUNS)])
+
+    def work(session: Session) -> tuple[int, dict[str, Any]]:
+        before = session.exec(select(ScenarioReport.id).where(ScenarioReport.project_id == project_id)).all()
+        report = verify_period(session, project_id, period_key, engine=engine, actor_id=actor.user_id)
+        return (200 if report.id in before else 201), {"report_id": report.id}
+
+    request = {"verify": project_id, "period": period_key, "engine": engine}
+    with scenario_lock(jurisdiction, project_id):
+        return once(db, Idem(actor.key, idempotency_key, request), work)
 
 
 def reports(session: Session, project_id: int, period_key: str | None = None) -> list[ScenarioReport]:
