@@ -633,7 +633,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.scenario_parameter_not_number": ("活动“{activity}”绑定的参数“{name}”的值不是数字",
                                              "Activity '{activity}' binds '{name}', whose value is not a number"),
     # what verification leaves out (states/scenario_verification.py) and what intake refuses (states/scenarios.py)
-    "reason.scenario_duplicate": ("重复记录（同一来源记录编号）", "Duplicate record (same source record id)"),
+    "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
+                                          "不予核证（上海办法第22条）",
+                                          "{count} records of the period repeat a source record id: the files were "
+                                          "not all checked at intake, so the period is not verified "
+                                          "(Shanghai art. 22)"),
     "reason.scenario_back_dated": ("补报超过截止日（活动所属期间结束后的补报期已过）", "Back-dated past the cut-off"),
     "reason.scenario_no_consent": ("活动日无用户授权（鄂尔多斯办法第十三条）", "No user consent on the activity date "
                                    "(Ordos art. 13)"),

@@ -12,14 +12,15 @@ daily and Shanghai art. 22 that it must be traceable):
   accepted record appears in exactly one report.
 - Late records (intake's flag: activity more than `late_days` before the batch) that arrive by the cut-off
   count, and are counted as late.
-- A record id seen twice among the inputs (intake refuses this, verification checks again) counts once,
-  the first by business date and batch; the others are excluded as `duplicate`.
+- A record id seen twice among the period's records: intake refuses duplicates within and across batches,
+  so the files were not all written by it; verification refuses the period (`scenario_duplicate_records`)
+  rather than count a reduction twice or guess which copy is true (Shanghai art. 22: data true, traceable).
 - Consent (Ordos art. 13: 须获得用户充分授权): a record counts only if the user's consent in force on its
   activity date is `granted`: the latest consent event with an effective date not after it; when a user
   has both a grant and a withdrawal on the same date the withdrawal wins (the authorisation must be clear).
   Consent feeds received by the cut-off are read. Records without it are excluded as `no_consent`.
 - Caps: a user's quantity of an activity on a day above the methodology's `cap_per_user_day` is capped at
-  it (the plausible part counts, the excess is reported); no seed fixes caps, Ordos art. 7 asks for
+  it (the plausible part counts; the capped user-days are reported); no seed fixes caps, Ordos art. 7 asks for
   accurate quantification and art. 11 for correcting what comes from anomalous data, so the excess is
   corrected away rather than the user's whole day refused.
 - Parameters: the methodology's registered parameter in force on the activity date
@@ -41,7 +42,7 @@ from typing import Any
 from states.scenarios import Activity, Period, parameter_in_force
 
 # What verification leaves out of the period's figures, in report order (each has `reason.scenario_<code>`)
-VERIFY_EXCLUSIONS = ("duplicate", "back_dated", "no_consent", "no_parameter", "formula_undefined")
+VERIFY_EXCLUSIONS = ("back_dated", "no_consent", "no_parameter", "formula_undefined")
 PII_REASONS = ("pii_phone", "pii_id_card", "pii_email")
 
 

@@ -4,16 +4,18 @@ records, PII counts from intake, anomalies, the per-user file issuance reads, re
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlmodel import delete
+from sqlmodel import delete, select
 
 from services.engine.errors import Invalid
 from services.procedures.scenarios import verification
 from services.store.engine import Database
-from services.store.tables import ScenarioReport
+from services.store.tables import ScenarioBatch, ScenarioReport
 from tests.scenario_data import february, make_scenario, send
 
 pytestmark = pytest.mark.integration
@@ -38,11 +40,12 @@ def test_a_period_is_verified_by_its_rules(db: Database) -> None:
     # u1: 10 km × (0.18 − 0.04) + 200 km (capped from 250) × 0.14 + 10 km bike × 0.18 + 5 km × 0.14, in grams
     assert _users(report) == {"u1": 1400 + 28000 + 1800 + 700, "u2": 2800}
     assert f["totals"]["reduction_g"] == 34700 and f["participants"] == 2
-    assert f["records"] == {"in_period": 9, "counted": 6, "late": 1, "excluded": 4}
-    assert f["exclusions"] == {"duplicate": 0, "back_dated": 1, "no_consent": 3, "no_parameter": 0,
-                               "formula_undefined": 0}
-    metro = f["totals"]["by_activity"]["metro_trip"]
-    assert (metro["capped_user_days"], metro["capped_excess"], metro["quantity"]) == (1, "50.000", "235.000")
+    # late (more than 3 days before their batch, yet by the cut-off): r5, r9, r10 — only r10 had consent
+    assert f["records"] == {"in_period": 9, "counted": 6, "late": 3, "excluded": 4}
+    assert f["exclusions"] == {"back_dated": 1, "no_consent": 3, "no_parameter": 0, "formula_undefined": 0}
+    assert f["capped_user_days"] == 1
+    assert f["received_by_activity"] == {"bike_trip": {"unit": "km", "records": 2, "quantity": "15.5"},
+                                         "metro_trip": {"unit": "km", "records": 7, "quantity": "310.000"}}
     assert f["batches"]["count"] == 2 and f["pii"] == {"pii_phone": 1, "pii_id_card": 0, "pii_email": 0}
     assert f["rejections"] == {"pii_phone": 1}
     assert [d["day"] for d in f["anomalies"]] == ["2026-02-04"]  # 28 kg against a median of 3 kg
@@ -93,3 +96,32 @@ def test_a_file_altered_after_intake_is_refused(db: Database) -> None:
     with pytest.raises(Invalid) as caught:
         verification.run(db, pid, "2026-02")
     assert [r.code for r in caught.value.reasons] == ["scenario_input_altered"]
+
+
+def test_dask_gives_the_same_report_as_duckdb(db: Database) -> None:
+    """Issue 17 "Engines": the scale-out engine computes the same figures and per-user file, so the digest
+    (which does not name the engine) is the same."""
+    pid = february(db)
+    embedded = verification.run(db, pid, "2026-02", engine="duckdb")
+    with db.write() as session:
+        session.exec(delete(ScenarioReport))  # type: ignore[call-overload]
+    scaled = verification.run(db, pid, "2026-02", engine="dask")
+    assert scaled.engine == "dask"
+    assert (scaled.digest, scaled.figures, scaled.users_sha256) == (embedded.digest, embedded.figures,
+                                                                    embedded.users_sha256)
+
+
+def test_a_record_id_twice_among_the_inputs_refuses_the_period(db: Database) -> None:
+    """Intake refuses duplicates; files it did not write (here a copy registered as another batch) are not
+    verified rather than counted twice (Shanghai art. 22)."""
+    pid = february(db)
+    with db.write() as session:
+        original = session.exec(select(ScenarioBatch).where(ScenarioBatch.batch_id == "d0205")).one()
+        copy = Path(original.accepted_path).with_name("copy.parquet")
+        shutil.copy(original.accepted_path, copy)
+        session.add(ScenarioBatch(**{**original.model_dump(exclude={"id"}), "batch_id": "copy",
+                                     "business_date": date(2026, 2, 6), "accepted_path": str(copy)}))
+    with pytest.raises(Invalid) as caught:
+        verification.run(db, pid, "2026-02")
+    # the five February rows of d0205, twice
+    assert [(r.code, r.params["count"]) for r in caught.value.reasons] == [("scenario_duplicate_records", 5)]

@@ -17,7 +17,7 @@ from services.queries.scenario_reports import ScenarioReportList, ScenarioReport
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 Period = Annotated[str, Path(max_length=10, description="2026-03 (monthly), 2026-Q1 (quarterly) or 2026 (annual), "
                                                         "as the jurisdiction issues")]
-Engine = Annotated[str, Query(pattern="^(duckdb)$", description="The analytical engine (same figures on each)")]
+Engine = Annotated[str, Query(pattern="^(duckdb|dask)$", description="The analytical engine (same figures on each)")]
 
 
 @router.post("/{project_id}/periods/{period}/verification", status_code=201, response_model=ScenarioReportPublic,

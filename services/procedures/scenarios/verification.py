@@ -32,6 +32,7 @@ from services.engine.idempotency import Idem, once
 from services.engine.visibility import STAFF_ROLES
 from services.procedures.scenarios.files import path_for, scenario_lock, sha256_file
 from services.procedures.scenarios.intake import connect
+from services.procedures.scenarios.totals import Totals, user_day_totals
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Project, ScenarioBatch, ScenarioReport
 from states import scenario_verification as rules
@@ -43,13 +44,10 @@ from states.scenarios import (
     activities_of,
     anomalous_days,
     check_activity,
-    factor_table,
-    formula_sql,
-    grams_sql,
     parse_period,
 )
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "dask")
 USERS_SCHEMA = pa.schema([("user_id", pa.string()), ("reduction_g", pa.int64())])
 
 
@@ -131,7 +129,7 @@ def _check_inputs(scope: Scope) -> list[dict[str, object]]:
     return out
 
 
-# --- the computation (DuckDB) ------------------------------------------------------------------------
+# --- the computation ---------------------------------------------------------------------------------
 
 
 def _period_end_sql(kind: str, day: str) -> str:
@@ -143,104 +141,46 @@ def _period_end_sql(kind: str, day: str) -> str:
     return f"make_date(year({day}), 12, 31)"
 
 
-def _user_days(con: duckdb.DuckDBPyConnection, name: str, scope: Scope, batches: Sequence[ScenarioBatch],
-               start: date, end: date, kind: str) -> None:
-    """Table `name`: one row per (user, activity, day, class) of the records of `batches` whose activity
-    date lies in [start, end] (class `counted` or `duplicate`) or which arrived in it back-dated past their
-    own period's cut-off (class `back_dated`), with records, late records and quantity in steps."""
-    columns = ("user_id VARCHAR, activity_type VARCHAR, activity_date DATE, cls VARCHAR, records BIGINT, "
-               "late BIGINT, steps HUGEINT")
-    if not batches:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-        return
-    order = ", ".join(f"('{_lit(b.accepted_path)}', {i})" for i, b in enumerate(batches))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE src_order (path VARCHAR, ord BIGINT); "
-                f"INSERT INTO src_order VALUES {order}")
-    in_window = f"activity_date BETWEEN DATE '{start}' AND DATE '{end}'"
-    back = (f"business_date BETWEEN DATE '{start}' AND DATE '{end}' AND activity_date < DATE '{start}' "
+@dataclass(frozen=True)
+class Received:
+    """What the period's input files hold besides the totals: per activity the records of the period and
+    their quantity (steps), late records of the period, and back-dated records."""
+
+    by_activity: dict[str, tuple[int, int]]
+    late: int
+    back_dated: int
+
+
+def _received(con: duckdb.DuckDBPyConnection, scope: Scope, kind: str) -> Received:
+    """One scan of the input files; a record id seen twice among them (intake refuses that, so the files
+    were not written by it) refuses the verification rather than counting a reduction twice."""
+    if not scope.records:
+        return Received({}, 0, 0)
+    p, files = scope.period, _files(scope.records)
+    in_p = f"activity_date BETWEEN DATE '{p.start}' AND DATE '{p.end}'"
+    back = (f"business_date BETWEEN DATE '{p.start}' AND DATE '{p.end}' AND activity_date < DATE '{p.start}' "
             f"AND business_date > {_period_end_sql(kind, 'activity_date')} + INTERVAL {scope.late_days} DAY")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW rin AS SELECT r.*, o.ord * 4294967296 + r.file_row_number AS seq, "
-                f"({in_window}) AS in_window, ({back}) AS back FROM read_parquet({_files(batches)}, filename = true, "
-                f"file_row_number = true) r JOIN src_order o ON r.filename = o.path")
-    con.execute("CREATE OR REPLACE TEMP TABLE dup AS SELECT record_id, min(seq) AS keep FROM rin WHERE in_window "
-                "GROUP BY record_id HAVING count(*) > 1")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT user_id, activity_type, activity_date, "
-                "CASE WHEN back THEN 'back_dated' WHEN d.keep IS NOT NULL AND seq <> d.keep THEN 'duplicate' "
-                "ELSE 'counted' END AS cls, count(*) AS records, count(*) FILTER (late) AS late, "
-                "sum(quantity_steps) AS steps FROM rin LEFT JOIN dup d USING (record_id) WHERE in_window OR back "
-                "GROUP BY ALL")
+    rows = con.execute(f"SELECT activity_type, count(*) FILTER ({in_p}), coalesce(sum(quantity_steps) FILTER "
+                       f"({in_p}), 0), count(*) FILTER ({in_p} AND late), count(*) FILTER ({back}) "
+                       f"FROM read_parquet({files}) GROUP BY 1 ORDER BY 1").fetchall()
+    twice = con.execute(f"SELECT count(*) - count(DISTINCT record_id) FROM read_parquet({files}) WHERE {in_p}"
+                        ).fetchall()[0][0]
+    if twice:
+        raise Invalid([reason("scenario_duplicate_records", count=int(twice))])
+    return Received(by_activity={str(t): (int(n), int(q)) for t, n, q, _, _ in rows if int(n)},
+                    late=sum(int(r[3]) for r in rows), back_dated=sum(int(r[4]) for r in rows))
 
 
-def _consents(con: duckdb.DuckDBPyConnection, batches: Sequence[ScenarioBatch]) -> None:
-    """Table `consent(user_id, effective_date, granted)`: one event per user and date, withdrawal winning."""
-    if not batches:
-        con.execute("CREATE OR REPLACE TEMP TABLE consent (user_id VARCHAR, effective_date DATE, granted BOOLEAN)")
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE consent AS SELECT user_id, effective_date, "
-                f"NOT bool_or(status = 'withdrawn') AS granted FROM read_parquet({_files(batches)}) GROUP BY ALL")
-
-
-def _factors(con: duckdb.DuckDBPyConnection, scope: Scope, days: Sequence[date]) -> list[str]:
-    """Table `fac(activity_type, activity_date, p_<name>...)`: the parameters in force each day; the names."""
-    locals_ = sorted({local for a in scope.activities.values() for local in a.bind})
-    rows = factor_table(scope.activities, scope.version.parameters, days)
-    table = pa.table({"activity_type": pa.array([r["activity_type"] for r in rows], pa.string()),
-                      "activity_date": pa.array([r["activity_date"] for r in rows], pa.date32()),
-                      **{f"p_{n}": pa.array([r.get(f"p_{n}") for r in rows], pa.float64()) for n in locals_}})
-    con.register("fac_arrow", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE fac AS SELECT * FROM fac_arrow")
-    con.unregister("fac_arrow")
-    return locals_
-
-
-def _evaluated(con: duckdb.DuckDBPyConnection, scope: Scope, ud: str, out: str, days: Sequence[date]) -> None:
-    """Table `out`: the counted user-days of `ud` with consent, cap, parameters and grams (NULL: excluded)."""
-    _factors(con, scope, days)
-    kg, missing, capped = [], [], []
-    for a in scope.activities.values():
-        t = f"'{_lit(a.type)}'"
-        q = f"(CAST(least(u.steps, {a.cap_steps}) AS DOUBLE) / {a.scale}.0)"
-        kg.append(f"WHEN {t} THEN {formula_sql(a.tree, {'quantity': q, **{n: f'f.p_{n}' for n in a.bind}})}")
-        missing.append(f"WHEN {t} THEN {' OR '.join(f'f.p_{n} IS NULL' for n in a.bind) or 'false'}")
-        capped.append(f"WHEN {t} THEN {a.cap_steps}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out}_kg AS SELECT u.*, c.granted IS TRUE AS consent, "
-                f"CASE u.activity_type {' '.join(missing)} END AS no_parameter, "
-                f"CASE u.activity_type {' '.join(capped)} END AS cap, "
-                f"CASE u.activity_type {' '.join(kg)} END AS kg "
-                f"FROM (SELECT * FROM {ud} WHERE cls = 'counted') u "
-                f"ASOF LEFT JOIN consent c ON u.user_id = c.user_id AND u.activity_date >= c.effective_date "
-                f"LEFT JOIN fac f ON u.activity_type = f.activity_type AND u.activity_date = f.activity_date")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT *, CASE WHEN NOT consent THEN 'no_consent' "
-                f"WHEN no_parameter THEN 'no_parameter' WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' "
-                f"END AS excluded, CASE WHEN consent AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} "
-                f"END AS grams FROM {out}_kg")
-
-
-def _daily_totals(con: duckdb.DuckDBPyConnection, table: str) -> dict[date, int]:
-    rows = con.execute(f"SELECT activity_date, sum(grams) FROM {table} WHERE grams IS NOT NULL GROUP BY 1").fetchall()
-    return {d: int(g) for d, g in rows}
-
-
-def _figures(con: duckdb.DuckDBPyConnection, scope: Scope, users: pa.Table, history: dict[date, int],
-             inputs: list[dict[str, object]]) -> dict[str, Any]:
+def _figures(scope: Scope, totals: Totals, received: Received, days: dict[date, dict[str, int]], users: pa.Table,
+             history: dict[date, int], inputs: list[dict[str, object]]) -> dict[str, Any]:
     p = scope.period
     own = [b for b in scope.records if p.start <= b.business_date <= p.end]
-    excl = dict(con.execute("SELECT cls, sum(records) FROM ud WHERE cls <> 'counted' GROUP BY 1").fetchall())
-    excl.update(con.execute("SELECT excluded, sum(records) FROM ev WHERE excluded IS NOT NULL GROUP BY 1").fetchall())
-    counted, late, total_g = con.execute("SELECT coalesce(sum(records), 0), coalesce(sum(late), 0), "
-                                         "coalesce(sum(grams), 0) FROM ev WHERE grams IS NOT NULL").fetchone()  # type: ignore[misc]
-    in_period = con.execute("SELECT coalesce(sum(records), 0) FROM ud WHERE cls <> 'back_dated'").fetchone()[0]  # type: ignore[index]
+    exclusions = {"back_dated": received.back_dated, **{k: int(totals.excluded.get(k, 0)) for k in
+                                                         ("no_consent", "no_parameter", "formula_undefined")}}
     by_activity = {}
-    for a in sorted(scope.activities.values(), key=lambda x: x.type):
-        n, q, g, cd, excess = con.execute(
-            "SELECT coalesce(sum(records), 0), coalesce(sum(least(steps, cap)), 0), coalesce(sum(grams), 0), "
-            "count(*) FILTER (steps > cap), coalesce(sum(steps - cap) FILTER (steps > cap), 0) FROM ev "
-            "WHERE grams IS NOT NULL AND activity_type = ?", [a.type]).fetchone()  # type: ignore[misc]
-        by_activity[a.type] = {"unit": a.unit, "records": int(n), "quantity": _units(int(q), a), "reduction_g": int(g),
-                               "capped_user_days": int(cd), "capped_excess": _units(int(excess), a)}
-    days = {d: {"records": int(n), "users": int(u), "reduction_g": int(g)} for d, n, u, g in con.execute(
-        "SELECT activity_date, sum(records), count(DISTINCT user_id), sum(grams) FROM ev WHERE grams IS NOT NULL "
-        "GROUP BY 1").fetchall()}
+    for t, (n, q) in sorted(received.by_activity.items()):
+        a = scope.activities.get(t)
+        by_activity[t] = {"unit": a.unit if a else "", "records": n, "quantity": _units(q, a) if a else str(q)}
     series = rules.day_series(p.days, days)
     return {
         "period": {"key": p.key, "start": p.start.isoformat(), "end": p.end.isoformat(), "late_days": scope.late_days},
@@ -249,14 +189,15 @@ def _figures(con: duckdb.DuckDBPyConnection, scope: Scope, users: pa.Table, hist
                     "rows_rejected": sum(b.rows_rejected for b in own), "late": sum(b.late for b in own)},
         "rejections": rules.summed(b.rejections for b in own),
         "pii": rules.pii_counts(b.rejections for b in own),
-        "records": {"in_period": int(in_period), "counted": int(counted), "late": int(late),
-                    "excluded": sum(int(v) for v in excl.values())},
-        "exclusions": {code: int(excl.get(code, 0)) for code in rules.VERIFY_EXCLUSIONS},
-        "totals": {"reduction_g": int(total_g), "by_activity": by_activity},
+        "records": {"in_period": totals.records, "counted": totals.used, "late": received.late,
+                    "excluded": sum(exclusions.values())},
+        "exclusions": {code: exclusions[code] for code in rules.VERIFY_EXCLUSIONS},
+        "capped_user_days": totals.capped,
+        "received_by_activity": by_activity,
+        "totals": {"reduction_g": totals.total_g},
         "participants": users.num_rows,
         "days": series,
-        "anomalies": anomalous_days({d: int(s["reduction_g"]) for d, s in zip(p.days, series, strict=True)  # type: ignore[call-overload]
-                                     if s["records"]}, history),
+        "anomalies": anomalous_days({d: int(v["reduction_g"]) for d, v in days.items()}, history),
         "history": {"from": scope.history_from.isoformat(), "to": scope.history_to.isoformat(), "days": len(history)},
         "inputs": inputs,
         "parameters": rules.parameters_used(scope.activities, scope.version.parameters, p.days),
@@ -267,32 +208,45 @@ def _units(steps: int, activity: Activity) -> str:
     """Steps back to the activity's unit as an exact decimal string."""
     if activity.decimals == 0:
         return str(steps)
-    sign, steps = ("-", -steps) if steps < 0 else ("", steps)
     whole, frac = divmod(steps, activity.scale)
-    return f"{sign}{whole}.{frac:0{activity.decimals}d}"
+    return f"{whole}.{frac:0{activity.decimals}d}"
+
+
+def _totals(scope: Scope, batches: Sequence[ScenarioBatch], start: date, end: date, out: Path,
+            engine: str) -> Totals:
+    return user_day_totals([Path(b.accepted_path) for b in batches], activities=scope.activities,
+                           registered=scope.version.parameters, start=start, end=end, out=out,
+                           consents=[Path(b.accepted_path) for b in scope.consents],
+                           engine="dask" if engine == "dask" else "duckdb")
 
 
 def compute(scope: Scope, inputs: list[dict[str, object]], *, engine: str = "duckdb"
             ) -> tuple[dict[str, Any], pa.Table]:
-    """The figures and the per-user eligible reductions (sorted by user) of the period."""
+    """The figures and the per-user eligible reductions (sorted by user) of the period: the per-user,
+    per-day totals on the chosen engine (totals.py: the same rows on DuckDB and Dask), then the
+    verification's own counts over the same files."""
     if engine not in ENGINES:
         raise Invalid([reason("scenario_engine_unknown", engine=engine)])
     kind = get_profile(scope.project.jurisdiction).scenarios.period  # type: ignore[union-attr]
+    jur, pid, key = scope.project.jurisdiction, scope.project.id or 0, scope.period.key
+    out = path_for(jur, pid, "tmp", f"{key}-user-days.parquet")
+    past = path_for(jur, pid, "tmp", f"{key}-history-days.parquet")
     con = connect()
     try:
-        _consents(con, scope.consents)
-        _user_days(con, "ud", scope, scope.records, scope.period.start, scope.period.end, kind)
-        _evaluated(con, scope, "ud", "ev", scope.period.days)
-        _user_days(con, "hud", scope, scope.history, scope.history_from, scope.history_to, kind)
-        _evaluated(con, scope, "hud", "hev", Period("history", scope.history_from, scope.history_to).days)
-        history = _daily_totals(con, "hev")
-        users = con.sql("SELECT user_id, CAST(sum(grams) AS BIGINT) AS reduction_g FROM ev WHERE grams IS NOT NULL "
-                        "GROUP BY user_id HAVING sum(grams) > 0 ORDER BY user_id").to_arrow_table()
-        users = users.cast(USERS_SCHEMA)
-        figures = _figures(con, scope, users, history, inputs)
+        received = _received(con, scope, kind)
+        totals = _totals(scope, scope.records, scope.period.start, scope.period.end, out, engine)
+        history = _totals(scope, scope.history, scope.history_from, scope.history_to, past, engine).per_day
+        source = f"read_parquet('{_lit(str(out))}')"
+        users = con.sql(f"SELECT user_id, CAST(sum(grams) AS BIGINT) AS reduction_g FROM {source} GROUP BY 1 "
+                        f"HAVING sum(grams) > 0 ORDER BY 1").to_arrow_table().cast(USERS_SCHEMA)
+        days = {d: {"records": int(n), "users": int(u), "reduction_g": int(g)} for d, n, u, g in con.execute(
+            f"SELECT activity_date, sum(records), count(DISTINCT user_id) FILTER (grams > 0), sum(grams) "
+            f"FROM {source} GROUP BY 1").fetchall()}
     finally:
         con.close()
-    return figures, users
+        out.unlink(missing_ok=True)
+        past.unlink(missing_ok=True)
+    return _figures(scope, totals, received, days, users, history, inputs), users
 
 
 def _write_users(users: pa.Table, path: Path) -> str:
