@@ -610,9 +610,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # ·· scenario data: verification of a period (issue 17; Ordos art. 15), its refusals and its page
     "noun.scenario": ("减排场景", "Scenario"),
     "noun.scenario_report": ("核证报告", "Verification report"),
-    "reason.scenario_period_unknown": ("期间“{period}”无法识别（本辖区按{kind}签发，如 2026-03、2026-Q1 或 2026）",
-                                       "Period '{period}' is not recognised (this jurisdiction issues {kind}; "
-                                       "e.g. 2026-03, 2026-Q1 or 2026)"),
+    "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
+                                       "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
     "reason.scenario_no_quantification": ("该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
                                           "无法数字化核证",
                                           "The scenario's methodology declares no quantification as data "
@@ -632,6 +631,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                           "Activity '{activity}' binds '{name}', not a registered key parameter"),
     "reason.scenario_parameter_not_number": ("活动“{activity}”绑定的参数“{name}”的值不是数字",
                                              "Activity '{activity}' binds '{name}', whose value is not a number"),
+    "period_kind.monthly": ("按月（如 2026-03）", "monthly (e.g. 2026-03)"),
+    "period_kind.quarterly": ("按季度（如 2026-Q1）", "quarterly (e.g. 2026-Q1)"),
+    "period_kind.annual": ("按年（如 2026）", "annually (e.g. 2026)"),
+    "scenario_input.records": ("本期记录", "Records"),
+    "scenario_input.consents": ("用户授权", "Consent"),
+    "scenario_input.history": ("历史基准", "History"),
+    "chart.scenario_reductions": ("每日减排量", "Reductions per day"),
+    "chart.scenario_reductions_described": ("核证期内各{unit}计入的减排量（千克二氧化碳当量），共{total}千克；"
+                                            "异常的{unit}以警示色和⚠标出",
+                                            "Eligible reductions per {unit_en} of the period (kgCO2e), {total} kg in "
+                                            "all; anomalous ones in the warning colour and marked ⚠"),
+    "chart.scenario_records": ("每日计入记录数", "Records counted per day"),
+    "chart.scenario_records_described": ("核证期内各{unit}计入的记录数，共{total}条",
+                                         "Records counted per {unit_en} of the period, {total} in all"),
+    "chart.scenario_bar": ("{first}至{last}：{value}{unit}", "{first} to {last}: {value} {unit}"),
+    "chart.scenario_anomaly": ("（异常，鄂尔多斯办法第十一条）", " (anomalous, Ordos art. 11)"),
+    "chart.scenario_day": ("日", "day"),
+    "chart.scenario_month": ("月", "month"),
     # what verification leaves out (states/scenario_verification.py) and what intake refuses (states/scenarios.py)
     "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
                                           "不予核证（上海办法第22条）",

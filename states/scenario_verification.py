@@ -112,3 +112,27 @@ def report_digest(figures: Mapping[str, Any], quantification: Mapping[str, Any],
                                      "quantification": quantification, "users_sha256": users_sha256,
                                      "figures": {k: v for k, v in figures.items()
                                                  if k not in ("inputs", "parameters")}})).hexdigest()
+
+
+MAX_DAILY_BARS = 62  # up to two months are charted day by day; longer periods by calendar month
+
+
+def chart_series(days: Sequence[Mapping[str, Any]], anomalies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The report's per-day series as chart bars: one per day for a month or a quarter's shorter periods,
+    else one per calendar month (a year's 365 bars would be unreadable); a bar is anomalous when one of its
+    days is (Ordos art. 11)."""
+    flagged = {str(a["day"]) for a in anomalies}
+    if len(days) <= MAX_DAILY_BARS:
+        return [{"label": str(d["day"]), "first": str(d["day"]), "last": str(d["day"]),
+                 "reduction_g": int(d["reduction_g"]), "records": int(d["records"]),
+                 "anomalous": str(d["day"]) in flagged} for d in days]
+    months: dict[str, dict[str, Any]] = {}
+    for d in days:
+        day = str(d["day"])
+        bar = months.setdefault(day[:7], {"label": day[:7], "first": day, "last": day, "reduction_g": 0,
+                                          "records": 0, "anomalous": False})
+        bar["last"] = day
+        bar["reduction_g"] += int(d["reduction_g"])
+        bar["records"] += int(d["records"])
+        bar["anomalous"] = bar["anomalous"] or day in flagged
+    return list(months.values())

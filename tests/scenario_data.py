@@ -9,6 +9,7 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from services.engine.clock import clock
@@ -121,3 +122,10 @@ def february(db: Database, jurisdiction: str = "ORD") -> int:
         ("r12", "u1", "metro_trip", "5", "2026-03-01")])  # March's
     send(db, pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
     return pid
+
+
+@pytest.fixture
+def scenario_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Scenario files under the test's own directory (`SCENARIO_DATA_DIR`), never a developer's var/."""
+    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
+    return tmp_path / "scenarios"

@@ -12,14 +12,10 @@ from fastapi.testclient import TestClient
 
 from services.store.engine import Database
 from tests.e2e.http import h
-from tests.scenario_data import february, make_scenario, send
+from tests.scenario_data import february, make_scenario, scenario_files, send  # noqa: F401
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("scenario_files")]
 
-
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
 
 
 def _verify(client: TestClient, user: str, pid: int, period: str, expect: int, key: str | None = None) -> dict:

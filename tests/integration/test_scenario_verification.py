@@ -16,14 +16,10 @@ from services.engine.errors import Invalid
 from services.procedures.scenarios import verification
 from services.store.engine import Database
 from services.store.tables import ScenarioBatch, ScenarioReport
-from tests.scenario_data import february, make_scenario, send
+from tests.scenario_data import february, make_scenario, scenario_files, send  # noqa: F401
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("scenario_files")]
 
-
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
 
 
 def _users(report: ScenarioReport) -> dict[str, int]:

@@ -36,7 +36,7 @@ from services.procedures.scenarios.totals import Totals, user_day_totals
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Project, ScenarioBatch, ScenarioReport
 from states import scenario_verification as rules
-from states.messages import Reason, reason, role_required
+from states.messages import Reason, reason, role_required, text
 from states.profiles import get_profile
 from states.scenarios import (
     Activity,
@@ -93,8 +93,8 @@ def scope_of(session: Session, project_id: int, period_key: str) -> Scope:
     problems: list[Reason] = []
     period = parse_period(period_key, profile.scenarios.period) if profile else None
     if period is None:
-        kind = profile.scenarios.period if profile else "monthly"
-        problems.append(reason("scenario_period_unknown", period=period_key, kind=kind))
+        kind = text(f"period_kind.{profile.scenarios.period if profile else 'monthly'}")
+        problems.append(reason("scenario_period_unknown", period=period_key, kind=kind.zh, kind_en=kind.en))
     activities = activities_of(version.quantification) if version and version.quantification else {}
     if not activities:
         problems.append(reason("scenario_no_quantification"))
