@@ -608,11 +608,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "subject.project": ("减排项目", "project"),
     "subject.scenario": ("减排场景", "scenario"),
     # ·· scenario data: verification of a period (issue 17; Ordos art. 15), its refusals and its page
-    "noun.scenario": ("减排场景", "Scenario"),
     "noun.scenario_report": ("核证报告", "Verification report"),
     "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
                                        "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
-    "reason.scenario_no_quantification": ("该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
+    "reason.scenario_no_quantification.verify": ("该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
                                           "无法数字化核证",
                                           "The scenario's methodology declares no quantification as data "
                                           "(activities, formulas, parameters, caps): it cannot be verified digitally"),
@@ -649,7 +648,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "chart.scenario_anomaly": ("（异常，鄂尔多斯办法第十一条）", " (anomalous, Ordos art. 11)"),
     "chart.scenario_day": ("日", "day"),
     "chart.scenario_month": ("月", "month"),
-    # what verification leaves out (states/scenario_verification.py) and what intake refuses (states/scenarios.py)
+    # what verification leaves out (states/scenario_verification.py; what intake refuses is below)
     "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
                                           "不予核证（上海办法第22条）",
                                           "{count} records of the period repeat a source record id: the files were "
@@ -661,24 +660,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.scenario_no_parameter": ("活动日无有效的关键参数", "No key parameter in force on the activity date"),
     "reason.scenario_formula_undefined": ("公式在该日无定义（除以零）",
                                           "Formula undefined that day (division by zero)"),
-    "reason.scenario_missing_field": ("缺少字段", "Missing field"),
-    "reason.scenario_bad_record_id": ("来源记录编号格式不正确", "Malformed source record id"),
-    "reason.scenario_bad_user_id": ("用户假名格式不正确", "Malformed user pseudonym"),
-    "reason.scenario_pii_phone": ("疑似手机号（须脱敏，上海办法第22条）", "Looks like a phone number (desensitise; "
-                                  "Shanghai art. 22)"),
-    "reason.scenario_pii_id_card": ("疑似身份证号（须脱敏，上海办法第22条）", "Looks like an identity-card number "
-                                    "(desensitise; Shanghai art. 22)"),
-    "reason.scenario_pii_email": ("疑似电子邮箱（须脱敏，上海办法第22条）",
-                                  "Looks like an e-mail address (desensitise; Shanghai art. 22)"),
-    "reason.scenario_unknown_activity": ("方法学未声明的活动类型", "Activity type the methodology does not declare"),
-    "reason.scenario_bad_quantity": ("活动量不是数字", "Quantity is not a number"),
-    "reason.scenario_negative_quantity": ("活动量为负", "Negative quantity"),
-    "reason.scenario_too_precise": ("活动量小数位超过方法学规定", "Quantity more precise than the methodology allows"),
-    "reason.scenario_bad_date": ("日期无效", "Invalid date"),
-    "reason.scenario_future_date": ("日期晚于批次业务日期", "Date after the batch's business date"),
-    "reason.scenario_duplicate_in_batch": ("批次内重复", "Duplicate within the batch"),
-    "reason.scenario_duplicate_across_batches": ("与此前批次重复", "Duplicate of an earlier batch"),
-    "reason.scenario_bad_status": ("授权状态须为 granted 或 withdrawn", "Consent status must be granted or withdrawn"),
     # ·· the HTTP edge (a code said in more than one way has variants `reason.<code>.<variant>`)
     "reason.http.not_found": ("未找到请求的资源", "Not found"),
     "reason.http.page_not_found": ("页面不存在", "Page not found"),
@@ -1226,6 +1207,101 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "请从登记簿中选择一个适用的方法学版本",
         "Choose an applicable methodology version from the registry",
     ),
+    # scenario data intake (issue 17): the feed, each batch, and why a row is refused
+    "noun.scenario": ("减排场景", "Scenario"),
+    "noun.scenario_batch": ("数据批次", "Data batch"),
+    "reason.scenario_feed_issuer": (
+        "只有本辖区的经办、数据对接或审批人员以及场景登记主体可以签发数据报送凭证",
+        "Only the jurisdiction's case officers, operators or approvers, or the scenario's owner, may issue its "
+        "data credential",
+    ),
+    "reason.scenario_not_registered": (
+        "场景尚未登记（当前状态：{status}），不能接入数据（上海办法第十三条：校验通过后接入）",
+        "The scenario is not registered (status: {status}); its data is connected only after validation "
+        "(Shanghai art. 13)",
+    ),
+    "reason.scenario_feed_token": ("缺少或无效的场景数据报送凭证", "No scenario data credential, or an unknown one"),
+    "reason.scenario_feed_other": ("该凭证属于另一个场景", "This credential belongs to another scenario"),
+    "reason.scenario_batch_id": (
+        "批次编号须为 1–100 位字母、数字或 _ . -，以字母、数字或 _ 开头",
+        "The batch id must be 1–100 letters, digits or _ . -, starting with a letter, a digit or _",
+    ),
+    "reason.scenario_business_date": ("业务日期须为 YYYY-MM-DD", "The business date must be YYYY-MM-DD"),
+    "reason.scenario_business_date_future": ("业务日期 {day} 晚于今天（{today}）",
+                                             "The business date {day} is after today ({today})"),
+    "reason.scenario_record_count": ("记录数须为非负整数", "The record count must be a whole number, 0 or more"),
+    "reason.scenario_sha256_format": ("SHA-256 须为 64 位十六进制数", "The SHA-256 must be 64 hexadecimal digits"),
+    "reason.scenario_format": ("文件格式须为以下之一：{formats}", "The file format must be one of: {formats}"),
+    "reason.scenario_file_missing": ("缺少文件（multipart 字段 file）", "No file (multipart field `file`)"),
+    "reason.scenario_file_too_large": ("文件超过 {limit} 字节", "The file is larger than {limit} bytes"),
+    "reason.scenario_sha256_mismatch": (
+        "文件的 SHA-256 为 {actual}，与申报的 {declared} 不符（文件可能在传输中损坏，请重新发送）",
+        "The file's SHA-256 is {actual}, not the declared {declared} (damaged in transfer? send it again)",
+    ),
+    "reason.scenario_count_mismatch": ("文件有 {actual} 条记录，申报为 {declared} 条",
+                                       "The file has {actual} records; {declared} were declared"),
+    "reason.scenario_batch_reused": (
+        "批次编号 {batch_id} 已用于另一个文件（SHA-256 {sha256}）；新文件请使用新的批次编号",
+        "Batch id {batch_id} was already used for another file (SHA-256 {sha256}); send a new file under a new "
+        "batch id",
+    ),
+    "reason.scenario_no_quantification": (
+        "该场景的方法学尚未以数据形式声明量化方法（活动类型、公式、参数），暂不能接收活动数据",
+        "The scenario's methodology declares no quantification as data (activity types, formulas, parameters) "
+        "yet, so activity records cannot be taken",
+    ),
+    "reason.scenario_file_unreadable": ("无法读取该 {format} 文件：{detail}",
+                                        "The {format} file cannot be read: {detail}"),
+    "reason.scenario_columns_missing": ("缺少列：{columns}", "Missing columns: {columns}"),
+    "reason.scenario_columns_unexpected": (
+        "存在未约定的列：{columns}（不得报送约定以外的数据，上海办法第二十二条）",
+        "Undeclared columns: {columns} (nothing beyond the agreed data may be sent; Shanghai art. 22)",
+    ),
+    "reason.scenario_missing_field": ("必填字段为空", "A required field is empty"),
+    "reason.scenario_bad_record_id": ("记录编号须为 1–64 位字母、数字或 _ . : -",
+                                      "The record id must be 1–64 letters, digits or _ . : -"),
+    "reason.scenario_bad_user_id": ("用户标识须为 1–64 位字母、数字或 _ . : -（假名）",
+                                    "The user pseudonym must be 1–64 letters, digits or _ . : -"),
+    "reason.scenario_pii_phone": ("疑似手机号码：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                  "Looks like a mobile number: data must be desensitised (Ordos art. 14, Shanghai "
+                                  "art. 22)"),
+    "reason.scenario_pii_id_card": ("疑似身份证号码：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                    "Looks like an identity-card number: data must be desensitised (Ordos art. 14, "
+                                    "Shanghai art. 22)"),
+    "reason.scenario_pii_email": ("疑似电子邮箱：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                  "Looks like an e-mail address: data must be desensitised (Ordos art. 14, Shanghai "
+                                  "art. 22)"),
+    "reason.scenario_unknown_activity": ("活动类型不是方法学声明的类型",
+                                         "The activity type is not one the methodology declares"),
+    "reason.scenario_bad_quantity": ("数量不是数字", "The quantity is not a number"),
+    "reason.scenario_negative_quantity": ("数量为负数", "The quantity is negative"),
+    "reason.scenario_too_precise": ("数量的小数位数超过该活动计量单位的精度",
+                                    "The quantity has more decimal places than the activity's unit allows"),
+    "reason.scenario_bad_date": ("日期无效（须为 YYYY-MM-DD，且不早于 1990-01-01）",
+                                 "The date is not valid (YYYY-MM-DD, not before 1990-01-01)"),
+    "reason.scenario_future_date": ("日期晚于批次的业务日期", "The date is after the batch's business date"),
+    "reason.scenario_duplicate_in_batch": ("记录编号在本批次中已出现（保留首次出现的记录）",
+                                           "The record id occurs earlier in this batch (the first is kept)"),
+    "reason.scenario_duplicate_across_batches": ("记录编号已在此前的批次中被接收",
+                                                 "The record id was already accepted in an earlier batch"),
+    "reason.scenario_bad_status": ("授权状态须为 granted（授权）或 withdrawn（撤回）",
+                                   "The consent status must be granted or withdrawn"),
+    "scenario_batch_status.accepted": ("全部接收", "Accepted"),
+    "scenario_batch_status.partly_accepted": ("部分接收", "Partly accepted"),
+    "scenario_batch_status.rejected": ("全部拒收", "All rows refused"),
+    "scenario_kind.records": ("活动数据", "Activity records"),
+    "scenario_kind.consents": ("用户授权", "Consent feed"),
+    "scenario_column.row_no": ("行号", "Row"),
+    "scenario_column.record_id": ("记录编号", "Record id"),
+    "scenario_column.user_id": ("用户标识（假名）", "User pseudonym"),
+    "scenario_column.activity_type": ("活动类型", "Activity type"),
+    "scenario_column.quantity": ("数量", "Quantity"),
+    "scenario_column.activity_date": ("活动日期", "Activity date"),
+    "scenario_column.status": ("授权状态", "Consent status"),
+    "scenario_column.effective_date": ("生效日期", "Effective date"),
+    "scenario_column.reason_codes": ("原因代码", "Reason codes"),
+    "scenario_column.reasons_zh": ("原因（中文）", "Reasons (Chinese)"),
+    "scenario_column.reasons_en": ("原因（英文）", "Reasons (English)"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -97,7 +97,7 @@ def scope_of(session: Session, project_id: int, period_key: str) -> Scope:
         problems.append(reason("scenario_period_unknown", period=period_key, kind=kind.zh, kind_en=kind.en))
     activities = activities_of(version.quantification) if version and version.quantification else {}
     if not activities:
-        problems.append(reason("scenario_no_quantification"))
+        problems.append(reason("scenario_no_quantification.verify"))
     assert version is not None or not activities
     for activity in activities.values():
         problems += [reason(code, **params) for code, params in check_activity(activity, version.parameters)]  # type: ignore[union-attr]
