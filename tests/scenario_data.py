@@ -4,7 +4,6 @@ row) exactly as the intake does."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable
 from datetime import date
@@ -21,6 +20,7 @@ from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Organisation, Project, ScenarioBatch
 from states.profiles import get_profile
 from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS, activities_of
+from tests.scenarios_setup import as_csv
 
 # A metro scenario: kgCO2e = km × (car factor − metro factor); 200 km a user a day at most. The car factor
 # changes on 2026-02-01 (a parameter registered again with a later source date).
@@ -58,14 +58,6 @@ def make_scenario(db: Database, jurisdiction: str, *, quantification: dict | Non
         return project.id
 
 
-def _csv(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        w.writerows(rows)
-    return path
-
-
 def send_direct(db: Database, project_id: int, kind: str, batch_id: str, business_date: date,
                 rows: list[tuple[str, ...]]) -> ScenarioBatch:
     """One batch (`records` or `consents`) through the intake functions into the scenario's files."""
@@ -75,8 +67,8 @@ def send_direct(db: Database, project_id: int, kind: str, batch_id: str, busines
         version = session.get(MethodologyVersion, project.methodology_version_id)
         assert version is not None
         jur = project.jurisdiction
-        raw = _csv(path_for(jur, project_id, "raw", f"{kind}-{batch_id}.csv"),
-                   RECORD_COLUMNS if kind == "records" else CONSENT_COLUMNS, rows)
+        raw = path_for(jur, project_id, "raw", f"{kind}-{batch_id}.csv")
+        raw.write_bytes(as_csv(RECORD_COLUMNS if kind == "records" else CONSENT_COLUMNS, rows))
         accepted = path_for(jur, project_id, "accepted", f"{kind}-{batch_id}.parquet")
         rejected = path_for(jur, project_id, "rejected", f"{kind}-{batch_id}.parquet")
         if kind == "records":
