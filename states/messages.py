@@ -1273,7 +1273,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                   "art. 22)"),
     "reason.scenario_unknown_activity": ("活动类型不是方法学声明的类型",
                                          "The activity type is not one the methodology declares"),
-    "reason.scenario_bad_quantity": ("数量不是数字", "The quantity is not a number"),
+    "reason.scenario_bad_quantity": ("数量须为普通十进制数（如 12.5），且位数不超过该活动的精度范围",
+                                     "The quantity must be a plain decimal number (e.g. 12.5) within the digits the "
+                                     "activity allows"),
     "reason.scenario_negative_quantity": ("数量为负数", "The quantity is negative"),
     "reason.scenario_too_precise": ("数量的小数位数超过该活动计量单位的精度",
                                     "The quantity has more decimal places than the activity's unit allows"),
