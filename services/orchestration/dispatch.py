@@ -82,17 +82,20 @@ class Channels:
     def post_webhook(self, endpoint: WebhookEndpoint, key: str, kind: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"key": key, "kind": kind, "payload": payload}, ensure_ascii=False,
                           sort_keys=True).encode()
-        signature = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
         response = self.http.post(endpoint.url, content=body, headers={
             "Content-Type": "application/json", "Idempotency-Key": key, "X-Carbon-Event": kind,
-            "X-Carbon-Signature": f"sha256={signature}"})
+            "X-Carbon-Signature": signature(endpoint.secret, body)})
         response.raise_for_status()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """`X-Carbon-Signature`: HMAC-SHA256 of the body under the receiver's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def verify_signature(secret: str, body: bytes, header: str) -> bool:
     """For receivers (and tests): constant-time check of `X-Carbon-Signature`."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header or "")
+    return hmac.compare_digest(signature(secret, body), header or "")
 
 
 # --- claiming and settling rows -------------------------------------------------------------
@@ -179,6 +182,11 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
 
 # Whose a row is: its payload's jurisdiction, else its case's; neither = the system's own.
 _WHOSE = sa.func.coalesce(Outbox.payload["jurisdiction"].as_string(), Case.jurisdiction)
+
+
+def whose_column() -> Any:
+    """The jurisdiction an outbox row belongs to, as a column (needs Case outer-joined on the row's case)."""
+    return _WHOSE
 
 
 def _with_whose() -> Any:
