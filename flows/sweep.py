@@ -41,8 +41,11 @@ async def detect_incidents() -> dict[str, Any]:
 
 
 @flow(name="sweep", flow_run_name="sweep ({reason})", log_prints=False)
-async def sweep_flow(reason: str = "interval") -> dict[str, Any]:
+async def sweep_flow(reason: str = "interval", detect: bool = True) -> dict[str, Any]:
+    """`detect`: also look for incidents (the scheduled sweeps; the hand-off loop's sweep at a due timer
+    does not, so that the timer's commands are not held up by it)."""
     async with heartbeat("sweep"):
         result = await sweep_once()
-        result["incidents"] = await detect_incidents()
+        if detect:
+            result["incidents"] = await detect_incidents()
         return result

@@ -55,7 +55,10 @@ log = logging.getLogger("carbon.dispatch")
 
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
-LEASE = timedelta(minutes=5)
+# A claimed row is the claimer's this long; a drain renews what it has not settled yet every RENEW, so a
+# lost dispatcher's rows go back to the others within LEASE (it was 5 minutes: a killed worker's rows waited)
+LEASE = timedelta(seconds=45)
+RENEW = timedelta(seconds=15)
 
 
 class Permanent(Exception):
@@ -174,10 +177,22 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
             break
         counts["batches"] += 1
         counts["claimed"] += len(rows)
-        for row in rows:
+        renewed = clock.now()
+        for k, row in enumerate(rows):
+            if clock.now() - renewed > RENEW:
+                renewed = _renew(db, [r.id for r in rows[k:]])  # type: ignore[misc]
             outcome = deliver(db, row, channels)
             counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+def _renew(db: Database, ids: list[int]) -> datetime:
+    """Keep the rows this drain still holds (a slow receiver must not hand them to another dispatcher)."""
+    now = clock.now()
+    with db.write() as session:
+        session.execute(sa.update(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.status) == "pending")
+                        .values(locked_until=now + LEASE))
+    return now
 
 
 # Whose a row is: its payload's jurisdiction, else its case's; neither = the system's own.
