@@ -164,10 +164,12 @@ class Topology:
                    "--host", "127.0.0.1", "--port", str(self.prefect_port), env=env)
         self.wait_healthy("prefect-server", f"{self.prefect_api}/health")
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        return self.start("worker", *self.python("-m", "services.cli", "worker", "--pool", "carbon",
-                                                 "--with-healthcheck"),
-                          env=self.env(CARBON_APP_DIR=str(ROOT), PREFECT_WORKER_WEBSERVER_PORT=str(self.worker_port),
+    def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
+        """compose's `worker` (another `name`: one more replica, as with --scale worker=N)."""
+        port = self.worker_port if name == "worker" else free_port()
+        return self.start(name, *self.python("-m", "services.cli", "worker", "--pool", "carbon",
+                                             "--with-healthcheck"),
+                          env=self.env(CARBON_APP_DIR=str(ROOT), PREFECT_WORKER_WEBSERVER_PORT=str(port),
                                        PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30"))
 
     def start_api(self) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from prefect import flow
 
 from flows.common import use_database
+from services.engine.clock import clock
 from services.orchestration import lease
 from services.orchestration.sweep import next_timer_at
 from services.store.engine import Database
@@ -128,7 +129,7 @@ class Handoff:
 
         while not self.stopping.is_set():
             due = await asyncio.to_thread(_next_due, self.db)
-            wait = IDLE_SECONDS if due is None else min(IDLE_SECONDS, (due - datetime.now(UTC)).total_seconds())
+            wait = IDLE_SECONDS if due is None else min(IDLE_SECONDS, (due - clock.now()).total_seconds())
             if wait > 0:
                 await self._pause(self.timers, wait)
                 self.timers.clear()

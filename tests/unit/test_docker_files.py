@@ -302,7 +302,8 @@ def prefect_workers(service: dict) -> list[dict[str, object]]:
             continue
         seen: dict[str, object] = {}
 
-        def started(pool: str, grace: float, extra: list[str], handoff: bool = True) -> int:
+        def started(pool: str, grace: float, extra: list[str], handoff: bool = True,
+                    seen: dict[str, object] = seen) -> int:
             seen.update(work_pool_name=pool, worker_type="process", grace=grace, handoff=handoff,
                         with_healthcheck="--with-healthcheck" in extra)
             return 0
