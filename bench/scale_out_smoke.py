@@ -31,9 +31,14 @@ def h(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer demo-{user}"}
 
 
+ALIVE: list[Callable[[], None]] = []  # the topology's check that its services still run
+
+
 def until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
+        for alive in ALIVE:
+            alive()
         got = check()
         if got:
             print(f"  {what}: {time.monotonic() - started:.1f} s")
@@ -111,6 +116,7 @@ def main() -> int:
     started = time.monotonic()
     with running() as topo:
         print(f"topology up in {time.monotonic() - started:.0f} s: api {topo.api}, prefect {topo.prefect_api}")
+        ALIVE.append(topo.check_alive)
         drive(Client(topo.api), topo.database_url)
         stop_started = time.monotonic()
     print(f"torn down in {time.monotonic() - stop_started:.0f} s; smoke passed in {time.monotonic() - started:.0f} s")

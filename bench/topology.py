@@ -115,6 +115,12 @@ class Topology:
             time.sleep(1)
         raise RuntimeError(f"{what} not healthy at {url} after {timeout:.0f} s: {self.log(what)[-3000:]}")
 
+    def check_alive(self) -> None:
+        """Every long-running service still runs (compose would restart one; a smoke must say it died)."""
+        for what, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited {proc.returncode}: {self.log(what)[-3000:]}")
+
     def log(self, what: str) -> str:
         path = self.home / f"{what}.log"
         return path.read_text(errors="replace") if path.exists() else ""
