@@ -693,6 +693,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "noun.methodology": ("方法学", "Methodology"),
     "noun.reporter": ("举报人", "Reporter"),
     "noun.outbox_row": ("发件箱记录", "Outbox row"),
+    "noun.incident": ("运行事件", "Incident"),
+    "incident.mail_subject": ("【运行事件 #{id}】{kind}（{jurisdiction}）", "[Incident #{id}] {kind} ({jurisdiction})"),
+    "incident.mail": ("运行事件 #{id} 已开启：{kind}，辖区 {jurisdiction}，首次发现 {first_seen}，次数 {count}。\n"
+                      "Prefect 运行：{link}\n详情：{detail}",
+                      "Incident #{id} opened: {kind}, jurisdiction {jurisdiction}, first seen {first_seen}, "
+                      "count {count}.\nPrefect run: {link}\nDetail: {detail}"),
+    "incident.kind.flow_run_failed": ("流程运行失败或崩溃", "Flow run failed or crashed"),
+    "incident.kind.dead_letter": ("死信", "Dead letters"),
+    "incident.kind.loop_late": ("调度循环未按时完成", "Loop not completed within its interval"),
+    "incident.kind.outbox_stale": ("发件箱记录积压过久", "Outbox rows waiting too long"),
+    "incident.kind.timer_overdue": ("计时器逾期未触发", "Timers overdue"),
+    "incident.status.open": ("未处理", "Open"),
+    "incident.status.acknowledged": ("已确认", "Acknowledged"),
+    "incident.status.resolved": ("已解决", "Resolved"),
     "noun.jurisdiction": ("辖区", "Jurisdiction"),
     "noun.procedure": ("申请程序", "Procedure"),
     "noun.notice": ("公示", "Notice"),
@@ -1233,6 +1247,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "未配置 Prefect 服务地址（PREFECT_API_URL）",
         "No Prefect API is configured (PREFECT_API_URL)",
     ),
+    "reason.incident_resolved": ("运行事件 #{id} 已解决，不能再确认或解决", "Incident #{id} is already resolved"),
     "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
     # --- Shanghai art. 17: uses of reductions by methodology class ---
     "reason.compliance_not_here": (
