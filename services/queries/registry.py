@@ -578,9 +578,24 @@ def certificate(session: Session, number: str) -> CertificatePublic:
 
 
 class ObjectionReceipt(Public):
-    receipt: str = Field(description="Quote it when asking about the objection")
+    receipt: str = Field(description="Quote it when asking about the objection, or follow it (`check`)")
     case_id: int
+    check: str = Field(description="Where the objector follows it: GET, no account needed")
     message: Bilingual
+
+
+class ObjectionStatus(Public):
+    """An objection as its objector follows it by the receipt: its status and where the case stands,
+    nothing about the objector or anyone else (the notice and the case's state are public anyway)."""
+
+    receipt: str
+    status: Labelled = Field(description="open | dismissed | upheld (objection_status.<name>)")
+    received_at: Instant
+    decided_at: Instant | None
+    case_id: int
+    notice_title: str = Field(description="The publicity notice objected to")
+    publicity_last_day: date | None
+    case_state: Labelled = Field(description="Where the case stands now (state.<name>)")
 
 
 class CommentReceipt(Public):
