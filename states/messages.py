@@ -25,6 +25,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "procedure.rectification": ("暂停与整改", "Suspension and rectification"),
     "procedure.report": ("举报", "Report"),
     "procedure.revenue_audit": ("收益使用审计", "Revenue-use audit"),
+    "procedure.operation_report": ("二类项目运行情况报告", "Class-2 operation report"),
+    "state.due": ("待提交运行情况报告", "Report due"),
+    "state.published": ("已公开", "Published"),
+    "trigger.file_report": ("提交运行情况报告", "File the operation report"),
+    "trigger.report_deadline": ("运行情况报告期限届满", "Report deadline passed"),
+    "task.operation_report": ("提交运行情况报告（含收益管理方案）", "Operation report (with the revenue plan)"),
+    "title.operation_report": ("{project} {year}年度运行情况报告", "{project}: operation report of {year}"),
+    "reason.operation_report_not_here": (
+        "{jurisdiction_zh}未规定二类项目运行情况报告", "{jurisdiction_en} has no class-2 operation reports",
+    ),
+    "reason.operation_report_class_2_only": (
+        "仅已公开的二类项目报告运行情况", "Only disclosed class-2 projects report how they run",
+    ),
+    "reason.operation_report_year": (
+        "报告年度 {year} 与应报告的年度 {due_year} 不符", "The report is of {year}; the year due is {due_year}",
+    ),
+    "reason.returned_over_revenue": (
+        "返还用户金额 {returned} 元超过收益 {revenue} 元{basis_zh}",
+        "{returned} CNY returned to users exceeds the revenue of {revenue} CNY{basis_en}",
+    ),
+    "field.revenue_management_plan": ("碳普惠收益管理方案", "Revenue-management plan"),
+    "field.operation_summary": ("项目运行情况", "How the project ran"),
+    "field.participants": ("参与用户数", "Participants"),
+    "field.reductions_tco2e": ("减排量（tCO2e，仅公开，不签发）", "Reductions (tCO2e, disclosed, not issued)"),
+    "field.revenue_cny": ("收益（元）", "Revenue (CNY)"),
+    "profile_section.operation_report": ("二类项目运行情况报告", "Class-2 operation reports"),
+    "profile_rule.no_double_claiming": ("签发后不得重复申报（声明与冻结）", "No double claiming after issuance"),
     "state.below_threshold": ("返还比例不足90%", "Below 90% returned"),
     "state.missed": ("逾期未提交", "Missed"),
     "trigger.file_audit": ("提交审计报告", "File the audit report"),
@@ -337,6 +364,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.verified_over_claimed": ("核证量不得超过申报量 {claimed}", "Verified may not exceed claimed ({claimed})"),
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
     "reason.issued_over_verified": ("签发量不得超过核证量 {verified}", "Issued may not exceed verified ({verified})"),
+    "reason.party_disqualified": (
+        "{org}已于{decided_on}被取消参与{jurisdiction_zh}碳普惠市场的资格（案件 {case}：{why}），"
+        "不得{action_zh}{basis_zh}",
+        "{org} was disqualified from {jurisdiction_en}'s carbon-inclusion scheme on {decided_on} (case {case}: {why}) "
+        "and may not {action_en}{basis_en}",
+    ),
+    "disqualified_action.new_case": ("提出新的申请", "open a new case"),
+    "disqualified_action.transfer_from": ("转出减排量", "transfer reductions out"),
+    "disqualified_action.transfer_to": ("受让减排量", "receive reductions"),
+    "disqualified_action.retirement": ("为自身注销减排量", "retire reductions on its own behalf"),
+    "text.disqualification_reason": ("提供虚假材料等不诚信行为，逾期未改正", "false materials, not corrected in time"),
+    "reason.declaration_missing": (
+        "须声明本次签发的减排量未在其他温室气体自愿减排机制中申报或签发{basis_zh}",
+        "Declare that these reductions are not claimed in another voluntary scheme{basis_en}",
+    ),
+    "reason.double_claim_not_here": (
+        "{jurisdiction_zh}的办法未规定签发后重复申报的认定",
+        "{jurisdiction_en}'s rules provide no double-claim finding",
+    ),
+    "reason.issued_block_unknown": ("本辖区没有签发序列号为 {serial} 的减排量", "No block {serial} was issued here"),
+    "reason.already_found_elsewhere": (
+        "序列号 {serial} 已被认定在 {scheme} 重复申报", "Block {serial} was already found claimed in {scheme}",
+    ),
+    "reason.units_frozen": (
+        "减排量 {serials} 因在其他机制重复申报已被冻结，不得转让或注销{basis_zh}",
+        "Units {serials} are frozen, found claimed in another scheme: they may not be transferred or retired{basis_en}",
+    ),
+    "text.double_claim_finding": (
+        "已签发的减排量 {serial} 在 {scheme} 重复申报：{evidence}",
+        "Issued block {serial} is claimed in {scheme}: {evidence}",
+    ),
+    "field.not_claimed_elsewhere": (
+        "声明：本次减排量未在其他自愿减排机制申报", "Declaration: not claimed in another scheme",
+    ),
+    "field.serial": ("序列号", "Serial"),
+    "field.evidence": ("发现情况", "Evidence"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
     "reason.first_issuance_not_here": (
         "本辖区首次减排量签发不能随项目登记一并申请",
@@ -351,6 +414,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.rounds_exhausted": (
         "整改已退回{rounds}次，已达上限，请作出撤销或其他决定",
         "The report was sent back {rounds} times, the most allowed: revoke or decide otherwise",
+    ),
+    "reason.objection_receipt_unknown": (
+        "没有这个异议受理号，请核对后重新输入（格式如 OBJ-20260301-1A2B3C4D）",
+        "No objection has this receipt number: check it and enter it again (like OBJ-20260301-1A2B3C4D)",
     ),
     "reason.report_secret": ("受理号或查询码错误", "Unknown receipt or wrong secret"),
     "reason.rate_limited": ("查询过于频繁，请{minutes}分钟后再试", "Too many attempts: try again in {minutes} minutes"),
@@ -497,7 +564,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "brief.no_report": ("— 不附报告 —", "— no report —"),
     "field.members_named": ("专家组成员", "Panel members"),
     "field.officers_named": ("承办经办人", "Handling officers"),
-    "field.report_document": ("审查报告（从本案已上传的材料中选择）", "Review report (one of the case's uploaded documents)"),
+    "field.report_document": ("审查报告（从本案已上传的材料中选择）",
+                              "Review report (one of the case's uploaded documents)"),
+    # what the outbox carries (services/orchestration/dispatch.py HANDLERS), on the administrators' pages
+    "outbox_kind.hold_project": ("冻结项目（整改期间）", "Hold the project (rectification)"),
+    "outbox_kind.release_project": ("解除项目冻结", "Release the project"),
+    "outbox_kind.notify": ("发送通知", "Send a notification"),
+    "outbox_kind.convene_panel": ("随机抽取专家组", "Draw the expert panel"),
+    "outbox_kind.assign": ("分派给经办人", "Assign to an officer"),
+    "outbox_kind.open_publicity": ("发布公示", "Publish a publicity notice"),
+    "outbox_kind.close_publicity": ("结束公示", "Close a publicity notice"),
+    "outbox_kind.open_consultation": ("发布征求意见", "Open a public consultation"),
+    "outbox_kind.close_consultation": ("结束征求意见", "Close a public consultation"),
+    "outbox_kind.publish_registration": ("公布登记结果", "Publish a registration"),
+    "outbox_kind.publish_disclosure": ("公布二类项目信息", "Publish a disclosure"),
+    "outbox_kind.publish_methodology": ("公布备案方法学", "Publish a filed methodology"),
+    "outbox_kind.publish_dispositions": ("公布意见处理情况", "Publish the comments' dispositions"),
+    "outbox_kind.publish_revocation": ("公布撤销登记", "Publish a revocation"),
     "objection_status.open": ("待处理", "Open"),
     "objection_status.dismissed": ("不成立", "Dismissed"),
     "objection_status.upheld": ("成立", "Upheld"),
@@ -512,7 +595,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "subject_status.revoked": ("已撤销", "Revoked"),
     "subject_status.filed": ("已备案", "Filed"),
     "subject_status.superseded": ("已被替代", "Superseded"),
-    "reason.report_document_unknown": ("所选报告不是本案可读的材料，请重新选择", "The report chosen is not a document of this case you may read: choose again"),
+    "reason.report_document_unknown": ("所选报告不是本案可读的材料，请重新选择",
+                                       "The report chosen is not a document of this case you may read: choose again"),
     "reason.person_unknown": ("所选人员不在名单中，请重新选择", "The person chosen is not on the list: choose again"),
     "notification.report_handler_assigned": ("您被指定承办一件举报", "You are assigned to handle a report"),
     # --- transparency log ---
@@ -589,6 +673,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
+    # the applicant's methodology picker: a filed version of the registry, never a typed code
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
+                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
+    "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
+    "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
+                         "Only the versions filed here that may be cited are listed; type a code, title or "
+                         "scope to narrow the list."),
     "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
     "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
     "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template
@@ -601,6 +693,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "noun.methodology": ("方法学", "Methodology"),
     "noun.reporter": ("举报人", "Reporter"),
     "noun.outbox_row": ("发件箱记录", "Outbox row"),
+    "noun.incident": ("运行事件", "Incident"),
+    "incident.mail_subject": ("【运行事件 #{id}】{kind}（{jurisdiction}）", "[Incident #{id}] {kind} ({jurisdiction})"),
+    "incident.mail": ("运行事件 #{id} 已开启：{kind}，辖区 {jurisdiction}，首次发现 {first_seen}，次数 {count}。\n"
+                      "Prefect 运行：{link}\n详情：{detail}",
+                      "Incident #{id} opened: {kind}, jurisdiction {jurisdiction}, first seen {first_seen}, "
+                      "count {count}.\nPrefect run: {link}\nDetail: {detail}"),
+    "incident.kind.flow_run_failed": ("流程运行失败或崩溃", "Flow run failed or crashed"),
+    "incident.kind.dead_letter": ("死信", "Dead letters"),
+    "incident.kind.loop_late": ("调度循环未按时完成", "Loop not completed within its interval"),
+    "incident.kind.outbox_stale": ("发件箱记录积压过久", "Outbox rows waiting too long"),
+    "incident.kind.timer_overdue": ("计时器逾期未触发", "Timers overdue"),
+    "incident.status.open": ("未处理", "Open"),
+    "incident.status.acknowledged": ("已确认", "Acknowledged"),
+    "incident.status.resolved": ("已解决", "Resolved"),
     "noun.jurisdiction": ("辖区", "Jurisdiction"),
     "noun.procedure": ("申请程序", "Procedure"),
     "noun.notice": ("公示", "Notice"),
@@ -1045,6 +1151,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "choice.data_anomaly": ("数据异常", "Data anomaly"),
     "choice.false_materials": ("材料虚假", "False materials"),
     "choice.revenue_use": ("收益使用", "Revenue use"),
+    "choice.double_claim": ("重复申报", "Double claiming"),
     "choice.other": ("其他", "Other"),
     "choice.1": ("一类", "Class 1"),
     "choice.2": ("二类", "Class 2"),
@@ -1140,6 +1247,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "未配置 Prefect 服务地址（PREFECT_API_URL）",
         "No Prefect API is configured (PREFECT_API_URL)",
     ),
+    "reason.incident_resolved": ("运行事件 #{id} 已解决，不能再确认或解决", "Incident #{id} is already resolved"),
     "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
     # --- Shanghai art. 17: uses of reductions by methodology class ---
     "reason.compliance_not_here": (

@@ -175,7 +175,9 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
                CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
         FROM k""")
     tmp = out.with_suffix(out.suffix + ".part")
-    con.execute(f"COPY (SELECT user_id, activity_date, sum(grams) AS grams, sum(n) AS records FROM groups "
+    # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
+    con.execute(f"COPY (SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT) AS grams, "
+                f"CAST(sum(n) AS BIGINT) AS records FROM groups "
                 f"WHERE excluded IS NULL GROUP BY ALL ORDER BY user_id, activity_date) "
                 f"TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
     tmp.replace(out)
