@@ -119,3 +119,6 @@ def test_shanghai_verifies_a_year_and_excludes_days_without_a_parameter_in_force
     # 10 km × (0.20 − 0.04) + 2.5 km × 0.20 (January 2026: the 2024 car factor; 0.18 from February)
     assert year["figures"]["totals"]["reduction_g"] == 1600 + 500
     assert len(year["figures"]["days"]) == 365 and year["figures"]["period"]["start"] == "2026-01-01"
+    # the scale-out engine computes the same figures: the same digest, so the same report (issue 17 "Engines")
+    r = client.post(f"/api/v1/scenarios/{pid}/periods/2026/verification?engine=dask", headers=h("sh_review_centre"))
+    assert r.status_code == 200 and (r.json()["id"], r.json()["digest"]) == (year["id"], year["digest"])
