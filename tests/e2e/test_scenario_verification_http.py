@@ -95,6 +95,14 @@ def test_bad_requests_get_every_reason_in_chinese_and_english(client: TestClient
     assert "2026-13" in reasons[0]["en"]
     r = client.post("/api/v1/scenarios/999999/periods/2026-02/verification", headers=h("ord_review_centre"))
     assert r.status_code == 404
+    # the scenario enterprise reads its reports (it holds the reductions for its users, Ordos art. 16) but
+    # verification is the platform's (art. 15): 403, not 404
+    own = make_scenario(db, "ORD", title="企业自有场景", owner="ord_applicant")
+    r = client.post(f"/api/v1/scenarios/{own}/periods/2026-02/verification", headers=h("ord_applicant"))
+    assert r.status_code == 403 and r.json()["error"]["reasons"][0]["code"] == "role_required"
+    _verify(client, "ord_review_centre", own, "2026-01", 201)
+    assert client.get(f"/api/v1/scenarios/{own}/reports", headers=h("ord_applicant")).status_code == 200
+    assert client.get(f"/api/v1/scenarios/{bare}/reports", headers=h("ord_applicant")).status_code == 404
     r = client.get(f"/api/v1/scenarios/{bare}/periods/2026-02/verification", headers=h("ord_review_centre"))
     assert r.status_code == 404  # not verified yet
     r = client.post(f"/api/v1/scenarios/{bare}/periods/2026-02/verification?engine=spark",
