@@ -671,11 +671,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "scheme.name": ("碳普惠", "Carbon inclusion"),
     "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
+    "sep.clause": ("，", ", "),
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
     # the applicant's methodology picker: a filed version of the registry, never a typed code
-    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
-                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope_zh}）",
+                                "{title} · {code} version {version} ({tier_en}{scope_en})"),
     "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
     "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
     "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
