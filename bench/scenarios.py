@@ -83,12 +83,13 @@ def generate_accepted(path: Path, records: int, users: int, day: date, seed: flo
     con.close()
 
 
-def bare(paths: list[Path]) -> float:
-    """DuckDB alone: scan the files and aggregate quantities per user and activity (seconds)."""
+def bare(paths: list[Path], quantity: str = "try_cast(quantity AS DOUBLE)") -> float:
+    """DuckDB alone: scan the files and aggregate quantities per user and activity (seconds); `quantity`:
+    the column as sent (text), or `quantity_steps` in accepted files."""
     con = connect(memory_limit=MEMORY, threads=THREADS, temp=paths[0].parent / "bare.spill")
     files = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
     started = time.perf_counter()
-    con.execute(f"SELECT user_id, activity_type, sum(try_cast(quantity AS DOUBLE)), count(*) "
+    con.execute(f"SELECT user_id, activity_type, sum({quantity}), count(*) "
                 f"FROM read_parquet({files}) GROUP BY ALL").fetchall()
     took = time.perf_counter() - started
     con.close()
