@@ -66,8 +66,9 @@ def generate(path: Path, records: int, users: int, seed: float = 0.42, first_id:
     con.close()
 
 
-def generate_accepted(path: Path, records: int, users: int, day: date, seed: float) -> None:
-    """One day's accepted records, as intake writes them (typed), for the month."""
+def generate_accepted(path: Path, records: int, users: int, day: date, seed: float, first_id: int = 0) -> None:
+    """One day's accepted records, as intake writes them (typed), for the month; record ids from `first_id`
+    (days given disjoint ranges have ids unique across the month, as intake guarantees)."""
     con = connect(memory_limit=MEMORY)
     con.execute(f"SELECT setseed({seed})")
     con.execute(f"""
@@ -78,7 +79,7 @@ def generate_accepted(path: Path, records: int, users: int, day: date, seed: flo
                  CAST(floor(random() * 30000) AS BIGINT) AS quantity_steps,
                  DATE '{day}' - CAST(floor(random() * 1.05) AS INTEGER) AS activity_date,
                  DATE '{day}' AS business_date, false AS late
-          FROM range({records}) t(i)
+          FROM range({first_id}, {first_id + records}) t(i)
         ) TO '{path}' (FORMAT parquet)""")
     con.close()
 
