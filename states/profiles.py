@@ -228,7 +228,8 @@ class Profile(_Strict):
         return self
 
     def cite(self, rule: str) -> dict[str, str]:
-        """`basis_zh` / `basis_en` for a reason's text: "（嘉兴办法第十五条）" here, nothing where the seed is silent."""
+        """`basis_zh` / `basis_en` for a reason's text: "（嘉兴办法第十五条）" here, nothing where the seed is
+        silent."""
         zh, en = self.basis.get(rule, ("", ""))
         cited = text("text.basis", zh=zh, en=en)
         return {"basis_zh": cited.zh if zh else "", "basis_en": cited.en if en else ""}

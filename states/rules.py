@@ -182,6 +182,16 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
     return out
 
 
+def methodology_chosen(inp: RuleInput) -> list[Reason]:
+    """`methodology_usable` judged when the draft names the methodology (opening it, or an edit that changes
+    it), not first at submission: a version that is not filed here, or is of the other kind, is refused while
+    the applicant is still choosing (issue 15). Submission judges it again: a version may be withdrawn or
+    superseded between the draft and the submission."""
+    if getattr(inp.form, "methodology_code", None) is None and getattr(inp.form, "methodology_version", None) is None:
+        return []
+    return [r for r in methodology_usable(inp) if r.code != "methodology_tier"]
+
+
 def first_issuance_allowed(inp: RuleInput) -> list[Reason]:
     """Only Shanghai (art. 15) lets the first issuance ride with the registration."""
     if _app(inp).get("first_issuance_vintage") and not inp.profile.registration.first_issuance_with_registration:

@@ -173,9 +173,10 @@ class CaseFacts:
 
     def lacking_role(self, role: str, user_ids: list[int]) -> list[int]:
         """Of these users, those who do not hold `role` in the case's jurisdiction."""
-        holders = set(self.session.exec(select(RoleGrant.user_id).join(User, col(User.id) == col(RoleGrant.user_id)).where(
-            col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == self.case.jurisdiction, col(User.active).is_(True),
-            col(RoleGrant.user_id).in_(user_ids))))
+        holders = set(self.session.exec(
+            select(RoleGrant.user_id).join(User, col(User.id) == col(RoleGrant.user_id)).where(
+                col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == self.case.jurisdiction,
+                col(User.active).is_(True), col(RoleGrant.user_id).in_(user_ids))))
         return [u for u in dict.fromkeys(user_ids) if u not in holders]
 
     def report_handlers(self) -> tuple[int, ...]:

@@ -236,8 +236,9 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
         project.suspended = not release
         session.add(project)
     trigger = "release" if release else "hold"
-    ids = list(session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
-                                                  col(Case.closed_at).is_(None)).order_by(col(Case.id))))
+    ids = list(session.exec(select(col(Case.id)).where(
+        col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
+        col(Case.closed_at).is_(None)).order_by(col(Case.id))))
     moved = []
     for cid in ids:
         case = lock_case(session, cid)
@@ -268,13 +269,15 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int) -> dict[str, int
         has_case = select(Case.id).where(Case.procedure == "issuance", Case.project_id == Project.id,
                                          col(Case.vintage) == vintage).exists()
         candidates = list(session.exec(select(col(Project.id)).where(
-            col(Project.jurisdiction) == jurisdiction, col(Project.status) == "registered", col(Project.suspended).is_(False),
+            col(Project.jurisdiction) == jurisdiction, col(Project.status) == "registered",
+            col(Project.suspended).is_(False),
             sa.or_(col(Project.project_class).is_(None), col(Project.project_class) != 2), ~has_case)))
     for project_id in candidates:
         with db.write() as session:
             project = session.exec(select(Project).where(col(Project.id) == project_id).with_for_update()).one()
-            exists = session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
-                                                        Case.vintage == vintage)).first()
+            exists = session.exec(select(col(Case.id)).where(
+                col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
+                col(Case.vintage) == vintage)).first()
             if exists or project.suspended or project.status != "registered":
                 skipped += 1
                 continue

@@ -48,7 +48,7 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
     while True:
         fresh = [b for b in session.exec(select(SerialBlock).where(
             col(SerialBlock.project_id) == project_id, col(SerialBlock.closed_by).is_(None),
-            col(SerialBlock.retired) == False).with_for_update()  # noqa: E712
+            col(SerialBlock.retired).is_(False)).with_for_update()
             .execution_options(populate_existing=True)) if b.id not in locked]
         if not fresh:
             return [b for b in locked.values() if b.closed_by is None]
@@ -139,11 +139,12 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
     start, end = int(m["s"]), int(m["e"])
     if end < start or end - start + 1 != amount:
         raise Invalid([reason("serial_size", field="serials", size=max(end - start + 1, 0), amount=amount)])
-    blocks = [b for b in session.exec(select(SerialBlock).where(
+    blocks = list(session.exec(select(SerialBlock).where(
         col(SerialBlock.account_id) == account_id, col(SerialBlock.closed_by).is_(None),
-        col(SerialBlock.retired) == False, col(SerialBlock.jurisdiction) == m["j"],  # noqa: E712
+        col(SerialBlock.retired).is_(False), col(SerialBlock.jurisdiction) == m["j"],
         col(SerialBlock.vintage) == int(m["v"]), col(SerialBlock.project_code) == m["p"],
-        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end).order_by(col(SerialBlock.start)).with_for_update())]
+        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end)
+        .order_by(col(SerialBlock.start)).with_for_update()))
     covered, cursor = 0, start
     for b in blocks:
         if b.start > cursor:
@@ -264,7 +265,8 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
     blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
-    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(col(SerialBlock.end) - col(SerialBlock.start) + 1), 0))
+    size = col(SerialBlock.end) - col(SerialBlock.start) + 1
+    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(size), 0))
                               .where(col(SerialBlock.project_id) == project.id,
                                      col(SerialBlock.opened_by).in_(select(col(LedgerEntry.id)).where(
                                          col(LedgerEntry.kind) == "issue")))).one())
@@ -280,8 +282,8 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     if debt > 0:
         owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
         session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=debt, from_account_id=owner.id,
-                                case_id=case_id, actor_id=actor_id, reference=f"claw-back shortfall: {reason_text}"[:200],
-                                at=now))
+                                case_id=case_id, actor_id=actor_id, at=now,
+                                reference=f"claw-back shortfall: {reason_text}"[:200]))
     return {"cancelled": cancelled, "debt": debt, "entry_id": entry.id}
 
 
@@ -312,8 +314,8 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
     if left:
         owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
         session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=left, from_account_id=owner.id,
-                                case_id=case_id, actor_id=actor_id, reference=f"adjustment shortfall: {reason_text}"[:200],
-                                at=now))
+                                case_id=case_id, actor_id=actor_id, at=now,
+                                reference=f"adjustment shortfall: {reason_text}"[:200]))
     return {"cancelled": amount - left, "debt": left, "entry_id": entry.id}
 
 
@@ -482,8 +484,9 @@ def _freeze(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, 
 
 def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
     return session.exec(select(SerialBlock).where(
-        col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1], col(SerialBlock.project_code) == key[2],
-        col(SerialBlock.closed_by).is_(None), col(SerialBlock.start) <= position, col(SerialBlock.end) >= position)
+        col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1],
+        col(SerialBlock.project_code) == key[2], col(SerialBlock.closed_by).is_(None),
+        col(SerialBlock.start) <= position, col(SerialBlock.end) >= position)
         .order_by(col(SerialBlock.id)).limit(1)).first()
 
 
@@ -572,7 +575,8 @@ def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int 
         issuing = issuing.where(col(LedgerEntry.jurisdiction).in_(js))
     entry_id = col(AuditEvent.payload)["ledger_entry_id"].as_string()
     backing: dict[str, set[tuple[int | None, tuple[str, ...]]]] = {}
-    for case_id, named, serials in session.exec(select(col(AuditEvent.case_id), entry_id, col(AuditEvent.payload)["serials"])
+    serials_named = col(AuditEvent.payload)["serials"]
+    for case_id, named, serials in session.exec(select(col(AuditEvent.case_id), entry_id, serials_named)
                                                 .where(col(AuditEvent.case_id).in_(issuing), entry_id.is_not(None))):
         backing.setdefault(str(named), set()).add((case_id, tuple(serials or [])))
     for id_, (case_id, serials) in issues.items():
@@ -606,8 +610,8 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     held, retired_blocks = blocks_sum(False), blocks_sum(True)
     # overlapping open blocks of the same project and vintage: sorted by start, each must begin after
     # the previous one ended (a window function: one pass, done by the database)
-    prev_end = sa.func.lag(col(SerialBlock.end)).over(partition_by=(col(SerialBlock.project_id), col(SerialBlock.vintage)),
-                                                 order_by=col(SerialBlock.start))
+    prev_end = sa.func.lag(col(SerialBlock.end)).over(
+        partition_by=(col(SerialBlock.project_id), col(SerialBlock.vintage)), order_by=col(SerialBlock.start))
     ordered = select(col(SerialBlock.id), col(SerialBlock.start), prev_end.label("prev_end")).where(
         col(SerialBlock.closed_by).is_(None))
     if js is not None:

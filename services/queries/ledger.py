@@ -42,7 +42,7 @@ def _account(session: Session, account: Account) -> AccountPublic:
     blocks = ledger.live_blocks(session, pk(account))
     retired = session.exec(select(SerialBlock).where(col(SerialBlock.account_id) == account.id,
                                                      col(SerialBlock.closed_by).is_(None),
-                                                     col(SerialBlock.retired) == True)).all()  # noqa: E712
+                                                     col(SerialBlock.retired).is_(True))).all()
     return AccountPublic(id=pk(account), jurisdiction=account.jurisdiction, org_id=account.org_id,
                          balance_tco2e=sum(b.size for b in blocks), retired_tco2e=sum(b.size for b in retired),
                          blocks=[BlockPublic(serial=b.serial, project_id=b.project_id, vintage=b.vintage, size=b.size)

@@ -72,7 +72,8 @@ def notices(session: Session, jurisdiction: str | None = None, kind: str | None 
         q = q.where(col(Notice.jurisdiction) == jurisdiction)
     if kind:
         q = q.where(col(Notice.kind) == kind)
-    return KindNoticeList(items=[kind_notice_view(n) for n in session.exec(q.order_by(col(Notice.id).desc()).limit(300))])
+    notices = session.exec(q.order_by(col(Notice.id).desc()).limit(300))
+    return KindNoticeList(items=[kind_notice_view(n) for n in notices])
 
 
 class ConsultationNotice(NoticePublic):
@@ -353,7 +354,8 @@ class RevenueAuditList(Items[RevenueAudit]):
 
 
 def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
-    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(Case.procedure == "revenue_audit")
+    q = (select(Case, Project).join(Project, col(Project.id) == col(Case.project_id))
+         .where(col(Case.procedure) == "revenue_audit"))
     if jurisdiction:
         q = q.where(col(Case.jurisdiction) == jurisdiction)
     return RevenueAuditList(items=[
@@ -576,9 +578,24 @@ def certificate(session: Session, number: str) -> CertificatePublic:
 
 
 class ObjectionReceipt(Public):
-    receipt: str = Field(description="Quote it when asking about the objection")
+    receipt: str = Field(description="Quote it when asking about the objection, or follow it (`check`)")
     case_id: int
+    check: str = Field(description="Where the objector follows it: GET, no account needed")
     message: Bilingual
+
+
+class ObjectionStatus(Public):
+    """An objection as its objector follows it by the receipt: its status and where the case stands,
+    nothing about the objector or anyone else (the notice and the case's state are public anyway)."""
+
+    receipt: str
+    status: Labelled = Field(description="open | dismissed | upheld (objection_status.<name>)")
+    received_at: Instant
+    decided_at: Instant | None
+    case_id: int
+    notice_title: str = Field(description="The publicity notice objected to")
+    publicity_last_day: date | None
+    case_state: Labelled = Field(description="Where the case stands now (state.<name>)")
 
 
 class CommentReceipt(Public):
