@@ -35,7 +35,8 @@ def build(profile: Profile) -> ProcedureSpec:
         raise LookupError(f"{profile.code} sets no age for key parameters")
     states = (
         StateSpec("open", "stop", notify=("queue",),
-                  tasks=(TaskSpec("parameter_review", "review_centre", ("confirm_parameter", "update_parameter")),)),
+                  tasks=(TaskSpec("parameter_review", "review_centre", ("confirm_parameter", "update_parameter"),
+                                  sla="parameter_review"),)),
         StateSpec("confirmed", "stop", terminal=True),
         StateSpec("updated", "stop", terminal=True),
     )

@@ -39,7 +39,8 @@ def test_the_review_centre_updates_or_confirms_each_stale_parameter_once(client:
     assert review.application["parameter"] == param["name"]
     queue = client.get("/api/v1/tasks", params={"view": "team", "kind": "parameter_review"},
                        headers=h("jx_review_centre")).json()["items"]
-    assert review.id in [t["case_id"] for t in queue]
+    (task,) = [t for t in queue if t["case_id"] == review.id]
+    assert task["due_on"]  # 及时: within the profile's working days (sla.parameter_review)
 
     # an update brings a current source: an old or future date is refused, with the reason
     update = {"value": "0.5366", "unit": param["unit"], "source": "生态环境部 2025年电力碳足迹因子",
