@@ -14,6 +14,14 @@ Memory (from /proc, the uvicorn supervisor and its workers): resident set at idl
 one request per worker's worth of warm-up), the largest total seen while sampling every 0.25 s under load,
 and each process's peak (VmHWM). Nothing is asserted; results go to bench/results/http-<db>-<date>.md
 and a .json the suite reads.
+
+`--ratio` (issue 14's read-path target, `GET /api/v1/cases/{id}` at >= 0.5x the reference): one server,
+`uvicorn bench.reference_app:app` (the application as operators run it plus `GET /bench/reference/{id}`,
+which reads one case row through the same stack: see bench/reference_app.py), one worker; the two
+endpoints are loaded in turns of `--duration` seconds (`--rounds` pairs, who goes first alternating)
+over the same case ids by a small asyncio HTTP/1.1 keep-alive client (`--connections` connections; it
+spends far less CPU per request than the server, which shares the machine with it). Prints each turn's
+requests/s, the ratio case/reference per round and its median, and the machine's load average.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,11 +101,11 @@ def tree(pid: int) -> list[int]:
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, app: str = "services.api:app") -> None:
         self.port = _free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "SCHEDULER": "off", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.api:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.workers = workers
@@ -208,6 +217,75 @@ def load_httpx(url: str, ids: list[int], token: str, duration: int, connections:
             "socket_errors": "", "tool": f"httpx, {connections} threads, {duration}s"}
 
 
+async def _raw_load(port: int, paths: list[str], token: str, duration: float, connections: int) -> dict[str, Any]:
+    """HTTP/1.1 keep-alive GETs over `connections` sockets for `duration` seconds; requests/s and the
+    statuses seen. The requests are prebuilt bytes and a response is read by its Content-Length, so the
+    client's own CPU per request is small next to the server's."""
+    import asyncio
+
+    requests = [(f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+                for p in paths]
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + duration
+    done, bad = [0], [0]
+
+    async def client(k: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        try:
+            while loop.time() < stop:
+                writer.write(requests[i % len(requests)])
+                i += connections
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                done[0] += 1
+                bad[0] += status != 200
+        finally:
+            writer.close()
+
+    t0 = loop.time()
+    await asyncio.gather(*(client(k) for k in range(connections)))
+    return {"rps": done[0] / (loop.time() - t0), "requests": done[0], "non_2xx": bad[0]}
+
+
+def ratio(database_url: str, ids: list[int], token: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The case read against the reference endpoint, in turns on one server (see the module's note)."""
+    import asyncio
+
+    import httpx
+
+    from bench.reference_app import PATH
+
+    server = Server(database_url, 1, app="bench.reference_app:app")
+    endpoints = {"case": [f"/api/v1/cases/{i}" for i in ids],
+                 "reference": [PATH.format(case_id=i) for i in ids]}
+    try:
+        server.wait()
+        for paths in endpoints.values():  # warm-up, and every answer must be 200
+            for path in paths[:20]:
+                r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                if r.status_code != 200:
+                    raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:300]}")
+        rates: dict[str, list[float]] = {"case": [], "reference": []}
+        bad = 0
+        for r in range(args.rounds):
+            for name in (["case", "reference"] if r % 2 == 0 else ["reference", "case"]):
+                got = asyncio.run(_raw_load(server.port, endpoints[name], token, args.duration, args.connections))
+                rates[name].append(got["rps"])
+                bad += got["non_2xx"]
+            print(f"  round {r + 1}/{args.rounds}: case {rates['case'][-1]:,.0f} requests/s, reference "
+                  f"{rates['reference'][-1]:,.0f} requests/s, ratio {rates['case'][-1] / rates['reference'][-1]:.2f}"
+                  f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    finally:
+        server.stop()
+    ratios = [c / f for c, f in zip(rates["case"], rates["reference"], strict=True)]
+    return {"case_rps": statistics.median(rates["case"]), "reference_rps": statistics.median(rates["reference"]),
+            "ratio": statistics.median(ratios), "ratios": ratios, "non_2xx": bad,
+            "load_average": os.getloadavg()}
+
+
 # --- one run --------------------------------------------------------------------------------------
 
 
@@ -262,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", default="sh_case_officer")
     p.add_argument("--tool", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--ratio", action="store_true",
+                   help="requests/s of the case read against the reference endpoint (bench/reference_app.py)")
+    p.add_argument("--rounds", type=int, default=5, help="--ratio: pairs of turns")
     args = p.parse_args(argv)
     print(f"http load {date.today()}: {machine()}", flush=True)
     fresh = fresh_database(args.db, prefix="bench-http-", schema=SCHEMA)
@@ -277,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         url = schema_url(SCHEMA) if args.db == "postgres" else str(fresh.db.url)
         print(f"  {args.cases:,} cases generated ({stats['seconds']:.0f}s); load: {args.tool}, "
               f"{len(ids)} {jurisdiction} case ids as {args.user}", flush=True)
+        if args.ratio:
+            return report_ratio(ratio(url, ids, token, args), fresh.version, args)
         for n in (int(w) for w in args.workers.split(",")):
             r = run(url, n, ids, token, args)
             results.append(r)
@@ -302,6 +385,30 @@ def main(argv: list[str] | None = None) -> int:
                                                      "runs": results}, indent=1))
     print(f"written {path.relative_to(ROOT)}")
     return 0 if all(r["non_2xx"] == 0 for r in results) else 1
+
+
+def report_ratio(r: dict[str, Any], version: str, args: argparse.Namespace) -> int:
+    today = date.today().isoformat()
+    spread = f"{r['ratio']:.2f} [{min(r['ratios']):.2f}–{max(r['ratios']):.2f}]"
+    load = " ".join(f"{x:.2f}" for x in r["load_average"])
+    print(f"  case read / reference: {spread} (target >= 0.5): case {r['case_rps']:,.0f} requests/s, reference "
+          f"{r['reference_rps']:,.0f} requests/s (medians over {args.rounds} rounds); load average {load}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"http-ratio-{args.db}-{today}.md"
+    path.write_text("\n".join([
+        f"# Case read against the reference endpoint — {args.db} — {today}", "",
+        f"`python bench/http_load.py {' '.join(sys.argv[1:])}`", "",
+        f"- machine: {machine()}", f"- database: {version}",
+        "- server: `uvicorn bench.reference_app:app --workers 1` (SCHEDULER=off), loopback; turns of "
+        f"{args.duration}s, {args.connections} keep-alive connections, asyncio client on the same machine",
+        "- `GET /api/v1/cases/{id}` against `GET /bench/reference/{id}` (one case row, same stack: "
+        "bench/reference_app.py), as " + args.user, "",
+        md_table(("case requests/s", "reference requests/s", "case / reference (median [min–max])", "target",
+                  "non-2xx"),
+                 [(f"{r['case_rps']:,.0f}", f"{r['reference_rps']:,.0f}", spread, "≥ 0.5", r["non_2xx"])]), ""]),
+        encoding="utf-8")
+    print(f"written {path.relative_to(ROOT)}")
+    return 0 if r["non_2xx"] == 0 else 1
 
 
 if __name__ == "__main__":
