@@ -103,11 +103,13 @@ def tree(pid: int) -> list[int]:
 class Server:
     def __init__(self, database_url: str, workers: int, app: str = "services.api:app") -> None:
         self.port = _free_port()
+        # the app logs every request: to a file, not a pipe nobody reads (a full pipe stops the server)
+        self.log = tempfile.TemporaryFile()
         env = {**os.environ, "DATABASE_URL": database_url, "SCHEDULER": "off", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -117,7 +119,8 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"uvicorn exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                self.log.seek(0)
+                raise SystemExit(f"uvicorn exited: {self.log.read().decode()[-2000:]}")
             try:
                 # one worker runs in the supervisor's process; more are its children
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200 and \
@@ -127,6 +130,17 @@ class Server:
                 pass
             time.sleep(0.3)
         raise SystemExit("uvicorn did not answer /healthz in time")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far."""
+        ticks = 0
+        for pid in tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self) -> int:
         return sum(_kib(p, "VmRSS") for p in tree(self.proc.pid))
@@ -141,6 +155,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 class Sampler(threading.Thread):
@@ -269,19 +284,24 @@ def ratio(database_url: str, ids: list[int], token: str, args: argparse.Namespac
                 if r.status_code != 200:
                     raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:300]}")
         rates: dict[str, list[float]] = {"case": [], "reference": []}
+        cpu: dict[str, list[float]] = {"case": [], "reference": []}  # the app's CPU ms a request
         bad = 0
         for r in range(args.rounds):
             for name in (["case", "reference"] if r % 2 == 0 else ["reference", "case"]):
+                c0 = server.cpu_seconds()
                 got = asyncio.run(_raw_load(server.port, endpoints[name], token, args.duration, args.connections))
+                cpu[name].append((server.cpu_seconds() - c0) * 1000 / max(1, got["requests"]))
                 rates[name].append(got["rps"])
                 bad += got["non_2xx"]
-            print(f"  round {r + 1}/{args.rounds}: case {rates['case'][-1]:,.0f} requests/s, reference "
-                  f"{rates['reference'][-1]:,.0f} requests/s, ratio {rates['case'][-1] / rates['reference'][-1]:.2f}"
+            print(f"  round {r + 1}/{args.rounds}: case {rates['case'][-1]:,.0f} requests/s "
+                  f"({cpu['case'][-1]:.1f} app CPU ms each), reference {rates['reference'][-1]:,.0f} requests/s "
+                  f"({cpu['reference'][-1]:.1f} ms), ratio {rates['case'][-1] / rates['reference'][-1]:.2f}"
                   f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     finally:
         server.stop()
     ratios = [c / f for c, f in zip(rates["case"], rates["reference"], strict=True)]
     return {"case_rps": statistics.median(rates["case"]), "reference_rps": statistics.median(rates["reference"]),
+            "case_cpu_ms": statistics.median(cpu["case"]), "reference_cpu_ms": statistics.median(cpu["reference"]),
             "ratio": statistics.median(ratios), "ratios": ratios, "non_2xx": bad,
             "load_average": os.getloadavg()}
 
@@ -391,8 +411,10 @@ def report_ratio(r: dict[str, Any], version: str, args: argparse.Namespace) -> i
     today = date.today().isoformat()
     spread = f"{r['ratio']:.2f} [{min(r['ratios']):.2f}–{max(r['ratios']):.2f}]"
     load = " ".join(f"{x:.2f}" for x in r["load_average"])
+    cpu = (f"app CPU a request: case {r['case_cpu_ms']:.1f} ms, reference {r['reference_cpu_ms']:.1f} ms "
+           f"(reference/case {r['reference_cpu_ms'] / r['case_cpu_ms']:.2f}; the database's own CPU not included)")
     print(f"  case read / reference: {spread} (target >= 0.5): case {r['case_rps']:,.0f} requests/s, reference "
-          f"{r['reference_rps']:,.0f} requests/s (medians over {args.rounds} rounds); load average {load}")
+          f"{r['reference_rps']:,.0f} requests/s (medians over {args.rounds} rounds); {cpu}; load average {load}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"http-ratio-{args.db}-{today}.md"
     path.write_text("\n".join([
@@ -405,7 +427,8 @@ def report_ratio(r: dict[str, Any], version: str, args: argparse.Namespace) -> i
         "bench/reference_app.py), as " + args.user, "",
         md_table(("case requests/s", "reference requests/s", "case / reference (median [min–max])", "target",
                   "non-2xx"),
-                 [(f"{r['case_rps']:,.0f}", f"{r['reference_rps']:,.0f}", spread, "≥ 0.5", r["non_2xx"])]), ""]),
+                 [(f"{r['case_rps']:,.0f}", f"{r['reference_rps']:,.0f}", spread, "≥ 0.5", r["non_2xx"])]), "",
+        f"- {cpu}", ""]),
         encoding="utf-8")
     print(f"written {path.relative_to(ROOT)}")
     return 0 if r["non_2xx"] == 0 else 1
