@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from forms.registration import PanelDecline
+from forms.registration import ExpertOpinion, PanelDecline
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.work import close_task, enqueue, open_task
@@ -115,12 +115,13 @@ def compose(ctx: Ctx, effect: ComposePanel) -> None:
 
 
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
-    member = next(m for m in ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id})
-                  if m.user_id == ctx.actor.user_id)
-    form = ctx.form
-    member.opinion, member.score = form.opinion, form.score  # type: ignore[union-attr]
-    member.comments, member.opinion_at = form.comments, ctx.now  # type: ignore[union-attr]
-    ctx.session.add(member)
+    """One UPDATE of the member's seat (the rule `is_panel_member_without_opinion` has checked that it
+    is theirs); the ORM applies it to the seats the session holds already (the rules read the panel)."""
+    form = ctx.form_as(ExpertOpinion)
+    ctx.session.execute(sa.update(PanelMember).where(
+        col(PanelMember.case_id) == ctx.case.id, col(PanelMember.user_id) == ctx.actor.user_id,
+        col(PanelMember.status) == "active").values(opinion=form.opinion, score=form.score, comments=form.comments,
+                                                    opinion_at=ctx.now))
 
 
 def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
