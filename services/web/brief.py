@@ -19,6 +19,7 @@ from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.store.tables import AuditEvent, Case, MethodologyVersion, Objection, PanelMember, Task, User
 from services.web.schema_forms import choice_label, field_label
+from states import divisions
 from states.messages import CATALOGUE, joined, label, text
 
 Pair = tuple[str, str]
@@ -56,6 +57,8 @@ def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
         parts = [coded(field, v) for v in value]
         said = joined(parts, "sep.items")
         return said.zh, said.en
+    if isinstance(value, dict) and "division" in value:
+        return _location(value)
     if isinstance(value, dict):
         parts = [_commitment_or_field(k, v) for k, v in value.items()]
         said = joined(parts, "sep.items")
@@ -67,6 +70,16 @@ def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
     if kind == "profile_word":
         return _pair(f"profile_word.{raw}", raw)
     return raw, raw
+
+
+def _location(value: dict[str, Any]) -> Pair:
+    """A structured location (Jiaxing art. 12): the division by its name with its GB/T 2260 code, then the
+    street address as the applicant wrote it."""
+    code = str(value.get("division") or "")
+    zh, en = divisions.names(code) if divisions.get(code) else (code, code)
+    named = text("text.division_option", zh=zh, en=en, code=code)
+    address = str(value.get("address") or "")
+    return (f"{named.zh} {address}".strip(), f"{named.en} {address}".strip())
 
 
 def _commitment_or_field(key: str, value: Any) -> Pair:  # noqa: ANN401
