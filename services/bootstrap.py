@@ -22,6 +22,7 @@ from services.procedures import (
     supervision,
 )
 from services.procedures.facts import CaseFacts
+from services.procedures.scenarios import issuance as scenario_issuance
 from services.store.engine import Database
 from services.store.migrate import upgrade
 from services.store.tables import Jurisdiction
@@ -65,6 +66,9 @@ def _register() -> None:
     register(declared.Mint, issuance.mint)
     register(declared.RetireUnits, issuance.retire_units)
     register(declared.OpenFirstIssuance, issuance.open_first_issuance)
+    # scenario issuance on the users' behalf (issue 17)
+    register(declared.CommissionVerifier, scenario_issuance.commission_verifier)
+    register(declared.IssueToUsers, scenario_issuance.issue_to_users)
     # supervision and reports
     register(declared.RecordNotice, supervision.record_notice)
     register(declared.Suspend, supervision.suspend)
@@ -109,7 +113,8 @@ def load_profiles(session: Session) -> list[str]:
                                                               loaded_at=clock.now())
         if row.profile_digest != profile.digest:
             row.name_zh, row.name_en = profile.name_zh, profile.name_en
-            row.profile, row.profile_digest, row.loaded_at = profile.model_dump(mode="json"), profile.digest, clock.now()
+            row.profile, row.profile_digest = profile.model_dump(mode="json"), profile.digest
+            row.loaded_at = clock.now()
             session.add(row)
             loaded.append(code)
     return loaded

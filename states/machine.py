@@ -25,6 +25,7 @@ from states import (
     report,
     retirement,
     revenue_audit,
+    scenario_issuance,
 )
 from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
@@ -43,7 +44,8 @@ class Catalogued:
 
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
-    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit)}
+    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
+    scenario_issuance)}
 
 
 class ProcedureUnavailable(LookupError):

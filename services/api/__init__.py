@@ -23,6 +23,7 @@ from services.api.routes import (
     procedures,
     public,
     registry,
+    scenario_accounts,
     supervision,
     tasks,
     transparency,
@@ -81,7 +82,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     errors.install(app)
     ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin, transparency):
+                   admin, transparency, scenario_accounts):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web

@@ -98,10 +98,11 @@ def _piece(block: SerialBlock, start: int, end: int, account: int, retired: bool
                        opened_by=pk(entry))
 
 
-def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
+def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int | None,
           retire: bool, window: tuple[int, int] | None = None) -> list[SerialBlock]:
     """Close blocks of `source` (from the front, or those a serial `window` names) until `amount`
-    units moved; what is left of a block on either side stays where it was, as new blocks."""
+    units moved (to no account: cancelled); what is left of a block on either side stays where it was,
+    as new blocks."""
     moved: list[SerialBlock] = []
     left = amount
     for block in source:
@@ -111,9 +112,10 @@ def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amoun
         hi = min(block.end, window[1], lo + left - 1) if window else block.start + min(left, block.size) - 1
         block.closed_by = entry.id
         session.add(block)
-        piece = _piece(block, lo, hi, to_account, retire, entry)
+        piece = _piece(block, lo, hi, block.account_id if to_account is None else to_account, retire, entry)
         moved.append(piece)
-        session.add(piece)
+        if to_account is not None:
+            session.add(piece)
         if block.start < lo:
             session.add(_piece(block, block.start, lo - 1, block.account_id, False, entry))
         if hi < block.end:
@@ -137,11 +139,12 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
     start, end = int(m["s"]), int(m["e"])
     if end < start or end - start + 1 != amount:
         raise Invalid([reason("serial_size", field="serials", size=max(end - start + 1, 0), amount=amount)])
-    blocks = [b for b in session.exec(select(SerialBlock).where(
+    blocks = list(session.exec(select(SerialBlock).where(
         col(SerialBlock.account_id) == account_id, col(SerialBlock.closed_by).is_(None),
-        col(SerialBlock.retired) == False, col(SerialBlock.jurisdiction) == m["j"],  # noqa: E712
+        col(SerialBlock.retired).is_(False), col(SerialBlock.jurisdiction) == m["j"],
         col(SerialBlock.vintage) == int(m["v"]), col(SerialBlock.project_code) == m["p"],
-        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end).order_by(col(SerialBlock.start)).with_for_update())]
+        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end).order_by(col(SerialBlock.start))
+        .with_for_update()))
     covered, cursor = 0, start
     for b in blocks:
         if b.start > cursor:
@@ -195,6 +198,20 @@ def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int,
     session.add(entry)
     session.flush()
     _take(session, entry, blocks, amount, to_account=account_id, retire=True, window=window)
+    return entry
+
+
+def cancel(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int, vintage: int,
+           actor_id: int | None, now: Any, reference: str) -> LedgerEntry:
+    """Cancel units the account holds (a scenario period corrected, Ordos art. 11): the blocks are closed
+    and nothing opens for the part cancelled; the journal reads it as a claw-back from this holder.
+    The caller checks the units are there (its refusal names them)."""
+    blocks = _need(session, account_id, amount, project_id, vintage)
+    entry = LedgerEntry(kind="clawback", jurisdiction=jurisdiction, amount=amount, from_account_id=account_id,
+                        actor_id=actor_id, reference=reference[:200], at=now)
+    session.add(entry)
+    session.flush()
+    _take(session, entry, blocks, amount, to_account=None, retire=False)
     return entry
 
 

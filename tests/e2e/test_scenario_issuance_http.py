@@ -1,0 +1,227 @@
+"""Scenario issuance on the users' behalf end to end over HTTP (issue 17), per profile: the periodic
+campaign opens one case per scenario and closed period with the verification report attached; Ordos
+verifies digitally (art. 15) and Shanghai has a commissioned verifier (art. 15); `issued` mints to the
+enterprise's holding account with the per-user allocation and its Merkle root on the ledger entry
+(Ordos arts. 12, 16); each user's lookup token opens their account, points and an inclusion proof a
+client checks on its own; Shandong refuses moving points (编制说明 二(二)); a correction from an
+evaluation's data-anomaly finding reverses users' reductions and cancels the units (Ordos art. 11)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+
+from services.procedures import ledger
+from services.procedures.scenarios.issuance import run_scenario_campaign
+from services.store.engine import Database
+from services.store.tables import Case, LedgerEntry, ScenarioAllocation
+from services.transparency import log as transparency_log
+from states.scenarios import GRAMS_PER_TONNE
+from tests.e2e.http import act, h
+from tests.e2e.scenario_fixtures import period_report, registered_scenario
+
+pytestmark = pytest.mark.e2e
+
+# three users: 3,000,400 g in all -> a block of 3 t; 400 g carried, taken in proportion
+USERS = {"u-alice": 1_500_000, "u-bob": 700_400, "u-carol": 800_000}
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
+    return tmp_path / "scenarios"
+
+
+def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
+    """RFC 9162 §2.1.3.2 written out here, apart from the system's code: the root the path leads to."""
+    fn, sn, r = index, size - 1, hashlib.sha256(b"\x00" + leaf).digest()
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
+
+def issue_period(client: TestClient, db: Database, code: str, pid: int) -> tuple[int, dict]:
+    low = code.lower()
+    assert run_scenario_campaign(db, code)["opened"] == 1
+    assert run_scenario_campaign(db, code)["opened"] == 0  # idempotent
+    with db.read() as s:
+        cid = s.exec(select(Case.id).where(col(Case.procedure) == "scenario_issuance",
+                                           col(Case.project_id) == pid)).one()
+    case = client.get(f"/api/v1/cases/{cid}", headers=h(f"{low}_review_centre")).json()
+    if case["state"]["name"] == "commissioning":  # Shanghai art. 15: a technical service agency verifies
+        vid = client.get("/api/v1/public/verifiers", params={"jurisdiction": code}).json()["items"][0]["id"]
+        bad = act(client, f"{low}_case_officer", cid, "commission_verifier", {"verifier_id": 99999}, expect=422)
+        assert bad["error"]["reasons"][0]["code"] == "verifier_unknown"
+        act(client, f"{low}_case_officer", cid, "commission_verifier", {"verifier_id": vid})
+        act(client, f"{low}_verifier", cid, "verify_report", {"opinion": "数据完整，核证通过"})
+    else:  # Ordos art. 15: verified digitally, the report stands in for the verifier
+        assert case["state"]["name"] == "technical_review"
+    act(client, f"{low}_review_centre", cid, "pass_review", {"opinion": "数字化核证报告审核通过"})
+    case = act(client, f"{low}_approver", cid, "approve", {})
+    assert case["state"]["name"] == "issued"
+    with db.read() as s:
+        allocation = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == cid)).one()
+        return cid, allocation.model_dump()
+
+
+def token_for(client: TestClient, code: str, pid: int, user: str) -> str:
+    r = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": user},
+                    headers=h(f"{code.lower()}_applicant"))
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
+    r = client.get("/api/v1/scenario-account/proof", params={"period": period}, headers={"X-Lookup-Token": token})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    got = rfc9162_root(p["leaf"].encode(), p["leaf_index"], p["tree_size"],
+                       [bytes.fromhex(x) for x in p["inclusion_proof"]])
+    assert got is not None and got.hex() == p["root"] == root
+    # a leaf claiming one gram more does not verify against the root
+    forged = p["leaf"].replace(f'"allocated_g":{p["leaf"].split(":")[1].split(",")[0]}',
+                               f'"allocated_g":{int(p["leaf"].split(":")[1].split(",")[0]) + 1}')
+    assert forged != p["leaf"]
+    assert rfc9162_root(forged.encode(), p["leaf_index"], p["tree_size"],
+                        [bytes.fromhex(x) for x in p["inclusion_proof"]]).hex() != root
+    return p
+
+
+def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
+        client: TestClient, db: Database, driver, test_clock, _data_dir, log_key) -> None:
+    pid = registered_scenario(db, driver, test_clock, "ORD")
+    period_report(db, _data_dir, "ORD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    cid, allocation = issue_period(client, db, "ORD", pid)
+    # the sum equals the block; the 400 g under a tonne carry into the next period
+    assert allocation["block_t"] == 3 and allocation["allocated_g"] == 3 * GRAMS_PER_TONNE
+    assert allocation["carry_g"] == 400 and allocation["users"] == 3
+    with db.read() as s:
+        entry = s.get(LedgerEntry, allocation["ledger_entry_id"])
+        assert entry.kind == "issue" and entry.amount == 3 and allocation["root"] in entry.reference
+        owner = s.get(Case, cid).applicant_org_id
+        account = ledger.account_for(s, "ORD", owner, test_clock.now())
+        assert ledger.balance(s, account.id, pid) == 3  # the enterprise holds them on the users' behalf
+    # the officer's view of the case carries the report summary
+    case = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()
+    assert case["application"]["report"]["figures"]["participants"] == 3
+
+    # only the enterprise hands out lookup tokens
+    r = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": "u-alice"}, headers=h("ord_approver"))
+    assert r.status_code == 403
+    bad = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": "13812345678 x"},
+                      headers=h("ord_applicant"))
+    assert bad.status_code == 422
+    alice, bob = token_for(client, "ORD", pid, "u-alice"), token_for(client, "ORD", pid, "u-bob")
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    row = me["periods"][0]
+    assert row["period"] == "2026-02" and row["reduction_g"] == 1_500_000
+    assert row["allocated_g"] + row["carry_out_g"] == 1_500_000
+    assert row["points"] == row["allocated_g"] // 1000  # Ordos: 1 point per kg (the default rate)
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": "spa_wrong"}).status_code == 404
+    # a replaced token stops working
+    old = alice
+    alice = token_for(client, "ORD", pid, "u-alice")
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": old}).status_code == 404
+    check_proof(client, alice, "2026-02", allocation["root"])
+    check_proof(client, bob, "2026-02", allocation["root"])
+    # once sequenced, the ledger entry carrying the root is in the signed log
+    transparency_log.sequence(db)
+    p = client.get("/api/v1/scenario-account/proof", params={"period": "2026-02"},
+                   headers={"X-Lookup-Token": alice}).json()
+    assert p["log"] is not None and p["ledger_entry"]["reference"].endswith(allocation["root"])
+
+    # points move between individuals in Ordos; the key makes a retry harmless
+    send = {"to_user_id": "u-bob", "points": 100}
+    r1 = client.post("/api/v1/scenario-account/transfers", json=send,
+                     headers={"X-Lookup-Token": alice, "Idempotency-Key": "t1"})
+    r2 = client.post("/api/v1/scenario-account/transfers", json=send,
+                     headers={"X-Lookup-Token": alice, "Idempotency-Key": "t1"})
+    assert r1.status_code == r2.status_code == 201 and r1.json()["id"] == r2.json()["id"]
+    bob_points = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": bob}).json()["points"]
+    assert bob_points["received"] == 100 and bob_points["balance"] == bob_points["earned"] + 100
+    over = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 10**9},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "t2"})
+    assert over.status_code == 422 and over.json()["error"]["reasons"][0]["code"] == "points_not_enough"
+
+    # public statistics: participants and reductions, no pseudonyms
+    stats = client.get(f"/api/v1/public/scenarios/{pid}/statistics").json()
+    assert stats["periods"][0]["participants"] == 3 and "u-alice" not in str(stats)
+
+    # Ordos art. 11: an evaluation finds the data anomalous; alice's reductions are reversed
+    ev = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常", "findings": [{"severity": "high", "category": "data_anomaly",
+                                            "description": "u-alice 的骑行记录异常", "needs_action": False}]})
+    assert ev.status_code == 201, ev.text
+    evaluation = ev.json()["evaluation_id"] if "evaluation_id" in ev.json() else ev.json()["id"]
+    body = {"evaluation_id": evaluation, "period": "2026-02", "users": [{"user_id": "u-alice"}],
+            "reason": "骑行记录异常"}
+    refused = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        **body, "users": [{"user_id": "u-nobody"}, {"user_id": "u-bob", "reduction_g": 10**9}]})
+    assert refused.status_code == 422
+    assert {r["code"] for r in refused.json()["error"]["reasons"]} == {
+        "scenario_correction_unknown_user", "scenario_correction_over_reduction"}
+    assert all(r["zh"] and r["en"] for r in refused.json()["error"]["reasons"])
+    done = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
+    assert done.status_code == 201, done.text
+    c = done.json()
+    assert c["reversed_g"] == 1_500_000 and c["cancelled_t"] == 2 and c["new_root"] != allocation["root"]
+    again = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
+    assert again.json()["id"] == c["id"]  # idempotent
+    with db.read() as s:
+        assert ledger.balance(s, account.id, pid) == 1
+        fixed = s.get(ScenarioAllocation, allocation["id"])
+        assert fixed.allocated_g == GRAMS_PER_TONNE and fixed.corrected_g == 1_500_000
+        assert "evaluation #" in s.get(LedgerEntry, c["ledger_entry_id"]).reference
+        assert ledger.verify(s, ["ORD"])["ok"]
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 1_500_000
+    check_proof(client, bob, "2026-02", c["new_root"])
+
+    # units no longer there (the last tonne cancelled by other means): a further correction is refused
+    ev2 = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常二", "findings": [{"severity": "high", "category": "data_anomaly",
+                                              "description": "u-bob 异常", "needs_action": False}]}).json()
+    with db.write() as s:
+        ledger.cancel(s, jurisdiction="ORD", account_id=account.id, amount=1, project_id=pid, vintage=2026,
+                      actor_id=None, now=test_clock.now(), reference="test: units gone")
+    gone = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        **body, "evaluation_id": ev2.get("evaluation_id", ev2.get("id")), "users": [{"user_id": "u-bob"}]})
+    assert gone.status_code == 422 and gone.json()["error"]["reasons"][0]["code"] == "scenario_units_gone"
+
+
+def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
+                                                              _data_dir) -> None:
+    pid = registered_scenario(db, driver, test_clock, "SH")
+    period_report(db, _data_dir, "SH", pid, "2025", date(2025, 6, 1), date(2025, 12, 31), USERS)
+    cid, allocation = issue_period(client, db, "SH", pid)
+    assert allocation["period"] == "2025" and allocation["vintage"] == 2025 and allocation["block_t"] == 3
+    token = token_for(client, "SH", pid, "u-carol")
+    p = check_proof(client, token, "2025", allocation["root"])
+    assert p["tree_size"] == 3
+
+
+def test_shandong_points_do_not_move_between_individuals(client: TestClient, db: Database, driver, test_clock,
+                                                          _data_dir) -> None:
+    pid = registered_scenario(db, driver, test_clock, "SD")
+    period_report(db, _data_dir, "SD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    issue_period(client, db, "SD", pid)
+    alice = token_for(client, "SD", pid, "u-alice")
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"][
+        "transferable"] is False
+    r = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                    headers={"X-Lookup-Token": alice, "Idempotency-Key": "k"})
+    assert r.status_code == 422
+    refusal = r.json()["error"]["reasons"][0]
+    assert refusal["code"] == "points_not_transferable" and "编制说明" in refusal["zh"] and refusal["en"]
