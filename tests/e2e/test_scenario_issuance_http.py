@@ -8,79 +8,29 @@ evaluation's data-anomaly finding reverses users' reductions and cancels the uni
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import col, select
 
 from services.procedures import ledger
-from services.procedures.scenarios.issuance import run_scenario_campaign
 from services.store.engine import Database
 from services.store.tables import Case, LedgerEntry, ScenarioAllocation
 from services.transparency import log as transparency_log
 from states.scenarios import GRAMS_PER_TONNE
-from tests.e2e.http import act, h
-from tests.e2e.scenario_fixtures import period_report, registered_scenario
+from tests.e2e.http import h
+from tests.e2e.scenario_fixtures import (
+    issue_period,
+    period_report,
+    registered_scenario,
+    rfc9162_root,
+    token_for,
+)
 
 pytestmark = pytest.mark.e2e
 
 # three users: 3,000,400 g in all -> a block of 3 t; 400 g carried, taken in proportion
 USERS = {"u-alice": 1_500_000, "u-bob": 700_400, "u-carol": 800_000}
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
-    return tmp_path / "scenarios"
-
-
-def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
-    """RFC 9162 §2.1.3.2 written out here, apart from the system's code: the root the path leads to."""
-    fn, sn, r = index, size - 1, hashlib.sha256(b"\x00" + leaf).digest()
-    for p in path:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            r = hashlib.sha256(b"\x01" + p + r).digest()
-            while not fn & 1 and fn:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            r = hashlib.sha256(b"\x01" + r + p).digest()
-        fn, sn = fn >> 1, sn >> 1
-    return r if sn == 0 else None
-
-
-def issue_period(client: TestClient, db: Database, code: str, pid: int) -> tuple[int, dict]:
-    low = code.lower()
-    assert run_scenario_campaign(db, code)["opened"] == 1
-    assert run_scenario_campaign(db, code)["opened"] == 0  # idempotent
-    with db.read() as s:
-        cid = s.exec(select(Case.id).where(col(Case.procedure) == "scenario_issuance",
-                                           col(Case.project_id) == pid)).one()
-    case = client.get(f"/api/v1/cases/{cid}", headers=h(f"{low}_review_centre")).json()
-    if case["state"]["name"] == "commissioning":  # Shanghai art. 15: a technical service agency verifies
-        vid = client.get("/api/v1/public/verifiers", params={"jurisdiction": code}).json()["items"][0]["id"]
-        bad = act(client, f"{low}_case_officer", cid, "commission_verifier", {"verifier_id": 99999}, expect=422)
-        assert bad["error"]["reasons"][0]["code"] == "verifier_unknown"
-        act(client, f"{low}_case_officer", cid, "commission_verifier", {"verifier_id": vid})
-        act(client, f"{low}_verifier", cid, "verify_report", {"opinion": "数据完整，核证通过"})
-    else:  # Ordos art. 15: verified digitally, the report stands in for the verifier
-        assert case["state"]["name"] == "technical_review"
-    act(client, f"{low}_review_centre", cid, "pass_review", {"opinion": "数字化核证报告审核通过"})
-    case = act(client, f"{low}_approver", cid, "approve", {})
-    assert case["state"]["name"] == "issued"
-    with db.read() as s:
-        allocation = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == cid)).one()
-        return cid, allocation.model_dump()
-
-
-def token_for(client: TestClient, code: str, pid: int, user: str) -> str:
-    r = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": user},
-                    headers=h(f"{code.lower()}_applicant"))
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
 
 
 def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
@@ -100,9 +50,9 @@ def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
 
 
 def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
-        client: TestClient, db: Database, driver, test_clock, _data_dir, log_key) -> None:
+        client: TestClient, db: Database, driver, test_clock, data_dir, log_key) -> None:
     pid = registered_scenario(db, driver, test_clock, "ORD")
-    period_report(db, _data_dir, "ORD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    period_report(db, data_dir, "ORD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
     cid, allocation = issue_period(client, db, "ORD", pid)
     # the sum equals the block; the 400 g under a tonne carry into the next period
     assert allocation["block_t"] == 3 and allocation["allocated_g"] == 3 * GRAMS_PER_TONNE
@@ -202,9 +152,9 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
 
 
 def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
-                                                              _data_dir) -> None:
+                                                              data_dir) -> None:
     pid = registered_scenario(db, driver, test_clock, "SH")
-    period_report(db, _data_dir, "SH", pid, "2025", date(2025, 6, 1), date(2025, 12, 31), USERS)
+    period_report(db, data_dir, "SH", pid, "2025", date(2025, 6, 1), date(2025, 12, 31), USERS)
     cid, allocation = issue_period(client, db, "SH", pid)
     assert allocation["period"] == "2025" and allocation["vintage"] == 2025 and allocation["block_t"] == 3
     token = token_for(client, "SH", pid, "u-carol")
@@ -213,9 +163,9 @@ def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient,
 
 
 def test_shandong_points_do_not_move_between_individuals(client: TestClient, db: Database, driver, test_clock,
-                                                          _data_dir) -> None:
+                                                          data_dir) -> None:
     pid = registered_scenario(db, driver, test_clock, "SD")
-    period_report(db, _data_dir, "SD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    period_report(db, data_dir, "SD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
     issue_period(client, db, "SD", pid)
     alice = token_for(client, "SD", pid, "u-alice")
     assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"][
