@@ -45,7 +45,7 @@ def _enterprise(actor: Actor, project: Project) -> None:
 
 def _staff(actor: Actor, jurisdiction: str, roles: tuple[str, ...]) -> None:
     if not any(actor.holds(r, jurisdiction) for r in roles):
-        raise Forbidden([reason("role_required", roles_zh="、".join(label(f"role.{r}")["zh"] for r in roles),
+        raise Forbidden([reason("role_required", roles_zh=" / ".join(label(f"role.{r}")["zh"] for r in roles),
                                 roles_en=", ".join(roles))])
 
 
@@ -119,7 +119,7 @@ def correct(scenario_id: int, body: Correction, actor: ActorDep, db: DbDep, idem
         raise Invalid([reason("scenario_period_invalid", field="period", period=body.period, kind=kind)])
     reply = once(db, Idem(actor.key, idempotency_key, {"scenario": scenario_id, **body.model_dump()}),
                  lambda session: (201, correction.apply(session, scenario_id, body, actor.user_id, clock.now())))
-    return reply[1]  # type: ignore[no-any-return]
+    return reply[1]
 
 
 @router.post("/jurisdictions/{jurisdiction}/scenario-campaign", response_model=CampaignRun,

@@ -105,15 +105,16 @@ def apply(session: Session, project_id: int, body: Correction, actor_id: int | N
                               reference=f"correction {a.period} evaluation #{body.evaluation_id} "
                                         f"merkle-root {written.root}")
         entry_id = entry.id
-    row = ScenarioCorrection(
+    done_now = ScenarioCorrection(
         project_id=project_id, allocation_id=pk(a), evaluation_id=body.evaluation_id, period=a.period,
         users=len(corrected.reversed), reversed_g=sum(corrected.reversed.values()), cancelled_t=cancel_t,
         carried_g=sum(corrected.carry_delta.values()), old_root=a.root, new_root=written.root, path=str(written.path),
         sha256=written.sha256, ledger_entry_id=entry_id, reason=said.zh + " / " + said.en, actor_id=actor_id, at=now)
-    session.add(row)
+    session.add(done_now)
     a.root, a.path, a.sha256, a.levels_path = written.root, str(written.path), written.sha256, str(written.levels_path)
-    a.allocated_g, a.corrected_g, a.updated_at = corrected.block * GRAMS_PER_TONNE, a.corrected_g + row.reversed_g, now
+    a.allocated_g, a.updated_at = corrected.block * GRAMS_PER_TONNE, now
+    a.corrected_g += done_now.reversed_g
     a.carry_g = sum(r["carry_out_g"] for r in rows.values())
     session.add(a)
     session.flush()
-    return view(row)
+    return view(done_now)

@@ -32,6 +32,7 @@ from services.store.tables import (
     ScenarioBatch,
     ScenarioCarry,
     ScenarioReport,
+    pk,
 )
 from states import scenario_issuance
 from states.effects import CommissionVerifier, IssueToUsers
@@ -59,7 +60,7 @@ def current_carry(session: Session, project_id: int) -> dict[str, int]:
 
 def replace_carry(session: Session, project: Project, name: str, carry: dict[str, int], now: Any) -> None:
     path, sha = files_of.write_carry(project.jurisdiction, project.id, name, carry)  # type: ignore[arg-type]
-    row = session.get(ScenarioCarry, project.id) or ScenarioCarry(project_id=project.id, path="", sha256="",
+    row = session.get(ScenarioCarry, project.id) or ScenarioCarry(project_id=pk(project), path="", sha256="",
                                                                   total_g=0, updated_at=now)
     row.path, row.sha256, row.total_g, row.updated_at = str(path), sha, sum(carry.values()), now
     session.add(row)
@@ -112,8 +113,8 @@ def issue_to_users(ctx: Ctx, effect: IssueToUsers) -> None:
         ctx.extra["serials"] = [minted.serial]
         ctx.extra["ledger_entry_id"] = entry_id
     ctx.session.add(ScenarioAllocation(
-        project_id=project.id, jurisdiction=project.jurisdiction, period=period, case_id=ctx.case.id,
-        report_id=report.id, vintage=int(app["vintage"]), block_t=block, users=written.users,
+        project_id=pk(project), jurisdiction=project.jurisdiction, period=period, case_id=ctx.case.id,
+        report_id=pk(report), vintage=int(app["vintage"]), block_t=block, users=written.users,
         reduction_g=sum(reductions.values()), allocated_g=sum(allocated.values()),
         carry_g=sum(r["carry_out_g"] for r in rows.values()), root=written.root, path=str(written.path),
         sha256=written.sha256, levels_path=str(written.levels_path), ledger_entry_id=entry_id,
@@ -147,7 +148,9 @@ def _verified(db: Database, project_id: int, period: str) -> int:
     with db.write() as session:
         found = _latest_report(session, project_id, period)
         if found is None:
-            from services.procedures.scenarios.verification import verify_period  # scen-verify's contract
+            from services.procedures.scenarios.verification import (  # type: ignore[import-not-found]
+                verify_period,  # scen-verify's contract
+            )
 
             found = verify_period(session, project_id, period, engine="duckdb", actor_id=None)
         return int(found.id)  # type: ignore[arg-type]
@@ -174,6 +177,7 @@ def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int,
                                      col(ScenarioBatch.kind) == "records")
                               .group_by(col(Project.id)).order_by(col(Project.id))).all()
         for project_id, first in firsts:
+            assert project_id is not None
             for period in closed_periods(first, today, rules.period):
                 if not _has_case(session, project_id, period.key):
                     out.append((project_id, period))
