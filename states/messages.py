@@ -663,6 +663,78 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "noun.consultation": ("征求意见", "Consultation"),
     "subject.project": ("减排项目", "project"),
     "subject.scenario": ("减排场景", "scenario"),
+    # ·· scenario data: verification of a period (issue 17; Ordos art. 15), its refusals and its page
+    "noun.scenario": ("减排场景", "Scenario"),
+    "noun.scenario_report": ("核证报告", "Verification report"),
+    "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
+                                       "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
+    "reason.scenario_no_quantification": ("该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
+                                          "无法数字化核证",
+                                          "The scenario's methodology declares no quantification as data "
+                                          "(activities, formulas, parameters, caps): it cannot be verified digitally"),
+    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第22条）",
+                                      "Data files no longer match their SHA-256 taken at intake: {batches} "
+                                      "(data must be traceable, Shanghai art. 22)"),
+    "reason.scenario_engine_unknown": ("未知的计算引擎“{engine}”", "Unknown engine '{engine}'"),
+    "reason.scenario_formula_invalid": ("活动“{activity}”的公式无法解析：{detail}",
+                                        "The formula of activity '{activity}' does not parse: {detail}"),
+    "reason.scenario_formula_unbound": ("活动“{activity}”的公式使用了未绑定参数的名称：{names}",
+                                        "The formula of activity '{activity}' uses names bound to no parameter: "
+                                        "{names}"),
+    "reason.scenario_formula_no_quantity": ("活动“{activity}”的公式未使用活动量 quantity",
+                                            "The formula of activity '{activity}' does not use the quantity"),
+    "reason.scenario_parameter_unknown": ("活动“{activity}”绑定的参数“{name}”不是方法学登记的关键参数",
+                                          "Activity '{activity}' binds '{name}', not a registered key parameter"),
+    "reason.scenario_parameter_not_number": ("活动“{activity}”绑定的参数“{name}”的值不是数字",
+                                             "Activity '{activity}' binds '{name}', whose value is not a number"),
+    "period_kind.monthly": ("按月（如 2026-03）", "monthly (e.g. 2026-03)"),
+    "period_kind.quarterly": ("按季度（如 2026-Q1）", "quarterly (e.g. 2026-Q1)"),
+    "period_kind.annual": ("按年（如 2026）", "annually (e.g. 2026)"),
+    "scenario_input.records": ("本期记录", "Records"),
+    "scenario_input.consents": ("用户授权", "Consent"),
+    "scenario_input.history": ("历史基准", "History"),
+    "chart.scenario_reductions": ("每日减排量", "Reductions per day"),
+    "chart.scenario_reductions_described": ("核证期内各{unit}计入的减排量（千克二氧化碳当量），共{total}千克；"
+                                            "异常的{unit}以警示色和⚠标出",
+                                            "Eligible reductions per {unit_en} of the period (kgCO2e), {total} kg in "
+                                            "all; anomalous ones in the warning colour and marked ⚠"),
+    "chart.scenario_records": ("每日计入记录数", "Records counted per day"),
+    "chart.scenario_records_described": ("核证期内各{unit}计入的记录数，共{total}条",
+                                         "Records counted per {unit_en} of the period, {total} in all"),
+    "chart.scenario_bar": ("{first}至{last}：{value}{unit}", "{first} to {last}: {value} {unit}"),
+    "chart.scenario_anomaly": ("（异常，鄂尔多斯办法第十一条）", " (anomalous, Ordos art. 11)"),
+    "chart.scenario_day": ("日", "day"),
+    "chart.scenario_month": ("月", "month"),
+    # what verification leaves out (states/scenario_verification.py) and what intake refuses (states/scenarios.py)
+    "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
+                                          "不予核证（上海办法第22条）",
+                                          "{count} records of the period repeat a source record id: the files were "
+                                          "not all checked at intake, so the period is not verified "
+                                          "(Shanghai art. 22)"),
+    "reason.scenario_back_dated": ("补报超过截止日（活动所属期间结束后的补报期已过）", "Back-dated past the cut-off"),
+    "reason.scenario_no_consent": ("活动日无用户授权（鄂尔多斯办法第十三条）", "No user consent on the activity date "
+                                   "(Ordos art. 13)"),
+    "reason.scenario_no_parameter": ("活动日无有效的关键参数", "No key parameter in force on the activity date"),
+    "reason.scenario_formula_undefined": ("公式在该日无定义（除以零）",
+                                          "Formula undefined that day (division by zero)"),
+    "reason.scenario_missing_field": ("缺少字段", "Missing field"),
+    "reason.scenario_bad_record_id": ("来源记录编号格式不正确", "Malformed source record id"),
+    "reason.scenario_bad_user_id": ("用户假名格式不正确", "Malformed user pseudonym"),
+    "reason.scenario_pii_phone": ("疑似手机号（须脱敏，上海办法第22条）", "Looks like a phone number (desensitise; "
+                                  "Shanghai art. 22)"),
+    "reason.scenario_pii_id_card": ("疑似身份证号（须脱敏，上海办法第22条）", "Looks like an identity-card number "
+                                    "(desensitise; Shanghai art. 22)"),
+    "reason.scenario_pii_email": ("疑似电子邮箱（须脱敏，上海办法第22条）",
+                                  "Looks like an e-mail address (desensitise; Shanghai art. 22)"),
+    "reason.scenario_unknown_activity": ("方法学未声明的活动类型", "Activity type the methodology does not declare"),
+    "reason.scenario_bad_quantity": ("活动量不是数字", "Quantity is not a number"),
+    "reason.scenario_negative_quantity": ("活动量为负", "Negative quantity"),
+    "reason.scenario_too_precise": ("活动量小数位超过方法学规定", "Quantity more precise than the methodology allows"),
+    "reason.scenario_bad_date": ("日期无效", "Invalid date"),
+    "reason.scenario_future_date": ("日期晚于批次业务日期", "Date after the batch's business date"),
+    "reason.scenario_duplicate_in_batch": ("批次内重复", "Duplicate within the batch"),
+    "reason.scenario_duplicate_across_batches": ("与此前批次重复", "Duplicate of an earlier batch"),
+    "reason.scenario_bad_status": ("授权状态须为 granted 或 withdrawn", "Consent status must be granted or withdrawn"),
     # ·· the HTTP edge (a code said in more than one way has variants `reason.<code>.<variant>`)
     "reason.http.not_found": ("未找到请求的资源", "Not found"),
     "reason.http.page_not_found": ("页面不存在", "Page not found"),

@@ -24,6 +24,7 @@ from services.api.routes import (
     public,
     registry,
     scenario_accounts,
+    scenario_reports,
     supervision,
     tasks,
     transparency,
@@ -82,7 +83,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     errors.install(app)
     ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin, transparency, scenario_accounts):
+                   admin, transparency, scenario_reports, scenario_accounts):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web
