@@ -1,62 +1,42 @@
-"""Test fixtures for scenario issuance: a registered scenario, and a period's verification report as
-scen-verify's `verify_period` leaves it (a `scenario_reports` row whose users Parquet holds
-`user_id VARCHAR, reduction_g BIGINT`) together with one records batch row, so the campaign sees data.
-These stand in for the intake and verification here; they are not product code."""
+"""Scenario issuance fixtures: a registered scenario of the demo enterprise (`<code>_applicant`'s organisation)
+whose methodology declares its quantification (tests/scenario_data.py), its users' consent and a period of
+metro trips taken in by the intake, so the campaign's verification (services/procedures/scenarios/
+verification.run) computes the per-user reductions from real files; and the steps of the procedure over HTTP."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from services.demo import Driver, application, drive_to
-from services.engine.clock import clock
-from services.orchestration.timers import run_due_timers
 from services.procedures.scenarios.issuance import run_scenario_campaign
 from services.store.engine import Database
-from services.store.tables import Case, ScenarioAllocation, ScenarioBatch, ScenarioReport
+from services.store.tables import Case, Project, ScenarioAllocation, User
 from tests.e2e.http import act, h
+from tests.scenario_data import make_scenario, send
+
+# km of metro a day per user (the methodology caps 200 km): three named users and six more; in February
+# 2026 (0.18 − 0.04 kg/km) they reduce 6,077,960 g — a block of 6 t with 77,960 g carried
+USERS_KM = {"u-alice": "200", "u-bob": "150", "u-carol": "120.5", **{f"u-{i:03d}": "180" for i in range(6)}}
 
 
-def registered_scenario(db: Database, driver: Driver, test_clock, code: str, title: str = "绿色出行场景") -> int:
-    cid = driver.open(f"{code.lower()}_applicant", code, application(code, kind="scenario", title=title))
-    drive_to(driver, code, cid, "publicity")
-    test_clock.advance(timedelta(days=20))
-    run_due_timers(db, test_clock.now())
-    with db.read() as s:
-        case = s.get(Case, cid)
-        assert case.state == "registered", case.state
-        return case.project_id
-
-
-def period_report(db: Database, data: Path, code: str, project_id: int, period: str, start: date, end: date,
-                  users: dict[str, int]) -> int:
-    """A verification report of the period with these per-user reductions (grams)."""
-    directory = data / code / str(project_id) / "reports"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{period}-users.parquet"
-    names = sorted(users)
-    pq.write_table(pa.table({"user_id": pa.array(names, pa.string()),
-                             "reduction_g": pa.array([users[u] for u in names], pa.int64())}), path)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    with db.write() as s:
-        s.add(ScenarioBatch(project_id=project_id, kind="records", batch_id=f"b-{period}", business_date=start,
-                            format="parquet", declared_count=len(users), sha256="0" * 64, raw_path="-",
-                            accepted_path="-", accepted_sha256="0" * 64, rejected_path="-", rows_total=len(users),
-                            rows_accepted=len(users), rows_rejected=0, rejections={}, received_at=clock.now()))
-        report = ScenarioReport(project_id=project_id, jurisdiction=code, period=period, period_start=start,
-                                period_end=end, engine="duckdb", digest=hashlib.sha256(sha.encode()).hexdigest(),
-                                figures={"records_accepted": len(users), "reduction_g": sum(users.values()),
-                                         "participants": len(users)},
-                                users_path=str(path), users_sha256=sha, created_at=clock.now())
-        s.add(report)
-        s.flush()
-        return int(report.id)
+def scenario_with_data(db: Database, code: str, first: date, last: date, users_km: dict[str, str] = USERS_KM) -> int:
+    pid = make_scenario(db, code)
+    with db.write() as session:  # the demo enterprise runs it, so its applicant users act for it
+        org = session.exec(select(User.org_id).where(col(User.username) == f"{code.lower()}_applicant")).one()
+        project = session.get(Project, pid)
+        project.owner_org_id = org
+        session.add(project)
+    send(db, pid, "consents", "c1", first, [(u, "granted", "2025-01-01") for u in users_km])
+    day, n = first, 0
+    while day <= last:
+        week = [day + timedelta(days=i) for i in range(7) if day + timedelta(days=i) <= last]
+        rows = [(f"r{(n := n + 1)}", u, "metro_trip", km, d.isoformat()) for d in week for u, km in users_km.items()]
+        send(db, pid, "records", f"b{week[0].isoformat()}", week[-1], rows)
+        day = week[-1] + timedelta(days=1)
+    return pid
 
 
 def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
@@ -76,6 +56,7 @@ def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes
 
 
 def issue_period(client: TestClient, db: Database, code: str, pid: int) -> tuple[int, dict]:
+    """The campaign opens the case (once), and it goes through review and decision to `issued`."""
     low = code.lower()
     assert run_scenario_campaign(db, code)["opened"] == 1
     assert run_scenario_campaign(db, code)["opened"] == 0  # idempotent
@@ -104,5 +85,3 @@ def token_for(client: TestClient, code: str, pid: int, user: str) -> str:
                     headers=h(f"{code.lower()}_applicant"))
     assert r.status_code == 201, r.text
     return r.json()["token"]
-
-

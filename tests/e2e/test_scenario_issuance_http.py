@@ -14,23 +14,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.procedures import ledger
+from services.procedures.scenarios.issuance import run_scenario_campaign
 from services.store.engine import Database
 from services.store.tables import Case, LedgerEntry, ScenarioAllocation
 from services.transparency import log as transparency_log
 from states.scenarios import GRAMS_PER_TONNE
+from tests.conftest import at
 from tests.e2e.http import h
-from tests.e2e.scenario_fixtures import (
-    issue_period,
-    period_report,
-    registered_scenario,
-    rfc9162_root,
-    token_for,
-)
+from tests.e2e.scenario_fixtures import issue_period, rfc9162_root, scenario_with_data, token_for
 
 pytestmark = pytest.mark.e2e
 
-# three users: 3,000,400 g in all -> a block of 3 t; 400 g carried, taken in proportion
-USERS = {"u-alice": 1_500_000, "u-bob": 700_400, "u-carol": 800_000}
+FEB = (date(2026, 2, 1), date(2026, 2, 28))
 
 
 def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
@@ -51,21 +46,23 @@ def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
 
 def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
         client: TestClient, db: Database, driver, test_clock, data_dir, log_key) -> None:
-    pid = registered_scenario(db, driver, test_clock, "ORD")
-    period_report(db, data_dir, "ORD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    pid = scenario_with_data(db, "ORD", *FEB)
+    assert run_scenario_campaign(db, "ORD")["opened"] == 0  # 2026-03-02: February's late records may still come
+    test_clock.set(at("2026-03-10 09:00"))
     cid, allocation = issue_period(client, db, "ORD", pid)
-    # the sum equals the block; the 400 g under a tonne carry into the next period
-    assert allocation["block_t"] == 3 and allocation["allocated_g"] == 3 * GRAMS_PER_TONNE
-    assert allocation["carry_g"] == 400 and allocation["users"] == 3
+    # 9 users' 28 days: 6,077,960 g; the sum equals the block, the 77,960 g under a tonne carry per user
+    assert allocation["reduction_g"] == 6_077_960 and allocation["users"] == 9
+    assert allocation["block_t"] == 6 and allocation["allocated_g"] == 6 * GRAMS_PER_TONNE
+    assert allocation["carry_g"] == 77_960
     with db.read() as s:
         entry = s.get(LedgerEntry, allocation["ledger_entry_id"])
-        assert entry.kind == "issue" and entry.amount == 3 and allocation["root"] in entry.reference
+        assert entry.kind == "issue" and entry.amount == 6 and allocation["root"] in entry.reference
         owner = s.get(Case, cid).applicant_org_id
         account = ledger.account_for(s, "ORD", owner, test_clock.now())
-        assert ledger.balance(s, account.id, pid) == 3  # the enterprise holds them on the users' behalf
+        assert ledger.balance(s, account.id, pid) == 6  # the enterprise holds them on the users' behalf
     # the officer's view of the case carries the report summary
     case = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()
-    assert case["application"]["report"]["figures"]["participants"] == 3
+    assert case["application"]["report"]["figures"]["participants"] == 9
 
     # only the enterprise hands out lookup tokens
     r = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": "u-alice"}, headers=h("ord_approver"))
@@ -76,8 +73,8 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
     alice, bob = token_for(client, "ORD", pid, "u-alice"), token_for(client, "ORD", pid, "u-bob")
     me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
     row = me["periods"][0]
-    assert row["period"] == "2026-02" and row["reduction_g"] == 1_500_000
-    assert row["allocated_g"] + row["carry_out_g"] == 1_500_000
+    assert row["period"] == "2026-02" and row["reduction_g"] == 28 * 28_000  # 200 km × 0.14 kg a day
+    assert row["allocated_g"] + row["carry_out_g"] == 28 * 28_000
     assert row["points"] == row["allocated_g"] // 1000  # Ordos: 1 point per kg (the default rate)
     assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": "spa_wrong"}).status_code == 404
     # a replaced token stops working
@@ -107,7 +104,7 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
 
     # public statistics: participants and reductions, no pseudonyms
     stats = client.get(f"/api/v1/public/scenarios/{pid}/statistics").json()
-    assert stats["periods"][0]["participants"] == 3 and "u-alice" not in str(stats)
+    assert stats["periods"][0]["participants"] == 9 and "u-alice" not in str(stats)
 
     # Ordos art. 11: an evaluation finds the data anomalous; alice's reductions are reversed
     ev = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
@@ -126,25 +123,26 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
     done = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
     assert done.status_code == 201, done.text
     c = done.json()
-    assert c["reversed_g"] == 1_500_000 and c["cancelled_t"] == 2 and c["new_root"] != allocation["root"]
+    # 6,077,960 − 784,000 g: a block of 5 t, one tonne cancelled from the holding account
+    assert c["reversed_g"] == 784_000 and c["cancelled_t"] == 1 and c["new_root"] != allocation["root"]
     again = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
     assert again.json()["id"] == c["id"]  # idempotent
     with db.read() as s:
-        assert ledger.balance(s, account.id, pid) == 1
+        assert ledger.balance(s, account.id, pid) == 5
         fixed = s.get(ScenarioAllocation, allocation["id"])
-        assert fixed.allocated_g == GRAMS_PER_TONNE and fixed.corrected_g == 1_500_000
+        assert fixed.allocated_g == 5 * GRAMS_PER_TONNE and fixed.corrected_g == 784_000
         assert "evaluation #" in s.get(LedgerEntry, c["ledger_entry_id"]).reference
         assert ledger.verify(s, ["ORD"])["ok"]
     me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
-    assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 1_500_000
+    assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 784_000
     check_proof(client, bob, "2026-02", c["new_root"])
 
-    # units no longer there (the last tonne cancelled by other means): a further correction is refused
+    # units no longer there (cancelled by other means): a further correction is refused, naming them
     ev2 = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
         "summary": "数据异常二", "findings": [{"severity": "high", "category": "data_anomaly",
                                               "description": "u-bob 异常", "needs_action": False}]}).json()
     with db.write() as s:
-        ledger.cancel(s, jurisdiction="ORD", account_id=account.id, amount=1, project_id=pid, vintage=2026,
+        ledger.cancel(s, jurisdiction="ORD", account_id=account.id, amount=5, project_id=pid, vintage=2026,
                       actor_id=None, now=test_clock.now(), reference="test: units gone")
     gone = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
         **body, "evaluation_id": ev2.get("evaluation_id", ev2.get("id")), "users": [{"user_id": "u-bob"}]})
@@ -153,19 +151,20 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
 
 def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
                                                               data_dir) -> None:
-    pid = registered_scenario(db, driver, test_clock, "SH")
-    period_report(db, data_dir, "SH", pid, "2025", date(2025, 6, 1), date(2025, 12, 31), USERS)
+    pid = scenario_with_data(db, "SH", date(2025, 6, 1), date(2025, 6, 28))
     cid, allocation = issue_period(client, db, "SH", pid)
-    assert allocation["period"] == "2025" and allocation["vintage"] == 2025 and allocation["block_t"] == 3
+    # annual (art. 15); 2025's factors: 0.20 − 0.04 kg/km
+    assert allocation["period"] == "2025" and allocation["vintage"] == 2025
+    assert allocation["block_t"] == allocation["reduction_g"] // GRAMS_PER_TONNE > 0
     token = token_for(client, "SH", pid, "u-carol")
     p = check_proof(client, token, "2025", allocation["root"])
-    assert p["tree_size"] == 3
+    assert p["tree_size"] == 9
 
 
 def test_shandong_points_do_not_move_between_individuals(client: TestClient, db: Database, driver, test_clock,
                                                           data_dir) -> None:
-    pid = registered_scenario(db, driver, test_clock, "SD")
-    period_report(db, data_dir, "SD", pid, "2026-02", date(2026, 2, 1), date(2026, 2, 28), USERS)
+    pid = scenario_with_data(db, "SD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
     issue_period(client, db, "SD", pid)
     alice = token_for(client, "SD", pid, "u-alice")
     assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"][

@@ -12,22 +12,20 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from services.store.tables import Case
-from tests.e2e.scenario_fixtures import issue_period, period_report, registered_scenario, token_for
+from tests.conftest import at
+from tests.e2e.scenario_fixtures import issue_period, scenario_with_data, token_for
 from tests.web.conftest import Browser
 
 pytestmark = pytest.mark.e2e
-USERS = {"u-alice": 1_500_000, "u-bob": 700_400, "u-carol": 800_000}
 
 
 @pytest.fixture
-def issued(app, db, driver, test_clock, tmp_path, monkeypatch):
+def issued(app, db, test_clock, tmp_path, monkeypatch):
     def make(code: str) -> tuple[int, dict, TestClient]:
         monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))
         api = TestClient(app)
-        pid = registered_scenario(db, driver, test_clock, code)
-        start, end, period = ((date(2025, 6, 1), date(2025, 12, 31), "2025") if code == "SH"
-                              else (date(2026, 2, 1), date(2026, 2, 28), "2026-02"))
-        period_report(db, tmp_path / "scenarios", code, pid, period, start, end, USERS)
+        pid = scenario_with_data(db, code, date(2026, 2, 1), date(2026, 2, 28))
+        test_clock.set(at("2026-03-10 09:00"))
         _, allocation = issue_period(api, db, code, pid)
         return pid, allocation, api
     return make
@@ -67,7 +65,7 @@ def test_public_statistics_show_periods_without_personal_data(issued, browser: B
     pid, allocation, _ = issued("ORD")
     page = browser.get(f"/public/scenarios/{pid}")
     assert page.status_code == 200
-    assert "2026-02" in page.text and allocation["root"] in page.text and ">3<" in page.text
+    assert "2026-02" in page.text and allocation["root"] in page.text and ">6<" in page.text
     assert "u-alice" not in page.text and "u-bob" not in page.text
     assert browser.get("/public/scenarios/999999").status_code == 404
 

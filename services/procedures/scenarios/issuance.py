@@ -7,7 +7,7 @@ the ledger's one minting path and records the per-user allocation, its Merkle ro
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from services.engine.errors import Invalid
 from services.engine.opening import open_case
 from services.procedures import ledger
 from services.procedures.scenarios import allocation as files_of
+from services.procedures.scenarios import verification
 from services.procedures.scenarios.files import sha256_file
 from services.store.engine import Database
 from services.store.tables import (
@@ -137,23 +138,10 @@ def _report_summary(report: ScenarioReport) -> dict[str, Any]:
             "figures": scalars, "verifier_id": None}
 
 
-def _latest_report(session: Session, project_id: int, period: str) -> ScenarioReport | None:
-    return session.exec(select(ScenarioReport).where(col(ScenarioReport.project_id) == project_id,
-                                                     col(ScenarioReport.period) == period)
-                        .order_by(col(ScenarioReport.id).desc()).limit(1)).first()
-
-
 def _verified(db: Database, project_id: int, period: str) -> int:
-    """The period's verification report: the latest one computed for it, else computed now (Ordos art. 15)."""
-    with db.write() as session:
-        found = _latest_report(session, project_id, period)
-        if found is None:
-            from services.procedures.scenarios.verification import (  # type: ignore[import-not-found]
-                verify_period,  # scen-verify's contract
-            )
-
-            found = verify_period(session, project_id, period, engine="duckdb", actor_id=None)
-        return int(found.id)  # type: ignore[arg-type]
+    """The period's verification report (Ordos art. 15), computed under the scenario's lock: the same inputs
+    and parameters give the same report back (services/procedures/scenarios/verification.py)."""
+    return pk(verification.run(db, project_id, period, engine="duckdb"))
 
 
 def _has_case(session: Session, project_id: int, period: str) -> bool:
@@ -163,8 +151,9 @@ def _has_case(session: Session, project_id: int, period: str) -> bool:
 
 
 def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int, Period]]:
-    """(scenario, period) pairs: registered, unsuspended scenarios, each closed period from the one holding
-    its first batch's business date, that has no case yet."""
+    """(scenario, period) pairs: registered, unsuspended scenarios, each period from the one holding its first
+    batch's business date whose late records can no longer come (its end plus the profile's late days is
+    past), that has no case yet."""
     profile = get_profile(jurisdiction)
     assert profile is not None
     rules = profile.scenarios
@@ -178,7 +167,7 @@ def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int,
                               .group_by(col(Project.id)).order_by(col(Project.id))).all()
         for project_id, first in firsts:
             assert project_id is not None
-            for period in closed_periods(first, today, rules.period):
+            for period in closed_periods(first, today - timedelta(days=rules.late_days), rules.period):
                 if not _has_case(session, project_id, period.key):
                     out.append((project_id, period))
     return out
