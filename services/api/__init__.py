@@ -73,7 +73,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
             yield
         finally:
             if app.state.orchestrator:
-                app.state.orchestrator.stop()
+                await app.state.orchestrator.stop()
 
     app = App(title=" ".join(text("system.name")), version="0.1.0", docs_url=None,
               redoc_url=None, lifespan=lifespan)
