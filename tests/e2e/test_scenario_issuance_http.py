@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
 from services.procedures import ledger
 from services.procedures.scenarios.issuance import run_scenario_campaign
@@ -174,3 +175,26 @@ def test_shandong_points_do_not_move_between_individuals(client: TestClient, db:
     assert r.status_code == 422
     refusal = r.json()["error"]["reasons"][0]
     assert refusal["code"] == "points_not_transferable" and "编制说明" in refusal["zh"] and refusal["en"]
+
+
+def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, test_clock, data_dir) -> None:
+    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.campaign import scenario_campaign_flow
+    from flows.common import use_database
+    from tests.e2e.test_flows import run_flow
+
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    use_database(db)
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            first = run_flow(scenario_campaign_flow("ORD"))
+            again = run_flow(scenario_campaign_flow("ORD"))
+    finally:
+        use_database(None)
+    assert (first["opened"], again["opened"]) == (1, 0)
+    with db.read() as s:
+        case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
+        assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")
