@@ -29,7 +29,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "task.commission_verifier": ("委托核证机构", "Commission a verifier"),
     "trigger.verify_report": ("出具核证意见", "Verify the report"),
     "title.scenario_issuance": ("{scenario} {period} 场景减排量", "{scenario}: scenario reductions of {period}"),
-    "noun.scenario": ("减排场景", "Scenario"),
     "noun.scenario_account": ("个人减排账户", "Personal reduction account"),
     "noun.scenario_period": ("签发期", "Issuance period"),
     "noun.evaluation": ("跟踪评估", "Evaluation"),
@@ -67,7 +66,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.lookup_token_invalid": ("查询码无效或已被替换", "The lookup token is invalid or was replaced"),
     "reason.points_not_transferable": (
         "本辖区个人碳积分不可在个人之间转让（山东编制说明二（二））",
-        "Carbon points may not move between individuals here (Shandong 编制说明 二(二))",
+        "Carbon points may not move between individuals here (Shandong explanatory notes, II(2))",
     ),
     "reason.points_not_enough": ("碳积分余额 {balance} 不足 {asked}", "Only {balance} points held, {asked} asked"),
     "reason.points_same_user": ("不能向自己转让碳积分", "Points cannot be transferred to oneself"),

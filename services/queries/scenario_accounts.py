@@ -116,4 +116,5 @@ class CorrectionDone(Public):
 class CampaignRun(Public):
     opened: int
     skipped: int
+    refused: int  # periods whose verification was refused (logged; tried again next run)
     candidates: int

@@ -7,6 +7,7 @@ the ledger's one minting path and records the per-user allocation, its Merkle ro
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from states.profiles import get_profile
 from states.scenarios import Period, allocate, closed_periods, parse_period, period_vintage
 
 NAME = scenario_issuance.NAME
+log = logging.getLogger("carbon.scenarios")
 
 
 def lock_scenario(session: Session, project_id: int) -> Project:
@@ -176,12 +178,18 @@ def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int,
 def run_scenario_campaign(db: Database, jurisdiction: str, today: date | None = None) -> dict[str, int]:
     """Open a scenario issuance case for every registered scenario and closed period that has none, with
     the period's verification report attached. Idempotent: the check is repeated under the scenario's
-    row lock, so a second (or a concurrent) run opens nothing twice."""
+    row lock, so a second (or a concurrent) run opens nothing twice. A period whose verification is
+    refused (its reasons logged) is counted and tried again on the next run."""
     today = today or local_date(clock.now())
-    opened = skipped = 0
+    opened = skipped = refused = 0
     candidates = _candidates(db, jurisdiction, today)
     for project_id, period in candidates:
-        report_id = _verified(db, project_id, period.key)
+        try:
+            report_id = _verified(db, project_id, period.key)
+        except Invalid as exc:  # e.g. a methodology with no quantification: the others still open
+            log.warning("scenario %s period %s not verified: %s", project_id, period.key, exc)
+            refused += 1
+            continue
         with db.write() as session:
             project = lock_scenario(session, project_id)
             if _has_case(session, project_id, period.key) or project.suspended or project.status != "registered":
@@ -198,7 +206,7 @@ def run_scenario_campaign(db: Database, jurisdiction: str, today: date | None = 
                       vintage=period_vintage(period), subject_kind="scenario", role="system",
                       payload={"campaign": period.key, "project_id": project_id, "report_id": report_id})
             opened += 1
-    return {"opened": opened, "skipped": skipped, "candidates": len(candidates)}
+    return {"opened": opened, "skipped": skipped, "refused": refused, "candidates": len(candidates)}
 
 
 def period_of_key(jurisdiction: str, key: str) -> Period | None:
