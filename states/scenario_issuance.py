@@ -14,6 +14,8 @@ period per user) and puts the allocation's Merkle root on the ledger entry, henc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forms.common import Empty
 from forms.registration import Approval
 from forms.scenarios import ReportVerification, VerifierChoice
@@ -60,5 +62,7 @@ def build(profile: Profile) -> ProcedureSpec:
     )
     states += (StateSpec("rejected", "stop", terminal=True, notify=("applicant",)),
                StateSpec(ISSUED, "stop", terminal=True, on_enter=(IssueToUsers(),), notify=("queue",)),)
+    # a suspended scenario (a rectification runs, e.g. Ordos art. 11) issues nothing until it resumes
+    arrows = tuple(replace(a, rules=(*a.rules, rules.project_not_suspended)) for a in arrows)
     return ProcedureSpec(NAME, "technical_review" if digital else "commissioning", states, arrows,
                          application=APPLICATION, opened_by=OPENED_BY)

@@ -11,6 +11,7 @@ import pytest
 
 from services.procedures.scenarios import allocation as files_of
 from services.transparency import merkle
+from states import rules
 from states.machine import procedure
 from states.scenarios import GRAMS_PER_TONNE, allocate, allocation_leaf, closed_periods, correct
 
@@ -24,6 +25,8 @@ def test_digital_verification_stands_in_for_the_verifier_where_the_profile_says_
     for spec in (ordos, shanghai):
         assert [a.dest for a in spec.arrows("approve", "authority_decision")] == ["issued"]
         assert spec.opened_by == "system"
+        # a suspended scenario issues nothing (its case waits until the rectification resumes it)
+        assert all(rules.project_not_suspended in a.rules for a in spec.transitions if a.drawn)
 
 
 def test_closed_periods_stop_before_the_open_one() -> None:
