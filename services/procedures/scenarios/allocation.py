@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from services.procedures.scenarios.files import path_for, sha256_file
 from services.transparency import merkle
 from states.scenarios import allocation_leaf
 
+# small row groups: the files are sorted (users by pseudonym, levels by level and index), so a proof's
+# lookups skip all but a few groups by their min/max statistics
+ROW_GROUP = 65_536
 USER_COLUMNS = ("user_id", "reduction_g", "carry_in_g", "allocated_g", "carry_out_g", "reversed_g")
 
 
@@ -36,7 +40,7 @@ class Written:
 
 def _write_table(table: pa.Table, path: Path) -> str:
     tmp = path.with_suffix(path.suffix + ".part")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
     tmp.replace(path)
     return sha256_file(path)
 
@@ -85,9 +89,16 @@ def write_carry(jurisdiction: str, project_id: int, name: str, carry: Mapping[st
     return path, _write_table(table, path)
 
 
+@cache
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    """One in-memory database per process for the lookups (opening one costs more than a lookup); each
+    call takes its own cursor, so threads do not share one."""
+    return duckdb.connect(":memory:")
+
+
 def user_row(path: str | Path, user: str) -> tuple[int, dict[str, int]] | None:
     """The user's leaf index and row in an allocation file."""
-    con = duckdb.connect(":memory:")
+    con = _duckdb().cursor()
     try:
         found = con.execute(f"SELECT file_row_number, {', '.join(USER_COLUMNS[1:])} FROM read_parquet(?, "
                             "file_row_number = true) WHERE user_id = ?", [str(path), user]).fetchone()
@@ -103,7 +114,7 @@ def inclusion(levels_path: str | Path, index: int, size: int) -> list[bytes]:
     needed = sorted(merkle.wanted(lambda get: merkle.inclusion_proof(index, size, get)))
     found: dict[tuple[int, int], bytes] = {}
     if needed:
-        con = duckdb.connect(":memory:")
+        con = _duckdb().cursor()
         try:
             values = ", ".join(f"({level}, {idx})" for level, idx in needed)
             rows = con.execute(f"SELECT l.level, l.idx, l.hash FROM read_parquet(?) l JOIN (VALUES {values}) "
