@@ -4,9 +4,10 @@ row) exactly as the intake does."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Organisation, Project, ScenarioBatch
 from states.profiles import get_profile
 from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS, activities_of
+from tests.scenarios_setup import as_csv
 
 # A metro scenario: kgCO2e = km × (car factor − metro factor); 200 km a user a day at most. The car factor
 # changes on 2026-02-01 (a parameter registered again with a later source date).
@@ -56,16 +58,8 @@ def make_scenario(db: Database, jurisdiction: str, *, quantification: dict | Non
         return project.id
 
 
-def _csv(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        w.writerows(rows)
-    return path
-
-
-def send(db: Database, project_id: int, kind: str, batch_id: str, business_date: date,
-         rows: list[tuple[str, ...]]) -> ScenarioBatch:
+def send_direct(db: Database, project_id: int, kind: str, batch_id: str, business_date: date,
+                rows: list[tuple[str, ...]]) -> ScenarioBatch:
     """One batch (`records` or `consents`) through the intake functions into the scenario's files."""
     with db.write() as session:
         project = session.get(Project, project_id)
@@ -73,8 +67,8 @@ def send(db: Database, project_id: int, kind: str, batch_id: str, business_date:
         version = session.get(MethodologyVersion, project.methodology_version_id)
         assert version is not None
         jur = project.jurisdiction
-        raw = _csv(path_for(jur, project_id, "raw", f"{kind}-{batch_id}.csv"),
-                   RECORD_COLUMNS if kind == "records" else CONSENT_COLUMNS, rows)
+        raw = path_for(jur, project_id, "raw", f"{kind}-{batch_id}.csv")
+        raw.write_bytes(as_csv(RECORD_COLUMNS if kind == "records" else CONSENT_COLUMNS, rows))
         accepted = path_for(jur, project_id, "accepted", f"{kind}-{batch_id}.parquet")
         rejected = path_for(jur, project_id, "rejected", f"{kind}-{batch_id}.parquet")
         if kind == "records":
@@ -97,15 +91,20 @@ def send(db: Database, project_id: int, kind: str, batch_id: str, business_date:
         return batch
 
 
-def february(db: Database, jurisdiction: str = "ORD") -> int:
-    """A month of an Ordos-like scenario (monthly, 3 late days): consent, caps, late and back-dated records, PII."""
+Send = Callable[[int, str, str, date, list[tuple[str, ...]]], object]
+
+
+def february(db: Database, jurisdiction: str = "ORD", via: Send | None = None) -> int:
+    """A month of an Ordos-like scenario (monthly, 3 late days): consent, caps, late and back-dated records, PII.
+    `via(project_id, kind, batch_id, business_date, rows)` sends each batch (default: the intake functions)."""
     pid = make_scenario(db, jurisdiction)
-    send(db, pid, "consents", "c1", date(2026, 1, 2), [
+    send: Send = via or partial(send_direct, db)
+    send(pid, "consents", "c1", date(2026, 1, 2), [
         ("u1", "granted", "2026-01-01"), ("u2", "granted", "2026-01-01"),
         ("u4", "granted", "2026-02-01"), ("u4", "withdrawn", "2026-02-01")])  # the same day: withdrawal wins
-    send(db, pid, "consents", "c2", date(2026, 2, 15), [("u2", "withdrawn", "2026-02-15")])
-    send(db, pid, "records", "d0115", date(2026, 1, 15), [("r0", "u1", "metro_trip", "10", "2026-01-15")])
-    send(db, pid, "records", "d0205", date(2026, 2, 5), [
+    send(pid, "consents", "c2", date(2026, 2, 15), [("u2", "withdrawn", "2026-02-15")])
+    send(pid, "records", "d0115", date(2026, 1, 15), [("r0", "u1", "metro_trip", "10", "2026-01-15")])
+    send(pid, "records", "d0205", date(2026, 2, 5), [
         ("r1", "u1", "metro_trip", "10", "2026-02-05"),
         ("r2", "u1", "metro_trip", "150", "2026-02-04"),  # with r3: 250 km that day, capped at 200
         ("r3", "u1", "metro_trip", "100", "2026-02-04"),
@@ -113,14 +112,14 @@ def february(db: Database, jurisdiction: str = "ORD") -> int:
         ("r6", "u3", "bike_trip", "5.5", "2026-02-05"),  # u3 never consented (Ordos art. 13)
         ("r7", "13800138000", "metro_trip", "1", "2026-02-05"),  # refused at intake (Shanghai art. 22)
         ("r8", "u1", "bike_trip", "10", "2026-01-31")])  # January's cut-off was 02-03: back-dated
-    send(db, pid, "records", "d0220", date(2026, 2, 20), [
+    send(pid, "records", "d0220", date(2026, 2, 20), [
         ("r5", "u2", "metro_trip", "20", "2026-02-16"),  # after u2 withdrew
         ("r9", "u4", "metro_trip", "5", "2026-02-10"),
         ("r10", "u1", "bike_trip", "10", "2026-02-10")])  # late (10 days) but by the cut-off: counts
-    send(db, pid, "records", "d0302", date(2026, 3, 2), [
+    send(pid, "records", "d0302", date(2026, 3, 2), [
         ("r11", "u1", "metro_trip", "5", "2026-02-28"),  # within the 3 late days after February
         ("r12", "u1", "metro_trip", "5", "2026-03-01")])  # March's
-    send(db, pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
+    send(pid, "records", "d0310", date(2026, 3, 10), [("r13", "u1", "metro_trip", "5", "2026-02-27")])
     return pid
 
 

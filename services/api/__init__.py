@@ -25,6 +25,7 @@ from services.api.routes import (
     registry,
     scenario_accounts,
     scenario_reports,
+    scenarios,
     supervision,
     tasks,
     transparency,
@@ -83,7 +84,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     errors.install(app)
     ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin, transparency, scenario_reports, scenario_accounts):
+                   admin, transparency, scenario_reports, scenario_accounts, scenarios):  # literal paths first
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web

@@ -1,7 +1,7 @@
 """Digital verification of a scenario period through the API (Ordos art. 15: 减排场景减排量优先以数字化方式核证;
 Shanghai art. 15: issued annually; art. 22: data quality and privacy): run by the review centre or an
 officer, read by staff of the jurisdiction, refused with every reason in Chinese and English, idempotent,
-and a new version when the inputs change. Batches are taken in by the intake functions (tests/scenario_data.py)."""
+and a new version when the inputs change. Batches are sent through the intake API with a feed credential."""
 
 from __future__ import annotations
 
@@ -11,11 +11,34 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.store.engine import Database
+from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS
+from tests.conftest import at
 from tests.e2e.http import h
-from tests.scenario_data import february, make_scenario, scenario_files, send  # noqa: F401
+from tests.scenario_data import Send, february, make_scenario, scenario_files  # noqa: F401
+from tests.scenarios_setup import as_csv, sha
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("scenario_files")]
 
+
+
+def through_the_api(client: TestClient, officer: str) -> Send:
+    """Each batch sent as the scenario enterprise would: a feed credential (issued by an officer), then the
+    file with its metadata to the intake API."""
+    tokens: dict[int, str] = {}
+
+    def send(pid: int, kind: str, batch_id: str, day: date, rows: list[tuple[str, ...]]) -> object:
+        if pid not in tokens:
+            r = client.post(f"/api/v1/scenarios/{pid}/feed/credential", headers=h(officer))
+            assert r.status_code == 201, r.text
+            tokens[pid] = r.json()["token"]
+        data = as_csv(RECORD_COLUMNS if kind == "records" else CONSENT_COLUMNS, rows)
+        r = client.post(f"/api/v1/scenarios/{pid}/{kind}", headers={"Authorization": f"Bearer {tokens[pid]}"},
+                        files={"file": (f"{batch_id}.csv", data)},
+                        data={"batch_id": batch_id, "business_date": day.isoformat(), "record_count": str(len(rows)),
+                              "sha256": sha(data)})
+        assert r.status_code == 201, r.text
+        return r.json()
+    return send
 
 
 def _verify(client: TestClient, user: str, pid: int, period: str, expect: int, key: str | None = None) -> dict:
@@ -25,8 +48,11 @@ def _verify(client: TestClient, user: str, pid: int, period: str, expect: int, k
     return r.json()
 
 
-def test_ordos_the_review_centre_verifies_a_month_and_staff_read_the_report(client: TestClient, db: Database) -> None:
-    pid = february(db, "ORD")
+def test_ordos_the_review_centre_verifies_a_month_and_staff_read_the_report(client: TestClient, db: Database,
+                                                                           test_clock) -> None:  # noqa: ANN001
+    test_clock.set(at("2026-03-12 09:00"))  # every batch's business date has passed
+    via = through_the_api(client, "ord_case_officer")
+    pid = february(db, "ORD", via=via)
     report = _verify(client, "ord_review_centre", pid, "2026-02", 201)
     f = report["figures"]
     assert (report["period"], report["version"], report["latest"]) == ("2026-02", 1, True)
@@ -34,7 +60,7 @@ def test_ordos_the_review_centre_verifies_a_month_and_staff_read_the_report(clie
     assert f["exclusions"]["no_consent"] == 3 and f["exclusions"]["back_dated"] == 1
     assert f["pii"]["pii_phone"] == 1
     assert report["labels"]["no_consent"]["zh"].startswith("活动日无用户授权")
-    assert report["labels"]["pii_phone"]["en"].startswith("Looks like a phone number")
+    assert report["labels"]["pii_phone"]["en"].startswith("Looks like a mobile number")
     # the same inputs: the same report (200), whoever asks and with whatever key
     again = _verify(client, "ord_case_officer", pid, "2026-02", 200, key="k-1")
     assert (again["id"], again["digest"]) == (report["id"], report["digest"])
@@ -50,7 +76,7 @@ def test_ordos_the_review_centre_verifies_a_month_and_staff_read_the_report(clie
     assert refused.status_code == 403 and refused.json()["error"]["reasons"][0]["code"] == "role_required"
     assert client.post(f"/api/v1/scenarios/{pid}/periods/2026-02/verification").status_code == 401
     # a late batch within the period's late days: a new version, the first kept
-    send(db, pid, "records", "d0303", date(2026, 3, 3), [("r14", "u2", "metro_trip", "10", "2026-02-14")])
+    via(pid, "records", "d0303", date(2026, 3, 3), [("r14", "u2", "metro_trip", "10", "2026-02-14")])
     newer = _verify(client, "ord_review_centre", pid, "2026-02", 201)
     assert newer["version"] == 2 and newer["figures"]["totals"]["reduction_g"] == 34700 + 1400
     listed = client.get(f"/api/v1/scenarios/{pid}/reports", headers=h("ord_approver")).json()["items"]
@@ -79,11 +105,12 @@ def test_bad_requests_get_every_reason_in_chinese_and_english(client: TestClient
 def test_shanghai_verifies_a_year_and_excludes_days_without_a_parameter_in_force(client: TestClient,
                                                                                  db: Database) -> None:
     pid = make_scenario(db, "SH")
-    send(db, pid, "consents", "c1", date(2023, 1, 1), [("u1", "granted", "2023-01-01")])
+    send = through_the_api(client, "sh_case_officer")
+    send(pid, "consents", "c1", date(2023, 1, 1), [("u1", "granted", "2023-01-01")])
     # the metro factor is registered from 2024-01-01: nothing is in force in 2023
-    send(db, pid, "records", "d230601", date(2023, 6, 1), [("a1", "u1", "metro_trip", "10", "2023-06-01")])
-    send(db, pid, "records", "d260105", date(2026, 1, 5), [("a2", "u1", "metro_trip", "10", "2026-01-05"),
-                                                          ("a3", "u1", "bike_trip", "2.5", "2026-01-05")])
+    send(pid, "records", "d230601", date(2023, 6, 1), [("a1", "u1", "metro_trip", "10", "2023-06-01")])
+    send(pid, "records", "d260105", date(2026, 1, 5), [("a2", "u1", "metro_trip", "10", "2026-01-05"),
+                                                      ("a3", "u1", "bike_trip", "2.5", "2026-01-05")])
     monthly = client.post(f"/api/v1/scenarios/{pid}/periods/2026-01/verification", headers=h("sh_review_centre"))
     assert monthly.status_code == 422  # Shanghai issues annually (art. 15: 原则上每年签发一次)
     old = _verify(client, "sh_review_centre", pid, "2023", 201)

@@ -111,6 +111,10 @@ def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(
         assert len(client.scheduler_info()["workers"]) == 2
         scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
                                  **common)  # type: ignore[arg-type]
+    types = {"user_id": pa.string(), "activity_date": pa.date32(), "grams": pa.int64(), "records": pa.int64()}
+    for name in ("duck", "dask"):  # the same columns and types from both engines
+        schema = pq.read_schema(tmp_path / f"{name}.parquet")
+        assert {f.name: f.type for f in schema} == types
     duck = pq.read_table(tmp_path / "duck.parquet").to_pylist()
     dask_rows = pq.read_table(tmp_path / "dask.parquet").to_pylist()
     assert duck == dask_rows and len(duck) > 1000
@@ -135,3 +139,27 @@ def test_without_a_consent_filter_and_without_records(tmp_path: Path) -> None:
     # no consent received at all: nothing counts
     none = user_day_totals(files, out=tmp_path / "n.parquet", consents=[], **common)  # type: ignore[arg-type]
     assert none.used == 0 and none.excluded["no_consent"] == none.records > 0
+
+
+def test_the_prefect_flow_runs_it_on_a_dask_cluster_with_the_same_figures(tmp_path: Path) -> None:
+    """prefect-dask's DaskTaskRunner (a local two-worker cluster) drives the Dask engine from a flow."""
+    import asyncio
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.scenario_totals import scenario_totals_flow
+
+    files, consents = _records(tmp_path), _consents(tmp_path)
+    quantification = {"activities": [{"type": a.type, "unit": a.unit, "decimals": a.decimals, "formula": a.formula,
+                                      "bind": dict(a.bind), "cap_per_user_day": str(a.cap_per_user_day)}
+                                     for a in ACTIVITIES.values()]}
+    embedded = user_day_totals(files, activities=ACTIVITIES, registered=REGISTERED, start=START, end=END,
+                               out=tmp_path / "duck.parquet", consents=[consents])
+    with prefect_test_harness(server_startup_timeout=120):
+        figures = asyncio.run(scenario_totals_flow([str(p) for p in files], quantification, REGISTERED, START, END,
+                                                   str(tmp_path / "flow.parquet"), [str(consents)]))
+    assert figures["total_g"] == embedded.total_g > 0 and figures["users"] == embedded.users
+    assert figures["excluded"] == embedded.excluded and figures["capped"] == embedded.capped
+    assert figures["per_day"] == {d.isoformat(): g for d, g in embedded.per_day.items()}
+    flow_rows, duck_rows = pq.read_table(tmp_path / "flow.parquet"), pq.read_table(tmp_path / "duck.parquet")
+    assert flow_rows.to_pylist() == duck_rows.to_pylist()

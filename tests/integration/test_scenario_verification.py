@@ -16,7 +16,8 @@ from services.engine.errors import Invalid
 from services.procedures.scenarios import verification
 from services.store.engine import Database
 from services.store.tables import ScenarioBatch, ScenarioReport
-from tests.scenario_data import february, make_scenario, scenario_files, send  # noqa: F401
+from tests.scenario_data import february, make_scenario, scenario_files  # noqa: F401
+from tests.scenario_data import send_direct as send
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("scenario_files")]
 

@@ -148,33 +148,36 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
               if records else
               "SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS activity_type, NULL::DATE AS activity_date, "
               "NULL::BIGINT AS quantity_steps WHERE false")
-    consented = "r"
+    consented = "true"
     if intervals is not None:
         con.register("consent", intervals)
-        consented = ("(SELECT * FROM r WHERE EXISTS (SELECT 1 FROM consent c WHERE c.user_id = r.user_id "
-                     "AND r.activity_date >= c.since AND r.activity_date < c.until))")
+        consented = ("EXISTS (SELECT 1 FROM consent c WHERE c.user_id = r.user_id "
+                     "AND r.activity_date >= c.since AND r.activity_date < c.until)")
     kg = "CASE activity_type " + " ".join(
         f"WHEN '{_lit(a.type)}' THEN {formula_sql(a.tree, _columns(a, 'q'))}" for a in activities.values()
     ) + " END" if activities else "NULL::DOUBLE"
     missing = "CASE activity_type " + " ".join(
         f"WHEN '{_lit(a.type)}' THEN {' OR '.join(f'p_{local} IS NULL' for local in a.bind) or 'false'}"
         for a in activities.values()) + " END" if activities else "false"
+    # one pass over the records: grouped with their consent, so the records read are counted on the way
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE groups AS
         WITH r AS ({source}),
-             d AS (SELECT user_id, activity_date, activity_type, sum(quantity_steps) AS steps, count(*) AS n
-                   FROM {consented} GROUP BY ALL),
+             d AS (SELECT user_id, activity_date, activity_type, {consented} AS ok, sum(quantity_steps) AS steps,
+                          count(*) AS n FROM r GROUP BY ALL),
              q AS (SELECT *, CAST(least(d.steps, f.cap_steps) AS DOUBLE) / f.scale AS q,
-                          d.steps > f.cap_steps AS capped
+                          ok AND d.steps > f.cap_steps AS capped
                    FROM d JOIN factors f USING (activity_type, activity_date)),
-             k AS (SELECT user_id, activity_date, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
+             k AS (SELECT user_id, activity_date, ok, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
         SELECT user_id, activity_date, n, capped,
-               CASE WHEN no_parameter THEN 'no_parameter' WHEN kg IS NULL OR NOT isfinite(kg)
-                    THEN 'formula_undefined' END AS excluded,
-               CASE WHEN NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
+               CASE WHEN NOT ok THEN 'no_consent' WHEN no_parameter THEN 'no_parameter'
+                    WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' END AS excluded,
+               CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
         FROM k""")
     tmp = out.with_suffix(out.suffix + ".part")
-    con.execute(f"COPY (SELECT user_id, activity_date, sum(grams) AS grams, sum(n) AS records FROM groups "
+    # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
+    con.execute(f"COPY (SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT) AS grams, "
+                f"CAST(sum(n) AS BIGINT) AS records FROM groups "
                 f"WHERE excluded IS NULL GROUP BY ALL ORDER BY user_id, activity_date) "
                 f"TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
     tmp.replace(out)
@@ -182,11 +185,7 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
                        ).fetchall()
     counts = {str(k): int(n) for k, n, _ in rows}
     counts["capped"] = sum(int(c) for _, _, c in rows)
-    if records:
-        counts["records"] = int(con.execute(f"SELECT count(*) FROM ({source})").fetchone()[0])  # type: ignore[index]
-    else:
-        counts["records"] = 0
-    counts["no_consent"] = counts["records"] - sum(v for k, v in counts.items() if k not in ("records", "capped"))
+    counts["records"] = sum(int(n) for _, n, _ in rows)
     counts.setdefault("used", 0)
     con.execute("DROP TABLE groups")
     return counts

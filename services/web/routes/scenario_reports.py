@@ -35,7 +35,7 @@ def _kg(grams: int) -> str:
     return f"{grams / 1000:,.1f}"
 
 
-def charts(figures: dict[str, Any], lang: str) -> list[Any]:
+def charts(figures: dict[str, Any], lang: str) -> list[tuple[str, Any]]:
     """The reductions and the records of the period as bar charts (anomalous days in the warning colour and
     marked ⚠); the page's tables carry the same figures."""
     def said(key: str, **params: Any) -> str:
@@ -57,11 +57,13 @@ def charts(figures: dict[str, Any], lang: str) -> list[Any]:
         records.append(Bar(label, float(s["records"]), str(s["records"]) if few else "",
                            said("chart.scenario_bar", value=s["records"], unit="", **tip)))
     total_kg = _kg(sum(s["reduction_g"] for s in series))
+    titles = said("chart.scenario_reductions"), said("chart.scenario_records")
     return [
-        bar_chart("chart-reductions", said("chart.scenario_reductions"),
-                  said("chart.scenario_reductions_described", total=total_kg, **unit), reductions, unit="kg"),
-        bar_chart("chart-records", said("chart.scenario_records"),
-                  said("chart.scenario_records_described", total=sum(s["records"] for s in series), **unit), records),
+        (titles[0], bar_chart("chart-reductions", titles[0], said("chart.scenario_reductions_described",
+                                                                   total=total_kg, **unit), reductions, unit="kg")),
+        (titles[1], bar_chart("chart-records", titles[1], said("chart.scenario_records_described",
+                                                                total=sum(s["records"] for s in series), **unit),
+                              records)),
     ]
 
 
