@@ -726,11 +726,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "scheme.name": ("碳普惠", "Carbon inclusion"),
     "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
+    "sep.clause": ("，", ", "),
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
     # the applicant's methodology picker: a filed version of the registry, never a typed code
-    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
-                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope_zh}）",
+                                "{title} · {code} version {version} ({tier_en}{scope_en})"),
     "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
     "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
     "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
@@ -772,7 +773,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "noun.scenario_report": ("核证报告", "Verification report"),
     "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
                                        "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
-    "reason.scenario_no_quantification.verify": ("该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
+    "reason.scenario_no_quantification.verify": (
+                                          "该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
                                           "无法数字化核证",
                                           "The scenario's methodology declares no quantification as data "
                                           "(activities, formulas, parameters, caps): it cannot be verified digitally"),
