@@ -15,7 +15,7 @@ from services.procedures.scenarios.issuance import run_scenario_campaign
 from services.store.engine import Database
 from services.store.tables import Case, Project, ScenarioAllocation, User
 from tests.e2e.http import act, h
-from tests.scenario_data import make_scenario, send
+from tests.scenario_data import make_scenario, send_direct
 
 # km of metro a day per user (the methodology caps 200 km): three named users and six more; in February
 # 2026 (0.18 − 0.04 kg/km) they reduce 6,077,960 g — a block of 6 t with 77,960 g carried
@@ -29,12 +29,12 @@ def scenario_with_data(db: Database, code: str, first: date, last: date, users_k
         project = session.get(Project, pid)
         project.owner_org_id = org
         session.add(project)
-    send(db, pid, "consents", "c1", first, [(u, "granted", "2025-01-01") for u in users_km])
+    send_direct(db, pid, "consents", "c1", first, [(u, "granted", "2025-01-01") for u in users_km])
     day, n = first, 0
     while day <= last:
         week = [day + timedelta(days=i) for i in range(7) if day + timedelta(days=i) <= last]
         rows = [(f"r{(n := n + 1)}", u, "metro_trip", km, d.isoformat()) for d in week for u, km in users_km.items()]
-        send(db, pid, "records", f"b{week[0].isoformat()}", week[-1], rows)
+        send_direct(db, pid, "records", f"b{week[0].isoformat()}", week[-1], rows)
         day = week[-1] + timedelta(days=1)
     return pid
 

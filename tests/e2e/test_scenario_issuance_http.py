@@ -23,7 +23,7 @@ from states.scenarios import GRAMS_PER_TONNE
 from tests.conftest import at
 from tests.e2e.http import h
 from tests.e2e.scenario_fixtures import issue_period, rfc9162_root, scenario_with_data, token_for
-from tests.scenario_data import make_scenario, send
+from tests.scenario_data import make_scenario, send_direct
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,7 @@ def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, t
     pid = scenario_with_data(db, "ORD", *FEB)
     # a scenario whose methodology declares no quantification cannot be verified: counted, the other opens
     broken = make_scenario(db, "ORD", quantification=None, title="无量化")
-    send(db, broken, "records", "x1", date(2026, 2, 3), [("x1", "u1", "metro_trip", "1", "2026-02-02")])
+    send_direct(db, broken, "records", "x1", date(2026, 2, 3), [("x1", "u1", "metro_trip", "1", "2026-02-02")])
     test_clock.set(at("2026-03-10 09:00"))
     use_database(db)
     try:

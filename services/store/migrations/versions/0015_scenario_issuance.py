@@ -2,7 +2,7 @@
 tokens (SHA-256 only), carbon-point transfers and corrections (Ordos art. 11)
 
 Revision ID: 0015
-Revises: 0011 (0014 once merged)
+Revises: 0016 (the head on this branch; the brief named 0014)
 """
 import sqlalchemy as sa
 import sqlmodel
@@ -11,7 +11,7 @@ from alembic import op
 import services.store.tables
 
 revision = '0015'
-down_revision = '0011'  # the brief's 0014: the lead re-chains at merge (0012–0014 are not on this branch)
+down_revision = '0016'  # the brief said 0014 (not on this branch): after the head here; the lead re-chains
 branch_labels = None
 depends_on = None
 
