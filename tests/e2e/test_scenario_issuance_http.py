@@ -167,6 +167,9 @@ def test_shandong_points_do_not_move_between_individuals(client: TestClient, db:
                                                           data_dir) -> None:
     pid = scenario_with_data(db, "SD", *FEB)
     test_clock.set(at("2026-03-10 09:00"))
+    # the campaign on demand: staff only, a known jurisdiction
+    assert client.post("/api/v1/jurisdictions/SD/scenario-campaign", headers=h("sd_applicant")).status_code == 403
+    assert client.post("/api/v1/jurisdictions/XX/scenario-campaign", headers=h("sd_case_officer")).status_code == 422
     issue_period(client, db, "SD", pid)
     alice = token_for(client, "SD", pid, "u-alice")
     assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"][
