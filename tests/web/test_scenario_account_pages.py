@@ -47,6 +47,11 @@ def test_an_individual_opens_their_account_with_the_token_and_sees_points_and_pr
     sent = browser.post_form("/my-reductions", "/my-reductions/transfer",
                              {"token": token, "to_user_id": "u-bob", "points": "5", "_idem": "p1"})
     assert sent.status_code == 201 and "u-bob" in sent.text
+    again = browser.post_form("/my-reductions", "/my-reductions/transfer",
+                              {"token": token, "to_user_id": "u-bob", "points": "5", "_idem": "p1"})
+    assert again.status_code == 201  # the same form sent twice moves the points once
+    points = api.get("/api/v1/scenario-account", headers={"X-Lookup-Token": token}).json()["points"]
+    assert points["sent"] == 5
 
 
 def test_shandong_refuses_a_transfer_on_the_page_in_both_languages(issued, browser: Browser) -> None:

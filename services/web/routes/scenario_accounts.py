@@ -8,6 +8,7 @@ The pages call the services the API calls (services/procedures/scenarios/account
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -83,7 +84,10 @@ async def transfer(request: Request, form: CheckedForm) -> Response:
     try:
         body = PointsTransfer.model_validate({"to_user_id": posted.get("to_user_id", ""),
                                               "points": posted.get("points", "")})
-        done = await run_in_threadpool(_transfer, db, token, body, form_key(form) or "web:" + token[-12:])
+        # the page's form carries its own key (a resubmitted form answers the first transfer); without one,
+        # the transfer is new
+        key = form_key(form) or f"web:{secrets.token_hex(16)}"
+        done = await run_in_threadpool(_transfer, db, token, body, key)
     except ValidationError as exc:
         reasons = reasons_from_validation(exc)
     except CommandError as exc:
