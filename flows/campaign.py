@@ -5,7 +5,8 @@ It opens an issuance case for every registered, unsuspended project that has non
 (idempotent: running it twice opens nothing twice); owners are notified through the outbox; the
 cases' applicant tasks fall due when the window closes, so the sweep reminds them, and their window
 timer expires them after (Beijing's application deadline). In Beijing the same run opens the year's
-revenue audits (class 1) and operation reports (class 2), each with its due task and deadline timer."""
+revenue audits (class 1) and operation reports (class 2), each with its due task and deadline timer; and
+every run opens the review centre's task for each key parameter grown stale (Jiaxing art. 11)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from prefect import flow, tags, task
 
 from flows.common import database
 from services.engine.clock import clock
-from services.procedures import issuance, supervision
+from services.procedures import issuance, methodologies, supervision
 from services.procedures.scenarios.issuance import run_scenario_campaign
 from states.profiles import all_profiles, get_profile
 
@@ -41,6 +42,11 @@ async def open_operation_reports(jurisdiction: str, year: int) -> dict[str, int]
     return await asyncio.to_thread(supervision.open_operation_reports, database(), jurisdiction, year)
 
 
+@task(name="open-parameter-reviews", task_run_name="parameter reviews")
+async def open_parameter_reviews() -> dict[str, int]:
+    return await asyncio.to_thread(methodologies.open_parameter_reviews, database(), clock.now())
+
+
 @task(name="open-scenario-issuance-cases", task_run_name="scenario issuance {jurisdiction}")
 async def open_scenario_cases(jurisdiction: str) -> dict[str, int]:
     """One case per registered scenario and closed period (its report attached): what tests call too."""
@@ -63,6 +69,8 @@ async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
         if get_profile(jurisdiction).operation_report.enabled:  # Beijing: class-2 projects report how they ran
             result["operation_reports"] = await open_operation_reports(jurisdiction, vintage)
         results.append(result)
+    # Jiaxing art. 11: every key parameter grown stale gets the review centre's task (once while it is open)
+    results.append({"parameter_reviews": await open_parameter_reviews()})
     # scenarios issue per period (monthly, quarterly or annual by profile): each morning opens what closed
     for jurisdiction in all_profiles():
         with tags("scenario_issuance", jurisdiction):

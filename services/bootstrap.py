@@ -56,6 +56,7 @@ def _register() -> None:
     register(declared.AnswerComment, publicity.answer_comment)
     register(declared.PublishDispositions, publicity.publish_dispositions)
     register(declared.FileMethodology, methodologies.file_methodology)
+    register(declared.KeepParameter, methodologies.keep_parameter)
     # issuance, retirement, the ledger
     register(declared.LinkSubject, issuance.link_subject)
     register(declared.RecordHolder, issuance.record_holder)

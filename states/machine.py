@@ -21,6 +21,7 @@ from states import (
     issuance,
     methodology_filing,
     operation_report,
+    parameter_review,
     project_registration,
     rectification,
     report,
@@ -47,7 +48,7 @@ class Catalogued:
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
     project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
-    operation_report, scenario_issuance)}
+    operation_report, parameter_review, scenario_issuance)}
 
 
 class ProcedureUnavailable(LookupError):

@@ -107,6 +107,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "field.revenue_cny": ("收益（元）", "Revenue (CNY)"),
     "profile_section.operation_report": ("二类项目运行情况报告", "Class-2 operation reports"),
     "profile_rule.no_double_claiming": ("签发后不得重复申报（声明与冻结）", "No double claiming after issuance"),
+    "procedure.parameter_review": ("关键参数核实更新", "Key parameter review"),
+    "state.confirmed": ("已核实仍为最新", "Confirmed current"),
+    "state.updated": ("已更新", "Updated"),
+    "trigger.confirm_parameter": ("核实来源仍为最新", "Confirm the source is current"),
+    "trigger.update_parameter": ("更新参数", "Update the parameter"),
+    "task.parameter_review": (
+        "核实或更新关键参数（嘉兴办法第十一条）", "Confirm or update a key parameter (Jiaxing art. 11)",
+    ),
+    "title.parameter_review": (
+        "{code} {version} 关键参数“{parameter}”核实更新", "{code} {version}: review of “{parameter}”",
+    ),
+    "reason.parameter_source_future": ("来源日期 {date} 晚于今日", "The source date {date} is after today"),
+    "reason.parameter_source_still_stale": (
+        "来源日期 {date} 已超过 {days} 天，不是更新；如仍为最新请核实确认",
+        "A source of {date} is older than {days} days: no update — confirm it if it is still the latest",
+    ),
+    "field.checked_source": ("核实的来源", "Source checked"),
     "state.below_threshold": ("返还比例不足90%", "Below 90% returned"),
     "state.missed": ("逾期未提交", "Missed"),
     "trigger.file_audit": ("提交审计报告", "File the audit report"),
