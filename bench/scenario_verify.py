@@ -1,12 +1,12 @@
 """Digital verification of a scenario period (services/procedures/scenarios/verification.py) against DuckDB's
 bare scan-and-aggregate of the same Parquet files, measured in the same run.
 
-`--days` accepted-record files of `--records` each (the format intake writes, seeded), a consent feed
-granting 98 % of the users, registered in a fresh SQLite database; then the month is
-verified: every input file's SHA-256 checked, the records per activity, late, back-dated and repeated ids
-counted, the per-user, per-day totals (consent, caps, parameters in force), the history window, the
-per-user file and the digest. Prints records/s, the ratio to the bare scan (measured before and after)
-and the process's peak RSS.
+`--days` accepted-record files of `--records` each (bench/scenarios.py's seeded generator, ids unique
+across days, about 5 % a day late), a consent feed granting 98 % of the users, registered in a fresh
+SQLite database; then the month is verified: every input file's SHA-256 checked, the records per
+activity, late, back-dated and repeated ids counted, the per-user, per-day totals (consent, caps,
+parameters in force), the history window, the per-user file and the digest. Prints records/s, the ratio
+to the bare scan (measured before and after) and the process's peak RSS.
 
     .venv/bin/python -m bench.scenario_verify [--records 1000000] [--days 30] [--users 200000] [--engine duckdb]
 """
@@ -23,12 +23,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.scenarios import MEMORY, THREADS, load, peak_mib
+from bench.scenarios import bare, generate_accepted, load, peak_mib
 from services.bootstrap import setup
 from services.engine.clock import clock
 from services.procedures.scenarios import verification
 from services.procedures.scenarios.files import path_for, sha256_file
-from services.procedures.scenarios.intake import connect
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion, Organisation, Project, ScenarioBatch
 
@@ -40,38 +39,6 @@ QUANTIFICATION = {"activities": [
      "cap_per_user_day": "60"}]}
 PARAMETERS = [{"name": "b", "value": "0.1087", "unit": "kgCO2/km", "source": "bench", "source_date": "2025-01-01"},
               {"name": "m", "value": "0.0342", "unit": "kgCO2/km", "source": "bench", "source_date": "2025-01-01"}]
-
-
-def bare(paths: list[Path]) -> float:
-    """DuckDB alone over the accepted files: scan and aggregate quantities per user and activity (seconds)."""
-    con = connect(memory_limit=MEMORY, threads=THREADS, temp=paths[0].parent / "bare.spill")
-    files = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-    started = time.perf_counter()
-    con.execute(f"SELECT user_id, activity_type, sum(quantity_steps), count(*) FROM read_parquet({files}) "
-                f"GROUP BY ALL").fetchall()
-    took = time.perf_counter() - started
-    con.close()
-    return took
-
-
-def accepted_day(path: Path, records: int, users: int, day: date, first_id: int) -> None:
-    """One day's accepted records as intake writes them, seeded by the day: ids unique across days, 2 % of
-    records a day or two before the batch, 0.1 % over a cap."""
-    con = connect(memory_limit=MEMORY)
-    con.execute(f"SELECT setseed({(day.toordinal() % 1000) / 1000})")
-    con.execute(f"""
-        COPY (
-          SELECT 'r' || CAST(i AS VARCHAR) AS record_id,
-                 'u' || CAST(CAST(floor(random() * {users}) AS BIGINT) AS VARCHAR) AS user_id,
-                 CASE WHEN random() < 0.7 THEN 'metro_trip' ELSE 'bike_trip' END AS activity_type,
-                 CASE WHEN random() < 0.001 THEN 250000 ELSE CAST(floor(random() * 30000) AS BIGINT) END
-                   AS quantity_steps,
-                 DATE '{day}' - CAST(CASE WHEN random() < 0.02 THEN 1 + floor(random() * 2) ELSE 0 END AS INTEGER)
-                   AS activity_date,
-                 DATE '{day}' AS business_date, false AS late
-          FROM range({first_id}, {first_id + records}) t(i)
-        ) TO '{path}' (FORMAT parquet)""")
-    con.close()
 
 
 def scenario(db: Database) -> int:
@@ -117,7 +84,7 @@ def main() -> None:
             for i in range(args.days):
                 day = START + timedelta(days=i)
                 path = path_for("ORD", pid, "accepted", f"records-{day}.parquet")
-                accepted_day(path, args.records, args.users, day, first_id=i * args.records)
+                generate_accepted(path, args.records, args.users, day, seed=0.3 + i / 1000, first_id=i * args.records)
                 files.append(path)
                 session.add(batch(pid, "records", f"d{day}", day, path, args.records))
             consent = path_for("ORD", pid, "accepted", "consents.parquet")
@@ -130,11 +97,11 @@ def main() -> None:
         records = args.records * args.days
         print(f"generated {args.days} x {args.records:,} records in {time.perf_counter() - started:.1f} s; "
               f"load average {load()}")
-        before = bare(files)
+        before = bare(files, "quantity_steps")
         started = time.perf_counter()
         report = verification.run(db, pid, f"{START:%Y-%m}", engine=args.engine)
         took = time.perf_counter() - started
-        after = bare(files)
+        after = bare(files, "quantity_steps")
         reference = (before + after) / 2
         f = report.figures
         print(f"bare scan-and-aggregate {before:.2f} s / {after:.2f} s ({records / reference:,.0f} records/s)")

@@ -791,10 +791,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
                                        "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
     "reason.scenario_no_quantification.verify": (
-                                          "该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
-                                          "无法数字化核证",
-                                          "The scenario's methodology declares no quantification as data "
-                                          "(activities, formulas, parameters, caps): it cannot be verified digitally"),
+        "该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），无法数字化核证",
+        "The scenario's methodology declares no quantification as data (activities, formulas, parameters, caps): "
+        "it cannot be verified digitally",
+    ),
     "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第22条）",
                                       "Data files no longer match their SHA-256 taken at intake: {batches} "
                                       "(data must be traceable, Shanghai art. 22)"),

@@ -300,18 +300,18 @@ def locked(db: Database, jurisdiction: str, project_id: int) -> Iterator[Session
         yield session
 
 
-def _jurisdiction(db: Database, project_id: int) -> str:
+def _scenario(db: Database, project_id: int) -> Project:
     with db.read() as session:
         project = session.get(Project, project_id)
         if project is None or project.kind != "scenario":
             raise NotFound.of("scenario")
-        return project.jurisdiction
+        return project
 
 
 def run(db: Database, project_id: int, period_key: str, *, engine: str = "duckdb",
         actor_id: int | None = None) -> ScenarioReport:
     """Verify under the scenario's lock, in one transaction (flows and the CLI call this)."""
-    with locked(db, _jurisdiction(db, project_id), project_id) as session:
+    with locked(db, _scenario(db, project_id).jurisdiction, project_id) as session:
         return verify_period(session, project_id, period_key, engine=engine, actor_id=actor_id)
 
 
@@ -322,9 +322,11 @@ def command(db: Database, actor: Actor, project_id: int, period_key: str, engine
             idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
     """An officer's or the review centre's request to verify a period: 201 with a new report (version), 200
     with the existing one when nothing changed. 404 for a scenario outside the actor's jurisdictions."""
-    jurisdiction = _jurisdiction(db, project_id)
-    if not any(actor.holds(r, jurisdiction) for r in STAFF_ROLES):
-        raise NotFound.of("scenario")
+    project = _scenario(db, project_id)
+    jurisdiction = project.jurisdiction
+    owner = actor.holds("applicant", jurisdiction) and actor.org_id == project.owner_org_id
+    if not owner and not any(actor.holds(r, jurisdiction) for r in STAFF_ROLES):
+        raise NotFound.of("scenario")  # not theirs to see (the enterprise reads its reports, runs none)
     if not any(actor.holds(r, jurisdiction) for r in RUNS):
         raise Forbidden([role_required(*RUNS)])
 
