@@ -7,7 +7,6 @@ owner's staff, the jurisdiction's officers) read the same lists with their own t
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,7 +21,7 @@ from services.api.deps import DbDep, current_actor
 from services.api.responses import errors, file
 from services.engine.errors import Invalid
 from services.procedures.scenarios import batches, feeds
-from services.procedures.scenarios.files import path_for
+from services.procedures.scenarios.files import MAX_BYTES, path_for
 from services.queries.schemas import Bilingual, Public
 from services.store.engine import Database
 from states.messages import reason
@@ -75,7 +74,6 @@ class BatchList(Public):
     items: list[BatchPublic]
 Kind = Literal["records", "consents"]
 CHUNK = 1 << 20
-MAX_BYTES = int(os.environ.get("SCENARIO_MAX_BYTES") or 8 << 30)  # a city's day in CSV is a few GiB at most
 
 UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file", "batch_id", "business_date", "record_count", "sha256"], "properties": {
