@@ -1,8 +1,8 @@
 """scenario issuance (issue 17): per-user allocations with their Merkle roots, the users' carry, lookup
 tokens (SHA-256 only), carbon-point transfers and corrections (Ordos art. 11)
 
-Revision ID: 0015
-Revises: 0016 (the head on this branch; the brief named 0014)
+Revision ID: 0017
+Revises: 0016
 """
 import sqlalchemy as sa
 import sqlmodel
@@ -10,8 +10,8 @@ from alembic import op
 
 import services.store.tables
 
-revision = '0015'
-down_revision = '0016'  # the brief said 0014 (not on this branch): after the head here; the lead re-chains
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
