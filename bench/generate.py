@@ -60,7 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
+from sqlmodel import col
 
 PROCEDURE_WEIGHTS = {"project_registration": 40, "issuance": 35, "retirement": 12, "report": 5,
                      "methodology_filing": 3, "rectification": 3, "revenue_audit": 2}
@@ -552,8 +553,9 @@ def _world(conn: sa.Connection, now: datetime, n_orgs: int, ids: Ids) -> tuple[W
                                    "disqualified_at": None})
         orgs.append(oid)
     holders: dict[tuple[str, str], list[int]] = defaultdict(list)
-    grants = sa.select(RoleGrant.role, RoleGrant.jurisdiction, RoleGrant.user_id).join(
-        User, User.id == RoleGrant.user_id).where(User.active == True).order_by(RoleGrant.user_id)  # noqa: E712
+    grants = (sa.select(RoleGrant.role, RoleGrant.jurisdiction, RoleGrant.user_id)
+              .join(User, col(User.id) == col(RoleGrant.user_id)).where(col(User.active).is_(True))
+              .order_by(col(RoleGrant.user_id)))
     for role, j, uid in conn.execute(grants):
         holders[(role, j)].append(uid)
     verifiers = dict(conn.execute(sa.select(Verifier.jurisdiction, Verifier.org_id).order_by(Verifier.id)).all())

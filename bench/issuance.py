@@ -452,7 +452,8 @@ def measure_campaign(b: Bench, r: Report, n: int) -> float:
     elapsed2 = time.perf_counter() - t0
     final = counts(b.db, VINTAGE)
     idem = again["opened"] == 0 and final["issuance cases"] == n and final == after
-    print(f"  second run: {again} in {elapsed2:.1f}s; cases for {VINTAGE} still {final['issuance cases']:,}", flush=True)
+    print(f"  second run: {again} in {elapsed2:.1f}s; cases for {VINTAGE} still {final['issuance cases']:,}",
+          flush=True)
     r.add(Row(f"run_campaign({CODE}, {VINTAGE}) again (idempotency)", f"{elapsed2:.1f}", "s", "1 run",
               f"opened {again['opened']}, skipped {again['skipped']:,}; {VINTAGE} cases still "
               f"{final['issuance cases']:,}, no other rows added: {'yes' if final == after else 'NO'} — "

@@ -3,7 +3,9 @@
 It opens an issuance case for every registered, unsuspended project that has none for the vintage
 (idempotent: running it twice opens nothing twice); owners are notified through the outbox; the
 cases' applicant tasks fall due when the window closes, so the sweep reminds them, and their window
-timer expires them after (Beijing's application deadline)."""
+timer expires them after (Beijing's application deadline). In Beijing the same run opens the year's
+revenue audits (class 1) and operation reports (class 2), each with its due task and deadline timer; and
+every run opens the review centre's task for each key parameter grown stale (Jiaxing art. 11)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from prefect import flow, tags, task
 
 from flows.common import database
 from services.engine.clock import clock
-from services.procedures import issuance, supervision
+from services.procedures import issuance, methodologies, supervision
 from states.profiles import get_profile
 
 
@@ -33,6 +35,16 @@ async def open_audits(jurisdiction: str, year: int) -> dict[str, int]:
     return await asyncio.to_thread(supervision.open_revenue_audits, database(), jurisdiction, year)
 
 
+@task(name="open-operation-reports", task_run_name="operation reports {jurisdiction} {year}")
+async def open_operation_reports(jurisdiction: str, year: int) -> dict[str, int]:
+    return await asyncio.to_thread(supervision.open_operation_reports, database(), jurisdiction, year)
+
+
+@task(name="open-parameter-reviews", task_run_name="parameter reviews")
+async def open_parameter_reviews() -> dict[str, int]:
+    return await asyncio.to_thread(methodologies.open_parameter_reviews, database(), clock.now())
+
+
 @flow(name="campaigns", flow_run_name="campaigns ({reason})")
 async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
     results = []
@@ -41,5 +53,9 @@ async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
             result = await campaign_flow(jurisdiction, vintage)
         if get_profile(jurisdiction).revenue_audit.enabled:  # Beijing: the year's revenue audits too
             result["revenue_audits"] = await open_audits(jurisdiction, vintage)
+        if get_profile(jurisdiction).operation_report.enabled:  # Beijing: class-2 projects report how they ran
+            result["operation_reports"] = await open_operation_reports(jurisdiction, vintage)
         results.append(result)
+    # Jiaxing art. 11: every key parameter grown stale gets the review centre's task (once while it is open)
+    results.append({"parameter_reviews": await open_parameter_reviews()})
     return results

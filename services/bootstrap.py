@@ -55,6 +55,7 @@ def _register() -> None:
     register(declared.AnswerComment, publicity.answer_comment)
     register(declared.PublishDispositions, publicity.publish_dispositions)
     register(declared.FileMethodology, methodologies.file_methodology)
+    register(declared.KeepParameter, methodologies.keep_parameter)
     # issuance, retirement, the ledger
     register(declared.LinkSubject, issuance.link_subject)
     register(declared.RecordHolder, issuance.record_holder)
@@ -109,7 +110,8 @@ def load_profiles(session: Session) -> list[str]:
                                                               loaded_at=clock.now())
         if row.profile_digest != profile.digest:
             row.name_zh, row.name_en = profile.name_zh, profile.name_en
-            row.profile, row.profile_digest, row.loaded_at = profile.model_dump(mode="json"), profile.digest, clock.now()
+            row.profile, row.profile_digest = profile.model_dump(mode="json"), profile.digest
+            row.loaded_at = clock.now()
             session.add(row)
             loaded.append(code)
     return loaded

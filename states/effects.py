@@ -78,6 +78,11 @@ class FileMethodology(Effect):
     """A filed version in the registry; a revision supersedes the version it revises."""
 
 
+@dataclass(frozen=True)
+class KeepParameter(Effect):
+    """Jiaxing art. 11: the reviewed parameter is confirmed current, or updated (its old value kept)."""
+
+
 # --- the expert panel -----------------------------------------------------------------------------------
 
 

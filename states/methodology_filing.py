@@ -39,7 +39,8 @@ def _consultation() -> stages.Stage:
     """Shanghai art. 11: the methodology is put to public comment; the review centre answers each
     comment, and the answers are published, before the authority decides."""
     states = (
-        StateSpec("public_comment", "pause", on_enter=(PublishNotice("consultation", end_trigger="comment_period_end"),),
+        StateSpec("public_comment", "pause",
+                  on_enter=(PublishNotice("consultation", end_trigger="comment_period_end"),),
                   on_exit=(CloseNotice("consultation"),)),
         StateSpec(
             "comment_disposition", "run",

@@ -131,9 +131,10 @@ def assign_least_loaded(db: Database, case_id: int, role: str) -> int | None:
             col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == case.jurisdiction, col(User.active).is_(True))))
         if not holders:
             return None
-        counted = session.execute(sa.select(col(Task.assignee_id), sa.func.count()).where(
-            col(Task.status) == "open", col(Task.assignee_id).in_(holders)).group_by(col(Task.assignee_id))).all()
-        load = {user: n for user, n in counted}
+        counted = session.execute(sa.select(col(Task.assignee_id), sa.func.count())
+                                  .where(col(Task.status) == "open", col(Task.assignee_id).in_(holders))
+                                  .group_by(col(Task.assignee_id))).tuples().all()
+        load: dict[int | None, int] = dict(counted)
         chosen = min(holders, key=lambda u: (load.get(u, 0), u))
         for task in tasks:
             task.assignee_id = chosen

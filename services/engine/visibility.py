@@ -50,7 +50,8 @@ def visible(actor: Actor) -> Any:
             col(Verifier.id) == _COMMISSIONED, col(Verifier.org_id) == actor.org_id)))
     if expert:
         ways.append(sa.and_(col(Case.jurisdiction).in_(expert), sa.exists().where(
-            col(PanelMember.case_id) == col(Case.id), col(PanelMember.user_id) == actor.user_id, col(PanelMember.status) == "active")))
+            col(PanelMember.case_id) == col(Case.id), col(PanelMember.user_id) == actor.user_id,
+            col(PanelMember.status) == "active")))
     return sa.or_(*ways) if ways else sa.false()
 
 

@@ -138,12 +138,12 @@ def recompute_provisional(session: Session) -> dict[str, int]:
     """Open deadlines computed provisionally are computed again with the calendar now in force."""
     cal = calendar(session)
     tasks = timers = 0
-    for t in session.exec(select(Task).where(Task.status == "open", Task.due_provisional == True)):  # noqa: E712
+    for t in session.exec(select(Task).where(col(Task.status) == "open", col(Task.due_provisional).is_(True))):
         if t.sla_days:
             t.due_on, t.due_at, t.due_provisional = due_after(cal, t.opened_at, t.sla_days, t.jurisdiction)
             session.add(t)
             tasks += 1
-    for tm in session.exec(select(Timer).where(Timer.status == "pending", Timer.provisional == True)):  # noqa: E712
+    for tm in session.exec(select(Timer).where(col(Timer.status) == "pending", col(Timer.provisional).is_(True))):
         if tm.base_on and tm.days:
             notice_kind = {"publicity_end": "publicity", "comment_period_end": "consultation"}.get(tm.kind)
             if notice_kind:
@@ -178,15 +178,16 @@ def coverage(session: Session, jurisdictions: Iterable[str] | None = None) -> di
         q = select(sa.func.count()).select_from(table).where(*where)
         return int(session.exec(q if js is None else q.where(table.jurisdiction.in_(js))).one())
 
+    years = session.exec(select(CalendarYear).order_by(col(CalendarYear.year), col(CalendarYear.jurisdiction)))
     loaded = [{"year": y.year, "jurisdiction": y.jurisdiction, "source": y.source, "loaded_at": y.loaded_at.isoformat()}
-              for y in session.exec(select(CalendarYear).order_by(col(CalendarYear.year), col(CalendarYear.jurisdiction)))]
+              for y in years]
     return {
         "covered_years": sorted(y for y in cal.covered_years() if y >= this_year - 3),
         "loaded_years": [y for y in loaded if y["jurisdiction"] == NATIONAL],
         "local_loads": [y for y in loaded if y["jurisdiction"] != NATIONAL and (js is None or y["jurisdiction"] in js)],
         "provisional_years_ahead": [y for y in (this_year, this_year + 1, this_year + 2)
                                     if cal.is_provisional_year(y)],
-        "provisional_open_tasks": provisional(Task, Task.status == "open", Task.due_provisional == True),  # noqa: E712
-        "provisional_pending_timers": provisional(Timer, Timer.status == "pending",
-                                                  Timer.provisional == True),  # noqa: E712
+        "provisional_open_tasks": provisional(Task, col(Task.status) == "open", col(Task.due_provisional).is_(True)),
+        "provisional_pending_timers": provisional(Timer, col(Timer.status) == "pending",
+                                                  col(Timer.provisional).is_(True)),
     }

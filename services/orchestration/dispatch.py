@@ -257,7 +257,7 @@ def _webhooks(db: Database, row: Outbox, channels: Channels) -> None:
     jurisdiction = row.payload.get("jurisdiction")
     with db.read() as session:
         endpoints = [e for e in session.exec(select(WebhookEndpoint).where(
-            WebhookEndpoint.jurisdiction == jurisdiction, WebhookEndpoint.active == True))  # noqa: E712
+            col(WebhookEndpoint.jurisdiction) == jurisdiction, col(WebhookEndpoint.active).is_(True)))
             if not e.events or row.kind in e.events]
     for endpoint in endpoints:
         channel = f"webhook:{endpoint.id}"
@@ -362,5 +362,7 @@ HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
     "notify": notify,
     "convene_panel": convene_panel,
     "assign": assign,
-    **dict.fromkeys(("open_publicity", "close_publicity", "open_consultation", "close_consultation", "publish_registration", "publish_disclosure", "publish_methodology", "publish_dispositions", "publish_revocation"), publish),
+    **dict.fromkeys(("open_publicity", "close_publicity", "open_consultation", "close_consultation",
+                     "publish_registration", "publish_disclosure", "publish_methodology", "publish_dispositions",
+                     "publish_revocation"), publish),
 }

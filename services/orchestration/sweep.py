@@ -34,7 +34,8 @@ def send_reminders(db: Database, now: datetime) -> int:
         for code, profile in all_profiles().items():
             for before in sorted(set(profile.reminders.before_days), reverse=True):
                 horizon = cal.add_working_days(today, before, code).end if before else today
-                rows = session.exec(select(col(Task.id), col(Task.case_id), col(Task.assignee_id), col(Task.candidate_user_id), col(Task.role))
+                rows = session.exec(select(col(Task.id), col(Task.case_id), col(Task.assignee_id),
+                                           col(Task.candidate_user_id), col(Task.role))
                                     .where(col(Task.status) == "open", col(Task.jurisdiction) == code,
                                            col(Task.due_at) >= end_of_day_utc(today),
                                            col(Task.due_at) <= end_of_day_utc(horizon)))
@@ -65,6 +66,14 @@ def _escalate(session: Session, breach: SlaBreach, now: datetime) -> None:
                     "roles": ["approver"], "event": "sla_escalation"}})
 
 
+def _record(session: Session, values: dict[str, Any], now: datetime) -> int:
+    """Records a breach and escalates it: 1 if new, 0 if a racing sweep recorded it meanwhile."""
+    if not insert_ignore(session, SlaBreach, values):
+        return 0
+    _escalate(session, session.exec(select(SlaBreach).where(col(SlaBreach.key) == values["key"])).one(), now)
+    return 1
+
+
 def _unrecorded(prefix: str, id_column: Any) -> Any:
     """No breach yet under `<prefix>:<id>`: an anti-join on the breach key's unique index, so a sweep
     costs what the new breaches cost, not what every overdue task does."""
@@ -81,9 +90,7 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
             values = {"key": f"task:{task.id}", "kind": "task_overdue", "case_id": task.case_id, "task_id": task.id,
                       "procedure": task.procedure, "jurisdiction": task.jurisdiction, "stage": task.state,
                       "role": task.role, "due_at": task.due_at, "detected_at": now}
-            if insert_ignore(session, SlaBreach, values):  # a racing sweep may have recorded it meanwhile
-                new += 1
-                _escalate(session, session.exec(select(SlaBreach).where(col(SlaBreach.key) == values["key"])).one(), now)
+            new += _record(session, values, now)
         exceeded = session.exec(select(Case).where(col(Case.clock_due_on) < today,
                                                    col(Case.closed_at).is_(None),
                                                    _unrecorded("clock", col(Case.id))))
@@ -91,9 +98,7 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
             values = {"key": f"clock:{case.id}", "kind": "clock_exceeded", "case_id": case.id, "task_id": None,
                       "procedure": case.procedure, "jurisdiction": case.jurisdiction, "stage": case.state,
                       "role": None, "due_at": end_of_day_utc(case.clock_due_on), "detected_at": now}
-            if insert_ignore(session, SlaBreach, values):
-                new += 1
-                _escalate(session, session.exec(select(SlaBreach).where(col(SlaBreach.key) == values["key"])).one(), now)
+            new += _record(session, values, now)
         # a breach is over when its task closed, or its case's clock stopped or paused: one statement
         task_open = sa.exists().where(col(Task.id) == col(SlaBreach.task_id), col(Task.status) == "open")
         clock_running = sa.exists().where(col(Case.id) == col(SlaBreach.case_id), col(Case.closed_at).is_(None),

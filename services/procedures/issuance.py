@@ -24,7 +24,7 @@ from services.engine.context import Ctx
 from services.engine.errors import NotFound
 from services.engine.opening import open_case as open_case_of
 from services.engine.workdays import calendar
-from services.procedures import ledger
+from services.procedures import double_claims, ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
 from services.store.records import CaseRecord
@@ -126,6 +126,8 @@ def mint(ctx: Ctx, effect: Mint) -> None:
                                now=ctx.now)
     ctx.extra["serials"] = [block.serial]
     ctx.extra["ledger_entry_id"] = entry.id
+    double_claims.record_declaration(ctx.session, ctx.profile, entry, project, ctx.case.application.get("report") or {},
+                                     ctx.case.id, ctx.now)
 
 
 def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
@@ -210,6 +212,16 @@ def holding(session: Session, jurisdiction: str, org_id: int | None, project_id:
     return 0 if account is None else ledger.balance(session, pk(account), project_id, vintage)
 
 
+def frozen_held(session: Session, jurisdiction: str, org_id: int | None, project_id: int | None,
+                vintage: int | None) -> list[str]:
+    account = None if org_id is None else session.exec(select(Account).where(
+        col(Account.jurisdiction) == jurisdiction, col(Account.org_id) == org_id)).first()
+    if account is None:
+        return []
+    held = ledger.live_blocks(session, pk(account), project_id, vintage)
+    return [b.serial for b in ledger.frozen_blocks(session, held)]
+
+
 # --- suspension: a project's open issuance cases wait on hold ----------------------------------
 
 
@@ -224,8 +236,9 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
         project.suspended = not release
         session.add(project)
     trigger = "release" if release else "hold"
-    ids = list(session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
-                                                  col(Case.closed_at).is_(None)).order_by(col(Case.id))))
+    ids = list(session.exec(select(col(Case.id)).where(
+        col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
+        col(Case.closed_at).is_(None)).order_by(col(Case.id))))
     moved = []
     for cid in ids:
         case = lock_case(session, cid)
@@ -256,13 +269,15 @@ def run_campaign(db: Database, jurisdiction: str, vintage: int) -> dict[str, int
         has_case = select(Case.id).where(Case.procedure == "issuance", Case.project_id == Project.id,
                                          col(Case.vintage) == vintage).exists()
         candidates = list(session.exec(select(col(Project.id)).where(
-            col(Project.jurisdiction) == jurisdiction, col(Project.status) == "registered", col(Project.suspended).is_(False),
+            col(Project.jurisdiction) == jurisdiction, col(Project.status) == "registered",
+            col(Project.suspended).is_(False),
             sa.or_(col(Project.project_class).is_(None), col(Project.project_class) != 2), ~has_case)))
     for project_id in candidates:
         with db.write() as session:
             project = session.exec(select(Project).where(col(Project.id) == project_id).with_for_update()).one()
-            exists = session.exec(select(col(Case.id)).where(col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
-                                                        Case.vintage == vintage)).first()
+            exists = session.exec(select(col(Case.id)).where(
+                col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
+                col(Case.vintage) == vintage)).first()
             if exists or project.suspended or project.status != "registered":
                 skipped += 1
                 continue

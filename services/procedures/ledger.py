@@ -20,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from services.engine.errors import Invalid
 from services.store.sql import insert_ignore
-from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock, pk, table_of
+from services.store.tables import Account, AuditEvent, BlockClaim, LedgerEntry, Project, SerialBlock, pk, table_of
+from states import double_claim
 from states.messages import reason
+from states.profiles import get_profile
 
 
 def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> Account:
@@ -46,7 +48,7 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
     while True:
         fresh = [b for b in session.exec(select(SerialBlock).where(
             col(SerialBlock.project_id) == project_id, col(SerialBlock.closed_by).is_(None),
-            col(SerialBlock.retired) == False).with_for_update()  # noqa: E712
+            col(SerialBlock.retired).is_(False)).with_for_update()
             .execution_options(populate_existing=True)) if b.id not in locked]
         if not fresh:
             return [b for b in locked.values() if b.closed_by is None]
@@ -137,11 +139,12 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
     start, end = int(m["s"]), int(m["e"])
     if end < start or end - start + 1 != amount:
         raise Invalid([reason("serial_size", field="serials", size=max(end - start + 1, 0), amount=amount)])
-    blocks = [b for b in session.exec(select(SerialBlock).where(
+    blocks = list(session.exec(select(SerialBlock).where(
         col(SerialBlock.account_id) == account_id, col(SerialBlock.closed_by).is_(None),
-        col(SerialBlock.retired) == False, col(SerialBlock.jurisdiction) == m["j"],  # noqa: E712
+        col(SerialBlock.retired).is_(False), col(SerialBlock.jurisdiction) == m["j"],
         col(SerialBlock.vintage) == int(m["v"]), col(SerialBlock.project_code) == m["p"],
-        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end).order_by(col(SerialBlock.start)).with_for_update())]
+        col(SerialBlock.end) >= start, col(SerialBlock.start) <= end)
+        .order_by(col(SerialBlock.start)).with_for_update()))
     covered, cursor = 0, start
     for b in blocks:
         if b.start > cursor:
@@ -150,17 +153,75 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
         cursor = min(b.end, end) + 1
     if covered != amount:
         raise Invalid([reason("serial_not_held", field="serials", serials=serials)])
+    frozen = frozen_blocks(session, blocks)
+    if frozen:
+        raise Invalid(double_claim.frozen_reasons(_profile(m["j"]), [b.serial for b in frozen], field="serials"))
     return blocks
 
 
 def _need(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None
           ) -> list[SerialBlock]:
+    """The holder's open blocks to move `amount` from, frozen ones left out (Ordos art. 17, Shanghai art. 14)."""
     lock_account(session, account_id)
     blocks = live_blocks(session, account_id, project_id, vintage, lock=True)
+    frozen = frozen_blocks(session, blocks)
+    free = [b for b in blocks if b not in frozen]
     held = sum(b.size for b in blocks)
-    if amount > held:
-        raise Invalid([reason("not_enough_held", field="amount_tco2e", held=held, asked=amount)])
-    return blocks
+    available = sum(b.size for b in free)
+    if amount > available:
+        refused = [reason("not_enough_held", field="amount_tco2e", held=held, asked=amount)] if amount > held else []
+        if frozen:
+            refused += double_claim.frozen_reasons(_profile(frozen[0].jurisdiction), [b.serial for b in frozen],
+                                                   asked=amount, available=available)
+        raise Invalid(refused)
+    return free
+
+
+def _profile(jurisdiction: str) -> Any:
+    profile = get_profile(jurisdiction)
+    assert profile is not None  # ledgers exist only in jurisdictions with a profile
+    return profile
+
+
+# --- frozen blocks: found claimed in another scheme (states/double_claim.py) --------------------------------
+
+
+def frozen_ranges(session: Session, project_ids: Iterable[int]) -> list[tuple[double_claim.Key, int, int]]:
+    """The issued ranges of these projects that a finding froze and no accepted rectification released."""
+    ids = set(project_ids)
+    if not ids:
+        return []
+    rows = session.exec(select(col(BlockClaim.serial)).where(
+        col(BlockClaim.project_id).in_(ids), col(BlockClaim.freeze_entry_id).is_not(None),
+        col(BlockClaim.unfreeze_entry_id).is_(None)))
+    return [p for p in map(_parse, rows) if p is not None]
+
+
+def frozen_blocks(session: Session, blocks: list[SerialBlock]) -> list[SerialBlock]:
+    ranges = frozen_ranges(session, {b.project_id for b in blocks})
+    return [b for b in blocks if double_claim.overlaps(ranges, (b.jurisdiction, b.vintage, b.project_code),
+                                                       b.start, b.end)]
+
+
+def _claimed_pieces(session: Session, claim: BlockClaim) -> list[SerialBlock]:
+    """The open, unretired pieces of a claim's issued block, wherever held now, locked."""
+    key, start, end = _parse(claim.serial)  # type: ignore[misc]  # written by `mint`, well formed
+    return [b for b in lock_project_blocks(session, claim.project_id)
+            if (b.jurisdiction, b.vintage, b.project_code) == key and b.start <= end and start <= b.end]
+
+
+def freeze(session: Session, claim: BlockClaim, *, case_id: int | None, actor_id: int | None, now: Any,
+           release: bool = False) -> LedgerEntry:
+    """A journal entry naming the units of an issued block that may no longer move (or, `release`, may again).
+    Nothing is closed or opened: the blocks stay where they are, and the public log holds the entry."""
+    pieces = _claimed_pieces(session, claim)
+    entry = LedgerEntry(kind="unfreeze" if release else "freeze", jurisdiction=claim.jurisdiction,
+                        amount=sum(b.size for b in pieces), case_id=case_id, actor_id=actor_id,
+                        reference=f"{claim.claimed_in}: {claim.serial}"[:200], serials=[b.serial for b in pieces],
+                        at=now)
+    session.add(entry)
+    session.flush()
+    return entry
 
 
 def _source(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None,
@@ -204,7 +265,8 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
     blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
-    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(col(SerialBlock.end) - col(SerialBlock.start) + 1), 0))
+    size = col(SerialBlock.end) - col(SerialBlock.start) + 1
+    issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(size), 0))
                               .where(col(SerialBlock.project_id) == project.id,
                                      col(SerialBlock.opened_by).in_(select(col(LedgerEntry.id)).where(
                                          col(LedgerEntry.kind) == "issue")))).one())
@@ -220,8 +282,8 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     if debt > 0:
         owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
         session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=debt, from_account_id=owner.id,
-                                case_id=case_id, actor_id=actor_id, reference=f"claw-back shortfall: {reason_text}"[:200],
-                                at=now))
+                                case_id=case_id, actor_id=actor_id, at=now,
+                                reference=f"claw-back shortfall: {reason_text}"[:200]))
     return {"cancelled": cancelled, "debt": debt, "entry_id": entry.id}
 
 
@@ -252,8 +314,8 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
     if left:
         owner = account_for(session, project.jurisdiction, project.owner_org_id, now)
         session.add(LedgerEntry(kind="debt", jurisdiction=project.jurisdiction, amount=left, from_account_id=owner.id,
-                                case_id=case_id, actor_id=actor_id, reference=f"adjustment shortfall: {reason_text}"[:200],
-                                at=now))
+                                case_id=case_id, actor_id=actor_id, at=now,
+                                reference=f"adjustment shortfall: {reason_text}"[:200]))
     return {"cancelled": amount - left, "debt": left, "entry_id": entry.id}
 
 
@@ -262,6 +324,7 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
 # a run of serials in one (jurisdiction, vintage, project code) series: [start, end, account, retired]
 Run = list[Any]
 MOVES = ("issue", "transfer", "retire", "clawback")  # the kinds that list the serials they move
+FREEZES = ("freeze", "unfreeze")  # the kinds that list serials they hold in place (Ordos art. 17, Shanghai art. 14)
 
 
 class Series:
@@ -345,44 +408,85 @@ def _replay(session: Session, js: list[str] | None, problems: list[str]
     q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
     if js is not None:
         q = q.where(e.jurisdiction.in_(js))
+    frozen: dict[tuple[str, int, str], list[tuple[int, int]]] = {}
     for id_, kind, amount, src, dst, case_id, serials in session.execute(q.execution_options(yield_per=5000)):
-        if kind not in MOVES:
+        if kind not in MOVES and kind not in FREEZES:
             continue  # a debt moves nothing
         name = f"ledger entry #{id_} ({kind})"
-        parsed = []
-        for serial in serials or []:
-            p = _parse(serial)
-            if p is None:
-                problems.append(f"{name}: serial {serial!r} is malformed")
-            else:
-                parsed.append(p)
-        held = sum(e - s + 1 for _, s, e in parsed)
-        if held != amount:
-            problems.append(f"{name}: amount {amount} but its serials hold {held}")
+        parsed = _parsed(name, serials, amount, problems)
         if kind == "issue":
             issues[id_] = (case_id, list(serials or []))
-        for key, s, e in parsed:
-            units = series.setdefault(key, Series())
-            if kind == "issue":
-                if dst is None or not units.add(s, e, dst, False):
-                    problems.append(f"{name} mints {_serial(key, s, e)}, which is already open")
-                continue
-            holder = None if kind == "clawback" else src
-            if units.cut(s, e, holder) is None:
-                whose = "no holder" if holder is None else f"account {holder}"
-                problems.append(f"{name} moves {_serial(key, s, e)}, which {whose} held open and unretired")
-                continue
-            if kind == "transfer" and dst is not None:
-                units.add(s, e, dst, False)
-            elif kind == "retire":
-                units.add(s, e, src, True)
+        if kind in FREEZES:
+            _freeze(series, frozen, kind, parsed, name, problems)
+        else:
+            _move(series, frozen, (name, kind, src, dst), parsed, problems)
     return series, issues
+
+
+def _parsed(name: str, serials: list[str] | None, amount: int, problems: list[str]
+            ) -> list[tuple[tuple[str, int, str], int, int]]:
+    """An entry's serials, parsed; a malformed one, or an amount they do not hold, is a problem."""
+    parsed = []
+    for serial in serials or []:
+        p = _parse(serial)
+        if p is None:
+            problems.append(f"{name}: serial {serial!r} is malformed")
+        else:
+            parsed.append(p)
+    held = sum(e - s + 1 for _, s, e in parsed)
+    if held != amount:
+        problems.append(f"{name}: amount {amount} but its serials hold {held}")
+    return parsed
+
+
+def _move(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, int, str], list[tuple[int, int]]],
+          entry: tuple[str, str, int | None, int | None], parsed: list[tuple[tuple[str, int, str], int, int]],
+          problems: list[str]) -> None:
+    """An issue opens units; a transfer, retirement or claw-back moves open, unretired ones (a transfer or
+    retirement never frozen ones)."""
+    name, kind, src, dst = entry
+    for key, s, e in parsed:
+        units = series.setdefault(key, Series())
+        if kind == "issue":
+            if dst is None or not units.add(s, e, dst, False):
+                problems.append(f"{name} mints {_serial(key, s, e)}, which is already open")
+            continue
+        if kind != "clawback" and double_claim.overlaps([(key, a, b) for a, b in frozen.get(key, [])], key, s, e):
+            problems.append(f"{name} moves {_serial(key, s, e)}, which a finding froze")
+        holder = None if kind == "clawback" else src
+        if units.cut(s, e, holder) is None:
+            whose = "no holder" if holder is None else f"account {holder}"
+            problems.append(f"{name} moves {_serial(key, s, e)}, which {whose} held open and unretired")
+            continue
+        if kind == "transfer" and dst is not None:
+            units.add(s, e, dst, False)
+        elif kind == "retire":
+            units.add(s, e, src, True)
+
+
+def _freeze(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, int, str], list[tuple[int, int]]],
+            kind: str, parsed: list[tuple[tuple[str, int, str], int, int]], name: str, problems: list[str]) -> None:
+    """A freeze names open, unretired units (it moves none: they are cut and put back as they were) and
+    marks them frozen until an unfreeze names them again."""
+    for key, s, e in parsed:
+        if kind == "unfreeze":
+            frozen[key] = [r for r in frozen.get(key, []) if r != (s, e)]
+            continue
+        units = series.setdefault(key, Series())
+        pieces = units.cut(s, e, None)
+        if pieces is None:
+            problems.append(f"{name} freezes {_serial(key, s, e)}, which was not open and unretired")
+            continue
+        for a, b, account, retired in pieces:
+            units.add(a, b, account, retired)
+        frozen.setdefault(key, []).append((s, e))
 
 
 def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
     return session.exec(select(SerialBlock).where(
-        col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1], col(SerialBlock.project_code) == key[2],
-        col(SerialBlock.closed_by).is_(None), col(SerialBlock.start) <= position, col(SerialBlock.end) >= position)
+        col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1],
+        col(SerialBlock.project_code) == key[2], col(SerialBlock.closed_by).is_(None),
+        col(SerialBlock.start) <= position, col(SerialBlock.end) >= position)
         .order_by(col(SerialBlock.id)).limit(1)).first()
 
 
@@ -471,7 +575,8 @@ def _backed(session: Session, js: list[str] | None, issues: dict[int, tuple[int 
         issuing = issuing.where(col(LedgerEntry.jurisdiction).in_(js))
     entry_id = col(AuditEvent.payload)["ledger_entry_id"].as_string()
     backing: dict[str, set[tuple[int | None, tuple[str, ...]]]] = {}
-    for case_id, named, serials in session.exec(select(col(AuditEvent.case_id), entry_id, col(AuditEvent.payload)["serials"])
+    serials_named = col(AuditEvent.payload)["serials"]
+    for case_id, named, serials in session.exec(select(col(AuditEvent.case_id), entry_id, serials_named)
                                                 .where(col(AuditEvent.case_id).in_(issuing), entry_id.is_not(None))):
         backing.setdefault(str(named), set()).add((case_id, tuple(serials or [])))
     for id_, (case_id, serials) in issues.items():
@@ -505,8 +610,8 @@ def verify(session: Session, jurisdictions: Iterable[str] | None = None) -> dict
     held, retired_blocks = blocks_sum(False), blocks_sum(True)
     # overlapping open blocks of the same project and vintage: sorted by start, each must begin after
     # the previous one ended (a window function: one pass, done by the database)
-    prev_end = sa.func.lag(col(SerialBlock.end)).over(partition_by=(col(SerialBlock.project_id), col(SerialBlock.vintage)),
-                                                 order_by=col(SerialBlock.start))
+    prev_end = sa.func.lag(col(SerialBlock.end)).over(
+        partition_by=(col(SerialBlock.project_id), col(SerialBlock.vintage)), order_by=col(SerialBlock.start))
     ordered = select(col(SerialBlock.id), col(SerialBlock.start), prev_end.label("prev_end")).where(
         col(SerialBlock.closed_by).is_(None))
     if js is not None:

@@ -54,7 +54,7 @@ def _same_subject_cases(ctx: Ctx) -> list[int]:
 def candidates(ctx: Ctx) -> list[int]:
     session, case = ctx.session, ctx.case
     rows = session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
-        RoleGrant.role == "expert", RoleGrant.jurisdiction == case.jurisdiction, User.active == True))  # noqa: E712
+        col(RoleGrant.role) == "expert", col(RoleGrant.jurisdiction) == case.jurisdiction, col(User.active).is_(True)))
     field = case.application.get("expertise")
     org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
     conflicted_names = {n for n in (org.name if org else None, case.application.get("consultant")) if n}

@@ -74,7 +74,8 @@ def record_objection(ctx: Ctx, effect: RecordObjection) -> None:
 
 
 def settle_objections(ctx: Ctx, effect: SettleObjections) -> None:
-    ctx.session.execute(sa.update(Objection).where(col(Objection.case_id) == ctx.case.id, col(Objection.status) == "open")
+    ctx.session.execute(sa.update(Objection)
+                        .where(col(Objection.case_id) == ctx.case.id, col(Objection.status) == "open")
                         .values(status=effect.outcome, decided_at=ctx.now))
 
 

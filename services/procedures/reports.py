@@ -133,8 +133,9 @@ def reporter_access(session: Session, case: AnyCase, actor: Actor) -> dict[str, 
         return None
     handlers = list(session.exec(select(ReportHandler).where(col(ReportHandler.case_id) == case.id)
                                  .order_by(col(ReportHandler.id))))
-    reads = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}",
-                                                       col(AuditEvent.event) == READ_EVENT).order_by(col(AuditEvent.seq))))
+    reads = list(session.exec(select(AuditEvent)
+                              .where(col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event) == READ_EVENT)
+                              .order_by(col(AuditEvent.seq))))
     ids = {h.user_id for h in handlers} | {h.assigned_by for h in handlers if h.assigned_by} | {
         e.actor_id for e in reads if e.actor_id}
     names = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))} if ids else {}

@@ -330,7 +330,8 @@ def case_detail(session: Session, case: AnyCase, actor: Actor) -> CasePublic:
     profile = get_profile(case.jurisdiction)
     now = clock.now()
     project = session.get(Project, case.project_id) if case.project_id else None
-    tasks = list(session.exec(select(Task).where(col(Task.case_id) == case.id, col(Task.status) == "open").order_by(col(Task.id))))
+    tasks = list(session.exec(select(Task).where(col(Task.case_id) == case.id, col(Task.status) == "open")
+                              .order_by(col(Task.id))))
     timers = session.exec(select(Timer).where(col(Timer.case_id) == case.id, col(Timer.status) == "pending"))
     users = usernames(session, {t.assignee_id for t in tasks if t.assignee_id})
     actions = [ActionPublic(action=trigger, label=Bilingual(**label(f"trigger.{trigger}")),
@@ -338,7 +339,8 @@ def case_detail(session: Session, case: AnyCase, actor: Actor) -> CasePublic:
                             href=f"/api/v1/cases/{case.id}/actions/{trigger}")
                for trigger in allowed_actions(actor, case, spec)]
     panel = session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id))
-    notices = {n.kind: n for n in session.exec(select(Notice).where(col(Notice.case_id) == case.id).order_by(col(Notice.id)))}
+    notices = {n.kind: n for n in session.exec(select(Notice).where(col(Notice.case_id) == case.id)
+                                               .order_by(col(Notice.id)))}
     comments = session.exec(select(Comment).where(col(Comment.case_id) == case.id).order_by(col(Comment.id)))
     access = reporter_access(session, case, actor)
     return CasePublic(
@@ -475,7 +477,8 @@ def read_case(session: Session, actor: Actor, case_id: int) -> CasePublic:
 
 def case_events(session: Session, actor: Actor, case_id: int) -> EventList:
     case = visibility.visible_case(session, actor, case_id)
-    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case_id}").order_by(col(AuditEvent.seq))))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case_id}")
+                             .order_by(col(AuditEvent.seq))))
     return EventList(items=[event_view(e) for e in documents.visible_events(session, actor, case, rows)])
 
 

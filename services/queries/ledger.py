@@ -42,7 +42,7 @@ def _account(session: Session, account: Account) -> AccountPublic:
     blocks = ledger.live_blocks(session, pk(account))
     retired = session.exec(select(SerialBlock).where(col(SerialBlock.account_id) == account.id,
                                                      col(SerialBlock.closed_by).is_(None),
-                                                     col(SerialBlock.retired) == True)).all()  # noqa: E712
+                                                     col(SerialBlock.retired).is_(True))).all()
     return AccountPublic(id=pk(account), jurisdiction=account.jurisdiction, org_id=account.org_id,
                          balance_tco2e=sum(b.size for b in blocks), retired_tco2e=sum(b.size for b in retired),
                          blocks=[BlockPublic(serial=b.serial, project_id=b.project_id, vintage=b.vintage, size=b.size)
@@ -91,6 +91,17 @@ class TransferPublic(Public):
     entry_id: int = Field(description="The ledger entry recorded")
     amount_tco2e: int
     serials: list[str] = Field(description="The serial blocks moved")
+
+
+class DoubleClaimRecorded(Public):
+    """A block found claimed in another scheme (Ordos art. 17, Shanghai art. 14): frozen, and rectified."""
+
+    serial: str = Field(description="The block as issued")
+    claimed_in: str = Field(description="The other scheme")
+    freeze_entry_id: int = Field(description="The journal's freeze entry (in the transparency log)")
+    frozen_tco2e: int = Field(description="Units still open that were frozen (retired ones cannot be)")
+    frozen: list[str] = Field(description="The serial blocks frozen, wherever held")
+    rectification_case_id: int | None = Field(description="The rectification opened on the project")
 
 
 class SuspensionPublic(Public):

@@ -226,7 +226,8 @@ def leaf(session: Session, seq: int) -> LogLeaf | None:
 
 
 def leaf_by_hash(session: Session, hex_hash: str) -> LogLeaf | None:
-    return session.exec(select(LogLeaf).where(col(LogLeaf.leaf_hash) == hex_hash).order_by(col(LogLeaf.seq)).limit(1)).first()
+    return session.exec(select(LogLeaf).where(col(LogLeaf.leaf_hash) == hex_hash)
+                        .order_by(col(LogLeaf.seq)).limit(1)).first()
 
 
 def described(session: Session, item: LogLeaf) -> dict[str, Any] | None:

@@ -126,7 +126,8 @@ def load_weekly(session: Session, jurisdictions: list[str], today: date, procedu
     rows: list[tuple[int, datetime, str | None, str | None]] = []
     for i in range(0, len(moved), CHUNK):
         of_chunk = col(AuditEvent.case_id).in_(moved[i:i + CHUNK])
-        rows += session.exec(select(col(AuditEvent.case_id), col(AuditEvent.at), col(AuditEvent.from_state), col(AuditEvent.to_state))
+        rows += session.exec(select(col(AuditEvent.case_id), col(AuditEvent.at),
+                                    col(AuditEvent.from_state), col(AuditEvent.to_state))
                              .where(of_chunk, col(AuditEvent.to_state).is_not(None))
                              .order_by(col(AuditEvent.case_id), col(AuditEvent.seq)))
     q = select(col(SlaBreach.stage), col(SlaBreach.detected_at)).where(

@@ -44,7 +44,7 @@ def report(client: TestClient, code: str, **extra) -> dict:
     return {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "1200.5",
             "prepared_by_uscc": "91350100M000100Y43", "prepared_by_name": "某咨询公司",
             "calculation_sheet_sha256": hashlib.sha256(SHEET).hexdigest(), "verifier_id": verifier_id(client, code),
-            **extra}
+            "not_claimed_elsewhere": True, **extra}  # Ordos art. 17, Shanghai art. 14
 
 
 def upload_sheet(client: TestClient, code: str, cid: int) -> None:
@@ -123,8 +123,8 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
         assert opened["timers"][0]["kind"] == "application_window"
     else:
         project = registered_project(db, driver, test_clock, code)
-        r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": code,
-                                               "application": {"project_id": project, "vintage": 2025, **commitments("JX")}},
+        app = {"project_id": project, "vintage": 2025, **commitments("JX")}
+        r = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": code, "application": app},
                         headers=h(f"{low}_applicant"))
         assert r.status_code == 201, r.text
         cid = r.json()["id"]
@@ -266,7 +266,8 @@ def test_claw_back_after_a_jiaxing_revocation_leaves_the_ledger_consistent(clien
     from services.procedures import ledger
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
-        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}}, headers=h("jx_applicant")).json()["id"]
+        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}},
+        headers=h("jx_applicant")).json()["id"]
     to_issued(client, db, driver, test_clock, "JX", cid)
     retire_and_certify(client, "JX", 400)
     with db.write() as s:

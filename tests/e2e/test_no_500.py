@@ -78,7 +78,8 @@ def test_deep_json_odd_if_match_and_surrogates(client: TestClient, driver: Drive
 def test_calendar_load_with_a_day_twice(client: TestClient) -> None:
     body = {"source": "x", "days": [{"date": "2027-01-01", "kind": "holiday", "jurisdiction": "SH"},
                                     {"date": "2027-01-01", "kind": "workday", "jurisdiction": "SH"},
-                                    {"date": "2027-01-02", "kind": "holiday"}, {"date": "2027-01-02", "kind": "holiday"}]}
+                                    {"date": "2027-01-02", "kind": "holiday"},
+                                    {"date": "2027-01-02", "kind": "holiday"}]}
     r = client.put("/api/v1/admin/calendar/years/2027/jurisdictions/SH", json=body, headers=ADMIN)
     assert is_4xx_with_reasons(r) and [x["code"] for x in r.json()["error"]["reasons"]] == ["calendar_duplicate"] * 2
 

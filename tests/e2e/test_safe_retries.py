@@ -100,8 +100,8 @@ def test_a_document_upload_retried_stores_one_document(client: TestClient, db: D
 
 def test_public_report_objection_and_comment_retried_lodge_once(client: TestClient, db: Database,
                                                                 driver: Driver) -> None:
-    report = {"jurisdiction": "SH", "subject": "某光伏项目", "content": "监测数据与实际发电量明显不符，请主管部门核查。",
-              "name": "张三", "contact": "zhang@example.com"}
+    report = {"jurisdiction": "SH", "subject": "某光伏项目", "name": "张三", "contact": "zhang@example.com",
+              "content": "监测数据与实际发电量明显不符，请主管部门核查。"}
     first = _twice(client, "/api/v1/public/reports", {"Idempotency-Key": "r-1"}, json=report)
     assert first["receipt"].startswith("RPT-") and first["secret"]
     assert _count(db, Case, Case.procedure == "report") == 1

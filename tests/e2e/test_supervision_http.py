@@ -104,7 +104,8 @@ def test_jiaxing_false_materials_claw_back_and_disqualify(client: TestClient, db
     from services.demo import application
 
     cid = client.post("/api/v1/cases", json={"procedure": "issuance", "jurisdiction": "JX", "application": {
-        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}}, headers=h("jx_applicant")).json()["id"]
+        "new_project": application("JX"), "vintage": 2025, **commitments("JX")}},
+        headers=h("jx_applicant")).json()["id"]
     to_issued(client, db, driver, test_clock, "JX", cid)
     with db.read() as s:
         project = s.get(Case, cid).project_id

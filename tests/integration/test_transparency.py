@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.demo import Driver, application, drive_to
 from services.engine import audit
@@ -205,9 +205,10 @@ def test_d_editing_a_transfer_amount(db: Database, book: dict[str, Any]) -> None
 
 def _open_block(db: Database, account: int) -> SerialBlock:
     with db.read() as s:
-        return s.exec(select(SerialBlock).where(SerialBlock.account_id == account, SerialBlock.closed_by.is_(None),
-                                                SerialBlock.retired == False)  # noqa: E712
-                      .order_by(SerialBlock.id)).first()
+        return s.exec(select(SerialBlock).where(col(SerialBlock.account_id) == account,
+                                                col(SerialBlock.closed_by).is_(None),
+                                                col(SerialBlock.retired).is_(False))
+                      .order_by(col(SerialBlock.id))).first()
 
 
 def test_e_moving_a_block_to_another_account(db: Database, book: dict[str, Any]) -> None:

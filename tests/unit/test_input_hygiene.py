@@ -68,8 +68,8 @@ def test_zero_is_an_amount_only_where_none_is_a_fact() -> None:
 
 
 def test_a_nul_character_is_refused_in_any_text_of_a_form() -> None:
-    assert _codes(ProjectApplication, {**application("SH"), "title": "光伏\x00项目", "location": {"division": "310114", "address": "上海\x00"}}) == [
-        ("nul_character", "title"), ("nul_character", "location.address")]
+    form = {**application("SH"), "title": "光伏\x00项目", "location": {"division": "310114", "address": "上海\x00"}}
+    assert _codes(ProjectApplication, form) == [("nul_character", "title"), ("nul_character", "location.address")]
     assert _codes(Objection, {"name": "张三", "contact": "13800000000", "text": "异议内容足够长了吗\x00是的"}) == [
         ("nul_character", "text")]
     (reason,) = reasons_from_validation(pytest.raises(ValidationError, Objection.model_validate,

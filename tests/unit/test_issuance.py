@@ -66,7 +66,7 @@ def inp(code: str = "SD", facts: Facts | None = None, form=None, state: str = "o
 def report(**kw) -> MonitoringReport:
     base = {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "100",
             "prepared_by_uscc": "91110000600037341L", "prepared_by_name": "咨询公司",
-            "calculation_sheet_sha256": SHEET, "verifier_id": 3}
+            "calculation_sheet_sha256": SHEET, "verifier_id": 3, "not_claimed_elsewhere": True}
     return MonitoringReport.model_validate(base | kw)
 
 
@@ -115,7 +115,7 @@ def test_opening_rules() -> None:
     # only Jiaxing files a project with its first reduction filing
     new = {"kind": "project", "title": "x", "other_schemes": []}
     assert [r.code for r in rules.project_issuable(inp("SD", new_project=new))] == ["first_filing_not_here"]
-    declared = {k: True for k in get_profile("JX").registration.commitments}
+    declared = dict.fromkeys(get_profile("JX").registration.commitments, True)
     assert rules.project_issuable(inp("JX", new_project=new, commitments=declared)) == []
     # Jiaxing art. 13: the first filing declares the four (test_seed_rules_jx_ord.py has the rest)
     assert [r.code for r in rules.project_issuable(inp("JX", new_project=new))] == ["commitment_missing"] * 4

@@ -17,10 +17,11 @@ ALL = ["SH", "BJ", "JX", "ORD", "SD"]
 
 
 class Facts(FakeFacts):
-    def __init__(self, versions=(), open_filings=0, covering=(), comments=CommentFacts((), ())) -> None:
+    def __init__(self, versions=(), open_filings=0, covering=(), comments=None) -> None:
         super().__init__()
         self.versions = {(m.code, m.version): m for m in versions}
-        self.filings, self.covering, self.comment_facts = open_filings, list(covering), comments
+        self.filings, self.covering = open_filings, list(covering)
+        self.comment_facts = CommentFacts((), ()) if comments is None else comments
 
     def methodology_version(self, code: str, version: str) -> MethodologyFacts | None:
         return self.versions.get((code, version))

@@ -116,7 +116,8 @@ def test_seed_articles_are_cited_from_the_profile_of_the_case() -> None:
     sh = reason("verifier_conflict", **profiles["SH"].cite("verifier_independence"))
     assert jx.zh.endswith("（嘉兴办法第十五条）") and jx.en.endswith("(Jiaxing art. 15)")
     assert "嘉兴" not in sh.zh and "Jiaxing" not in sh.en and sh.en.endswith("report it prepared")
-    ordos = reason("higher_standard", code="X", version="1", tier="national", **profiles["ORD"].cite("standard_priority"))
+    cited = profiles["ORD"].cite("standard_priority")
+    ordos = reason("higher_standard", code="X", version="1", tier="national", **cited)
     assert ordos.zh.endswith("（鄂尔多斯办法第五条）")
 
 

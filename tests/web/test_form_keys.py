@@ -42,7 +42,8 @@ def test_the_same_upload_form_sent_twice_stores_one_document(driver: Driver, sig
     sent = {"csrf": csrf_of(page), "_idem": _key(page, f"/cases/{cid}/documents")}
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
     for _ in range(2):
-        r = b.client.post(f"/cases/{cid}/documents", data=sent, files={"file": ("监测计划.pdf", pdf, "application/pdf")})
+        r = b.client.post(f"/cases/{cid}/documents", data=sent,
+                          files={"file": ("监测计划.pdf", pdf, "application/pdf")})
         assert r.status_code == 303
     with db.read() as s:
         assert s.exec(select(func.count()).select_from(Document).where(Document.case_id == cid)).one() == 1

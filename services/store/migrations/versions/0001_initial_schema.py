@@ -374,7 +374,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('serial_blocks', schema=None) as batch_op:
-        batch_op.create_index('ix_blocks_live', ['account_id', 'closed_by', 'project_id', 'vintage', 'start'], unique=False)
+        batch_op.create_index('ix_blocks_live', ['account_id', 'closed_by', 'project_id', 'vintage', 'start'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_serial_blocks_project_id'), ['project_id'], unique=False)
 
     op.create_table('certificates',
@@ -441,7 +442,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_documents_case_id'), ['case_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_documents_methodology_version_id'), ['methodology_version_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_methodology_version_id'), ['methodology_version_id'],
+                              unique=False)
 
     op.create_table('notices',
     sa.Column('id', sa.Integer(), nullable=False),

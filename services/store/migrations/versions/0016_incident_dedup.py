@@ -4,14 +4,14 @@ even when two detectors run at once); on PostgreSQL, a new outbox row or timer w
 flows/handoff.py listens)
 
 Revision ID: 0016
-Revises: 0011 (the brief says 0015: re-chained at merge)
+Revises: 0012
 Create Date: 2026-12-02 04:40:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
