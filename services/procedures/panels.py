@@ -110,8 +110,13 @@ def compose(ctx: Ctx, effect: ComposePanel) -> None:
                            seated_at=ctx.now) for u in form.members]  # type: ignore[union-attr]
     ctx.session.add_all(members)
     _seat(ctx, members, _work(ctx))
-    for m in members:
-        enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
+    _invite(ctx, [m.user_id for m in members])
+
+
+def _invite(ctx: Ctx, user_ids: list[int]) -> None:
+    """Each newly seated member is told (in-app, e-mail): whether the officer named them or the draw did."""
+    for user_id in user_ids:
+        enqueue(ctx, "notify", f"user:{user_id}", {"event": "panel_invitation"})
 
 
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
@@ -139,6 +144,7 @@ def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
     for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
         close_task(ctx, task, "cancelled", "drawn")
     _seat(ctx, members, _work(ctx))
+    _invite(ctx, chosen)
     ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
 
 
@@ -166,6 +172,7 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
         member = PanelMember(case_id=case.id, user_id=new, chair=was_chair, drawn=True, seated_at=ctx.now)
         session.add(member)
         open_task(ctx, work.opinion, candidate=new)
+        _invite(ctx, [new])
         record |= {"seed": seed, "replacement": new}
         chair = new if was_chair else None
     else:
