@@ -15,7 +15,7 @@ from prefect import flow, tags, task
 from flows.common import database
 from services.engine.clock import clock
 from services.procedures import issuance, supervision
-from states.profiles import get_profile
+from states.profiles import all_profiles
 
 
 @task(name="open-issuance-cases", task_run_name="open cases {jurisdiction} {vintage}")
@@ -39,7 +39,7 @@ async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
     for jurisdiction, vintage in await asyncio.to_thread(issuance.due_campaigns, database(), clock.now()):
         with tags("issuance", jurisdiction, f"vintage:{vintage}"):
             result = await campaign_flow(jurisdiction, vintage)
-        if get_profile(jurisdiction).revenue_audit.enabled:  # Beijing: the year's revenue audits too
+        if all_profiles()[jurisdiction].revenue_audit.enabled:  # Beijing: the year's revenue audits too
             result["revenue_audits"] = await open_audits(jurisdiction, vintage)
         results.append(result)
     return results

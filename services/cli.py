@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.bootstrap import setup, wire
 from services.store.engine import Database
@@ -131,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         from services.store.tables import User
 
         with db.write() as session:
-            u = session.exec(select(User).where(User.username == args.username)).first()
-            if u is None:
+            holder = session.exec(select(User).where(col(User.username) == args.username)).first()
+            if holder is None:
                 print(f"no user {args.username}", file=sys.stderr)
                 return 1
-            print(issue_token(session, u, args.name))
+            print(issue_token(session, holder, args.name))
     elif args.command == "calendar-import":
         from services.engine.calendar import DayOverride
         from services.engine.workdays import import_year

@@ -72,7 +72,7 @@ def metrics_text(db: Any) -> bytes:  # noqa: ANN401 - a Database
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         counters = generate_latest(registry)
     else:
         counters = generate_latest(REGISTRY)

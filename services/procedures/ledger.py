@@ -322,7 +322,10 @@ def _coalesce(runs: Iterable[Run | tuple[int, int, int, bool]]) -> list[tuple[in
     return out
 
 
-def _serial(key: tuple[str, int, str], start: int, end: int) -> str:
+SerialKey = tuple[str, int, str]  # jurisdiction, vintage, project code: one series of serial numbers
+
+
+def _serial(key: SerialKey, start: int, end: int) -> str:
     return f"{key[0]}-{key[1]}-{key[2]}-{start:06d}-{end:06d}"
 
 
@@ -330,58 +333,76 @@ def _serial(key: tuple[str, int, str], start: int, end: int) -> str:
 JOURNAL_SERIAL = re.compile(r"^(?P<j>[A-Z]{2,4})-(?P<v>\d{4})-(?P<p>[^-\s]+)-(?P<s>\d{6,})-(?P<e>\d{6,})$")
 
 
-def _parse(serial: str) -> tuple[tuple[str, int, str], int, int] | None:
+def _parse(serial: str) -> tuple[SerialKey, int, int] | None:
     m = JOURNAL_SERIAL.match(serial)
     if not m or int(m["e"]) < int(m["s"]):
         return None
     return (m["j"], int(m["v"]), m["p"]), int(m["s"]), int(m["e"])
 
 
+def _journal(session: Session, js: list[str] | None) -> Iterable[sa.Row[Any]]:
+    """The journal in id order, as Core rows: no ORM loading for a million entries."""
+    c = table_of(LedgerEntry).c
+    q = sa.select(c.id, c.kind, c.amount, c.from_account_id, c.to_account_id, c.case_id, c.serials).order_by(c.id)
+    if js is not None:
+        q = q.where(c.jurisdiction.in_(js))
+    return session.execute(q.execution_options(yield_per=5000))
+
+
+def _entry_serials(entry: sa.Row[Any], name: str, problems: list[str]) -> list[tuple[SerialKey, int, int]]:
+    """An entry's serial ranges, each well formed, and together as many units as its amount."""
+    parsed = []
+    for serial in entry.serials or []:
+        p = _parse(serial)
+        if p is None:
+            problems.append(f"{name}: serial {serial!r} is malformed")
+        else:
+            parsed.append(p)
+    held = sum(end - start + 1 for _, start, end in parsed)
+    if held != entry.amount:
+        problems.append(f"{name}: amount {entry.amount} but its serials hold {held}")
+    return parsed
+
+
+def _move(units: Series, entry: sa.Row[Any], name: str, key: SerialKey, start: int, end: int,
+          problems: list[str]) -> None:
+    """One range moved as the entry says: minted open, cut from its holder, then held by the receiver
+    (a transfer), retired in place (a retirement) or gone (a claw-back)."""
+    kind, src, dst = entry.kind, entry.from_account_id, entry.to_account_id
+    if kind == "issue":
+        if dst is None or not units.add(start, end, dst, False):
+            problems.append(f"{name} mints {_serial(key, start, end)}, which is already open")
+        return
+    holder = None if kind == "clawback" else src
+    if units.cut(start, end, holder) is None:
+        whose = "no holder" if holder is None else f"account {holder}"
+        problems.append(f"{name} moves {_serial(key, start, end)}, which {whose} held open and unretired")
+        return
+    if kind == "transfer" and dst is not None:
+        units.add(start, end, dst, False)
+    elif kind == "retire":
+        units.add(start, end, src, True)
+
+
 def _replay(session: Session, js: list[str] | None, problems: list[str]
-            ) -> tuple[dict[tuple[str, int, str], Series], dict[int, tuple[int | None, list[str]]]]:
+            ) -> tuple[dict[SerialKey, Series], dict[int, tuple[int | None, list[str]]]]:
     """The journal in id order into open units; every entry's amount against its serials. Returns the
     series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
-    series: dict[tuple[str, int, str], Series] = {}
+    series: dict[SerialKey, Series] = {}
     issues: dict[int, tuple[int | None, list[str]]] = {}
-    e = table_of(LedgerEntry).c  # Core columns: plain rows, no ORM loading for a million of them
-    q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
-    if js is not None:
-        q = q.where(e.jurisdiction.in_(js))
-    for id_, kind, amount, src, dst, case_id, serials in session.execute(q.execution_options(yield_per=5000)):
-        if kind not in MOVES:
+    for entry in _journal(session, js):
+        if entry.kind not in MOVES:
             continue  # a debt moves nothing
-        name = f"ledger entry #{id_} ({kind})"
-        parsed = []
-        for serial in serials or []:
-            p = _parse(serial)
-            if p is None:
-                problems.append(f"{name}: serial {serial!r} is malformed")
-            else:
-                parsed.append(p)
-        held = sum(e - s + 1 for _, s, e in parsed)
-        if held != amount:
-            problems.append(f"{name}: amount {amount} but its serials hold {held}")
-        if kind == "issue":
-            issues[id_] = (case_id, list(serials or []))
-        for key, s, e in parsed:
-            units = series.setdefault(key, Series())
-            if kind == "issue":
-                if dst is None or not units.add(s, e, dst, False):
-                    problems.append(f"{name} mints {_serial(key, s, e)}, which is already open")
-                continue
-            holder = None if kind == "clawback" else src
-            if units.cut(s, e, holder) is None:
-                whose = "no holder" if holder is None else f"account {holder}"
-                problems.append(f"{name} moves {_serial(key, s, e)}, which {whose} held open and unretired")
-                continue
-            if kind == "transfer" and dst is not None:
-                units.add(s, e, dst, False)
-            elif kind == "retire":
-                units.add(s, e, src, True)
+        name = f"ledger entry #{entry.id} ({entry.kind})"
+        parsed = _entry_serials(entry, name, problems)
+        if entry.kind == "issue":
+            issues[entry.id] = (entry.case_id, list(entry.serials or []))
+        for key, start, end in parsed:
+            _move(series.setdefault(key, Series()), entry, name, key, start, end, problems)
     return series, issues
 
 
-def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
+def _block_at(session: Session, key: SerialKey, position: int) -> SerialBlock | None:
     return session.exec(select(SerialBlock).where(
         col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1],
         col(SerialBlock.project_code) == key[2], col(SerialBlock.closed_by).is_(None),
@@ -393,7 +414,7 @@ def _holder(account: int, retired: bool) -> str:
     return f"account {account}" + (" (retired)" if retired else "")
 
 
-def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[int, int, int, bool]],
+def _difference(session: Session, key: SerialKey, table: list[tuple[int, int, int, bool]],
                 journal: list[tuple[int, int, int, bool]]) -> str | None:
     """Where the open blocks of a series first disagree with the journal, naming the block."""
     if table == journal:
@@ -421,7 +442,7 @@ def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[i
     return None
 
 
-def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int, str], Series],
+def _compare(session: Session, js: list[str] | None, series: dict[SerialKey, Series],
              problems: list[str]) -> None:
     """The open blocks, series by series, against the replayed journal (coalesced on both sides)."""
     b = table_of(SerialBlock).c
@@ -429,7 +450,7 @@ def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int
         b.closed_by.is_(None)).order_by(b.jurisdiction, b.vintage, b.project_code, b.start)
     if js is not None:
         q = q.where(b.jurisdiction.in_(js))
-    key: tuple[str, int, str] | None = None
+    key: SerialKey | None = None
     runs: list[tuple[int, int, int, bool]] = []
 
     def done() -> None:
@@ -461,7 +482,7 @@ def _references(session: Session, js: list[str] | None, problems: list[str]) -> 
         if js is not None:
             q = q.where(col(SerialBlock.jurisdiction).in_(js))
         for b in session.exec(q):
-            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, column.key)}, "
+            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, f'{verb}_by')}, "
                             "which does not exist")
 
 

@@ -21,7 +21,7 @@ from services.engine.workdays import calendar
 from services.procedures import documents
 from services.procedures.reports import reporter_access
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled
-from services.store.records import AnyCase
+from services.store.records import AnyCase, AnyTask
 from services.store.tables import (
     AuditEvent,
     Case,
@@ -75,7 +75,7 @@ class TaskPublic(Public):
     outcome: str | None = Field(description="How the task was closed (the trigger, or why it was cancelled)")
 
 
-def task_view(t: Task, users: dict[int, str] | None = None) -> TaskPublic:
+def task_view(t: AnyTask, users: dict[int, str] | None = None) -> TaskPublic:
     users = users or {}
     return TaskPublic(
         id=pk(t), case_id=t.case_id, procedure=t.procedure, jurisdiction=t.jurisdiction, kind=t.kind,

@@ -380,20 +380,22 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = select(LedgerEntry, Case, Project, MethodologyVersion.tier).join(Case, Case.id == LedgerEntry.case_id).join(
-        Project, Project.id == Case.project_id).outerjoin(
-        MethodologyVersion, MethodologyVersion.id == Project.methodology_version_id).where(LedgerEntry.kind == "issue")
+    q = (select(LedgerEntry, Case, Project, col(MethodologyVersion.tier))
+         .join(Case, col(Case.id) == col(LedgerEntry.case_id))
+         .join(Project, col(Project.id) == col(Case.project_id))
+         .outerjoin(MethodologyVersion, col(MethodologyVersion.id) == col(Project.methodology_version_id))
+         .where(col(LedgerEntry.kind) == "issue"))
     if jurisdiction:
-        q = q.where(LedgerEntry.jurisdiction == jurisdiction)
+        q = q.where(col(LedgerEntry.jurisdiction) == jurisdiction)
     if project_id:
-        q = q.where(Project.id == project_id)
+        q = q.where(col(Project.id) == project_id)
     if vintage:
         q = q.where(col(Case.vintage) == vintage)
     return IssuanceList(items=[
         IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
                     issued_at=e.at, methodology_tier=tier)
-        for e, c, p, tier in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+        for e, c, p, tier in session.exec(q.order_by(col(LedgerEntry.id)).limit(5000))])
 
 
 class RetirementRow(Public):
@@ -456,10 +458,11 @@ def _retired_tiers(session: Session, cert: Certificate, serials: list[str]) -> l
     codes = {s.split("-")[2] for s in serials if s.count("-") >= 4}
     if not codes:
         return []
-    rows = session.exec(select(MethodologyVersion.tier).join(
-        Project, Project.methodology_version_id == MethodologyVersion.id).join(
-        SerialBlock, SerialBlock.project_id == Project.id).where(
-        SerialBlock.jurisdiction == cert.jurisdiction, col(SerialBlock.project_code).in_(codes)).distinct())
+    rows = session.exec(select(col(MethodologyVersion.tier))
+                        .join(Project, col(Project.methodology_version_id) == col(MethodologyVersion.id))
+                        .join(SerialBlock, col(SerialBlock.project_id) == col(Project.id))
+                        .where(col(SerialBlock.jurisdiction) == cert.jurisdiction,
+                               col(SerialBlock.project_code).in_(codes)).distinct())
     return sorted(t for t in rows if t)
 
 

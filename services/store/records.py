@@ -78,6 +78,7 @@ class TaskRecord(Record):
 
 # A case as code that only reads it sees it: the ORM row (pages, reports) or a command's record.
 AnyCase = Case | CaseRecord
+AnyTask = Task | TaskRecord
 
 _CASE_COLUMNS = [CASES.c[f.name] for f in fields(CaseRecord) if f.name != "_saved"]
 _TASK_COLUMNS = [TASKS.c[f.name] for f in fields(TaskRecord) if f.name != "_saved"]

@@ -745,6 +745,13 @@ def pk(row: _Stored) -> int:
     return row.id
 
 
+def id_column(model: type[SQLModel]) -> sa.ColumnElement[int]:
+    """A table's `id` to SELECT: an `int` column, since rows read from the database always have one
+    (SQLModel types the attribute `int | None` for rows not inserted yet)."""
+    column: sa.ColumnElement[int] = table_of(model).c.id
+    return column
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (SQLModel sets `__table__` on the class at definition)."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's declarative base

@@ -13,11 +13,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
-from services.store.tables import AuditEvent, Case, MethodologyVersion, Objection, PanelMember, Task, User
+from services.store.tables import AuditEvent, Case, MethodologyVersion, Objection, PanelMember, Task, User, pk
 from services.web.schema_forms import choice_label, field_label
 from states.messages import CATALOGUE, joined, label, text
 
@@ -104,7 +104,7 @@ def names_of(session: Session, ids: set[int]) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return {u.id: u.display_name for u in session.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[attr-defined,misc]
+    return {pk(u): u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 def _form(e: AuditEvent) -> dict[str, Any]:
@@ -127,7 +127,8 @@ def panel_view(session: Session, case: Case, events: list[AuditEvent], names: di
 
     Dissent: an opinion on the other side of the conclusion (a disagree under a pass or a revision, an
     agree under a rejection); before the conclusion, an opinion against the majority of those given."""
-    members = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id).order_by(PanelMember.id)))
+    members = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)
+                                .order_by(col(PanelMember.id))))
     concluded = next((e for e in reversed(events) if e.event in CONCLUSIONS), None)
     # a revision sends the case back to the same panel, whose opinions are cleared: the conclusion shown
     # is the latest one only while no opinion has been given since it
@@ -139,7 +140,7 @@ def panel_view(session: Session, case: Case, events: list[AuditEvent], names: di
         side_positive = positive * 2 >= len(given)
     else:
         side_positive = True
-    seats = []
+    seats: list[dict[str, Any]] = []
     for m in members:
         dissent = m.opinion is not None and (m.opinion in POSITIVE) != side_positive and m.status == "active"
         seats.append({"user_id": m.user_id, "name": names.get(m.user_id, ""), "chair": m.chair, "status": m.status,
@@ -156,19 +157,19 @@ def panel_view(session: Session, case: Case, events: list[AuditEvent], names: di
     return {"seats": seats, "given": len(given), "active": len(active), "conclusion": conclusion,
             "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
             "counts": Counter(s["opinion"] for s in active if s["opinion"]),
-            "dissenters": sum(s["dissent"] for s in active)}
+            "dissenters": sum(bool(s["dissent"]) for s in active)}
 
 
 def objection_handler(session: Session, case: Case) -> int | None:
     """The officer handling the case's objections: whoever holds its objection review (open, else the
     latest)."""
-    task = session.exec(select(Task).where(Task.case_id == case.id, Task.kind == "objection_review")
-                        .order_by(Task.status != "open", Task.id.desc())).first()  # type: ignore[arg-type,union-attr]
+    task = session.exec(select(Task).where(col(Task.case_id) == case.id, col(Task.kind) == "objection_review")
+                        .order_by(col(Task.status) != "open", col(Task.id).desc())).first()
     return task.assignee_id if task is not None else None
 
 
 def objections(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
-    rows = list(session.exec(select(Objection).where(Objection.case_id == case.id).order_by(Objection.id)))
+    rows = list(session.exec(select(Objection).where(col(Objection.case_id) == case.id).order_by(col(Objection.id))))
     handler = objection_handler(session, case)
     sees_objector = handler is not None and handler == actor.user_id
     return {"items": [{"receipt": o.receipt, "text": o.text, "received_at": o.received_at, "status": o.status,

@@ -70,10 +70,11 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         return value.astimezone(SHANGHAI).strftime(fmt)
     if isinstance(value, date):

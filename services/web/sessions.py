@@ -63,6 +63,13 @@ class Signed:
                      grants=frozenset({self.hat}), kind=self.person.kind)
 
     @property
+    def user_id(self) -> int:
+        """The signed-in person's user id: a session belongs to a stored user, so it is never None."""
+        if self.person.user_id is None:
+            raise ValueError(f"session {self.session_id} has no user")
+        return self.person.user_id
+
+    @property
     def hats(self) -> list[tuple[str, str]]:
         """The national hat first, then by jurisdiction."""
         return sorted(self.person.grants, key=lambda g: (g[1] != NATIONAL, g[1], g[0]))

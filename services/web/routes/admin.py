@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -158,7 +159,8 @@ def _hat_place(signed: Signed) -> str:
     """Where the admin hat is worn: `CN` for the national hat, else its jurisdiction. It is what the
     calendar form loads (the State Council's notice, or that jurisdiction's own days) and where the
     users page grants by default."""
-    return signed.hat[1]  # type: ignore[index] - AdminHat made sure an admin hat is worn
+    assert signed.hat is not None, "AdminHat made sure an admin hat is worn"
+    return signed.hat[1]
 
 
 @router.get("/admin/calendar")
@@ -248,7 +250,7 @@ def _users(session: Session, scope: AdminScope, q: str) -> list[dict[str, Any]]:
     ids = [u.id for u in users]
     grants: dict[int, list[tuple[str, str]]] = {}
     of_users = col(RoleGrant.user_id).in_(ids)
-    rows = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
+    rows: Iterable[RoleGrant] = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
     for g in rows:
         grants.setdefault(g.user_id, []).append((g.role, g.jurisdiction))
     orgs = {o.id: o.name for o in session.exec(select(Organisation).where(

@@ -273,7 +273,7 @@ def case_view(session: Session, case: Case, actor: Actor, failed: str | None = N
         forms["resubmit"] = {"fields": f, "response": resp,
                              "loose": [r for r in loose if r.field != "response"]}
     requests = _requests(session, case)
-    missing = {r.field[len("documents."):]: r for r in reasons if (r.field or "").startswith("documents.")}
+    missing = {r.field.removeprefix("documents."): r for r in reasons if r.field and r.field.startswith("documents.")}
     upload_reasons = reasons if failed == "upload" else []
     return {"case": detail, "forms": forms, "requests": requests,
             "checklist": checklist(session, case, actor, missing),
@@ -402,7 +402,7 @@ async def upload(case_id: int, request: Request, signed: SignedIn, form: Checked
 def notices(request: Request, signed: SignedIn) -> Response:
     wearing(signed, "applicant")
     with get_db(request).read() as session:
-        rows = notifications.recent(session, signed.actor.user_id, 200)
+        rows = notifications.recent(session, signed.user_id, 200)
     return render(request, "applicant_notices.html", notices=rows)
 
 
@@ -410,5 +410,5 @@ def notices(request: Request, signed: SignedIn) -> Response:
 async def mark_read(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
 
-    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.actor.user_id)
+    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.user_id)
     return RedirectResponse("/applicant/notices?ok=read", status_code=303)

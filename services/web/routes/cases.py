@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from services.api.deps import get_db
@@ -78,9 +78,9 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str,
 def _people(session: Session, role: str, jurisdiction: str) -> list[User]:
     """The active holders of a role in a jurisdiction, by name: whom an officer may seat on a panel, or
     the approver assign to a report."""
-    return list(session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == role, RoleGrant.jurisdiction == jurisdiction, User.active == True)  # noqa: E712
-        .order_by(User.display_name, User.id)))
+    return list(session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+        col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction, col(User.active).is_(True))
+        .order_by(col(User.display_name), col(User.id))))
 
 
 # Fields whose values are people: drawn as a list of names to tick (or choose), posted as user ids.
@@ -92,7 +92,8 @@ REVIEW_TRIGGERS = ("pass_review", "fail_review")
 
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
     detail = plain(case_detail(session, case, actor))
-    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}")
+                             .order_by(col(AuditEvent.seq))))
     visible_rows = documents.visible_events(session, actor, case, rows)
     the_brief = brief.brief(session, case, actor, visible_rows, detail["documents"])
     names = the_brief["names"]

@@ -106,7 +106,7 @@ def workspace(session: Session, case: Case, actor: Actor, failed: str | None = N
     ids = {m.user_id for m in members}
     review_events = list(session.exec(select(col(AuditEvent.actor_id)).where(
         col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event).in_(REVIEW_EVENTS))))
-    names = {u.id: u.display_name for u in session.exec(
+    names = {pk(u): u.display_name for u in session.exec(
         select(User).where(col(User.id).in_(ids | {a for a in review_events if a})))}
     active = [m for m in members if m.status == "active"]
     me = next((m for m in active if m.user_id == actor.user_id), None)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from services.api.deps import get_db
 from services.engine import assignment
-from services.engine.calendar import local_date
+from services.engine.calendar import WorkingCalendar, local_date
 from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.engine.workdays import calendar
@@ -32,7 +32,7 @@ VIEWS = ("mine", "team", "unassigned", "overdue", "done")
 SORTS = ("due", "opened", "case")
 
 
-def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:
+def working_days_left(cal: WorkingCalendar, today: date, due_on: date | None, jurisdiction: str) -> int | None:
     """Working days from today to the due day: 0 = due today, negative = overdue by that many."""
     if due_on is None:
         return None
@@ -55,6 +55,7 @@ def work_queue(request: Request, signed: SignedIn,
                sort: Literal["due", "opened", "case"] = "due",
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     jurisdiction = wearing(signed, *QUEUE_ROLES)
+    role = signed.hat[0] if signed.hat else None  # wearing() made sure a queue role's hat is worn
     actor = signed.actor
     filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
                                "due_from": due_from, "due_to": due_to}
@@ -68,11 +69,11 @@ def work_queue(request: Request, signed: SignedIn,
         cal = calendar(session)
         today = local_date(clock.now())
         case_ids = {t["case_id"] for t in page["items"]}
-        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}  # type: ignore[attr-defined]
+        cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(case_ids)))} if case_ids else {}
         orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
-            Organisation.id.in_({c.applicant_org_id for c in cases.values() if c.applicant_org_id})))}  # type: ignore[attr-defined]
+            col(Organisation.id).in_({c.applicant_org_id for c in cases.values() if c.applicant_org_id})))}
         people = {u.id: u.display_name for u in session.exec(select(User).where(
-            User.id.in_({t["assignee_id"] for t in page["items"] if t["assignee_id"]})))}  # type: ignore[attr-defined]
+            col(User.id).in_({t["assignee_id"] for t in page["items"] if t["assignee_id"]})))}
         for t in page["items"]:
             t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
                                                t["jurisdiction"])
@@ -82,7 +83,7 @@ def work_queue(request: Request, signed: SignedIn,
             t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
         colleagues = list(session.exec(
             select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
-            .where(col(RoleGrant.role) == signed.hat[0], col(RoleGrant.jurisdiction) == jurisdiction,
+            .where(col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction,
                    col(User.active).is_(True))
             .order_by(col(User.username))))
     kinds = sorted({t.kind for name in PROCEDURES for t in _tasks_of(name, jurisdiction)})
