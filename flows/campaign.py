@@ -3,7 +3,8 @@
 It opens an issuance case for every registered, unsuspended project that has none for the vintage
 (idempotent: running it twice opens nothing twice); owners are notified through the outbox; the
 cases' applicant tasks fall due when the window closes, so the sweep reminds them, and their window
-timer expires them after (Beijing's application deadline)."""
+timer expires them after (Beijing's application deadline). In Beijing the same run opens the year's
+revenue audits (class 1) and operation reports (class 2), each with its due task and deadline timer."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ async def open_audits(jurisdiction: str, year: int) -> dict[str, int]:
     return await asyncio.to_thread(supervision.open_revenue_audits, database(), jurisdiction, year)
 
 
+@task(name="open-operation-reports", task_run_name="operation reports {jurisdiction} {year}")
+async def open_operation_reports(jurisdiction: str, year: int) -> dict[str, int]:
+    return await asyncio.to_thread(supervision.open_operation_reports, database(), jurisdiction, year)
+
+
 @flow(name="campaigns", flow_run_name="campaigns ({reason})")
 async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
     results = []
@@ -41,5 +47,7 @@ async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
             result = await campaign_flow(jurisdiction, vintage)
         if all_profiles()[jurisdiction].revenue_audit.enabled:  # Beijing: the year's revenue audits too
             result["revenue_audits"] = await open_audits(jurisdiction, vintage)
+        if all_profiles()[jurisdiction].operation_report.enabled:  # Beijing: class-2 projects report how they ran
+            result["operation_reports"] = await open_operation_reports(jurisdiction, vintage)
         results.append(result)
     return results

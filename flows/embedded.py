@@ -11,9 +11,12 @@ Prefect deployments schedule the same flows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +53,7 @@ class Orchestrator:
         self.db = db
         self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.held = False
+        self.running: set[asyncio.Task[Any]] = set()
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "misfire_grace_time": None, "max_instances": 1})
 
@@ -69,14 +73,31 @@ class Orchestrator:
                                next_run_time=_now() + timedelta(seconds=3))
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self, grace: float = 20.0) -> None:
+        """Stop scheduling, let the flow runs in progress finish (seconds; cancelled mid-run they would
+        show as crashed and print tracebacks on every Ctrl-C), then give the lease up."""
+        self.scheduler.pause()
+        if self.running:
+            log.info("stopping: %d flow run(s) finishing", len(self.running))
+            await asyncio.wait(set(self.running), timeout=grace)
+        log.info("scheduler stopped")
         self.scheduler.shutdown(wait=False)
         if self.held:
             lease.release(self.db, LEASE, self.holder)
 
-    async def _renew(self) -> None:
-        import asyncio
+    @contextmanager
+    def _run(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self.running.add(task)
+        try:
+            yield
+        finally:
+            self.running.discard(task)
 
+    async def _renew(self) -> None:
         was = self.held
         self.held = await asyncio.to_thread(lease.hold, self.db, LEASE, self.holder)
         if self.held and not was:
@@ -87,7 +108,8 @@ class Orchestrator:
             return None
         from flows.sweep import sweep_flow
 
-        result = await sweep_flow(reason=reason)
+        with self._run():
+            result = await sweep_flow(reason=reason)
         self.arm_next_timer()
         return result
 
@@ -100,7 +122,7 @@ class Orchestrator:
 
         from flows.dispatch import dispatch_flow
 
-        with run_tags(*(tags or [])):
+        with self._run(), run_tags(*(tags or [])):
             return await dispatch_flow(reason=reason)
 
     async def campaigns(self, reason: str) -> list[dict[str, Any]] | None:
@@ -108,14 +130,16 @@ class Orchestrator:
             return None
         from flows.campaign import campaigns_flow
 
-        return await campaigns_flow(reason=reason)
+        with self._run():
+            return await campaigns_flow(reason=reason)
 
     async def publish_log(self, reason: str) -> dict[str, Any] | None:
         if not self.held:
             return None
         from flows.transparency import publish_log
 
-        return await publish_log(reason=reason)
+        with self._run():
+            return await publish_log(reason=reason)
 
     def arm_next_timer(self) -> None:
         """A date job at the next due timer, so a publicity or a deadline ends on time, not up to a

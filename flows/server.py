@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,21 +46,28 @@ def start_prefect_server() -> subprocess.Popen[bytes] | None:
     log_file = open(home / "server.log", "ab")
     proc = subprocess.Popen([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(PREFECT_PORT)],
                             env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                os.environ["PREFECT_API_URL"] = url
-                log.info("Prefect server on %s (UI http://127.0.0.1:%d)", url, PREFECT_PORT)
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
+    try:
+        if _answers(proc, f"{url}/health", deadline=time.monotonic() + 120):
+            os.environ["PREFECT_API_URL"] = url
+            log.info("Prefect server on %s (UI http://127.0.0.1:%d)", url, PREFECT_PORT)
+            return proc
+    except BaseException:  # Ctrl-C while it starts (a minute on a loaded machine): do not leave it behind
+        proc.terminate()
+        raise
     log.warning("the Prefect server did not start (see %s); flows run against a temporary one", home / "server.log")
     proc.terminate()
     return None
+
+
+def _answers(proc: subprocess.Popen[bytes], health: str, *, deadline: float) -> bool:
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(health, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    return False
 
 
 # Libraries that log a line per HTTP call or per flow-run state (a dispatch every few seconds): only
@@ -79,7 +87,14 @@ def banner(host: str, port: int) -> str:
     ))
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)  # like Ctrl-C: the `finally` below stops the local Prefect server too
+
+
 def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
+    # Prefect's own loggers re-read their level from the setting on every flow run: a line per state of
+    # every sweep and dispatch run buried the console; only warnings and errors reach it now.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     telemetry.configure_logging()
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -92,14 +107,17 @@ def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
         # the workers' counters, summed by whichever worker answers /metrics (prometheus-client multiprocess)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="carbon-metrics-")
     prefect = None
-    if scheduler and mode() == "embedded" and not os.environ.get("PREFECT_API_URL"):
-        prefect = start_prefect_server()
+    # uvicorn handles SIGTERM itself while it runs and re-raises it afterwards: without a handler of ours the
+    # process would die there, leaving the Prefect server it started running without a parent
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
+        if scheduler and mode() == "embedded" and not os.environ.get("PREFECT_API_URL"):
+            prefect = start_prefect_server()
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
         uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
                     access_log=False)
     except KeyboardInterrupt:
-        pass  # Ctrl-C: uvicorn has already shut down; no traceback
+        pass  # Ctrl-C: uvicorn has already shut down (or never started); no traceback
     finally:
         if prefect is not None:
             prefect.terminate()

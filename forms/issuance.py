@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from forms.common import USCC, Comment, Day, Form, Reasoning, ShortText, Tonnes, ordered_dates
-from forms.registration import ProjectApplication
+from forms.registration import OtherScheme, ProjectApplication
 from states.messages import BilingualError
 
 # Serial numbers count whole tonnes: what is issued, moved and retired is an integer tCO2e.
@@ -44,6 +44,10 @@ class MonitoringReport(Form):
     calculation_sheet_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
                                           description="SHA-256 of the calculation sheet uploaded to the case")
     verifier_id: int = Field(ge=1)
+    # Ordos art. 17, Shanghai art. 14: the reductions are not claimed in another voluntary scheme (required
+    # where the profile says so: states/double_claim.py); kept with each block issued
+    not_claimed_elsewhere: bool | None = Field(
+        None, description="I declare these reductions are not filed or issued in another voluntary scheme")
 
     @model_validator(mode="after")
     def _dates(self) -> MonitoringReport:
@@ -121,3 +125,12 @@ class VerifierFiling(Form):
     def _dates(self) -> VerifierFiling:
         ordered_dates(self.valid_from, self.valid_until, "accreditation")
         return self
+
+
+class DoubleClaimFinding(Form):
+    """An operator's finding that an issued block is claimed in another scheme (Ordos art. 17, Shanghai
+    art. 14): the block as issued, the scheme, what was found."""
+
+    serial: str = Field(max_length=60, description="the issued block's serial range, as on the public registry")
+    scheme: OtherScheme
+    evidence: Reasoning

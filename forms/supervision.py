@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from forms.common import Comment, Form, Reasoning, ShortText, Tonnes, Unsigned
 
 Severity = Literal["low", "medium", "high", "critical"]
 # what was found decides what a failed rectification costs: Jiaxing art. 26 (false materials: claw
 # back), Ordos art. 11 (anomalous data: correct the reductions)
-Category = Literal["plan_deviation", "data_anomaly", "false_materials", "revenue_use", "other"]
+Category = Literal["plan_deviation", "data_anomaly", "false_materials", "revenue_use", "double_claim", "other"]
 
 
 class Finding(Form):
@@ -114,3 +114,16 @@ class RevenueAuditReport(Form):
     returned_to_users_cny: Yuan
     auditor: ShortText
     report_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class OperationReport(Form):
+    """Beijing 编制说明 (第四章 二类项目报告): a class-2 project publishes its revenue-management plan
+    (碳普惠收益管理方案) and how it ran (项目运行情况) — once a year here (states/operation_report.py)."""
+
+    year: int = Field(ge=2000, le=2100)
+    revenue_management_plan: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    operation_summary: Reasoning
+    participants: int = Field(ge=0, lt=10**10, description="users or participants during the year")
+    reductions_tco2e: Tonnes = Field(description="reductions by the level-2 methodology (disclosed, not issued)")
+    revenue_cny: Yuan
+    returned_to_users_cny: Yuan

@@ -7,7 +7,8 @@ Demo bearer tokens are `demo-<username>`: for a local demo only, never for a dep
 from __future__ import annotations
 
 import io
-from datetime import date
+import secrets
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -30,9 +31,21 @@ from services.engine import command, opening
 from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.clock import clock
 from services.engine.command import Command, Outcome
+from services.orchestration.dispatch import BACKOFF, MAX_ATTEMPTS, Channels, deliver
+from services.orchestration.sweep import sweep
 from services.procedures import documents, reports
 from services.store.engine import Database
-from services.store.tables import Case, Document, MethodologyVersion, User, Verifier, id_column, pk
+from services.store.tables import (
+    Case,
+    Document,
+    MethodologyVersion,
+    Outbox,
+    User,
+    Verifier,
+    WebhookEndpoint,
+    id_column,
+    pk,
+)
 from states.messages import text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
@@ -70,7 +83,50 @@ def ensure_demo(db: Database) -> bool:
         return False
     for code in all_profiles():
         _demo_cases(db, code)
+    _weeks_of_history(db, HISTORY)
     return True
+
+
+HISTORY = "SD"  # the jurisdiction whose demo cases began weeks before the first run
+RECEIVER_DOWN = "http://127.0.0.1:9/carbon-inclusion"  # the discard port: nothing listens, the POST is refused
+
+
+def _weeks_of_history(db: Database, code: str) -> None:
+    """What a system in use shows its administrators, produced the way it happens: cases submitted six
+    weeks ago whose checks are now overdue (the sweep records the SLA breaches and escalates them), and
+    a notice's webhook to the exchange that kept failing until it was dead-lettered through the
+    dispatcher's retries, after which the receiver was switched off (an administrator may send them
+    round again). Flow runs are Prefect's own: they appear once `make serve` runs the flows."""
+    driver, low, start = Driver(db), code.lower(), clock.now()
+    with db.write() as session:
+        session.add(WebhookEndpoint(jurisdiction=code, name="交易所接收端（演示：已停用）", url=RECEIVER_DOWN,
+                                    secret=secrets.token_hex(16), events=["open_publicity"]))
+    with clock.then(start - timedelta(days=42)):
+        for stop, title in (("submitted", "工业园区储能改造（逾期演示）"),
+                            ("technical_review", "污水处理厂沼气发电（逾期演示）"),
+                            ("publicity", "校园屋顶光伏（投递失败演示）")):
+            drive_to(driver, code, driver.open(f"{low}_applicant", code, application(code, title=title)), stop)
+        _deliver_until_dead(db, code)
+    with db.write() as session:
+        for endpoint in session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.url) == RECEIVER_DOWN)):
+            endpoint.active = False
+            session.add(endpoint)
+    sweep(db, start)
+
+
+def _deliver_until_dead(db: Database, code: str) -> None:
+    """The dispatcher's own delivery, retried on its backoff, of the notices' rows to the receiver."""
+    channels = Channels(smtp_host=None)
+    for _ in range(MAX_ATTEMPTS):
+        with db.read() as session:
+            rows = [r for r in session.exec(select(Outbox).where(col(Outbox.kind) == "open_publicity",
+                                                                  col(Outbox.status) == "pending"))
+                    if r.payload.get("jurisdiction") == code]
+        if not rows:
+            return
+        for row in rows:
+            deliver(db, row, channels)
+        clock.advance(max(BACKOFF) + timedelta(minutes=1))
 
 
 @cache

@@ -57,7 +57,7 @@ def build(profile: Profile) -> ProcedureSpec:
                                     sla="verification"),))),
          (TransitionSpec("submit_monitoring_report", ("open",), "verification", APPLICANT, MonitoringReport,
                          rules=(rules.monitoring_period_allowed, rules.verifier_accredited_and_independent,
-                                rules.documents_attached),
+                                rules.documents_attached, rules.declared_not_claimed_elsewhere),
                          effects=(RecordForm("report"),), owner_only=True),
           TransitionSpec("verify", ("verification",), "submitted", ("verifier",), Verification,
                          rules=(rules.verified_by_the_commissioned_verifier,), effects=(RecordForm("verification"),)),

@@ -9,7 +9,7 @@ arrow and checks only that it is the one it takes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -20,11 +20,13 @@ from transitions.extensions import GraphMachine
 from states import (
     issuance,
     methodology_filing,
+    operation_report,
     project_registration,
     rectification,
     report,
     retirement,
     revenue_audit,
+    rules,
 )
 from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
@@ -43,11 +45,22 @@ class Catalogued:
 
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
-    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit)}
+    project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
+    operation_report)}
 
 
 class ProcedureUnavailable(LookupError):
     """The procedure does not exist, or not in this jurisdiction (e.g. Jiaxing registration)."""
+
+
+def _build(entry: Catalogued, profile: Profile) -> ProcedureSpec:
+    """The procedure for a profile. Every procedure an applicant opens first asks whether the applicant may
+    take part at all: a disqualified organisation opens nothing (Jiaxing art. 26; the record exists only
+    where a seed disqualifies, so no other jurisdiction is asked anything new)."""
+    spec = entry.build(profile)
+    if entry.opened_by != "applicant":
+        return spec
+    return replace(spec, opening_rules=(rules.applicant_not_disqualified, *spec.opening_rules))
 
 
 @cache
@@ -57,7 +70,7 @@ def procedure(name: str, jurisdiction: str) -> ProcedureSpec:
     if profile is None or entry is None:
         raise ProcedureUnavailable(name)
     try:
-        return entry.build(profile)
+        return _build(entry, profile)
     except LookupError as exc:
         raise ProcedureUnavailable(name) from exc
 
@@ -66,7 +79,7 @@ def _built(profile: Profile) -> list[ProcedureSpec]:
     specs = []
     for entry in PROCEDURES.values():
         try:
-            specs.append(entry.build(profile))
+            specs.append(_build(entry, profile))
         except LookupError:
             continue  # not run in this jurisdiction (e.g. Jiaxing registration)
     return specs

@@ -25,6 +25,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "procedure.rectification": ("暂停与整改", "Suspension and rectification"),
     "procedure.report": ("举报", "Report"),
     "procedure.revenue_audit": ("收益使用审计", "Revenue-use audit"),
+    "procedure.operation_report": ("二类项目运行情况报告", "Class-2 operation report"),
+    "state.due": ("待提交运行情况报告", "Report due"),
+    "state.published": ("已公开", "Published"),
+    "trigger.file_report": ("提交运行情况报告", "File the operation report"),
+    "trigger.report_deadline": ("运行情况报告期限届满", "Report deadline passed"),
+    "task.operation_report": ("提交运行情况报告（含收益管理方案）", "Operation report (with the revenue plan)"),
+    "title.operation_report": ("{project} {year}年度运行情况报告", "{project}: operation report of {year}"),
+    "reason.operation_report_not_here": (
+        "{jurisdiction_zh}未规定二类项目运行情况报告", "{jurisdiction_en} has no class-2 operation reports",
+    ),
+    "reason.operation_report_class_2_only": (
+        "仅已公开的二类项目报告运行情况", "Only disclosed class-2 projects report how they run",
+    ),
+    "reason.operation_report_year": (
+        "报告年度 {year} 与应报告的年度 {due_year} 不符", "The report is of {year}; the year due is {due_year}",
+    ),
+    "reason.returned_over_revenue": (
+        "返还用户金额 {returned} 元超过收益 {revenue} 元{basis_zh}",
+        "{returned} CNY returned to users exceeds the revenue of {revenue} CNY{basis_en}",
+    ),
+    "field.revenue_management_plan": ("碳普惠收益管理方案", "Revenue-management plan"),
+    "field.operation_summary": ("项目运行情况", "How the project ran"),
+    "field.participants": ("参与用户数", "Participants"),
+    "field.reductions_tco2e": ("减排量（tCO2e，仅公开，不签发）", "Reductions (tCO2e, disclosed, not issued)"),
+    "field.revenue_cny": ("收益（元）", "Revenue (CNY)"),
+    "profile_section.operation_report": ("二类项目运行情况报告", "Class-2 operation reports"),
+    "profile_rule.no_double_claiming": ("签发后不得重复申报（声明与冻结）", "No double claiming after issuance"),
     "state.below_threshold": ("返还比例不足90%", "Below 90% returned"),
     "state.missed": ("逾期未提交", "Missed"),
     "trigger.file_audit": ("提交审计报告", "File the audit report"),
@@ -337,6 +364,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.verified_over_claimed": ("核证量不得超过申报量 {claimed}", "Verified may not exceed claimed ({claimed})"),
     "reason.not_verified": ("尚无核证结果", "Not verified yet"),
     "reason.issued_over_verified": ("签发量不得超过核证量 {verified}", "Issued may not exceed verified ({verified})"),
+    "reason.party_disqualified": (
+        "{org}已于{decided_on}被取消参与{jurisdiction_zh}碳普惠市场的资格（案件 {case}：{why}），"
+        "不得{action_zh}{basis_zh}",
+        "{org} was disqualified from {jurisdiction_en}'s carbon-inclusion scheme on {decided_on} (case {case}: {why}) "
+        "and may not {action_en}{basis_en}",
+    ),
+    "disqualified_action.new_case": ("提出新的申请", "open a new case"),
+    "disqualified_action.transfer_from": ("转出减排量", "transfer reductions out"),
+    "disqualified_action.transfer_to": ("受让减排量", "receive reductions"),
+    "disqualified_action.retirement": ("为自身注销减排量", "retire reductions on its own behalf"),
+    "text.disqualification_reason": ("提供虚假材料等不诚信行为，逾期未改正", "false materials, not corrected in time"),
+    "reason.declaration_missing": (
+        "须声明本次签发的减排量未在其他温室气体自愿减排机制中申报或签发{basis_zh}",
+        "Declare that these reductions are not claimed in another voluntary scheme{basis_en}",
+    ),
+    "reason.double_claim_not_here": (
+        "{jurisdiction_zh}的办法未规定签发后重复申报的认定",
+        "{jurisdiction_en}'s rules provide no double-claim finding",
+    ),
+    "reason.issued_block_unknown": ("本辖区没有签发序列号为 {serial} 的减排量", "No block {serial} was issued here"),
+    "reason.already_found_elsewhere": (
+        "序列号 {serial} 已被认定在 {scheme} 重复申报", "Block {serial} was already found claimed in {scheme}",
+    ),
+    "reason.units_frozen": (
+        "减排量 {serials} 因在其他机制重复申报已被冻结，不得转让或注销{basis_zh}",
+        "Units {serials} are frozen, found claimed in another scheme: they may not be transferred or retired{basis_en}",
+    ),
+    "text.double_claim_finding": (
+        "已签发的减排量 {serial} 在 {scheme} 重复申报：{evidence}",
+        "Issued block {serial} is claimed in {scheme}: {evidence}",
+    ),
+    "field.not_claimed_elsewhere": (
+        "声明：本次减排量未在其他自愿减排机制申报", "Declaration: not claimed in another scheme",
+    ),
+    "field.serial": ("序列号", "Serial"),
+    "field.evidence": ("发现情况", "Evidence"),
     "reason.not_enough_held": ("持有量 {held} 吨不足 {asked} 吨", "Only {held} t held, {asked} t asked"),
     "reason.first_issuance_not_here": (
         "本辖区首次减排量签发不能随项目登记一并申请",
@@ -351,6 +414,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.rounds_exhausted": (
         "整改已退回{rounds}次，已达上限，请作出撤销或其他决定",
         "The report was sent back {rounds} times, the most allowed: revoke or decide otherwise",
+    ),
+    "reason.objection_receipt_unknown": (
+        "没有这个异议受理号，请核对后重新输入（格式如 OBJ-20260301-1A2B3C4D）",
+        "No objection has this receipt number: check it and enter it again (like OBJ-20260301-1A2B3C4D)",
     ),
     "reason.report_secret": ("受理号或查询码错误", "Unknown receipt or wrong secret"),
     "reason.rate_limited": ("查询过于频繁，请{minutes}分钟后再试", "Too many attempts: try again in {minutes} minutes"),
@@ -499,6 +566,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "field.officers_named": ("承办经办人", "Handling officers"),
     "field.report_document": ("审查报告（从本案已上传的材料中选择）",
                               "Review report (one of the case's uploaded documents)"),
+    # what the outbox carries (services/orchestration/dispatch.py HANDLERS), on the administrators' pages
+    "outbox_kind.hold_project": ("冻结项目（整改期间）", "Hold the project (rectification)"),
+    "outbox_kind.release_project": ("解除项目冻结", "Release the project"),
+    "outbox_kind.notify": ("发送通知", "Send a notification"),
+    "outbox_kind.convene_panel": ("随机抽取专家组", "Draw the expert panel"),
+    "outbox_kind.assign": ("分派给经办人", "Assign to an officer"),
+    "outbox_kind.open_publicity": ("发布公示", "Publish a publicity notice"),
+    "outbox_kind.close_publicity": ("结束公示", "Close a publicity notice"),
+    "outbox_kind.open_consultation": ("发布征求意见", "Open a public consultation"),
+    "outbox_kind.close_consultation": ("结束征求意见", "Close a public consultation"),
+    "outbox_kind.publish_registration": ("公布登记结果", "Publish a registration"),
+    "outbox_kind.publish_disclosure": ("公布二类项目信息", "Publish a disclosure"),
+    "outbox_kind.publish_methodology": ("公布备案方法学", "Publish a filed methodology"),
+    "outbox_kind.publish_dispositions": ("公布意见处理情况", "Publish the comments' dispositions"),
+    "outbox_kind.publish_revocation": ("公布撤销登记", "Publish a revocation"),
     "objection_status.open": ("待处理", "Open"),
     "objection_status.dismissed": ("不成立", "Dismissed"),
     "objection_status.upheld": ("成立", "Upheld"),
@@ -591,6 +673,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
+    # the applicant's methodology picker: a filed version of the registry, never a typed code
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
+                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
+    "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
+    "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
+                         "Only the versions filed here that may be cited are listed; type a code, title or "
+                         "scope to narrow the list."),
     "text.basis": ("（{zh}）", " ({en})"),  # a seed article cited after a reason (Profile.cite)
     "text.located": ("{where}：{zh}", "{where}: {en}"),  # a reason about one place inside a pasted document
     "text.invalid_input": ("输入无效：{error}", "{error}"),  # a pydantic error with no Chinese template
@@ -994,6 +1084,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "choice.data_anomaly": ("数据异常", "Data anomaly"),
     "choice.false_materials": ("材料虚假", "False materials"),
     "choice.revenue_use": ("收益使用", "Revenue use"),
+    "choice.double_claim": ("重复申报", "Double claiming"),
     "choice.other": ("其他", "Other"),
     "choice.1": ("一类", "Class 1"),
     "choice.2": ("二类", "Class 2"),
@@ -1156,6 +1247,103 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "请从登记簿中选择一个适用的方法学版本",
         "Choose an applicable methodology version from the registry",
     ),
+    # scenario data intake (issue 17): the feed, each batch, and why a row is refused
+    "noun.scenario": ("减排场景", "Scenario"),
+    "noun.scenario_batch": ("数据批次", "Data batch"),
+    "reason.scenario_feed_issuer": (
+        "只有本辖区的经办、数据对接或审批人员以及场景登记主体可以签发数据报送凭证",
+        "Only the jurisdiction's case officers, operators or approvers, or the scenario's owner, may issue its "
+        "data credential",
+    ),
+    "reason.scenario_not_registered": (
+        "场景尚未登记（当前状态：{status}），不能接入数据（上海办法第十三条：校验通过后接入）",
+        "The scenario is not registered (status: {status}); its data is connected only after validation "
+        "(Shanghai art. 13)",
+    ),
+    "reason.scenario_feed_token": ("缺少或无效的场景数据报送凭证", "No scenario data credential, or an unknown one"),
+    "reason.scenario_feed_other": ("该凭证属于另一个场景", "This credential belongs to another scenario"),
+    "reason.scenario_batch_id": (
+        "批次编号须为 1–100 位字母、数字或 _ . -，以字母、数字或 _ 开头",
+        "The batch id must be 1–100 letters, digits or _ . -, starting with a letter, a digit or _",
+    ),
+    "reason.scenario_business_date": ("业务日期须为 YYYY-MM-DD", "The business date must be YYYY-MM-DD"),
+    "reason.scenario_business_date_future": ("业务日期 {day} 晚于今天（{today}）",
+                                             "The business date {day} is after today ({today})"),
+    "reason.scenario_record_count": ("记录数须为非负整数", "The record count must be a whole number, 0 or more"),
+    "reason.scenario_sha256_format": ("SHA-256 须为 64 位十六进制数", "The SHA-256 must be 64 hexadecimal digits"),
+    "reason.scenario_format": ("文件格式须为以下之一：{formats}", "The file format must be one of: {formats}"),
+    "reason.scenario_file_missing": ("缺少文件（multipart 字段 file）", "No file (multipart field `file`)"),
+    "reason.scenario_file_too_large": ("文件超过 {limit} 字节", "The file is larger than {limit} bytes"),
+    "reason.scenario_sha256_mismatch": (
+        "文件的 SHA-256 为 {actual}，与申报的 {declared} 不符（文件可能在传输中损坏，请重新发送）",
+        "The file's SHA-256 is {actual}, not the declared {declared} (damaged in transfer? send it again)",
+    ),
+    "reason.scenario_count_mismatch": ("文件有 {actual} 条记录，申报为 {declared} 条",
+                                       "The file has {actual} records; {declared} were declared"),
+    "reason.scenario_batch_reused": (
+        "批次编号 {batch_id} 已用于另一个文件（SHA-256 {sha256}）；新文件请使用新的批次编号",
+        "Batch id {batch_id} was already used for another file (SHA-256 {sha256}); send a new file under a new "
+        "batch id",
+    ),
+    "reason.scenario_no_quantification": (
+        "该场景的方法学尚未以数据形式声明量化方法（活动类型、公式、参数），暂不能接收活动数据",
+        "The scenario's methodology declares no quantification as data (activity types, formulas, parameters) "
+        "yet, so activity records cannot be taken",
+    ),
+    "reason.scenario_file_unreadable": ("无法读取该 {format} 文件：{detail}",
+                                        "The {format} file cannot be read: {detail}"),
+    "reason.scenario_columns_missing": ("缺少列：{columns}", "Missing columns: {columns}"),
+    "reason.scenario_columns_unexpected": (
+        "存在未约定的列：{columns}（不得报送约定以外的数据，上海办法第二十二条）",
+        "Undeclared columns: {columns} (nothing beyond the agreed data may be sent; Shanghai art. 22)",
+    ),
+    "reason.scenario_missing_field": ("必填字段为空", "A required field is empty"),
+    "reason.scenario_bad_record_id": ("记录编号须为 1–64 位字母、数字或 _ . : -",
+                                      "The record id must be 1–64 letters, digits or _ . : -"),
+    "reason.scenario_bad_user_id": ("用户标识须为 1–64 位字母、数字或 _ . : -（假名）",
+                                    "The user pseudonym must be 1–64 letters, digits or _ . : -"),
+    "reason.scenario_pii_phone": ("疑似手机号码：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                  "Looks like a mobile number: data must be desensitised (Ordos art. 14, Shanghai "
+                                  "art. 22)"),
+    "reason.scenario_pii_id_card": ("疑似身份证号码：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                    "Looks like an identity-card number: data must be desensitised (Ordos art. 14, "
+                                    "Shanghai art. 22)"),
+    "reason.scenario_pii_email": ("疑似电子邮箱：须脱敏后报送（鄂尔多斯办法第十四条，上海办法第二十二条）",
+                                  "Looks like an e-mail address: data must be desensitised (Ordos art. 14, Shanghai "
+                                  "art. 22)"),
+    "reason.scenario_unknown_activity": ("活动类型不是方法学声明的类型",
+                                         "The activity type is not one the methodology declares"),
+    "reason.scenario_bad_quantity": ("数量须为普通十进制数（如 12.5），且位数不超过该活动的精度范围",
+                                     "The quantity must be a plain decimal number (e.g. 12.5) within the digits the "
+                                     "activity allows"),
+    "reason.scenario_negative_quantity": ("数量为负数", "The quantity is negative"),
+    "reason.scenario_too_precise": ("数量的小数位数超过该活动计量单位的精度",
+                                    "The quantity has more decimal places than the activity's unit allows"),
+    "reason.scenario_bad_date": ("日期无效（须为 YYYY-MM-DD，且不早于 1990-01-01）",
+                                 "The date is not valid (YYYY-MM-DD, not before 1990-01-01)"),
+    "reason.scenario_future_date": ("日期晚于批次的业务日期", "The date is after the batch's business date"),
+    "reason.scenario_duplicate_in_batch": ("记录编号在本批次中已出现（保留首次出现的记录）",
+                                           "The record id occurs earlier in this batch (the first is kept)"),
+    "reason.scenario_duplicate_across_batches": ("记录编号已在此前的批次中被接收",
+                                                 "The record id was already accepted in an earlier batch"),
+    "reason.scenario_bad_status": ("授权状态须为 granted（授权）或 withdrawn（撤回）",
+                                   "The consent status must be granted or withdrawn"),
+    "scenario_batch_status.accepted": ("全部接收", "Accepted"),
+    "scenario_batch_status.partly_accepted": ("部分接收", "Partly accepted"),
+    "scenario_batch_status.rejected": ("全部拒收", "All rows refused"),
+    "scenario_kind.records": ("活动数据", "Activity records"),
+    "scenario_kind.consents": ("用户授权", "Consent feed"),
+    "scenario_column.row_no": ("行号", "Row"),
+    "scenario_column.record_id": ("记录编号", "Record id"),
+    "scenario_column.user_id": ("用户标识（假名）", "User pseudonym"),
+    "scenario_column.activity_type": ("活动类型", "Activity type"),
+    "scenario_column.quantity": ("数量", "Quantity"),
+    "scenario_column.activity_date": ("活动日期", "Activity date"),
+    "scenario_column.status": ("授权状态", "Consent status"),
+    "scenario_column.effective_date": ("生效日期", "Effective date"),
+    "scenario_column.reason_codes": ("原因代码", "Reason codes"),
+    "scenario_column.reasons_zh": ("原因（中文）", "Reasons (Chinese)"),
+    "scenario_column.reasons_en": ("原因（英文）", "Reasons (English)"),
 }
 
 # Pydantic error types -> zh/en templates (the English text comes from pydantic itself).

@@ -87,6 +87,9 @@ class IssuanceRules(_Strict):
     publicity_days: int = Field(ge=1)
     earliest_date: date
     lookback_years: int = Field(ge=1)
+    # Ordos art. 17, Shanghai art. 14: the owner declares at issuance that the reductions are not claimed in
+    # another voluntary scheme; a block found claimed elsewhere is frozen and rectified (states/double_claim.py)
+    no_double_claiming: bool = False
 
 
 class RectificationRules(_Strict):
@@ -102,6 +105,13 @@ class RevenueAuditRules(_Strict):
     due: str = Field(pattern=r"^\d{2}-\d{2}$")
     min_share: Decimal = Field(gt=0, le=1)
     request_days: int = Field(default=20, ge=1)  # working days an audit asked for (or filed late) is given
+
+
+class OperationReportRules(_Strict):
+    """Beijing: class-2 projects publish their revenue-management plan and how they ran (states/operation_report.py)."""
+
+    enabled: bool = False
+    due: str = Field(pattern=r"^\d{2}-\d{2}$")  # MM-DD of the year after the one reported
 
 
 class PublicityRules(_Strict):
@@ -186,7 +196,8 @@ class ReminderRules(_Strict):
 # records of that jurisdiction only, never in another's.
 BASIS_KEYS = ("compliance_use", "filing_with_first_issuance", "class_1_methodology_level", "class_2_not_issued",
               "standard_priority", "verifier_independence", "false_materials", "anomalous_data", "reductions_in_area",
-              "prohibited_projects", "running_before_application", "disqualification", "required_documents")
+              "prohibited_projects", "running_before_application", "disqualification", "required_documents",
+              "no_double_claiming", "operation_report")
 
 
 class Profile(_Strict):
@@ -200,6 +211,7 @@ class Profile(_Strict):
     issuance: IssuanceRules
     rectification: RectificationRules
     revenue_audit: RevenueAuditRules
+    operation_report: OperationReportRules
     sla: dict[str, int]
     clock: ClockRules
     panel: PanelRules

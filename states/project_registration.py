@@ -46,7 +46,7 @@ def build(profile: Profile) -> ProcedureSpec:
                      rules.highest_standard_adopted)
 
     states, arrows = stages.compose(
-        stages.intake(edit_form=ApplicationEdit,
+        stages.intake(edit_form=ApplicationEdit, edit_rules=(rules.methodology_chosen,),
                       submit_rules=(rules.commitments_given, rules.documents_attached, *subject_rules),
                       resubmit_rules=subject_rules, accepted="technical_review",
                       accept_rules=(rules.registrable_class,) if classes else ()),
@@ -64,4 +64,5 @@ def build(profile: Profile) -> ProcedureSpec:
         arrows += (TransitionSpec("disclose", ("submitted",), "disclosed", stages.OFFICER, Note,
                                   rules=(rules.disclosable_class,)),)
     return ProcedureSpec(NAME, "draft", states, arrows, application=APPLICATION, opening=(CreateSubject(),),
+                         opening_rules=(rules.methodology_chosen,),
                          tracks_subject=True)

@@ -31,9 +31,11 @@ def build(profile: Profile) -> ProcedureSpec:
     )
     arrows = (
         TransitionSpec("approve", ("requested",), "retired", ("operator",), Note,
-                       rules=(rules.enough_held, rules.compliance_use_allowed)),
+                       rules=(rules.holder_not_disqualified, rules.enough_held, rules.units_not_frozen,
+                              rules.compliance_use_allowed)),
         TransitionSpec("reject", ("requested",), "rejected", ("operator",), Rejection),
         TransitionSpec("withdraw", ("requested",), "withdrawn", ("applicant",), Withdrawal, owner_only=True),
     )
     return ProcedureSpec(NAME, "requested", states, arrows, application=APPLICATION,
-                         opening_rules=(rules.enough_held, rules.compliance_use_allowed), opening=(RecordHolder(),))
+                         opening_rules=(rules.enough_held, rules.units_not_frozen, rules.compliance_use_allowed),
+                         opening=(RecordHolder(),))

@@ -9,7 +9,7 @@ from fractions import Fraction
 from math import ceil
 from typing import Any
 
-from states import divisions
+from states import disqualification, divisions, double_claim
 from states.messages import CATALOGUE, Reason, joined, label, reason
 from states.spec import RuleInput
 
@@ -180,6 +180,16 @@ def methodology_usable(inp: RuleInput) -> list[Reason]:
     if app.get("project_class") == 1 and m.tier not in (None, "level_1"):
         out.append(reason("methodology_tier", field="project_class", **inp.profile.cite("class_1_methodology_level")))
     return out
+
+
+def methodology_chosen(inp: RuleInput) -> list[Reason]:
+    """`methodology_usable` judged when the draft names the methodology (opening it, or an edit that changes
+    it), not first at submission: a version that is not filed here, or is of the other kind, is refused while
+    the applicant is still choosing (issue 15). Submission judges it again: a version may be withdrawn or
+    superseded between the draft and the submission."""
+    if getattr(inp.form, "methodology_code", None) is None and getattr(inp.form, "methodology_version", None) is None:
+        return []
+    return [r for r in methodology_usable(inp) if r.code != "methodology_tier"]
 
 
 def first_issuance_allowed(inp: RuleInput) -> list[Reason]:
@@ -488,6 +498,32 @@ def returns_to(state: str) -> Callable[[RuleInput], bool]:
 
 
 # --- retirement --------------------------------------------------------------------------------
+
+
+def applicant_not_disqualified(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 26: a disqualified organisation opens no new case in the jurisdiction that disqualified
+    it (states/disqualification.py has our reading)."""
+    return disqualification.barred(inp.facts.disqualification(), "new_case", inp.profile)
+
+
+def holder_not_disqualified(inp: RuleInput) -> list[Reason]:
+    """Jiaxing art. 26: nor are units retired on its own behalf, even on a request made before."""
+    return disqualification.barred(inp.facts.disqualification(), "retirement", inp.profile, field="holder_org_id")
+
+
+def declared_not_claimed_elsewhere(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 17, Shanghai art. 14: the monitoring report declares the reductions are not claimed in another
+    voluntary scheme (states/double_claim.py)."""
+    return double_claim.declaration_reasons(inp.profile, getattr(inp.form, "not_claimed_elsewhere", None))
+
+
+def units_not_frozen(inp: RuleInput) -> list[Reason]:
+    """Units frozen by a double-claim finding are not retired: what is left unfrozen must cover the amount."""
+    app = _app(inp)
+    frozen = inp.facts.frozen(app.get("holder_org_id"), app.get("project_id"), app.get("vintage"))
+    held = inp.facts.holding(app.get("holder_org_id"), app.get("project_id"), app.get("vintage"))
+    return double_claim.frozen_reasons(inp.profile, frozen, asked=app["amount_tco2e"],
+                                       available=held - double_claim.units(frozen))
 
 
 def enough_held(inp: RuleInput) -> list[Reason]:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from forms.common import Note
+from states.disqualification import Disqualified
 from states.effects import ConvenePanel, Effect
 from states.messages import Reason
 from states.tasks import ESCALATION, TaskSpec, TimerSpec
@@ -93,6 +94,10 @@ class Facts(Protocol):
     def holding(self, org_id: int | None, project_id: int | None, vintage: int | None) -> int: ...
 
     def project_tier(self, project_id: int) -> str | None: ...
+
+    def disqualification(self) -> Disqualified | None: ...
+
+    def frozen(self, org_id: int | None, project_id: int | None, vintage: int | None) -> list[str]: ...
 
 
 @dataclass(frozen=True)

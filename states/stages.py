@@ -49,7 +49,7 @@ from states.effects import (
     SettleObjections,
 )
 from states.spec import Rule, StateSpec, TransitionSpec
-from states.tasks import Joint, TaskSpec, TimerSpec, WorkingDays
+from states.tasks import Joint, TaskSpec, TimerSpec, WorkingDays, WorkingDaysAfter
 
 Stage = tuple[tuple[StateSpec, ...], tuple[TransitionSpec, ...]]
 APPLICANT = ("applicant",)
@@ -59,8 +59,10 @@ REVIEWERS = ("review_centre", "operator")
 COMPOSE_PANEL = TaskSpec("compose_panel", "case_officer", ("compose_panel",), sla="compose_panel")
 # One per member, addressed to that expert as the panel is seated; declining ends it too.
 EXPERT_OPINION = TaskSpec("expert_opinion", "expert", ("record_opinion", "decline_panel"), sla="expert_opinion")
+# The chair concludes on the members' opinions: due once theirs are, plus the conclusion's own days.
 PANEL_CONCLUSION = TaskSpec(
-    "panel_conclusion", "expert", ("panel_pass", "panel_revise", "panel_reject"), sla="panel_conclusion"
+    "panel_conclusion", "expert", ("panel_pass", "panel_revise", "panel_reject"), sla="panel_conclusion",
+    due=WorkingDaysAfter("panel_conclusion", after=("expert_opinion",)),
 )
 CONVENE_PANEL = ConvenePanel(compose=COMPOSE_PANEL, opinion=EXPERT_OPINION, conclusion=PANEL_CONCLUSION)
 OBJECTION_REVIEW = TaskSpec("objection_review", "case_officer", ("dismiss_objections", "uphold_objection"),
@@ -70,11 +72,11 @@ TECHNICAL_REVIEW = TaskSpec("technical_review", "review_centre", ("pass_review",
 
 
 def intake(*, edit_form: type[BaseModel], submit_rules: tuple[Rule, ...], resubmit_rules: tuple[Rule, ...],
-           accepted: str, accept_rules: tuple[Rule, ...] = ()) -> Stage:
+           accepted: str, accept_rules: tuple[Rule, ...] = (), edit_rules: tuple[Rule, ...] = ()) -> Stage:
     states = (StateSpec("draft", "stop", subject_status="draft"),)
     arrows = (
         TransitionSpec("edit", ("draft", "supplement_requested", "revision_requested"), None, APPLICANT,
-                       edit_form, effects=(ApplyEdit(),), owner_only=True),
+                       edit_form, rules=edit_rules, effects=(ApplyEdit(),), owner_only=True),
         TransitionSpec("submit", ("draft",), "submitted", APPLICANT, Submission, rules=submit_rules,
                        effects=(RecordSubmission(),), owner_only=True),
         TransitionSpec("withdraw", ("draft", "submitted", "supplement_requested", "technical_review"),

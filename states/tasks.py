@@ -61,6 +61,19 @@ class WorkingDays:
 
 
 @dataclass(frozen=True)
+class WorkingDaysAfter:
+    """The profile's SLA `sla`, counted after the work it follows (`after`, SLAs of tasks opened with it):
+    working days from today, their days and its own. The panel's chair concludes on the members'
+    opinions, so the conclusion is due after the opinions are, never before them (issue 15)."""
+
+    sla: str
+    after: tuple[str, ...]
+
+    def __call__(self, inp: DueInput) -> DueDate:
+        return _counted(inp, sum(inp.profile.sla_days(s) for s in (*self.after, self.sla)))
+
+
+@dataclass(frozen=True)
 class AnnualDate:
     """A day of the year after the vintage, from the profile (`MM-DD`), or no deadline where the profile
     sets none (e.g. an issuance window only where issuance is annual)."""
@@ -115,6 +128,8 @@ def sla_names(due: Due | None) -> set[str]:
     """The profile SLAs a deadline reads (checked against each profile when profiles load)."""
     if isinstance(due, WorkingDays):
         return {due.sla}
+    if isinstance(due, WorkingDaysAfter):
+        return {due.sla, *due.after}
     if isinstance(due, FirstOf):
         return {n for d in due.dues for n in sla_names(d)}
     return set()

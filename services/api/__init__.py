@@ -23,6 +23,7 @@ from services.api.routes import (
     procedures,
     public,
     registry,
+    scenarios,
     supervision,
     tasks,
     transparency,
@@ -71,7 +72,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
             yield
         finally:
             if app.state.orchestrator:
-                app.state.orchestrator.stop()
+                await app.state.orchestrator.stop()
 
     app = App(title=" ".join(text("system.name")), version="0.1.0", docs_url=None,
               redoc_url=None, lifespan=lifespan)
@@ -81,7 +82,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     errors.install(app)
     ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin, transparency):
+                   admin, transparency, scenarios):
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web

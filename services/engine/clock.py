@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 
@@ -26,6 +28,19 @@ class Clock:
             base = self._fixed if self._fixed is not None else datetime.now(UTC)
             self._fixed = base + delta
             return self._fixed
+
+    @contextmanager
+    def then(self, moment: datetime) -> Iterator[None]:
+        """Act as of `moment`, then return to the time before (fixed, or the system's): the demo data set
+        records what happened weeks before its first run the way it would have happened."""
+        with self._lock:
+            before = self._fixed
+        self.set(moment)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._fixed = before
 
     def release(self) -> None:
         with self._lock:

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from services.engine import preload
-from services.procedures.issuance import CLAIMS, holding, overlapping_periods
+from services.procedures.issuance import CLAIMS, frozen_held, holding, overlapping_periods
 from services.procedures.panels import ACTIVE_PANEL
+from services.procedures.standing import disqualified
 from services.store.records import AnyCase
 from services.store.tables import (
     Case,
@@ -28,6 +29,7 @@ from services.store.tables import (
     Verifier,
     pk,
 )
+from states.disqualification import Disqualified
 from states.spec import CommentFacts, MethodologyFacts, PanelFacts, ProjectFacts, VerifierFacts
 
 OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
@@ -146,6 +148,15 @@ class CaseFacts:
         return self.session.exec(select(col(MethodologyVersion.tier)).join(
             Project, col(Project.methodology_version_id) == col(MethodologyVersion.id)).where(
             col(Project.id) == project_id, col(Project.jurisdiction) == self.case.jurisdiction)).first()
+
+    def disqualification(self) -> Disqualified | None:
+        """The case's applicant organisation's disqualification in the case's jurisdiction (Jiaxing art. 26)."""
+        return self._once("disqualification", lambda: disqualified(self.session, self.case.applicant_org_id,
+                                                                   self.case.jurisdiction))
+
+    def frozen(self, org_id: int | None, project_id: int | None, vintage: int | None) -> list[str]:
+        """The holder's blocks (of this project and vintage, if named) a double-claim finding froze."""
+        return frozen_held(self.session, self.case.jurisdiction, org_id, project_id, vintage)
 
     def comments(self) -> CommentFacts:
         def load() -> CommentFacts:

@@ -24,7 +24,7 @@ from services.engine.context import Ctx
 from services.engine.errors import NotFound
 from services.engine.opening import open_case as open_case_of
 from services.engine.workdays import calendar
-from services.procedures import ledger
+from services.procedures import double_claims, ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
 from services.store.records import AnyCase, CaseRecord
@@ -128,6 +128,8 @@ def mint(ctx: Ctx, effect: Mint) -> None:
                                now=ctx.now)
     ctx.extra["serials"] = [block.serial]
     ctx.extra["ledger_entry_id"] = entry.id
+    double_claims.record_declaration(ctx.session, ctx.profile, entry, project, ctx.case.application.get("report") or {},
+                                     ctx.case.id, ctx.now)
 
 
 def retire_units(ctx: Ctx, effect: RetireUnits) -> None:
@@ -211,6 +213,16 @@ def holding(session: Session, jurisdiction: str, org_id: int | None, project_id:
     account = session.exec(select(Account).where(col(Account.jurisdiction) == jurisdiction,
                                                  col(Account.org_id) == org_id)).first()
     return 0 if account is None else ledger.balance(session, pk(account), project_id, vintage)
+
+
+def frozen_held(session: Session, jurisdiction: str, org_id: int | None, project_id: int | None,
+                vintage: int | None) -> list[str]:
+    account = None if org_id is None else session.exec(select(Account).where(
+        col(Account.jurisdiction) == jurisdiction, col(Account.org_id) == org_id)).first()
+    if account is None:
+        return []
+    held = ledger.live_blocks(session, pk(account), project_id, vintage)
+    return [b.serial for b in ledger.frozen_blocks(session, held)]
 
 
 # --- suspension: a project's open issuance cases wait on hold ----------------------------------

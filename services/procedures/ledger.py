@@ -20,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from services.engine.errors import Invalid
 from services.store.sql import insert_ignore
-from services.store.tables import Account, AuditEvent, LedgerEntry, Project, SerialBlock, pk, table_of
+from services.store.tables import Account, AuditEvent, BlockClaim, LedgerEntry, Project, SerialBlock, pk, table_of
+from states import double_claim
 from states.messages import reason
+from states.profiles import get_profile
 
 
 def account_for(session: Session, jurisdiction: str, org_id: int, now: Any) -> Account:
@@ -151,17 +153,75 @@ def in_range(session: Session, account_id: int, serials: str, amount: int) -> li
         cursor = min(b.end, end) + 1
     if covered != amount:
         raise Invalid([reason("serial_not_held", field="serials", serials=serials)])
+    frozen = frozen_blocks(session, blocks)
+    if frozen:
+        raise Invalid(double_claim.frozen_reasons(_profile(m["j"]), [b.serial for b in frozen], field="serials"))
     return blocks
 
 
 def _need(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None
           ) -> list[SerialBlock]:
+    """The holder's open blocks to move `amount` from, frozen ones left out (Ordos art. 17, Shanghai art. 14)."""
     lock_account(session, account_id)
     blocks = live_blocks(session, account_id, project_id, vintage, lock=True)
+    frozen = frozen_blocks(session, blocks)
+    free = [b for b in blocks if b not in frozen]
     held = sum(b.size for b in blocks)
-    if amount > held:
-        raise Invalid([reason("not_enough_held", field="amount_tco2e", held=held, asked=amount)])
-    return blocks
+    available = sum(b.size for b in free)
+    if amount > available:
+        refused = [reason("not_enough_held", field="amount_tco2e", held=held, asked=amount)] if amount > held else []
+        if frozen:
+            refused += double_claim.frozen_reasons(_profile(frozen[0].jurisdiction), [b.serial for b in frozen],
+                                                   asked=amount, available=available)
+        raise Invalid(refused)
+    return free
+
+
+def _profile(jurisdiction: str) -> Any:
+    profile = get_profile(jurisdiction)
+    assert profile is not None  # ledgers exist only in jurisdictions with a profile
+    return profile
+
+
+# --- frozen blocks: found claimed in another scheme (states/double_claim.py) --------------------------------
+
+
+def frozen_ranges(session: Session, project_ids: Iterable[int]) -> list[tuple[double_claim.Key, int, int]]:
+    """The issued ranges of these projects that a finding froze and no accepted rectification released."""
+    ids = set(project_ids)
+    if not ids:
+        return []
+    rows = session.exec(select(col(BlockClaim.serial)).where(
+        col(BlockClaim.project_id).in_(ids), col(BlockClaim.freeze_entry_id).is_not(None),
+        col(BlockClaim.unfreeze_entry_id).is_(None)))
+    return [p for p in map(_parse, rows) if p is not None]
+
+
+def frozen_blocks(session: Session, blocks: list[SerialBlock]) -> list[SerialBlock]:
+    ranges = frozen_ranges(session, {b.project_id for b in blocks})
+    return [b for b in blocks if double_claim.overlaps(ranges, (b.jurisdiction, b.vintage, b.project_code),
+                                                       b.start, b.end)]
+
+
+def _claimed_pieces(session: Session, claim: BlockClaim) -> list[SerialBlock]:
+    """The open, unretired pieces of a claim's issued block, wherever held now, locked."""
+    key, start, end = _parse(claim.serial)  # type: ignore[misc]  # written by `mint`, well formed
+    return [b for b in lock_project_blocks(session, claim.project_id)
+            if (b.jurisdiction, b.vintage, b.project_code) == key and b.start <= end and start <= b.end]
+
+
+def freeze(session: Session, claim: BlockClaim, *, case_id: int | None, actor_id: int | None, now: Any,
+           release: bool = False) -> LedgerEntry:
+    """A journal entry naming the units of an issued block that may no longer move (or, `release`, may again).
+    Nothing is closed or opened: the blocks stay where they are, and the public log holds the entry."""
+    pieces = _claimed_pieces(session, claim)
+    entry = LedgerEntry(kind="unfreeze" if release else "freeze", jurisdiction=claim.jurisdiction,
+                        amount=sum(b.size for b in pieces), case_id=case_id, actor_id=actor_id,
+                        reference=f"{claim.claimed_in}: {claim.serial}"[:200], serials=[b.serial for b in pieces],
+                        at=now)
+    session.add(entry)
+    session.flush()
+    return entry
 
 
 def _source(session: Session, account_id: int, amount: int, project_id: int | None, vintage: int | None,
@@ -264,6 +324,7 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
 # a run of serials in one (jurisdiction, vintage, project code) series: [start, end, account, retired]
 Run = list[Any]
 MOVES = ("issue", "transfer", "retire", "clawback")  # the kinds that list the serials they move
+FREEZES = ("freeze", "unfreeze")  # the kinds that list serials they hold in place (Ordos art. 17, Shanghai art. 14)
 
 
 class Series:
@@ -322,10 +383,7 @@ def _coalesce(runs: Iterable[Run | tuple[int, int, int, bool]]) -> list[tuple[in
     return out
 
 
-SerialKey = tuple[str, int, str]  # jurisdiction, vintage, project code: one series of serial numbers
-
-
-def _serial(key: SerialKey, start: int, end: int) -> str:
+def _serial(key: tuple[str, int, str], start: int, end: int) -> str:
     return f"{key[0]}-{key[1]}-{key[2]}-{start:06d}-{end:06d}"
 
 
@@ -333,76 +391,98 @@ def _serial(key: SerialKey, start: int, end: int) -> str:
 JOURNAL_SERIAL = re.compile(r"^(?P<j>[A-Z]{2,4})-(?P<v>\d{4})-(?P<p>[^-\s]+)-(?P<s>\d{6,})-(?P<e>\d{6,})$")
 
 
-def _parse(serial: str) -> tuple[SerialKey, int, int] | None:
+def _parse(serial: str) -> tuple[tuple[str, int, str], int, int] | None:
     m = JOURNAL_SERIAL.match(serial)
     if not m or int(m["e"]) < int(m["s"]):
         return None
     return (m["j"], int(m["v"]), m["p"]), int(m["s"]), int(m["e"])
 
 
-def _journal(session: Session, js: list[str] | None) -> Iterable[sa.Row[Any]]:
-    """The journal in id order, as Core rows: no ORM loading for a million entries."""
-    c = table_of(LedgerEntry).c
-    q = sa.select(c.id, c.kind, c.amount, c.from_account_id, c.to_account_id, c.case_id, c.serials).order_by(c.id)
+def _replay(session: Session, js: list[str] | None, problems: list[str]
+            ) -> tuple[dict[tuple[str, int, str], Series], dict[int, tuple[int | None, list[str]]]]:
+    """The journal in id order into open units; every entry's amount against its serials. Returns the
+    series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
+    series: dict[tuple[str, int, str], Series] = {}
+    issues: dict[int, tuple[int | None, list[str]]] = {}
+    e = table_of(LedgerEntry).c  # Core columns: plain rows, no ORM loading for a million of them
+    q = sa.select(e.id, e.kind, e.amount, e.from_account_id, e.to_account_id, e.case_id, e.serials).order_by(e.id)
     if js is not None:
-        q = q.where(c.jurisdiction.in_(js))
-    return session.execute(q.execution_options(yield_per=5000))
+        q = q.where(e.jurisdiction.in_(js))
+    frozen: dict[tuple[str, int, str], list[tuple[int, int]]] = {}
+    for id_, kind, amount, src, dst, case_id, serials in session.execute(q.execution_options(yield_per=5000)):
+        if kind not in MOVES and kind not in FREEZES:
+            continue  # a debt moves nothing
+        name = f"ledger entry #{id_} ({kind})"
+        parsed = _parsed(name, serials, amount, problems)
+        if kind == "issue":
+            issues[id_] = (case_id, list(serials or []))
+        if kind in FREEZES:
+            _freeze(series, frozen, kind, parsed, name, problems)
+        else:
+            _move(series, frozen, (name, kind, src, dst), parsed, problems)
+    return series, issues
 
 
-def _entry_serials(entry: sa.Row[Any], name: str, problems: list[str]) -> list[tuple[SerialKey, int, int]]:
-    """An entry's serial ranges, each well formed, and together as many units as its amount."""
+def _parsed(name: str, serials: list[str] | None, amount: int, problems: list[str]
+            ) -> list[tuple[tuple[str, int, str], int, int]]:
+    """An entry's serials, parsed; a malformed one, or an amount they do not hold, is a problem."""
     parsed = []
-    for serial in entry.serials or []:
+    for serial in serials or []:
         p = _parse(serial)
         if p is None:
             problems.append(f"{name}: serial {serial!r} is malformed")
         else:
             parsed.append(p)
-    held = sum(end - start + 1 for _, start, end in parsed)
-    if held != entry.amount:
-        problems.append(f"{name}: amount {entry.amount} but its serials hold {held}")
+    held = sum(e - s + 1 for _, s, e in parsed)
+    if held != amount:
+        problems.append(f"{name}: amount {amount} but its serials hold {held}")
     return parsed
 
 
-def _move(units: Series, entry: sa.Row[Any], name: str, key: SerialKey, start: int, end: int,
+def _move(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, int, str], list[tuple[int, int]]],
+          entry: tuple[str, str, int | None, int | None], parsed: list[tuple[tuple[str, int, str], int, int]],
           problems: list[str]) -> None:
-    """One range moved as the entry says: minted open, cut from its holder, then held by the receiver
-    (a transfer), retired in place (a retirement) or gone (a claw-back)."""
-    kind, src, dst = entry.kind, entry.from_account_id, entry.to_account_id
-    if kind == "issue":
-        if dst is None or not units.add(start, end, dst, False):
-            problems.append(f"{name} mints {_serial(key, start, end)}, which is already open")
-        return
-    holder = None if kind == "clawback" else src
-    if units.cut(start, end, holder) is None:
-        whose = "no holder" if holder is None else f"account {holder}"
-        problems.append(f"{name} moves {_serial(key, start, end)}, which {whose} held open and unretired")
-        return
-    if kind == "transfer" and dst is not None:
-        units.add(start, end, dst, False)
-    elif kind == "retire":
-        units.add(start, end, src, True)
+    """An issue opens units; a transfer, retirement or claw-back moves open, unretired ones (a transfer or
+    retirement never frozen ones)."""
+    name, kind, src, dst = entry
+    for key, s, e in parsed:
+        units = series.setdefault(key, Series())
+        if kind == "issue":
+            if dst is None or not units.add(s, e, dst, False):
+                problems.append(f"{name} mints {_serial(key, s, e)}, which is already open")
+            continue
+        if kind != "clawback" and double_claim.overlaps([(key, a, b) for a, b in frozen.get(key, [])], key, s, e):
+            problems.append(f"{name} moves {_serial(key, s, e)}, which a finding froze")
+        holder = None if kind == "clawback" else src
+        if units.cut(s, e, holder) is None:
+            whose = "no holder" if holder is None else f"account {holder}"
+            problems.append(f"{name} moves {_serial(key, s, e)}, which {whose} held open and unretired")
+            continue
+        if kind == "transfer" and dst is not None:
+            units.add(s, e, dst, False)
+        elif kind == "retire" and src is not None:
+            units.add(s, e, src, True)
 
 
-def _replay(session: Session, js: list[str] | None, problems: list[str]
-            ) -> tuple[dict[SerialKey, Series], dict[int, tuple[int | None, list[str]]]]:
-    """The journal in id order into open units; every entry's amount against its serials. Returns the
-    series and the issue entries (id -> (case, serials)) to check against the cases' audit events."""
-    series: dict[SerialKey, Series] = {}
-    issues: dict[int, tuple[int | None, list[str]]] = {}
-    for entry in _journal(session, js):
-        if entry.kind not in MOVES:
-            continue  # a debt moves nothing
-        name = f"ledger entry #{entry.id} ({entry.kind})"
-        parsed = _entry_serials(entry, name, problems)
-        if entry.kind == "issue":
-            issues[entry.id] = (entry.case_id, list(entry.serials or []))
-        for key, start, end in parsed:
-            _move(series.setdefault(key, Series()), entry, name, key, start, end, problems)
-    return series, issues
+def _freeze(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, int, str], list[tuple[int, int]]],
+            kind: str, parsed: list[tuple[tuple[str, int, str], int, int]], name: str, problems: list[str]) -> None:
+    """A freeze names open, unretired units (it moves none: they are cut and put back as they were) and
+    marks them frozen until an unfreeze names them again."""
+    for key, s, e in parsed:
+        if kind == "unfreeze":
+            frozen[key] = [r for r in frozen.get(key, []) if r != (s, e)]
+            continue
+        units = series.setdefault(key, Series())
+        pieces = units.cut(s, e, None)
+        if pieces is None:
+            problems.append(f"{name} freezes {_serial(key, s, e)}, which was not open and unretired")
+            continue
+        for a, b, account, retired in pieces:
+            units.add(a, b, account, retired)
+        frozen.setdefault(key, []).append((s, e))
 
 
-def _block_at(session: Session, key: SerialKey, position: int) -> SerialBlock | None:
+def _block_at(session: Session, key: tuple[str, int, str], position: int) -> SerialBlock | None:
     return session.exec(select(SerialBlock).where(
         col(SerialBlock.jurisdiction) == key[0], col(SerialBlock.vintage) == key[1],
         col(SerialBlock.project_code) == key[2], col(SerialBlock.closed_by).is_(None),
@@ -414,7 +494,7 @@ def _holder(account: int, retired: bool) -> str:
     return f"account {account}" + (" (retired)" if retired else "")
 
 
-def _difference(session: Session, key: SerialKey, table: list[tuple[int, int, int, bool]],
+def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[int, int, int, bool]],
                 journal: list[tuple[int, int, int, bool]]) -> str | None:
     """Where the open blocks of a series first disagree with the journal, naming the block."""
     if table == journal:
@@ -442,7 +522,7 @@ def _difference(session: Session, key: SerialKey, table: list[tuple[int, int, in
     return None
 
 
-def _compare(session: Session, js: list[str] | None, series: dict[SerialKey, Series],
+def _compare(session: Session, js: list[str] | None, series: dict[tuple[str, int, str], Series],
              problems: list[str]) -> None:
     """The open blocks, series by series, against the replayed journal (coalesced on both sides)."""
     b = table_of(SerialBlock).c
@@ -450,7 +530,7 @@ def _compare(session: Session, js: list[str] | None, series: dict[SerialKey, Ser
         b.closed_by.is_(None)).order_by(b.jurisdiction, b.vintage, b.project_code, b.start)
     if js is not None:
         q = q.where(b.jurisdiction.in_(js))
-    key: SerialKey | None = None
+    key: tuple[str, int, str] | None = None
     runs: list[tuple[int, int, int, bool]] = []
 
     def done() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms.registration import ObjectionUpheld
 from forms.supervision import Feedback, RevenueAuditReport, Substantiation
@@ -23,10 +23,10 @@ from services.engine.errors import Forbidden, Invalid, NotFound
 from services.engine.idempotency import Idem, once
 from services.engine.opening import open_case
 from services.engine.work import enqueue
-from services.procedures import ledger
+from services.procedures import ledger, standing
 from services.store.engine import Database
 from services.store.records import CaseRecord
-from services.store.tables import Case, Evaluation, Notice, Organisation, Project
+from services.store.tables import BlockClaim, Case, Evaluation, Notice, Organisation, Project, pk
 from states import rectification, revenue_audit
 from states.effects import (
     RecordAudit,
@@ -121,6 +121,13 @@ def resume_project(ctx: Ctx, effect: ResumeProject) -> None:
     ctx.session.add(project)
     _close_notices(ctx, "suspension")
     enqueue(ctx, "release_project", "system", {"project_id": project.id})
+    # Ordos art. 17, Shanghai art. 14: the other claim withdrawn, the blocks its finding froze may move again
+    for claim in ctx.session.exec(select(BlockClaim).where(col(BlockClaim.rectification_case_id) == ctx.case.id,
+                                                           col(BlockClaim.freeze_entry_id).is_not(None),
+                                                           col(BlockClaim.unfreeze_entry_id).is_(None))):
+        claim.unfreeze_entry_id = ledger.freeze(ctx.session, claim, case_id=ctx.case.id, actor_id=ctx.actor.user_id,
+                                                now=ctx.now, release=True).id
+        ctx.session.add(claim)
 
 
 def _close_notices(ctx: Ctx, kind: str) -> None:
@@ -151,8 +158,11 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
                                                                   "false_materials"))
         org = ctx.session.get(Organisation, project.owner_org_id)
         assert org is not None
-        org.disqualified_at = ctx.now
+        org.disqualified_at = ctx.now  # kept for the record; the standing that bars is per jurisdiction
         ctx.session.add(org)
+        standing.disqualify(ctx.session, org_id=project.owner_org_id, jurisdiction=ctx.case.jurisdiction,
+                            project_id=pk(project), case_id=ctx.case.id, reason=_revocation_reason(ctx),
+                            basis=ctx.profile.basis.get("disqualification", ("", ""))[0], on=ctx.today, at=ctx.now)
         ctx.extra["clawback"] = result
     excess = sum(Decimal(str(f.get("excess_tco2e") or 0)) for f in findings if f.get("category") == "data_anomaly")
     if rules.anomalous_data_adjustment and excess > 0:
@@ -161,6 +171,12 @@ def revoke_project(ctx: Ctx, effect: RevokeProject) -> None:
                                                 reason_text=_cited(ctx.profile, "text.adjustment_anomalous_data",
                                                                    "anomalous_data"))
     enqueue(ctx, "publish_revocation", "public", {"project_id": project.id})
+
+
+def _revocation_reason(ctx: Ctx) -> str:
+    """The approver's reasons for revoking, or (the deadline passed unanswered) the article's own words."""
+    given = getattr(ctx.form, "reasons", None)
+    return given if isinstance(given, str) and given.strip() else text("text.disqualification_reason").zh
 
 
 def _cited(profile: Profile, what: str, rule: str) -> str:
@@ -277,22 +293,39 @@ def open_revenue_audits(db: Database, jurisdiction: str, year: int) -> dict[str,
     profile = get_profile(jurisdiction)
     if profile is None or not profile.revenue_audit.enabled:
         return {"opened": 0, "skipped": 0}
-    spec = procedure("revenue_audit", jurisdiction)
+    return _open_yearly(db, jurisdiction, year, "revenue_audit", status="registered", project_class=1)
+
+
+def open_operation_reports(db: Database, jurisdiction: str, year: int) -> dict[str, int]:
+    """Beijing: each disclosed class-2 project owes the year's operation report (states/operation_report.py);
+    idempotent like the campaign."""
+    profile = get_profile(jurisdiction)
+    if profile is None or not profile.operation_report.enabled:
+        return {"opened": 0, "skipped": 0}
+    return _open_yearly(db, jurisdiction, year, "operation_report", status="disclosed", project_class=2)
+
+
+def _open_yearly(db: Database, jurisdiction: str, year: int, name: str, *, status: str, project_class: int
+                 ) -> dict[str, int]:
+    """One case of a yearly procedure per project of a status and class that has none for the year, each in
+    its own transaction (a retry opens nothing twice)."""
+    spec = procedure(name, jurisdiction)
     opened = skipped = 0
     with db.read() as session:
         ids = list(session.exec(select(Project.id).where(Project.jurisdiction == jurisdiction,
-                                                         Project.status == "registered", Project.project_class == 1)))
+                                                         Project.status == status,
+                                                         Project.project_class == project_class)))
     for pid in ids:
         with db.write() as session:
             project = session.exec(select(Project).where(Project.id == pid).with_for_update()).one()
-            if session.exec(select(Case.id).where(Case.procedure == "revenue_audit", Case.project_id == pid,
+            if session.exec(select(Case.id).where(Case.procedure == name, Case.project_id == pid,
                                                   Case.vintage == year)).first():
                 skipped += 1
                 continue
             open_case(session, spec, jurisdiction=jurisdiction, actor=SYSTEM_ACTOR, role="system",
                       applicant_org_id=project.owner_org_id, project_id=pid, vintage=year,
-                      application={"title": text("title.revenue_audit", project=project.title, year=year).zh},
-                      subject_kind=project.kind,
-                      payload={"year": year})
+                      application={"title": text(f"title.{name}", project=project.title, year=year).zh,
+                                   "year": year},
+                      subject_kind=project.kind, payload={"year": year})
             opened += 1
     return {"opened": opened, "skipped": skipped}

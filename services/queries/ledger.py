@@ -93,6 +93,17 @@ class TransferPublic(Public):
     serials: list[str] = Field(description="The serial blocks moved")
 
 
+class DoubleClaimRecorded(Public):
+    """A block found claimed in another scheme (Ordos art. 17, Shanghai art. 14): frozen, and rectified."""
+
+    serial: str = Field(description="The block as issued")
+    claimed_in: str = Field(description="The other scheme")
+    freeze_entry_id: int = Field(description="The journal's freeze entry (in the transparency log)")
+    frozen_tco2e: int = Field(description="Units still open that were frozen (retired ones cannot be)")
+    frozen: list[str] = Field(description="The serial blocks frozen, wherever held")
+    rectification_case_id: int | None = Field(description="The rectification opened on the project")
+
+
 class SuspensionPublic(Public):
     project_id: int
     suspended: bool

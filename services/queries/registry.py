@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import Field
 from sqlmodel import Session, col, select
 
@@ -26,15 +27,18 @@ from services.queries.cases import (
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
 from services.store.tables import (
     AuditEvent,
+    BlockClaim,
     Case,
     Certificate,
     Comment,
+    Disqualification,
     LedgerEntry,
     MethodologyVersion,
     Notice,
     Organisation,
     Project,
     SerialBlock,
+    Task,
     Verifier,
     pk,
 )
@@ -263,6 +267,44 @@ class ProjectStep(Public):
     to_state: str | None
 
 
+class DisqualificationPublic(Public):
+    """Jiaxing art. 26: an organisation barred from a jurisdiction's scheme (公开通报), with no end date."""
+
+    org_id: int
+    organisation: str
+    uscc: str
+    jurisdiction: str
+    reason: str
+    basis: str = Field(description="The seed article, e.g. 嘉兴办法第二十六条")
+    decided_on: date
+    case_id: int = Field(description="The rectification case that revoked and disqualified")
+    project_id: int
+
+
+class DisqualificationList(Items[DisqualificationPublic]):
+    """Disqualified organisations, latest first."""
+
+
+def disqualifications(session: Session, jurisdiction: str | None = None, org_id: int | None = None
+                      ) -> DisqualificationList:
+    q = select(Disqualification, Organisation).join(Organisation, col(Organisation.id) == col(Disqualification.org_id))
+    if jurisdiction:
+        q = q.where(col(Disqualification.jurisdiction) == jurisdiction)
+    if org_id is not None:
+        q = q.where(col(Disqualification.org_id) == org_id)
+    return DisqualificationList(items=[
+        DisqualificationPublic(org_id=d.org_id, organisation=o.name, uscc=o.uscc, jurisdiction=d.jurisdiction,
+                               reason=d.reason, basis=d.basis, decided_on=d.decided_on, case_id=d.case_id,
+                               project_id=d.project_id)
+        for d, o in session.exec(q.order_by(col(Disqualification.decided_on).desc(), col(Disqualification.id).desc()))])
+
+
+def owner_disqualification(session: Session, project: Project) -> DisqualificationPublic | None:
+    """The project owner's disqualification in the project's jurisdiction, if any."""
+    found = disqualifications(session, project.jurisdiction, project.owner_org_id).items
+    return found[0] if found else None
+
+
 class ProjectRecord(Public):
     """A project's public record: its status, the public steps of its cases and its notices."""
 
@@ -275,6 +317,8 @@ class ProjectRecord(Public):
     registration_number: str | None
     history: list[ProjectStep]
     notices: list[KindNoticePublic]
+    owner_disqualified: DisqualificationPublic | None = Field(
+        None, description="The owner's disqualification in this jurisdiction (Jiaxing art. 26)")
 
 
 def project_record(session: Session, project_id: int) -> ProjectRecord:
@@ -290,7 +334,8 @@ def project_record(session: Session, project_id: int) -> ProjectRecord:
     notices_ = session.exec(select(Notice).where(col(Notice.case_id).in_(list(cases))))
     return ProjectRecord(id=pk(p), jurisdiction=p.jurisdiction, title=p.title, kind=p.kind, status=p.status,
                          suspended=p.suspended, registration_number=p.registration_number, history=history,
-                         notices=[kind_notice_view(n) for n in notices_])
+                         notices=[kind_notice_view(n) for n in notices_],
+                         owner_disqualified=owner_disqualification(session, p))
 
 
 class RevenueAudit(Public):
@@ -320,6 +365,40 @@ def revenue_audits(session: Session, jurisdiction: str | None = None) -> Revenue
                      audit={k: v for k, v in (c.application.get("audit") or {}).items() if k != "report_sha256"}
                      or None)
         for c, p in session.exec(q.order_by(col(Case.id)))])
+
+
+class OperationReportPublic(Public):
+    """Beijing: a class-2 project's operation report for a year (revenue-management plan and how it ran)."""
+
+    case_id: int
+    project_id: int
+    project: str = Field(description="The project's title")
+    year: int | None
+    state: Labelled
+    due_on: str | None = Field(description="The report's deadline while it is due")
+    report: dict[str, Any] | None = Field(description="The report as filed (plan, operation, figures)")
+
+
+class OperationReportList(Items[OperationReportPublic]):
+    """Class-2 operation reports, latest year first."""
+
+
+def operation_reports(session: Session, jurisdiction: str | None = None, project_id: int | None = None
+                      ) -> OperationReportList:
+    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(
+        col(Case.procedure) == "operation_report")
+    if jurisdiction:
+        q = q.where(col(Case.jurisdiction) == jurisdiction)
+    if project_id is not None:
+        q = q.where(col(Case.project_id) == project_id)
+    rows = list(session.exec(q.order_by(col(Case.vintage).desc(), col(Case.id))))
+    due = {t.case_id: t.due_on for t in session.exec(select(Task).where(
+        col(Task.case_id).in_([c.id for c, _ in rows]), col(Task.status) == "open"))} if rows else {}
+    return OperationReportList(items=[
+        OperationReportPublic(case_id=pk(c), project_id=pk(p), project=p.title, year=c.vintage,
+                              state=labelled("state", c.state), report=c.application.get("report"),
+                              due_on=on.isoformat() if (on := due.get(pk(c))) else None)
+        for c, p in rows])
 
 
 # --- verifiers ----------------------------------------------------------------------------------------
@@ -372,6 +451,11 @@ class IssuanceRow(Public):
     issued_at: Instant
     methodology_tier: str | None = Field(None, description="The class of the methodology the units were issued "
                                          "under (Shanghai art. 17: class I may be used for ETS compliance)")
+    declared_not_claimed_elsewhere: bool | None = Field(
+        None, description="The owner's declaration at issuance (Ordos art. 17, Shanghai art. 14); null where not asked")
+    claimed_in: str | None = Field(None, description="The other scheme the block was found claimed in")
+    found_on: str | None = Field(None, description="When that was found")
+    frozen: bool = Field(False, description="Frozen by that finding: its units may not be transferred or retired")
 
 
 class IssuanceList(Items[IssuanceRow]):
@@ -380,10 +464,11 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = (select(LedgerEntry, Case, Project, col(MethodologyVersion.tier))
+    q = (sa.select(LedgerEntry, Case, Project, col(MethodologyVersion.tier), BlockClaim)  # five: past sqlmodel's select
          .join(Case, col(Case.id) == col(LedgerEntry.case_id))
          .join(Project, col(Project.id) == col(Case.project_id))
          .outerjoin(MethodologyVersion, col(MethodologyVersion.id) == col(Project.methodology_version_id))
+         .outerjoin(BlockClaim, col(BlockClaim.issue_entry_id) == col(LedgerEntry.id))
          .where(col(LedgerEntry.kind) == "issue"))
     if jurisdiction:
         q = q.where(col(LedgerEntry.jurisdiction) == jurisdiction)
@@ -394,8 +479,16 @@ def issuances(session: Session, *, jurisdiction: str | None = None, project_id: 
     return IssuanceList(items=[
         IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
-                    issued_at=e.at, methodology_tier=tier)
-        for e, c, p, tier in session.exec(q.order_by(col(LedgerEntry.id)).limit(5000))])
+                    issued_at=e.at, methodology_tier=tier, **_claim_fields(claim))
+        for e, c, p, tier, claim in session.execute(q.order_by(col(LedgerEntry.id)).limit(5000))])
+
+
+def _claim_fields(claim: BlockClaim | None) -> dict[str, Any]:
+    if claim is None:
+        return {}
+    return {"declared_not_claimed_elsewhere": bool(claim.declaration.get("not_claimed_elsewhere")),
+            "claimed_in": claim.claimed_in, "found_on": claim.finding.get("found_on"),
+            "frozen": claim.freeze_entry_id is not None and claim.unfreeze_entry_id is None}
 
 
 class RetirementRow(Public):
@@ -489,9 +582,24 @@ def certificate(session: Session, number: str) -> CertificatePublic:
 
 
 class ObjectionReceipt(Public):
-    receipt: str = Field(description="Quote it when asking about the objection")
+    receipt: str = Field(description="Quote it when asking about the objection, or follow it (`check`)")
     case_id: int
+    check: str = Field(description="Where the objector follows it: GET, no account needed")
     message: Bilingual
+
+
+class ObjectionStatus(Public):
+    """An objection as its objector follows it by the receipt: its status and where the case stands,
+    nothing about the objector or anyone else (the notice and the case's state are public anyway)."""
+
+    receipt: str
+    status: Labelled = Field(description="open | dismissed | upheld (objection_status.<name>)")
+    received_at: Instant
+    decided_at: Instant | None
+    case_id: int
+    notice_title: str = Field(description="The publicity notice objected to")
+    publicity_last_day: date | None
+    case_state: Labelled = Field(description="Where the case stands now (state.<name>)")
 
 
 class CommentReceipt(Public):

@@ -9,8 +9,11 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
+from services.procedures.double_claims import FINDERS
+from services.queries.registry import DisqualificationPublic, IssuanceRow, issuances, owner_disqualification
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled, not_found
 from services.store.tables import Case, Evaluation, Project, Task, pk
+from states.profiles import get_profile
 
 STAFF = ("case_officer", "operator", "approver", "admin")
 
@@ -109,6 +112,11 @@ class ProjectOversight(Public):
     owner: bool = Field(description="The asker's organisation owns the project")
     staff_roles: list[str] = Field(description="The asker's staff roles in the project's jurisdiction")
     audits: list[OversightCase]
+    owner_disqualified: DisqualificationPublic | None = Field(
+        None, description="The owner's disqualification in this jurisdiction (Jiaxing art. 26)")
+    issued: list[IssuanceRow] = Field(default_factory=list, description="The project's issued blocks")
+    may_record_double_claim: bool = Field(
+        False, description="The asker may record a block found claimed elsewhere (Ordos art. 17, Shanghai art. 14)")
 
 
 def project_oversight(session: Session, actor: Actor, project_id: int) -> ProjectOversight:
@@ -123,6 +131,7 @@ def project_oversight(session: Session, actor: Actor, project_id: int) -> Projec
                                                  col(Case.procedure).in_(("revenue_audit",)))
                               .order_by(col(Case.vintage).desc(), col(Case.id).desc())))
     ids = [pk(c) for c in cases]
+    profile = get_profile(project.jurisdiction)
     due = {t.case_id: t.due_on for t in session.exec(select(Task).where(col(Task.case_id).in_(ids),
                                                                         col(Task.status) == "open",
                                                                         col(Task.role) == "applicant"))} if ids else {}
@@ -134,4 +143,8 @@ def project_oversight(session: Session, actor: Actor, project_id: int) -> Projec
 
     return ProjectOversight(id=pk(project), jurisdiction=project.jurisdiction, title=project.title,
                             project_class=project.project_class, status=project.status, owner=owner,
-                            staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"])
+                            staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"],
+                            owner_disqualified=owner_disqualification(session, project),
+                            issued=issuances(session, project_id=project_id).items,
+                            may_record_double_claim=profile is not None and profile.issuance.no_double_claiming
+                            and any(actor.holds(r, project.jurisdiction) for r in FINDERS))

@@ -438,7 +438,7 @@ class LedgerEntry(SQLModel, table=True):
                  sqlite_where=sa.text("log_seq IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=12)  # issue | transfer | retire
+    kind: str = Field(max_length=12)  # issue | transfer | retire | clawback | debt | freeze | unfreeze
     jurisdiction: str = Field(max_length=8, index=True)
     amount: int
     from_account_id: int | None = None
@@ -819,3 +819,42 @@ class ScenarioReport(SQLModel, table=True):
     users_sha256: str = Field(max_length=64)
     created_at: datetime = _ts()
     created_by: int | None = None
+
+
+class Disqualification(SQLModel, table=True):
+    """Jiaxing art. 26: 逾期未改正的取消参与碳普惠市场的资格 — an organisation barred from one jurisdiction's
+    scheme (new cases, transfers, retirements on its own behalf), with the reason, the date and the case
+    that decided it. The article sets no end date, so the record has none (states/disqualification.py)."""
+
+    __tablename__ = "disqualifications"
+    __table_args__ = (sa.UniqueConstraint("org_id", "jurisdiction"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    jurisdiction: str = Field(foreign_key="jurisdictions.code", max_length=8)
+    reason: str  # the decision's reasons as the approver gave them
+    basis: str = Field(max_length=100)  # the seed article, e.g. 嘉兴办法第二十六条
+    case_id: int = Field(foreign_key="cases.id")  # the rectification that revoked and disqualified
+    project_id: int = Field(foreign_key="projects.id")
+    decided_on: date
+    at: datetime = _ts()
+
+
+class BlockClaim(SQLModel, table=True):
+    """Ordos art. 17, Shanghai art. 14: an issued block and the owner's declaration, given at issuance,
+    that its reductions are not claimed in another voluntary scheme; and, once an operator finds them
+    claimed elsewhere, the finding (scheme, evidence), the freeze entry in the journal and the
+    rectification it opened. One row per issue entry."""
+
+    __tablename__ = "block_claims"
+    id: int | None = Field(default=None, primary_key=True)
+    issue_entry_id: int = Field(foreign_key="ledger_entries.id", unique=True)
+    jurisdiction: str = Field(max_length=8, index=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    serial: str = Field(max_length=60, index=True)  # the block as issued
+    declaration: dict[str, Any] = _json()  # {not_claimed_elsewhere, by_user, case_id, at}
+    claimed_in: str | None = Field(default=None, max_length=40)  # the other scheme, once found
+    finding: dict[str, Any] = _json()  # {evidence, found_by, role, found_on}
+    freeze_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")
+    unfreeze_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")  # an accepted rectification
+    rectification_case_id: int | None = Field(default=None, foreign_key="cases.id")
+    found_at: datetime | None = _ts(nullable=True)

@@ -13,7 +13,8 @@ from states.profiles import PROFILE_DIR, Profile
 
 # The sections shown, in order; each is named by the catalogue's `profile_section.<name>`, its rules by
 # `profile_rule.<key>` and values in words by `profile_word.<value>`.
-SECTIONS = ("registration", "methodology", "issuance", "rectification", "revenue_audit", "sla", "clock", "panel",
+SECTIONS = ("registration", "methodology", "issuance", "rectification", "revenue_audit", "operation_report", "sla",
+            "clock", "panel",
             "reminders")
 
 

@@ -16,8 +16,18 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
     visitor.goto("/applicant/new", "new")
     page.get_by_label("类型").select_option(label="项目")
     page.get_by_label("名称").fill(title)
-    page.get_by_label("方法学编号").fill("SH-M-PV-001")
-    page.get_by_label("方法学版本").fill("1.0")
+    # the methodology is chosen from the registry's filed versions, narrowed by a filter; nothing is typed
+    picker = page.get_by_label("方法学（已备案版本）")
+    assert picker.locator("option[value='SH-M-PV-001@1.0']").count() == 1
+    assert picker.locator("option[value^='BJ-']").count() == 0  # another jurisdiction's are not offered
+    page.get_by_label("筛选方法学").fill("照明")
+    assert page.get_by_text("没有符合筛选条件的方法学").is_hidden()
+    assert picker.input_value() == "SH-M-LED-002@1.0"  # the one left is chosen
+    page.get_by_label("筛选方法学").fill("v1.0 风电")
+    assert page.get_by_text("没有符合筛选条件的方法学").is_visible()
+    page.get_by_label("筛选方法学").fill("光伏")
+    visitor.shot("methodology-picker")
+    assert picker.input_value() == "SH-M-PV-001@1.0"
     # Shanghai does not class projects: 项目类别 stays unchosen
     page.get_by_label("实施地点").select_option("310115")  # 浦东新区 (GB/T 2260)
     page.get_by_label("详细地址").fill("张江路 1 号")
@@ -33,6 +43,8 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
         case = session.get(Case, case_id)
         assert case is not None and case.state == "draft"
         assert case.application["location"] == {"division": "310115", "address": "张江路 1 号"}
+        assert (case.application["methodology_code"], case.application["methodology_version"]) == ("SH-M-PV-001",
+                                                                                                "1.0")
 
     commitments = page.locator("fieldset", has=page.get_by_text("承诺事项（须全部勾选）"))
     boxes = commitments.get_by_role("checkbox")

@@ -87,3 +87,41 @@ def test_an_expert_records_an_opinion_and_the_chair_concludes(visitor: Visitor, 
     chair.shot("concluded")
     assert page.get_by_role("status").inner_text() == "✔ 专家组结论已提交"
     assert case_state(site, case_id) == "authority_decision"
+    # the conclusion stays on the page, in its words, for the chair and the members alike
+    assert "同意通过，按专家意见完善监测计划" in page.locator("#panel-conclusion").inner_text()
+    member.page.reload()
+    member.shot("member-sees-conclusion")
+    assert "同意通过，按专家意见完善监测计划" in member.page.locator("#panel-conclusion").inner_text()
+    # the application in labelled fields, the methodology by its title (not `methodology_code`)
+    application = member.page.get_by_role("region", name="申请内容").inner_text()
+    assert "《分布式光伏发电碳普惠方法学》" in application and "methodology_code" not in application
+
+
+def test_the_drawn_panel_appears_without_a_reload(visitor: Visitor, site: Site) -> None:
+    """The panel is drawn in the background (the dispatcher's `convene_panel`); the officer's case page
+    shows it is being drawn and then the seats, polled (htmx), with no reload."""
+    from services.orchestration.dispatch import Channels, convene_panel
+    from services.store.tables import Outbox
+
+    title = "浏览器测试：抽取专家组"
+    case_id = fresh_case(site, "SH", "expert_review", title)
+    visitor.sign_in("sh_case_officer")
+    page = visitor.page
+    visitor.goto(f"/cases/{case_id}", "drawing")
+    panel = page.locator("#panel")
+    assert "正在随机抽取专家组" in panel.inner_text()
+    page.evaluate("window.__sameVisit = true")  # gone if the page were reloaded
+    with site.db.read() as session:
+        row = next(r for r in session.exec(select(Outbox).where(Outbox.kind == "convene_panel"))
+                   if int(r.payload["case_id"]) == case_id)
+    convene_panel(site.db, row, Channels())  # what the dispatcher does with the row
+    panel.locator(".panel-table").wait_for(state="visible", timeout=15_000)
+    visitor.shot("drawn")
+    assert page.evaluate("window.__sameVisit === true")
+    with site.db.read() as session:
+        seated = session.exec(select(PanelMember).where(PanelMember.case_id == case_id)).all()
+    assert len(seated) >= 3 and panel.locator("tr.seat").count() == len(seated)
+    assert "正在随机抽取" not in panel.inner_text() and "★ 组长" in panel.inner_text()
+    # the to-do list beside it moved on too: the composing task the draw cancelled is gone
+    todo = page.locator("#todo").inner_text()
+    assert "组建专家组" not in todo and "专家组结论" in todo  # nothing left to compose; the chair's task is open

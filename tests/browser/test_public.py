@@ -38,6 +38,45 @@ def test_the_public_lodges_an_objection_during_publicity(new_visitor, site: Site
     assert review == ["objection_review"]
 
 
+def test_the_objector_follows_the_receipt_on_the_public_pages(visitor: Visitor, site: Site) -> None:
+    """Issue 15: from the receipt to the objection's status and the case's, before and after the officer
+    decides; a mistyped receipt is said beside the field; nobody's name, contact or text is shown."""
+    from services.demo import Driver
+
+    title = "浏览器测试：异议查询"
+    case_id = fresh_case(site, "SH", "publicity", title)
+    page = visitor.page
+    visitor.goto(f"/public/notices/{case_id}")
+    form = page.get_by_role("region", name="提出异议")
+    form.get_by_label("姓名").fill("王五")
+    form.get_by_label("联系方式").fill("w@example.cn")
+    form.get_by_label("内容").fill("监测数据与实际运行情况不符，请核实。")
+    form.get_by_role("button", name="提交异议").click()
+    page.wait_for_load_state()
+    number = page.get_by_role("status").locator(".code").inner_text()
+    page.get_by_role("link", name="查询异议处理情况").click()
+    page.wait_for_load_state()
+    page.get_by_label("异议受理号").fill("OBJ-20200101-DEADBEEF")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_load_state()
+    visitor.shot("unknown-receipt")
+    assert "没有这个异议受理号" in page.locator("#obj-receipt-err").inner_text()
+    page.get_by_label("异议受理号").fill(f" {number.lower()} ")  # as typed: any case, stray spaces
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_load_state()
+    visitor.shot("open")
+    status = page.get_by_role("region", name=f"处理情况 · {number}")
+    assert "待处理" in status.inner_text() and title in status.inner_text()
+    Driver(site.db).act("sh_case_officer", case_id, "dismiss_objections", {"reasoning": "经核实，监测数据真实。"})
+    page.get_by_label("异议受理号").fill(number)
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_load_state()
+    visitor.shot("decided")
+    shown = page.get_by_role("region", name=f"处理情况 · {number}").inner_text()
+    assert "不成立" in shown and "处理于" in shown
+    assert not any(x in page.locator("main").inner_text() for x in ("王五", "w@example.cn", "监测数据"))
+
+
 def test_a_short_objection_comes_back_with_the_reason_beside_the_text(visitor: Visitor, site: Site) -> None:
     case_id = fresh_case(site, "SH", "publicity", "浏览器测试：异议过短")
     page = visitor.page
@@ -73,6 +112,12 @@ def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None
     for i in range(rows.count()):
         title = rows.nth(i).locator("td").first
         assert title.bounding_box()["width"] >= 240, title.inner_text()  # type: ignore[index]
+    # each other cell says which column it is, in the header's words (the header row is hidden on a phone)
+    heads = page.locator("table.cards thead th").all_inner_texts()
+    second = rows.first.locator("td").nth(1)
+    assert second.get_attribute("data-label") == heads[1].strip()
+    shown = second.evaluate("td => getComputedStyle(td, '::before').content")
+    assert heads[1].strip() in shown, shown
     today = local_date(clock.now()).isoformat()
     for text in page.locator("table.cards tbody tr").all_inner_texts():
         first_day = next((w for w in text.split() if len(w) == 10 and w[4] == "-"), None)

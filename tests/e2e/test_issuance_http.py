@@ -44,7 +44,7 @@ def report(client: TestClient, code: str, **extra) -> dict:
     return {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "1200.5",
             "prepared_by_uscc": "91350100M000100Y43", "prepared_by_name": "某咨询公司",
             "calculation_sheet_sha256": hashlib.sha256(SHEET).hexdigest(), "verifier_id": verifier_id(client, code),
-            **extra}
+            "not_claimed_elsewhere": True, **extra}  # Ordos art. 17, Shanghai art. 14
 
 
 def upload_sheet(client: TestClient, code: str, cid: int) -> None:

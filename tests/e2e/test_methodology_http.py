@@ -131,12 +131,17 @@ def test_revision_supersedes_and_grace_period_governs_registrations(client: Test
     # within the grace period a new registration may still cite 1.0
     ok = driver.open("sd_applicant", "SD", application("SD"))
     assert act(client, "sd_applicant", ok, "submit", commitments("SD"))["state"]["name"] == "submitted"
-    # after it, a registration citing 1.0 is refused, naming the current version
-    test_clock.set(at("2026-08-31 09:00"))
+    # after it, a registration citing 1.0 is refused, naming the current version: a draft saved within the
+    # grace period at its submission, a new draft when it is saved
     late = driver.open("sd_applicant", "SD", application("SD"))
+    test_clock.set(at("2026-08-31 09:00"))
     body = act(client, "sd_applicant", late, "submit", commitments("SD"), expect=422)
     (reason,) = body["error"]["reasons"]
     assert reason["code"] == "methodology_superseded" and "2.0" in reason["zh"] and "cite 2.0" in reason["en"]
+    opened = client.post("/api/v1/cases", json={"procedure": "project_registration", "jurisdiction": "SD",
+                                                "application": application("SD")}, headers=h("sd_applicant"))
+    assert opened.status_code == 422
+    assert [x["code"] for x in opened.json()["error"]["reasons"]] == ["methodology_superseded"]
     history = client.get(f"/api/v1/public/methodologies/{old['id']}").json()["history"]
     assert history[-1]["event"] == "superseded"
 
@@ -232,6 +237,7 @@ def test_a_withdrawn_version_leaves_the_registry_and_cannot_be_cited(client: Tes
     listed = {m["code"]: m for m in client.get("/api/v1/public/methodologies", params={"jurisdiction": "SD"}).json()[
         "items"]}
     target = listed["SD-M-PV-001"]
+    cid = driver.open("sd_applicant", "SD", application("SD"))  # a draft saved before the withdrawal
     assert client.post(f"/api/v1/methodologies/{target['id']}/withdraw", json={"reason": "x"},
                        headers=h("sd_case_officer")).status_code == 403
     r = client.post(f"/api/v1/methodologies/{target['id']}/withdraw", json={"reason": "排放因子过期"},
@@ -243,6 +249,12 @@ def test_a_withdrawn_version_leaves_the_registry_and_cannot_be_cited(client: Tes
     codes = [m["code"] for m in client.get("/api/v1/public/methodologies", params={"jurisdiction": "SD"}).json()[
         "items"]]
     assert "SD-M-PV-001" not in codes
-    cid = driver.open("sd_applicant", "SD", application("SD"))
     body = act(client, "sd_applicant", cid, "submit", commitments("SD"), expect=422)
     assert [x["code"] for x in body["error"]["reasons"]] == ["methodology_not_filed"]
+    # and a new draft cannot cite it at all
+    opened = client.post("/api/v1/cases", json={"procedure": "project_registration", "jurisdiction": "SD",
+                                                "application": application("SD")}, headers=h("sd_applicant"))
+    assert opened.status_code == 422
+    (why,) = opened.json()["error"]["reasons"]
+    assert why["code"] == "methodology_not_filed" and why["field"] == "methodology_version"
+    assert "SD-M-PV-001" in why["zh"] and "SD-M-PV-001" in why["en"]

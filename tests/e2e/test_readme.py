@@ -50,3 +50,16 @@ def test_each_demo_curl_answers_200(demo_client: TestClient, line: str) -> None:
     parts = urlsplit(url)
     r = demo_client.get(parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
     assert r.status_code == 200, (line, r.status_code, r.text[:300])
+
+
+def test_the_demo_set_shows_the_admin_pages_alive(demo_client: TestClient) -> None:
+    """Issue 15: the administrators see what a system in use shows, produced the real way: overdue work
+    with its SLA breaches recorded by the sweep, and dead letters left by the dispatcher's retries."""
+    admin = {"Authorization": "Bearer demo-demo_admin"}
+    dead = demo_client.get("/api/v1/admin/outbox", params={"status": "dead"}, headers=admin).json()["items"]
+    assert dead and all(r["attempts"] == 5 and "Connection refused" in r["last_error"] for r in dead)
+    breaches = demo_client.get("/api/v1/admin/sla-breaches", headers=admin).json()
+    assert breaches["items"], breaches
+    # the dead letters can be sent round again: the receiver that refused them is switched off
+    retried = demo_client.post(f"/api/v1/admin/outbox/{dead[0]['id']}/retry", headers=admin)
+    assert retried.status_code == 200, retried.text

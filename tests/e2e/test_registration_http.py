@@ -173,6 +173,39 @@ def test_upheld_objection_sends_case_back_to_technical_review(api: Api, db: Data
     assert case["publicity"]["status"] == "closed" and case["timers"] == []
 
 
+def test_the_objector_follows_the_objection_by_its_receipt(api: Api, db: Database) -> None:
+    """Issue 15: the receipt leads to the objection's status and where the case stands; nothing about the
+    objector (name, contact, text) nor anyone else's objection; unknown receipts are 404, zh and en, and an
+    address that guesses too often waits (429)."""
+    from services.demo import Driver, drive_to
+
+    cid = api.post("ord_applicant", "/api/v1/cases", {"procedure": "project_registration", "jurisdiction": "ORD",
+                                                      "application": application("ORD")}, 201)["id"]
+    drive_to(Driver(db), "ORD", cid, "publicity")
+    mine = api.post(None, f"/api/v1/public/publicity/{cid}/objections",
+                    {"name": "王五", "contact": "w@example.cn", "text": "监测数据与实际运行不符。"}, 201)
+    api.post(None, f"/api/v1/public/publicity/{cid}/objections",
+             {"name": "赵六", "contact": "13800000000", "text": "另一份异议：公示材料中的地址有误。"}, 201)
+    assert mine["check"] == f"/api/v1/public/objections/{mine['receipt']}"
+    status = api.get(None, mine["check"])
+    assert (status["status"]["name"], status["status"]["zh"], status["case_state"]["name"]) == (
+        "open", "待处理", "publicity")
+    assert status["case_id"] == cid and status["decided_at"] is None and status["notice_title"]
+    said = str(status)
+    assert not any(x in said for x in ("王五", "w@example.cn", "监测数据", "赵六", "13800000000", "另一份"))
+    assert api.get(None, f"/api/v1/public/objections/{mine['receipt'].lower()} ")["receipt"] == mine["receipt"]
+    api.act("ord_case_officer", cid, "uphold_objection", {"reasoning": "数据存疑", "outcome": "re_review"})
+    status = api.get(None, mine["check"])
+    assert (status["status"]["name"], status["case_state"]["name"]) == ("upheld", "technical_review")
+    assert status["decided_at"] is not None
+    unknown = api.get(None, "/api/v1/public/objections/OBJ-20260101-00000000", 404)["error"]["reasons"][0]
+    assert unknown["code"] == "objection_receipt_unknown" and unknown["zh"] and unknown["en"]
+    for _ in range(9):  # ten wrong receipts from one address: the next attempt waits, even a right one
+        api.get(None, "/api/v1/public/objections/OBJ-20260101-00000000", 404)
+    r = api.client.get(mine["check"])
+    assert r.status_code == 429 and int(r.headers.get("Retry-After", "0")) > 0
+
+
 def test_submit_without_the_required_documents_is_refused_with_the_list(api: Api) -> None:
     """Beijing 编制说明 4(二): the implementation plan is registration material (and 3 第五章 the project
     design document): a submission without them is refused with one reason a missing type, zh and en,

@@ -139,13 +139,30 @@ def test_roles_ownership_and_visibility(db: Database, driver: Driver, sh_case: i
 
 
 def test_every_failing_rule_is_reported(db: Database, driver: Driver) -> None:
-    app = {**application("SH", methodology="NOPE-1"), "other_schemes": [{"scheme": "CCER", "reference": "C-1"}]}
+    app = {**application("SH"), "other_schemes": [{"scheme": "CCER", "reference": "C-1"}]}
     cid = driver.open("sh_applicant", "SH", app)
     with pytest.raises(Invalid) as exc:
         driver.act("sh_applicant", cid, "submit", {"commitments": {"no_green_certificate": True}})
     codes = [r.code for r in exc.value.reasons]
-    assert codes == ["commitment_missing", "commitment_missing", "double_registration", "methodology_unknown"]
+    assert codes == ["commitment_missing", "commitment_missing", "double_registration"]
     assert case_row(db, cid).state == "draft" and counts(db, cid)["events"] == 1
+
+
+def test_a_methodology_outside_the_registry_is_refused_when_the_draft_is_saved(db: Database, driver: Driver
+                                                                                 ) -> None:
+    with db.read() as s:
+        before = len(s.exec(select(Case)).all())
+    with pytest.raises(Invalid) as opened:
+        driver.open("sh_applicant", "SH", application("SH", methodology="NOPE-1"))
+    assert [(r.code, r.field) for r in opened.value.reasons] == [("methodology_unknown", "methodology_code")]
+    with db.read() as s:
+        assert len(s.exec(select(Case)).all()) == before  # nothing stored, not even the project
+    cid = driver.open("sh_applicant", "SH", application("SH"))
+    with pytest.raises(Invalid) as edited:  # an edit that names another version is judged the same way
+        driver.act("sh_applicant", cid, "edit", {"methodology_version": "v1.0"})
+    assert [r.code for r in edited.value.reasons] == ["methodology_unknown"]
+    driver.act("sh_applicant", cid, "edit", {"title": "改名不涉及方法学"})  # other edits are not judged on it
+    assert case_row(db, cid).application["methodology_version"] == "1.0"
 
 
 def test_task_claimed_by_someone_else_cannot_be_completed(db: Database, driver: Driver, sh_case: int) -> None:
@@ -244,6 +261,11 @@ def test_panel_revision_loop_reopens_opinions(db: Database, driver: Driver, sh_c
         kinds = sorted((t.kind, t.candidate_user_id) for t in s.exec(
             select(Task).where(Task.case_id == sh_case, Task.status == "open")))
         assert kinds == sorted([("expert_opinion", e) for e in experts] + [("panel_conclusion", experts[0])])
+        # the chair concludes on the members' opinions: the conclusion is due after theirs, by its own days
+        due = {t.kind: t for t in s.exec(select(Task).where(Task.case_id == sh_case, Task.status == "open"))}
+        opinion, conclusion = due["expert_opinion"], due["panel_conclusion"]
+        assert opinion.due_on is not None and conclusion.due_on is not None and conclusion.due_on > opinion.due_on
+        assert conclusion.sla_days == opinion.sla_days + 5  # _defaults.toml: expert_opinion 10, panel_conclusion 5
         assert s.get(Project, case_row(db, sh_case).project_id).title == "修改后的标题"
 
 

@@ -66,7 +66,7 @@ def inp(code: str = "SD", facts: Facts | None = None, form=None, state: str = "o
 def report(**kw) -> MonitoringReport:
     base = {"period_start": "2025-01-01", "period_end": "2025-12-31", "claimed_tco2e": "100",
             "prepared_by_uscc": "91110000600037341L", "prepared_by_name": "咨询公司",
-            "calculation_sheet_sha256": SHEET, "verifier_id": 3}
+            "calculation_sheet_sha256": SHEET, "verifier_id": 3, "not_claimed_elsewhere": True}
     return MonitoringReport.model_validate(base | kw)
 
 

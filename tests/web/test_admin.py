@@ -17,7 +17,7 @@ from services.store.engine import Database
 from services.store.tables import AuditEvent, CalendarOverride, CalendarYear, Outbox, RoleGrant, User
 from services.web import metrics
 from services.web.charts import Bar, bar_chart
-from states.messages import reason
+from states.messages import CATALOGUE, reason
 from states.profiles import all_profiles
 from tests.conftest import at
 from tests.web.conftest import Browser
@@ -201,6 +201,10 @@ def test_a_dead_letter_is_listed_and_sent_again(signed_in, db: Database) -> None
     admin = signed_in("sh_admin")
     page = admin.get("/admin/outbox")
     assert f'id="outbox-{row_id}"' in page.text and "ConnectError: receiver down" in page.text
+    row_html = page.text.split(f'id="outbox-{row_id}"')[1].split("</tr>")[0]
+    with db.read() as s:
+        kind = s.get(Outbox, row_id).kind
+    assert CATALOGUE[f"outbox_kind.{kind}"][0] in row_html and f">{kind}<" not in row_html  # its label, not code
     assert f'id="outbox-{row_id}"' not in signed_in("bj_admin").get("/admin/outbox").text
     r = admin.post_form("/admin/outbox", f"/admin/outbox/{row_id}/retry", {})
     assert r.status_code == 303 and r.headers["location"].endswith("ok=retried")
@@ -387,3 +391,10 @@ def test_the_profile_in_force_is_shown_with_its_articles(signed_in) -> None:
     assert admin.get("/admin/profiles?code=XX").status_code == 404
     for code in all_profiles():
         assert english(admin).get(f"/admin/profiles?code={code}").status_code == 200
+
+
+def test_every_outbox_kind_has_a_label_in_both_languages() -> None:
+    from services.orchestration.dispatch import HANDLERS
+
+    assert all(all(CATALOGUE.get(f"outbox_kind.{k}", ("", ""))) for k in HANDLERS), [
+        k for k in HANDLERS if f"outbox_kind.{k}" not in CATALOGUE]

@@ -227,3 +227,47 @@ def test_a_page_without_a_session_goes_to_sign_in_and_back(browser) -> None:
 def test_project_class_is_offered_only_where_projects_are_classed(signed_in) -> None:
     assert 'name="project_class"' not in signed_in("sh_applicant").get("/applicant/new").text
     assert 'name="project_class"' in signed_in("bj_applicant").get("/applicant/new").text
+
+
+def test_the_methodology_is_picked_from_the_registry_not_typed(signed_in, db: Database, driver: Driver) -> None:
+    b = signed_in("sh_applicant")
+    page = b.get("/applicant/new?procedure=project_registration").text
+    assert 'name="methodology_code"' not in page and 'name="methodology_version"' not in page
+    assert 'name="methodology" required' in page and 'data-picker="new-f-methodology"' in page
+    # Shanghai's filed versions, by kind; another jurisdiction's are not offered
+    assert '<option value="SH-M-PV-001@1.0"' in page and '<option value="SH-M-EV-001@1.0"' in page
+    assert "BJ-M-PV-001" not in page and "减排场景" in page
+    # a version typed by hand ("v1.0") is refused when the draft is saved, beside the picker, in zh and en
+    r = b.post_form("/applicant/new?procedure=project_registration", "/applicant/new",
+                    {**{k: v for k, v in NEW.items() if not k.startswith("methodology_")},
+                     "procedure": "project_registration", "methodology": "SH-M-PV-001@v1.0"})
+    assert r.status_code == 422 and 'id="new-f-methodology-err"' in r.text
+    assert "SH-M-PV-001" in r.text.split('id="new-f-methodology-err"')[1].split("</p>")[0]
+    # the same in English; the other fields keep their values
+    b.client.cookies.set("lang", "en")
+    r = b.post_form("/applicant/new?procedure=project_registration", "/applicant/new",
+                    {**{k: v for k, v in NEW.items() if not k.startswith("methodology_")},
+                     "procedure": "project_registration", "methodology": "SH-M-EV-001@1.0"})
+    assert r.status_code == 422 and 'value="厂房屋顶光伏二期"' in r.text
+    error = r.text.split('id="new-f-methodology-err"')[1].split("</p>")[0]
+    assert "scenario" in error  # a scenario methodology for a project
+    with db.read() as s:
+        assert not [c for c in s.exec(select(Case)) if c.application.get("title") == "厂房屋顶光伏二期"]
+    b.client.cookies.delete("lang")
+    r = b.post_form("/applicant/new?procedure=project_registration", "/applicant/new",
+                    {**{k: v for k, v in NEW.items() if not k.startswith("methodology_")},
+                     "procedure": "project_registration", "methodology": "SH-M-LED-002@1.0"})
+    assert r.status_code == 303
+    cid = int(r.headers["location"].split("/")[-1].split("?")[0])
+    with db.read() as s:
+        app = s.get(Case, cid).application
+    assert (app["methodology_code"], app["methodology_version"]) == ("SH-M-LED-002", "1.0")
+    # the draft's edit form shows the choice made, and an edit to another filed version is kept
+    text = b.get(f"/applicant/cases/{cid}").text
+    assert '<option value="SH-M-LED-002@1.0" selected>' in text
+    r = b.post_form(f"/applicant/cases/{cid}", f"/applicant/cases/{cid}/edit", {"methodology": "SH-M-PV-001@1.0"})
+    assert r.status_code == 303
+    with db.read() as s:
+        assert s.get(Case, cid).application["methodology_code"] == "SH-M-PV-001"
+    r = b.post_form(f"/applicant/cases/{cid}", f"/applicant/cases/{cid}/edit", {"methodology": "NOPE@1.0"})
+    assert r.status_code == 422 and "NOPE" in r.text.split('id="ed-f-methodology-err"')[1].split("</p>")[0]

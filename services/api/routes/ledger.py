@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from forms.issuance import Transfer, VerifierFiling
+from forms.issuance import DoubleClaimFinding, Transfer, VerifierFiling
 from services.accounts.identity import ensure_organisation
 from services.api.deps import ActorDep, AdminDep, DbDep, IdemKey
 from services.api.responses import errors, file
@@ -21,12 +21,19 @@ from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, claim, once, remember
-from services.procedures import ledger
+from services.procedures import double_claims, ledger, standing
 from services.procedures.certificates import render_pdf
 from services.procedures.issuance import certificate_data, certificate_log, hold_project
 from services.queries import ledger as ledger_queries
 from services.queries import registry
-from services.queries.ledger import AccountList, AccountPublic, LedgerCheck, SuspensionPublic, TransferPublic
+from services.queries.ledger import (
+    AccountList,
+    AccountPublic,
+    DoubleClaimRecorded,
+    LedgerCheck,
+    SuspensionPublic,
+    TransferPublic,
+)
 from services.queries.registry import (
     CertificatePublic,
     IssuanceList,
@@ -134,6 +141,11 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
                     if i not in accounts or accounts[i].jurisdiction != jurisdiction]
         if body.from_account_id == body.to_account_id:
             problems.append(reason("same_account", field="to_account_id"))
+        if not problems:
+            profile = get_profile(jurisdiction)
+            assert profile is not None  # _jurisdiction checked it
+            problems = standing.transfer_refusals(session, profile, accounts[body.from_account_id].org_id,
+                                                  accounts[body.to_account_id].org_id)
         if problems:
             raise Invalid(problems)
         entry = ledger.transfer(session, jurisdiction=jurisdiction, from_account=body.from_account_id,
@@ -148,6 +160,15 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
         return reply
 
     return once(db, Idem(actor.key, idempotency_key, request), command)[1]
+
+
+@router.post("/jurisdictions/{jurisdiction}/blocks/claimed-elsewhere", status_code=201,
+             response_model=DoubleClaimRecorded, responses=errors(401, 403, 404, 409, 413, 422),
+             summary="Record that an issued block is claimed in another scheme: it is frozen and rectified")
+def claimed_elsewhere(jurisdiction: str, body: DoubleClaimFinding, actor: ActorDep, db: DbDep,
+                      idempotency_key: IdemKey = None) -> dict[str, Any]:
+    """Ordos art. 17, Shanghai art. 14 (operator, case officer or administrator of the jurisdiction)."""
+    return double_claims.mark_claimed_elsewhere(db, _jurisdiction(jurisdiction), actor, body, idempotency_key)
 
 
 @router.get("/admin/ledger/verify", summary="Open blocks = issued − retired; no serial in two places (my scope)",

@@ -13,8 +13,9 @@ from services.api.body import json_object
 from services.api.deps import DbDep, IdemKey, fire_public
 from services.api.responses import errors, json_body
 from services.engine.command import Outcome
+from services.procedures import objection_receipts
 from services.queries import registry
-from services.queries.registry import NoticeList, ObjectionReceipt, ProjectList
+from services.queries.registry import NoticeList, ObjectionReceipt, ObjectionStatus, ProjectList
 from services.queries.schemas import Bilingual, not_found
 from services.store.tables import Notice
 from states.messages import label
@@ -30,6 +31,7 @@ def notices(db: DbDep, jurisdiction: str | None = None, status: str | None = Non
 
 def _objection_receipt(session: Session, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     return 201, ObjectionReceipt(receipt=outcome.extra["receipt"], case_id=outcome.case.id,
+                                 check=f"/api/v1/public/objections/{outcome.extra['receipt']}",
                                  message=Bilingual(**label("message.objection_received"))).model_dump(mode="json")
 
 
@@ -45,6 +47,13 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
     if open_notice is None:
         raise not_found("open_publicity")
     return await fire_public(request, case_id, "lodge_objection", body, _objection_receipt, idempotency_key)
+
+
+@router.get("/objections/{receipt}", summary="Follow an objection by its receipt: its status and where the case "
+            "stands, nothing about anyone", response_model=ObjectionStatus, responses=errors(404, 429))
+def check_objection(receipt: str, request: Request, db: DbDep) -> ObjectionStatus:
+    client = request.client.host if request.client else "unknown"
+    return ObjectionStatus.model_validate(objection_receipts.check_objection(db, receipt, client))
 
 
 @router.get("/projects", summary="The registry of registered and disclosed projects and scenarios",

@@ -19,7 +19,13 @@ from services.engine.forms_errors import reasons_from_validation
 from services.procedures import reports, supervision
 from services.queries import registry
 from services.queries import supervision as supervision_queries
-from services.queries.registry import KindNoticeList, ProjectRecord, RevenueAuditList
+from services.queries.registry import (
+    DisqualificationList,
+    KindNoticeList,
+    OperationReportList,
+    ProjectRecord,
+    RevenueAuditList,
+)
 from services.queries.supervision import (
     EvaluationList,
     EvaluationRecorded,
@@ -122,6 +128,21 @@ def notices(db: DbDep, jurisdiction: str | None = None, kind: str | None = None)
 def project_record(project_id: int, db: DbDep) -> ProjectRecord:
     with db.read() as session:
         return registry.project_record(session, project_id)
+
+
+@router.get("/public/disqualifications", summary="Organisations disqualified from a scheme (Jiaxing art. 26)",
+            responses=errors(422))
+def disqualifications(db: DbDep, jurisdiction: str | None = None) -> DisqualificationList:
+    with db.read() as session:
+        return registry.disqualifications(session, jurisdiction)
+
+
+@router.get("/public/operation-reports", summary="Beijing class-2 projects' operation reports (plan and operation)",
+            responses=errors(422))
+def operation_reports(db: DbDep, jurisdiction: str | None = None, project_id: int | None = None
+                      ) -> OperationReportList:
+    with db.read() as session:
+        return registry.operation_reports(session, jurisdiction, project_id)
 
 
 @router.get("/public/revenue-audits", summary="Beijing class-1 projects' revenue-use audits (published)",

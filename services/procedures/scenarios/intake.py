@@ -49,7 +49,9 @@ def connect(memory_limit: str | None = None, threads: int | None = None, temp: P
         con.execute(f"SET threads = {int(threads)}")
     if temp:
         con.execute(f"SET temp_directory = '{_lit(str(temp))}'")
-    con.execute("SET preserve_insertion_order = true")
+    # order is asked for where it matters (row numbers, the refused rows' file); elsewhere DuckDB may
+    # run the scan and the Parquet writer in parallel
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
@@ -101,23 +103,50 @@ def _check_columns(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str, expected
 
 
 def _load(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str, columns: Sequence[str]) -> None:
-    """The file as a table `src(row_no, <columns> as trimmed text)`; row_no counts from 1 in file order."""
-    row_no = "file_row_number + 1" if fmt == "parquet" else "row_number() OVER ()"
-    cols = ", ".join(f"nullif(trim(CAST({c} AS VARCHAR)), '') AS {c}" for c in columns)
+    """The file as `src(row_no, <columns> as text)`; row_no counts from 1 in file order. Values are taken as
+    sent (an empty one is missing; one with spaces around fails its check and is refused, not rewritten). Parquet
+    numbers its rows itself, so `src` is a view read again by each pass (columnar, cheaper than holding
+    every row); CSV and JSON Lines rows are numbered once, in file order, into a table."""
+    cols = ", ".join(f"nullif(CAST({c} AS VARCHAR), '') AS {c}" for c in columns)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE src AS SELECT {row_no} AS row_no, {cols} "
+        if fmt == "parquet":
+            con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT file_row_number + 1 AS row_no, {cols} "
+                        f"FROM {_source(raw, fmt, columns)}")
+            con.execute("SELECT count(*) FROM src").fetchall()  # a file that is no Parquet fails here
+            return
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE src AS SELECT row_number() OVER () AS row_no, {cols} "
                     f"FROM {_source(raw, fmt, columns)}")
+        con.execute("SET preserve_insertion_order = false")
     except duckdb.Error as exc:
         raise BatchUnreadable([("scenario_file_unreadable", {"format": fmt, "detail": str(exc).splitlines()[0][:200]})]
                               ) from exc
 
 
-def _pii(column: str) -> list[tuple[str, str]]:
-    """(reason, condition) for each kind of personal identifier in a column; one combined pattern first
-    (one regular-expression pass over most rows), the kind only for the few that match it."""
+def _pii_kind(column: str) -> str:
+    """The kind of personal identifier a value looks like (NULL: none), with one combined regular expression
+    a row; which kind is asked only of the few values that match it (DuckDB's CASE is lazy)."""
     combined = "|".join(f"({p[1:-1]})" for p in PII_PATTERNS.values())
-    return [(code, f"(regexp_full_match({column}, '{combined}') AND regexp_full_match({column}, '{pattern[1:-1]}'))")
-            for code, pattern in PII_PATTERNS.items()]
+    kinds = " ".join(f"WHEN regexp_full_match({column}, '{p[1:-1]}') THEN '{code}'" for code, p in PII_PATTERNS.items())
+    return f"CASE WHEN regexp_full_match({column}, '{combined}') THEN CASE {kinds} END END"
+
+
+# A value of token characters with at least one that no identifier pattern uses (a letter other than X, or
+# _ . : -) is a valid pseudonym and no personal identifier: one regular expression decides the usual case,
+# the token and identifier patterns run only for the rest.
+_PLAIN = r"[A-Za-z0-9_.:\-]*[A-WYZa-wyz_.:\-][A-Za-z0-9_.:\-]*"
+
+
+def _token_checks(column: str) -> str:
+    """`ok_<column>` (a valid token) and `pii_<column>` (the kind of identifier it looks like, or NULL)."""
+    plain = f"(length({column}) <= 64 AND regexp_full_match({column}, '{_PLAIN}'))"
+    return (f"CASE WHEN {plain} THEN true ELSE regexp_full_match({column}, '{TOKEN_PATTERN[1:-1]}') END "
+            f"AS ok_{column}, CASE WHEN {plain} THEN NULL ELSE {_pii_kind(column)} END AS pii_{column}")
+
+
+def _pii_conditions(*columns: str) -> list[tuple[str, str]]:
+    """(reason, condition) per kind of personal identifier, over the derived `pii_<column>` kinds."""
+    return [(code, " OR ".join(f"pii_{c} = '{code}'" for c in columns)) for code in PII_PATTERNS]
 
 
 def _reasons_sql(conditions: Sequence[tuple[str, str]]) -> str:
@@ -127,14 +156,45 @@ def _reasons_sql(conditions: Sequence[tuple[str, str]]) -> str:
 
 def _write(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
-    con.execute(f"COPY ({query}) TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({query}) TO '{_lit(str(tmp))}' (FORMAT parquet)")
     tmp.replace(path)
 
 
 def _rejections(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = con.execute("SELECT r, count(*) FROM (SELECT unnest(string_split(reasons, ';')) AS r FROM checked "
-                       "WHERE reasons <> '') GROUP BY r ORDER BY r").fetchall()
+    rows = con.execute("SELECT r, count(*) FROM (SELECT unnest(string_split(reasons, ';')) AS r FROM bad) "
+                       "GROUP BY r ORDER BY r").fetchall()
     return {str(r): int(n) for r, n in rows}
+
+
+def _split(con: duckdb.DuckDBPyConnection, checks: str, accepted_query: str, columns: Sequence[str],
+           accepted: Path, rejected: Path) -> tuple[int, int]:
+    """Every check evaluated once a row (`checks` selects row_no and reasons); only the refused rows are
+    kept aside (`bad`), so the accepted rows stream from `src` to their file without their checks being held
+    in memory. Returns (rows, refused)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bad AS SELECT row_no, reasons FROM ({checks}) WHERE reasons <> ''")
+    _write(con, f"{accepted_query} ANTI JOIN bad USING (row_no)", accepted)
+    _write(con, f"SELECT row_no, {', '.join(columns)}, reasons FROM bad JOIN src USING (row_no) ORDER BY row_no",
+           rejected)
+    total, refused = con.execute("SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM bad)"
+                                 ).fetchone()  # type: ignore[misc]
+    return int(total), int(refused)
+
+
+def _drop(con: duckdb.DuckDBPyConnection) -> None:
+    for kind in ("VIEW", "TABLE"):  # src is either
+        try:
+            con.execute(f"DROP {kind} IF EXISTS src")
+        except duckdb.CatalogException:
+            pass
+    for table in ("bad", "dup_in", "dup_across"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _number_pattern(activities: Mapping[str, Activity]) -> str:
+    """A plain decimal number with at most 15 significant digits once in steps (quantity x 10^decimals): a
+    double holds it exactly enough that rounding quantity x scale gives the exact integer steps."""
+    most = max((a.decimals for a in activities.values()), default=0)
+    return rf"^-?[0-9]{{1,{max(15 - most, 1)}}}(\.[0-9]{{1,12}})?$"
 
 
 def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, business_date: date,
@@ -146,9 +206,11 @@ def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busin
     if activities:
         decimals = "CASE activity_type " + " ".join(f"WHEN '{_lit(a.type)}' THEN {a.decimals}"
                                                     for a in activities.values()) + " END"
+        scale = "CASE activity_type " + " ".join(f"WHEN '{_lit(a.type)}' THEN {a.scale}"
+                                                 for a in activities.values()) + " END"
         known = ", ".join(f"'{_lit(t)}'" for t in activities)
     else:
-        decimals, known = "NULL", "NULL"
+        decimals, scale, known = "NULL", "1", "NULL"
     # duplicates of a source record id: within the batch (all but the first occurrence) and across batches
     con.execute("CREATE OR REPLACE TEMP TABLE dup_in AS SELECT record_id, min(row_no) AS first_row FROM src "
                 "WHERE record_id IS NOT NULL GROUP BY record_id HAVING count(*) > 1")
@@ -157,43 +219,42 @@ def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busin
                     f"{_list(earlier)}) WHERE record_id IN (SELECT record_id FROM src)")
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE dup_across (record_id VARCHAR)")
-    number = r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$"
+    number = _number_pattern(activities)
+    # each check's ingredients once a row; the reasons read them
+    derived = (f"SELECT s.*, try_cast(activity_date AS DATE) AS day, regexp_full_match(quantity, '{number}') AS num, "
+               f"{_token_checks('record_id')}, {_token_checks('user_id')}, "
+               f"d.first_row, x.record_id IS NOT NULL AS seen "
+               f"FROM src s LEFT JOIN dup_in d USING (record_id) LEFT JOIN dup_across x USING (record_id)")
     conditions = [
         ("missing_field", " OR ".join(f"{c} IS NULL" for c in RECORD_COLUMNS)),
-        ("bad_record_id", f"NOT regexp_full_match(record_id, '{TOKEN_PATTERN[1:-1]}')"),
-        ("bad_user_id", f"NOT regexp_full_match(user_id, '{TOKEN_PATTERN[1:-1]}')"),
-        *[(code, f"({a} OR {b})") for (code, a), (_, b) in zip(_pii("user_id"), _pii("record_id"), strict=True)],
+        ("bad_record_id", "NOT ok_record_id"),
+        ("bad_user_id", "NOT ok_user_id"),
+        *_pii_conditions("user_id", "record_id"),
         ("unknown_activity", f"activity_type NOT IN ({known})"),
-        ("bad_quantity", f"NOT regexp_full_match(quantity, '{number}')"),
-        ("negative_quantity", f"regexp_full_match(quantity, '{number}') AND quantity LIKE '-%'"),
-        ("too_precise", f"regexp_full_match(quantity, '{number}') AND contains(quantity, '.') "
-                        f"AND {decimals} IS NOT NULL "
+        ("bad_quantity", "NOT num"),
+        ("negative_quantity", "num AND quantity LIKE '-%'"),
+        ("too_precise", f"num AND contains(quantity, '.') AND {decimals} IS NOT NULL "
                         f"AND length(quantity) - strpos(quantity, '.') > coalesce({decimals}, 0)"),
-        ("bad_date", f"(try_cast(activity_date AS DATE) IS NULL OR try_cast(activity_date AS DATE) < DATE "
-                     f"'{EARLIEST}') AND activity_date IS NOT NULL"),
-        ("future_date", f"try_cast(activity_date AS DATE) > DATE '{business_date}'"),
-        ("duplicate_in_batch", "d.first_row IS NOT NULL AND row_no <> d.first_row"),
-        ("duplicate_across_batches", "x.record_id IS NOT NULL"),
+        ("bad_date", f"(day IS NULL OR day < DATE '{EARLIEST}') AND activity_date IS NOT NULL"),
+        ("future_date", f"day > DATE '{business_date}'"),
+        ("duplicate_in_batch", "first_row IS NOT NULL AND row_no <> first_row"),
+        ("duplicate_across_batches", "seen"),
     ]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS SELECT s.*, {_reasons_sql(conditions)} AS reasons "
-                f"FROM src s LEFT JOIN dup_in d USING (record_id) LEFT JOIN dup_across x USING (record_id)")
-    scales = " ".join(f"WHEN '{_lit(a.type)}' THEN {a.scale}" for a in activities.values())
-    scale = f"CASE activity_type {scales} END" if activities else "1"
+    # try_cast, not CAST, below: the refused rows are never written, but nothing stops DuckDB from computing
+    # a projection before the anti join drops them
     late = f"try_cast(activity_date AS DATE) < DATE '{business_date}' - INTERVAL {int(late_days)} DAY"
-    steps = f"CAST(round(try_cast(quantity AS DECIMAL(28, 12)) * {scale}) AS BIGINT)"
-    _write(con, f"SELECT record_id, user_id, activity_type, {steps} AS quantity_steps, "
-                f"try_cast(activity_date AS DATE) AS activity_date, "
-                f"DATE '{business_date}' AS business_date, {late} AS late FROM checked WHERE reasons = '' "
-                f"ORDER BY row_no", accepted)
-    _write(con, "SELECT row_no, record_id, user_id, activity_type, quantity, activity_date, reasons FROM checked "
-                "WHERE reasons <> '' ORDER BY row_no", rejected)
-    total, ok, late_n = con.execute(
-        f"SELECT count(*), count(*) FILTER (reasons = ''), count(*) FILTER (reasons = '' AND {late}) FROM checked"
-    ).fetchone()  # type: ignore[misc]
-    result = IntakeResult(rows_total=int(total), rows_accepted=int(ok), rows_rejected=int(total) - int(ok),
-                          late=int(late_n), rejections=_rejections(con))
-    con.execute("DROP TABLE IF EXISTS checked; DROP TABLE IF EXISTS src; DROP TABLE IF EXISTS dup_in; "
-                "DROP TABLE IF EXISTS dup_across")
+    # exact integer steps (see _number_pattern): under 10^15, the double's error stays far below a half step
+    steps = f"CAST(round(try_cast(quantity AS DOUBLE) * {scale}) AS BIGINT)"
+    accepted_query = (f"SELECT record_id, user_id, activity_type, {steps} AS quantity_steps, "
+                      f"try_cast(activity_date AS DATE) AS activity_date, DATE '{business_date}' AS business_date, "
+                      f"{late} AS late FROM src")
+    total, refused = _split(con, f"SELECT row_no, {_reasons_sql(conditions)} AS reasons FROM ({derived})",
+                            accepted_query, RECORD_COLUMNS, accepted, rejected)
+    late_n = con.execute(f"SELECT count(*) FILTER (late) FROM read_parquet('{_lit(str(accepted))}')"
+                         ).fetchone()[0]  # type: ignore[index]
+    result = IntakeResult(rows_total=total, rows_accepted=total - refused, rows_rejected=refused, late=int(late_n),
+                          rejections=_rejections(con))
+    _drop(con)
     return result
 
 
@@ -204,22 +265,19 @@ def ingest_consents(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busi
     _check_columns(con, raw, fmt, CONSENT_COLUMNS)
     _load(con, raw, fmt, CONSENT_COLUMNS)
     statuses = ", ".join(f"'{s}'" for s in CONSENT_STATUSES)
+    derived = f"SELECT *, try_cast(effective_date AS DATE) AS day, {_token_checks('user_id')} FROM src"
     conditions = [
         ("missing_field", " OR ".join(f"{c} IS NULL" for c in CONSENT_COLUMNS)),
-        ("bad_user_id", f"NOT regexp_full_match(user_id, '{TOKEN_PATTERN[1:-1]}')"),
-        *_pii("user_id"),
+        ("bad_user_id", "NOT ok_user_id"),
+        *_pii_conditions("user_id"),
         ("bad_status", f"status NOT IN ({statuses})"),
-        ("bad_date", f"(try_cast(effective_date AS DATE) IS NULL OR try_cast(effective_date AS DATE) < DATE "
-                     f"'{EARLIEST}') AND effective_date IS NOT NULL"),
-        ("future_date", f"try_cast(effective_date AS DATE) > DATE '{business_date}'"),
+        ("bad_date", f"(day IS NULL OR day < DATE '{EARLIEST}') AND effective_date IS NOT NULL"),
+        ("future_date", f"day > DATE '{business_date}'"),
     ]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS SELECT s.*, {_reasons_sql(conditions)} AS reasons FROM src s")
-    _write(con, "SELECT user_id, status, try_cast(effective_date AS DATE) AS effective_date FROM checked "
-                "WHERE reasons = '' ORDER BY row_no", accepted)
-    _write(con, "SELECT row_no, user_id, status, effective_date, reasons FROM checked WHERE reasons <> '' "
-                "ORDER BY row_no", rejected)
-    total, ok = con.execute("SELECT count(*), count(*) FILTER (reasons = '') FROM checked").fetchone()  # type: ignore[misc]
-    result = IntakeResult(rows_total=int(total), rows_accepted=int(ok), rows_rejected=int(total) - int(ok), late=0,
+    total, refused = _split(con, f"SELECT row_no, {_reasons_sql(conditions)} AS reasons FROM ({derived})",
+                            "SELECT user_id, status, try_cast(effective_date AS DATE) AS effective_date FROM src",
+                            CONSENT_COLUMNS, accepted, rejected)
+    result = IntakeResult(rows_total=total, rows_accepted=total - refused, rows_rejected=refused, late=0,
                           rejections=_rejections(con))
-    con.execute("DROP TABLE IF EXISTS checked; DROP TABLE IF EXISTS src")
+    _drop(con)
     return result

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, and_, col, or_, select
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from services.accounts import identity
 from services.accounts.identity import AdminScope, admin_scope
@@ -187,46 +187,51 @@ def _read_notice(pasted: str) -> tuple[YearNotice | None, list[Reason]]:
 async def calendar_import(request: Request, signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
     scope_of_load = _hat_place(signed)
     year_text = str(form.get("year") or "").strip()
-    pasted = str(form.get("notice") or "")
-    upload = form.get("file")
-    reasons: list[Reason] = []
-    if isinstance(upload, UploadFile) and upload.filename:
-        raw = await upload.read(NOTICE_BYTES + 1)
-        try:
-            pasted = raw.decode("utf-8-sig") if len(raw) <= NOTICE_BYTES else pasted
-        except UnicodeDecodeError:
-            reasons.append(reason("encoding", field="notice"))
-        if len(raw) > NOTICE_BYTES:
-            reasons.append(reason("too_large.notice", field="notice"))
+    pasted, reasons = await _uploaded_or_pasted(form)
     year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
     if year is None or not 2000 <= year <= 2100:
         reasons.append(reason("year", field="year"))
     notice = None
     if not any(r.field == "notice" for r in reasons):  # every reason at once: the year's and the notice's
-        if not pasted.strip():
-            reasons.append(reason("notice_required", field="notice"))
-        else:
-            notice, problems = _read_notice(pasted)
-            reasons += problems
+        notice, problems = _read_notice(pasted) if pasted.strip() else (None, [reason("notice_required",
+                                                                                       field="notice")])
+        reasons += problems
     if notice is not None and year is not None and not reasons:
-        days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
-
-        def load() -> None:
-            def command(session: Session) -> Reply:
-                return 200, workdays.import_year(session, year=year, source=notice.source, days=days,
-                                                 actor_id=signed.person.user_id, actor_role="admin",
-                                                 jurisdiction=scope_of_load)
-
-            request_ = {"calendar": year, "jurisdiction": scope_of_load, "notice": notice.model_dump(mode="json")}
-            once(get_db(request), Idem(signed.actor.key, form_key(form), request_), command)
-
         try:
-            await run_in_threadpool(load)
+            await run_in_threadpool(_load_year, request, signed, form, year, notice, scope_of_load)
         except Invalid as exc:
             reasons = [Reason(r.code, r.zh, r.en, r.field if r.field == "year" else "notice") for r in exc.reasons]
         else:
             return RedirectResponse("/admin/calendar?ok=imported", status_code=303)
     return _calendar_page(request, scope, scope_of_load, 422, year_text, pasted, reasons)
+
+
+async def _uploaded_or_pasted(form: FormData) -> tuple[str, list[Reason]]:
+    """The notice's JSON: an uploaded file's (UTF-8, at most NOTICE_BYTES) over the pasted text."""
+    pasted, upload = str(form.get("notice") or ""), form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return pasted, []
+    raw = await upload.read(NOTICE_BYTES + 1)
+    if len(raw) > NOTICE_BYTES:
+        return pasted, [reason("too_large.notice", field="notice")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return pasted, [reason("encoding", field="notice")]
+
+
+def _load_year(request: Request, signed: Any, form: FormData, year: int, notice: Any,  # noqa: ANN401
+               scope_of_load: str) -> None:
+    """One command: the year's days loaded for the hat's place, once per form key."""
+    days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
+
+    def command(session: Session) -> Reply:
+        return 200, workdays.import_year(session, year=year, source=notice.source, days=days,
+                                         actor_id=signed.person.user_id, actor_role="admin",
+                                         jurisdiction=scope_of_load)
+
+    request_ = {"calendar": year, "jurisdiction": scope_of_load, "notice": notice.model_dump(mode="json")}
+    once(get_db(request), Idem(signed.actor.key, form_key(form), request_), command)
 
 
 # --- users and grants -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ and the case's own actions (`edit`, `submit`, `resubmit`) through `services.engi
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -37,6 +37,7 @@ from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
+from services.web.methodology_picker import CODE, chosen, citable, picked
 from services.web.pages import lang_of, render
 from services.web.routes.queue import working_days_left
 from services.web.schema_forms import fields, read_back
@@ -157,6 +158,8 @@ def _new_page(request: Request, jurisdiction: str, name: str, status: int = 200,
               values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> Response:
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
     drawn, loose = _drawn(schema, lang_of(request), values, reasons)
+    with get_db(request).read() as session:
+        drawn = picked(drawn, _citable(session, schema, jurisdiction), lang_of(request))
     return render(request, "applicant_new.html", status_code=status, procedure=name, fields=drawn, loose=loose,
                   procedures=procedures_in(jurisdiction))
 
@@ -175,6 +178,7 @@ async def create_application(request: Request, signed: SignedIn, form: CheckedFo
     jurisdiction = wearing(signed, "applicant")
     posted = {k: v for k, v in form_dict(form).items() if isinstance(v, str)}
     name = posted.pop("procedure", "")
+    posted = chosen(posted)
     if name not in procedures_in(jurisdiction):
         raise NotFound.of("procedure")
     schema = for_jurisdiction(form_schema(procedure(name, jurisdiction).application), jurisdiction)
@@ -231,54 +235,88 @@ def changed(schema: dict[str, Any], application: dict[str, Any], posted: dict[st
             and not (v is None and application.get(k) in (None, "", []))}, problems
 
 
-def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
-              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None) -> dict[str, Any]:
-    detail = plain(case_detail(session, case, actor))
-    allowed = {a["action"] for a in detail["allowed_actions"]}
+def _citable(session: Session, schema: dict[str, Any], jurisdiction: str) -> list[Any]:
+    """The registry's citable versions, for a form that names a methodology."""
+    return citable(session, jurisdiction, local_date(clock.now())) if CODE in schema.get("properties", {}) else []
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the person last posted on the case page (`failed`: which form) and why it was refused; nothing
+    on a plain visit. Each form shows its own values and reasons, the others start afresh."""
+
+    failed: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+
+    def values_of(self, key: str) -> dict[str, Any]:
+        return self.values if self.failed == key else {}
+
+    def reasons_of(self, key: str) -> list[Reason]:
+        return self.reasons if self.failed == key else []
+
+
+def _days_left(session: Session, case: Case, open_tasks: list[dict[str, Any]]) -> None:
     cal, today = calendar(session), local_date(clock.now())
-    for t in detail["open_tasks"]:
+    for t in open_tasks:
         due = date.fromisoformat(t["due_on"]) if t["due_on"] else None
         t["days_left"] = working_days_left(cal, today, due, case.jurisdiction)
-    current = dict(case.application)
-    reasons = reasons or []
-    edit_schema = _edit_schema(case)
 
-    def edit_fields(key: str, schema: dict[str, Any], base: dict[str, Any], prefix: str | None = None
-              ) -> tuple[list[Any], list[Reason]]:
-        mine = failed == key
-        mine_reasons = _unprefixed(reasons, prefix) if mine and prefix else (reasons if mine else [])
-        return fields(schema, {**base, **(values or {})} if mine else base, mine_reasons)
 
-    forms: dict[str, Any] = {}
-    if "edit" in allowed and case.state == "draft":
-        f, loose = edit_fields("edit", edit_schema, current)
-        forms["edit"] = {"fields": f, "loose": loose}
-    if "submit" in allowed:
-        ticked = {k[len(COMMITMENT):] for k in (values or {}) if k.startswith(COMMITMENT)} if failed == "submit" \
-            else set()
-        own = reasons if failed == "submit" else []
-        forms["submit"] = {
-            "commitments": [{"key": k, "label": lbl, "checked": k in ticked,
+def _application_fields(case: Case, attempt: Attempt, key: str, versions: list[Any], lang: str,
+                        prefix: str | None = None) -> tuple[list[Any], list[Reason]]:
+    """The application's fields for the edit or resubmit form, starting from the application."""
+    own = attempt.reasons_of(key)
+    drawn, loose = fields(_edit_schema(case), {**case.application, **attempt.values_of(key)},
+                          _unprefixed(own, prefix) if prefix else own)
+    return picked(drawn, versions, lang), loose
+
+
+def _submit_form(case: Case, attempt: Attempt) -> dict[str, Any]:
+    """The commitments to tick and a comment, each with its own reasons."""
+    posted, own = attempt.values_of("submit"), attempt.reasons_of("submit")
+    ticked = {k[len(COMMITMENT):] for k in posted if k.startswith(COMMITMENT)}
+    return {"commitments": [{"key": k, "label": lbl, "checked": k in ticked,
                              "errors": [r for r in own if r.field == f"commitments.{k}"]}
                             for k, lbl in _commitments(case)],
-            "comments": (values or {}).get("comments", "") if failed == "submit" else "",
+            "comments": posted.get("comments", ""),
             "loose": [r for r in own if not (r.field or "").startswith("commitments.") and r.field != "comments"],
             "comment_errors": [r for r in own if r.field == "comments"]}
+
+
+def _resubmit_form(case: Case, attempt: Attempt, versions: list[Any], lang: str) -> dict[str, Any]:
+    """The changes asked for and the response to the request."""
+    f, loose = _application_fields(case, attempt, "resubmit", versions, lang, "changes")
+    base = {"response": attempt.values_of("resubmit").get("response", "")}
+    response, _ = fields(form_schema(_resubmission_form(case)), base,
+                         [r for r in attempt.reasons_of("resubmit") if r.field == "response"])
+    return {"fields": f, "response": [x for x in response if x.name == "response"],
+            "loose": [r for r in loose if r.field != "response"]}
+
+
+def case_view(session: Session, case: Case, actor: Actor, failed: str | None = None,
+              values: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
+              lang: str = "zh") -> dict[str, Any]:
+    """The applicant's case page: the case, the forms the person may use now, what was asked, the checklist."""
+    detail = plain(case_detail(session, case, actor))
+    allowed = {a["action"] for a in detail["allowed_actions"]}
+    _days_left(session, case, detail["open_tasks"])
+    attempt = Attempt(failed, values or {}, reasons or [])
+    versions = _citable(session, _edit_schema(case), case.jurisdiction)
+    forms: dict[str, Any] = {}
+    if "edit" in allowed and case.state == "draft":
+        f, loose = _application_fields(case, attempt, "edit", versions, lang)
+        forms["edit"] = {"fields": f, "loose": loose}
+    if "submit" in allowed:
+        forms["submit"] = _submit_form(case, attempt)
     if "resubmit" in allowed:
-        f, loose = edit_fields("resubmit", edit_schema, current, "changes")
-        base = {"response": (values or {}).get("response", "")} if failed == "resubmit" else {}
-        response, _ = fields(form_schema(_resubmission_form(case)), base,
-                             [r for r in reasons if r.field == "response"] if failed == "resubmit" else [])
-        resp = [x for x in response if x.name == "response"]
-        forms["resubmit"] = {"fields": f, "response": resp,
-                             "loose": [r for r in loose if r.field != "response"]}
-    requests = _requests(session, case)
-    missing = {r.field.removeprefix("documents."): r for r in reasons if r.field and r.field.startswith("documents.")}
-    upload_reasons = reasons if failed == "upload" else []
-    return {"case": detail, "forms": forms, "requests": requests,
+        forms["resubmit"] = _resubmit_form(case, attempt, versions, lang)
+    missing = {r.field.removeprefix("documents."): r for r in attempt.reasons
+               if r.field and r.field.startswith("documents.")}
+    return {"case": detail, "forms": forms, "requests": _requests(session, case),
             "checklist": checklist(session, case, actor, missing),
-            "may_upload": documents.may_add(actor, case), "upload_reasons": upload_reasons,
-            "refused": reasons if failed and failed not in forms and failed != "upload" else []}
+            "may_upload": documents.may_add(actor, case), "upload_reasons": attempt.reasons_of("upload"),
+            "refused": attempt.reasons if failed and failed not in forms and failed != "upload" else []}
 
 
 def checklist(session: Session, case: Case, actor: Actor, missing: dict[str, Reason]) -> list[dict[str, Any]]:
@@ -317,7 +355,7 @@ def _requests(session: Session, case: Case) -> list[dict[str, Any]]:
 def _case_page(request: Request, signed: Any, case_id: int, status: int = 200, **kw: Any) -> Response:
     with get_db(request).read() as session:
         case = visibility.visible_case(session, signed.actor, case_id)
-        context = case_view(session, case, signed.actor, **kw)
+        context = case_view(session, case, signed.actor, lang=lang_of(request), **kw)
     return render(request, "applicant_case.html", status_code=status, **context)
 
 
@@ -329,7 +367,7 @@ def applicant_case(case_id: int, request: Request, signed: SignedIn) -> Response
 
 async def _fire(request: Request, signed: Any, case_id: int, trigger: str, data: dict[str, Any],
                 form: FormData, problems: list[Reason], ok: str) -> Response:
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     refused = Refused(422, problems, True) if problems else await fire_posted(
         request, signed.actor, case_id, trigger, posted, data=data, reraise=(401, 403, 404), key=form_key(form))
     if refused is None:
@@ -347,7 +385,7 @@ def _mine(request: Request, signed: Any, case_id: int) -> Case:
 async def edit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     data, problems = changed(_edit_schema(case), case.application, posted)
     return await _fire(request, signed, case_id, "edit", data, form, problems, "saved")
 
@@ -365,7 +403,7 @@ async def submit(case_id: int, request: Request, signed: SignedIn, form: Checked
 async def resubmit(case_id: int, request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
     case = _mine(request, signed, case_id)
-    posted = posted_strings(form)
+    posted = chosen(posted_strings(form))
     changes, problems = changed(_edit_schema(case), case.application, posted)
     data = {"response": posted.get("response", ""), "changes": changes or None}
     return await _fire(request, signed, case_id, "resubmit", data, form, problems, "resubmitted")

@@ -130,6 +130,8 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     out = []
     for action in detail["allowed_actions"]:
         trigger = action["action"]
+        if trigger == "compose_panel" and context["brief"]["panel"]["active"]:
+            continue  # seated (drawn or named): composing again is refused (rule panel_already), so not offered
         mine = trigger == failed
         drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
         for f in drawn:
@@ -201,7 +203,7 @@ def panel_fragment(case_id: int, request: Request, signed: SignedIn) -> Response
     """The panel part of the brief alone: the page polls it (htmx) while a panel is being drawn in the
     background, so the draw's result appears without a reload."""
     context = _context(request, signed, case_id)
-    return render(request, "_case_panel.html", **context, forms=_forms(context), task_id=None)
+    return render(request, "_case_panel_poll.html", **context, forms=_forms(context), task_id=None)
 
 
 @router.post("/cases/{case_id}/actions/{trigger}")

@@ -8,6 +8,7 @@ with a quorum) decide; the page only draws their forms and shows their reasons b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,10 +27,11 @@ from services.queries.cases import case_detail
 from services.queries.schemas import plain
 from services.store.tables import AuditEvent, Case, PanelMember, Task, User, pk
 from services.web.actions import fire_posted, posted_strings
+from services.web.brief import application_rows, panel_view
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
 from services.web.pages import render
 from services.web.routes.queue import working_days_left
-from services.web.schema_forms import choice_label, field_label, fields
+from services.web.schema_forms import fields
 from states.messages import CATALOGUE, Reason, reason
 from states.profiles import get_profile
 from states.rules import panel_quorum
@@ -90,11 +92,63 @@ def _review_opinions(session: Session, case_id: int, names: dict[int, str]) -> l
              "report_sha256": (e.payload.get("form") or {}).get("report_sha256")} for e in events]
 
 
-def _application_lines(application: dict[str, Any]) -> list[dict[str, Any]]:
-    """The application as label → value; the enumerated values (kind, class) in words."""
-    return [{"label": field_label(key), "value": value,
-             "worded": choice_label(str(value)) if key in ("kind", "project_class") else None}
-            for key, value in application.items() if value not in (None, "", [], {})]
+@dataclass(frozen=True)
+class Attempt:
+    """The form last posted on the page (`failed`) with its values and reasons; nothing on a plain visit."""
+
+    failed: str | None = None
+    values: dict[str, Any] | None = None
+    reasons: list[Reason] | None = None
+
+    def of(self, key: str) -> tuple[dict[str, Any] | None, list[Reason] | None]:
+        return (self.values, self.reasons) if self.failed == key else (None, None)
+
+
+def _action_form(allowed: dict[str, Any], key: str, trigger: str, attempt: Attempt) -> dict[str, Any] | None:
+    """An action's form drawn from its schema, when the action is open to me now."""
+    action = allowed.get(trigger)
+    if action is None:
+        return None
+    values, reasons = attempt.of(key)
+    drawn, loose = fields(action["form_schema"], values, reasons)
+    for f in drawn:
+        if f.name == "conflict":
+            f.label = CONFLICT_LABEL
+    return {"fields": drawn, "loose": loose, "open": attempt.failed == key}
+
+
+def _conclusion_form(allowed: dict[str, Any], me: PanelMember | None, attempt: Attempt) -> dict[str, Any] | None:
+    """The chair's conclusion: one of the outcomes open now, with the text of the conclusion."""
+    if me is None or not me.chair or not any(t in allowed for t in CONCLUSIONS):
+        return None
+    form = _action_form(allowed, "conclusion", CONCLUSIONS[0], attempt)
+    if form is None:
+        return None
+    values, reasons = attempt.of("conclusion")
+    return form | {"outcomes": [t for t in CONCLUSIONS if t in allowed], "chosen": (values or {}).get("outcome", ""),
+                   "outcome_errors": [r for r in reasons or [] if r.field == "outcome"]}
+
+
+def _names(session: Session, case: Case, members: list[PanelMember]) -> dict[int, str]:
+    """Display names of the panel and of whoever reviewed or concluded (never `#62`)."""
+    actors = set(session.exec(select(col(AuditEvent.actor_id)).where(
+        col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event).in_((*REVIEW_EVENTS, *CONCLUSIONS)))))
+    ids = {m.user_id for m in members} | {a for a in actors if a}
+    return {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids))) if u.id}
+
+
+def _seat(m: PanelMember, names: dict[int, str], actor: Actor) -> dict[str, Any]:
+    return {"user_id": m.user_id, "name": names.get(m.user_id, ""), "chair": m.chair, "status": m.status,
+            "opinion": m.opinion, "score": m.score, "comments": m.comments, "at": m.opinion_at,
+            "reason": m.declined_reason, "me": m.user_id == actor.user_id}
+
+
+def _conclusion(session: Session, case: Case, names: dict[int, str]) -> dict[str, Any] | None:
+    """The panel's latest conclusion with its text and dissent: it stays on the page once given."""
+    events = list(session.exec(select(AuditEvent).where(
+        col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event).in_(CONCLUSIONS))
+        .order_by(col(AuditEvent.seq))))
+    return panel_view(session, case, events, names)["conclusion"] if events else None
 
 
 def workspace(session: Session, case: Case, actor: Actor, failed: str | None = None,
@@ -103,51 +157,25 @@ def workspace(session: Session, case: Case, actor: Actor, failed: str | None = N
     detail = plain(case_detail(session, case, actor))
     members = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)
                                 .order_by(col(PanelMember.id))))
-    ids = {m.user_id for m in members}
-    review_events = list(session.exec(select(col(AuditEvent.actor_id)).where(
-        col(AuditEvent.stream) == f"case:{case.id}", col(AuditEvent.event).in_(REVIEW_EVENTS))))
-    names = {pk(u): u.display_name for u in session.exec(
-        select(User).where(col(User.id).in_(ids | {a for a in review_events if a})))}
+    names = _names(session, case, members)
     active = [m for m in members if m.status == "active"]
     me = next((m for m in active if m.user_id == actor.user_id), None)
     allowed = {a["action"]: a for a in detail["allowed_actions"]}
     profile = get_profile(case.jurisdiction)
-    needed = panel_quorum(profile.panel.quorum_share, len(active)) if profile and active else 0
-
-    def form(key: str, trigger: str) -> dict[str, Any] | None:
-        action = allowed.get(trigger)
-        if action is None:
-            return None
-        mine = failed == key
-        drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
-        for f in drawn:
-            if f.name == "conflict":
-                f.label = CONFLICT_LABEL
-        return {"fields": drawn, "loose": loose, "open": mine}
-
+    attempt = Attempt(failed, values, reasons)
     waiting = me is not None and me.opinion is None
-    conclusion = None
-    if me is not None and me.chair and any(t in allowed for t in CONCLUSIONS):
-        conclusion = form("conclusion", CONCLUSIONS[0])
-        if conclusion is not None:
-            chosen = (values or {}).get("outcome", "") if failed == "conclusion" else ""
-            conclusion |= {"outcomes": [t for t in CONCLUSIONS if t in allowed], "chosen": chosen,
-                           "outcome_errors": [r for r in (reasons or []) if r.field == "outcome"]
-                           if failed == "conclusion" else []}
-    forms = {"opinion_form": form("opinion", "record_opinion") if waiting else None,
-             "decline_form": form("decline", "decline_panel") if waiting else None,
-             "conclusion_form": conclusion}
+    forms = {"opinion_form": _action_form(allowed, "opinion", "record_opinion", attempt) if waiting else None,
+             "decline_form": _action_form(allowed, "decline", "decline_panel", attempt) if waiting else None,
+             "conclusion_form": _conclusion_form(allowed, me, attempt)}
     # a refusal for a form no longer drawn (the panel moved on meanwhile) is said above the page
     refused = (reasons or []) if failed and forms.get(f"{failed}_form") is None else []
     return {
-        **forms, "refused": refused,
-        "case": detail, "members": [{"user_id": m.user_id, "name": names.get(m.user_id, f"#{m.user_id}"),
-                                     "chair": m.chair, "status": m.status, "opinion": m.opinion, "score": m.score,
-                                     "comments": m.comments, "at": m.opinion_at, "reason": m.declined_reason,
-                                     "me": m.user_id == actor.user_id} for m in members],
-        "me": me, "opinions_given": sum(m.opinion is not None for m in active), "quorum": needed,
-        "seats": len(active), "review": _review_opinions(session, pk(case), names),
-        "application": _application_lines(case.application),
+        **forms, "refused": refused, "case": detail, "me": me,
+        "members": [_seat(m, names, actor) for m in members],
+        "opinions_given": sum(m.opinion is not None for m in active), "seats": len(active),
+        "quorum": panel_quorum(profile.panel.quorum_share, len(active)) if profile and active else 0,
+        "review": _review_opinions(session, pk(case), names), "conclusion": _conclusion(session, case, names),
+        "application": application_rows(session, case),
     }
 
 

@@ -27,7 +27,7 @@ from services.engine import command
 from services.engine.actors import public_actor
 from services.engine.errors import CommandError, NotFound
 from services.engine.forms_errors import reasons_from_validation
-from services.procedures import reports
+from services.procedures import objection_receipts, reports
 from services.procedures.certificates import fingerprint
 from services.procedures.issuance import certificate_data
 from services.queries import registry as reads
@@ -276,6 +276,20 @@ def retirements(request: Request, jurisdiction: Code = None) -> Response:
     return page(request, "public/retirements.html", items=items, jurisdiction=jurisdiction or "")
 
 
+@router.get("/public/registry/operation-reports")
+def operation_reports(request: Request, jurisdiction: Code = None) -> Response:
+    """Beijing: class-2 projects' revenue-management plans and how they ran, year by year."""
+    items = _read(get_db(request), reads.operation_reports, jurisdiction or None)["items"]
+    return page(request, "public/operation_reports.html", items=items, jurisdiction=jurisdiction or "")
+
+
+@router.get("/public/registry/disqualifications")
+def disqualifications(request: Request, jurisdiction: Code = None) -> Response:
+    """Jiaxing art. 26: 取消参与碳普惠市场的资格……并予以公开通报 — who, where, since when and why."""
+    items = _read(get_db(request), reads.disqualifications, jurisdiction or None)["items"]
+    return page(request, "public/disqualifications.html", items=items, jurisdiction=jurisdiction or "")
+
+
 # --- certificate verification -----------------------------------------------------------------------
 
 
@@ -427,3 +441,36 @@ async def report_check(request: Request, form: CheckedForm) -> Response:
     except CommandError as exc:  # 404 (unknown receipt or wrong secret, told apart by no one) or 429
         return _check_page(request, exc.status, receipt, reasons=exc.reasons, retry_after=exc.extra.get("retry_after"))
     return private(_check_page(request, receipt=receipt, result=result))
+
+
+# --- an objector follows their objection by its receipt -------------------------------------------------------
+
+
+def _objection_check_page(request: Request, status_code: int = 200, receipt: str = "",
+                          result: dict[str, Any] | None = None, reasons: list[Reason] | None = None,
+                          retry_after: int | None = None) -> Response:
+    limit = objection_receipts.CHECK_BY_ADDRESS
+    response = page(request, "public/objection_check.html", status_code, receipt=receipt, result=result,
+                    reasons=reasons or [], limit=limit.failures, minutes=int(limit.window.total_seconds() // 60))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return private(response)
+
+
+@router.get("/public/objection/check")
+def objection_check_form(request: Request) -> Response:
+    return _objection_check_page(request)
+
+
+@router.post("/public/objection/check")
+async def objection_check(request: Request, form: CheckedForm) -> Response:
+    receipt = objection_receipts.normalised(str(form.get("receipt") or ""))
+    if not receipt:
+        return _objection_check_page(request, 422, reasons=[reason("missing.receipt", field="receipt")])
+    try:
+        result = await run_in_threadpool(objection_receipts.check_objection, get_db(request), receipt,
+                                         _client(request))
+    except CommandError as exc:  # 404 (no such receipt) or 429 (too many wrong ones from here)
+        return _objection_check_page(request, exc.status, receipt, reasons=exc.reasons,
+                                     retry_after=exc.extra.get("retry_after"))
+    return _objection_check_page(request, receipt=receipt, result=plain(reads.ObjectionStatus.model_validate(result)))

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BeforeValidator
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.api.deps import get_db
 from services.engine import assignment
+from services.engine.actors import Actor
 from services.engine.calendar import WorkingCalendar, local_date
 from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.engine.workdays import calendar
 from services.queries import queues
+from services.queries.queues import View
 from services.queries.schemas import plain
 from services.store.tables import Case, Organisation, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
@@ -55,41 +57,55 @@ def work_queue(request: Request, signed: SignedIn,
                sort: Literal["due", "opened", "case"] = "due",
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     jurisdiction = wearing(signed, *QUEUE_ROLES)
-    role = signed.hat[0] if signed.hat else None  # wearing() made sure a queue role's hat is worn
+    assert signed.hat is not None, "wearing() made sure a queue role's hat is worn"
     actor = signed.actor
     filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
                                "due_from": due_from, "due_to": due_to}
     with get_db(request).read() as session:
-        if view == "done" or q.strip() or sort != "due":
-            items = [plain(t) for t in queues.search_tasks(session, actor, view=view, text=q, sort=sort, **filters)]
-            page: dict[str, Any] = {"items": items, "next_cursor": None}
-        else:
-            page = plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
+        page = _page(session, actor, view, q, sort, cursor, filters)
         counts = _counts(session, actor, filters)
-        cal = calendar(session)
         today = local_date(clock.now())
-        case_ids = {t["case_id"] for t in page["items"]}
-        cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(case_ids)))} if case_ids else {}
-        orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
-            col(Organisation.id).in_({c.applicant_org_id for c in cases.values() if c.applicant_org_id})))}
-        people = {u.id: u.display_name for u in session.exec(select(User).where(
-            col(User.id).in_({t["assignee_id"] for t in page["items"] if t["assignee_id"]})))}
-        for t in page["items"]:
-            t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
-                                               t["jurisdiction"])
-            case = cases.get(t["case_id"])
-            t["title"] = (case.application.get("title") or "") if case else ""
-            t["applicant"] = orgs.get(case.applicant_org_id, "") if case and case.applicant_org_id else ""
-            t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
-        colleagues = list(session.exec(
-            select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
-            .where(col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction,
-                   col(User.active).is_(True))
-            .order_by(col(User.username))))
+        _annotate(session, page["items"], today)
+        colleagues = _colleagues(session, signed.hat[0], jurisdiction)
     kinds = sorted({t.kind for name in PROCEDURES for t in _tasks_of(name, jurisdiction)})
     return render(request, "queue.html", view=view, views=VIEWS, page=page, counts=counts, filters=filters,
                   procedures=sorted(PROCEDURES), kinds=kinds, colleagues=colleagues, today=today, q=q, sort=sort,
                   sorts=SORTS)
+
+
+def _page(session: Session, actor: Actor, view: View | Literal["done"], q: str, sort: str, cursor: str | None,
+          filters: dict[str, Any]) -> dict[str, Any]:
+    """A searched, sorted or done view in one page; the default view (open work by due date) by cursor."""
+    if view == "done" or q.strip() or sort != "due":
+        return {"items": [plain(t) for t in queues.search_tasks(session, actor, view=view, text=q, sort=sort,
+                                                                **filters)], "next_cursor": None}
+    return plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
+
+
+def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:  # noqa: ANN401
+    """Each task with its working days left, its case's title, the applicant and the assignee by name."""
+    cal = calendar(session)
+    case_ids = {t["case_id"] for t in items}
+    cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(case_ids)))} if case_ids else {}
+    orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
+        col(Organisation.id).in_({c.applicant_org_id for c in cases.values() if c.applicant_org_id})))}
+    people = {u.id: u.display_name for u in session.exec(select(User).where(
+        col(User.id).in_({t["assignee_id"] for t in items if t["assignee_id"]})))}
+    for t in items:
+        t["days_left"] = working_days_left(cal, today, date.fromisoformat(t["due_on"]) if t["due_on"] else None,
+                                           t["jurisdiction"])
+        case = cases.get(t["case_id"])
+        t["title"] = (case.application.get("title") or "") if case else ""
+        t["applicant"] = orgs.get(case.applicant_org_id, "") if case and case.applicant_org_id else ""
+        t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
+
+
+def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:  # noqa: ANN401
+    """Whom work may be delegated to: the active holders of my role here."""
+    return list(session.exec(
+        select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
+        .where(col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction, col(User.active).is_(True))
+        .order_by(col(User.username))))
 
 
 def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:  # noqa: ANN401

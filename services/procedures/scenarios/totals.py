@@ -1,0 +1,289 @@
+"""Per-user, per-day reductions of a scenario over a window of days, from its accepted records, on one of
+two engines that give the same figures: DuckDB (embedded, out of core) or Dask (scale-out).
+
+    user_day_totals(records, activities=..., registered=..., start=..., end=..., out=...,
+                    consents=None, engine="duckdb", memory_limit="1GB", threads=None, client=None)
+        -> Totals
+
+- `records`: accepted-record Parquet files written at intake (columns `user_id, activity_type,
+  quantity_steps, activity_date`, …); only records whose activity date lies in [`start`, `end`] and whose
+  activity type the methodology declares are read.
+- `activities` / `registered`: the methodology's quantification (`states.scenarios.activities_of`) and its
+  registered parameters; each day uses the parameter values in force on it (`parameter_in_force`).
+- `consents`: accepted consent-feed Parquet files (`user_id, status, effective_date`), or None to apply no
+  consent filter. A record counts only when the user's latest consent event on or before its date is a
+  grant (Ordos art. 13); two events of the same day: the withdrawal wins. Others are `no_consent`.
+- Per user, day and activity the quantities (integer steps) are summed and capped at the activity's
+  plausibility cap (`capped` counts the capped groups), the formula is evaluated in doubles on the capped
+  quantity and rounded half up to whole grams (`states.scenarios.grams`); a group with a parameter not in
+  force is `no_parameter`, one whose formula is undefined (division by zero) `formula_undefined`; both are
+  left out and their records counted.
+- `out`: a Parquet file written with one row per user and day: `user_id, activity_date, grams, records`
+  (sorted by user, then day). Both engines write the same rows.
+- Returns `Totals`: records read, records used, exclusions by reason (`states.scenarios.EXCLUSIONS`),
+  capped groups, users, total grams and the total per day (for the anomaly check).
+
+Engines: "duckdb" runs one SQL statement over the files (memory limit and spilling to a temporary
+directory next to `out`); "dask" runs the same steps as Dask tasks over the Parquet row groups with
+pyarrow (read and aggregate each row group, combine the partial sums pairwise, then cap and evaluate the
+formula with `formula_eval`); pass a `distributed.Client` to run them on a cluster (e.g. the one a
+Prefect `DaskTaskRunner` starts), otherwise Dask's local scheduler runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from services.procedures.scenarios.intake import connect
+from states.scenarios import GRAMS_PER_KG, QUANTITY, Activity, factor_table, formula_eval, formula_sql, grams_sql
+
+Engine = Literal["duckdb", "dask"]
+KEYS = ["user_id", "activity_date", "activity_type"]
+FAR = date(9999, 12, 31)
+
+
+@dataclass
+class Totals:
+    records: int  # in the window, of a declared activity
+    used: int  # counted into the totals
+    excluded: dict[str, int] = field(default_factory=dict)  # no_consent, no_parameter, formula_undefined
+    capped: int = 0  # (user, day, activity) groups whose quantity was capped
+    users: int = 0
+    total_g: int = 0
+    per_day: dict[date, int] = field(default_factory=dict)
+
+
+def user_day_totals(records: Sequence[Path], *, activities: Mapping[str, Activity],
+                    registered: Sequence[Mapping[str, object]], start: date, end: date, out: Path,
+                    consents: Sequence[Path] | None = None, engine: Engine = "duckdb", memory_limit: str = "1GB",
+                    threads: int | None = None, client: Any = None) -> Totals:
+    """The per-user, per-day grams of `records` between `start` and `end` written to `out` (see the module)."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    con = connect(memory_limit=memory_limit, threads=threads, temp=out.parent / f".{out.name}.spill")
+    try:
+        intervals = _consent_intervals(con, consents) if consents is not None else None
+        factors = _factors(activities, registered, days)
+        if engine == "duckdb":
+            counts = _duckdb(con, records, activities, factors, intervals, start, end, out)
+        elif engine == "dask":
+            counts = _dask(records, activities, factors, intervals, start, end, out, client)
+        else:
+            raise ValueError(f"unknown engine {engine!r}")
+        return _summary(con, out, counts)
+    finally:
+        con.close()
+
+
+# --- shared by both engines -------------------------------------------------------------------------
+
+
+def _consent_intervals(con: duckdb.DuckDBPyConnection, consents: Sequence[Path]) -> pa.Table:
+    """Each user's granted intervals [since, until) from the consent events (withdrawal wins a tie)."""
+    schema = pa.schema([("user_id", pa.string()), ("since", pa.date32()), ("until", pa.date32())])
+    if not consents:
+        return schema.empty_table()
+    files = "[" + ", ".join(f"'{_lit(str(p))}'" for p in consents) + "]"
+    table = con.sql(f"""
+        WITH e AS (SELECT user_id, effective_date AS since, bool_or(status = 'withdrawn') AS withdrawn
+                   FROM read_parquet({files}) GROUP BY user_id, effective_date),
+             iv AS (SELECT user_id, since, withdrawn, coalesce(lead(since) OVER (PARTITION BY user_id ORDER BY since),
+                           DATE '{FAR}') AS until FROM e)
+        SELECT user_id, since, until FROM iv WHERE NOT withdrawn ORDER BY user_id, since""").to_arrow_table()
+    return table.cast(schema)
+
+
+def _factors(activities: Mapping[str, Activity], registered: Sequence[Mapping[str, object]],
+             days: Sequence[date]) -> pa.Table:
+    """(activity, day) -> cap, scale and every bound parameter in force (null when none is)."""
+    rows = factor_table(activities, registered, days)
+    names = sorted({f"p_{local}" for a in activities.values() for local in a.bind})
+    columns: dict[str, list[object]] = {
+        "activity_type": [r["activity_type"] for r in rows],
+        "activity_date": [r["activity_date"] for r in rows],
+        "cap_steps": [activities[str(r["activity_type"])].cap_steps for r in rows],
+        "scale": [float(activities[str(r["activity_type"])].scale) for r in rows],
+    }
+    for name in names:
+        columns[name] = [r.get(name) for r in rows]
+    types = {"activity_type": pa.string(), "activity_date": pa.date32(), "cap_steps": pa.int64(),
+             "scale": pa.float64(), **{n: pa.float64() for n in names}}
+    return pa.table({k: pa.array(v, type=types[k]) for k, v in columns.items()})
+
+
+def _summary(con: duckdb.DuckDBPyConnection, out: Path, counts: dict[str, int]) -> Totals:
+    path = _lit(str(out))
+    users, total = con.execute(f"SELECT count(DISTINCT user_id), coalesce(sum(grams), 0) "
+                               f"FROM read_parquet('{path}')").fetchone()  # type: ignore[misc]
+    per_day = con.execute(f"SELECT activity_date, sum(grams) FROM read_parquet('{path}') GROUP BY 1 ORDER BY 1"
+                          ).fetchall()
+    excluded = {k: int(counts.get(k, 0)) for k in ("no_consent", "no_parameter", "formula_undefined")}
+    return Totals(records=int(counts["records"]), used=int(counts["used"]), excluded=excluded,
+                  capped=int(counts["capped"]), users=int(users), total_g=int(total),
+                  per_day={d: int(g) for d, g in per_day})
+
+
+def _lit(text: str) -> str:
+    return text.replace("'", "''")
+
+
+# --- DuckDB -----------------------------------------------------------------------------------------
+
+
+def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities: Mapping[str, Activity],
+            factors: pa.Table, intervals: pa.Table | None, start: date, end: date, out: Path) -> dict[str, int]:
+    con.register("factors", factors)
+    known = ", ".join(f"'{_lit(t)}'" for t in activities) or "NULL"
+    files = "[" + ", ".join(f"'{_lit(str(p))}'" for p in records) + "]"
+    source = (f"SELECT user_id, activity_type, activity_date, quantity_steps FROM read_parquet({files}) "
+              f"WHERE activity_date BETWEEN DATE '{start}' AND DATE '{end}' AND activity_type IN ({known})"
+              if records else
+              "SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS activity_type, NULL::DATE AS activity_date, "
+              "NULL::BIGINT AS quantity_steps WHERE false")
+    consented = "true"
+    if intervals is not None:
+        con.register("consent", intervals)
+        consented = ("EXISTS (SELECT 1 FROM consent c WHERE c.user_id = r.user_id "
+                     "AND r.activity_date >= c.since AND r.activity_date < c.until)")
+    kg = "CASE activity_type " + " ".join(
+        f"WHEN '{_lit(a.type)}' THEN {formula_sql(a.tree, _columns(a, 'q'))}" for a in activities.values()
+    ) + " END" if activities else "NULL::DOUBLE"
+    missing = "CASE activity_type " + " ".join(
+        f"WHEN '{_lit(a.type)}' THEN {' OR '.join(f'p_{local} IS NULL' for local in a.bind) or 'false'}"
+        for a in activities.values()) + " END" if activities else "false"
+    # one pass over the records: grouped with their consent, so the records read are counted on the way
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE groups AS
+        WITH r AS ({source}),
+             d AS (SELECT user_id, activity_date, activity_type, {consented} AS ok, sum(quantity_steps) AS steps,
+                          count(*) AS n FROM r GROUP BY ALL),
+             q AS (SELECT *, CAST(least(d.steps, f.cap_steps) AS DOUBLE) / f.scale AS q,
+                          ok AND d.steps > f.cap_steps AS capped
+                   FROM d JOIN factors f USING (activity_type, activity_date)),
+             k AS (SELECT user_id, activity_date, ok, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
+        SELECT user_id, activity_date, n, capped,
+               CASE WHEN NOT ok THEN 'no_consent' WHEN no_parameter THEN 'no_parameter'
+                    WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' END AS excluded,
+               CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
+        FROM k""")
+    tmp = out.with_suffix(out.suffix + ".part")
+    # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
+    con.execute(f"COPY (SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT) AS grams, "
+                f"CAST(sum(n) AS BIGINT) AS records FROM groups "
+                f"WHERE excluded IS NULL GROUP BY ALL ORDER BY user_id, activity_date) "
+                f"TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
+    tmp.replace(out)
+    rows = con.execute("SELECT coalesce(excluded, 'used'), sum(n), count(*) FILTER (capped) FROM groups GROUP BY 1"
+                       ).fetchall()
+    counts = {str(k): int(n) for k, n, _ in rows}
+    counts["capped"] = sum(int(c) for _, _, c in rows)
+    counts["records"] = sum(int(n) for _, n, _ in rows)
+    counts.setdefault("used", 0)
+    con.execute("DROP TABLE groups")
+    return counts
+
+
+def _columns(activity: Activity, quantity: str) -> dict[str, str]:
+    return {QUANTITY: quantity, **{local: f"p_{local}" for local in activity.bind}}
+
+
+# --- Dask -------------------------------------------------------------------------------------------
+
+ARROW_OPS = {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide, "neg": lambda a, _: pc.negate(a)}
+SUMS = [("steps", "sum"), ("n", "sum")]
+
+
+def _partial(path: str, row_group: int, known: list[str], start: date, end: date,
+             intervals: pa.Table | None) -> tuple[pa.Table, int]:
+    """One row group: the records in the window, consented, summed per user, day and activity."""
+    table = pq.ParquetFile(path).read_row_group(
+        row_group, columns=["user_id", "activity_type", "activity_date", "quantity_steps"])
+    day = table["activity_date"]
+    table = table.filter(pc.and_(pc.and_(pc.greater_equal(day, pa.scalar(start)), pc.less_equal(day, pa.scalar(end))),
+                                 pc.is_in(table["activity_type"], value_set=pa.array(known, pa.string()))))
+    n_in = table.num_rows
+    if intervals is not None:
+        joined = table.join(intervals, keys="user_id", join_type="inner")
+        inside = pc.and_(pc.greater_equal(joined["activity_date"], joined["since"]),
+                         pc.less(joined["activity_date"], joined["until"]))
+        table = joined.filter(inside).select(table.column_names)
+    table = table.append_column("n", pa.array([1] * table.num_rows, pa.int64()))
+    grouped = table.rename_columns([*table.column_names[:3], "steps", "n"]).group_by(KEYS).aggregate(SUMS)
+    return grouped.rename_columns([*KEYS, "steps", "n"]), n_in
+
+
+def _combine(a: tuple[pa.Table, int], b: tuple[pa.Table, int]) -> tuple[pa.Table, int]:
+    grouped = pa.concat_tables([a[0], b[0]]).group_by(KEYS).aggregate(SUMS)
+    return grouped.rename_columns([*KEYS, "steps", "n"]), a[1] + b[1]
+
+
+def _grams(groups: tuple[pa.Table, int], activities: Mapping[str, Activity], factors: pa.Table,
+           out: str) -> dict[str, int]:
+    """Cap, evaluate the formula (the same tree as the SQL), round to grams and write the user-day rows."""
+    table, n_in = groups
+    counts = {"records": n_in, "used": 0, "no_parameter": 0, "formula_undefined": 0, "capped": 0}
+    parts = []
+    for activity in activities.values():
+        rows = table.filter(pc.equal(table["activity_type"], activity.type)).join(
+            factors, keys=["activity_type", "activity_date"], join_type="inner")
+        if rows.num_rows == 0:
+            continue
+        capped = pc.greater(rows["steps"], rows["cap_steps"])
+        counts["capped"] += pc.sum(capped).as_py() or 0
+        q = pc.divide(pc.cast(pc.min_element_wise(rows["steps"], rows["cap_steps"]), pa.float64()), rows["scale"])
+        values: dict[str, object] = {QUANTITY: q, **{local: rows[f"p_{local}"] for local in activity.bind}}
+        kg = formula_eval(activity.tree, values, ARROW_OPS)
+        missing = pa.array([False] * rows.num_rows)
+        for local in activity.bind:
+            missing = pc.or_(missing, pc.is_null(rows[f"p_{local}"]))
+        undefined = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.is_finite(kg), False)))
+        ok = pc.invert(pc.or_(missing, undefined))
+        counts["no_parameter"] += pc.sum(pc.if_else(missing, rows["n"], 0)).as_py() or 0
+        counts["formula_undefined"] += pc.sum(pc.if_else(undefined, rows["n"], 0)).as_py() or 0
+        kg_ok = pc.if_else(ok, kg, 0.0)  # grams(): floor(kg * 1000 + 0.5), never negative
+        rounded = pc.floor(pc.add(pc.multiply(kg_ok, float(GRAMS_PER_KG)), 0.5))
+        grams = pc.max_element_wise(pc.cast(rounded, pa.int64()), 0)
+        kept = pa.table({"user_id": rows["user_id"], "activity_date": rows["activity_date"],
+                         "grams": grams, "records": rows["n"]}).filter(ok)
+        counts["used"] += pc.sum(kept["records"]).as_py() or 0
+        parts.append(kept)
+    schema = pa.schema([("user_id", pa.string()), ("activity_date", pa.date32()), ("grams", pa.int64()),
+                        ("records", pa.int64())])
+    daily = pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+    daily = daily.group_by(["user_id", "activity_date"]).aggregate([("grams", "sum"), ("records", "sum")])
+    daily = daily.rename_columns(["user_id", "activity_date", "grams", "records"])
+    daily = daily.sort_by([("user_id", "ascending"), ("activity_date", "ascending")])
+    tmp = Path(out + ".part")
+    pq.write_table(daily, tmp, compression="zstd")
+    tmp.replace(out)
+    counts["no_consent"] = n_in - counts["used"] - counts["no_parameter"] - counts["formula_undefined"]
+    return counts
+
+
+def _dask(records: Sequence[Path], activities: Mapping[str, Activity], factors: pa.Table,
+          intervals: pa.Table | None, start: date, end: date, out: Path, client: Any) -> dict[str, int]:
+    from dask.delayed import delayed  # imported here: the embedded engine does not need Dask loaded
+
+    known = list(activities)
+    parts = [delayed(_partial)(str(p), i, known, start, end, intervals)
+             for p in records for i in range(pq.ParquetFile(p).num_row_groups)]
+    if not parts:
+        empty = pa.table({"user_id": pa.array([], pa.string()), "activity_date": pa.array([], pa.date32()),
+                          "activity_type": pa.array([], pa.string()), "steps": pa.array([], pa.int64()),
+                          "n": pa.array([], pa.int64())})
+        parts = [delayed((empty, 0))]
+    while len(parts) > 1:  # pairwise, so no task holds more than two partial tables
+        parts = [delayed(_combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    job = delayed(_grams)(parts[0], dict(activities), factors, str(out))
+    if client is not None:
+        return client.compute(job).result()  # type: ignore[no-any-return]
+    return job.compute()  # type: ignore[no-any-return]
