@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: serve test test-unit test-integration test-e2e setup migrate demo bench clean
+.PHONY: serve test test-unit test-integration test-e2e setup migrate demo bench clean scale-out-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+## scale-out-smoke: the compose topology as processes (fresh PostgreSQL databases at 127.0.0.1:5432 or
+## PG_ADMIN_URL, a Prefect server, the pool, the deployments, the worker, the API with two workers); a
+## registration through expert review and its publicity timer over HTTP; torn down (bench/scale_out_smoke.py)
+scale-out-smoke: setup
+	PYTHONPATH=. $(PY) bench/scale_out_smoke.py

@@ -70,6 +70,11 @@ def _answers(proc: subprocess.Popen[bytes], health: str, *, deadline: float) -> 
     return False
 
 
+# With --workers N, uvicorn's parent pings each worker process and kills one that does not answer within
+# this many seconds (its default, 5): a worker still importing the application on a busy machine (tens of
+# seconds with two cores shared) was killed and restarted over and over ("Child process … died").
+WORKER_HEALTHCHECK_SECONDS = int(os.environ.get("UVICORN_WORKER_HEALTHCHECK_SECONDS", "60"))
+
 # Libraries that log a line per HTTP call or per flow-run state (a dispatch every few seconds): only
 # their warnings reach the console.
 QUIET = ("httpx", "httpcore", "prefect", "apscheduler", "uvicorn.access", "alembic")
@@ -115,7 +120,7 @@ def serve(*, host: str, port: int, workers: int, scheduler: bool) -> None:
             prefect = start_prefect_server()
         # the app decides which proxies it believes (TRUSTED_PROXIES, services.api.edge), not uvicorn's default
         uvicorn.run("services.api:app", host=host, port=port, workers=workers, proxy_headers=False,
-                    access_log=False)
+                    access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
     except KeyboardInterrupt:
         pass  # Ctrl-C: uvicorn has already shut down (or never started); no traceback
     finally:

@@ -6,7 +6,9 @@ the migration head (else the flow runs it would pick up would each fail, or sile
 file), and `PREFECT_API_URL` answers. Then it runs `prefect worker start` as a child in its own process
 group and forwards SIGTERM/SIGINT to the group: the worker and its flow runs end (a flow run's loop
 returns the rows it claimed and releases its lease, `services.orchestration.loop`); whatever is still
-alive after `--grace` seconds is killed.
+alive after `--grace` seconds is killed. Beside it, in this process, the hand-off loop (`flows/handoff.py`)
+runs dispatch and the sweep within seconds of a command or a due timer; and the automation that marks a
+lost flow run crashed is created if missing (`flows/automations.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from flows import automations
+from flows import handoff as handoffs
 from services.engine import telemetry
 from services.orchestration import health
 from services.store.engine import Database
@@ -40,16 +44,25 @@ def preflight() -> list[str]:
     return problems
 
 
-def run(pool: str, grace: float, extra: list[str]) -> int:
+def run(pool: str, grace: float, extra: list[str], handoff: bool = True) -> int:
     telemetry.configure_logging()
+    for name in ("httpx", "httpcore"):  # a line per call to the Prefect API from the hand-off's runs
+        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ["SCHEDULER"] = "prefect"
     # prefect.yaml's pull step runs each flow from here (read on this worker when a run starts)
     os.environ.setdefault("CARBON_APP_DIR", str(Path(__file__).resolve().parents[1]))
+    # flow runs send heartbeats, so that a lost one is marked crashed (flows/automations.py)
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(automations.HEARTBEAT_SECONDS))
     problems = preflight()
     if problems:
         for problem in problems:
             log.error("worker refuses to start: %s", problem)
         return 2
+    try:
+        automations.ensure()
+    except Exception:  # noqa: BLE001 - the worker still works without it; a lost run then waits longer
+        log.warning("the automation that crashes silent flow runs was not created", exc_info=True)
+    loop = handoffs.start_in_thread(Database()) if handoff else None
     cli = Path(sys.executable).with_name("prefect")
     child = subprocess.Popen([str(cli), "worker", "start", "--pool", pool, "--type", "process", *extra],
                              start_new_session=True)
@@ -60,6 +73,8 @@ def run(pool: str, grace: float, extra: list[str]) -> int:
             stopping["at"] = time.monotonic()
             log.info("worker stopping on signal %s (grace %.0f s)", signum, grace)
             _signal_group(child, signal.SIGTERM)
+            if loop is not None:
+                loop[0].stop()  # the hand-off loop finishes its run, returns its lease
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -77,6 +92,9 @@ def run(pool: str, grace: float, extra: list[str]) -> int:
         while _group_alive(child.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         _signal_group(child, signal.SIGKILL)
+        if loop is not None:
+            loop[0].stop()
+            loop[1].join(max(0.0, deadline - time.monotonic()))
         return 0 if stopping["at"] is not None else code
 
 

@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--pool", default="carbon")
     worker.add_argument("--grace", type=float, default=25.0,
                         help="seconds between SIGTERM and killing what is left (compose: stop_grace_period 30s)")
+    worker.add_argument("--with-healthcheck", action="store_true",
+                        help="the Prefect worker serves GET /health on PREFECT_WORKER_WEBSERVER_PORT (8080)")
+    worker.add_argument("--no-handoff", action="store_true",
+                        help="without the in-process hand-off loop (dispatch and timers then wait for the "
+                             "deployments' schedules)")
     sub.add_parser("tick", help="fire due timers once")
     sub.add_parser("sweep", help="one sweep now: timers, reminders, SLA breaches")
     sub.add_parser("dispatch", help="drain the outbox now")
@@ -79,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":  # checks its database itself, and says why it will not start
         from flows.worker import run as run_worker
 
-        return run_worker(args.pool, args.grace, [])
+        return run_worker(args.pool, args.grace, ["--with-healthcheck"] if args.with_healthcheck else [],
+                          handoff=not args.no_handoff)
     db = Database()
     if args.command == "migrate":
         setup(db)

@@ -671,11 +671,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "scheme.name": ("碳普惠", "Carbon inclusion"),
     "sep.list": ("、", ", "),  # "any of": roles, visibilities, coinciding holidays
     "sep.items": ("；", "; "),  # items of a rule's value on the profile page
+    "sep.clause": ("，", ", "),
     "text.other_provinces": ("其他省级行政区", "Other provinces"),
     "text.division_option": ("{zh}（{code}）", "{en} ({code})"),
     # the applicant's methodology picker: a filed version of the registry, never a typed code
-    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope}）",
-                                "{title} · {code} version {version} ({tier_en}{scope})"),
+    "text.methodology_option": ("{title} · {code} 版本 {version}（{tier_zh}{scope_zh}）",
+                                "{title} · {code} version {version} ({tier_en}{scope_en})"),
     "text.methodology_grace": ("，已由 {by} 版替代，可引用至 {until}", "; superseded by {by}, citable until {until}"),
     "field.methodology": ("方法学（已备案版本）", "Methodology (a filed version)"),
     "help.methodology": ("只列出本地区已备案、可以引用的方法学版本；可输入编号、名称或领域筛选。",
@@ -693,12 +694,80 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "noun.methodology": ("方法学", "Methodology"),
     "noun.reporter": ("举报人", "Reporter"),
     "noun.outbox_row": ("发件箱记录", "Outbox row"),
+    "noun.incident": ("运行事件", "Incident"),
+    "incident.mail_subject": ("【运行事件 #{id}】{kind}（{jurisdiction}）", "[Incident #{id}] {kind} ({jurisdiction})"),
+    "incident.mail": ("运行事件 #{id} 已开启：{kind}，辖区 {jurisdiction}，首次发现 {first_seen}，次数 {count}。\n"
+                      "Prefect 运行：{link}\n详情：{detail}",
+                      "Incident #{id} opened: {kind}, jurisdiction {jurisdiction}, first seen {first_seen}, "
+                      "count {count}.\nPrefect run: {link}\nDetail: {detail}"),
+    "incident.kind.flow_run_failed": ("流程运行失败或崩溃", "Flow run failed or crashed"),
+    "incident.kind.dead_letter": ("死信", "Dead letters"),
+    "incident.kind.loop_late": ("调度循环未按时完成", "Loop not completed within its interval"),
+    "incident.kind.outbox_stale": ("发件箱记录积压过久", "Outbox rows waiting too long"),
+    "incident.kind.timer_overdue": ("计时器逾期未触发", "Timers overdue"),
+    "incident.status.open": ("未处理", "Open"),
+    "incident.status.acknowledged": ("已确认", "Acknowledged"),
+    "incident.status.resolved": ("已解决", "Resolved"),
     "noun.jurisdiction": ("辖区", "Jurisdiction"),
     "noun.procedure": ("申请程序", "Procedure"),
     "noun.notice": ("公示", "Notice"),
     "noun.consultation": ("征求意见", "Consultation"),
     "subject.project": ("减排项目", "project"),
     "subject.scenario": ("减排场景", "scenario"),
+    # ·· scenario data: verification of a period (issue 17; Ordos art. 15), its refusals and its page
+    "noun.scenario_report": ("核证报告", "Verification report"),
+    "reason.scenario_period_unknown": ("期间“{period}”无法识别：本辖区{kind}签发",
+                                       "Period '{period}' is not recognised: this jurisdiction issues {kind_en}"),
+    "reason.scenario_no_quantification.verify": (
+                                          "该场景的方法学未以数据形式声明量化方法（活动类型、公式、参数、上限），"
+                                          "无法数字化核证",
+                                          "The scenario's methodology declares no quantification as data "
+                                          "(activities, formulas, parameters, caps): it cannot be verified digitally"),
+    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第22条）",
+                                      "Data files no longer match their SHA-256 taken at intake: {batches} "
+                                      "(data must be traceable, Shanghai art. 22)"),
+    "reason.scenario_engine_unknown": ("未知的计算引擎“{engine}”", "Unknown engine '{engine}'"),
+    "reason.scenario_formula_invalid": ("活动“{activity}”的公式无法解析：{detail}",
+                                        "The formula of activity '{activity}' does not parse: {detail}"),
+    "reason.scenario_formula_unbound": ("活动“{activity}”的公式使用了未绑定参数的名称：{names}",
+                                        "The formula of activity '{activity}' uses names bound to no parameter: "
+                                        "{names}"),
+    "reason.scenario_formula_no_quantity": ("活动“{activity}”的公式未使用活动量 quantity",
+                                            "The formula of activity '{activity}' does not use the quantity"),
+    "reason.scenario_parameter_unknown": ("活动“{activity}”绑定的参数“{name}”不是方法学登记的关键参数",
+                                          "Activity '{activity}' binds '{name}', not a registered key parameter"),
+    "reason.scenario_parameter_not_number": ("活动“{activity}”绑定的参数“{name}”的值不是数字",
+                                             "Activity '{activity}' binds '{name}', whose value is not a number"),
+    "period_kind.monthly": ("按月（如 2026-03）", "monthly (e.g. 2026-03)"),
+    "period_kind.quarterly": ("按季度（如 2026-Q1）", "quarterly (e.g. 2026-Q1)"),
+    "period_kind.annual": ("按年（如 2026）", "annually (e.g. 2026)"),
+    "scenario_input.records": ("本期记录", "Records"),
+    "scenario_input.consents": ("用户授权", "Consent"),
+    "scenario_input.history": ("历史基准", "History"),
+    "chart.scenario_reductions": ("每日减排量", "Reductions per day"),
+    "chart.scenario_reductions_described": ("核证期内各{unit}计入的减排量（千克二氧化碳当量），共{total}千克；"
+                                            "异常的{unit}以警示色和⚠标出",
+                                            "Eligible reductions per {unit_en} of the period (kgCO2e), {total} kg in "
+                                            "all; anomalous ones in the warning colour and marked ⚠"),
+    "chart.scenario_records": ("每日计入记录数", "Records counted per day"),
+    "chart.scenario_records_described": ("核证期内各{unit}计入的记录数，共{total}条",
+                                         "Records counted per {unit_en} of the period, {total} in all"),
+    "chart.scenario_bar": ("{first}至{last}：{value}{unit}", "{first} to {last}: {value} {unit}"),
+    "chart.scenario_anomaly": ("（异常，鄂尔多斯办法第十一条）", " (anomalous, Ordos art. 11)"),
+    "chart.scenario_day": ("日", "day"),
+    "chart.scenario_month": ("月", "month"),
+    # what verification leaves out (states/scenario_verification.py; what intake refuses is below)
+    "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
+                                          "不予核证（上海办法第22条）",
+                                          "{count} records of the period repeat a source record id: the files were "
+                                          "not all checked at intake, so the period is not verified "
+                                          "(Shanghai art. 22)"),
+    "reason.scenario_back_dated": ("补报超过截止日（活动所属期间结束后的补报期已过）", "Back-dated past the cut-off"),
+    "reason.scenario_no_consent": ("活动日无用户授权（鄂尔多斯办法第十三条）", "No user consent on the activity date "
+                                   "(Ordos art. 13)"),
+    "reason.scenario_no_parameter": ("活动日无有效的关键参数", "No key parameter in force on the activity date"),
+    "reason.scenario_formula_undefined": ("公式在该日无定义（除以零）",
+                                          "Formula undefined that day (division by zero)"),
     # ·· the HTTP edge (a code said in more than one way has variants `reason.<code>.<variant>`)
     "reason.http.not_found": ("未找到请求的资源", "Not found"),
     "reason.http.page_not_found": ("页面不存在", "Page not found"),
@@ -1180,6 +1249,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "未配置 Prefect 服务地址（PREFECT_API_URL）",
         "No Prefect API is configured (PREFECT_API_URL)",
     ),
+    "reason.incident_resolved": ("运行事件 #{id} 已解决，不能再确认或解决", "Incident #{id} is already resolved"),
     "reason.prefect_unavailable": ("无法连接 Prefect 服务：{error}", "The Prefect API is unreachable: {error}"),
     # --- Shanghai art. 17: uses of reductions by methodology class ---
     "reason.compliance_not_here": (

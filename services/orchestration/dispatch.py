@@ -55,7 +55,10 @@ log = logging.getLogger("carbon.dispatch")
 
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
-LEASE = timedelta(minutes=5)
+# A claimed row is the claimer's this long; a drain renews what it has not settled yet every RENEW, so a
+# lost dispatcher's rows go back to the others within LEASE (it was 5 minutes: a killed worker's rows waited)
+LEASE = timedelta(seconds=45)
+RENEW = timedelta(seconds=15)
 
 
 class Permanent(Exception):
@@ -82,17 +85,20 @@ class Channels:
     def post_webhook(self, endpoint: WebhookEndpoint, key: str, kind: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"key": key, "kind": kind, "payload": payload}, ensure_ascii=False,
                           sort_keys=True).encode()
-        signature = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
         response = self.http.post(endpoint.url, content=body, headers={
             "Content-Type": "application/json", "Idempotency-Key": key, "X-Carbon-Event": kind,
-            "X-Carbon-Signature": f"sha256={signature}"})
+            "X-Carbon-Signature": signature(endpoint.secret, body)})
         response.raise_for_status()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """`X-Carbon-Signature`: HMAC-SHA256 of the body under the receiver's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def verify_signature(secret: str, body: bytes, header: str) -> bool:
     """For receivers (and tests): constant-time check of `X-Carbon-Signature`."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header or "")
+    return hmac.compare_digest(signature(secret, body), header or "")
 
 
 # --- claiming and settling rows -------------------------------------------------------------
@@ -171,14 +177,31 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
             break
         counts["batches"] += 1
         counts["claimed"] += len(rows)
-        for row in rows:
+        renewed = clock.now()
+        for k, row in enumerate(rows):
+            if clock.now() - renewed > RENEW:
+                renewed = _renew(db, [r.id for r in rows[k:]])  # type: ignore[misc]
             outcome = deliver(db, row, channels)
             counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
 
+def _renew(db: Database, ids: list[int]) -> datetime:
+    """Keep the rows this drain still holds (a slow receiver must not hand them to another dispatcher)."""
+    now = clock.now()
+    with db.write() as session:
+        session.execute(sa.update(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.status) == "pending")
+                        .values(locked_until=now + LEASE))
+    return now
+
+
 # Whose a row is: its payload's jurisdiction, else its case's; neither = the system's own.
 _WHOSE = sa.func.coalesce(Outbox.payload["jurisdiction"].as_string(), Case.jurisdiction)
+
+
+def whose_column() -> Any:
+    """The jurisdiction an outbox row belongs to, as a column (needs Case outer-joined on the row's case)."""
+    return _WHOSE
 
 
 def _with_whose() -> Any:

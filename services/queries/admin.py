@@ -3,12 +3,14 @@ calendar's coverage, the outbox, missed deadlines; and what their commands answe
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from sqlmodel import Session, col, select
 
 from services.accounts.identity import AdminScope
 from services.engine import audit, workdays
-from services.orchestration import dispatch
+from services.orchestration import dispatch, incidents
 from services.queries.schemas import Instant, Items, Public
 from services.store.tables import SlaBreach, pk
 from services.transparency import verify as transparency
@@ -231,3 +233,31 @@ class WebhookPublic(Public):
     url: str
     events: list[str] = Field(description="The outbox kinds sent to it; empty: all of them")
 
+
+
+class IncidentRow(Public):
+    """Something operators must look at, seen once or many times (Camunda Operate's incidents)."""
+
+    id: int
+    kind: str = Field(description="flow_run_failed | dead_letter | loop_late | outbox_stale | timer_overdue")
+    status: str = Field(description="open | acknowledged | resolved")
+    jurisdiction: str | None = Field(description="Whose it is; null: the system's own")
+    detail: dict[str, Any]
+    count: int = Field(description="Occurrences seen (runs, rows, timers, late intervals), each once")
+    first_seen: Instant
+    last_seen: Instant
+    flow_run_id: str | None
+    link: str | None = Field(description="The flow run in the Prefect UI")
+    acknowledged_at: Instant | None
+    acknowledged_by: int | None
+    resolved_at: Instant | None
+    resolved_by: int | None = Field(description="null with resolved_at: the detector saw the cause go away")
+
+
+class IncidentList(Items[IncidentRow]):
+    """Incidents in my scope, latest seen first."""
+
+
+def incident_list(session: Session, scope: AdminScope, status: str, limit: int) -> IncidentList:
+    return IncidentList(items=[IncidentRow(**{k: v for k, v in incidents.as_dict(i).items() if k != "key"})
+                               for i in incidents.listing(session, scope, status, limit)])

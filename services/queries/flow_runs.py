@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import Field
 
@@ -20,6 +22,18 @@ from states.messages import reason
 
 class PrefectUnavailable(CommandError):
     status, code = 503, "prefect_unavailable"
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A failed or crashed flow run, as the Prefect API gives it (`failed_runs`): what the incident detector reads."""
+
+    id: str
+    name: str
+    flow: str
+    state: str
+    tags: tuple[str, ...]
+    at: str | None
 
 
 class FlowRun(Public):
@@ -90,3 +104,34 @@ async def recent_runs(limit: int = 50, jurisdictions: Iterable[str] | None = Non
         start=r.start_time.isoformat() if r.start_time else None,
         duration_seconds=r.total_run_time.total_seconds() if r.total_run_time else None,
         link=f"{base}/runs/flow-run/{r.id}") for r in runs])
+
+
+async def failed_runs(since: datetime, limit: int = 100) -> list[FailedRun]:
+    """Flow runs that failed or crashed and were expected to start after `since` (what the incident detector
+    reads each sweep). Empty without a configured Prefect API; PrefectUnavailable when it does not answer."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return []
+    try:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED, StateType.CRASHED]))),
+                limit=limit, sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+            flows = {f.id: f.name for f in await client.read_flows(limit=200)} if runs else {}
+    except Exception as exc:
+        raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc
+    return [FailedRun(id=str(r.id), name=r.name, flow=flows.get(r.flow_id, str(r.flow_id)),
+                      state=r.state_type.value if r.state_type else "FAILED", tags=tuple(r.tags or ()),
+                      at=(r.end_time or r.expected_start_time or r.start_time).isoformat()
+                      if (r.end_time or r.expected_start_time or r.start_time) else None) for r in runs]

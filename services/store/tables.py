@@ -672,7 +672,11 @@ class Incident(SQLModel, table=True):
     again and again until resolved; a new occurrence after resolution opens a new row."""
 
     __tablename__ = "incidents"
-    __table_args__ = (sa.Index("ix_incidents_open", "key", "status"),)
+    # one open or acknowledged incident per key: a condition seen again counts, never opens a second
+    __table_args__ = (sa.Index("ix_incidents_open", "key", "status"),
+                      sa.Index("ux_incidents_active_key", "key", unique=True,
+                               sqlite_where=sa.text("status <> 'resolved'"),
+                               postgresql_where=sa.text("status <> 'resolved'")))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160)
     kind: str = Field(max_length=40)  # flow_run_failed | dead_letter | sweep_late | outbox_stale | timer_overdue | ...

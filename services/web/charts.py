@@ -24,6 +24,7 @@ class Bar:
     shown: str  # the value as written on the bar
     tip: str  # the bar's <title>: everything about it in words
     note: str = ""  # a second label row (e.g. "⚠2" breaches that week)
+    marked: bool = False  # drawn in the warning colour (an anomaly); the note or the label says so in words
 
 
 def _nice_max(top: float) -> float:
@@ -66,7 +67,8 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], unit: s
             parts.append(f'<text x="{mid:.1f}" y="{base - 3:.1f}" text-anchor="middle" class="nodata">–</text>')
         else:
             h = plot_h * b.value / top
-            parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" class="bar"/>'
+            parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                         f'class="{"bar marked" if b.marked else "bar"}"/>'
                          f'<text x="{mid:.1f}" y="{base - h - 3:.1f}" text-anchor="middle" class="value">'
                          f"{escape(b.shown)}</text>")
         parts.append(f'<text x="{mid:.1f}" y="{base + 14:.1f}" text-anchor="middle" class="axis">'

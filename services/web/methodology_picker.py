@@ -25,9 +25,9 @@ def citable(session: Session, jurisdiction: str, today: date) -> list[Methodolog
 
 def _option(m: MethodologyPublic) -> tuple[str, tuple[str, str]]:
     tier = CATALOGUE.get(f"profile_word.{m.tier}", (m.tier, m.tier)) if m.tier else ("", "")
-    scope = m.scope and (f"，{m.scope}" if m.tier else m.scope)
+    sep = CATALOGUE["sep.clause"] if m.tier and m.scope else ("", "")
     zh, en = text("text.methodology_option", title=m.title, code=m.code, version=m.version, tier_zh=tier[0],
-                  tier_en=tier[1], scope=scope or "")
+                  tier_en=tier[1], scope_zh=sep[0] + (m.scope or ""), scope_en=sep[1] + (m.scope or ""))
     if m.status == "superseded":
         grace = text("text.methodology_grace", by=m.superseded_by or "-", until=str(m.grace_until))
         zh, en = zh[:-1] + grace.zh + zh[-1], en[:-1] + grace.en + en[-1]

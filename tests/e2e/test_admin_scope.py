@@ -27,6 +27,7 @@ from services.demo import Driver, application, commitments
 from services.engine import workdays
 from services.engine.calendar import DayOverride
 from services.engine.clock import clock
+from services.orchestration import incidents
 from services.orchestration.sweep import record_breaches
 from services.queries import flow_runs as runs
 from services.store.engine import Database
@@ -34,6 +35,7 @@ from services.store.tables import (
     CalendarOverride,
     CalendarYear,
     Case,
+    Incident,
     LedgerEntry,
     Outbox,
     RoleGrant,
@@ -78,6 +80,8 @@ class Shanghai:
     case_row: int  # no jurisdiction in the payload: Shanghai's through its case
     system_row: int  # no jurisdiction at all: the system's own, the national administrator's
     officer_id: int  # sh_case_officer
+    incident_id: int = 0  # Shanghai's dead letters
+    system_incident_id: int = 0  # the system's own dead letter: the national administrator's
 
 
 def _dead(db: Database, key: str, payload: dict, case_id: int | None = None) -> int:
@@ -104,8 +108,13 @@ def shanghai(db: Database, driver: Driver, test_clock) -> Shanghai:
         breach = s.exec(select(SlaBreach)).one()
         project_id = s.get(Case, cid).project_id  # type: ignore[union-attr]
         officer = s.exec(select(User.id).where(User.username == "sh_case_officer")).one()
-    return Shanghai(cid, project_id, breach.id, _dead(db, "sh:dead", {"jurisdiction": "SH"}),  # type: ignore[arg-type]
-                    _dead(db, "sh:case", {}, cid), _dead(db, "system:dead", {}), officer)
+    sh = Shanghai(cid, project_id, breach.id, _dead(db, "sh:dead", {"jurisdiction": "SH"}),  # type: ignore[arg-type]
+                  _dead(db, "sh:case", {}, cid), _dead(db, "system:dead", {}), officer)
+    incidents.detect(db, [], alerts=incidents.Alerts(webhook_url=None, email=None))
+    with db.read() as s:
+        found = {i.key: i.id for i in s.exec(select(Incident))}
+    sh.incident_id, sh.system_incident_id = found["dead_letter:SH:notify"], found["dead_letter:-:notify"]
+    return sh
 
 
 RUNS = [{"id": "sh-run", "name": "dispatch (after submit)", "flow": "dispatch", "state": "COMPLETED",
@@ -142,6 +151,10 @@ class Other:
     def status_of(self, row_id: int) -> str:
         with self.db.read() as s:
             return s.get(Outbox, row_id).status  # type: ignore[union-attr]
+
+    def incident_statuses(self) -> list[str]:
+        with self.db.read() as s:
+            return [s.get(Incident, i).status for i in (self.sh.incident_id, self.sh.system_incident_id)]  # type: ignore[union-attr]
 
     def sh_rows(self) -> list[tuple[date, str | None, str]]:
         with self.db.read() as s:
@@ -228,6 +241,37 @@ def _breaches(o: Other) -> None:
 @expect("GET", "/api/v1/admin/flow-runs")
 def _flow_runs(o: Other) -> None:
     assert [r["id"] for r in o.call("GET", "/api/v1/admin/flow-runs").json()["items"]] == ["bj-run"]
+
+
+@expect("GET", "/api/v1/admin/incidents")
+def _incidents(o: Other) -> None:
+    for status in ("active", "open", "acknowledged", "resolved", "all"):
+        r = o.call("GET", "/api/v1/admin/incidents", params={"status": status})
+        assert r.status_code == 200 and r.json()["items"] == []
+
+
+@expect("POST", "/api/v1/admin/incidents/{incident_id}/{action}")
+def _incident_action(o: Other) -> None:
+    for incident in (o.sh.incident_id, o.sh.system_incident_id):
+        for action in ("acknowledge", "resolve"):
+            assert o.call("POST", f"/api/v1/admin/incidents/{incident}/{action}").status_code == 404
+    assert o.incident_statuses() == ["open", "open"]
+
+
+@expect("GET", "/admin/incidents")
+def _incidents_page(o: Other) -> None:
+    for status in ("active", "resolved", "all"):
+        page = o.web.get(f"/admin/incidents?status={status}")
+        assert page.status_code == 200 and 'id="incident-' not in page.text
+
+
+@expect("POST", "/admin/incidents/{incident_id}/{action}")
+def _incident_action_page(o: Other) -> None:
+    for incident in (o.sh.incident_id, o.sh.system_incident_id):
+        for action in ("acknowledge", "resolve"):
+            r = o.web.post_form("/admin/incidents", f"/admin/incidents/{incident}/{action}", {})
+            assert r.status_code == 404
+    assert o.incident_statuses() == ["open", "open"]
 
 
 @expect("POST", "/api/v1/admin/webhooks")
@@ -374,6 +418,11 @@ def test_shanghais_and_the_national_administrator_see_it(other: Other) -> None:
     assert flow_ids == {"sh-run", "sweep-run", "bj-run"}
     assert api.get("/api/v1/admin/ledger/verify", headers={"Authorization": "Bearer demo-sh_admin"}).json()[
         "issued"] == 100
+    seen = api.get("/api/v1/admin/incidents", headers={"Authorization": "Bearer demo-sh_admin"}).json()["items"]
+    assert (sh.incident_id, 2) in [(i["id"], i["count"]) for i in seen]  # both of Shanghai's dead rows
+    assert {i["jurisdiction"] for i in seen} == {"SH"}  # the system's own is national
+    everyone = api.get("/api/v1/admin/incidents", headers=NATIONAL_HEADERS).json()["items"]
+    assert {sh.incident_id, sh.system_incident_id} <= {i["id"] for i in everyone}
 
 
 def test_an_admin_of_another_jurisdiction_does_not_read_shanghais_cases(other: Other) -> None:

@@ -249,3 +249,49 @@ def dispatch_flow_named(reason: str):  # noqa: ANN201 - a coroutine
     from flows.dispatch import dispatch_flow
 
     return dispatch_flow(reason=reason)
+
+
+def test_the_handoff_loop_dispatches_when_woken_and_sweeps_when_a_timer_falls_due(flows_db: Database,
+                                                                                   driver: Driver) -> None:
+    """flows/handoff.py on this database (SQLite: woken by hand, as NOTIFY would on PostgreSQL)."""
+    from flows import handoff as handoffs
+    from services.engine.clock import clock
+    from services.orchestration import lease
+    from services.store.tables import Timer
+
+    loop = handoffs.Handoff(flows_db)
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(context.run, asyncio.run, loop.run())
+
+        def until(check, timeout: float = 60.0) -> bool:  # noqa: ANN001
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not running.done():
+                if check():
+                    return True
+                time.sleep(0.2)
+            return False
+
+        try:
+            assert until(lambda: loop.held)
+            cid = driver.open("sd_applicant", "SD", application("SD"))
+            driver.act("sd_applicant", cid, "submit", commitments("SD"))
+            loop.wake("outbox")
+            with flows_db.read() as s:
+                written = len(s.exec(select(Outbox)).all())
+            assert written and until(lambda: _statuses(flows_db, Outbox) == {"done"})
+            with flows_db.write() as s:  # due now: the command is refused (wrong state), so it is cancelled
+                s.add(Timer(case_id=cid, jurisdiction="SD", kind="test", trigger="lapse", state="supplement",
+                            fire_at=clock.now()))
+            loop.wake("timers")
+            assert until(lambda: _statuses(flows_db, Timer, Timer.kind == "test") == {"cancelled"})
+        finally:
+            loop.stop()
+            running.result(timeout=60)
+    with flows_db.read() as s:  # the lease went back when the loop stopped
+        assert s.exec(select(lease.SchedulerLease).where(lease.SchedulerLease.name == handoffs.LEASE)).first() is None
+
+
+def _statuses(db: Database, table, *where) -> set[str]:  # noqa: ANN001
+    with db.read() as s:
+        return {row.status for row in s.exec(select(table).where(*where))}

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -226,6 +227,7 @@ def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
     with monkeypatch.context() as m:
         m.setattr(argparse.ArgumentParser, "parse_args", spy)
         m.setattr(cli, "Database", stop)
+        m.setattr("flows.worker.run", stop)  # `worker` checks its database itself
         try:
             cli.main(list(argv))
         except _Parsed:
@@ -285,12 +287,30 @@ def sweeps_timers(ns: argparse.Namespace) -> bool:
 
 
 def prefect_workers(service: dict) -> list[dict[str, object]]:
-    """The bound arguments of every `prefect worker start` the service runs."""
+    """The bound arguments of every Prefect worker the service runs: `prefect worker start`, or
+    `services.cli worker` (which starts one, its options read through services.cli's own parser)."""
+    import flows.worker
+    import services.cli as cli
+
     out = []
     for argv in invocations(effective_command(service), PREFECT_PREFIX):
         name, args = parse_prefect(argv)
         if name == "prefect.cli.worker.start":
             out.append(args)
+    for argv in cli_invocations(effective_command(service)):
+        if argv[:1] != ["worker"]:
+            continue
+        seen: dict[str, object] = {}
+
+        def started(pool: str, grace: float, extra: list[str], handoff: bool = True,
+                    seen: dict[str, object] = seen) -> int:
+            seen.update(work_pool_name=pool, worker_type="process", grace=grace, handoff=handoff,
+                        with_healthcheck="--with-healthcheck" in extra)
+            return 0
+
+        with mock.patch.object(flows.worker, "run", started):
+            assert cli.main(list(argv)) == 0
+        out.append(seen)
     return out
 
 
@@ -635,7 +655,8 @@ def test_compose_migrate_and_api_commands(compose: dict, monkeypatch: pytest.Mon
     assert match and (int(match.group(1)), int(match.group(2))) == (api.port, api.port), ports
     assert "container_name" not in services["api"], "a fixed container name cannot be scaled"
     assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
-    assert local_health_url(services["api"]["healthcheck"]["test"]) == (api.port, "/healthz")
+    # ready: the database reachable and migrated, Prefect reachable (what the smoke script waits for)
+    assert local_health_url(services["api"]["healthcheck"]["test"]) == (api.port, "/readyz")
 
 
 def test_compose_deploy_registers_the_deployments(compose: dict, prefect_yaml: dict) -> None:
@@ -677,6 +698,8 @@ def test_compose_worker(compose: dict, prefect_yaml: dict) -> None:
     assert local_health_url(health["test"]) == (port, "/health")
     assert worker.get("working_dir", workdir()) == workdir()
     assert worker.get("init") is True
+    # SIGTERM: the worker's own grace ends before compose's stop_grace_period kills it
+    assert args["grace"] < int(str(worker["stop_grace_period"]).removesuffix("s"))
 
 
 def test_non_api_app_services_override_the_image_healthcheck(compose: dict,

@@ -9,7 +9,7 @@ the one place a scope is worked out; tests/e2e/test_admin_scope.py walks every a
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from services.engine.calendar import DayOverride
 from services.engine.clock import clock
 from services.engine.errors import Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, once, once_across
-from services.orchestration import dispatch
+from services.orchestration import dispatch, incidents
 from services.orchestration.timers import run_due_timers
 from services.queries import admin
 from services.queries import flow_runs as runs
@@ -31,6 +31,8 @@ from services.queries.admin import (
     AuditCheck,
     BreachList,
     CoveragePublic,
+    IncidentList,
+    IncidentRow,
     OutboxList,
     OutboxRetried,
     TimersRun,
@@ -151,6 +153,23 @@ def sla_breaches(scope: AdminDep, db: DbDep,
                  status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open") -> BreachList:
     with db.read() as session:
         return admin.sla_breaches(session, scope, status)
+
+
+@router.get("/admin/incidents", summary="Incidents in my scope: failed runs, dead letters, late loops, stale "
+            "outbox rows, overdue timers (active: open and acknowledged)", responses=errors(*ADMIN, 422))
+def incident_list(scope: AdminDep, db: DbDep,
+                  status: Annotated[str, Query(pattern="^(active|open|acknowledged|resolved|all)$")] = "active",
+                  limit: Annotated[int, Query(ge=1, le=500)] = 200) -> IncidentList:
+    with db.read() as session:
+        return admin.incident_list(session, scope, status, limit)
+
+
+@router.post("/admin/incidents/{incident_id}/{action}", summary="Acknowledge (someone is on it) or resolve an "
+             "incident in my scope", response_model=IncidentRow, responses=errors(*ADMIN, 404, 409, 422))
+def incident_action(incident_id: int, action: Literal["acknowledge", "resolve"], actor: ActorDep, scope: AdminDep,
+                    db: DbDep, idempotency_key: IdemKey = None) -> dict[str, Any]:
+    done = incidents.act(db, incident_id, action, actor.user_id, scope, actor.key, idempotency_key)
+    return {k: v for k, v in done.items() if k != "key"}
 
 
 @router.get("/admin/flow-runs", summary="Recent flow runs in my scope from the Prefect API, with links into its UI",

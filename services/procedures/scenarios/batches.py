@@ -31,7 +31,7 @@ from services.procedures.scenarios import files, intake
 from services.procedures.scenarios.feeds import Feed, scenario
 from services.store.engine import Database
 from services.store.tables import MethodologyVersion, ScenarioBatch
-from states.messages import Reason, label, reason
+from states.messages import CATALOGUE, Reason, joined, label, reason
 from states.profiles import all_profiles
 from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS, activities_of
 
@@ -249,7 +249,6 @@ def rejected_csv(batch: ScenarioBatch, lang: str) -> bytes:
     writer.writerow([label(f"scenario_column.{k}")["en" if lang == "en" else "zh"] for k in keys])
     for row in rows:
         codes = str(row[-1]).split(";")
-        words = [label(f"reason.scenario_{c}") for c in codes]
-        writer.writerow([*("" if v is None else v for v in row[:-1]), ";".join(codes),
-                         "；".join(w["zh"] for w in words), "; ".join(w["en"] for w in words)])
+        words = joined((CATALOGUE[f"reason.scenario_{c}"] for c in codes), sep="sep.items")
+        writer.writerow([*("" if v is None else v for v in row[:-1]), ";".join(codes), words.zh, words.en])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -32,7 +32,7 @@ from services.engine.clock import clock
 from services.engine.errors import Forbidden, Invalid, NotFound
 from services.engine.forms_errors import reasons_from_validation
 from services.engine.idempotency import Idem, Reply, once
-from services.orchestration import dispatch
+from services.orchestration import dispatch, incidents
 from services.queries import flow_runs as runs
 from services.store.tables import Jurisdiction, Organisation, RoleGrant, User, pk
 from services.web import metrics
@@ -139,6 +139,26 @@ async def retry(outbox_id: int, request: Request, signed: SignedIn, scope: Admin
         raise NotFound.of("outbox_row")
     committed(request, None, "outbox_retry")
     return RedirectResponse("/admin/outbox?status=dead&ok=retried", status_code=303)
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+
+@router.get("/admin/incidents")
+def incident_list(request: Request, scope: AdminHat,
+                  status: Literal["active", "resolved", "all"] = "active") -> Response:
+    with get_db(request).read() as session:
+        rows = [incidents.as_dict(i) for i in incidents.listing(session, scope, status)]
+    return render(request, "admin/incidents.html", section="incidents", status=status, rows=rows,
+                  national=scope.national)
+
+
+@router.post("/admin/incidents/{incident_id}/{action}")
+async def incident_action(incident_id: int, action: Literal["acknowledge", "resolve"], request: Request,
+                          signed: SignedIn, scope: AdminHat, form: CheckedForm) -> Response:
+    await run_in_threadpool(incidents.act, get_db(request), incident_id, action, signed.person.user_id, scope,
+                            signed.actor.key, form_key(form))
+    return RedirectResponse(f"/admin/incidents?ok={action}#incident-{incident_id}", status_code=303)
 
 
 # --- calendar -------------------------------------------------------------------------------------
