@@ -60,7 +60,7 @@ def run(pool: str, grace: float, extra: list[str], handoff: bool = True) -> int:
         return 2
     try:
         automations.ensure()
-    except Exception:  # noqa: BLE001 - the worker still works without it; a lost run then waits longer
+    except Exception:
         log.warning("the automation that crashes silent flow runs was not created", exc_info=True)
     loop = handoffs.start_in_thread(Database()) if handoff else None
     cli = Path(sys.executable).with_name("prefect")

@@ -132,7 +132,7 @@ def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseR
     return record
 
 
-def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]  # noqa: ANN401
+def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]
                         ) -> tuple[CaseRecord, list[TaskRecord]] | None:
     """`lock_case` with the case's open tasks (tracked) and the calendar's fingerprint (kept in
     `session.info` for the rest of the transaction), from `LOCK_CASE_AND_TASKS` or it with a

@@ -48,7 +48,7 @@ def _pair(key: str, fallback: str) -> Pair:
     return CATALOGUE.get(key, (fallback, fallback))
 
 
-def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
+def coded(field: str, value: Any) -> Pair:
     """A value in words: a code by its label, a yes/no as such, a list joined, anything else as written."""
     if isinstance(value, bool):
         return CATALOGUE["profile_word.yes" if value else "profile_word.no"]
@@ -69,7 +69,7 @@ def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
     return raw, raw
 
 
-def _commitment_or_field(key: str, value: Any) -> Pair:  # noqa: ANN401
+def _commitment_or_field(key: str, value: Any) -> Pair:
     if f"commitment.{key}" in CATALOGUE:
         zh, en = CATALOGUE[f"commitment.{key}"]
         mark = "✔ " if value else "✘ "

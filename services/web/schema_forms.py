@@ -180,7 +180,7 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
     return out, loose
 
 
-def _table(f: FieldView, prop: dict[str, Any], defs: dict[str, Any], value: Any) -> None:  # noqa: ANN401
+def _table(f: FieldView, prop: dict[str, Any], defs: dict[str, Any], value: Any) -> None:
     """A `rows` field's columns and lines: its records (as stored, or as typed back from the form) and
     BLANK_ROWS empty lines; each cell carries the reasons about it (`other_schemes.0.reference`)."""
     _, main = _widget(f.name, prop, defs)

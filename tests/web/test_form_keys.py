@@ -32,7 +32,7 @@ def test_every_posting_form_carries_its_own_key() -> None:
 
 def _key(html: str, action: str) -> str:
     form = next(m.group(0) for m in FORM.finditer(html) if f'action="{action}"' in m.group(0))
-    return re.search(r'name="_idem" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    return re.search(r'name="_idem" value="([^"]+)"', form).group(1)
 
 
 def test_the_same_upload_form_sent_twice_stores_one_document(driver: Driver, signed_in, db: Database) -> None:

@@ -240,7 +240,7 @@ async def _uploaded_or_pasted(form: FormData) -> tuple[str, list[Reason]]:
         return pasted, [reason("encoding", field="notice")]
 
 
-def _load_year(request: Request, signed: Any, form: FormData, year: int, notice: Any,  # noqa: ANN401
+def _load_year(request: Request, signed: Any, form: FormData, year: int, notice: Any,
                scope_of_load: str) -> None:
     """One command: the year's days loaded for the hat's place, once per form key."""
     days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]

@@ -152,7 +152,7 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     return out
 
 
-def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,  # noqa: ANN401
+def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,
                             posted: dict[str, str]) -> list[Reason]:
     """The page's friendlier fields turned back into the action's own: ticked people into the ids the
     form takes (one per line), a chosen document into the SHA-256 the server reads from its bytes'
@@ -173,7 +173,7 @@ def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigge
     return []
 
 
-def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:  # noqa: ANN401
+def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:
     with get_db(request).read() as session:
         return case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                             lang_of(request))

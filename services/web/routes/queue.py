@@ -82,7 +82,7 @@ def _page(session: Session, actor: Actor, view: View | Literal["done"], q: str, 
     return plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
 
 
-def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:  # noqa: ANN401
+def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:
     """Each task with its working days left, its case's title, the applicant and the assignee by name."""
     cal = calendar(session)
     case_ids = {t["case_id"] for t in items}
@@ -100,7 +100,7 @@ def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:  
         t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
 
 
-def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:  # noqa: ANN401
+def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:
     """Whom work may be delegated to: the active holders of my role here."""
     return list(session.exec(
         select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
@@ -108,7 +108,7 @@ def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:  # no
         .order_by(col(User.username))))
 
 
-def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:  # noqa: ANN401
+def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:
     return {**queues.count_tasks(session, actor, **filters),
             "done": queues.count_done(session, actor, filters["jurisdiction"])}
 
