@@ -26,7 +26,7 @@ def _grants(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli",
                                      description=f"{text('system.name').zh} command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--file", type=Path, required=True, help='{"source": "...", "days": [{"date", "kind", "name"}]}')
     cal.add_argument("--jurisdiction", default=None,
                      help="load one jurisdiction's own days instead (replaces only that jurisdiction's days)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     wire()
 
     if args.command == "keygen":  # no database: the key is exactly what the database must not hold
@@ -86,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_worker(args.pool, args.grace, ["--with-healthcheck"] if args.with_healthcheck else [],
                           handoff=not args.no_handoff)
-    db = Database()
+    return _run(args, Database())
+
+
+def _run(args: argparse.Namespace, db: Database) -> int:
+    """The commands on the database."""
     if args.command == "migrate":
         setup(db)
         print(f"migrated {db.url}")
