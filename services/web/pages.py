@@ -85,7 +85,7 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 templates = Jinja2Templates(directory=str(TEMPLATES))
 def _form_key() -> str:
     """A fresh Idempotency-Key for each form drawn: submitting the same form twice (a double click, the
-    browser's resubmit) acts once (services/idempotency.py); a form drawn again after a refusal gets a
+    browser's resubmit) acts once (services/engine/idempotency.py); a form drawn again after a refusal gets a
     new key, since the refused attempt stored nothing."""
     return secrets.token_urlsafe(12)
 
