@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from forms.registration import PanelDecline
+from forms.registration import ExpertOpinion, PanelComposition, PanelDecline
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.work import close_task, enqueue, open_task
@@ -106,9 +106,9 @@ def convene(ctx: Ctx, effect: ConvenePanel) -> None:
 
 
 def compose(ctx: Ctx, effect: ComposePanel) -> None:
-    form = ctx.form
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),  # type: ignore[union-attr]
-                           seated_at=ctx.now) for u in form.members]  # type: ignore[union-attr]
+    form = ctx.form_as(PanelComposition)
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),
+                           seated_at=ctx.now) for u in form.members]
     ctx.session.add_all(members)
     _seat(ctx, members, _work(ctx))
     for m in members:
@@ -118,9 +118,9 @@ def compose(ctx: Ctx, effect: ComposePanel) -> None:
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
     member = next(m for m in ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id})
                   if m.user_id == ctx.actor.user_id)
-    form = ctx.form
-    member.opinion, member.score = form.opinion, form.score  # type: ignore[union-attr]
-    member.comments, member.opinion_at = form.comments, ctx.now  # type: ignore[union-attr]
+    form = ctx.form_as(ExpertOpinion)
+    member.opinion, member.score = form.opinion, form.score
+    member.comments, member.opinion_at = form.comments, ctx.now
     ctx.session.add(member)
 
 

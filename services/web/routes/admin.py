@@ -333,7 +333,7 @@ async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: Check
             user = session.exec(select(User).where(col(User.username) == username)).first()
             if user is None:
                 raise Invalid([reason("user_unknown.username", field="username", username=username)])
-            identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]
+            identity.grant_role(session, pk(user), role, jurisdiction, signed.actor)
             return 200, {}
 
         request_ = {"grant": username, "role": role, "jurisdiction": jurisdiction}
