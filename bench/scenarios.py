@@ -66,8 +66,9 @@ def generate(path: Path, records: int, users: int, seed: float = 0.42, first_id:
     con.close()
 
 
-def generate_accepted(path: Path, records: int, users: int, day: date, seed: float) -> None:
-    """One day's accepted records, as intake writes them (typed), for the month."""
+def generate_accepted(path: Path, records: int, users: int, day: date, seed: float, first_id: int = 0) -> None:
+    """One day's accepted records, as intake writes them (typed), for the month; record ids from `first_id`
+    (days given disjoint ranges have ids unique across the month, as intake guarantees)."""
     con = connect(memory_limit=MEMORY)
     con.execute(f"SELECT setseed({seed})")
     con.execute(f"""
@@ -78,17 +79,18 @@ def generate_accepted(path: Path, records: int, users: int, day: date, seed: flo
                  CAST(floor(random() * 30000) AS BIGINT) AS quantity_steps,
                  DATE '{day}' - CAST(floor(random() * 1.05) AS INTEGER) AS activity_date,
                  DATE '{day}' AS business_date, false AS late
-          FROM range({records}) t(i)
+          FROM range({first_id}, {first_id + records}) t(i)
         ) TO '{path}' (FORMAT parquet)""")
     con.close()
 
 
-def bare(paths: list[Path]) -> float:
-    """DuckDB alone: scan the files and aggregate quantities per user and activity (seconds)."""
+def bare(paths: list[Path], quantity: str = "try_cast(quantity AS DOUBLE)") -> float:
+    """DuckDB alone: scan the files and aggregate quantities per user and activity (seconds); `quantity`:
+    the column as sent (text), or `quantity_steps` in accepted files."""
     con = connect(memory_limit=MEMORY, threads=THREADS, temp=paths[0].parent / "bare.spill")
     files = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
     started = time.perf_counter()
-    con.execute(f"SELECT user_id, activity_type, sum(try_cast(quantity AS DOUBLE)), count(*) "
+    con.execute(f"SELECT user_id, activity_type, sum({quantity}), count(*) "
                 f"FROM read_parquet({files}) GROUP BY ALL").fetchall()
     took = time.perf_counter() - started
     con.close()

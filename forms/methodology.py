@@ -64,3 +64,20 @@ class CommentAnswer(Form):
 
 class DispositionDone(Form):
     summary: Comment = ""
+
+
+class ParameterConfirmation(Form):
+    """Jiaxing art. 11: the review centre checked the source and it is still the latest published."""
+
+    checked_source: ShortText = Field(description="where the review centre looked (the authority's publication)")
+    note: Reasoning
+
+
+class ParameterUpdate(Form):
+    """Jiaxing art. 11: the parameter takes a newer published value."""
+
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    source: ShortText
+    source_date: Day
+    note: Reasoning

@@ -46,7 +46,7 @@ from services.store.tables import (
     id_column,
     pk,
 )
-from states.messages import text
+from states.messages import CATALOGUE, text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
 
@@ -155,7 +155,9 @@ def seed_people(db: Database) -> bool:
                                  scopes=["project", "scenario"], valid_from=date(2024, 1, 1),
                                  valid_until=date(2030, 12, 31), filed_at=clock.now()))
             for role in STAFF:
-                user = create_user(session, username=f"{low}_{role}", display_name=f"{code} {role}",
+                # people by name, never by their user names (`SH 主管部门经办人`, not `sh_case_officer`)
+                named = f"{code} {CATALOGUE[f'role.{role}'][0]}"
+                user = create_user(session, username=f"{low}_{role}", display_name=named,
                                    grants=[(role, code)], password_hash=pw,
                                    org_id=verifier_org.id if role == "verifier" else None)
                 issue_token(session, user, "demo", token=f"demo-{low}_{role}")

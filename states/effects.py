@@ -78,6 +78,11 @@ class FileMethodology(Effect):
     """A filed version in the registry; a revision supersedes the version it revises."""
 
 
+@dataclass(frozen=True)
+class KeepParameter(Effect):
+    """Jiaxing art. 11: the reviewed parameter is confirmed current, or updated (its old value kept)."""
+
+
 # --- the expert panel -----------------------------------------------------------------------------------
 
 
@@ -176,6 +181,17 @@ class ForgetHold(Effect):
 @dataclass(frozen=True)
 class Mint(Effect):
     """A serial block into the owner's account."""
+
+
+@dataclass(frozen=True)
+class IssueToUsers(Effect):
+    """Scenario reductions minted to the enterprise's holding account on the users' behalf (Ordos arts. 12,
+    16), with the per-user allocation and its Merkle root recorded."""
+
+
+@dataclass(frozen=True)
+class CommissionVerifier(Effect):
+    """A scenario period's report goes to the verifier the centre chose (no digital verification)."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,14 @@ from states import (
     issuance,
     methodology_filing,
     operation_report,
+    parameter_review,
     project_registration,
     rectification,
     report,
     retirement,
     revenue_audit,
     rules,
+    scenario_issuance,
 )
 from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
@@ -46,7 +48,7 @@ class Catalogued:
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
     project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
-    operation_report)}
+    operation_report, parameter_review, scenario_issuance)}
 
 
 class ProcedureUnavailable(LookupError):

@@ -17,7 +17,7 @@ from services.engine.clock import clock
 from services.procedures.scenarios.files import path_for, sha256_file
 from services.procedures.scenarios.intake import connect, ingest_consents, ingest_records
 from services.store.engine import Database
-from services.store.tables import MethodologyVersion, Organisation, Project, ScenarioBatch
+from services.store.tables import MethodologyVersion, Organisation, Project, ScenarioBatch, User
 from states.profiles import get_profile
 from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS, activities_of
 from tests.scenarios_setup import as_csv
@@ -38,7 +38,8 @@ QUANTIFICATION = {"activities": [
 
 
 def make_scenario(db: Database, jurisdiction: str, *, quantification: dict | None = QUANTIFICATION,
-                  title: str = "地铁出行") -> int:
+                  title: str = "地铁出行", owner: str | None = None) -> int:
+    """`owner`: a demo user whose organisation runs the scenario (default: an organisation of its own)."""
     with db.write() as session:
         version = MethodologyVersion(jurisdiction=jurisdiction, code=f"{jurisdiction}-M-METRO-{title}", version="1.0",
                                      title=f"{title}碳普惠方法学", kind="scenario", status="filed",
@@ -46,6 +47,8 @@ def make_scenario(db: Database, jurisdiction: str, *, quantification: dict | Non
         session.add(version)
         uscc = "91" + hashlib.sha256(title.encode() + jurisdiction.encode()).hexdigest()[:16].upper()
         org = session.exec(select(Organisation).where(Organisation.uscc == uscc)).first()
+        if owner is not None:
+            org = session.get(Organisation, session.exec(select(User.org_id).where(User.username == owner)).one())
         if org is None:
             org = Organisation(uscc=uscc, name=f"{title}运营公司", created_at=clock.now())
             session.add(org)

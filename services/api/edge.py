@@ -27,6 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.api.body import MAX_BODY
 from services.procedures import documents
+from services.procedures.scenarios import files as scenario_files
 from services.web.pages import render
 from states.messages import Reason, reason
 
@@ -40,6 +41,7 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000"
 NOT_PAGES = ("/openapi.json", "/docs", "/healthz", "/livez", "/readyz", "/metrics")
 UPLOADS = re.compile(r"^(?:/api/v1)?/cases/[^/]+/documents/?$")
+SCENARIO_UPLOADS = re.compile(r"^(?:/api/v1)?/scenarios/[^/]+/(?:records|consents)/?$")  # a day's data file
 MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, part headers, CSRF token and file name
 
 
@@ -49,7 +51,10 @@ def is_page(path: str) -> bool:
 
 
 def body_limit(path: str) -> int:
-    """A document upload may carry a whole document; anything else is a form or a JSON object."""
+    """A document upload may carry a whole document, a scenario's batch a day's records (streamed to disk);
+    anything else is a form or a JSON object."""
+    if SCENARIO_UPLOADS.match(path):
+        return scenario_files.MAX_BYTES + MULTIPART_ALLOWANCE
     return documents.MAX_BYTES + MULTIPART_ALLOWANCE if UPLOADS.match(path) else MAX_BODY
 
 

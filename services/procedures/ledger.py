@@ -100,10 +100,11 @@ def _piece(block: SerialBlock, start: int, end: int, account: int, retired: bool
                        opened_by=pk(entry))
 
 
-def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
+def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int | None,
           retire: bool, window: tuple[int, int] | None = None) -> list[SerialBlock]:
     """Close blocks of `source` (from the front, or those a serial `window` names) until `amount`
-    units moved; what is left of a block on either side stays where it was, as new blocks."""
+    units moved (to no account: cancelled); what is left of a block on either side stays where it was,
+    as new blocks."""
     moved: list[SerialBlock] = []
     left = amount
     for block in source:
@@ -113,9 +114,10 @@ def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amoun
         hi = min(block.end, window[1], lo + left - 1) if window else block.start + min(left, block.size) - 1
         block.closed_by = entry.id
         session.add(block)
-        piece = _piece(block, lo, hi, to_account, retire, entry)
+        piece = _piece(block, lo, hi, block.account_id if to_account is None else to_account, retire, entry)
         moved.append(piece)
-        session.add(piece)
+        if to_account is not None:
+            session.add(piece)
         if block.start < lo:
             session.add(_piece(block, block.start, lo - 1, block.account_id, False, entry))
         if hi < block.end:
@@ -256,6 +258,20 @@ def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int,
     session.add(entry)
     session.flush()
     _take(session, entry, blocks, amount, to_account=account_id, retire=True, window=window)
+    return entry
+
+
+def cancel(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int, vintage: int,
+           actor_id: int | None, now: Any, reference: str) -> LedgerEntry:
+    """Cancel units the account holds (a scenario period corrected, Ordos art. 11): the blocks are closed
+    and nothing opens for the part cancelled; the journal reads it as a claw-back from this holder.
+    The caller checks the units are there (its refusal names them)."""
+    blocks = _need(session, account_id, amount, project_id, vintage)
+    entry = LedgerEntry(kind="clawback", jurisdiction=jurisdiction, amount=amount, from_account_id=account_id,
+                        actor_id=actor_id, reference=reference[:200], at=now)
+    session.add(entry)
+    session.flush()
+    _take(session, entry, blocks, amount, to_account=None, retire=False)
     return entry
 
 

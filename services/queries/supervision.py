@@ -107,6 +107,7 @@ class ProjectOversight(Public):
     id: int
     jurisdiction: str
     title: str
+    kind: str = Field("project", description="project | scenario (a scenario's data is verified digitally)")
     project_class: int | None
     status: str
     owner: bool = Field(description="The asker's organisation owns the project")
@@ -142,7 +143,7 @@ def project_oversight(session: Session, actor: Actor, project_id: int) -> Projec
                              due_on=on.isoformat() if on else None)
 
     return ProjectOversight(id=pk(project), jurisdiction=project.jurisdiction, title=project.title,
-                            project_class=project.project_class, status=project.status, owner=owner,
+                            kind=project.kind, project_class=project.project_class, status=project.status, owner=owner,
                             staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"],
                             owner_disqualified=owner_disqualification(session, project),
                             issued=issuances(session, project_id=project_id).items,

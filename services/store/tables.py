@@ -825,6 +825,103 @@ class ScenarioReport(SQLModel, table=True):
     created_by: int | None = None
 
 
+class ScenarioAllocation(SQLModel, table=True):
+    """An issued scenario period's per-user allocation (Ordos arts. 12, 16: the reductions belong to the
+    individuals; the enterprise holds the block on their behalf). The users' rows live in a Parquet file
+    (`path`, with its SHA-256), the Merkle tree's levels in another; `root` is the RFC 9162 root over
+    states/scenarios.allocation_leaf of each user (sorted by pseudonym), also on the ledger entry.
+    A correction (Ordos art. 11) writes new files and a new root here; the old ones stay on disk."""
+
+    __tablename__ = "scenario_allocations"
+    __table_args__ = (sa.UniqueConstraint("project_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    jurisdiction: str = Field(max_length=8)
+    period: str = Field(max_length=10)
+    case_id: int = Field(unique=True)
+    report_id: int
+    vintage: int
+    block_t: int  # whole tonnes issued
+    users: int
+    reduction_g: int = Field(sa_type=sa.BigInteger)  # this period's eligible reductions
+    allocated_g: int = Field(sa_type=sa.BigInteger)  # = block_t · 10^6 (less what corrections cancelled)
+    carry_g: int = Field(sa_type=sa.BigInteger)  # carried into the next period, all users
+    root: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    levels_path: str = Field(max_length=500)
+    ledger_entry_id: int | None = None
+    corrected_g: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ScenarioCarry(SQLModel, table=True):
+    """What each user of a scenario carries into its next issuance (grams under a tonne not allocated):
+    the current file, replaced by each issuance and correction."""
+
+    __tablename__ = "scenario_carries"
+    project_id: int = Field(primary_key=True, foreign_key="projects.id", sa_column_kwargs={"autoincrement": False})
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    total_g: int = Field(sa_type=sa.BigInteger)
+    updated_at: datetime = _ts()
+
+
+class ScenarioLookupToken(SQLModel, table=True):
+    """The token a scenario enterprise hands one user to see their account (only its SHA-256 is kept;
+    a new token for the same user replaces the old)."""
+
+    __tablename__ = "scenario_lookup_tokens"
+    __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    user_id: str = Field(max_length=64)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    created_by: int | None = None
+
+
+class ScenarioPointTransfer(SQLModel, table=True):
+    """Carbon points moved between two individuals of a scenario (only where the profile allows it)."""
+
+    __tablename__ = "scenario_point_transfers"
+    __table_args__ = (sa.UniqueConstraint("project_id", "from_user", "idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    from_user: str = Field(max_length=64, index=True)
+    to_user: str = Field(max_length=64, index=True)
+    points: int = Field(sa_type=sa.BigInteger)
+    idempotency_key: str = Field(max_length=100)
+    at: datetime = _ts()
+
+
+class ScenarioCorrection(SQLModel, table=True):
+    """Ordos art. 11: reductions from data an evaluation found anomalous, reversed per user (the users'
+    reversals in `path`), the units cancelled from the holding account by `ledger_entry_id`. One per
+    (allocation, evaluation): repeating it answers the first."""
+
+    __tablename__ = "scenario_corrections"
+    __table_args__ = (sa.UniqueConstraint("allocation_id", "evaluation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    allocation_id: int = Field(foreign_key="scenario_allocations.id")
+    evaluation_id: int = Field(foreign_key="evaluations.id")
+    period: str = Field(max_length=10)
+    users: int
+    reversed_g: int = Field(sa_type=sa.BigInteger)
+    cancelled_t: int
+    carried_g: int = Field(sa_type=sa.BigInteger)  # moved to the users' carry by the re-allocation
+    old_root: str = Field(max_length=64)
+    new_root: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    ledger_entry_id: int | None = None
+    reason: str = ""
+    actor_id: int | None = None
+    at: datetime = _ts()
+
+
 class Disqualification(SQLModel, table=True):
     """Jiaxing art. 26: 逾期未改正的取消参与碳普惠市场的资格 — an organisation barred from one jurisdiction's
     scheme (new cases, transfers, retirements on its own behalf), with the reason, the date and the case

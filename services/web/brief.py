@@ -17,8 +17,19 @@ from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
-from services.store.tables import AuditEvent, Case, MethodologyVersion, Objection, PanelMember, Task, User, pk
+from services.store.tables import (
+    AuditEvent,
+    Case,
+    MethodologyVersion,
+    Objection,
+    PanelMember,
+    ScenarioAllocation,
+    Task,
+    User,
+    pk,
+)
 from services.web.schema_forms import choice_label, field_label
+from states import divisions
 from states.messages import CATALOGUE, joined, label, text
 
 Pair = tuple[str, str]
@@ -56,6 +67,8 @@ def coded(field: str, value: Any) -> Pair:
         parts = [coded(field, v) for v in value]
         said = joined(parts, "sep.items")
         return said.zh, said.en
+    if isinstance(value, dict) and "division" in value:
+        return _location(value)
     if isinstance(value, dict):
         parts = [_commitment_or_field(k, v) for k, v in value.items()]
         said = joined(parts, "sep.items")
@@ -67,6 +80,16 @@ def coded(field: str, value: Any) -> Pair:
     if kind == "profile_word":
         return _pair(f"profile_word.{raw}", raw)
     return raw, raw
+
+
+def _location(value: dict[str, Any]) -> Pair:
+    """A structured location (Jiaxing art. 12): the division by its name with its GB/T 2260 code, then the
+    street address as the applicant wrote it."""
+    code = str(value.get("division") or "")
+    zh, en = divisions.names(code) if divisions.get(code) else (code, code)
+    named = text("text.division_option", zh=zh, en=en, code=code)
+    address = str(value.get("address") or "")
+    return (f"{named.zh} {address}".strip(), f"{named.en} {address}".strip())
 
 
 def _commitment_or_field(key: str, value: Any) -> Pair:
@@ -83,6 +106,8 @@ def application_rows(session: Session, case: Case) -> list[dict[str, Any]]:
     """The application in labelled fields; the methodology named with its title from the registry;
     empty fields left out."""
     app = dict(case.application or {})
+    if case.procedure == "scenario_issuance":
+        app.pop("report", None)  # drawn whole in its own section (scenario_view)
     rows: list[dict[str, Any]] = []
     code, version = app.pop("methodology_code", None), app.pop("methodology_version", None)
     for key, value in app.items():
@@ -302,6 +327,20 @@ def people_ids(events: list[AuditEvent]) -> set[int]:
     return ids
 
 
+def scenario_view(session: Session, case: Case) -> dict[str, Any] | None:
+    """A scenario issuance case's verification report (Ordos art. 15: verified digitally) and, once issued, its
+    per-user allocation: the block, the users, the Merkle root and the ledger entry that carries it."""
+    if case.procedure != "scenario_issuance":
+        return None
+    report = dict((case.application or {}).get("report") or {})
+    found = session.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case.id)).first()
+    allocation = None if found is None else {
+        "block_t": found.block_t, "users": found.users, "root": found.root, "reduction_g": found.reduction_g,
+        "carry_g": found.carry_g, "corrected_g": found.corrected_g, "ledger_entry_id": found.ledger_entry_id}
+    return {"report": report, "figures": report.get("figures") or {}, "allocation": allocation,
+            "project_id": case.project_id}
+
+
 def brief(session: Session, case: Case, actor: Actor, events: list[AuditEvent],
           documents: list[dict[str, Any]]) -> dict[str, Any]:
     """The decision brief: the application, the completeness result, the review opinions (with the report
@@ -321,5 +360,6 @@ def brief(session: Session, case: Case, actor: Actor, events: list[AuditEvent],
     return {"application": application_rows(session, case), "completeness": completeness, "reviews": reviews,
             "panel": panel_view(session, case, events, names), "decisions": decisions,
             "objections": objection_view, "state_label": state_label(case, objection_view["open"]),
+            "scenario": scenario_view(session, case),
             "names": names}
 

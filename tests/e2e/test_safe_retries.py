@@ -165,6 +165,17 @@ NOT_RETRIED = {
         "a read of the reporter's identity: every read is its own audit event, and a reply holding the "
         "identity must not be stored for replay",
     ("POST", "/api/v1/public/log/check"): "a read (checks a kept checkpoint; POST only for its body)",
+    ("POST", "/api/v1/scenarios/{project_id}/{kind}"):
+        "idempotent by its batch id, the scenario data standard's own key: the same id with the same bytes "
+        "answers the first receipt, with other bytes 409 (tests/e2e/test_scenario_intake_http.py)",
+    ("POST", "/api/v1/scenarios/{project_id}/feed/credential"):
+        "issues a secret shown once: a reply holding it must not be stored for replay; a retry rotates it "
+        "again, so the credential the caller ends with is the one that works",
+    ("POST", "/api/v1/scenarios/{scenario_id}/lookup-tokens"):
+        "likewise a secret shown once (a user's lookup token); a retry replaces it",
+    ("POST", "/api/v1/jurisdictions/{jurisdiction}/scenario-campaign"):
+        "idempotent by construction: one case per scenario and period, a run again opens nothing "
+        "(tests/e2e/test_scenario_issuance_http.py)",
 }
 
 

@@ -247,3 +247,18 @@ def test_concurrent_sends_serialise_per_scenario(client: TestClient, db: Databas
     ab = [x for x in listing if x["batch_id"] in ("a", "b")]
     assert sum(x["rows_accepted"] for x in ab) == 3  # "shared" accepted once, by whichever came first
     assert sorted(r["code"] for x in ab for r in x["rejections"]) == ["duplicate_across_batches"]
+
+
+def test_a_day_of_several_megabytes_goes_through_the_edge(client: TestClient, db: Database) -> None:
+    """The body limit of other routes (1 MB) does not apply to a day's file, which streams to disk."""
+    sid = registered_scenario(db, "SH")
+    token = credential(client, sid, "sh_applicant")["token"]
+    rows = [(f"rec-{i:07d}", f"user-{i % 5000}", "metro_trip", f"{i % 30}.5", DAY) for i in range(60_000)]
+    data = as_csv(RECORD_COLUMNS, rows)
+    assert len(data) > 2_000_000
+    body = send(client, sid, token, data, record_count=len(rows))
+    assert (body["rows_accepted"], body["rows_rejected"]) == (60_000, 0)
+    # other routes keep their limit
+    big = client.post(f"/api/v1/scenarios/{sid}/feed/credential", headers=user("sh_applicant"),
+                      content=b"x" * 2_000_000)
+    assert big.status_code == 413

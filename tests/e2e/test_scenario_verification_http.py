@@ -95,6 +95,14 @@ def test_bad_requests_get_every_reason_in_chinese_and_english(client: TestClient
     assert "2026-13" in reasons[0]["en"]
     r = client.post("/api/v1/scenarios/999999/periods/2026-02/verification", headers=h("ord_review_centre"))
     assert r.status_code == 404
+    # the scenario enterprise reads its reports (it holds the reductions for its users, Ordos art. 16) but
+    # verification is the platform's (art. 15): 403, not 404
+    own = make_scenario(db, "ORD", title="企业自有场景", owner="ord_applicant")
+    r = client.post(f"/api/v1/scenarios/{own}/periods/2026-02/verification", headers=h("ord_applicant"))
+    assert r.status_code == 403 and r.json()["error"]["reasons"][0]["code"] == "role_required"
+    _verify(client, "ord_review_centre", own, "2026-01", 201)
+    assert client.get(f"/api/v1/scenarios/{own}/reports", headers=h("ord_applicant")).status_code == 200
+    assert client.get(f"/api/v1/scenarios/{bare}/reports", headers=h("ord_applicant")).status_code == 404
     r = client.get(f"/api/v1/scenarios/{bare}/periods/2026-02/verification", headers=h("ord_review_centre"))
     assert r.status_code == 404  # not verified yet
     r = client.post(f"/api/v1/scenarios/{bare}/periods/2026-02/verification?engine=spark",
@@ -119,3 +127,6 @@ def test_shanghai_verifies_a_year_and_excludes_days_without_a_parameter_in_force
     # 10 km × (0.20 − 0.04) + 2.5 km × 0.20 (January 2026: the 2024 car factor; 0.18 from February)
     assert year["figures"]["totals"]["reduction_g"] == 1600 + 500
     assert len(year["figures"]["days"]) == 365 and year["figures"]["period"]["start"] == "2026-01-01"
+    # the scale-out engine computes the same figures: the same digest, so the same report (issue 17 "Engines")
+    r = client.post(f"/api/v1/scenarios/{pid}/periods/2026/verification?engine=dask", headers=h("sh_review_centre"))
+    assert r.status_code == 200 and (r.json()["id"], r.json()["digest"]) == (year["id"], year["digest"])

@@ -20,6 +20,7 @@ def test_the_review_centre_verifies_from_the_page_and_the_approver_reads_the_rep
                                                                                    signed_in) -> None:
     pid = february(db, "ORD")
     centre = signed_in("ord_review_centre")
+    assert f'href="/scenarios/{pid}/verification"' in centre.get(f"/projects/{pid}").text  # from the scenario's page
     page = centre.get(f"/scenarios/{pid}/verification")
     assert page.status_code == 200 and 'name="period"' in page.text and "尚无核证报告" in page.text
     bad = centre.post_form(f"/scenarios/{pid}/verification", f"/scenarios/{pid}/verification", {"period": "2026-13"})
@@ -44,6 +45,12 @@ def test_the_review_centre_verifies_from_the_page_and_the_approver_reads_the_rep
     digest = re.search(r"<code data-digest>([0-9a-f]{64})</code>", report)
     assert digest and digest.group(1) in approver.get(f"/api/v1/scenarios/{pid}/reports",
                                                       headers={"Authorization": "Bearer demo-ord_approver"}).text
+    # in English: the charts' titles, descriptions and tooltips too
+    approver.client.cookies.set("lang", "en")
+    english = approver.get(location).text
+    assert "Reductions per day" in english and "Eligible reductions per day of the period" in english
+    assert "2026-02-04 to 2026-02-04: 28.0 kg (anomalous, Ordos art. 11)" in english
+    assert "No user consent on the activity date" in english
     # another jurisdiction's staff do not see the scenario
     assert signed_in("sh_review_centre").get(location).status_code == 404
 

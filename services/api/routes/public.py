@@ -50,7 +50,7 @@ async def lodge_objection(case_id: int, request: Request, db: DbDep, idempotency
 
 
 @router.get("/objections/{receipt}", summary="Follow an objection by its receipt: its status and where the case "
-            "stands, nothing about anyone", response_model=ObjectionStatus, responses=errors(404, 429))
+            "stands, nothing about anyone", response_model=ObjectionStatus, responses=errors(404, 422, 429))
 def check_objection(receipt: str, request: Request, db: DbDep) -> ObjectionStatus:
     client = request.client.host if request.client else "unknown"
     return ObjectionStatus.model_validate(objection_receipts.check_objection(db, receipt, client))

@@ -7,7 +7,6 @@ owner's staff, the jurisdiction's officers) read the same lists with their own t
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,7 +21,7 @@ from services.api.deps import DbDep, current_actor
 from services.api.responses import errors, file
 from services.engine.errors import Invalid
 from services.procedures.scenarios import batches, feeds
-from services.procedures.scenarios.files import path_for
+from services.procedures.scenarios.files import MAX_BYTES, path_for
 from services.queries.schemas import Bilingual, Public
 from services.store.engine import Database
 from states.messages import reason
@@ -75,7 +74,6 @@ class BatchList(Public):
     items: list[BatchPublic]
 Kind = Literal["records", "consents"]
 CHUNK = 1 << 20
-MAX_BYTES = int(os.environ.get("SCENARIO_MAX_BYTES") or 8 << 30)  # a city's day in CSV is a few GiB at most
 
 UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file", "batch_id", "business_date", "record_count", "sha256"], "properties": {
@@ -151,26 +149,17 @@ async def _spool(upload: UploadFile, target: Path) -> str:
     return digest.hexdigest()
 
 
-@router.post("/scenarios/{project_id}/records", status_code=201,
-             summary="Send a day's batch of activity records (feed credential): 201 received, 200 the same batch "
-                     "again; every row accepted or refused with its reasons",
+@router.post("/scenarios/{project_id}/{kind}", status_code=201,
+             summary="Send a file with the feed credential: `records`, a day's batch of activity records (Ordos art. "
+                     "14), or `consents`, the consent feed (art. 13: user_id, status granted | withdrawn, "
+                     "effective_date); 201 received, 200 the same batch again; every row accepted or refused with "
+                     "its reasons",
              response_model=BatchPublic, openapi_extra=UPLOAD,
              responses={200: {"model": BatchPublic, "description": "The same batch sent again: the first receipt"},
                         **errors(401, 403, 404, 409, 413, 422)})
-async def send_records(project_id: int, request: Request, db: DbDep,
-                       authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    return await _upload(request, db, project_id, "records", authorization)
-
-
-@router.post("/scenarios/{project_id}/consents", status_code=201,
-             summary="Send the consent feed (Ordos art. 13: users' authorisations; feed credential): columns user_id, "
-                     "status (granted | withdrawn), effective_date",
-             response_model=BatchPublic, openapi_extra=UPLOAD,
-             responses={200: {"model": BatchPublic, "description": "The same batch sent again: the first receipt"},
-                        **errors(401, 403, 404, 409, 413, 422)})
-async def send_consents(project_id: int, request: Request, db: DbDep,
-                        authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    return await _upload(request, db, project_id, "consents", authorization)
+async def send_batch(project_id: int, kind: Kind, request: Request, db: DbDep,
+                     authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    return await _upload(request, db, project_id, kind, authorization)
 
 
 @router.get("/scenarios/{project_id}/{kind}", summary="The scenario's batches of this kind, newest first, and the "

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+# the largest file one batch may be: a city's day (10 million records) is about 0.5 GiB of CSV
+MAX_BYTES = int(os.environ.get("SCENARIO_MAX_BYTES") or 8 << 30)
 
 
 def data_dir() -> Path:

@@ -144,10 +144,10 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
     known = ", ".join(f"'{_lit(t)}'" for t in activities) or "NULL"
     files = "[" + ", ".join(f"'{_lit(str(p))}'" for p in records) + "]"
     source = (f"SELECT user_id, activity_type, activity_date, quantity_steps FROM read_parquet({files}) "
-              f"WHERE activity_date BETWEEN DATE '{start}' AND DATE '{end}' AND activity_type IN ({known})"
+              f"WHERE activity_date = $day AND activity_type IN ({known})"
               if records else
               "SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS activity_type, NULL::DATE AS activity_date, "
-              "NULL::BIGINT AS quantity_steps WHERE false")
+              "NULL::BIGINT AS quantity_steps WHERE $day IS NULL AND false")
     consented = "true"
     if intervals is not None:
         con.register("consent", intervals)
@@ -159,21 +159,13 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
     missing = "CASE activity_type " + " ".join(
         f"WHEN '{_lit(a.type)}' THEN {' OR '.join(f'p_{local} IS NULL' for local in a.bind) or 'false'}"
         for a in activities.values()) + " END" if activities else "false"
-    # one pass over the records: grouped with their consent, so the records read are counted on the way
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE groups AS
-        WITH r AS ({source}),
-             d AS (SELECT user_id, activity_date, activity_type, {consented} AS ok, sum(quantity_steps) AS steps,
-                          count(*) AS n FROM r GROUP BY ALL),
-             q AS (SELECT *, CAST(least(d.steps, f.cap_steps) AS DOUBLE) / f.scale AS q,
-                          ok AND d.steps > f.cap_steps AS capped
-                   FROM d JOIN factors f USING (activity_type, activity_date)),
-             k AS (SELECT user_id, activity_date, ok, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
-        SELECT user_id, activity_date, n, capped,
-               CASE WHEN NOT ok THEN 'no_consent' WHEN no_parameter THEN 'no_parameter'
-                    WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' END AS excluded,
-               CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
-        FROM k""")
+    # the records grouped with their consent, so the records read are counted on the way; one day at a time
+    # (a day's groups are independent of another's), so that memory holds one day's groups, whatever the
+    # period (a month of a city: 300 million records), and the Parquet statistics skip the other days' files
+    con.execute("DROP TABLE IF EXISTS groups")
+    for i in range((end - start).days + 1):
+        verb = "CREATE TEMP TABLE groups AS" if i == 0 else "INSERT INTO groups"
+        con.execute(_day_groups(verb, source, consented, missing, kg), {"day": start + timedelta(days=i)})
     tmp = out.with_suffix(out.suffix + ".part")
     # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
     con.execute(f"COPY (SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT) AS grams, "
@@ -189,6 +181,24 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
     counts.setdefault("used", 0)
     con.execute("DROP TABLE groups")
     return counts
+
+
+def _day_groups(verb: str, source: str, consented: str, missing: str, kg: str) -> str:
+    """One day's (user, activity) groups: capped quantity, formula, grams, or why they are left out."""
+    return f"""
+        {verb}
+        WITH r AS ({source}),
+             d AS (SELECT user_id, activity_date, activity_type, {consented} AS ok, sum(quantity_steps) AS steps,
+                          count(*) AS n FROM r GROUP BY ALL),
+             q AS (SELECT *, CAST(least(d.steps, f.cap_steps) AS DOUBLE) / f.scale AS q,
+                          ok AND d.steps > f.cap_steps AS capped
+                   FROM d JOIN factors f USING (activity_type, activity_date)),
+             k AS (SELECT user_id, activity_date, ok, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
+        SELECT user_id, activity_date, n, capped,
+               CASE WHEN NOT ok THEN 'no_consent' WHEN no_parameter THEN 'no_parameter'
+                    WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' END AS excluded,
+               CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
+        FROM k"""
 
 
 def _columns(activity: Activity, quantity: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from services.web.schema_forms import fields
 from states.machine import mermaid
 from states.messages import CATALOGUE, Reason, reason, text
 from states.profiles import get_profile
+from states.tasks import ESCALATION
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,6 +122,17 @@ def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[
                                brief.stages(rows, case.state))}
 
 
+def _offered(trigger: str, context: dict[str, Any]) -> bool:
+    """Actions the state allows but the case does not call for are not offered: composing a panel already
+    seated (refused, rule panel_already), acknowledging a missed deadline when none was missed (the
+    approver's `sla_escalation` task is what it answers)."""
+    if trigger == "compose_panel":
+        return not context["brief"]["panel"]["active"]
+    if trigger == ESCALATION.triggers[0]:
+        return any(t["kind"] == ESCALATION.kind for t in context["case"]["open_tasks"])
+    return True
+
+
 def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str, Any] | None = None,
            reasons: list[Reason] | None = None) -> list[dict[str, Any]]:
     """One form per allowed action, each placed beside the material it is about (`section`); the one
@@ -130,8 +142,8 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     out = []
     for action in detail["allowed_actions"]:
         trigger = action["action"]
-        if trigger == "compose_panel" and context["brief"]["panel"]["active"]:
-            continue  # seated (drawn or named): composing again is refused (rule panel_already), so not offered
+        if not _offered(trigger, context):
+            continue
         mine = trigger == failed
         drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
         for f in drawn:
