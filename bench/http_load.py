@@ -49,10 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.common import PG_URL, RESULTS, fresh_database, machine, md_table, percentile  # noqa: E402
-from bench.generate import generate  # noqa: E402
+from bench.common import PG_URL, RESULTS, fresh_database, machine, md_table, percentile
+from bench.generate import generate
 
 SCHEMA = "bench_http"
 IDS = 2000  # case ids the load draws from
@@ -190,19 +190,19 @@ def load_wrk(url: str, ids: list[int], token: str, duration: int, connections: i
                              capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(f.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {q: _ms(m.group(1)) for q, m in ((q, re.search(rf"^\s+{q}%\s+([\d.]+\w+)", out, re.M))
                                             for q in ("50", "90", "99")) if m}
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rps": rps, "p50": lat.get("50"), "p90": lat.get("90"), "p99": lat.get("99"), "requests": total,
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else "",
             "tool": f"wrk -t2 -c{connections} -d{duration}s"}
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 

@@ -19,7 +19,7 @@ from flows.common import database
 from services.engine.clock import clock
 from services.procedures import issuance, methodologies, supervision
 from services.procedures.scenarios.issuance import run_scenario_campaign
-from states.profiles import all_profiles, get_profile
+from states.profiles import all_profiles
 
 
 @task(name="open-issuance-cases", task_run_name="open cases {jurisdiction} {vintage}")
@@ -64,9 +64,9 @@ async def campaigns_flow(reason: str = "daily") -> list[dict[str, Any]]:
     for jurisdiction, vintage in await asyncio.to_thread(issuance.due_campaigns, database(), clock.now()):
         with tags("issuance", jurisdiction, f"vintage:{vintage}"):
             result = await campaign_flow(jurisdiction, vintage)
-        if get_profile(jurisdiction).revenue_audit.enabled:  # Beijing: the year's revenue audits too
+        if all_profiles()[jurisdiction].revenue_audit.enabled:  # Beijing: the year's revenue audits too
             result["revenue_audits"] = await open_audits(jurisdiction, vintage)
-        if get_profile(jurisdiction).operation_report.enabled:  # Beijing: class-2 projects report how they ran
+        if all_profiles()[jurisdiction].operation_report.enabled:  # Beijing: class-2 projects report how they ran
             result["operation_reports"] = await open_operation_reports(jurisdiction, vintage)
         results.append(result)
     # Jiaxing art. 11: every key parameter grown stale gets the review centre's task (once while it is open)

@@ -280,7 +280,7 @@ def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int
     """Jiaxing art. 26: 收回已签发的减排量. Every unit of the project still held, wherever it is held, is
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
-    blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
+    blocks = lock_project_blocks(session, pk(project))
     size = col(SerialBlock.end) - col(SerialBlock.start) + 1
     issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(size), 0))
                               .where(col(SerialBlock.project_id) == project.id,
@@ -307,7 +307,7 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
            reason_text: str) -> dict[str, Any]:
     """Ordos art. 11: correct reductions obtained from anomalous data — cancel that many of the
     project's units still held (newest serials first); any shortfall is the owner's debt."""
-    blocks = sorted(lock_project_blocks(session, project.id),  # type: ignore[arg-type]
+    blocks = sorted(lock_project_blocks(session, pk(project)),
                     key=lambda b: (-b.vintage, -b.start))
     entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=0, case_id=case_id,
                         actor_id=actor_id, reference=reason_text[:200], at=now)
@@ -476,7 +476,7 @@ def _move(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, in
             continue
         if kind == "transfer" and dst is not None:
             units.add(s, e, dst, False)
-        elif kind == "retire":
+        elif kind == "retire" and src is not None:
             units.add(s, e, src, True)
 
 
@@ -578,7 +578,7 @@ def _references(session: Session, js: list[str] | None, problems: list[str]) -> 
         if js is not None:
             q = q.where(col(SerialBlock.jurisdiction).in_(js))
         for b in session.exec(q):
-            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, column.key)}, "
+            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, f'{verb}_by')}, "
                             "which does not exist")
 
 

@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from forms.registration import ExpertOpinion, PanelDecline
+from forms.registration import ExpertOpinion, PanelComposition, PanelDecline
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.work import close_task, enqueue, open_task
-from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User, pk
+from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User, id_column, pk
 from states.effects import ComposePanel, ConvenePanel, DeclinePanel, DrawPanel, RecordOpinion
 from states.messages import reason
 
@@ -35,9 +35,10 @@ def _same_subject_cases(ctx: Ctx) -> list[int]:
     """Other cases about the same subject: the project, or the methodology code."""
     case = ctx.case
     if case.project_id:
-        q = select(Case.id).where(Case.project_id == case.project_id)
+        q = select(id_column(Case)).where(col(Case.project_id) == case.project_id)
     else:
-        q = select(Case.id).where(Case.procedure == case.procedure, Case.jurisdiction == case.jurisdiction)
+        q = select(id_column(Case)).where(col(Case.procedure) == case.procedure,
+                                          col(Case.jurisdiction) == case.jurisdiction)
     code = case.application.get("code")
     ids = []
     for cid in ctx.session.exec(q):
@@ -105,9 +106,9 @@ def convene(ctx: Ctx, effect: ConvenePanel) -> None:
 
 
 def compose(ctx: Ctx, effect: ComposePanel) -> None:
-    form = ctx.form
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),  # type: ignore[union-attr]
-                           seated_at=ctx.now) for u in form.members]  # type: ignore[union-attr]
+    form = ctx.form_as(PanelComposition)
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),
+                           seated_at=ctx.now) for u in form.members]
     ctx.session.add_all(members)
     _seat(ctx, members, _work(ctx))
     _invite(ctx, [m.user_id for m in members])
@@ -154,14 +155,14 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
     work = _work(ctx)
     session, case, actor = ctx.session, ctx.case, ctx.actor
     form = ctx.form_as(PanelDecline)
-    panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id,
+    panel = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id,
                                                         col(PanelMember.status) == "active")))
     me = next(m for m in panel if m.user_id == actor.user_id)
     was_chair = me.chair
     me.status, me.declined_reason, me.chair = "declined", form.reason, False
     session.add(me)
     if form.conflict:
-        session.add(PanelConflict(case_id=pk(case), user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
+        session.add(PanelConflict(case_id=pk(case), user_id=me.user_id, reason=form.reason, declared_at=ctx.now))
     for task in [t for t in ctx.tasks if t.candidate_user_id == actor.user_id and t.kind == "panel_conclusion"]:
         close_task(ctx, task, "cancelled", "declined")
     session.flush()

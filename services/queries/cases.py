@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +23,7 @@ from services.engine.workdays import calendar
 from services.procedures import documents
 from services.procedures.reports import reporter_access
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled
-from services.store.records import CALENDAR_FINGERPRINT, FINGERPRINT_KEY, AnyCase
+from services.store.records import CALENDAR_FINGERPRINT, FINGERPRINT_KEY, AnyCase, AnyTask
 from services.store.tables import (
     AuditEvent,
     Case,
@@ -77,7 +78,7 @@ class TaskPublic(Public):
     outcome: str | None = Field(description="How the task was closed (the trigger, or why it was cancelled)")
 
 
-def task_view(t: Task, users: dict[int, str] | None = None) -> TaskPublic:
+def task_view(t: AnyTask, users: dict[int, str] | None = None) -> TaskPublic:
     users = users or {}
     return TaskPublic(
         id=pk(t), case_id=t.case_id, procedure=t.procedure, jurisdiction=t.jurisdiction, kind=t.kind,
@@ -353,11 +354,12 @@ def _detail(session: Session, case: AnyCase, project: Project | None, actor: Act
                             form_schema=form_schema(spec.arrows(trigger, case.state)[0].form),
                             href=f"/api/v1/cases/{case.id}/actions/{trigger}")
                for trigger in allowed_actions(actor, case, spec)]
-    panel = session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)) if has_panel else []
+    panel: Iterable[PanelMember] = (
+        session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)) if has_panel else [])
     notices = {n.kind: n for n in session.exec(select(Notice).where(col(Notice.case_id) == case.id)
                                                .order_by(col(Notice.id)))} if has_notices else {}
-    comments = session.exec(select(Comment).where(col(Comment.case_id) == case.id)
-                            .order_by(col(Comment.id))) if has_comments else []
+    comments: Iterable[Comment] = session.exec(select(Comment).where(col(Comment.case_id) == case.id)
+                                               .order_by(col(Comment.id))) if has_comments else []
     access = reporter_access(session, case, actor)
     return CasePublic(
         id=pk(case),

@@ -188,7 +188,7 @@ class Case(SQLModel, table=True):
     # the statutory deadline while the clock runs (None while paused or stopped): the sweep finds
     # breaches with one indexed comparison instead of recounting every case's segments
     clock_due_on: date | None = Field(default=None, index=True)
-    audit_seq: int = 0  # head of the case's audit chain (services/audit.py)
+    audit_seq: int = 0  # head of the case's audit chain (services/engine/audit.py)
     audit_hash: str = Field(default="0" * 64, max_length=64)
 
 
@@ -264,7 +264,7 @@ class PanelMember(SQLModel, table=True):
     chair: bool = False
     status: str = Field(default="active", max_length=12)  # active | declined
     declined_reason: str | None = None
-    drawn: bool = False  # drawn at random (services/panels.py) rather than named by an officer
+    drawn: bool = False  # drawn at random (services/procedures/panels.py) rather than named by an officer
     seated_at: datetime | None = _ts(nullable=True)
     opinion: str | None = Field(default=None, max_length=24)
     score: int | None = None
@@ -323,7 +323,7 @@ class Document(SQLModel, table=True):
     """A file attached to a case (and, once filed, to the methodology version). Content-addressed by
     SHA-256; the bytes live in the database so that a command stores them in its own transaction.
 
-    `visibility` is decided at upload (services/documents.py): `public` the applicant's declared
+    `visibility` is decided at upload (services/procedures/documents.py): `public` the applicant's declared
     public materials, `case` the applicant's other material, `internal` review material. What the
     public sees is `public` or marked for publication by the approver (`published_at`)."""
 
@@ -733,7 +733,7 @@ class CalendarYear(SQLModel, table=True):
     jurisdiction: str = Field(primary_key=True, foreign_key="jurisdictions.code", max_length=8)
     source: str = Field(max_length=300)
     loaded_at: datetime = _ts()
-    revision: int = 1  # bumped by every load: processes notice the change (services/workdays.py)
+    revision: int = 1  # bumped by every load: processes notice the change (services/engine/workdays.py)
 
 
 class _Stored(Protocol):
@@ -747,6 +747,13 @@ def pk(row: _Stored) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
     return row.id
+
+
+def id_column(model: type[SQLModel]) -> sa.ColumnElement[int]:
+    """A table's `id` to SELECT: an `int` column, since rows read from the database always have one
+    (SQLModel types the attribute `int | None` for rows not inserted yet)."""
+    column: sa.ColumnElement[int] = table_of(model).c.id
+    return column
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -55,11 +55,11 @@ class UnitOfWork:
         self.records: dict[tuple[str, int], Record] = {}  # the cases and tasks commands hold (services.store.records)
         self.new_records: list[Record] = []  # records to insert (a command's new tasks)
 
-    def add(self, model: Any, row: dict[str, Any]) -> None:  # noqa: ANN401 - a SQLModel table class
+    def add(self, model: Any, row: dict[str, Any]) -> None:
         table = table_of(model)
         self.rows.setdefault((table, tuple(sorted(row))), []).append(row)
 
-    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:  # noqa: ANN401
+    def update(self, model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
         """UPDATE model SET values WHERE every `where` column equals its value (None: IS NULL), at the
         command's end. Only for rows the command does not read back (see the module's note)."""
         table = table_of(model)
@@ -67,7 +67,7 @@ class UnitOfWork:
         params = {f"w_{k}": v for k, v in where.items() if v is not None} | {f"v_{k}": v for k, v in values.items()}
         self.updates.setdefault(shape, []).append(params)
 
-    def add_audit(self, row: dict[str, Any], record: Any) -> None:  # noqa: ANN401
+    def add_audit(self, row: dict[str, Any], record: Any) -> None:
         """`record.id` is set when the row is inserted."""
         self.audit.append((row, record))
 
@@ -143,7 +143,7 @@ def _layout(cls: type) -> _Layout:
     return layout
 
 
-def _dumped(value: Any) -> Any:  # noqa: ANN401
+def _dumped(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str) if value is not None else None
 
 

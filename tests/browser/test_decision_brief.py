@@ -73,7 +73,7 @@ def test_the_approver_reads_the_review_opinion_and_the_dissent_before_approving(
     assert "✓" in (page.locator("#procedure svg").first.text_content() or "")
 
 
-def test_an_objection_goes_to_an_officer_who_reads_it_beside_the_forms(new_visitor, site: Site) -> None:  # noqa: ANN001
+def test_an_objection_goes_to_an_officer_who_reads_it_beside_the_forms(new_visitor, site: Site) -> None:
     title = "浏览器测试：公示异议"
     case_id = _case_before_decision(site, title)
     site.driver.act("sh_approver", case_id, "approve", {"comments": "同意"})

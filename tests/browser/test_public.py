@@ -113,7 +113,7 @@ def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None
     assert rows.count() >= 1
     for i in range(rows.count()):
         title = rows.nth(i).locator("td").first
-        assert title.bounding_box()["width"] >= 240, title.inner_text()  # type: ignore[index]
+        assert title.bounding_box()["width"] >= 240, title.inner_text()
     # each other cell says which column it is, in the header's words (the header row is hidden on a phone)
     heads = page.locator("table.cards thead th").all_inner_texts()
     second = rows.first.locator("td").nth(1)

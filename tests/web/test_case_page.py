@@ -21,7 +21,7 @@ def _case_in(driver: Driver, state: str) -> int:
 
 def _state(db: Database, cid: int) -> str:
     with db.read() as s:
-        return s.get(Case, cid).state  # type: ignore[union-attr]
+        return s.get(Case, cid).state
 
 
 def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(driver: Driver, signed_in) -> None:
@@ -135,7 +135,7 @@ def test_working_a_claimed_task_passes_its_id(driver: Driver, signed_in, db: Dat
     r = b.client.post(f"/cases/{cid}/actions/accept", data={"csrf": csrf_of(page), "_task": str(task_id)})
     assert r.status_code == 303
     with db.read() as s:
-        assert s.get(Task, task_id).status == "completed"  # type: ignore[union-attr]
+        assert s.get(Task, task_id).status == "completed"
 
 
 def test_the_diagram_names_states_in_the_pages_language() -> None:
@@ -197,7 +197,7 @@ def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Dri
     page = approver.get(f"/cases/{cid}").text
     assert "已标记公开" in page and "撤回公开标记" in page and "标记材料公开" in page  # list and timeline
     with db.read() as s:
-        assert s.get(Document, doc.id).published_by == driver.user_id("sh_approver")  # type: ignore[union-attr]
+        assert s.get(Document, doc.id).published_by == driver.user_id("sh_approver")
     refused = officer.post_form(f"/cases/{cid}", f"/cases/{cid}/documents/{doc.id}/publication", {"publish": "0"})
     assert refused.status_code == 403
 

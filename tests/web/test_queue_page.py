@@ -20,12 +20,12 @@ def _submitted(driver: Driver) -> tuple[int, int]:
     drive_to(driver, "SH", cid, "submitted")
     with driver.db.read() as s:
         task = s.exec(select(Task).where(Task.case_id == cid, Task.status == "open")).one()
-    return cid, task.id  # type: ignore[return-value]
+    return cid, task.id
 
 
 def _assignee(db: Database, task_id: int) -> int | None:
     with db.read() as s:
-        return s.get(Task, task_id).assignee_id  # type: ignore[union-attr]
+        return s.get(Task, task_id).assignee_id
 
 
 def test_team_view_lists_the_task_with_counts_and_a_due_badge(driver: Driver, signed_in) -> None:

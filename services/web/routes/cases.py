@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from services.api.deps import get_db
@@ -79,9 +79,9 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str,
 def _people(session: Session, role: str, jurisdiction: str) -> list[User]:
     """The active holders of a role in a jurisdiction, by name: whom an officer may seat on a panel, or
     the approver assign to a report."""
-    return list(session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == role, RoleGrant.jurisdiction == jurisdiction, User.active == True)  # noqa: E712
-        .order_by(User.display_name, User.id)))
+    return list(session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+        col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction, col(User.active).is_(True))
+        .order_by(col(User.display_name), col(User.id))))
 
 
 # Fields whose values are people: drawn as a list of names to tick (or choose), posted as user ids.
@@ -93,7 +93,8 @@ REVIEW_TRIGGERS = ("pass_review", "fail_review")
 
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
     detail = plain(case_detail(session, case, actor))
-    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}")
+                             .order_by(col(AuditEvent.seq))))
     visible_rows = documents.visible_events(session, actor, case, rows)
     the_brief = brief.brief(session, case, actor, visible_rows, detail["documents"])
     names = the_brief["names"]
@@ -163,7 +164,7 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     return out
 
 
-def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,  # noqa: ANN401
+def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,
                             posted: dict[str, str]) -> list[Reason]:
     """The page's friendlier fields turned back into the action's own: ticked people into the ids the
     form takes (one per line), a chosen document into the SHA-256 the server reads from its bytes'
@@ -184,7 +185,7 @@ def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigge
     return []
 
 
-def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:  # noqa: ANN401
+def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:
     with get_db(request).read() as session:
         return case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                             lang_of(request))

@@ -5,7 +5,7 @@ Revision ID: 0017
 Revises: 0016
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables
