@@ -6,9 +6,9 @@ Every read of a case goes through the one visibility rule (`services.engine.visi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
-from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
