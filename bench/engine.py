@@ -59,9 +59,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.common import PG_URL, fresh_database, pg_reachable  # noqa: E402
+from bench.common import PG_URL, fresh_database, pg_reachable
 
 PG_SCHEMA = "bench"
 CODE = "SH"
@@ -188,7 +188,7 @@ def check_done(w: Workload, case_ids: list[int]) -> None:
     from services.store.tables import Case
 
     with w.db.read() as session:
-        states = {c.state for c in session.exec(select(Case).where(Case.id.in_(case_ids)))}  # type: ignore[attr-defined]
+        states = {c.state for c in session.exec(select(Case).where(Case.id.in_(case_ids)))}
     if states != {"publicity"}:
         raise SystemExit(f"bench workload did not finish: states {sorted(states)}")
 
@@ -449,7 +449,7 @@ def table_rows(kind: str, rows: list[Series]) -> list[tuple[str, ...]]:
 def render_text(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [HEAD, *rows]) for i in range(len(HEAD))]
     line = "  ".join("-" * w for w in widths)
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731 - a one-line helper, named where it is used
     return "\n".join([fmt(HEAD), line, *map(fmt, rows)])
 
 

@@ -184,7 +184,7 @@ def shapes() -> list[tuple[Shape, float]]:
         available = [(shape(p, j), w) for p, w in PROCEDURE_WEIGHTS.items() if shape(p, j) is not None]
         total = sum(w for _, w in available)
         out += [(s, jw * w / total) for s, w in available]
-    return out  # type: ignore[return-value]
+    return out
 
 
 # --- rows -----------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ class Generator:
                               "registered_at": at if registered else None, "created_at": at})
         if registered:
             self.w.projects[j].append(pid)
-            self.w.owners[pid] = (org, number.split("-")[-1])  # type: ignore[union-attr]
+            self.w.owners[pid] = (org, number.split("-")[-1])
         self.w.project_count += 1
         return pid
 

@@ -25,9 +25,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.topology import Topology  # noqa: E402
-from services.demo import application, commitments  # noqa: E402
-from tests.e2e.http import attach_required  # noqa: E402
+from bench.topology import Topology
+from services.demo import application, commitments
+from tests.e2e.http import attach_required
 
 
 def pct(values: list[float], p: float) -> float:
@@ -45,7 +45,7 @@ def submit_one(client: httpx.Client) -> tuple[int, float]:
         "procedure": "project_registration", "jurisdiction": "SH", "application": application("SH")})
     created.raise_for_status()
     cid = created.json()["id"]
-    attach_required(client, "sh_applicant", cid)  # type: ignore[arg-type]
+    attach_required(client, "sh_applicant", cid)
     started = time.perf_counter()
     r = client.post(f"/api/v1/cases/{cid}/actions/submit", headers=h("sh_applicant"), json=commitments("SH"))
     took = time.perf_counter() - started
@@ -75,7 +75,7 @@ def timer_lags(db_url: str, cases: list[int], count: int) -> list[float]:
             ids.append(conn.execute(
                 "INSERT INTO timers (case_id, jurisdiction, kind, trigger, state, fire_at, provisional, status) "
                 "VALUES (%s, 'SH', 'bench', 'lapse', 'supplement', %s, false, 'pending') RETURNING id",
-                (cases[k % len(cases)], fire_at)).fetchone()[0])  # type: ignore[index]
+                (cases[k % len(cases)], fire_at)).fetchone()[0])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             rows = conn.execute("SELECT status, EXTRACT(EPOCH FROM fired_at - fire_at) FROM timers WHERE id = ANY(%s)",

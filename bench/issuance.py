@@ -73,11 +73,11 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import event  # noqa: E402
-from sqlalchemy.orm import Session as OrmSession  # noqa: E402
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 
-from bench.common import PG_URL, Bench, open_bench, pg_reachable  # noqa: E402
+from bench.common import PG_URL, Bench, open_bench, pg_reachable
 
 PG_SCHEMA = "bench_iss"
 CODE = "SH"
@@ -741,7 +741,7 @@ def render_text(rows: list[Row]) -> str:
 
 
 def render_md(rows: list[Row]) -> str:
-    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731 - a one-line helper, named where it is used
     return "\n".join(["| " + " | ".join(HEAD) + " |", "|---|---:|---|---|---|",
                       *[f"| {esc(r.what).replace('  ', '&nbsp;&nbsp;')} | {esc(r.value)} | {r.unit} | {r.runs} | "
                         f"{esc(r.note)} |" for r in rows]])

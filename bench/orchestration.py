@@ -74,10 +74,10 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+import sqlalchemy as sa
+from sqlalchemy import event
 
-from bench.common import Bench, open_bench  # noqa: E402
+from bench.common import Bench, open_bench
 
 PG_SCHEMA = "bench_orch"
 CODE = "SD"
@@ -147,7 +147,7 @@ def publicity_timers(db: Any, case_ids: list[int]) -> list[int]:
 
     with db.read() as session:
         rows = dict(session.exec(select(Timer.case_id, Timer.id).where(
-            Timer.case_id.in_(case_ids), Timer.kind == "publicity_end", Timer.status == "pending")).all())  # type: ignore[attr-defined]
+            Timer.case_id.in_(case_ids), Timer.kind == "publicity_end", Timer.status == "pending")).all())
     missing = [c for c in case_ids if c not in rows]
     if missing:
         raise SystemExit(f"no pending publicity_end timer on cases {missing[:5]}…")
@@ -343,12 +343,12 @@ HEAD = ("measurement", "median [min–max]", "unit", "runs", "note")
 def render_text(rows: list[Row]) -> str:
     cells = [HEAD, *[(r.measurement, r.value, r.unit, r.runs, r.note) for r in rows]]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEAD))]
-    fmt = lambda c: "  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)).rstrip()  # noqa: E731
+    fmt = lambda c: "  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)).rstrip()  # noqa: E731 - a one-line helper, named where it is used
     return "\n".join([fmt(cells[0]), "  ".join("-" * w for w in widths), *map(fmt, cells[1:])])
 
 
 def render_md(rows: list[Row]) -> str:
-    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731 - a one-line helper, named where it is used
     return "\n".join(["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD),
                       *[f"| {esc(r.measurement)} | {r.value} | {r.unit} | {r.runs} | {esc(r.note)} |"
                         for r in rows]])
@@ -712,7 +712,7 @@ def measure_flows(b: Bench, r: Report, rounds: int, n: int, tiny: int, case_ids:
     rest = [o - e - (batches - 1) * t for o, e, t in zip(over, over0, per_task, strict=True)]
     slow = [x / d for x, d in zip(rest, times["full drain"], strict=True)]
     k = plural(rounds, "round")
-    ms = lambda v, f=".0f": spread(v, f, 1000)  # noqa: E731
+    ms = lambda v, f=".0f": spread(v, f, 1000)  # noqa: E731 - a one-line helper, named where it is used
     r.add(Row("prefect_test_harness start (once)", f"{started:.1f}", "s", "1 run",
               f"first dispatch_flow run after it: {cold * 1000:.0f} ms for {BATCH} rows"))
     ratio = statistics.median([f / p for f, p in zip(times["full flow"], times["full drain"], strict=True)])

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from bench.common import RESULTS, fresh_database, machine, md_table, percentile  # noqa: E402
-from bench.generate import generate  # noqa: E402
+from bench.common import RESULTS, fresh_database, machine, md_table, percentile
+from bench.generate import generate
 
 SCHEMA = "bench_queue"
 TARGET_P95_MS = 50.0
@@ -154,7 +154,7 @@ def measure(kind: str, n_cases: int, args: argparse.Namespace) -> dict[str, Any]
 
 
 def _fmt(ms: list[float]) -> tuple[str, str, str, str]:
-    return tuple(f"{percentile(ms, q):.1f}" for q in (50, 95, 99, 100))  # type: ignore[return-value]
+    return tuple(f"{percentile(ms, q):.1f}" for q in (50, 95, 99, 100))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.handoff import submit_one  # noqa: E402
-from bench.topology import ROOT, Topology  # noqa: E402
+from bench.handoff import submit_one
+from bench.topology import ROOT, Topology
 
 TIMERS = 400
 

@@ -22,9 +22,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.topology import running  # noqa: E402
-from services.demo import application, commitments  # noqa: E402
-from tests.e2e.http import attach_required  # noqa: E402
+from bench.topology import running
+from services.demo import application, commitments
+from tests.e2e.http import attach_required
 
 
 def h(user: str) -> dict[str, str]:
@@ -64,7 +64,7 @@ def drive(api: Client, db_url: str) -> None:
     case = api.call("POST", "sh_applicant", "/api/v1/cases", {
         "procedure": "project_registration", "jurisdiction": "SH", "application": application("SH")})
     cid = case["id"]
-    attach_required(api.http, "sh_applicant", cid)  # type: ignore[arg-type]
+    attach_required(api.http, "sh_applicant", cid)
     api.act("sh_applicant", cid, "submit", commitments("SH"))
     task = next(t for t in api.call("GET", "sh_case_officer", "/api/v1/tasks", view="team", jurisdiction="SH")["items"]
                 if t["case_id"] == cid)

@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.common import PG_URL, fresh_database, pg_reachable  # noqa: E402
-from bench.peers.spiff import TIMER_ADVANCE, clock_advanced, make_steps, our_open, our_timers  # noqa: E402
-from bench.peers.spiff_app import use_app_clock  # noqa: E402
+from bench.common import PG_URL, fresh_database, pg_reachable
+from bench.peers.spiff import TIMER_ADVANCE, clock_advanced, make_steps, our_open, our_timers
+from bench.peers.spiff_app import use_app_clock
 
 PG_SCHEMA = "bench_profile"
 TIMER = "publicity_end (timer)"
@@ -56,7 +56,7 @@ class Statements:
     def listen(self, engine: sa.Engine) -> None:
         sa.event.listen(engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any,  # noqa: ANN401
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any,
               executemany: bool) -> None:
         if self.into is None:
             return
@@ -127,7 +127,7 @@ def profile_database(kind: str, n: int, top: int, sql: bool) -> dict[str, float]
         called, _ = run_cases(db, n)
         profiler.disable()
         stats = pstats.Stats(profiler)
-        calls = stats.total_calls / called  # type: ignore[attr-defined]
+        calls = stats.total_calls / called
         print(f"\n[{kind}] {fresh.version}: {n} cases, {steps} steps")
         print(f"  statements/step {statements:.2f}   CPU ms/step {cpu_ms:.3f}   Python calls/step {calls:,.0f}")
         print(f"  {'step':<24}{'statements':>11}")

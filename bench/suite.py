@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import PG_URL, RESULTS, machine, md_table, pg_reachable  # noqa: E402
+from bench.common import PG_URL, RESULTS, machine, md_table, pg_reachable
 
 SCALES = {
     "small": {
@@ -85,7 +85,7 @@ def run(step: Step, timeout: float) -> None:
         with subprocess.Popen(step.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
             deadline = time.time() + timeout
-            for line in proc.stdout:  # type: ignore[union-attr]
+            for line in proc.stdout:
                 print("   " + line.rstrip(), flush=True)
                 tail = (tail + [line.rstrip()])[-25:]
                 if time.time() > deadline:

@@ -74,7 +74,7 @@ class Topology:
 
     def _admin(self, sql: str) -> None:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def create_databases(self) -> None:
         for db in (self.name, f"{self.name}_prefect"):
@@ -194,7 +194,7 @@ class Topology:
 
 @contextmanager
 def running(**kw: object) -> Iterator[Topology]:
-    topo = Topology(**kw)  # type: ignore[arg-type]
+    topo = Topology(**kw)
     try:
         topo.up()
         yield topo

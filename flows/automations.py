@@ -27,7 +27,8 @@ def ensure() -> bool:
     from prefect.events.schemas.events import ResourceSpecification
 
     try:
-        Automation.read(name=NAME)
+        # sync_compatible: called from synchronous code it runs, and returns the Automation, not a coroutine
+        Automation.read(name=NAME)  # type: ignore[unused-coroutine]
         return False
     except ValueError:
         pass
@@ -40,7 +41,7 @@ def ensure() -> bool:
                     "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1, within=SILENCE),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+        actions=[ChangeFlowRunState(name=None, force=False, state=StateType.CRASHED,
                                     message=f"No heartbeat for {SILENCE.total_seconds():.0f} s: its process was lost")],
     ).create()
     log.info("automation %r created", NAME)

@@ -73,7 +73,7 @@ class Handoff:
                 await asyncio.to_thread(lease.release, self.db, LEASE, self.holder)
 
     def stop(self) -> None:
-        if self.loop is not None:
+        if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.stopping.set)
 
     async def _pause(self, event: asyncio.Event, seconds: float) -> None:
@@ -88,7 +88,7 @@ class Handoff:
             was = self.held
             try:
                 self.held = await asyncio.to_thread(lease.hold, self.db, LEASE, self.holder, LEASE_TTL)
-            except Exception:  # noqa: BLE001 - the database is away: not ours until it answers again
+            except Exception:
                 log.warning("hand-off lease not renewed", exc_info=True)
                 self.held = False
             if self.held and not was:
@@ -156,7 +156,7 @@ class Handoff:
                     while not self.stopping.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self.wake(note.payload)
-            except Exception:  # noqa: BLE001 - the database went away: listen again when it is back
+            except Exception:
                 log.warning("hand-off listener lost its connection", exc_info=True)
                 threading.Event().wait(2.0)
 
@@ -179,12 +179,12 @@ def _next_due(db: Database) -> datetime | None:
     return None if due is None else (due if due.tzinfo else due.replace(tzinfo=UTC))
 
 
-async def _guarded(run: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a flow's coroutine
+async def _guarded(run: Any) -> dict[str, Any] | None:
     """A failed run is Prefect's to record (and the detector's to report): the loop goes on."""
     try:
         result: dict[str, Any] = await run
         return result
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.warning("hand-off flow run failed", exc_info=True)
         return None
 

@@ -60,17 +60,17 @@ def run(pool: str, grace: float, extra: list[str], handoff: bool = True) -> int:
         return 2
     try:
         automations.ensure()
-    except Exception:  # noqa: BLE001 - the worker still works without it; a lost run then waits longer
+    except Exception:
         log.warning("the automation that crashes silent flow runs was not created", exc_info=True)
     loop = handoffs.start_in_thread(Database()) if handoff else None
     cli = Path(sys.executable).with_name("prefect")
     child = subprocess.Popen([str(cli), "worker", "start", "--pool", pool, "--type", "process", *extra],
                              start_new_session=True)
-    stopping = {"at": None}
+    stopping: dict[str, float | None] = {"at": None}
 
     def stop(signum: int, _frame: object) -> None:
         if stopping["at"] is None:
-            stopping["at"] = time.monotonic()  # type: ignore[assignment]
+            stopping["at"] = time.monotonic()
             log.info("worker stopping on signal %s (grace %.0f s)", signum, grace)
             _signal_group(child, signal.SIGTERM)
             if loop is not None:
@@ -82,12 +82,13 @@ def run(pool: str, grace: float, extra: list[str], handoff: bool = True) -> int:
         try:
             code = child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
-            if stopping["at"] is not None and time.monotonic() - stopping["at"] > grace:  # type: ignore[operator]
+            since = stopping["at"]
+            if since is not None and time.monotonic() - since > grace:
                 log.warning("worker still running after %.0f s: killed", grace)
                 _signal_group(child, signal.SIGKILL)
             continue
         # the worker is gone; its flow runs (same group) get the rest of the grace period, then are killed
-        deadline = (stopping["at"] or time.monotonic()) + grace  # type: ignore[operator]
+        deadline = (stopping["at"] or time.monotonic()) + grace
         while _group_alive(child.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         _signal_group(child, signal.SIGKILL)

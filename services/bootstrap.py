@@ -22,6 +22,7 @@ from services.procedures import (
     supervision,
 )
 from services.procedures.facts import CaseFacts
+from services.procedures.scenarios import issuance as scenario_issuance
 from services.store.engine import Database
 from services.store.migrate import upgrade
 from services.store.tables import Jurisdiction
@@ -66,6 +67,9 @@ def _register() -> None:
     register(declared.Mint, issuance.mint)
     register(declared.RetireUnits, issuance.retire_units)
     register(declared.OpenFirstIssuance, issuance.open_first_issuance)
+    # scenario issuance on the users' behalf (issue 17)
+    register(declared.CommissionVerifier, scenario_issuance.commission_verifier)
+    register(declared.IssueToUsers, scenario_issuance.issue_to_users)
     # supervision and reports
     register(declared.RecordNotice, supervision.record_notice)
     register(declared.Suspend, supervision.suspend)

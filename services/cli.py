@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.bootstrap import setup, wire
 from services.store.engine import Database
@@ -26,7 +26,7 @@ def _grants(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli",
                                      description=f"{text('system.name').zh} command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--file", type=Path, required=True, help='{"source": "...", "days": [{"date", "kind", "name"}]}')
     cal.add_argument("--jurisdiction", default=None,
                      help="load one jurisdiction's own days instead (replaces only that jurisdiction's days)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     wire()
 
     if args.command == "keygen":  # no database: the key is exactly what the database must not hold
@@ -84,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":  # checks its database itself, and says why it will not start
         from flows.worker import run as run_worker
 
-        return run_worker(args.pool, args.grace, ["--with-healthcheck"] if args.with_healthcheck else [],
+        return run_worker(args.pool, args.grace, ["--with-healthcheck"] * args.with_healthcheck,
                           handoff=not args.no_handoff)
-    db = Database()
+    return _run(args, Database())
+
+
+def _run(args: argparse.Namespace, db: Database) -> int:
+    """The commands on the database."""
     if args.command == "migrate":
         setup(db)
         print(f"migrated {db.url}")
@@ -137,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         from services.store.tables import User
 
         with db.write() as session:
-            u = session.exec(select(User).where(User.username == args.username)).first()
-            if u is None:
+            holder = session.exec(select(User).where(col(User.username) == args.username)).first()
+            if holder is None:
                 print(f"no user {args.username}", file=sys.stderr)
                 return 1
-            print(issue_token(session, u, args.name))
+            print(issue_token(session, holder, args.name))
     elif args.command == "calendar-import":
         from services.engine.calendar import DayOverride
         from services.engine.workdays import import_year

@@ -21,8 +21,6 @@ from sqlmodel import Session, col, select
 from forms.common import USCC_ALPHABET, uscc_check_char
 from forms.supervision import PublicReport
 from services.accounts.identity import (
-    SYSTEM_ACTOR,
-    Actor,
     create_user,
     ensure_organisation,
     hash_password,
@@ -30,14 +28,25 @@ from services.accounts.identity import (
     load_actor,
 )
 from services.engine import command, opening
+from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.clock import clock
 from services.engine.command import Command, Outcome
 from services.orchestration.dispatch import BACKOFF, MAX_ATTEMPTS, Channels, deliver
 from services.orchestration.sweep import sweep
 from services.procedures import documents, reports
 from services.store.engine import Database
-from services.store.tables import Case, Document, MethodologyVersion, Outbox, User, Verifier, WebhookEndpoint, pk
-from states.messages import text
+from services.store.tables import (
+    Case,
+    Document,
+    MethodologyVersion,
+    Outbox,
+    User,
+    Verifier,
+    WebhookEndpoint,
+    id_column,
+    pk,
+)
+from states.messages import CATALOGUE, text
 from states.profiles import all_profiles
 from states.spec import NATIONAL
 
@@ -146,7 +155,9 @@ def seed_people(db: Database) -> bool:
                                  scopes=["project", "scenario"], valid_from=date(2024, 1, 1),
                                  valid_until=date(2030, 12, 31), filed_at=clock.now()))
             for role in STAFF:
-                user = create_user(session, username=f"{low}_{role}", display_name=f"{code} {role}",
+                # people by name, never by their user names (`SH 主管部门经办人`, not `sh_case_officer`)
+                named = f"{code} {CATALOGUE[f'role.{role}'][0]}"
+                user = create_user(session, username=f"{low}_{role}", display_name=named,
                                    grants=[(role, code)], password_hash=pw,
                                    org_id=verifier_org.id if role == "verifier" else None)
                 issue_token(session, user, "demo", token=f"demo-{low}_{role}")
@@ -288,10 +299,10 @@ def _demo_cases(db: Database, code: str) -> None:
         # a report (Jiaxing art. 27) whose handler the approver assigned: only that officer may read
         # the reporter, and each read shows on the case page
         reports.lodge_report(db, code, PublicReport(
-            subject="某屋顶光伏项目", name="王先生", contact="13800000000",
+            subject="某屋顶光伏项目", project_id=None, name="王先生", contact="13800000000",
             content="该项目申报的装机容量与现场铭牌不符，疑似虚报减排量。"))
         with db.read() as session:
-            report_id = session.exec(select(col(Case.id))
+            report_id = session.exec(select(id_column(Case))
                                      .where(col(Case.procedure) == "report", col(Case.jurisdiction) == code)
                                      .order_by(col(Case.id).desc())).one()
         driver.act("jx_approver", report_id, "assign_handlers", {"officers": [driver.user_id("jx_case_officer")]})

@@ -114,24 +114,23 @@ def names(code: str) -> tuple[str, str]:
     return zh, en
 
 
+def _anchored(d: Division, named: set[str]) -> bool:
+    """A division a text names for certain: it also names one of its parents, or no other has its name."""
+    parents = [c.code for c in chain(d.code)[:-1] if not c.municipal_city]
+    if any(p in named for p in parents):
+        return True
+    return sum(x.name_zh == d.name_zh for x in divisions().values()) == 1
+
+
 def resolve_text(text: str) -> str | None:
     """The deepest division a free-text address names, or None: for moving old free-text locations to
     codes. Names are matched as written (full names: 上海市, 嘉定区), the longest first, and a county is
     taken only under a province or city the text also names, or when its name is unique."""
     text = (text or "").strip()
-    if not text:
-        return None
-    found = [d for d in divisions().values() if not d.municipal_city and d.name_zh in text]
-    if not found:
-        return None
+    found = [d for d in divisions().values() if text and not d.municipal_city and d.name_zh in text]
     named = {d.code for d in found}
-    best: Division | None = None
-    for d in sorted(found, key=lambda d: ("province", "city", "county").index(d.level), reverse=True):
-        parents = [c.code for c in chain(d.code)[:-1] if not c.municipal_city]
-        same_name = [x for x in divisions().values() if x.name_zh == d.name_zh]
-        if (parents and any(p in named for p in parents)) or len(same_name) == 1:
-            best = d
-            break
+    deepest_first = sorted(found, key=lambda d: ("province", "city", "county").index(d.level), reverse=True)
+    best = next((d for d in deepest_first if _anchored(d, named)), None)
     if best is None:
         best = next((d for d in found if d.level == "province"), None)
     return best.code if best else None

@@ -184,6 +184,17 @@ class Mint(Effect):
 
 
 @dataclass(frozen=True)
+class IssueToUsers(Effect):
+    """Scenario reductions minted to the enterprise's holding account on the users' behalf (Ordos arts. 12,
+    16), with the per-user allocation and its Merkle root recorded."""
+
+
+@dataclass(frozen=True)
+class CommissionVerifier(Effect):
+    """A scenario period's report goes to the verifier the centre chose (no digital verification)."""
+
+
+@dataclass(frozen=True)
 class RetireUnits(Effect):
     """The units retired for good, and the certificate."""
 

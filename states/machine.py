@@ -28,6 +28,7 @@ from states import (
     retirement,
     revenue_audit,
     rules,
+    scenario_issuance,
 )
 from states.effects import Effect
 from states.profiles import Profile, all_profiles, get_profile
@@ -47,7 +48,7 @@ class Catalogued:
 
 PROCEDURES: dict[str, Catalogued] = {m.NAME: Catalogued(m.build, m.APPLICATION, m.OPENED_BY) for m in (
     project_registration, methodology_filing, issuance, retirement, rectification, report, revenue_audit,
-    operation_report, parameter_review)}
+    operation_report, parameter_review, scenario_issuance)}
 
 
 class ProcedureUnavailable(LookupError):

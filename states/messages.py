@@ -22,6 +22,61 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "state.comment_disposition": ("意见处理", "Comment disposition"),
     "state.filed": ("已备案", "Filed"),
     "procedure.issuance": ("减排量签发", "Issuance"),
+    # ·· scenario issuance on the users' behalf, their accounts, points and corrections (issue 17)
+    "procedure.scenario_issuance": ("场景减排量签发", "Scenario issuance"),
+    "state.commissioning": ("委托核证机构", "Commissioning a verifier"),
+    "trigger.commission_verifier": ("委托核证机构", "Commission a verifier"),
+    "task.commission_verifier": ("委托核证机构", "Commission a verifier"),
+    "trigger.verify_report": ("出具核证意见", "Verify the report"),
+    "title.scenario_issuance": ("{scenario} {period} 场景减排量", "{scenario}: scenario reductions of {period}"),
+    "noun.scenario_account": ("个人减排账户", "Personal reduction account"),
+    "noun.scenario_period": ("签发期", "Issuance period"),
+    "noun.evaluation": ("跟踪评估", "Evaluation"),
+    "reason.scenario_file_changed": (
+        "场景数据文件（{what}）与记录的SHA-256不符，拒绝使用",
+        "The scenario data file ({what}) does not match its recorded SHA-256 and is refused",
+    ),
+    "reason.scenario_not_scenario": ("该项目不是减排场景", "This project is not a scenario"),
+    "reason.scenario_period_invalid": (
+        "签发期“{period}”格式不正确（{kind}）", "Period “{period}” is malformed ({kind})"),
+    "reason.scenario_period_not_issued": ("签发期 {period} 尚未签发", "Period {period} has not been issued"),
+    "reason.scenario_user_not_in_period": (
+        "用户 {user} 在签发期 {period} 没有分配记录", "User {user} has no allocation in period {period}"),
+    "reason.scenario_correction_unknown_user": (
+        "用户 {user} 在该签发期没有减排量", "User {user} has no reductions in this period"),
+    "reason.scenario_correction_over_reduction": (
+        "用户 {user} 的冲正量 {asked} 克超过其本期减排量 {reduction} 克",
+        "User {user}: {asked} g to reverse exceeds their {reduction} g of the period",
+    ),
+    "reason.scenario_correction_spent": (
+        "用户 {user} 的冲正量 {asked} 克超过其尚存的 {left} 克（已分配及结转）",
+        "User {user}: {asked} g to reverse exceeds the {left} g left (allocated and carried)",
+    ),
+    "reason.scenario_units_gone": (
+        "场景运营主体账户仅持有 {held} 吨本期减排量，冲正需注销 {asked} 吨（鄂尔多斯办法第十一条）",
+        "The enterprise's account holds only {held} t of this period, the correction cancels {asked} t "
+        "(Ordos art. 11)",
+    ),
+    "reason.scenario_evaluation_unknown": (
+        "未找到该场景的跟踪评估 #{evaluation}", "No evaluation #{evaluation} of this scenario"),
+    "reason.scenario_evaluation_no_anomaly": (
+        "跟踪评估 #{evaluation} 没有数据异常的发现（鄂尔多斯办法第十一条）",
+        "Evaluation #{evaluation} has no data-anomaly finding (Ordos art. 11)",
+    ),
+    "reason.lookup_token_invalid": ("查询码无效或已被替换", "The lookup token is invalid or was replaced"),
+    "reason.points_not_transferable": (
+        "本辖区个人碳积分不可在个人之间转让（山东编制说明二（二））",
+        "Carbon points may not move between individuals here (Shandong explanatory notes, II(2))",
+    ),
+    "reason.points_not_enough": ("碳积分余额 {balance} 不足 {asked}", "Only {balance} points held, {asked} asked"),
+    "reason.points_same_user": ("不能向自己转让碳积分", "Points cannot be transferred to oneself"),
+    "reason.points_unknown_user": (
+        "接收人 {user} 不是本场景的用户", "The recipient {user} is not a user of this scenario"),
+    "text.scenario_correction": (
+        "依据跟踪评估 #{evaluation} 的数据异常发现冲正 {period} 场景减排量{basis_zh}：{reason}",
+        "Correction of the {period} scenario reductions on evaluation #{evaluation}'s data-anomaly finding"
+        "{basis_en}: {reason}",
+    ),
     "procedure.rectification": ("暂停与整改", "Suspension and rectification"),
     "procedure.report": ("举报", "Report"),
     "procedure.revenue_audit": ("收益使用审计", "Revenue-use audit"),

@@ -4,7 +4,7 @@ investigating ─dismiss→ unsubstantiated ─send_feedback→ feedback_sent.
 Seeds: Jiaxing art. 27 (anyone may report; investigate, reply, keep the reporter confidential);
 Ordos art. 26; Shandong 五、第五章. The reporter's identity is kept apart (`report_identities`) and
 read only by the officers the approver assigned as the report's handlers (`assign_handlers`), each
-read audited (services/supervision.py). Claiming a task grants nothing.
+read audited (services/procedures/reports.py). Claiming a task grants nothing.
 """
 
 from __future__ import annotations

@@ -440,11 +440,10 @@ def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
     return out
 
 
-def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
-    """Ordos art. 15: a verifier the authority filed, for this scope, valid today. Jiaxing art. 15:
-    核查机构不得对其编制核算报告的项目进行减排量核查."""
-    form = inp.form
-    v = inp.facts.verifier(form.verifier_id)  # type: ignore[attr-defined]
+def verifier_filed(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 15, Shanghai art. 15: a verifier the authority filed in this jurisdiction, for this
+    scope (the methodology or the subject's kind), valid today."""
+    v = inp.facts.verifier(inp.form.verifier_id)  # type: ignore[attr-defined]
     if v is None or v.jurisdiction != inp.case.jurisdiction:
         return [reason("verifier_unknown", field="verifier_id")]
     out = []
@@ -454,6 +453,17 @@ def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
     scope = {p.methodology_code, p.kind} if p else {inp.case.subject_kind}
     if not scope & set(v.scopes):
         out.append(reason("verifier_scope", field="verifier_id", scopes=", ".join(v.scopes)))
+    return out
+
+
+def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
+    """Ordos art. 15: a verifier the authority filed, for this scope, valid today. Jiaxing art. 15:
+    核查机构不得对其编制核算报告的项目进行减排量核查."""
+    form = inp.form
+    out = verifier_filed(inp)
+    v = inp.facts.verifier(form.verifier_id)  # type: ignore[attr-defined]
+    if v is None or v.jurisdiction != inp.case.jurisdiction:
+        return out
     if v.uscc == form.prepared_by_uscc:  # type: ignore[attr-defined]
         out.append(reason("verifier_conflict", field="verifier_id", **inp.profile.cite("verifier_independence")))
     if form.calculation_sheet_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]

@@ -395,3 +395,64 @@ def allocation_leaf(scenario: int, period: str, user: str, allocated_g: int) -> 
 def points(allocated_g: int, points_per_kg: Decimal) -> int:
     """Carbon points for allocated grams at the profile's rate (Shanghai art. 16), rounded down."""
     return int(Decimal(allocated_g) * points_per_kg / GRAMS_PER_KG)
+
+
+def period_vintage(period: Period) -> int:
+    """The vintage of a scenario period's units: the year it lies in (periods never cross a year)."""
+    return period.start.year
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """A period's allocation after a correction (Ordos art. 11): the new block, each user's allocation,
+    what each user's carry changes by (the reallocation's remainder in, a reversal beyond the allocation
+    out) and each user's reversed grams."""
+
+    block: int
+    allocated: dict[str, int]
+    carry_delta: dict[str, int]
+    reversed: dict[str, int]
+
+
+def correct(reduction_g: Mapping[str, int], allocated_g: Mapping[str, int], carry_g: Mapping[str, int],
+            requested: Mapping[str, int | None]) -> tuple[Corrected | None, list[tuple[str, dict[str, Any]]]]:
+    """Reverse each named user's reductions of the period (None: all of them): from the user's allocation
+    first, the rest from what they carry (it was not issued yet). A user not in the period, or a reversal
+    above their reduction of the period or above what is left of it, is refused with its reason. What is
+    left is allocated again (`allocate`), so the allocation still sums to the (smaller) block and the
+    remainder under a tonne carries on, per user, like any period's."""
+    problems: list[tuple[str, dict[str, Any]]] = []
+    reversed_: dict[str, int] = {}
+    from_carry: dict[str, int] = {}
+    for user, asked in requested.items():
+        if user not in reduction_g:
+            problems.append(("scenario_correction_unknown_user", {"user": user}))
+            continue
+        want = reduction_g[user] if asked is None else asked
+        if want > reduction_g[user]:
+            problems.append(("scenario_correction_over_reduction", {"user": user, "asked": want,
+                                                                    "reduction": reduction_g[user]}))
+            continue
+        from_alloc = min(want, allocated_g.get(user, 0))
+        rest = want - from_alloc
+        if rest > carry_g.get(user, 0):
+            problems.append(("scenario_correction_spent", {"user": user, "asked": want,
+                                                           "left": from_alloc + carry_g.get(user, 0)}))
+            continue
+        reversed_[user], from_carry[user] = want, rest
+    if problems:
+        return None, problems
+    left = {u: a - min(reversed_.get(u, 0), a) for u, a in allocated_g.items()}
+    block, alloc = allocate(left)
+    delta = {u: left[u] - alloc[u] - from_carry.get(u, 0) for u in left}
+    return Corrected(block, alloc, {u: d for u, d in delta.items() if d}, reversed_), []
+
+
+def closed_periods(first: date, today: date, kind: PeriodKind) -> list[Period]:
+    """The periods from the one holding `first` up to the last that ended before `today`."""
+    out = []
+    period = period_of(first, kind)
+    while period.end < today:
+        out.append(period)
+        period = period_of(period.end + timedelta(days=1), kind)
+    return out

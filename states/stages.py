@@ -136,7 +136,7 @@ def panel(*, passed: str, resubmit_rules: tuple[Rule, ...] = ()) -> Stage:
     arrows = (
         TransitionSpec("compose_panel", ("expert_review",), None, OFFICER, PanelComposition,
                        rules=(rules.panel_composition_valid,), effects=(ComposePanel(),)),
-        # the orchestration's random draw (services/panels.py), fired by the dispatcher as `system`
+        # the orchestration's random draw (services/procedures/panels.py), fired by the dispatcher as `system`
         TransitionSpec("draw_panel", ("expert_review",), None, ("system",), Empty,
                        rules=(rules.no_panel_yet,), effects=(DrawPanel(),)),
         TransitionSpec("record_opinion", ("expert_review",), None, ("expert",), ExpertOpinion,

@@ -73,7 +73,7 @@ def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:
     # one database; tests swap databases under it, so two tests' loads could share a fingerprint
     workdays._cached = None
     if PG:
-        schema, tables = _template  # type: ignore[misc]
+        schema, tables = _template
         database = Database(os.environ["DATABASE_URL"], schema=schema)
         with database.writer.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
@@ -84,7 +84,7 @@ def db(_template: object, tmp_path: Path, test_clock) -> Iterator[Database]:
         seed_people(database)
     else:
         target = tmp_path / "case.sqlite3"
-        shutil.copy(_template, target)  # type: ignore[arg-type]
+        shutil.copy(_template, target)
         database = Database(f"sqlite:///{target}")
     yield database
     database.dispose()

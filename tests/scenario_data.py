@@ -79,7 +79,7 @@ def send_direct(db: Database, project_id: int, kind: str, batch_id: str, busines
                 select(ScenarioBatch).where(ScenarioBatch.project_id == project_id, ScenarioBatch.kind == kind))]
             result = ingest_records(connect(), raw=raw, fmt="csv", business_date=business_date,
                                     activities=activities_of(version.quantification or {}), earlier=earlier,
-                                    late_days=get_profile(jur).scenarios.late_days,  # type: ignore[union-attr]
+                                    late_days=get_profile(jur).scenarios.late_days,
                                     accepted=accepted, rejected=rejected)
         else:
             result = ingest_consents(connect(), raw=raw, fmt="csv", business_date=business_date,

@@ -51,10 +51,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.common import PG_URL, fresh_database, machine, pg_reachable  # noqa: E402
-from bench.peers.spiff_app import (  # noqa: E402
+from bench.common import PG_URL, fresh_database, machine, pg_reachable
+from bench.peers.spiff_app import (
     CODE,
     META,
     PEER_WORKFLOW,
@@ -154,7 +154,7 @@ def our_ends(db: Any, ids: list[int]) -> set[str]:
     from services.store.tables import Case
 
     with db.reader.connect() as conn:
-        return set(conn.execute(sa.select(Case.state).where(Case.id.in_(ids))).scalars())  # type: ignore[attr-defined]
+        return set(conn.execute(sa.select(Case.state).where(Case.id.in_(ids))).scalars())
 
 
 def spiff_ends(db: Any, ids: list[int]) -> set[str]:
@@ -387,7 +387,7 @@ def step_rows(f: Figures) -> list[tuple[str, ...]]:
 
 def render_text(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731 - a one-line helper, named where it is used
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
 

@@ -59,11 +59,11 @@ def use_app_clock() -> None:
 
     class AppClockDatetime(datetime):
         @classmethod
-        def now(cls, tz: Any = None) -> AppClockDatetime:  # type: ignore[override]
+        def now(cls, tz: Any = None) -> AppClockDatetime:
             moment = clock.now()
             return cls.combine(moment.date(), moment.time(), moment.tzinfo).astimezone(tz)
 
-    timer.datetime = AppClockDatetime  # type: ignore[misc]
+    timer.datetime = AppClockDatetime
 
 
 @cache

@@ -23,6 +23,7 @@ from services.api.routes import (
     procedures,
     public,
     registry,
+    scenario_accounts,
     scenario_reports,
     scenarios,
     supervision,
@@ -83,7 +84,7 @@ def create_app(db: Database | None = None, *, orchestrate: bool | None = None) -
     errors.install(app)
     ops.install(app)
     for module in (identity, cases, documents, tasks, calendar, public, registry, ledger, supervision, procedures,
-                   admin, transparency, scenario_reports, scenarios):  # reports first: their paths are literal
+                   admin, transparency, scenario_reports, scenario_accounts, scenarios):  # literal paths first
         app.include_router(module.router)
     app.mount("/static/api", StaticFiles(directory=STATIC), name="api-static")
     from services.web.app import mount as mount_web

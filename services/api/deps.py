@@ -30,7 +30,7 @@ def current_actor(request: Request, authorization: Annotated[str | None, Header(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
-# Every mutating route takes one (services/idempotency.py): a retry with the same key gets the first reply.
+# Every mutating route takes one (services/engine/idempotency.py): a retry with the same key gets the first reply.
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
                                        description="Any unique string; a retry with the same key gets the first "
                                                    "reply instead of acting twice")]

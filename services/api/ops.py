@@ -66,13 +66,13 @@ class RequestMiddleware:
                         "duration_ms": round(elapsed * 1000, 1)})
 
 
-def metrics_text(db: Any) -> bytes:  # noqa: ANN401 - a Database
+def metrics_text(db: Any) -> bytes:
     """This process's counters (or every process's, in multiprocess mode) and the database's gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         counters = generate_latest(registry)
     else:
         counters = generate_latest(REGISTRY)

@@ -74,11 +74,11 @@ def allowed_actions(actor: Actor, case: CaseLike, spec: ProcedureSpec) -> list[s
 
 
 @lru_cache(maxsize=4096)
-def _lock_visible(statement: Any, actor: Actor) -> Any:  # noqa: ANN401 - a statement
+def _lock_visible(statement: Any, actor: Actor) -> Any:
     return statement.where(visible(actor))
 
 
-def _locking(statement: Any, actor: Actor | None) -> Any:  # noqa: ANN401 - a statement
+def _locking(statement: Any, actor: Actor | None) -> Any:
     """The public and the system act on cases by what their command names (a notice's case, a timer's);
     everyone else only on cases they may see."""
     return statement if actor is None or actor.kind in (PUBLIC, SYSTEM) else _lock_visible(statement, actor)

@@ -33,7 +33,7 @@ def flow_run_id() -> str | None:
         return None
     try:
         run = context.FlowRunContext.get()
-    except Exception:  # noqa: BLE001 - logging must never fail
+    except Exception:
         return None
     return str(run.flow_run.id) if run is not None and run.flow_run is not None else None
 

@@ -155,14 +155,14 @@ def _deliver(db: Database, row: Outbox, channels: Channels) -> str:
         handler(db, row, channels)
     except Permanent as exc:
         log.warning("outbox %s dead: %s", row.key, exc)
-        return _settle(db, row.id, str(exc), permanent=True)  # type: ignore[arg-type]
+        return _settle(db, pk(row), str(exc), permanent=True)
     except (KeyError, TypeError, ValueError) as exc:  # a malformed payload does not heal by retrying
         log.warning("outbox %s dead (malformed)", row.key, exc_info=True)
-        return _settle(db, row.id, f"malformed payload: {exc!r}", permanent=True)  # type: ignore[arg-type]
+        return _settle(db, pk(row), f"malformed payload: {exc!r}", permanent=True)
     except Exception as exc:
         log.info("outbox %s failed (will retry): %s", row.key, exc)
-        return _settle(db, row.id, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
-    return _settle(db, row.id, None)  # type: ignore[arg-type]
+        return _settle(db, pk(row), f"{type(exc).__name__}: {exc}")
+    return _settle(db, pk(row), None)
 
 
 def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_batches: int = 50

@@ -18,7 +18,7 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.engine.clock import clock
 from services.store.engine import Database
@@ -50,7 +50,7 @@ def database_problems(db: Database) -> list[Reason]:
         with db.reader.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
             current = MigrationContext.configure(conn).get_current_revision()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the database is the answer
+    except Exception as exc:
         return [reason("database_unreachable", error=type(exc).__name__)]
     head = migration_head()
     if current != head:
@@ -128,22 +128,22 @@ def snapshot(db: Database, now: datetime | None = None) -> Snapshot:
     now = now or clock.now()
     out = Snapshot()
     with db.read() as session:
-        for status, count in session.exec(select(Outbox.status, sa.func.count()).where(
-                Outbox.status.in_(("pending", "dead"))).group_by(Outbox.status)):  # type: ignore[attr-defined]
+        for status, count in session.exec(select(col(Outbox.status), sa.func.count()).where(
+                col(Outbox.status).in_(("pending", "dead"))).group_by(col(Outbox.status))):
             out.outbox[status] = count
-        oldest = session.exec(select(sa.func.min(Outbox.created_at)).where(Outbox.status == "pending")).one()
+        oldest = session.exec(select(sa.func.min(col(Outbox.created_at))).where(col(Outbox.status) == "pending")).one()
         if oldest is not None:
             out.oldest_pending_age = max(0.0, (now - _aware(oldest)).total_seconds())
-        due, count = session.exec(select(sa.func.min(Timer.fire_at), sa.func.count()).where(
-            Timer.status == "pending", Timer.fire_at <= now)).one()  # type: ignore[operator]
+        due, count = session.exec(select(sa.func.min(col(Timer.fire_at)), sa.func.count()).where(
+            col(Timer.status) == "pending", col(Timer.fire_at) <= now)).one()
         if due is not None:
             out.oldest_due_timer_lag, out.timers_due = max(0.0, (now - _aware(due)).total_seconds()), count
         for beat in session.exec(select(Heartbeat)):
             if beat.last_ok_at is not None:
                 out.last_ok[beat.name] = beat.last_ok_at.timestamp()
         for kind, jurisdiction, count in session.exec(
-                select(Incident.kind, Incident.jurisdiction, sa.func.count()).where(Incident.status != "resolved")
-                .group_by(Incident.kind, Incident.jurisdiction)):
+                select(col(Incident.kind), col(Incident.jurisdiction), sa.func.count())
+                .where(col(Incident.status) != "resolved").group_by(col(Incident.kind), col(Incident.jurisdiction))):
             out.incidents[(kind, jurisdiction or "CN")] = count
     return out
 
@@ -163,7 +163,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             snap = snapshot(self.db)
-        except Exception:  # noqa: BLE001 - a scrape must answer; /readyz says why
+        except Exception:
             up = GaugeMetricFamily("carbon_database_up", "Whether the database answered this scrape")
             up.add_metric([], 0)
             yield up

@@ -276,7 +276,7 @@ class Alerts:
                     continue
                 try:
                     self._send(channel, incident, key)
-                except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+                except Exception as exc:
                     log.warning("incident %s not announced on %s: %s", incident.id, channel, exc)
                     continue
                 with db.write() as session:

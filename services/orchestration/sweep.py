@@ -34,11 +34,11 @@ def send_reminders(db: Database, now: datetime) -> int:
         for code, profile in all_profiles().items():
             for before in sorted(set(profile.reminders.before_days), reverse=True):
                 horizon = cal.add_working_days(today, before, code).end if before else today
-                rows = session.exec(select(col(Task.id), col(Task.case_id), col(Task.assignee_id),
-                                           col(Task.candidate_user_id), col(Task.role))
-                                    .where(col(Task.status) == "open", col(Task.jurisdiction) == code,
-                                           col(Task.due_at) >= end_of_day_utc(today),
-                                           col(Task.due_at) <= end_of_day_utc(horizon)))
+                rows = session.execute(sa.select(col(Task.id), col(Task.case_id), col(Task.assignee_id),
+                                                 col(Task.candidate_user_id), col(Task.role))
+                                       .where(col(Task.status) == "open", col(Task.jurisdiction) == code,
+                                              col(Task.due_at) >= end_of_day_utc(today),
+                                              col(Task.due_at) <= end_of_day_utc(horizon)))
                 for task_id, case_id, assignee, candidate, role in rows:
                     person = assignee or candidate
                     target = f"user:{person}" if person else "queue"
@@ -95,6 +95,8 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
                                                    col(Case.closed_at).is_(None),
                                                    _unrecorded("clock", col(Case.id))))
         for case in exceeded:
+            if case.clock_due_on is None:  # the query asked for a past due date: there is one
+                continue
             values = {"key": f"clock:{case.id}", "kind": "clock_exceeded", "case_id": case.id, "task_id": None,
                       "procedure": case.procedure, "jurisdiction": case.jurisdiction, "stage": case.state,
                       "role": None, "due_at": end_of_day_utc(case.clock_due_on), "detected_at": now}
@@ -105,9 +107,10 @@ def record_breaches(db: Database, now: datetime) -> dict[str, int]:
                                           col(Case.clock_due_on).is_not(None))
         over = sa.or_(sa.and_(col(SlaBreach.task_id).is_not(None), ~task_open),
                       sa.and_(col(SlaBreach.task_id).is_(None), ~clock_running))
-        resolved = session.execute(sa.update(SlaBreach).where(col(SlaBreach.resolved_at).is_(None), over)
-                                   .values(resolved_at=now)).rowcount
-    return {"new": new, "resolved": resolved or 0}
+        # RETURNING, not rowcount: drivers disagree on rowcount (services.store.sql.insert_ignore)
+        resolved = len(session.execute(sa.update(SlaBreach).where(col(SlaBreach.resolved_at).is_(None), over)
+                                       .values(resolved_at=now).returning(col(SlaBreach.id))).all())
+    return {"new": new, "resolved": resolved}
 
 
 def sweep(db: Database, now: datetime | None = None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from services.engine.command import Command, Outcome, fire_locked, lock_case
 from services.engine.errors import CommandError
 from services.store import records, unit_of_work
 from services.store.engine import Database
-from services.store.tables import Project, Timer
+from services.store.tables import Project, Timer, id_column
 
 log = logging.getLogger("carbon.timers")
 
@@ -37,7 +37,8 @@ BATCH = 100  # timers a transaction: long enough to share round trips, short eno
 
 def _due_ids(db: Database, now: datetime, limit: int) -> list[int]:
     with db.read() as session:
-        return list(session.exec(select(col(Timer.id)).where(col(Timer.status) == "pending", col(Timer.fire_at) <= now)
+        return list(session.exec(select(id_column(Timer))
+                                 .where(col(Timer.status) == "pending", col(Timer.fire_at) <= now)
                                  .order_by(col(Timer.fire_at), col(Timer.id)).limit(limit)))
 
 

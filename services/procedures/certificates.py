@@ -142,7 +142,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 # -- page furniture ---------------------------------------------------------------------------------
 
-class _NumberedCanvas(Canvas):
+class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints: Canvas is Any
     """Defers each page until the end so the footer can say 第 x 页 / 共 y 页."""
 
     def __init__(self, *args: Any, certificate_number: str = "", **kwargs: Any) -> None:

@@ -151,7 +151,7 @@ def upload_choices(actor: Actor, case: AnyCase) -> tuple[str, ...]:
     return choices
 
 
-def sees_internal(session: Session, actor: Actor, case: Case) -> bool:
+def sees_internal(session: Session, actor: Actor, case: AnyCase) -> bool:
     """Staff of the jurisdiction and the case's seated panel experts read review material."""
     if actor.kind == SYSTEM or _staff(actor, case):
         return True
@@ -159,7 +159,7 @@ def sees_internal(session: Session, actor: Actor, case: Case) -> bool:
         PANEL_SEAT, params={"case_id": case.id, "user_id": actor.user_id}).first() is not None
 
 
-def _readable(session: Session, actor: Actor, case: Case) -> Any:
+def _readable(session: Session, actor: Actor, case: AnyCase) -> Any:
     """Which of a visible case's documents the actor reads: all of them, or (the applicant, a
     verifier) the applicant's material and whatever the approver published."""
     if sees_internal(session, actor, case):
@@ -167,7 +167,7 @@ def _readable(session: Session, actor: Actor, case: Case) -> Any:
     return sa.or_(col(Document.visibility).in_((PUBLIC, CASE)), col(Document.published_at).is_not(None))
 
 
-def kinds_of(case: Case) -> tuple[str, ...]:
+def kinds_of(case: AnyCase) -> tuple[str, ...]:
     """The document types an upload to this case may name: its procedure's slots in the profile."""
     profile = get_profile(case.jurisdiction)
     return profile.documents.kinds(case.procedure) if profile else ("other",)

@@ -145,9 +145,9 @@ class CaseFacts:
 
     def project_tier(self, project_id: int) -> str | None:
         """The tier of the methodology a project of this jurisdiction was registered under (Shanghai art. 17)."""
-        return self.session.exec(select(MethodologyVersion.tier).join(
-            Project, Project.methodology_version_id == MethodologyVersion.id).where(
-            Project.id == project_id, Project.jurisdiction == self.case.jurisdiction)).first()
+        return self.session.exec(select(col(MethodologyVersion.tier)).join(
+            Project, col(Project.methodology_version_id) == col(MethodologyVersion.id)).where(
+            col(Project.id) == project_id, col(Project.jurisdiction) == self.case.jurisdiction)).first()
 
     def disqualification(self) -> Disqualified | None:
         """The case's applicant organisation's disqualification in the case's jurisdiction (Jiaxing art. 26)."""

@@ -27,7 +27,7 @@ from services.engine.workdays import calendar
 from services.procedures import double_claims, ledger
 from services.procedures.certificates import CertificateData, fingerprint
 from services.store.engine import Database
-from services.store.records import CaseRecord
+from services.store.records import AnyCase, CaseRecord
 from services.store.tables import (
     Account,
     Case,
@@ -36,6 +36,7 @@ from services.store.tables import (
     Organisation,
     Project,
     Verifier,
+    id_column,
     pk,
 )
 from services.transparency import log as transparency_log
@@ -64,6 +65,7 @@ def link_subject(ctx: Ctx, effect: LinkSubject) -> None:
     case, app = ctx.case, dict(ctx.case.application)
     if app.get("new_project"):
         described = app["new_project"]
+        assert case.applicant_org_id is not None  # an applicant's organisation opens the case (engine.opening)
         project = Project(jurisdiction=case.jurisdiction, kind=described["kind"], title=described["title"],
                           owner_org_id=case.applicant_org_id, status="draft", created_at=ctx.now)
         ctx.session.add(project)
@@ -190,10 +192,11 @@ def certificate_log(session: Session, cert: Certificate) -> dict[str, Any]:
 CLAIMS = sa.or_(col(Case.closed_at).is_(None), col(Case.state) == ISSUED)
 
 
-def overlapping_periods(session: Session, case: Case, start: date, end: date) -> list[tuple[int, date, date]]:
+def overlapping_periods(session: Session, case: AnyCase, start: date, end: date) -> list[tuple[int, date, date]]:
     out = []
-    for cid, app in session.exec(select(Case.id, Case.application).where(
-            Case.procedure == "issuance", Case.project_id == case.project_id, Case.id != case.id, CLAIMS)):
+    for cid, app in session.exec(select(id_column(Case), col(Case.application)).where(
+            col(Case.procedure) == "issuance", col(Case.project_id) == case.project_id, col(Case.id) != case.id,
+            CLAIMS)):
         report = app.get("report")
         if not report:
             continue
@@ -236,7 +239,7 @@ def hold_project(session: Session, project_id: int, reason_text: str, actor: Act
         project.suspended = not release
         session.add(project)
     trigger = "release" if release else "hold"
-    ids = list(session.exec(select(col(Case.id)).where(
+    ids = list(session.exec(select(id_column(Case)).where(
         col(Case.procedure) == "issuance", col(Case.project_id) == project_id,
         col(Case.closed_at).is_(None)).order_by(col(Case.id))))
     moved = []

@@ -100,10 +100,11 @@ def _piece(block: SerialBlock, start: int, end: int, account: int, retired: bool
                        opened_by=pk(entry))
 
 
-def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int,
+def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amount: int, *, to_account: int | None,
           retire: bool, window: tuple[int, int] | None = None) -> list[SerialBlock]:
     """Close blocks of `source` (from the front, or those a serial `window` names) until `amount`
-    units moved; what is left of a block on either side stays where it was, as new blocks."""
+    units moved (to no account: cancelled); what is left of a block on either side stays where it was,
+    as new blocks."""
     moved: list[SerialBlock] = []
     left = amount
     for block in source:
@@ -113,9 +114,10 @@ def _take(session: Session, entry: LedgerEntry, source: list[SerialBlock], amoun
         hi = min(block.end, window[1], lo + left - 1) if window else block.start + min(left, block.size) - 1
         block.closed_by = entry.id
         session.add(block)
-        piece = _piece(block, lo, hi, to_account, retire, entry)
+        piece = _piece(block, lo, hi, block.account_id if to_account is None else to_account, retire, entry)
         moved.append(piece)
-        session.add(piece)
+        if to_account is not None:
+            session.add(piece)
         if block.start < lo:
             session.add(_piece(block, block.start, lo - 1, block.account_id, False, entry))
         if hi < block.end:
@@ -259,12 +261,26 @@ def retire(session: Session, *, jurisdiction: str, account_id: int, amount: int,
     return entry
 
 
+def cancel(session: Session, *, jurisdiction: str, account_id: int, amount: int, project_id: int, vintage: int,
+           actor_id: int | None, now: Any, reference: str) -> LedgerEntry:
+    """Cancel units the account holds (a scenario period corrected, Ordos art. 11): the blocks are closed
+    and nothing opens for the part cancelled; the journal reads it as a claw-back from this holder.
+    The caller checks the units are there (its refusal names them)."""
+    blocks = _need(session, account_id, amount, project_id, vintage)
+    entry = LedgerEntry(kind="clawback", jurisdiction=jurisdiction, amount=amount, from_account_id=account_id,
+                        actor_id=actor_id, reference=reference[:200], at=now)
+    session.add(entry)
+    session.flush()
+    _take(session, entry, blocks, amount, to_account=None, retire=False)
+    return entry
+
+
 def claw_back(session: Session, *, project: Project, case_id: int, actor_id: int | None, now: Any,
               reason_text: str) -> dict[str, Any]:
     """Jiaxing art. 26: 收回已签发的减排量. Every unit of the project still held, wherever it is held, is
     cancelled (blocks closed, never deleted); units already retired cannot come back, so what is
     missing is recorded as a debt of the project's owner."""
-    blocks = lock_project_blocks(session, project.id)  # type: ignore[arg-type]
+    blocks = lock_project_blocks(session, pk(project))
     size = col(SerialBlock.end) - col(SerialBlock.start) + 1
     issued = int(session.exec(select(sa.func.coalesce(sa.func.sum(size), 0))
                               .where(col(SerialBlock.project_id) == project.id,
@@ -291,7 +307,7 @@ def adjust(session: Session, *, project: Project, amount: int, case_id: int, act
            reason_text: str) -> dict[str, Any]:
     """Ordos art. 11: correct reductions obtained from anomalous data — cancel that many of the
     project's units still held (newest serials first); any shortfall is the owner's debt."""
-    blocks = sorted(lock_project_blocks(session, project.id),  # type: ignore[arg-type]
+    blocks = sorted(lock_project_blocks(session, pk(project)),
                     key=lambda b: (-b.vintage, -b.start))
     entry = LedgerEntry(kind="clawback", jurisdiction=project.jurisdiction, amount=0, case_id=case_id,
                         actor_id=actor_id, reference=reason_text[:200], at=now)
@@ -460,7 +476,7 @@ def _move(series: dict[tuple[str, int, str], Series], frozen: dict[tuple[str, in
             continue
         if kind == "transfer" and dst is not None:
             units.add(s, e, dst, False)
-        elif kind == "retire":
+        elif kind == "retire" and src is not None:
             units.add(s, e, src, True)
 
 
@@ -562,7 +578,7 @@ def _references(session: Session, js: list[str] | None, problems: list[str]) -> 
         if js is not None:
             q = q.where(col(SerialBlock.jurisdiction).in_(js))
         for b in session.exec(q):
-            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, column.key)}, "
+            problems.append(f"serial block #{b.id} ({b.serial}) {verb} by entry #{getattr(b, f'{verb}_by')}, "
                             "which does not exist")
 
 

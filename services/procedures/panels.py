@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from forms.registration import PanelDecline
+from forms.registration import ExpertOpinion, PanelComposition, PanelDecline
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.work import close_task, enqueue, open_task
-from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User, pk
+from services.store.tables import Case, Organisation, PanelConflict, PanelMember, RoleGrant, User, id_column, pk
 from states.effects import ComposePanel, ConvenePanel, DeclinePanel, DrawPanel, RecordOpinion
 from states.messages import reason
 
@@ -35,9 +35,10 @@ def _same_subject_cases(ctx: Ctx) -> list[int]:
     """Other cases about the same subject: the project, or the methodology code."""
     case = ctx.case
     if case.project_id:
-        q = select(Case.id).where(Case.project_id == case.project_id)
+        q = select(id_column(Case)).where(col(Case.project_id) == case.project_id)
     else:
-        q = select(Case.id).where(Case.procedure == case.procedure, Case.jurisdiction == case.jurisdiction)
+        q = select(id_column(Case)).where(col(Case.procedure) == case.procedure,
+                                          col(Case.jurisdiction) == case.jurisdiction)
     code = case.application.get("code")
     ids = []
     for cid in ctx.session.exec(q):
@@ -105,22 +106,28 @@ def convene(ctx: Ctx, effect: ConvenePanel) -> None:
 
 
 def compose(ctx: Ctx, effect: ComposePanel) -> None:
-    form = ctx.form
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),  # type: ignore[union-attr]
-                           seated_at=ctx.now) for u in form.members]  # type: ignore[union-attr]
+    form = ctx.form_as(PanelComposition)
+    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),
+                           seated_at=ctx.now) for u in form.members]
     ctx.session.add_all(members)
     _seat(ctx, members, _work(ctx))
-    for m in members:
-        enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
+    _invite(ctx, [m.user_id for m in members])
+
+
+def _invite(ctx: Ctx, user_ids: list[int]) -> None:
+    """Each newly seated member is told (in-app, e-mail): whether the officer named them or the draw did."""
+    for user_id in user_ids:
+        enqueue(ctx, "notify", f"user:{user_id}", {"event": "panel_invitation"})
 
 
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
-    member = next(m for m in ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id})
-                  if m.user_id == ctx.actor.user_id)
-    form = ctx.form
-    member.opinion, member.score = form.opinion, form.score  # type: ignore[union-attr]
-    member.comments, member.opinion_at = form.comments, ctx.now  # type: ignore[union-attr]
-    ctx.session.add(member)
+    """One UPDATE of the member's seat (the rule `is_panel_member_without_opinion` has checked that it
+    is theirs); the ORM applies it to the seats the session holds already (the rules read the panel)."""
+    form = ctx.form_as(ExpertOpinion)
+    ctx.session.execute(sa.update(PanelMember).where(
+        col(PanelMember.case_id) == ctx.case.id, col(PanelMember.user_id) == ctx.actor.user_id,
+        col(PanelMember.status) == "active").values(opinion=form.opinion, score=form.score, comments=form.comments,
+                                                    opinion_at=ctx.now))
 
 
 def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
@@ -138,6 +145,7 @@ def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
     for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
         close_task(ctx, task, "cancelled", "drawn")
     _seat(ctx, members, _work(ctx))
+    _invite(ctx, chosen)
     ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
 
 
@@ -147,14 +155,14 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
     work = _work(ctx)
     session, case, actor = ctx.session, ctx.case, ctx.actor
     form = ctx.form_as(PanelDecline)
-    panel = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id,
+    panel = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id,
                                                         col(PanelMember.status) == "active")))
     me = next(m for m in panel if m.user_id == actor.user_id)
     was_chair = me.chair
     me.status, me.declined_reason, me.chair = "declined", form.reason, False
     session.add(me)
     if form.conflict:
-        session.add(PanelConflict(case_id=pk(case), user_id=actor.user_id, reason=form.reason, declared_at=ctx.now))
+        session.add(PanelConflict(case_id=pk(case), user_id=me.user_id, reason=form.reason, declared_at=ctx.now))
     for task in [t for t in ctx.tasks if t.candidate_user_id == actor.user_id and t.kind == "panel_conclusion"]:
         close_task(ctx, task, "cancelled", "declined")
     session.flush()
@@ -165,6 +173,7 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
         member = PanelMember(case_id=case.id, user_id=new, chair=was_chair, drawn=True, seated_at=ctx.now)
         session.add(member)
         open_task(ctx, work.opinion, candidate=new)
+        _invite(ctx, [new])
         record |= {"seed": seed, "replacement": new}
         chair = new if was_chair else None
     else:

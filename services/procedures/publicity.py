@@ -9,6 +9,8 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from forms.methodology import CommentAnswer
+from forms.registration import Objection as Lodged  # the form an objector sends; the table is Objection
 from services.engine import preload
 from services.engine.context import Ctx
 from services.engine.work import arm, enqueue
@@ -62,10 +64,10 @@ def close_notice(ctx: Ctx, effect: CloseNotice) -> None:
 
 def record_objection(ctx: Ctx, effect: RecordObjection) -> None:
     """The objection and its receipt; the objector's name and contact stay in this row only."""
-    form = ctx.form
+    form = ctx.form_as(Lodged)
     receipt = f"OBJ-{ctx.today:%Y%m%d}-{secrets.token_hex(4).upper()}"
-    ctx.session.add(Objection(case_id=ctx.case.id, receipt=receipt, name=form.name,  # type: ignore[union-attr]
-                              contact=form.contact, text=form.text, received_at=ctx.now))  # type: ignore[union-attr]
+    ctx.session.add(Objection(case_id=ctx.case.id, receipt=receipt, name=form.name,
+                              contact=form.contact, text=form.text, received_at=ctx.now))
     # the objection review goes to the least-loaded officer at once, who is told (assign_least_loaded);
     # the officers of the jurisdiction hear that an objection came in
     enqueue(ctx, "assign", "case_officer")
@@ -88,10 +90,10 @@ def record_comment(ctx: Ctx, effect: RecordComment) -> None:
 
 
 def answer_comment(ctx: Ctx, effect: AnswerComment) -> None:
-    form = ctx.form
-    ctx.session.execute(sa.update(Comment).where(col(Comment.id) == form.comment_id,  # type: ignore[union-attr]
+    form = ctx.form_as(CommentAnswer)
+    ctx.session.execute(sa.update(Comment).where(col(Comment.id) == form.comment_id,
                                                  col(Comment.case_id) == ctx.case.id)
-                        .values(answer=form.answer, disposition=form.disposition,  # type: ignore[union-attr]
+                        .values(answer=form.answer, disposition=form.disposition,
                                 answered_at=ctx.now))
 
 

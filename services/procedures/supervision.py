@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from forms.supervision import Feedback, Substantiation
+from forms.registration import ObjectionUpheld
+from forms.supervision import Feedback, RevenueAuditReport, Substantiation
 from services.engine.actors import SYSTEM_ACTOR, Actor
 from services.engine.calendar import end_of_day_utc, local_date
 from services.engine.clock import clock
@@ -206,23 +207,31 @@ def rectify_reported(ctx: Ctx, effect: RectifyReported) -> None:
         ctx.extra["rectification_case_id"] = case.id
 
 
+def _project(ctx: Ctx) -> Project:
+    """The project a case is about, for the procedures whose cases always have one."""
+    project = ctx.session.get(Project, ctx.case.project_id) if ctx.case.project_id else None
+    if project is None:
+        raise ValueError(f"{ctx.spec.name} case {ctx.case.id} has no project")
+    return project
+
+
 def rectify_objection(ctx: Ctx, effect: RectifyObjection) -> None:
     """An upheld objection about a registered project opens a rectification on it."""
-    project = ctx.session.get(Project, ctx.case.project_id)
-    case = open_rectification(ctx.session, project, origin={"objection_case": ctx.case.id},
+    case = open_rectification(ctx.session, _project(ctx), origin={"objection_case": ctx.case.id},
                               findings=[{"severity": "high", "category": "other", "needs_action": True,
-                                         "description": ctx.form.reasoning}], actor=ctx.actor)  # type: ignore[union-attr]
+                                         "description": ctx.form_as(ObjectionUpheld).reasoning}], actor=ctx.actor)
     ctx.extra["rectification_case_id"] = case.id
 
 
 def record_audit(ctx: Ctx, effect: RecordAudit) -> None:
-    ctx.case.application = {**ctx.case.application, "audit": ctx.form.model_dump(mode="json"),
-                            "returned_share": str(round(returned_share(ctx.form), 4))}
+    form = ctx.form_as(RevenueAuditReport)
+    ctx.case.application = {**ctx.case.application, "audit": form.model_dump(mode="json"),
+                            "returned_share": str(round(returned_share(form), 4))}
 
 
 def rectify_revenue(ctx: Ctx, effect: RectifyRevenue) -> None:
     """Below 90% returned, or no report by the deadline: a rectification opens by itself."""
-    project = ctx.session.get(Project, ctx.case.project_id)
+    project = _project(ctx)
     share = ctx.case.application.get("returned_share")
     description = (text("text.revenue_below_share", share=share) if share is not None
                    else text("text.revenue_report_missed", year=ctx.case.vintage)).zh

@@ -125,7 +125,8 @@ async def failed_runs(since: datetime, limit: int = 100) -> list[FailedRun]:
     try:
         async with get_client() as client:
             runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                # the field validates (converts) a datetime into prefect's DateTime, which its type does not say
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=since),  # type: ignore[arg-type]
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED, StateType.CRASHED]))),
                 limit=limit, sort=FlowRunSort.EXPECTED_START_TIME_DESC)
             flows = {f.id: f.name for f in await client.read_flows(limit=200)} if runs else {}
@@ -133,5 +134,5 @@ async def failed_runs(since: datetime, limit: int = 100) -> list[FailedRun]:
         raise PrefectUnavailable([reason("prefect_unavailable", error=exc)]) from exc
     return [FailedRun(id=str(r.id), name=r.name, flow=flows.get(r.flow_id, str(r.flow_id)),
                       state=r.state_type.value if r.state_type else "FAILED", tags=tuple(r.tags or ()),
-                      at=(r.end_time or r.expected_start_time or r.start_time).isoformat()
-                      if (r.end_time or r.expected_start_time or r.start_time) else None) for r in runs]
+                      at=at.isoformat() if (at := r.end_time or r.expected_start_time or r.start_time) else None)
+            for r in runs]

@@ -22,7 +22,8 @@ from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.queries.cases import TaskPublic, task_view, usernames
 from services.queries.schemas import Items
-from services.store.tables import Task
+from services.store.records import AnyTask
+from services.store.tables import Case, Organisation, Task, id_column, pk
 from states.messages import reason
 
 View = Literal["mine", "team", "unassigned", "overdue"]
@@ -56,7 +57,7 @@ def _decode(cursor: str) -> tuple[datetime, int]:
 def _queue(actor: Actor, view: View, *, procedure: str | None = None, jurisdiction: str | None = None,
            kind: str | None = None, due_from: date | None = None, due_to: date | None = None) -> Any:
     """The open tasks in one view of the actor's queue, with the filters applied (no order, no page)."""
-    q = select(Task).where(Task.status == "open")
+    q = select(Task).where(col(Task.status) == "open")
     mine = col(Task.assignee_id) == actor.user_id
     pairs = [(r, j) for r, j in actor.grants]
     team = sa.and_(
@@ -72,17 +73,19 @@ def _queue(actor: Actor, view: View, *, procedure: str | None = None, jurisdicti
         q = q.where(team, col(Task.assignee_id).is_(None))
     else:
         q = q.where(sa.or_(mine, team), col(Task.due_at) < clock.now())
-    if procedure:
-        q = q.where(Task.procedure == procedure)
-    if jurisdiction:
-        q = q.where(Task.jurisdiction == jurisdiction)
-    if kind:
-        q = q.where(col(Task.kind) == kind)
+    return q.where(*_filters(procedure, jurisdiction, kind, due_from, due_to))
+
+
+def _filters(procedure: str | None, jurisdiction: str | None, kind: str | None, due_from: date | None,
+             due_to: date | None) -> list[Any]:
+    """The queue's filters, those given."""
+    where = [col(column) == value for column, value in
+             ((Task.procedure, procedure), (Task.jurisdiction, jurisdiction), (Task.kind, kind)) if value]
     if due_from:
-        q = q.where(col(Task.due_on) >= due_from)
+        where.append(col(Task.due_on) >= due_from)
     if due_to:
-        q = q.where(col(Task.due_on) <= due_to)
-    return q
+        where.append(col(Task.due_on) <= due_to)
+    return where
 
 
 def count_tasks(session: Session, actor: Actor, **filters: Any) -> dict[str, int]:
@@ -111,6 +114,25 @@ def _lanes(actor: Actor, view: View, jurisdiction: str | None) -> list[Any]:
     return [mine, *team]  # overdue: mine or team (a task in both lanes is listed once)
 
 
+def _lane_pages(lane: Any, filters: list[Any], after: tuple[datetime, int] | None, limit: int,
+                with_undated: bool) -> list[Any]:
+    """One lane's next `limit + 1` task ids after the cursor, read straight off its index in index order:
+    tasks with a deadline by (due_at, id), then (unless only dated tasks are asked for) those without by id."""
+    undated_only = after is not None and after[0] >= FAR_FUTURE
+    pages = []
+    if not undated_only:
+        dated = select(id_column(Task)).where(*filters, lane, col(Task.due_at).is_not(None))
+        if after is not None:
+            dated = dated.where(sa.tuple_(col(Task.due_at), col(Task.id)) > after)
+        pages.append(dated.order_by(col(Task.due_at), col(Task.id)).limit(limit + 1))
+    if with_undated:
+        undated = select(id_column(Task)).where(*filters, lane, col(Task.due_at).is_(None))
+        if after is not None and undated_only:
+            undated = undated.where(col(Task.id) > after[1])
+        pages.append(undated.order_by(col(Task.id)).limit(limit + 1))
+    return pages
+
+
 def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | None = None,
                jurisdiction: str | None = None, kind: str | None = None, limit: int = 50,
                cursor: str | None = None, due_from: date | None = None, due_to: date | None = None) -> TaskPage:
@@ -118,33 +140,12 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
     tasks after the cursor straight off its index, in index order (tasks with a deadline, then those
     without by id), so neither a long queue nor a deep page makes the database sort the queue; the
     outer query orders the few rows the lanes return."""
-    filters = [Task.status == "open"]
-    if procedure:
-        filters.append(Task.procedure == procedure)
-    if jurisdiction:
-        filters.append(Task.jurisdiction == jurisdiction)
-    if kind:
-        filters.append(col(Task.kind) == kind)
-    if due_from:
-        filters.append(col(Task.due_on) >= due_from)
-    if due_to:
-        filters.append(col(Task.due_on) <= due_to)
+    filters = [col(Task.status) == "open", *_filters(procedure, jurisdiction, kind, due_from, due_to)]
     if view == "overdue":
         filters.append(col(Task.due_at) < clock.now())
     after = _decode(cursor) if cursor else None
-    undated_only = after is not None and after[0] >= FAR_FUTURE
-    branches = []
-    for lane in _lanes(actor, view, jurisdiction):
-        if not undated_only:
-            dated = select(col(Task.id)).where(*filters, lane, col(Task.due_at).is_not(None))
-            if after:
-                dated = dated.where(sa.tuple_(col(Task.due_at), col(Task.id)) > sa.tuple_(*after))
-            branches.append(dated.order_by(col(Task.due_at), col(Task.id)).limit(limit + 1))
-        if view != "overdue":
-            undated = select(col(Task.id)).where(*filters, lane, col(Task.due_at).is_(None))
-            if undated_only:
-                undated = undated.where(col(Task.id) > after[1])  # type: ignore[index]
-            branches.append(undated.order_by(col(Task.id)).limit(limit + 1))
+    branches = [page for lane in _lanes(actor, view, jurisdiction)
+                for page in _lane_pages(lane, filters, after, limit, with_undated=view != "overdue")]
     if not branches:
         return TaskPage(items=[], next_cursor=None)
     ids = sa.union_all(*[sa.select(b.subquery().c.id) for b in branches]).subquery()
@@ -154,55 +155,55 @@ def list_tasks(session: Session, actor: Actor, *, view: View, procedure: str | N
     rows = rows[:limit]
     users = usernames(session, {t.assignee_id for t in rows if t.assignee_id})
     return TaskPage(items=[task_view(t, users) for t in rows],
-                    next_cursor=_encode(rows[-1].due_at, rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+                    next_cursor=_encode(rows[-1].due_at, pk(rows[-1])) if more and rows else None)
 
 
-def task_reply(session: Session, task: Task) -> dict[str, Any]:
+def task_reply(session: Session, task: AnyTask) -> dict[str, Any]:
     """A task as a command on it answers (claim, unclaim, delegate), as JSON: the reply is stored for a
     retry with the same Idempotency-Key."""
     view = task_view(task, usernames(session, {task.assignee_id} if task.assignee_id else set()))
     return view.model_dump(mode="json")
 
 
-def search_tasks(session: Session, actor: Actor, *, view: str, text: str = "", sort: str = "due",
+def _cases_matching(words: str) -> Any:
+    """The cases a search names: by number (`#12` or `12`), the applicant's name or the project's title."""
+    number = words.lstrip("#")
+    title = col(Case.application)["title"].as_string()
+    like = f"%{words}%"
+    by_number = col(Case.id) == int(number) if number.isdigit() and len(number) < 10 else sa.false()
+    return (select(col(Case.id)).outerjoin(Organisation, col(Organisation.id) == col(Case.applicant_org_id))
+            .where(sa.or_(title.ilike(like), col(Organisation.name).ilike(like), by_number)))
+
+
+def search_tasks(session: Session, actor: Actor, *, view: View | Literal["done"], text: str = "", sort: str = "due",
                  procedure: str | None = None, jurisdiction: str | None = None, kind: str | None = None,
                  due_from: date | None = None, due_to: date | None = None, limit: int = 50) -> list[TaskPublic]:
     """The queue page's search: open tasks of a view, or `done` (tasks I completed, newest first), matched
     on the case number (`#12` or `12`), the applicant's name or the project's title; sorted by due date,
     newest opened or case number. A person's own queue is short: the first `limit` rows, no cursor."""
-    from services.store.tables import Case, Organisation
-
     if view == "done":
-        q = select(Task).where(Task.status != "open", Task.closed_by == actor.user_id)
-        if jurisdiction:
-            q = q.where(Task.jurisdiction == jurisdiction)
-        for column, value in ((Task.procedure, procedure), (Task.kind, kind)):
-            if value:
-                q = q.where(column == value)
+        q = select(Task).where(col(Task.status) != "open", col(Task.closed_by) == actor.user_id,
+                               *_filters(procedure, jurisdiction, kind, None, None))
     else:
-        q = _queue(actor, view, procedure=procedure, jurisdiction=jurisdiction, kind=kind,  # type: ignore[arg-type]
+        q = _queue(actor, view, procedure=procedure, jurisdiction=jurisdiction, kind=kind,
                    due_from=due_from, due_to=due_to)
     words = text.strip()
     if words:
-        number = words.lstrip("#")
-        title = Case.application["title"].as_string()  # type: ignore[index]
-        like = f"%{words}%"
-        matched = select(Case.id).outerjoin(Organisation, Organisation.id == Case.applicant_org_id).where(
-            sa.or_(title.ilike(like), Organisation.name.ilike(like),  # type: ignore[attr-defined]
-                   Case.id == int(number) if number.isdigit() and len(number) < 10 else sa.false()))
-        q = q.where(Task.case_id.in_(matched))  # type: ignore[attr-defined]
+        q = q.where(col(Task.case_id).in_(_cases_matching(words)))
     if view == "done":
-        order: tuple[Any, ...] = (sa.desc(Task.closed_at), sa.desc(Task.id))
+        order: tuple[Any, ...] = (col(Task.closed_at).desc(), col(Task.id).desc())
     else:
-        order = {"opened": (sa.desc(Task.opened_at), sa.desc(Task.id)),
-                 "case": (sa.desc(Task.case_id), Task.id)}.get(sort, (sa.nulls_last(Task.due_at), Task.id))  # type: ignore[arg-type]
+        order = {"opened": (col(Task.opened_at).desc(), col(Task.id).desc()),
+                 "case": (col(Task.case_id).desc(), col(Task.id))}.get(
+            sort, (sa.nulls_last(col(Task.due_at)), col(Task.id)))
     rows = list(session.exec(q.order_by(*order).limit(limit)))
     users = usernames(session, {t.assignee_id for t in rows if t.assignee_id})
     return [task_view(t, users) for t in rows]
 
 
 def count_done(session: Session, actor: Actor, jurisdiction: str | None = None) -> int:
-    q = select(sa.func.count()).select_from(Task).where(Task.status != "open", Task.closed_by == actor.user_id)
+    q = select(sa.func.count()).select_from(Task).where(col(Task.status) != "open",
+                                                        col(Task.closed_by) == actor.user_id)
     if jurisdiction:
-        q = q.where(Task.jurisdiction == jurisdiction)
+        q = q.where(col(Task.jurisdiction) == jurisdiction)
     return int(session.exec(q).one())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import Field
 from sqlmodel import Session, col, select
 
@@ -396,7 +397,7 @@ def operation_reports(session: Session, jurisdiction: str | None = None, project
     return OperationReportList(items=[
         OperationReportPublic(case_id=pk(c), project_id=pk(p), project=p.title, year=c.vintage,
                               state=labelled("state", c.state), report=c.application.get("report"),
-                              due_on=due[c.id].isoformat() if due.get(c.id) else None)
+                              due_on=on.isoformat() if (on := due.get(pk(c))) else None)
         for c, p in rows])
 
 
@@ -463,21 +464,23 @@ class IssuanceList(Items[IssuanceRow]):
 
 def issuances(session: Session, *, jurisdiction: str | None = None, project_id: int | None = None,
               vintage: int | None = None) -> IssuanceList:
-    q = select(LedgerEntry, Case, Project, MethodologyVersion.tier, BlockClaim).join(
-        Case, Case.id == LedgerEntry.case_id).join(Project, Project.id == Case.project_id).outerjoin(
-        MethodologyVersion, MethodologyVersion.id == Project.methodology_version_id).outerjoin(
-        BlockClaim, col(BlockClaim.issue_entry_id) == col(LedgerEntry.id)).where(LedgerEntry.kind == "issue")
+    q = (sa.select(LedgerEntry, Case, Project, col(MethodologyVersion.tier), BlockClaim)  # five: past sqlmodel's select
+         .join(Case, col(Case.id) == col(LedgerEntry.case_id))
+         .join(Project, col(Project.id) == col(Case.project_id))
+         .outerjoin(MethodologyVersion, col(MethodologyVersion.id) == col(Project.methodology_version_id))
+         .outerjoin(BlockClaim, col(BlockClaim.issue_entry_id) == col(LedgerEntry.id))
+         .where(col(LedgerEntry.kind) == "issue"))
     if jurisdiction:
-        q = q.where(LedgerEntry.jurisdiction == jurisdiction)
+        q = q.where(col(LedgerEntry.jurisdiction) == jurisdiction)
     if project_id:
-        q = q.where(Project.id == project_id)
+        q = q.where(col(Project.id) == project_id)
     if vintage:
         q = q.where(col(Case.vintage) == vintage)
     return IssuanceList(items=[
         IssuanceRow(jurisdiction=e.jurisdiction, project_id=pk(p), registration_number=p.registration_number,
                     project=p.title, vintage=c.vintage, amount_tco2e=e.amount, serials=" ".join(e.serials),
                     issued_at=e.at, methodology_tier=tier, **_claim_fields(claim))
-        for e, c, p, tier, claim in session.exec(q.order_by(LedgerEntry.id).limit(5000))])
+        for e, c, p, tier, claim in session.execute(q.order_by(col(LedgerEntry.id)).limit(5000))])
 
 
 def _claim_fields(claim: BlockClaim | None) -> dict[str, Any]:
@@ -548,10 +551,11 @@ def _retired_tiers(session: Session, cert: Certificate, serials: list[str]) -> l
     codes = {s.split("-")[2] for s in serials if s.count("-") >= 4}
     if not codes:
         return []
-    rows = session.exec(select(MethodologyVersion.tier).join(
-        Project, Project.methodology_version_id == MethodologyVersion.id).join(
-        SerialBlock, SerialBlock.project_id == Project.id).where(
-        SerialBlock.jurisdiction == cert.jurisdiction, col(SerialBlock.project_code).in_(codes)).distinct())
+    rows = session.exec(select(col(MethodologyVersion.tier))
+                        .join(Project, col(Project.methodology_version_id) == col(MethodologyVersion.id))
+                        .join(SerialBlock, col(SerialBlock.project_id) == col(Project.id))
+                        .where(col(SerialBlock.jurisdiction) == cert.jurisdiction,
+                               col(SerialBlock.project_code).in_(codes)).distinct())
     return sorted(t for t in rows if t)
 
 

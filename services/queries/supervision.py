@@ -128,21 +128,21 @@ def project_oversight(session: Session, actor: Actor, project_id: int) -> Projec
                                                                                          project.jurisdiction)
     if project is None or not (staff or owner):
         raise not_found("project")
-    cases = list(session.exec(select(Case).where(Case.project_id == project_id,
+    cases = list(session.exec(select(Case).where(col(Case.project_id) == project_id,
                                                  col(Case.procedure).in_(("revenue_audit",)))
                               .order_by(col(Case.vintage).desc(), col(Case.id).desc())))
-    ids = [c.id for c in cases]
+    ids = [pk(c) for c in cases]
     profile = get_profile(project.jurisdiction)
     due = {t.case_id: t.due_on for t in session.exec(select(Task).where(col(Task.case_id).in_(ids),
-                                                                        Task.status == "open",
-                                                                        Task.role == "applicant"))} if ids else {}
+                                                                        col(Task.status) == "open",
+                                                                        col(Task.role) == "applicant"))} if ids else {}
 
     def row(c: Case) -> OversightCase:
-        on = due.get(c.id)
-        return OversightCase(id=c.id, procedure=c.procedure, year=c.vintage, state=labelled("state", c.state),
+        on = due.get(pk(c))
+        return OversightCase(id=pk(c), procedure=c.procedure, year=c.vintage, state=labelled("state", c.state),
                              due_on=on.isoformat() if on else None)
 
-    return ProjectOversight(id=project.id, jurisdiction=project.jurisdiction, title=project.title,
+    return ProjectOversight(id=pk(project), jurisdiction=project.jurisdiction, title=project.title,
                             kind=project.kind, project_class=project.project_class, status=project.status, owner=owner,
                             staff_roles=staff, audits=[row(c) for c in cases if c.procedure == "revenue_audit"],
                             owner_disqualified=owner_disqualification(session, project),

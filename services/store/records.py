@@ -78,6 +78,7 @@ class TaskRecord(Record):
 
 # A case as code that only reads it sees it: the ORM row (pages, reports) or a command's record.
 AnyCase = Case | CaseRecord
+AnyTask = Task | TaskRecord
 
 _CASE_COLUMNS = [CASES.c[f.name] for f in fields(CaseRecord) if f.name != "_saved"]
 _TASK_COLUMNS = [TASKS.c[f.name] for f in fields(TaskRecord) if f.name != "_saved"]
@@ -131,7 +132,7 @@ def lock_case(session: Session, statement: Any, params: dict[str, Any]) -> CaseR
     return record
 
 
-def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]  # noqa: ANN401
+def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]
                         ) -> tuple[CaseRecord, list[TaskRecord]] | None:
     """`lock_case` with the case's open tasks (tracked) and the calendar's fingerprint (kept in
     `session.info` for the rest of the transaction), from `LOCK_CASE_AND_TASKS` or it with a

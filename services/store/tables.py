@@ -188,7 +188,7 @@ class Case(SQLModel, table=True):
     # the statutory deadline while the clock runs (None while paused or stopped): the sweep finds
     # breaches with one indexed comparison instead of recounting every case's segments
     clock_due_on: date | None = Field(default=None, index=True)
-    audit_seq: int = 0  # head of the case's audit chain (services/audit.py)
+    audit_seq: int = 0  # head of the case's audit chain (services/engine/audit.py)
     audit_hash: str = Field(default="0" * 64, max_length=64)
 
 
@@ -264,7 +264,7 @@ class PanelMember(SQLModel, table=True):
     chair: bool = False
     status: str = Field(default="active", max_length=12)  # active | declined
     declined_reason: str | None = None
-    drawn: bool = False  # drawn at random (services/panels.py) rather than named by an officer
+    drawn: bool = False  # drawn at random (services/procedures/panels.py) rather than named by an officer
     seated_at: datetime | None = _ts(nullable=True)
     opinion: str | None = Field(default=None, max_length=24)
     score: int | None = None
@@ -323,7 +323,7 @@ class Document(SQLModel, table=True):
     """A file attached to a case (and, once filed, to the methodology version). Content-addressed by
     SHA-256; the bytes live in the database so that a command stores them in its own transaction.
 
-    `visibility` is decided at upload (services/documents.py): `public` the applicant's declared
+    `visibility` is decided at upload (services/procedures/documents.py): `public` the applicant's declared
     public materials, `case` the applicant's other material, `internal` review material. What the
     public sees is `public` or marked for publication by the approver (`published_at`)."""
 
@@ -733,7 +733,7 @@ class CalendarYear(SQLModel, table=True):
     jurisdiction: str = Field(primary_key=True, foreign_key="jurisdictions.code", max_length=8)
     source: str = Field(max_length=300)
     loaded_at: datetime = _ts()
-    revision: int = 1  # bumped by every load: processes notice the change (services/workdays.py)
+    revision: int = 1  # bumped by every load: processes notice the change (services/engine/workdays.py)
 
 
 class _Stored(Protocol):
@@ -747,6 +747,13 @@ def pk(row: _Stored) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
     return row.id
+
+
+def id_column(model: type[SQLModel]) -> sa.ColumnElement[int]:
+    """A table's `id` to SELECT: an `int` column, since rows read from the database always have one
+    (SQLModel types the attribute `int | None` for rows not inserted yet)."""
+    column: sa.ColumnElement[int] = table_of(model).c.id
+    return column
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:
@@ -816,6 +823,103 @@ class ScenarioReport(SQLModel, table=True):
     users_sha256: str = Field(max_length=64)
     created_at: datetime = _ts()
     created_by: int | None = None
+
+
+class ScenarioAllocation(SQLModel, table=True):
+    """An issued scenario period's per-user allocation (Ordos arts. 12, 16: the reductions belong to the
+    individuals; the enterprise holds the block on their behalf). The users' rows live in a Parquet file
+    (`path`, with its SHA-256), the Merkle tree's levels in another; `root` is the RFC 9162 root over
+    states/scenarios.allocation_leaf of each user (sorted by pseudonym), also on the ledger entry.
+    A correction (Ordos art. 11) writes new files and a new root here; the old ones stay on disk."""
+
+    __tablename__ = "scenario_allocations"
+    __table_args__ = (sa.UniqueConstraint("project_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    jurisdiction: str = Field(max_length=8)
+    period: str = Field(max_length=10)
+    case_id: int = Field(unique=True)
+    report_id: int
+    vintage: int
+    block_t: int  # whole tonnes issued
+    users: int
+    reduction_g: int = Field(sa_type=sa.BigInteger)  # this period's eligible reductions
+    allocated_g: int = Field(sa_type=sa.BigInteger)  # = block_t · 10^6 (less what corrections cancelled)
+    carry_g: int = Field(sa_type=sa.BigInteger)  # carried into the next period, all users
+    root: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    levels_path: str = Field(max_length=500)
+    ledger_entry_id: int | None = None
+    corrected_g: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ScenarioCarry(SQLModel, table=True):
+    """What each user of a scenario carries into its next issuance (grams under a tonne not allocated):
+    the current file, replaced by each issuance and correction."""
+
+    __tablename__ = "scenario_carries"
+    project_id: int = Field(primary_key=True, foreign_key="projects.id", sa_column_kwargs={"autoincrement": False})
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    total_g: int = Field(sa_type=sa.BigInteger)
+    updated_at: datetime = _ts()
+
+
+class ScenarioLookupToken(SQLModel, table=True):
+    """The token a scenario enterprise hands one user to see their account (only its SHA-256 is kept;
+    a new token for the same user replaces the old)."""
+
+    __tablename__ = "scenario_lookup_tokens"
+    __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    user_id: str = Field(max_length=64)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    created_by: int | None = None
+
+
+class ScenarioPointTransfer(SQLModel, table=True):
+    """Carbon points moved between two individuals of a scenario (only where the profile allows it)."""
+
+    __tablename__ = "scenario_point_transfers"
+    __table_args__ = (sa.UniqueConstraint("project_id", "from_user", "idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    from_user: str = Field(max_length=64, index=True)
+    to_user: str = Field(max_length=64, index=True)
+    points: int = Field(sa_type=sa.BigInteger)
+    idempotency_key: str = Field(max_length=100)
+    at: datetime = _ts()
+
+
+class ScenarioCorrection(SQLModel, table=True):
+    """Ordos art. 11: reductions from data an evaluation found anomalous, reversed per user (the users'
+    reversals in `path`), the units cancelled from the holding account by `ledger_entry_id`. One per
+    (allocation, evaluation): repeating it answers the first."""
+
+    __tablename__ = "scenario_corrections"
+    __table_args__ = (sa.UniqueConstraint("allocation_id", "evaluation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    allocation_id: int = Field(foreign_key="scenario_allocations.id")
+    evaluation_id: int = Field(foreign_key="evaluations.id")
+    period: str = Field(max_length=10)
+    users: int
+    reversed_g: int = Field(sa_type=sa.BigInteger)
+    cancelled_t: int
+    carried_g: int = Field(sa_type=sa.BigInteger)  # moved to the users' carry by the re-allocation
+    old_root: str = Field(max_length=64)
+    new_root: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    ledger_entry_id: int | None = None
+    reason: str = ""
+    actor_id: int | None = None
+    at: datetime = _ts()
 
 
 class Disqualification(SQLModel, table=True):

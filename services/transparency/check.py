@@ -24,6 +24,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -117,6 +118,16 @@ def _hashes(text: str) -> list[bytes]:
     return [bytes.fromhex(h) for h in text.replace(",", " ").split()]
 
 
+def _entry(args: argparse.Namespace, cert: dict[str, Any]) -> tuple[bytes, int, list[bytes]]:
+    """The leaf to prove, its index and its inclusion proof: from the options, else from the certificate."""
+    index = args.index if args.index is not None else cert.get("leaf_index")
+    if index is None:
+        raise ValueError("give --index with --leaf-hash")
+    if args.leaf_hash:
+        return bytes.fromhex(args.leaf_hash), index, _hashes(args.proof)
+    return bytes.fromhex(cert["leaf_hash"]), index, [bytes.fromhex(h) for h in cert["inclusion_proof"]]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m services.transparency.check", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, help="the checkpoint (signed head) to check")
@@ -139,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         origin, size, root = check_checkpoint(text, name, key)
         print(f"OK   checkpoint of {origin}: tree size {size}, root {root.hex()}, signature valid")
         if cert is not None or args.leaf_hash:
-            leaf = bytes.fromhex(args.leaf_hash or cert["leaf_hash"])
-            index = args.index if args.index is not None else cert["leaf_index"]
-            proof = _hashes(args.proof) if args.leaf_hash else [bytes.fromhex(h) for h in cert["inclusion_proof"]]
+            leaf, index, proof = _entry(args, cert or {})
             if not verify_inclusion(leaf, index, size, proof, root):
                 raise ValueError(f"leaf {index} ({leaf.hex()}) is NOT in the tree of {size} with that root")
             print(f"OK   leaf {index} ({leaf.hex()}) is in the tree of {size}")

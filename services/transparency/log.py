@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import base64
 import fcntl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -28,6 +28,8 @@ from services.store.sql import insert_ignore
 from services.store.tables import AuditEvent, LedgerEntry, LogHead, LogLeaf, LogNode, LogState, table_of
 from services.transparency import checkpoint, keys, leaves, merkle
 from states.messages import Reason, reason
+
+T = TypeVar("T")  # what a Merkle computation returns (a root, a proof)
 
 BATCH = 5000
 AUDIT = table_of(AuditEvent)
@@ -70,7 +72,7 @@ def _getter(found: dict[tuple[int, int], bytes]) -> merkle.Getter:
     return get
 
 
-def compute(session: Session, fn: Any) -> Any:
+def compute(session: Session, fn: Callable[[merkle.Getter], T]) -> T:
     """Run a Merkle computation over the stored subtrees: learn which it needs, read them, run it."""
     return fn(_getter(fetch(session, merkle.wanted(fn))))
 

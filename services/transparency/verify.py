@@ -108,13 +108,7 @@ def verify_log(session: Session, ring: keys.Keyring, witness_text: str | None) -
                                  "signed heads cannot be checked")
     witnessed = _witness(witness_text, ring, found)
     n = session.execute(sa.select(sa.func.count()).select_from(LEAVES)).scalar_one()
-    newest = max(roots, default=None)
-    if witnessed is not None and witnessed.size > (newest or 0):
-        found.add(f"the newest head the signer witnessed (size {witnessed.size}) is missing from the database: "
-                  f"the log was truncated (its newest head has size {newest or 0})")
-    sizes = set(roots) | ({witnessed.size} if witnessed else set())
-    if 0 in roots and roots[0] != merkle.EMPTY_ROOT:
-        found.add("head 0: root does not match the empty log")
+    sizes = _known_sizes(roots, witnessed, found)
 
     stack: list[tuple[int, bytes]] = []
     position = 0
@@ -129,35 +123,57 @@ def verify_log(session: Session, ring: keys.Keyring, witness_text: str | None) -
             if seq != position:
                 found.add(f"leaf {position} is missing from the log (the next one stored is {seq})")
                 return _result(found, n, roots, witnessed, session)
-            row = (audit if kind == "audit" else ledger).get(ref)
-            if row is None:
-                found.add(f"leaf {seq} ({_what(kind, ref)}): the row is gone")
-            else:
-                fields = (leaves.audit_fields(row.id, row.stream, row.seq, row.hash) if kind == "audit"
-                          else leaves.ledger_fields(row))
-                if leaves.hash_of(fields).hex() != stored:
-                    found.add(f"leaf {seq} ({_what(kind, ref, row)}): the content differs from what the log holds")
-                if row.log_seq != seq:
-                    found.add(f"leaf {seq} ({_what(kind, ref, row)}): the row points to leaf {row.log_seq}")
+            _check_leaf(seq, kind, ref, stored, (audit if kind == "audit" else ledger).get(ref), found)
             # the tree is rebuilt from the leaves as stored: a changed row is named above, once
-            stack.append((0, bytes.fromhex(stored)))
             position += 1
-            while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
-                (level, right), (_, left) = stack.pop(), stack.pop()
-                level += 1
-                node = merkle.node_hash(left, right)
-                index = (position >> level) - 1
-                have = nodes.get((level, index))
-                if have != node.hex():
-                    first = index << level
-                    found.add(f"subtree ({level}, {index}) of leaves {first}–{first + (1 << level) - 1}: "
-                              + ("missing" if have is None else "does not match its leaves"))
-                stack.append((level, node))
+            _add_leaf(stack, bytes.fromhex(stored), position, nodes, found)
             if position in sizes:
                 _compare_root(position, _fold(stack), roots, witnessed, found)
     if n == 0 and 0 in sizes:
         _compare_root(0, merkle.EMPTY_ROOT, roots, witnessed, found)
     return _result(found, n, roots, witnessed, session)
+
+
+def _known_sizes(roots: dict[int, bytes], witnessed: checkpoint.Checkpoint | None, found: Findings) -> set[int]:
+    """The tree sizes whose root is known: the stored heads and the head the signer witnessed (newer than
+    every stored head: the log was truncated)."""
+    newest = max(roots, default=None)
+    if witnessed is not None and witnessed.size > (newest or 0):
+        found.add(f"the newest head the signer witnessed (size {witnessed.size}) is missing from the database: "
+                  f"the log was truncated (its newest head has size {newest or 0})")
+    if 0 in roots and roots[0] != merkle.EMPTY_ROOT:
+        found.add("head 0: root does not match the empty log")
+    return set(roots) | ({witnessed.size} if witnessed else set())
+
+
+def _check_leaf(seq: int, kind: str, ref: int, stored: str, row: Any, found: Findings) -> None:
+    """The row a leaf logs: still there, hashing to the leaf, and pointing back to it."""
+    if row is None:
+        found.add(f"leaf {seq} ({_what(kind, ref)}): the row is gone")
+        return
+    fields = (leaves.audit_fields(row.id, row.stream, row.seq, row.hash) if kind == "audit"
+              else leaves.ledger_fields(row))
+    if leaves.hash_of(fields).hex() != stored:
+        found.add(f"leaf {seq} ({_what(kind, ref, row)}): the content differs from what the log holds")
+    if row.log_seq != seq:
+        found.add(f"leaf {seq} ({_what(kind, ref, row)}): the row points to leaf {row.log_seq}")
+
+
+def _add_leaf(stack: list[tuple[int, bytes]], leaf: bytes, position: int, nodes: dict[tuple[int, int], str],
+              found: Findings) -> None:
+    """Push the leaf (`position` leaves now read) and merge equal subtrees, each against its stored node."""
+    stack.append((0, leaf))
+    while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+        (level, right), (_, left) = stack.pop(), stack.pop()
+        level += 1
+        node = merkle.node_hash(left, right)
+        index = (position >> level) - 1
+        have = nodes.get((level, index))
+        if have != node.hex():
+            first = index << level
+            found.add(f"subtree ({level}, {index}) of leaves {first}–{first + (1 << level) - 1}: "
+                      + ("missing" if have is None else "does not match its leaves"))
+        stack.append((level, node))
 
 
 def _compare_root(size: int, root: bytes, roots: dict[int, bytes], witnessed: checkpoint.Checkpoint | None,

@@ -38,22 +38,26 @@ def _install_errors(app: FastAPI) -> None:
     """Pages get pages, the API keeps its JSON: each handler asks which one the request is."""
     json_handlers = dict(app.exception_handlers)
 
+    async def as_json(kind: type[Exception], request: Request, exc: Exception) -> Response:
+        answer = json_handlers[kind](request, exc)
+        return answer if isinstance(answer, Response) else await answer
+
     async def command(request: Request, exc: Exception) -> Response:
         if not is_page(request):
-            return await json_handlers[CommandError](request, exc)
+            return await as_json(CommandError, request, exc)
         assert isinstance(exc, CommandError)
         return error_page(request, exc.status, [r.as_dict() for r in exc.reasons])
 
     async def http(request: Request, exc: Exception) -> Response:
         if not is_page(request):
-            return await json_handlers[StarletteHTTPException](request, exc)
+            return await as_json(StarletteHTTPException, request, exc)
         assert isinstance(exc, StarletteHTTPException)
         said = reason(PAGE_REASONS.get(exc.status_code, "http.bad_request"), detail=str(exc.detail))
         return error_page(request, exc.status_code, [{"zh": said.zh, "en": said.en}])
 
     async def validation(request: Request, exc: Exception) -> Response:
         if not is_page(request):
-            return await json_handlers[RequestValidationError](request, exc)
+            return await as_json(RequestValidationError, request, exc)
         assert isinstance(exc, RequestValidationError)
         return error_page(request, 422, [r.as_dict() for r in reasons_from_errors(exc.errors())])
 

@@ -13,12 +13,23 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
-from services.store.tables import AuditEvent, Case, MethodologyVersion, Objection, PanelMember, Task, User
+from services.store.tables import (
+    AuditEvent,
+    Case,
+    MethodologyVersion,
+    Objection,
+    PanelMember,
+    ScenarioAllocation,
+    Task,
+    User,
+    pk,
+)
 from services.web.schema_forms import choice_label, field_label
+from states import divisions
 from states.messages import CATALOGUE, joined, label, text
 
 Pair = tuple[str, str]
@@ -48,7 +59,7 @@ def _pair(key: str, fallback: str) -> Pair:
     return CATALOGUE.get(key, (fallback, fallback))
 
 
-def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
+def coded(field: str, value: Any) -> Pair:
     """A value in words: a code by its label, a yes/no as such, a list joined, anything else as written."""
     if isinstance(value, bool):
         return CATALOGUE["profile_word.yes" if value else "profile_word.no"]
@@ -56,6 +67,8 @@ def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
         parts = [coded(field, v) for v in value]
         said = joined(parts, "sep.items")
         return said.zh, said.en
+    if isinstance(value, dict) and "division" in value:
+        return _location(value)
     if isinstance(value, dict):
         parts = [_commitment_or_field(k, v) for k, v in value.items()]
         said = joined(parts, "sep.items")
@@ -69,7 +82,17 @@ def coded(field: str, value: Any) -> Pair:  # noqa: ANN401
     return raw, raw
 
 
-def _commitment_or_field(key: str, value: Any) -> Pair:  # noqa: ANN401
+def _location(value: dict[str, Any]) -> Pair:
+    """A structured location (Jiaxing art. 12): the division by its name with its GB/T 2260 code, then the
+    street address as the applicant wrote it."""
+    code = str(value.get("division") or "")
+    zh, en = divisions.names(code) if divisions.get(code) else (code, code)
+    named = text("text.division_option", zh=zh, en=en, code=code)
+    address = str(value.get("address") or "")
+    return (f"{named.zh} {address}".strip(), f"{named.en} {address}".strip())
+
+
+def _commitment_or_field(key: str, value: Any) -> Pair:
     if f"commitment.{key}" in CATALOGUE:
         zh, en = CATALOGUE[f"commitment.{key}"]
         mark = "✔ " if value else "✘ "
@@ -83,6 +106,8 @@ def application_rows(session: Session, case: Case) -> list[dict[str, Any]]:
     """The application in labelled fields; the methodology named with its title from the registry;
     empty fields left out."""
     app = dict(case.application or {})
+    if case.procedure == "scenario_issuance":
+        app.pop("report", None)  # drawn whole in its own section (scenario_view)
     rows: list[dict[str, Any]] = []
     code, version = app.pop("methodology_code", None), app.pop("methodology_version", None)
     for key, value in app.items():
@@ -104,7 +129,7 @@ def names_of(session: Session, ids: set[int]) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return {u.id: u.display_name for u in session.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[attr-defined,misc]
+    return {pk(u): u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 def _form(e: AuditEvent) -> dict[str, Any]:
@@ -122,53 +147,61 @@ def _document_by_sha(documents: list[dict[str, Any]], sha: str | None) -> dict[s
     return next((d for d in documents if sha and d["sha256"] == sha), None)
 
 
+def _side_positive(concluded: AuditEvent | None, given: list[str]) -> bool:
+    """The side a dissent is measured against: the conclusion's, else the majority of opinions given."""
+    if concluded is not None:
+        return concluded.event != "panel_reject"
+    if given:
+        return sum(o in POSITIVE for o in given) * 2 >= len(given)
+    return True
+
+
+def _seat(m: PanelMember, names: dict[int, str], side_positive: bool) -> dict[str, Any]:
+    dissent = m.opinion is not None and (m.opinion in POSITIVE) != side_positive and m.status == "active"
+    return {"user_id": m.user_id, "name": names.get(m.user_id, ""), "chair": m.chair, "status": m.status,
+            "drawn": m.drawn, "opinion": m.opinion, "opinion_label": choice_label(m.opinion) if m.opinion else None,
+            "score": m.score, "comments": m.comments or "", "at": m.opinion_at,
+            "declined_reason": m.declined_reason or "", "dissent": dissent}
+
+
+def _conclusion(concluded: AuditEvent | None, names: dict[int, str]) -> dict[str, Any] | None:
+    if concluded is None:
+        return None
+    form = _form(concluded)
+    return {**_said(concluded, names), "text": form.get("conclusion", ""), "dissent": form.get("dissent", "")}
+
+
 def panel_view(session: Session, case: Case, events: list[AuditEvent], names: dict[int, str]) -> dict[str, Any]:
     """The seats with each expert's opinion and score, who dissents, and the chair's conclusion.
 
     Dissent: an opinion on the other side of the conclusion (a disagree under a pass or a revision, an
     agree under a rejection); before the conclusion, an opinion against the majority of those given."""
-    members = list(session.exec(select(PanelMember).where(PanelMember.case_id == case.id).order_by(PanelMember.id)))
+    members = list(session.exec(select(PanelMember).where(col(PanelMember.case_id) == case.id)
+                                .order_by(col(PanelMember.id))))
     concluded = next((e for e in reversed(events) if e.event in CONCLUSIONS), None)
     # a revision sends the case back to the same panel, whose opinions are cleared: the conclusion shown
     # is the latest one only while no opinion has been given since it
     given = [m.opinion for m in members if m.status == "active" and m.opinion]
-    if concluded is not None:
-        side_positive = concluded.event != "panel_reject"
-    elif given:
-        positive = sum(o in POSITIVE for o in given)
-        side_positive = positive * 2 >= len(given)
-    else:
-        side_positive = True
-    seats = []
-    for m in members:
-        dissent = m.opinion is not None and (m.opinion in POSITIVE) != side_positive and m.status == "active"
-        seats.append({"user_id": m.user_id, "name": names.get(m.user_id, ""), "chair": m.chair, "status": m.status,
-                      "drawn": m.drawn, "opinion": m.opinion,
-                      "opinion_label": choice_label(m.opinion) if m.opinion else None,
-                      "score": m.score, "comments": m.comments or "", "at": m.opinion_at,
-                      "declined_reason": m.declined_reason or "", "dissent": dissent})
+    side_positive = _side_positive(concluded, given)
+    seats = [_seat(m, names, side_positive) for m in members]
     active = [s for s in seats if s["status"] == "active"]
     scores = [s["score"] for s in active if s["score"] is not None]
-    conclusion = None
-    if concluded is not None:
-        form = _form(concluded)
-        conclusion = {**_said(concluded, names), "text": form.get("conclusion", ""), "dissent": form.get("dissent", "")}
-    return {"seats": seats, "given": len(given), "active": len(active), "conclusion": conclusion,
+    return {"seats": seats, "given": len(given), "active": len(active), "conclusion": _conclusion(concluded, names),
             "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
             "counts": Counter(s["opinion"] for s in active if s["opinion"]),
-            "dissenters": sum(s["dissent"] for s in active)}
+            "dissenters": sum(bool(s["dissent"]) for s in active)}
 
 
 def objection_handler(session: Session, case: Case) -> int | None:
     """The officer handling the case's objections: whoever holds its objection review (open, else the
     latest)."""
-    task = session.exec(select(Task).where(Task.case_id == case.id, Task.kind == "objection_review")
-                        .order_by(Task.status != "open", Task.id.desc())).first()  # type: ignore[arg-type,union-attr]
+    task = session.exec(select(Task).where(col(Task.case_id) == case.id, col(Task.kind) == "objection_review")
+                        .order_by(col(Task.status) != "open", col(Task.id).desc())).first()
     return task.assignee_id if task is not None else None
 
 
 def objections(session: Session, case: Case, actor: Actor) -> dict[str, Any]:
-    rows = list(session.exec(select(Objection).where(Objection.case_id == case.id).order_by(Objection.id)))
+    rows = list(session.exec(select(Objection).where(col(Objection.case_id) == case.id).order_by(col(Objection.id))))
     handler = objection_handler(session, case)
     sees_objector = handler is not None and handler == actor.user_id
     return {"items": [{"receipt": o.receipt, "text": o.text, "received_at": o.received_at, "status": o.status,
@@ -213,47 +246,62 @@ def stages(events: list[AuditEvent], current: str, now: datetime | None = None) 
     return {state: _human_duration(seconds) for state, seconds in spent.items()}
 
 
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+# what an upload records beside its name: said by the document itself, not in the sentence
+DOCUMENT_BOOKKEEPING = ("document", "sha256", "document_id", "content_type", "size")
+
+
+def _person(user_id: int, names: dict[int, str]) -> Pair:
+    return (names.get(user_id, f"#{user_id}"),) * 2
+
+
+def _people(user_ids: list[int], names: dict[int, str]) -> Pair:
+    said = joined((_person(v, names) for v in user_ids), "sep.list")
+    return said.zh, said.en
+
+
+def _form_part(key: str, value: Any, names: dict[int, str]) -> tuple[Pair, Pair] | None:
+    """One field of the form the actor sent, by its label; people by their names."""
+    if value in EMPTY or key == "commitments":
+        return None
+    if key in ("members", "officers") and isinstance(value, list):
+        return field_label(f"{key}_named" if f"field.{key}_named" in CATALOGUE else key), _people(value, names)
+    if key == "chair" and isinstance(value, int):
+        return CATALOGUE["brief.chair"], _person(value, names)
+    if key == "report_sha256":
+        return CATALOGUE["brief.report"], (value[:12] + "…",) * 2
+    return field_label(key), coded(key, value)
+
+
+def _payload_part(key: str, value: Any, names: dict[int, str]) -> tuple[Pair, Pair] | None:
+    """One thing the engine recorded beside the form: a person, the experts drawn, a document's name."""
+    if key in QUIET_KEYS or value in EMPTY or key == "application" or key in DOCUMENT_BOOKKEEPING:
+        return None
+    if key in ("to_user", "declined", "replacement", "chair") and isinstance(value, int):
+        return CATALOGUE.get(f"brief.{key}", (key, key)), _person(value, names)
+    if key == "chosen" and isinstance(value, list):
+        return CATALOGUE["brief.chosen"], _people(value, names)
+    if key == "draw" and isinstance(value, dict):
+        return CATALOGUE["brief.chosen"], _people(value.get("chosen", []), names)
+    if key == "name":
+        return CATALOGUE["brief.document_name"], (str(value),) * 2
+    if key == "visibility":
+        return CATALOGUE["brief.visibility"], _pair(f"visibility.{value}", str(value))
+    if key == "conflict":
+        return field_label(key), coded(key, bool(value))
+    if isinstance(value, (str, int, float, bool)):
+        return field_label(key), coded(key, value)
+    return None
+
+
 def sentence_parts(e: AuditEvent, names: dict[int, str]) -> list[tuple[Pair, Pair]]:
     """What an event's payload says, as (label, value) pairs in words: the form's fields by their labels,
     people by their names; bookkeeping (task ids, hashes, draw seeds) left out."""
-    out: list[tuple[Pair, Pair]] = []
     payload = dict(e.payload or {})
     form = payload.pop("form", None)
-    if isinstance(form, dict):
-        for key, value in form.items():
-            if value in (None, "", [], {}) or key == "commitments":
-                continue
-            if key in ("members", "officers") and isinstance(value, list):
-                said = joined(((names.get(v, f"#{v}"),) * 2 for v in value), "sep.list")
-                out.append((field_label(f"{key}_named") if f"field.{key}_named" in CATALOGUE else field_label(key),
-                            (said.zh, said.en)))
-            elif key == "chair" and isinstance(value, int):
-                out.append((CATALOGUE["brief.chair"], (names.get(value, f"#{value}"),) * 2))
-            elif key == "report_sha256":
-                out.append((CATALOGUE["brief.report"], (value[:12] + "…",) * 2))
-            else:
-                out.append((field_label(key), coded(key, value)))
-    for key, value in payload.items():
-        if key in QUIET_KEYS or value in (None, "", [], {}) or key == "application":
-            continue
-        if key in ("to_user", "declined", "replacement", "chair") and isinstance(value, int):
-            out.append((CATALOGUE.get(f"brief.{key}", (key, key)), (names.get(value, f"#{value}"),) * 2))
-        elif key == "chosen" and isinstance(value, list):
-            said = joined(((names.get(v, f"#{v}"),) * 2 for v in value), "sep.list")
-            out.append((CATALOGUE["brief.chosen"], (said.zh, said.en)))
-        elif key == "draw" and isinstance(value, dict):
-            said = joined(((names.get(v, f"#{v}"),) * 2 for v in value.get("chosen", [])), "sep.list")
-            out.append((CATALOGUE["brief.chosen"], (said.zh, said.en)))
-        elif key in ("name", "document", "sha256", "visibility", "document_id", "content_type", "size"):
-            if key == "name":
-                out.append((CATALOGUE["brief.document_name"], (str(value),) * 2))
-            elif key == "visibility":
-                out.append((CATALOGUE["brief.visibility"], _pair(f"visibility.{value}", str(value))))
-        elif key == "conflict":
-            out.append((field_label(key), coded(key, bool(value))))
-        elif isinstance(value, (str, int, float, bool)):
-            out.append((field_label(key), coded(key, value)))
-    return out
+    parts = [_form_part(k, v, names) for k, v in form.items()] if isinstance(form, dict) else []
+    parts += [_payload_part(k, v, names) for k, v in payload.items()]
+    return [part for part in parts if part is not None]
 
 
 def people_ids(events: list[AuditEvent]) -> set[int]:
@@ -279,6 +327,20 @@ def people_ids(events: list[AuditEvent]) -> set[int]:
     return ids
 
 
+def scenario_view(session: Session, case: Case) -> dict[str, Any] | None:
+    """A scenario issuance case's verification report (Ordos art. 15: verified digitally) and, once issued, its
+    per-user allocation: the block, the users, the Merkle root and the ledger entry that carries it."""
+    if case.procedure != "scenario_issuance":
+        return None
+    report = dict((case.application or {}).get("report") or {})
+    found = session.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case.id)).first()
+    allocation = None if found is None else {
+        "block_t": found.block_t, "users": found.users, "root": found.root, "reduction_g": found.reduction_g,
+        "carry_g": found.carry_g, "corrected_g": found.corrected_g, "ledger_entry_id": found.ledger_entry_id}
+    return {"report": report, "figures": report.get("figures") or {}, "allocation": allocation,
+            "project_id": case.project_id}
+
+
 def brief(session: Session, case: Case, actor: Actor, events: list[AuditEvent],
           documents: list[dict[str, Any]]) -> dict[str, Any]:
     """The decision brief: the application, the completeness result, the review opinions (with the report
@@ -298,5 +360,6 @@ def brief(session: Session, case: Case, actor: Actor, events: list[AuditEvent],
     return {"application": application_rows(session, case), "completeness": completeness, "reviews": reviews,
             "panel": panel_view(session, case, events, names), "decisions": decisions,
             "objections": objection_view, "state_label": state_label(case, objection_view["open"]),
+            "scenario": scenario_view(session, case),
             "names": names}
 

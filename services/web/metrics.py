@@ -122,14 +122,15 @@ def load_weekly(session: Session, jurisdictions: list[str], today: date, procedu
     if procedure:
         scope.append(col(Case.procedure) == procedure)
     # every command stamps updated_at: the cases table is scanned instead of the (larger) audit trail
-    moved = sorted(session.exec(select(col(Case.id)).where(*scope)))
+    moved = sorted(i for i in session.exec(select(col(Case.id)).where(*scope)) if i is not None)
     rows: list[tuple[int, datetime, str | None, str | None]] = []
     for i in range(0, len(moved), CHUNK):
         of_chunk = col(AuditEvent.case_id).in_(moved[i:i + CHUNK])
-        rows += session.exec(select(col(AuditEvent.case_id), col(AuditEvent.at),
+        chain = session.exec(select(col(AuditEvent.case_id), col(AuditEvent.at),
                                     col(AuditEvent.from_state), col(AuditEvent.to_state))
                              .where(of_chunk, col(AuditEvent.to_state).is_not(None))
                              .order_by(col(AuditEvent.case_id), col(AuditEvent.seq)))
+        rows += [(case_id, at, left, entered) for case_id, at, left, entered in chain if case_id is not None]
     q = select(col(SlaBreach.stage), col(SlaBreach.detected_at)).where(
         col(SlaBreach.jurisdiction).in_(jurisdictions), col(SlaBreach.detected_at) >= since)
     if procedure:
@@ -138,7 +139,7 @@ def load_weekly(session: Session, jurisdictions: list[str], today: date, procedu
 
 
 def _breach_filter(jurisdictions: list[str], status: str, procedure: str | None) -> list[Any]:
-    where = [col(SlaBreach.jurisdiction).in_(jurisdictions)]
+    where: list[Any] = [col(SlaBreach.jurisdiction).in_(jurisdictions)]
     if status == "open":
         where.append(col(SlaBreach.resolved_at).is_(None))
     elif status == "closed":

@@ -70,10 +70,11 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         return value.astimezone(SHANGHAI).strftime(fmt)
     if isinstance(value, date):
@@ -84,7 +85,7 @@ def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 templates = Jinja2Templates(directory=str(TEMPLATES))
 def _form_key() -> str:
     """A fresh Idempotency-Key for each form drawn: submitting the same form twice (a double click, the
-    browser's resubmit) acts once (services/idempotency.py); a form drawn again after a refusal gets a
+    browser's resubmit) acts once (services/engine/idempotency.py); a form drawn again after a refusal gets a
     new key, since the refused attempt stored nothing."""
     return secrets.token_urlsafe(12)
 

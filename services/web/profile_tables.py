@@ -42,7 +42,9 @@ def _notes(code: str) -> tuple[str, dict[str, str], dict[str, list[str]]]:
     per section (comment lines of their own)."""
     path = next(p for p in sorted(PROFILE_DIR.glob("*.toml"))
                 if tomllib.loads(p.read_text(encoding="utf-8")).get("code") == code)
-    heading, keyed, loose = "", {}, {}
+    heading = ""
+    keyed: dict[str, str] = {}
+    loose: dict[str, list[str]] = {}
     section = ""
     for line in path.read_text(encoding="utf-8").splitlines():
         text, note = _split_comment(line)

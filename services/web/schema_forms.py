@@ -142,6 +142,22 @@ def division_groups() -> list[tuple[tuple[str, str], list[tuple[str, tuple[str, 
     return [*groups, (CATALOGUE["text.other_provinces"], bare)]
 
 
+def _errors(reasons: list[Reason], name: str) -> list[Reason]:
+    """The reasons about a field, or about a part of it (`location.address`, `other_schemes.0.reference`)."""
+    return [r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]
+
+
+def _location_view(name: str, label: Any, required: bool, value: Any, values: dict[str, Any],
+                   errors: list[Reason]) -> FieldView:
+    """Posted back as `<name>.division` / `<name>.address`; stored as {division, address}; a location kept
+    as text from before shows that text as the address, to be placed in a division."""
+    loc = value if isinstance(value, dict) else {"address": value} if isinstance(value, str) else {}
+    return FieldView(name=name, label=label, widget="location", required=required,
+                     value=str(values.get(f"{name}.division", loc.get("division")) or ""),
+                     address=str(values.get(f"{name}.address", loc.get("address")) or ""),
+                     groups=division_groups(), errors=errors)
+
+
 def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
            reasons: list[Reason] | None = None) -> tuple[list[FieldView], list[Reason]]:
     """The fields to draw, with the values typed so far and each field's reasons; and the reasons that
@@ -153,25 +169,18 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
     out: list[FieldView] = []
     for name, prop in schema.get("properties", {}).items():
         widget, main = _widget(name, prop, defs)
-        choices = [(str(c), choice_label(str(c)) or (str(c), str(c))) for c in main.get("enum", [])]
         label = field_label(name, prop.get("title"))
         value = values.get(name, prop.get("default"))
         if widget == "location":
-            # posted back as `<name>.division` / `<name>.address`; stored as {division, address}; a location
-            # kept as text from before shows that text as the address, to be placed in a division
-            loc = value if isinstance(value, dict) else {"address": value} if isinstance(value, str) else {}
-            out.append(FieldView(
-                name=name, label=label, widget=widget, required=name in required,
-                value=str(values.get(f"{name}.division", loc.get("division")) or ""),
-                address=str(values.get(f"{name}.address", loc.get("address")) or ""), groups=division_groups(),
-                errors=[r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]))
+            out.append(_location_view(name, label, name in required, value, values, _errors(reasons, name)))
             continue
         out.append(FieldView(
             name=name, label=label, widget=widget, required=name in required, value=_shown(value, widget),
+            choices=[(str(c), choice_label(str(c)) or (str(c), str(c))) for c in main.get("enum", [])],
             # schema descriptions are written for developers, in English: the page shows only the shape hint
-            choices=choices, help=_json_hint(main, defs) if widget == "json" else "",
+            help=_json_hint(main, defs) if widget == "json" else "",
             minimum=main.get("minimum"), maximum=main.get("maximum"), max_length=main.get("maxLength"),
-            errors=[r for r in reasons if r.field and (r.field == name or r.field.startswith(name + "."))]))
+            errors=_errors(reasons, name)))
     for f in out:
         if f.widget == "rows":
             _table(f, schema.get("properties", {})[f.name], defs, values.get(f.name))
@@ -180,7 +189,7 @@ def fields(schema: dict[str, Any], values: dict[str, Any] | None = None,
     return out, loose
 
 
-def _table(f: FieldView, prop: dict[str, Any], defs: dict[str, Any], value: Any) -> None:  # noqa: ANN401
+def _table(f: FieldView, prop: dict[str, Any], defs: dict[str, Any], value: Any) -> None:
     """A `rows` field's columns and lines: its records (as stored, or as typed back from the form) and
     BLANK_ROWS empty lines; each cell carries the reasons about it (`other_schemes.0.reference`)."""
     _, main = _widget(f.name, prop, defs)
@@ -220,6 +229,9 @@ def _json_hint(main: dict[str, Any], defs: dict[str, Any]) -> str:
     return "JSON: " + json.dumps(example, ensure_ascii=False)
 
 
+_OMIT = object()  # a field left out of the action's JSON
+
+
 def read_back(schema: dict[str, Any], posted: dict[str, str]) -> tuple[dict[str, Any], list[Reason]]:
     """Posted strings → the action's JSON. Values that can't be converted are passed through as typed
     (the form's validation then names them); JSON that doesn't parse is a reason of its own."""
@@ -228,51 +240,67 @@ def read_back(schema: dict[str, Any], posted: dict[str, str]) -> tuple[dict[str,
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
-        widget, main = _widget(name, prop, defs)
-        raw = posted.get(name)
-        if widget == "location":
-            division = (posted.get(f"{name}.division") or "").strip()
-            address = (posted.get(f"{name}.address") or "").strip()
-            if division or address or name in required:
-                data[name] = {"division": division, "address": address or None}
-            elif _nullable(prop):
-                data[name] = None
+        try:
+            value = _field_back(name, prop, defs, posted, name in required)
+        except (json.JSONDecodeError, RecursionError):
+            problems.append(reason("json_invalid.field", field=name))
             continue
-        if widget == "rows":
-            data[name] = _rows_back(name, main, defs, posted)
-            continue
-        if widget == "checkbox":
-            data[name] = raw in ("on", "true", "1")
-            continue
-        text = (raw or "").strip() if widget not in ("textarea",) else (raw or "")
-        if text.strip() == "":
-            if name in required:
-                data[name] = "" if widget in ("text", "textarea", "date", "select") else None
-                if widget in ("lines", "json"):
-                    data[name] = [] if main.get("type") == "array" else {}
-            elif _nullable(prop):
-                data[name] = None
-            continue
-        if widget == "integer":
-            data[name] = int(text) if text.lstrip("-").isdigit() and len(text) < 19 else text
-        elif widget == "number":
-            data[name] = text  # Tonnes accept decimal strings exactly
-        elif widget == "select" and all(isinstance(c, int) for c in main.get("enum", [])):
-            data[name] = int(text) if text.isdigit() else text
-        elif widget == "lines":
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-            if main.get("items", {}).get("type") == "integer":
-                data[name] = [int(x) if x.isdigit() and len(x) < 19 else x for x in lines]
-            else:
-                data[name] = lines
-        elif widget == "json":
-            try:
-                data[name] = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
-                problems.append(reason("json_invalid.field", field=name))
-        else:
-            data[name] = text
+        if value is not _OMIT:
+            data[name] = value
     return data, problems
+
+
+def _field_back(name: str, prop: dict[str, Any], defs: dict[str, Any], posted: dict[str, str],
+                required: bool) -> Any:
+    """One field's posted string(s) as its JSON value, or _OMIT."""
+    widget, main = _widget(name, prop, defs)
+    if widget == "location":
+        return _location_back(name, prop, posted, required)
+    if widget == "rows":
+        return _rows_back(name, main, defs, posted)
+    raw = posted.get(name)
+    if widget == "checkbox":
+        return raw in ("on", "true", "1")
+    text = (raw or "") if widget == "textarea" else (raw or "").strip()
+    if text.strip() == "":
+        return _blank(widget, main, prop, required)
+    return _typed(widget, main, text)
+
+
+def _location_back(name: str, prop: dict[str, Any], posted: dict[str, str], required: bool) -> Any:
+    """`<name>.division` and `<name>.address` as {division, address}."""
+    division = (posted.get(f"{name}.division") or "").strip()
+    address = (posted.get(f"{name}.address") or "").strip()
+    if division or address or required:
+        return {"division": division, "address": address or None}
+    return None if _nullable(prop) else _OMIT
+
+
+def _blank(widget: str, main: dict[str, Any], prop: dict[str, Any], required: bool) -> Any:
+    """A field left empty: a required one is sent empty (the form's validation names it), an optional one
+    as null where it may be null, else left out."""
+    if not required:
+        return None if _nullable(prop) else _OMIT
+    if widget in ("lines", "json"):
+        return [] if main.get("type") == "array" else {}
+    return "" if widget in ("text", "textarea", "date", "select") else None
+
+
+def _typed(widget: str, main: dict[str, Any], text: str) -> Any:
+    """A filled field's text as its type; what does not convert is passed on as typed. JSON that does not
+    parse raises (json.JSONDecodeError)."""
+    if widget == "integer":
+        return int(text) if text.lstrip("-").isdigit() and len(text) < 19 else text
+    if widget == "select" and all(isinstance(c, int) for c in main.get("enum", [])):
+        return int(text) if text.isdigit() else text
+    if widget == "lines":
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        if main.get("items", {}).get("type") == "integer":
+            return [int(x) if x.isdigit() and len(x) < 19 else x for x in lines]
+        return lines
+    if widget == "json":
+        return json.loads(text)
+    return text  # text, and numbers: Tonnes accept decimal strings exactly
 
 
 def _rows_back(name: str, main: dict[str, Any], defs: dict[str, Any], posted: dict[str, str]) -> list[dict[str, Any]]:

@@ -63,6 +63,13 @@ class Signed:
                      grants=frozenset({self.hat}), kind=self.person.kind)
 
     @property
+    def user_id(self) -> int:
+        """The signed-in person's user id: a session belongs to a stored user, so it is never None."""
+        if self.person.user_id is None:
+            raise ValueError(f"session {self.session_id} has no user")
+        return self.person.user_id
+
+    @property
     def hats(self) -> list[tuple[str, str]]:
         """The national hat first, then by jurisdiction."""
         return sorted(self.person.grants, key=lambda g: (g[1] != NATIONAL, g[1], g[0]))
@@ -115,7 +122,7 @@ def sign_in(session: Session, username: str, password: str, *, client: str,
     session.flush()
     audit.append(session, stream="system", at=now, actor_id=user.id, actor_role="user", event="signed_in",
                  payload={"user_id": user.id})
-    return token, Signed(row.id, row.csrf, actor, hat)  # type: ignore[arg-type]
+    return token, Signed(pk(row), row.csrf, actor, hat)
 
 
 def current(session: Session, token: str | None) -> Signed | None:
@@ -133,7 +140,7 @@ def current(session: Session, token: str | None) -> Signed | None:
     hat = (row.role, row.jurisdiction) if row.role and row.jurisdiction else None
     if hat is not None and hat not in actor.grants:  # a grant withdrawn since: fall back
         hat = default_hat(actor)
-    return Signed(row.id, row.csrf, actor, hat, stale=now - row.last_seen_at >= TOUCH_EVERY)  # type: ignore[arg-type]
+    return Signed(pk(row), row.csrf, actor, hat, stale=now - row.last_seen_at >= TOUCH_EVERY)
 
 
 def touch(session: Session, signed: Signed) -> None:

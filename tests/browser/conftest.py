@@ -208,7 +208,7 @@ class Visitor:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     if report.when == "call" and report.failed:
-        item.failed = True  # type: ignore[attr-defined]  # the visitors keep a last screenshot
+        item.failed = True
     return report
 
 

@@ -17,7 +17,7 @@ def _dead_letter(site: Site) -> int:
                      created_at=clock.now(), available_at=clock.now())
         session.add(row)
     assert dispatch.deliver(site.db, row, dispatch.Channels(smtp_host=None)) == "dead"
-    return row.id  # type: ignore[return-value]
+    return row.id
 
 
 def test_an_administrator_retries_a_dead_letter(visitor: Visitor, site: Site) -> None:

@@ -56,7 +56,7 @@ def test_an_applicant_starts_and_submits_an_application(visitor: Visitor, site: 
     visitor.shot("submitted")
     assert page.get_by_role("status").first.inner_text() == "✔ 已提交", page.locator("main").inner_text()
     with site.db.read() as session:
-        assert session.get(Case, case_id).state == "submitted"  # type: ignore[union-attr]
+        assert session.get(Case, case_id).state == "submitted"
         open_tasks = session.exec(select(Task.kind).where(Task.case_id == case_id, Task.status == "open")).all()
     assert open_tasks == ["completeness_check"]
 
@@ -83,7 +83,7 @@ def test_the_checklist_refuses_a_submit_without_the_required_documents(visitor: 
                                                                                   "project_design"]
     assert "缺少申请材料：组织实施方案" in page.locator("li[data-kind=implementation_plan]").inner_text()
     with site.db.read() as session:
-        assert session.get(Case, case_id).state == "draft"  # type: ignore[union-attr]
+        assert session.get(Case, case_id).state == "draft"
 
     pdf = {"name": "plan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}
     for kind in ("implementation_plan", "project_design"):
@@ -99,4 +99,4 @@ def test_the_checklist_refuses_a_submit_without_the_required_documents(visitor: 
     page.get_by_role("button", name="提交申请").click()
     page.wait_for_load_state()
     with site.db.read() as session:
-        assert session.get(Case, case_id).state == "submitted"  # type: ignore[union-attr]
+        assert session.get(Case, case_id).state == "submitted"

@@ -73,7 +73,7 @@ def test_the_approver_reads_the_review_opinion_and_the_dissent_before_approving(
     assert "✓" in (page.locator("#procedure svg").first.text_content() or "")
 
 
-def test_an_objection_goes_to_an_officer_who_reads_it_beside_the_forms(new_visitor, site: Site) -> None:  # noqa: ANN001
+def test_an_objection_goes_to_an_officer_who_reads_it_beside_the_forms(new_visitor, site: Site) -> None:
     title = "浏览器测试：公示异议"
     case_id = _case_before_decision(site, title)
     site.driver.act("sh_approver", case_id, "approve", {"comments": "同意"})
@@ -122,6 +122,8 @@ def test_the_queue_searches_and_keeps_what_i_did_under_done(visitor: Visitor, si
     visitor.shot("done-searched")
     rows = page.locator("tbody tr")
     assert rows.count() == 1 and f"#{case_id} {title}" in rows.inner_text() and "受理" in rows.inner_text()
+    assert "个工作日" not in rows.inner_text()  # work done has no days left to count
+    assert "办理结果" in page.locator("thead").inner_text()
     assert page.locator("nav.tabs a.current").inner_text().startswith("已办")
     # a release asks first, and says 放弃领取 (not 退回, which reads as "back to the applicant")
     page.goto(f"/work?view=team&q=%23{other}")

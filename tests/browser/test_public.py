@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlmodel import select
 
 from services.store.tables import Objection, Task
 from tests.browser.conftest import Site, Visitor, fresh_case
+
+
+def _object(page: Any, name: str, contact: str, text: str) -> None:
+    """Lodge an objection through the notice page's form, as a member of the public types it."""
+    form = page.get_by_role("region", name="提出异议")
+    form.get_by_label("姓名").fill(name)
+    form.get_by_label("联系方式").fill(contact)
+    form.get_by_label("内容").fill(text)
+    form.get_by_role("button", name="提交异议").click()
+    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["scripts-on", "scripts-off"])
@@ -20,12 +32,7 @@ def test_the_public_lodges_an_objection_during_publicity(new_visitor, site: Site
     page.wait_for_load_state()
     visitor.shot("notice")
     assert page.url.endswith(f"/public/notices/{case_id}")
-    form = page.get_by_role("region", name="提出异议")
-    form.get_by_label("姓名").fill("李四")
-    form.get_by_label("联系方式").fill("13900000000")
-    form.get_by_label("内容").fill("该项目的屋顶面积与现场不符，请核实。")
-    form.get_by_role("button", name="提交异议").click()
-    page.wait_for_load_state()
+    _object(page, "李四", "13900000000", "该项目的屋顶面积与现场不符，请核实。")
     visitor.shot("receipt")
     receipt = page.get_by_role("status")
     assert "异议已受理" in receipt.inner_text()
@@ -47,12 +54,7 @@ def test_the_objector_follows_the_receipt_on_the_public_pages(visitor: Visitor, 
     case_id = fresh_case(site, "SH", "publicity", title)
     page = visitor.page
     visitor.goto(f"/public/notices/{case_id}")
-    form = page.get_by_role("region", name="提出异议")
-    form.get_by_label("姓名").fill("王五")
-    form.get_by_label("联系方式").fill("w@example.cn")
-    form.get_by_label("内容").fill("监测数据与实际运行情况不符，请核实。")
-    form.get_by_role("button", name="提交异议").click()
-    page.wait_for_load_state()
+    _object(page, "王五", "w@example.cn", "监测数据与实际运行情况不符，请核实。")
     number = page.get_by_role("status").locator(".code").inner_text()
     page.get_by_role("link", name="查询异议处理情况").click()
     page.wait_for_load_state()
@@ -111,7 +113,7 @@ def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None
     assert rows.count() >= 1
     for i in range(rows.count()):
         title = rows.nth(i).locator("td").first
-        assert title.bounding_box()["width"] >= 240, title.inner_text()  # type: ignore[index]
+        assert title.bounding_box()["width"] >= 240, title.inner_text()
     # each other cell says which column it is, in the header's words (the header row is hidden on a phone)
     heads = page.locator("table.cards thead th").all_inner_texts()
     second = rows.first.locator("td").nth(1)

@@ -13,7 +13,7 @@ from tests.scenario_data import february
 
 
 def test_the_review_centre_verifies_a_month_and_the_approver_reads_the_report(
-        new_visitor, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        new_visitor, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path / "scenarios"))  # absolute paths the server reads
     pid = february(site.db, "ORD")
     centre: Visitor = new_visitor("review-centre")

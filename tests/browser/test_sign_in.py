@@ -81,7 +81,7 @@ def test_an_expired_session_goes_to_sign_in_and_back(visitor: Visitor, site: Sit
     visitor.sign_in("sh_case_officer")
     with site.db.write() as session:  # the session just opened outlives its idle time
         row = session.exec(select(WebSession).where(WebSession.user_id == site.driver.user_id("sh_case_officer"))
-                           .order_by(WebSession.id.desc())).first()  # type: ignore[union-attr]
+                           .order_by(WebSession.id.desc())).first()
         assert row is not None
         row.last_seen_at -= sessions.IDLE
         session.add(row)

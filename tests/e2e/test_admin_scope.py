@@ -90,7 +90,7 @@ def _dead(db: Database, key: str, payload: dict, case_id: int | None = None) -> 
                      case_id=case_id, payload=payload, created_at=clock.now(), available_at=clock.now())
         s.add(row)
         s.flush()
-        return row.id  # type: ignore[return-value]
+        return row.id
 
 
 @pytest.fixture
@@ -106,9 +106,9 @@ def shanghai(db: Database, driver: Driver, test_clock) -> Shanghai:
     assert record_breaches(db, test_clock.now())["new"] == 1
     with db.read() as s:
         breach = s.exec(select(SlaBreach)).one()
-        project_id = s.get(Case, cid).project_id  # type: ignore[union-attr]
+        project_id = s.get(Case, cid).project_id
         officer = s.exec(select(User.id).where(User.username == "sh_case_officer")).one()
-    sh = Shanghai(cid, project_id, breach.id, _dead(db, "sh:dead", {"jurisdiction": "SH"}),  # type: ignore[arg-type]
+    sh = Shanghai(cid, project_id, breach.id, _dead(db, "sh:dead", {"jurisdiction": "SH"}),
                   _dead(db, "sh:case", {}, cid), _dead(db, "system:dead", {}), officer)
     incidents.detect(db, [], alerts=incidents.Alerts(webhook_url=None, email=None))
     with db.read() as s:
@@ -150,11 +150,11 @@ class Other:
 
     def status_of(self, row_id: int) -> str:
         with self.db.read() as s:
-            return s.get(Outbox, row_id).status  # type: ignore[union-attr]
+            return s.get(Outbox, row_id).status
 
     def incident_statuses(self) -> list[str]:
         with self.db.read() as s:
-            return [s.get(Incident, i).status for i in (self.sh.incident_id, self.sh.system_incident_id)]  # type: ignore[union-attr]
+            return [s.get(Incident, i).status for i in (self.sh.incident_id, self.sh.system_incident_id)]
 
     def sh_rows(self) -> list[tuple[date, str | None, str]]:
         with self.db.read() as s:
@@ -335,7 +335,7 @@ def _calendar_import(o: Other) -> None:
     assert r.status_code == 422 and "2027-03-08" in r.text
     with o.db.read() as s:
         assert s.get(CalendarYear, (2027, "CN")) is None
-        assert s.get(CalendarYear, (2027, "SH")).revision == 1  # type: ignore[union-attr]
+        assert s.get(CalendarYear, (2027, "SH")).revision == 1
 
 
 @expect("GET", "/admin/users")

@@ -37,8 +37,8 @@ def ask(client: TestClient, user: str, project: int, body: dict, expect: int = 2
     return r.json()
 
 
-def test_audits_on_demand_in_september_without_the_campaign(client: TestClient, db: Database, driver,  # noqa: ANN001
-                                                            test_clock) -> None:  # noqa: ANN001
+def test_audits_on_demand_in_september_without_the_campaign(client: TestClient, db: Database, driver,
+                                                            test_clock) -> None:
     project = registered_project(db, driver, test_clock, "BJ")
     test_clock.set(at("2026-09-15 09:00"))  # after the 30 June deadline, no campaign running
     # the developer files the 2025 audit on its own motion: late, so it gets the profile's 20 working days
@@ -75,8 +75,8 @@ def test_audits_on_demand_in_september_without_the_campaign(client: TestClient, 
     assert published[2025]["returned_share"] == "0.9500" and published[2026]["state"]["name"] == "missed"
 
 
-def test_audits_on_demand_only_where_the_seed_has_them(client: TestClient, db: Database, driver,  # noqa: ANN001
-                                                       test_clock) -> None:  # noqa: ANN001
+def test_audits_on_demand_only_where_the_seed_has_them(client: TestClient, db: Database, driver,
+                                                       test_clock) -> None:
     project = registered_project(db, driver, test_clock, "SH")
     refused = ask(client, "sh_case_officer", project, {"year": 2025}, expect=422)["error"]["reasons"]
     assert [r["code"] for r in refused] == ["revenue_audit_not_here"]

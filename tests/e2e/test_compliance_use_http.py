@@ -21,7 +21,7 @@ from tests.e2e.test_issuance_http import to_issued
 pytestmark = pytest.mark.e2e
 
 
-def issued_project(client: TestClient, db: Database, driver: Driver, test_clock, title: str,  # noqa: ANN001
+def issued_project(client: TestClient, db: Database, driver: Driver, test_clock, title: str,
                    methodology: str) -> int:
     cid = driver.open("sh_applicant", "SH", application("SH", title=title, methodology=methodology))
     drive_to(driver, "SH", cid, "publicity")
@@ -36,14 +36,14 @@ def issued_project(client: TestClient, db: Database, driver: Driver, test_clock,
     return project
 
 
-def retire(client: TestClient, code: str, **app) -> object:  # noqa: ANN003
+def retire(client: TestClient, code: str, **app) -> object:
     return client.post("/api/v1/cases", json={"procedure": "retirement", "jurisdiction": code, "application": {
         "amount_tco2e": 100, "purpose": "ets_compliance", "purpose_detail": "2025年度配额清缴", **app}},
         headers=h(f"{code.lower()}_applicant"))
 
 
 def test_only_class_i_reductions_go_to_shanghai_allowance_compliance(client: TestClient, db: Database,
-                                                                    driver: Driver, test_clock) -> None:  # noqa: ANN001
+                                                                    driver: Driver, test_clock) -> None:
     class_1 = issued_project(client, db, driver, test_clock, "一类光伏", "SH-M-PV-001")
     class_2 = issued_project(client, db, driver, test_clock, "二类照明", "SH-M-LED-002")
     tiers = {i["project_id"]: i["methodology_tier"] for i in

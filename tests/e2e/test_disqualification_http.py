@@ -22,7 +22,7 @@ from tests.e2e.test_supervision_http import FINDING, evaluate
 pytestmark = pytest.mark.e2e
 
 
-def _codes(r) -> list[str]:  # noqa: ANN001
+def _codes(r) -> list[str]:
     assert r.status_code == 422, r.text
     return [x["code"] for x in r.json()["error"]["reasons"]]
 

@@ -23,12 +23,12 @@ pytestmark = pytest.mark.e2e
 ARTICLE = {"ORD": ("鄂尔多斯办法第十七条", "Ordos art. 17"), "SH": ("上海办法第十四条", "Shanghai art. 14")}
 
 
-def _reasons(r) -> list[dict]:  # noqa: ANN001
+def _reasons(r) -> list[dict]:
     assert r.status_code == 422, r.text
     return r.json()["error"]["reasons"]
 
 
-def _find(client: TestClient, code: str, serial: str, user: str | None = None, **extra) -> object:  # noqa: ANN003
+def _find(client: TestClient, code: str, serial: str, user: str | None = None, **extra) -> object:
     return client.post(f"/api/v1/jurisdictions/{code}/blocks/claimed-elsewhere", json={
         "serial": serial, "scheme": "CCER", "evidence": "在CCER登记簿中查到同一减排量", **extra},
         headers=h(user or f"{code.lower()}_operator"))

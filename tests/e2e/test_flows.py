@@ -245,7 +245,7 @@ def test_flow_run_list_shows_finished_and_failed_runs_first(flows_db: Database) 
     assert [r["state"] for r in items if r["name"] == "doomed run"] == ["FAILED"]
 
 
-def dispatch_flow_named(reason: str):  # noqa: ANN201 - a coroutine
+def dispatch_flow_named(reason: str):
     from flows.dispatch import dispatch_flow
 
     return dispatch_flow(reason=reason)
@@ -264,7 +264,7 @@ def test_the_handoff_loop_dispatches_when_woken_and_sweeps_when_a_timer_falls_du
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(context.run, asyncio.run, loop.run())
 
-        def until(check, timeout: float = 60.0) -> bool:  # noqa: ANN001
+        def until(check, timeout: float = 60.0) -> bool:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and not running.done():
                 if check():
@@ -292,6 +292,6 @@ def test_the_handoff_loop_dispatches_when_woken_and_sweeps_when_a_timer_falls_du
         assert s.exec(select(lease.SchedulerLease).where(lease.SchedulerLease.name == handoffs.LEASE)).first() is None
 
 
-def _statuses(db: Database, table, *where) -> set[str]:  # noqa: ANN001
+def _statuses(db: Database, table, *where) -> set[str]:
     with db.read() as s:
         return {row.status for row in s.exec(select(table).where(*where))}

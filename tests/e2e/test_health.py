@@ -51,14 +51,14 @@ def test_readyz_names_an_unmigrated_database_and_an_unreachable_prefect(
     assert "0007" in r.json()["reasons"][0]["en"]
 
 
-def test_readyz_names_an_unreachable_database(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_readyz_names_an_unreachable_database(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     broken = Database("postgresql://nobody@127.0.0.1:9/none")
     r = TestClient(create_app(broken)).get("/readyz")
     assert r.status_code == 503 and r.json()["reasons"][0]["code"] == "database_unreachable"
 
 
-def test_a_process_refuses_to_start_on_a_database_it_cannot_use(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_a_process_refuses_to_start_on_a_database_it_cannot_use(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.sqlite3'}")  # exists, never migrated
     monkeypatch.setenv("SCHEDULER", "off")
     with pytest.raises(health.NotReady, match="database_not_migrated"), TestClient(create_app()):
@@ -70,7 +70,7 @@ def test_a_process_refuses_to_start_on_a_database_it_cannot_use(tmp_path, monkey
 
 
 def test_metrics_count_requests_by_route_template_and_commands(db: Database, driver: Driver, api: TestClient,
-                                                                test_clock) -> None:  # noqa: ANN001
+                                                                test_clock) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     before = telemetry.COMMANDS.labels("project_registration", "submit", "ok")._value.get()
     api.get(f"/api/v1/cases/{cid}", headers=APPLICANT)

@@ -114,7 +114,7 @@ def _set_cookies(r) -> dict[str, str]:
 def _sign_in_via(app: object, address: str, headers: dict[str, str]) -> tuple[object, object]:
     """GET and POST /login as a browser would, the cookies carried by hand (Secure cookies over the test
     client's plain http are not sent back by its cookie jar)."""
-    c = TestClient(app, follow_redirects=False, client=(address, 40000))  # type: ignore[arg-type]
+    c = TestClient(app, follow_redirects=False, client=(address, 40000))
     page = c.get("/login", headers=headers)
     csrf_cookie = _set_cookies(page)["carbon_csrf"].split(";", 1)[0]
     c.cookies.clear()
@@ -227,7 +227,7 @@ async def _stream(app: object, path: str, headers: dict[str, str], body: Body) -
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("198.51.100.1", 1), "server": ("testserver", 80)}
-    await app(scope, receive, send)  # type: ignore[operator]
+    await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 

@@ -43,7 +43,7 @@ def _outbox(db: Database, key: str, status: str, payload: dict[str, Any], create
                      payload=payload, created_at=clock.now() - created_ago, available_at=clock.now())
         s.add(row)
         s.flush()
-        return row.id  # type: ignore[return-value]
+        return row.id
 
 
 def _active(db: Database) -> dict[str, Incident]:
@@ -103,7 +103,7 @@ def test_each_condition_opens_one_incident_and_seeing_it_again_only_counts(db: D
     with db.write() as s:
         for row in s.exec(select(Outbox).where(Outbox.status == "dead", Outbox.id != first)):
             s.delete(row)
-        s.get(Outbox, first).status = "done"  # type: ignore[union-attr]
+        s.get(Outbox, first).status = "done"
     incidents.detect(db, [crashed, again, bj_failed], later, alerts=QUIET)
     found = _active(db)
     assert "dead_letter:SH:notify" not in found and "flow_run_failed:sweep:-" in found
@@ -119,7 +119,7 @@ def test_a_resolved_incident_stays_resolved_until_something_new_happens(db: Data
     run = FailedRun("run-1", "sweep (schedule)", "sweep", "CRASHED", (), now.isoformat())
     incidents.detect(db, [run], now, alerts=QUIET)
     incident = _active(db)["flow_run_failed:sweep:-"]
-    incidents.act(db, incident.id, "resolve", None, _national())  # type: ignore[arg-type]
+    incidents.act(db, incident.id, "resolve", None, _national())
     incidents.detect(db, [run], now + timedelta(minutes=1), alerts=QUIET)  # the same run, still in Prefect's list
     assert "flow_run_failed:sweep:-" not in _active(db)
     newer = FailedRun("run-9", "sweep (schedule)", "sweep", "FAILED", (), (now + timedelta(minutes=2)).isoformat())
@@ -146,7 +146,7 @@ def smtp_sink() -> Iterator[tuple[int, list[bytes]]]:
     received: list[bytes] = []
 
     class Keep:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             received.append(envelope.content)
             return "250 OK"
 
@@ -181,7 +181,7 @@ def test_a_new_incident_is_sent_once_signed_and_by_mail_and_a_failed_send_is_ret
     assert len(mails) == 1 and len(posts) == 1
     mail = message_from_bytes(mails[0])
     assert mail["To"] == "oncall@bureau.example" and "dead_letter" in str(mail["Subject"])
-    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = mail.get_payload(decode=True).decode()
     assert "运行事件" in body and "Incident" in body and "SH" in body
 
     receiver_up["ok"] = True
@@ -213,7 +213,7 @@ def _seed(db: Database) -> dict[str, int]:
     _outbox(db, "sys:1", "dead", {})
     run = FailedRun("run-1", "sweep (schedule)", "sweep", "CRASHED", (), clock.now().isoformat())
     incidents.detect(db, [run], clock.now(), thresholds=Thresholds(), alerts=QUIET)
-    return {k.split(":")[0] + (":" + (i.jurisdiction or "-")): i.id for k, i in _active(db).items()}  # type: ignore[misc]
+    return {k.split(":")[0] + (":" + (i.jurisdiction or "-")): i.id for k, i in _active(db).items()}
 
 
 def test_administrators_list_acknowledge_and_resolve_in_their_scope(db: Database, api: TestClient,

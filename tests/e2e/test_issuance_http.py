@@ -166,7 +166,7 @@ def test_from_opening_to_issued_transfer_and_retirement(client: TestClient, db: 
 def test_overlap_verifier_conflict_and_period_rules(client: TestClient, db: Database, driver: Driver,
                                                     test_clock) -> None:
     project = registered_project(db, driver, test_clock, "ORD")
-    open_case = lambda vintage: client.post("/api/v1/cases", json={  # noqa: E731
+    open_case = lambda vintage: client.post("/api/v1/cases", json={  # noqa: E731 - a one-line helper, named where it is used
         "procedure": "issuance", "jurisdiction": "ORD", "application": {"project_id": project, "vintage": vintage}},
         headers=h("ord_applicant"))
     first = open_case(2025).json()["id"]

@@ -14,7 +14,7 @@ def version_id(client: TestClient, code: str) -> int:
     return items.json()["items"][0]["id"]
 
 
-def test_jiaxing_marks_a_stale_parameter_and_shanghai_does_not(client: TestClient, test_clock) -> None:  # noqa: ANN001
+def test_jiaxing_marks_a_stale_parameter_and_shanghai_does_not(client: TestClient, test_clock) -> None:
     jx = client.get(f"/api/v1/public/methodologies/{version_id(client, 'JX')}").json()
     (param,) = jx["parameters"]
     assert param["source_date"] == "2024-12-23" and jx["stale_parameters"] == [param["name"]]  # on 2026-03-02

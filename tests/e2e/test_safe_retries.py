@@ -165,6 +165,17 @@ NOT_RETRIED = {
         "a read of the reporter's identity: every read is its own audit event, and a reply holding the "
         "identity must not be stored for replay",
     ("POST", "/api/v1/public/log/check"): "a read (checks a kept checkpoint; POST only for its body)",
+    ("POST", "/api/v1/scenarios/{project_id}/{kind}"):
+        "idempotent by its batch id, the scenario data standard's own key: the same id with the same bytes "
+        "answers the first receipt, with other bytes 409 (tests/e2e/test_scenario_intake_http.py)",
+    ("POST", "/api/v1/scenarios/{project_id}/feed/credential"):
+        "issues a secret shown once: a reply holding it must not be stored for replay; a retry rotates it "
+        "again, so the credential the caller ends with is the one that works",
+    ("POST", "/api/v1/scenarios/{scenario_id}/lookup-tokens"):
+        "likewise a secret shown once (a user's lookup token); a retry replaces it",
+    ("POST", "/api/v1/jurisdictions/{jurisdiction}/scenario-campaign"):
+        "idempotent by construction: one case per scenario and period, a run again opens nothing "
+        "(tests/e2e/test_scenario_issuance_http.py)",
 }
 
 
@@ -182,7 +193,7 @@ def test_every_mutating_api_route_takes_an_idempotency_key() -> None:
     routes = _mutating_routes()
     assert set(NOT_RETRIED) <= set(routes), "an exemption names a route that does not exist"
     missing = sorted(f"{m} {p}" for (m, p), route in routes.items() if (m, p) not in NOT_RETRIED
-                     and "Idempotency-Key" not in {h.alias for h in route.dependant.header_params})  # type: ignore[attr-defined]
+                     and "Idempotency-Key" not in {h.alias for h in route.dependant.header_params})
     assert missing == []
     assert len(routes) >= 25  # the walk found the routers (they are included lazily)
 

@@ -64,13 +64,13 @@ def send(client: TestClient, sid: int, token: str, data: bytes, *, name: str = "
     r = client.post(f"/api/v1/scenarios/{sid}/{kind}", headers=bearer(token), files={"file": (name, data)},
                     data={k: str(v) for k, v in fields.items()})
     assert r.status_code == expect, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 def credential(client: TestClient, sid: int, who: str, expect: int = 201) -> dict[str, Any]:
     r = client.post(f"/api/v1/scenarios/{sid}/feed/credential", headers=user(who))
     assert r.status_code == expect, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 def reasons(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from services.store.engine import Database
 from states.scenarios import CONSENT_COLUMNS, RECORD_COLUMNS
 from tests.conftest import at
 from tests.e2e.http import h
-from tests.scenario_data import Send, february, make_scenario, scenario_files  # noqa: F401
+from tests.scenario_data import Send, february, make_scenario, scenario_files  # noqa: F401 - pytest fixtures
 from tests.scenarios_setup import as_csv, sha
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("scenario_files")]
@@ -49,7 +49,7 @@ def _verify(client: TestClient, user: str, pid: int, period: str, expect: int, k
 
 
 def test_ordos_the_review_centre_verifies_a_month_and_staff_read_the_report(client: TestClient, db: Database,
-                                                                           test_clock) -> None:  # noqa: ANN001
+                                                                           test_clock) -> None:
     test_clock.set(at("2026-03-12 09:00"))  # every batch's business date has passed
     via = through_the_api(client, "ord_case_officer")
     pid = february(db, "ORD", via=via)

@@ -23,7 +23,7 @@ def _open(client: TestClient, user: str, code: str, procedure: str, app: dict) -
                        headers=h(user))
 
 
-def test_jiaxing_first_filing_lies_in_jiaxing_and_declares_art_13(client: TestClient, test_clock) -> None:  # noqa: ANN001
+def test_jiaxing_first_filing_lies_in_jiaxing_and_declares_art_13(client: TestClient, test_clock) -> None:
     shanghai = {**application("JX"), "location": {"division": "310114", "address": "嘉定工业区"}}
     r = _open(client, "jx_applicant", "JX", "issuance", {"new_project": shanghai, "vintage": 2025,
                                                           **commitments("JX")})
@@ -49,12 +49,12 @@ def test_jiaxing_first_filing_lies_in_jiaxing_and_declares_art_13(client: TestCl
     assert r.json()["application"]["new_project"]["location"] == demo_location("JX")
 
 
-def test_shanghai_keeps_accepting_a_location_outside_jiaxing(client: TestClient, test_clock) -> None:  # noqa: ANN001
+def test_shanghai_keeps_accepting_a_location_outside_jiaxing(client: TestClient, test_clock) -> None:
     app = {**application("SH"), "location": {"division": "330402"}}  # no seed but Jiaxing's limits the area
     assert _open(client, "sh_applicant", "SH", "project_registration", app).status_code == 201
 
 
-def test_ordos_applies_only_once_running(client: TestClient, test_clock) -> None:  # noqa: ANN001
+def test_ordos_applies_only_once_running(client: TestClient, test_clock) -> None:
     ahead = {**application("ORD"), "start_date": "2026-05-01"}  # the test clock stands at 2026-03-02
     cid = _open(client, "ord_applicant", "ORD", "project_registration", ahead).json()["id"]
     r = client.post(f"/api/v1/cases/{cid}/actions/submit", json=commitments("ORD"), headers=h("ord_applicant"))
@@ -67,7 +67,7 @@ def test_ordos_applies_only_once_running(client: TestClient, test_clock) -> None
     assert r.status_code == 200 and r.json()["state"]["name"] == "submitted"
 
 
-def test_shandong_may_apply_before_it_runs(client: TestClient, test_clock) -> None:  # noqa: ANN001
+def test_shandong_may_apply_before_it_runs(client: TestClient, test_clock) -> None:
     cid = _open(client, "sd_applicant", "SD", "project_registration",
                 {**application("SD"), "start_date": "2026-05-01"}).json()["id"]
     r = client.post(f"/api/v1/cases/{cid}/actions/submit", json=commitments("SD"), headers=h("sd_applicant"))
@@ -75,7 +75,7 @@ def test_shandong_may_apply_before_it_runs(client: TestClient, test_clock) -> No
 
 
 def test_ordos_adopts_the_national_standard_once_it_covers_the_scope(client: TestClient, db: Database,
-                                                                     test_clock) -> None:  # noqa: ANN001
+                                                                     test_clock) -> None:
     group = {**application("ORD", methodology="ORD-M-LED-002"), "start_date": "2026-01-05"}
     first = _open(client, "ord_applicant", "ORD", "project_registration", group).json()["id"]
     r = client.post(f"/api/v1/cases/{first}/actions/submit", json=commitments("ORD"), headers=h("ord_applicant"))

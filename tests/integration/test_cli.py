@@ -70,7 +70,7 @@ def test_cli_keygen_creates_the_log_key_once_private_and_rotates(tmp_path: Path,
     assert kid in keys.keyring().verifiers and keys.keyring().current[0] != kid
 
 
-def test_the_worker_refuses_to_start_without_a_database(tmp_path) -> None:  # noqa: ANN001
+def test_the_worker_refuses_to_start_without_a_database(tmp_path) -> None:
     """A worker with no DATABASE_URL used to run every flow on a fresh SQLite file and look healthy."""
     import os
     import subprocess

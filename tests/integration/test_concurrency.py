@@ -76,7 +76,7 @@ def test_concurrent_transfers_succeed_exactly_as_often_as_the_balance_allows(db:
                           registration_number="SH-2026-P09999", created_at=now)
         s.add(project)
         s.flush()
-        ledger.mint(s, project=project, vintage=2025, amount=1100, owner_org_id=seller, case_id=None,  # type: ignore[arg-type]
+        ledger.mint(s, project=project, vintage=2025, amount=1100, owner_org_id=seller, case_id=None,
                     actor_id=None, now=now)
         source = ledger.account_for(s, "SH", seller, now).id
         target = ledger.account_for(s, "SH", buyer, now).id

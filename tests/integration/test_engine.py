@@ -287,7 +287,7 @@ def test_audit_chain_detects_tampering(db: Database, driver: Driver, sh_case: in
         assert audit.verify(s)["ok"] is True
         target = s.exec(select(AuditEvent).where(AuditEvent.case_id == sh_case, AuditEvent.seq == 2)).one()
     with db.write() as s:
-        s.exec(sa.update(AuditEvent).where(AuditEvent.id == target.id)  # type: ignore[call-overload]
+        s.exec(sa.update(AuditEvent).where(AuditEvent.id == target.id)
                .values(to_state="registered"))
     with db.read() as s:
         result = audit.verify(s)

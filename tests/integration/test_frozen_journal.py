@@ -24,14 +24,14 @@ def _issued(db: Database) -> tuple[int, int, int, str]:
         s.add(project)
         s.flush()
         entry, block = ledger.mint(s, project=project, vintage=2025, amount=100, owner_org_id=owner,
-                                   case_id=None, actor_id=None, now=now)  # type: ignore[arg-type]
+                                   case_id=None, actor_id=None, now=now)
         claim = BlockClaim(issue_entry_id=entry.id, jurisdiction="SH", project_id=project.id, serial=block.serial,
                            claimed_in="VCS")
         s.add(claim)
         s.flush()
         claim.freeze_entry_id = ledger.freeze(s, claim, case_id=None, actor_id=None, now=now).id
         s.add(claim)
-        return (block.account_id, ledger.account_for(s, "SH", other, now).id, project.id,  # type: ignore[return-value]
+        return (block.account_id, ledger.account_for(s, "SH", other, now).id, project.id,
                 block.serial)
 
 

@@ -24,7 +24,7 @@ def _rows(db: Database, n: int, tag: str) -> list[int]:
                 for k in range(n)]
         s.add_all(rows)
         s.flush()
-        return [r.id for r in rows]  # type: ignore[misc]
+        return [r.id for r in rows]
 
 
 def test_a_slow_drain_renews_what_it_holds_and_a_lost_one_lets_go(db: Database, test_clock: Any,
@@ -34,7 +34,7 @@ def test_a_slow_drain_renews_what_it_holds_and_a_lost_one_lets_go(db: Database, 
 
     def slow(db_: Database, row: Outbox, channels: Any) -> None:
         with db_.read() as s:  # the last row, as this drain holds it when each row is handled
-            seen.append((row.id, s.get(Outbox, ids[-1]).locked_until))  # type: ignore[arg-type, union-attr]
+            seen.append((row.id, s.get(Outbox, ids[-1]).locked_until))
         test_clock.advance(timedelta(seconds=20))  # a receiver taking 20 s
 
     monkeypatch.setitem(dispatch.HANDLERS, "slow", slow)
@@ -50,4 +50,4 @@ def test_a_slow_drain_renews_what_it_holds_and_a_lost_one_lets_go(db: Database, 
     test_clock.advance(dispatch.LEASE + timedelta(seconds=1))
     assert [r.id for r in dispatch.claim(db, 10)] == more
     with db.read() as s:
-        assert {o.status for o in s.exec(select(Outbox).where(Outbox.id.in_(more)))} == {"pending"}  # type: ignore[union-attr]
+        assert {o.status for o in s.exec(select(Outbox).where(Outbox.id.in_(more)))} == {"pending"}

@@ -93,7 +93,7 @@ def _expected(files: list[Path], consents: Path) -> dict[tuple[str, date], int]:
             if day < date(2026, 3, 3):
                 continue  # s not in force yet: no_parameter
             values["share"] = 1.5 if day < date(2026, 3, 12) else 0.0
-        g = grams(float(formula_eval(parse_formula(a.formula), values, FLOAT_OPS)))  # type: ignore[arg-type]
+        g = grams(float(formula_eval(parse_formula(a.formula), values, FLOAT_OPS)))
         if g is None:
             continue  # division by zero: formula_undefined
         out[(user, day)] = out.get((user, day), 0) + g
@@ -105,12 +105,12 @@ def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(
 
     files, consents = _records(tmp_path), _consents(tmp_path)
     common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END, "consents": [consents]}
-    embedded = user_day_totals(files, out=tmp_path / "duck.parquet", engine="duckdb", **common)  # type: ignore[arg-type]
+    embedded = user_day_totals(files, out=tmp_path / "duck.parquet", engine="duckdb", **common)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
-                                 **common)  # type: ignore[arg-type]
+                                 **common)
     types = {"user_id": pa.string(), "activity_date": pa.date32(), "grams": pa.int64(), "records": pa.int64()}
     for name in ("duck", "dask"):  # the same columns and types from both engines
         schema = pq.read_schema(tmp_path / f"{name}.parquet")
@@ -130,14 +130,14 @@ def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(
 def test_without_a_consent_filter_and_without_records(tmp_path: Path) -> None:
     files = _records(tmp_path)
     common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END}
-    a = user_day_totals(files, out=tmp_path / "a.parquet", **common)  # type: ignore[arg-type]
-    b = user_day_totals(files, out=tmp_path / "b.parquet", engine="dask", **common)  # type: ignore[arg-type]
+    a = user_day_totals(files, out=tmp_path / "a.parquet", **common)
+    b = user_day_totals(files, out=tmp_path / "b.parquet", engine="dask", **common)
     assert a == b and a.excluded["no_consent"] == 0 and a.used > 0
-    empty = user_day_totals([], out=tmp_path / "e.parquet", engine="dask", **common)  # type: ignore[arg-type]
-    assert empty == user_day_totals([], out=tmp_path / "f.parquet", **common)  # type: ignore[arg-type]
+    empty = user_day_totals([], out=tmp_path / "e.parquet", engine="dask", **common)
+    assert empty == user_day_totals([], out=tmp_path / "f.parquet", **common)
     assert empty.records == 0 and empty.users == 0 and pq.read_table(tmp_path / "e.parquet").num_rows == 0
     # no consent received at all: nothing counts
-    none = user_day_totals(files, out=tmp_path / "n.parquet", consents=[], **common)  # type: ignore[arg-type]
+    none = user_day_totals(files, out=tmp_path / "n.parquet", consents=[], **common)
     assert none.used == 0 and none.excluded["no_consent"] == none.records > 0
 
 

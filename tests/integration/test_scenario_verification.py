@@ -16,7 +16,7 @@ from services.engine.errors import Invalid
 from services.procedures.scenarios import verification
 from services.store.engine import Database
 from services.store.tables import ScenarioBatch, ScenarioReport
-from tests.scenario_data import february, make_scenario, scenario_files  # noqa: F401
+from tests.scenario_data import february, make_scenario, scenario_files  # noqa: F401 - pytest fixtures
 from tests.scenario_data import send_direct as send
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("scenario_files")]
@@ -62,7 +62,7 @@ def test_the_same_inputs_give_the_same_report_and_new_inputs_a_new_version(db: D
     again = verification.run(db, pid, "2026-02")
     assert again.id == first.id  # idempotent
     with db.write() as session:  # a fresh system recomputing from the same files
-        session.exec(delete(ScenarioReport))  # type: ignore[call-overload]
+        session.exec(delete(ScenarioReport))
     recomputed = verification.run(db, pid, "2026-02")
     assert (recomputed.digest, recomputed.figures, recomputed.users_sha256) == (first.digest, first.figures,
                                                                                 first.users_sha256)
@@ -101,7 +101,7 @@ def test_dask_gives_the_same_report_as_duckdb(db: Database) -> None:
     pid = february(db)
     embedded = verification.run(db, pid, "2026-02", engine="duckdb")
     with db.write() as session:
-        session.exec(delete(ScenarioReport))  # type: ignore[call-overload]
+        session.exec(delete(ScenarioReport))
     scaled = verification.run(db, pid, "2026-02", engine="dask")
     assert scaled.engine == "dask"
     assert (scaled.digest, scaled.figures, scaled.users_sha256) == (embedded.digest, embedded.figures,

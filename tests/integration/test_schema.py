@@ -76,5 +76,5 @@ def test_0007_makes_whoever_administered_everything_national_and_keeps_calendar_
     assert [tuple(g) for g in grants] == [(1, "CN")]  # only the one who administered every jurisdiction
     assert [tuple(y) for y in years] == [(2027, "CN", 2)]  # the loads before were the State Council's
     with empty.read() as s:
-        assert s.get(CalendarYear, (2027, NATIONAL)).source == "国办发明电〔2027〕1号"  # type: ignore[union-attr]
-        assert s.get(Jurisdiction, NATIONAL).name_en == "National"  # type: ignore[union-attr]
+        assert s.get(CalendarYear, (2027, NATIONAL)).source == "国办发明电〔2027〕1号"
+        assert s.get(Jurisdiction, NATIONAL).name_en == "National"

@@ -43,8 +43,8 @@ def test_a_batch_fires_every_due_timer_in_one_transaction(db: Database, driver: 
     with db.read() as s:
         numbers = sorted(s.get(Project, s.get(Case, cid).project_id).registration_number for cid in ids)
         assert len(set(numbers)) == 4 and numbers[0].startswith("SD-2026-P")
-        assert {n.status for n in s.exec(select(Notice).where(Notice.case_id.in_(ids)))} == {"closed"}  # type: ignore[attr-defined]
-        assert {t.status for t in s.exec(select(Timer).where(Timer.case_id.in_(ids)))} == {"fired"}  # type: ignore[attr-defined]
+        assert {n.status for n in s.exec(select(Notice).where(Notice.case_id.in_(ids)))} == {"closed"}
+        assert {t.status for t in s.exec(select(Timer).where(Timer.case_id.in_(ids)))} == {"fired"}
         ends = list(s.exec(select(AuditEvent).where(AuditEvent.event == "publicity_end")))
         assert sorted(e.case_id for e in ends) == sorted(ids)
         assert s.exec(select(Outbox).where(Outbox.kind == "publish_registration")).all()
@@ -88,7 +88,7 @@ def _publicity_end_timer(db: Database, case_id: int, fire_at: datetime) -> int:
                       state="publicity", fire_at=fire_at)
         s.add(timer)
         s.flush()
-        return timer.id  # type: ignore[return-value]
+        return timer.id
 
 
 def test_a_refused_timer_in_a_batch_is_cancelled_and_the_others_fire(db: Database, driver: Driver,

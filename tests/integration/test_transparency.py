@@ -103,7 +103,7 @@ def raw(db: Database) -> Iterator[sa.Connection]:
     """A connection as an intruder has it: foreign keys not enforced, plain SQL, committed at the end."""
     with db.writer.connect() as conn:
         if db.is_sqlite:
-            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 if not db.is_sqlite:
@@ -111,7 +111,7 @@ def raw(db: Database) -> Iterator[sa.Connection]:
                 yield conn
         finally:
             if db.is_sqlite:
-                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def sql(conn: sa.Connection, text: str, **params: Any) -> Any:

@@ -14,12 +14,12 @@ SH = get_profile("SH")
 TODAY = date(2026, 9, 15)  # after the annual deadline (30 June), outside any campaign
 
 
-def codes(reasons: list) -> list[str]:  # noqa: ANN001
+def codes(reasons: list) -> list[str]:
     return [r.code for r in reasons]
 
 
 def test_the_developer_files_any_ended_year_and_the_officer_may_ask_for_the_current_one() -> None:
-    def check(requester: str, year: int, **kw) -> list[str]:  # noqa: ANN003
+    def check(requester: str, year: int, **kw) -> list[str]:
         args = {"project_class": 1, "project_status": "registered", "existing_case": None, **kw}
         return codes(revenue_audit.on_demand_reasons(BJ, requester=requester, year=year, today=TODAY, **args))
 

@@ -107,7 +107,7 @@ def _keys_named(tree: ast.Module) -> list[tuple[int, str]]:
             elif func.id == "reason":
                 out.append((node.lineno, f"reason.{first}"))
         if isinstance(func, ast.Name) and func.id == "joined" and len(node.args) > 1 and _literal(node.args[1]):
-            out.append((node.lineno, _literal(node.args[1])))  # type: ignore[arg-type]
+            out.append((node.lineno, _literal(node.args[1])))
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and first:
             owner = func.value.id
             if owner == "CATALOGUE" and func.attr == "get":

@@ -19,7 +19,7 @@ class Facts(FakeFacts):
         return TIERS.get(project_id)
 
 
-def check(code: str, **app) -> list[str]:  # noqa: ANN003
+def check(code: str, **app) -> list[str]:
     case = CaseView(id=1, procedure="retirement", jurisdiction=code, state="requested", subject_kind="project",
                     application={"amount_tco2e": 100, **app})
     inp = RuleInput(case=case, form=Empty(), facts=Facts(), profile=get_profile(code), actor_id=1,

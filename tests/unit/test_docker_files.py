@@ -217,7 +217,7 @@ def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
     seen: dict[str, argparse.Namespace] = {}
     real = argparse.ArgumentParser.parse_args
 
-    def spy(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+    def spy(self, args=None, namespace=None):
         seen["ns"] = real(self, args, namespace)
         return seen["ns"]
 
@@ -462,7 +462,7 @@ def test_healthz_answers_ok() -> None:
 
     from services.api import create_app
 
-    response = TestClient(create_app(db=object())).get("/healthz")  # type: ignore[arg-type]
+    response = TestClient(create_app(db=object())).get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 

@@ -51,6 +51,6 @@ def test_due_on_30_june_of_the_following_year_with_a_deadline_timer() -> None:
     (timer,) = due_state.timers
     assert (task.role, task.triggers, timer.trigger) == ("applicant", ("file_report",), "report_deadline")
     inp = DueInput(jurisdiction="BJ", application={}, vintage=2025, today=date(2026, 1, 5), profile=get_profile("BJ"),
-                   calendar=None)  # type: ignore[arg-type]  # an annual date counts no working days
+                   calendar=None)
     assert operation_report.DUE(inp).on == date(2026, 6, 30)
     assert spec.arrows("file_report", "due")[0].owner_only

@@ -83,7 +83,7 @@ def test_periods() -> None:
     assert period_of(date(2026, 2, 14), "monthly").end == date(2026, 2, 28)
     q = period_of(date(2026, 5, 1), "quarterly")
     assert (q.key, q.start, q.end) == ("2026-Q2", date(2026, 4, 1), date(2026, 6, 30))
-    assert parse_period("2026", "annual").days[-1] == date(2026, 12, 31)  # type: ignore[union-attr]
+    assert parse_period("2026", "annual").days[-1] == date(2026, 12, 31)
     assert parse_period("2026-13", "monthly") is None and parse_period("2026-Q1", "monthly") is None
 
 

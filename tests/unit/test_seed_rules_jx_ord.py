@@ -22,7 +22,7 @@ from tests.unit.test_project_registration import FakeFacts
 TODAY = date(2026, 3, 2)
 
 
-def registration(code: str, facts: FakeFacts | None = None, **app) -> RuleInput:  # noqa: ANN003
+def registration(code: str, facts: FakeFacts | None = None, **app) -> RuleInput:
     application_ = {"kind": "project", "methodology_code": "M", "methodology_version": "1.0", **app}
     case = CaseView(id=1, procedure="project_registration", jurisdiction=code, state="draft", subject_kind="project",
                     application=application_)

@@ -25,7 +25,7 @@ class Browser:
     """A TestClient that signs in through the login form, like a person would."""
 
     def __init__(self, app: object, address: str = "testclient", **kw: object) -> None:
-        self.client = TestClient(app, follow_redirects=False, client=(address, 50000), **kw)  # type: ignore[arg-type]
+        self.client = TestClient(app, follow_redirects=False, client=(address, 50000), **kw)
 
     def sign_in(self, username: str, password: str = PASSWORD, next_path: str = "") -> object:
         page = self.client.get("/login")
@@ -33,12 +33,12 @@ class Browser:
                                                 "password": password, "next": next_path})
 
     def get(self, path: str, **kw: object):
-        return self.client.get(path, **kw)  # type: ignore[arg-type]
+        return self.client.get(path, **kw)
 
     def post_form(self, page_path: str, action: str, data: dict, **kw: object):
         """Post a form found on `page_path`, with that page's CSRF token."""
         token = csrf_of(self.client.get(page_path).text)
-        return self.client.post(action, data={"csrf": token, **data}, **kw)  # type: ignore[arg-type]
+        return self.client.post(action, data={"csrf": token, **data}, **kw)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def _case_in(driver: Driver, state: str) -> int:
 
 def _state(db: Database, cid: int) -> str:
     with db.read() as s:
-        return s.get(Case, cid).state  # type: ignore[union-attr]
+        return s.get(Case, cid).state
 
 
 def test_the_page_shows_summary_clock_diagram_tasks_documents_and_timeline(driver: Driver, signed_in) -> None:
@@ -135,7 +135,7 @@ def test_working_a_claimed_task_passes_its_id(driver: Driver, signed_in, db: Dat
     r = b.client.post(f"/cases/{cid}/actions/accept", data={"csrf": csrf_of(page), "_task": str(task_id)})
     assert r.status_code == 303
     with db.read() as s:
-        assert s.get(Task, task_id).status == "completed"  # type: ignore[union-attr]
+        assert s.get(Task, task_id).status == "completed"
 
 
 def test_the_diagram_names_states_in_the_pages_language() -> None:
@@ -197,7 +197,7 @@ def test_the_approver_marks_a_document_for_publication_from_the_page(driver: Dri
     page = approver.get(f"/cases/{cid}").text
     assert "已标记公开" in page and "撤回公开标记" in page and "标记材料公开" in page  # list and timeline
     with db.read() as s:
-        assert s.get(Document, doc.id).published_by == driver.user_id("sh_approver")  # type: ignore[union-attr]
+        assert s.get(Document, doc.id).published_by == driver.user_id("sh_approver")
     refused = officer.post_form(f"/cases/{cid}", f"/cases/{cid}/documents/{doc.id}/publication", {"publish": "0"})
     assert refused.status_code == 403
 
@@ -218,7 +218,7 @@ def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_re
     assigning = approver.get(f"/cases/{cid}").text
     uid = driver.user_id("sh_case_officer")
     # the officers are offered by name, to tick (never by a user number to type)
-    assert f'name="officers" value="{uid}"' in assigning and "SH case_officer" in assigning
+    assert f'name="officers" value="{uid}"' in assigning and "SH 主管部门经办人" in assigning
     assert f'action="/cases/{cid}/actions/assign_handlers"' in assigning
     r = approver.post_form(f"/cases/{cid}", f"/cases/{cid}/actions/assign_handlers", {"officers": str(uid)})
     assert r.status_code == 303, r.text
@@ -230,4 +230,21 @@ def test_an_assigned_handler_reveals_the_reporter_once_and_the_page_lists_the_re
     after = approver.get(f"/cases/{cid}").text
     assert "举报人丙" not in after and "查看举报人身份" in after  # the read, in the list and the timeline
     reads = after[after.index('id="h-reporter"'):after.index('id="h-timeline"')]
-    assert "SH case_officer" in reads
+    assert "SH 主管部门经办人" in reads
+
+
+def test_acknowledging_a_missed_deadline_is_offered_only_once_one_was_missed(driver: Driver, signed_in, db: Database,
+                                                                               test_clock) -> None:
+    from datetime import timedelta
+
+    from services.orchestration.sweep import sweep
+
+    cid = _case_in(driver, "authority_decision")
+    approver = signed_in("sh_approver")
+    assert 'id="action-acknowledge_escalation"' not in approver.get(f"/cases/{cid}").text
+    test_clock.advance(timedelta(days=60))  # the decision's deadline passes: the sweep escalates it
+    sweep(db)
+    with db.read() as s:
+        assert s.exec(select(Task).where(Task.case_id == cid, Task.kind == "sla_escalation")).first() is not None
+    approver = signed_in("sh_approver")  # a new session: the first one idled out meanwhile
+    assert 'id="action-acknowledge_escalation"' in approver.get(f"/cases/{cid}").text

@@ -14,7 +14,7 @@ from services.store.tables import Case
 pytestmark = pytest.mark.e2e
 
 
-def test_the_developer_files_from_the_case_page(db: Database, driver, test_clock, signed_in) -> None:  # noqa: ANN001
+def test_the_developer_files_from_the_case_page(db: Database, driver, test_clock, signed_in) -> None:
     cid = driver.open("bj_applicant", "BJ", application("BJ", project_class=2, methodology="BJ-M-LED-002"))
     drive_to(driver, "BJ", cid, "submitted")
     driver.act("bj_case_officer", cid, "disclose", {})

@@ -15,8 +15,8 @@ from tests.e2e.test_issuance_http import registered_project
 pytestmark = pytest.mark.e2e
 
 
-def test_the_developer_and_the_officer_open_audits_from_the_page(db: Database, driver, test_clock,  # noqa: ANN001
-                                                                 signed_in) -> None:  # noqa: ANN001
+def test_the_developer_and_the_officer_open_audits_from_the_page(db: Database, driver, test_clock,
+                                                                 signed_in) -> None:
     project = registered_project(db, driver, test_clock, "BJ")
     test_clock.set(at("2026-09-15 09:00"))
     owner = signed_in("bj_applicant")
@@ -39,8 +39,8 @@ def test_the_developer_and_the_officer_open_audits_from_the_page(db: Database, d
     assert signed_in("bj_applicant2").get(f"/projects/{project}").status_code == 404
 
 
-def test_an_officer_records_a_block_claimed_elsewhere_from_the_page(browser, db: Database, driver,  # noqa: ANN001
-                                                                   test_clock, signed_in) -> None:  # noqa: ANN001
+def test_an_officer_records_a_block_claimed_elsewhere_from_the_page(browser, db: Database, driver,
+                                                                   test_clock, signed_in) -> None:
     """Ordos art. 17 (seeds/004_81a3b90dcbf20f97.txt): the issued blocks with the owner's declaration, and the
     finding's form for staff only; a finding freezes the block and opens the rectification it leads to."""
     from tests.e2e.test_issuance_http import to_issued

@@ -276,8 +276,8 @@ def test_wrong_guesses_elsewhere_do_not_lock_the_reporter_out_of_the_check_page(
     from fastapi.testclient import TestClient
 
     reporter, attacker = Browser(app), Browser(app)
-    reporter.client = TestClient(app, follow_redirects=False, client=("198.51.100.9", 40000))  # type: ignore[arg-type]
-    attacker.client = TestClient(app, follow_redirects=False, client=("192.0.2.20", 40000))  # type: ignore[arg-type]
+    reporter.client = TestClient(app, follow_redirects=False, client=("198.51.100.9", 40000))
+    attacker.client = TestClient(app, follow_redirects=False, client=("192.0.2.20", 40000))
     r = reporter.post_form("/public/report", "/public/report", {
         "jurisdiction": "JX", "subject": "某光伏项目", "project_id": "",
         "content": "该项目监测数据与现场运行记录明显不符，疑似虚报减排量。", "name": "", "contact": ""})

@@ -11,13 +11,13 @@ import pytest
 
 from services.store.engine import Database
 from services.web.charts import Bar, bar_chart
-from tests.scenario_data import february, scenario_files  # noqa: F401
+from tests.scenario_data import february, scenario_files  # noqa: F401 - pytest fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("scenario_files")]
 
 
 def test_the_review_centre_verifies_from_the_page_and_the_approver_reads_the_report(db: Database,
-                                                                                   signed_in) -> None:  # noqa: ANN001
+                                                                                   signed_in) -> None:
     pid = february(db, "ORD")
     centre = signed_in("ord_review_centre")
     assert f'href="/scenarios/{pid}/verification"' in centre.get(f"/projects/{pid}").text  # from the scenario's page

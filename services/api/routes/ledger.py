@@ -127,11 +127,11 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
         try:
             first = claim(session, settled)
         except Invalid as exc:
-            entry = session.exec(select(LedgerEntry.id).where(
-                LedgerEntry.kind == "transfer", LedgerEntry.jurisdiction == jurisdiction,
-                LedgerEntry.reference == body.reference)).first()
+            used = session.exec(select(col(LedgerEntry.id)).where(
+                col(LedgerEntry.kind) == "transfer", col(LedgerEntry.jurisdiction) == jurisdiction,
+                col(LedgerEntry.reference) == body.reference)).first()
             raise Invalid([reason("transfer_reference_used", field="reference", reference=body.reference,
-                                  entry=entry)]) from exc
+                                  entry=used)]) from exc
         if first is not None:
             return first
         accounts = {a.id: a for a in session.exec(select(Account).where(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -178,7 +179,8 @@ def _hat_place(signed: Signed) -> str:
     """Where the admin hat is worn: `CN` for the national hat, else its jurisdiction. It is what the
     calendar form loads (the State Council's notice, or that jurisdiction's own days) and where the
     users page grants by default."""
-    return signed.hat[1]  # type: ignore[index] - AdminHat made sure an admin hat is worn
+    assert signed.hat is not None, "AdminHat made sure an admin hat is worn"
+    return signed.hat[1]
 
 
 @router.get("/admin/calendar")
@@ -238,7 +240,7 @@ async def _uploaded_or_pasted(form: FormData) -> tuple[str, list[Reason]]:
         return pasted, [reason("encoding", field="notice")]
 
 
-def _load_year(request: Request, signed: Any, form: FormData, year: int, notice: Any,  # noqa: ANN401
+def _load_year(request: Request, signed: Any, form: FormData, year: int, notice: Any,
                scope_of_load: str) -> None:
     """One command: the year's days loaded for the hat's place, once per form key."""
     days = [DayOverride(d.date, d.kind == "workday", d.name, d.jurisdiction) for d in notice.days]
@@ -273,7 +275,7 @@ def _users(session: Session, scope: AdminScope, q: str) -> list[dict[str, Any]]:
     ids = [u.id for u in users]
     grants: dict[int, list[tuple[str, str]]] = {}
     of_users = col(RoleGrant.user_id).in_(ids)
-    rows = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
+    rows: Iterable[RoleGrant] = session.exec(select(RoleGrant).where(of_users, mine)) if ids else []
     for g in rows:
         grants.setdefault(g.user_id, []).append((g.role, g.jurisdiction))
     orgs = {o.id: o.name for o in session.exec(select(Organisation).where(
@@ -331,7 +333,7 @@ async def grant(request: Request, signed: SignedIn, scope: AdminHat, form: Check
             user = session.exec(select(User).where(col(User.username) == username)).first()
             if user is None:
                 raise Invalid([reason("user_unknown.username", field="username", username=username)])
-            identity.grant_role(session, user.id, role, jurisdiction, signed.actor)  # type: ignore[arg-type]
+            identity.grant_role(session, pk(user), role, jurisdiction, signed.actor)
             return 200, {}
 
         request_ = {"grant": username, "role": role, "jurisdiction": jurisdiction}

@@ -34,7 +34,7 @@ from services.procedures import documents
 from services.queries import notifications
 from services.queries.cases import case_detail, form_schema
 from services.queries.schemas import plain
-from services.store.tables import AuditEvent, Case, Organisation, Task, Timer
+from services.store.tables import AuditEvent, Case, Organisation, Task, Timer, pk
 from services.web.actions import Refused, fire_posted, posted_strings
 from services.web.deps import CheckedForm, SignedIn, form_dict, form_key, wearing
 from services.web.methodology_picker import CODE, chosen, citable, picked
@@ -119,9 +119,9 @@ def _home(request: Request, signed: Any, status: int = 200, **org_form: Any) -> 
     actor: Actor = signed.actor
     with get_db(request).read() as session:
         org = session.get(Organisation, actor.org_id) if actor.org_id else None
-        listing = my_cases(session, org.id, jurisdiction) if org else []  # type: ignore[arg-type]
-        notices = notifications.recent(session, actor.user_id, 5)  # type: ignore[arg-type]
-        unread = notifications.unread(session, actor.user_id)  # type: ignore[arg-type]
+        listing = my_cases(session, pk(org), jurisdiction) if org else []
+        notices = notifications.recent(session, signed.user_id, 5)
+        unread = notifications.unread(session, signed.user_id)
     values = org_form.get("values") or {}
     drawn, loose = fields(form_schema(OrganisationRegistration), values, org_form.get("reasons"))
     return render(request, "applicant.html", status_code=status, org=org, cases=listing, notices=notices,
@@ -311,7 +311,8 @@ def case_view(session: Session, case: Case, actor: Actor, failed: str | None = N
         forms["submit"] = _submit_form(case, attempt)
     if "resubmit" in allowed:
         forms["resubmit"] = _resubmit_form(case, attempt, versions, lang)
-    missing = {r.field[len("documents."):]: r for r in attempt.reasons if (r.field or "").startswith("documents.")}
+    missing = {r.field.removeprefix("documents."): r for r in attempt.reasons
+               if r.field and r.field.startswith("documents.")}
     return {"case": detail, "forms": forms, "requests": _requests(session, case),
             "checklist": checklist(session, case, actor, missing),
             "may_upload": documents.may_add(actor, case), "upload_reasons": attempt.reasons_of("upload"),
@@ -439,7 +440,7 @@ async def upload(case_id: int, request: Request, signed: SignedIn, form: Checked
 def notices(request: Request, signed: SignedIn) -> Response:
     wearing(signed, "applicant")
     with get_db(request).read() as session:
-        rows = notifications.recent(session, signed.actor.user_id, 200)
+        rows = notifications.recent(session, signed.user_id, 200)
     return render(request, "applicant_notices.html", notices=rows)
 
 
@@ -447,5 +448,5 @@ def notices(request: Request, signed: SignedIn) -> Response:
 async def mark_read(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
     wearing(signed, "applicant")
 
-    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.actor.user_id)
+    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.user_id)
     return RedirectResponse("/applicant/notices?ok=read", status_code=303)

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from services.api.deps import get_db
@@ -34,6 +34,7 @@ from services.web.schema_forms import fields
 from states.machine import mermaid
 from states.messages import CATALOGUE, Reason, reason, text
 from states.profiles import get_profile
+from states.tasks import ESCALATION
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,9 +79,9 @@ def diagram(name: str, jurisdiction: str, current: str, lang: str,
 def _people(session: Session, role: str, jurisdiction: str) -> list[User]:
     """The active holders of a role in a jurisdiction, by name: whom an officer may seat on a panel, or
     the approver assign to a report."""
-    return list(session.exec(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == role, RoleGrant.jurisdiction == jurisdiction, User.active == True)  # noqa: E712
-        .order_by(User.display_name, User.id)))
+    return list(session.exec(select(User).join(RoleGrant, col(RoleGrant.user_id) == col(User.id)).where(
+        col(RoleGrant.role) == role, col(RoleGrant.jurisdiction) == jurisdiction, col(User.active).is_(True))
+        .order_by(col(User.display_name), col(User.id))))
 
 
 # Fields whose values are people: drawn as a list of names to tick (or choose), posted as user ids.
@@ -92,7 +93,8 @@ REVIEW_TRIGGERS = ("pass_review", "fail_review")
 
 def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[str, Any]:
     detail = plain(case_detail(session, case, actor))
-    rows = list(session.exec(select(AuditEvent).where(AuditEvent.stream == f"case:{case.id}").order_by(AuditEvent.seq)))
+    rows = list(session.exec(select(AuditEvent).where(col(AuditEvent.stream) == f"case:{case.id}")
+                             .order_by(col(AuditEvent.seq))))
     visible_rows = documents.visible_events(session, actor, case, rows)
     the_brief = brief.brief(session, case, actor, visible_rows, detail["documents"])
     names = the_brief["names"]
@@ -120,6 +122,17 @@ def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[
                                brief.stages(rows, case.state))}
 
 
+def _offered(trigger: str, context: dict[str, Any]) -> bool:
+    """Actions the state allows but the case does not call for are not offered: composing a panel already
+    seated (refused, rule panel_already), acknowledging a missed deadline when none was missed (the
+    approver's `sla_escalation` task is what it answers)."""
+    if trigger == "compose_panel":
+        return not context["brief"]["panel"]["active"]
+    if trigger == ESCALATION.triggers[0]:
+        return any(t["kind"] == ESCALATION.kind for t in context["case"]["open_tasks"])
+    return True
+
+
 def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str, Any] | None = None,
            reasons: list[Reason] | None = None) -> list[dict[str, Any]]:
     """One form per allowed action, each placed beside the material it is about (`section`); the one
@@ -129,8 +142,8 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     out = []
     for action in detail["allowed_actions"]:
         trigger = action["action"]
-        if trigger == "compose_panel" and context["brief"]["panel"]["active"]:
-            continue  # seated (drawn or named): composing again is refused (rule panel_already), so not offered
+        if not _offered(trigger, context):
+            continue
         mine = trigger == failed
         drawn, loose = fields(action["form_schema"], values if mine else None, reasons if mine else None)
         for f in drawn:
@@ -151,7 +164,7 @@ def _forms(context: dict[str, Any], failed: str | None = None, values: dict[str,
     return out
 
 
-def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,  # noqa: ANN401
+def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigger: str, form: Any,
                             posted: dict[str, str]) -> list[Reason]:
     """The page's friendlier fields turned back into the action's own: ticked people into the ids the
     form takes (one per line), a chosen document into the SHA-256 the server reads from its bytes'
@@ -172,7 +185,7 @@ def _read_people_and_report(session: Session, case_id: int, actor: Actor, trigge
     return []
 
 
-def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:  # noqa: ANN401
+def _context(request: Request, signed: Any, case_id: int) -> dict[str, Any]:
     with get_db(request).read() as session:
         return case_context(session, visibility.visible_case(session, signed.actor, case_id), signed.actor,
                             lang_of(request))

@@ -41,7 +41,7 @@ router = APIRouter(include_in_schema=False)
 CONCLUSIONS = ("panel_pass", "panel_revise", "panel_reject")
 # The opinions the technical review gave before the panel: what the experts read with the materials.
 REVIEW_EVENTS = ("pass_review", "fail_review")
-# A declared conflict keeps the expert off this case for good (services/panels.py), so say so on the box.
+# A declared conflict keeps the expert off this case for good (services/procedures/panels.py), so say so on the box.
 CONFLICT_LABEL = CATALOGUE["checkbox.conflict"]
 
 

@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 def bell(request: Request, signed: SignedIn) -> Response:
     """The bell's content: the unread count in a badge (nothing beside the bell when all is read)."""
     with get_db(request).read() as session:
-        unread = notifications.unread(session, signed.person.user_id)
+        unread = notifications.unread(session, signed.user_id)
     body = "✉" + (f' <span class="count" data-unread="{unread}">{unread}</span>' if unread else "")
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -27,12 +27,12 @@ def bell(request: Request, signed: SignedIn) -> Response:
 @router.get("/notifications")
 def notifications_page(request: Request, signed: SignedIn) -> Response:
     with get_db(request).read() as session:
-        rows = notifications.recent(session, signed.person.user_id, 50)
-        unread = notifications.unread(session, signed.person.user_id)
+        rows = notifications.recent(session, signed.user_id, 50)
+        unread = notifications.unread(session, signed.user_id)
     return render(request, "notifications.html", rows=rows, unread=unread)
 
 
 @router.post("/notifications/read")
 async def mark_read(request: Request, signed: SignedIn, form: CheckedForm) -> Response:
-    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.person.user_id)
+    await run_in_threadpool(notifications.mark_all_read, get_db(request), signed.user_id)
     return RedirectResponse("/notifications?ok=read", status_code=303)

@@ -35,7 +35,7 @@ from states.messages import Reason
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, signed: Any, project_id: int, status: int = 200,  # noqa: ANN401
+def _page(request: Request, signed: Any, project_id: int, status: int = 200,
           audit_values: dict[str, Any] | None = None, audit_reasons: list[Reason] | None = None,
           claim_values: dict[str, Any] | None = None, claim_reasons: list[Reason] | None = None) -> Response:
     with get_db(request).read() as session:

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BeforeValidator
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.api.deps import get_db
 from services.engine import assignment
-from services.engine.calendar import local_date
+from services.engine.actors import Actor
+from services.engine.calendar import WorkingCalendar, local_date
 from services.engine.clock import clock
 from services.engine.errors import Invalid
 from services.engine.workdays import calendar
 from services.queries import queues
+from services.queries.queues import View
 from services.queries.schemas import plain
 from services.store.tables import Case, Organisation, RoleGrant, User
 from services.web.deps import CheckedForm, SignedIn, form_key, wearing
@@ -32,7 +34,7 @@ VIEWS = ("mine", "team", "unassigned", "overdue", "done")
 SORTS = ("due", "opened", "case")
 
 
-def working_days_left(cal: Any, today: date, due_on: date | None, jurisdiction: str) -> int | None:
+def working_days_left(cal: WorkingCalendar, today: date, due_on: date | None, jurisdiction: str) -> int | None:
     """Working days from today to the due day: 0 = due today, negative = overdue by that many."""
     if due_on is None:
         return None
@@ -55,6 +57,7 @@ def work_queue(request: Request, signed: SignedIn,
                sort: Literal["due", "opened", "case"] = "due",
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     jurisdiction = wearing(signed, *QUEUE_ROLES)
+    assert signed.hat is not None, "wearing() made sure a queue role's hat is worn"
     actor = signed.actor
     filters: dict[str, Any] = {"procedure": procedure or None, "jurisdiction": jurisdiction, "kind": kind or None,
                                "due_from": due_from, "due_to": due_to}
@@ -70,7 +73,7 @@ def work_queue(request: Request, signed: SignedIn,
                   sorts=SORTS)
 
 
-def _page(session: Any, actor: Any, view: str, q: str, sort: str, cursor: str | None,  # noqa: ANN401
+def _page(session: Session, actor: Actor, view: View | Literal["done"], q: str, sort: str, cursor: str | None,
           filters: dict[str, Any]) -> dict[str, Any]:
     """A searched, sorted or done view in one page; the default view (open work by due date) by cursor."""
     if view == "done" or q.strip() or sort != "due":
@@ -79,7 +82,7 @@ def _page(session: Any, actor: Any, view: str, q: str, sort: str, cursor: str | 
     return plain(queues.list_tasks(session, actor, view=view, cursor=cursor, limit=25, **filters))
 
 
-def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:  # noqa: ANN401
+def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:
     """Each task with its working days left, its case's title, the applicant and the assignee by name."""
     cal = calendar(session)
     case_ids = {t["case_id"] for t in items}
@@ -97,7 +100,7 @@ def _annotate(session: Any, items: list[dict[str, Any]], today: date) -> None:  
         t["assignee_name"] = people.get(t["assignee_id"] or 0, "")
 
 
-def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:  # noqa: ANN401
+def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:
     """Whom work may be delegated to: the active holders of my role here."""
     return list(session.exec(
         select(User).join_from(User, RoleGrant, col(User.id) == col(RoleGrant.user_id))
@@ -105,7 +108,7 @@ def _colleagues(session: Any, role: str, jurisdiction: str) -> list[User]:  # no
         .order_by(col(User.username))))
 
 
-def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:  # noqa: ANN401
+def _counts(session: Any, actor: Any, filters: dict[str, Any]) -> dict[str, int]:
     return {**queues.count_tasks(session, actor, **filters),
             "done": queues.count_done(session, actor, filters["jurisdiction"])}
 

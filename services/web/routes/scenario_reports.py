@@ -67,7 +67,7 @@ def charts(figures: dict[str, Any], lang: str) -> list[tuple[str, Any]]:
     ]
 
 
-def _list(request: Request, signed: Any, project_id: int, status: int = 200,  # noqa: ANN401
+def _list(request: Request, signed: Any, project_id: int, status: int = 200,
           values: dict[str, str] | None = None, reasons: list[Reason] | None = None) -> Response:
     with get_db(request).read() as session:
         project = reads.readable_scenario(session, signed.actor, project_id)

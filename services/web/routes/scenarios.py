@@ -15,7 +15,7 @@ from services.api.deps import get_db
 from services.engine.actors import Actor
 from services.engine.errors import NotFound
 from services.procedures.scenarios import batches, feeds
-from services.store.tables import Project
+from services.store.tables import Project, pk
 from services.web.deps import CheckedForm, SignedIn, wearing
 from services.web.pages import lang_of, render
 
@@ -43,9 +43,9 @@ def scenario_list(request: Request, signed: SignedIn) -> Response:
     with get_db(request).read() as session:
         rows = []
         for p in _mine(session, signed.actor, jurisdiction):
-            records = batches.listing(session, p.id, "records")  # type: ignore[arg-type]
+            records = batches.listing(session, pk(p), "records")
             rows.append({"project": p, "batches": len(records), "latest": records[0] if records else None,
-                         **feeds.status(session, p.id)})  # type: ignore[arg-type]
+                         **feeds.status(session, pk(p))})
     return render(request, "applicant_scenarios.html", scenarios=rows)
 
 

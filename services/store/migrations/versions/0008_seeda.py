@@ -11,6 +11,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 23:30:00
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,7 +34,7 @@ def structured(text: str, jurisdiction: str) -> dict[str, str | None]:
     return {"division": code, "address": text.strip()[:200] or None}
 
 
-def _rewrite(app: dict, jurisdiction: str, forward: bool) -> dict | None:
+def _rewrite(app: dict[str, Any], jurisdiction: str, forward: bool) -> dict[str, Any] | None:
     changed = False
     out = dict(app)
     for holder in (out, out.get("new_project")):

@@ -1,11 +1,11 @@
 """operations: incidents, heartbeats of the orchestration loops, the request id on outbox rows
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 22:40:00
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 from services.store.tables import UTCDateTime

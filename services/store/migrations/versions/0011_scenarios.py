@@ -6,7 +6,7 @@ Revises: 0007
 Create Date: 2026-12-01 22:27:37.622094
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables

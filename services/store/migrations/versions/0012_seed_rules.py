@@ -6,7 +6,7 @@ Revises: 0011
 Create Date: 2026-12-02 04:45:00
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # AutoString, as autogenerate writes it
 from alembic import op
 
 import services.store.tables

@@ -1,0 +1,120 @@
+"""The public models of scenario allocations, personal accounts, points, proofs and corrections (issue 17)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.queries.schemas import Bilingual, Public
+
+
+class LookupToken(Public):
+    scenario_id: int
+    user_id: str
+    token: str  # shown once; only its SHA-256 is kept
+
+
+class PeriodRow(Public):
+    period: str
+    leaf_index: int
+    reduction_g: int
+    carry_in_g: int
+    allocated_g: int
+    carry_out_g: int
+    reversed_g: int
+    points: int
+    root: str
+    ledger_entry_id: int | None
+
+
+class ScenarioRef(Public):
+    id: int
+    title: str
+    jurisdiction: str
+
+
+class Points(Public):
+    earned: int
+    received: int
+    sent: int
+    balance: int
+    per_kg: str
+    transferable: bool
+
+
+class Account(Public):
+    scenario: ScenarioRef
+    user_id: str
+    periods: list[PeriodRow]
+    allocated_g: int
+    carry_g: int
+    points: Points
+
+
+class LedgerRef(Public):
+    id: int | None
+    reference: str | None
+    serials: list[str]
+
+
+class AllocationProof(Public):
+    """RFC 9162 §2.1.3: the leaf (states/scenarios.allocation_leaf), its index, the tree's size, the audit
+    path and the root; the ledger entry carrying the root, and its own proof in the signed log."""
+
+    period: str
+    leaf: str
+    leaf_hash: str
+    leaf_index: int
+    tree_size: int
+    root: str
+    inclusion_proof: list[str]
+    ledger_entry: LedgerRef | None
+    log: dict[str, Any] | None
+    log_note: Bilingual | None
+
+
+class PointsTransferred(Public):
+    id: int | None
+    from_user_id: str
+    to_user_id: str
+    points: int
+    at: str
+
+
+class PeriodStatistics(Public):
+    period: str
+    participants: int
+    reduction_g: int
+    block_t: int
+    allocated_g: int
+    carry_g: int
+    corrected_g: int
+    root: str
+    ledger_entry_id: int | None
+
+
+class ScenarioStatistics(Public):
+    scenario: ScenarioRef
+    periods: list[PeriodStatistics]
+
+
+class CorrectionDone(Public):
+    id: int | None
+    scenario_id: int
+    period: str
+    evaluation_id: int
+    users: int
+    reversed_g: int
+    cancelled_t: int
+    carried_g: int
+    old_root: str
+    new_root: str
+    ledger_entry_id: int | None
+    reason: str
+    at: str
+
+
+class CampaignRun(Public):
+    opened: int
+    skipped: int
+    refused: int  # periods whose verification was refused (logged; tried again next run)
+    candidates: int

@@ -1,0 +1,207 @@
+"""Scenario issuance on the users' behalf end to end over HTTP (issue 17), per profile: the periodic
+campaign opens one case per scenario and closed period with the verification report attached; Ordos
+verifies digitally (art. 15) and Shanghai has a commissioned verifier (art. 15); `issued` mints to the
+enterprise's holding account with the per-user allocation and its Merkle root on the ledger entry
+(Ordos arts. 12, 16); each user's lookup token opens their account, points and an inclusion proof a
+client checks on its own; Shandong refuses moving points (编制说明 二(二)); a correction from an
+evaluation's data-anomaly finding reverses users' reductions and cancels the units (Ordos art. 11)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+
+from services.procedures import ledger
+from services.procedures.scenarios.issuance import run_scenario_campaign
+from services.store.engine import Database
+from services.store.tables import Case, LedgerEntry, ScenarioAllocation
+from services.transparency import log as transparency_log
+from states.scenarios import GRAMS_PER_TONNE
+from tests.conftest import at
+from tests.e2e.http import h
+from tests.e2e.scenario_fixtures import issue_period, rfc9162_root, scenario_with_data, token_for
+from tests.scenario_data import make_scenario, send_direct
+
+pytestmark = pytest.mark.e2e
+
+FEB = (date(2026, 2, 1), date(2026, 2, 28))
+
+
+def check_proof(client: TestClient, token: str, period: str, root: str) -> dict:
+    r = client.get("/api/v1/scenario-account/proof", params={"period": period}, headers={"X-Lookup-Token": token})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    got = rfc9162_root(p["leaf"].encode(), p["leaf_index"], p["tree_size"],
+                       [bytes.fromhex(x) for x in p["inclusion_proof"]])
+    assert got is not None and got.hex() == p["root"] == root
+    # a leaf claiming one gram more does not verify against the root
+    forged = p["leaf"].replace(f'"allocated_g":{p["leaf"].split(":")[1].split(",")[0]}',
+                               f'"allocated_g":{int(p["leaf"].split(":")[1].split(",")[0]) + 1}')
+    assert forged != p["leaf"]
+    assert rfc9162_root(forged.encode(), p["leaf_index"], p["tree_size"],
+                        [bytes.fromhex(x) for x in p["inclusion_proof"]]).hex() != root
+    return p
+
+
+def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
+        client: TestClient, db: Database, driver, test_clock, data_dir, log_key) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    assert run_scenario_campaign(db, "ORD")["opened"] == 0  # 2026-03-02: February's late records may still come
+    test_clock.set(at("2026-03-10 09:00"))
+    cid, allocation = issue_period(client, db, "ORD", pid)
+    # 9 users' 28 days: 6,077,960 g; the sum equals the block, the 77,960 g under a tonne carry per user
+    assert allocation["reduction_g"] == 6_077_960 and allocation["users"] == 9
+    assert allocation["block_t"] == 6 and allocation["allocated_g"] == 6 * GRAMS_PER_TONNE
+    assert allocation["carry_g"] == 77_960
+    with db.read() as s:
+        entry = s.get(LedgerEntry, allocation["ledger_entry_id"])
+        assert entry.kind == "issue" and entry.amount == 6 and allocation["root"] in entry.reference
+        owner = s.get(Case, cid).applicant_org_id
+        account = ledger.account_for(s, "ORD", owner, test_clock.now())
+        assert ledger.balance(s, account.id, pid) == 6  # the enterprise holds them on the users' behalf
+    # the officer's view of the case carries the report summary
+    case = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()
+    assert case["application"]["report"]["figures"]["participants"] == 9
+
+    # only the enterprise hands out lookup tokens
+    r = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": "u-alice"}, headers=h("ord_approver"))
+    assert r.status_code == 403
+    bad = client.post(f"/api/v1/scenarios/{pid}/lookup-tokens", json={"user_id": "13812345678 x"},
+                      headers=h("ord_applicant"))
+    assert bad.status_code == 422
+    alice, bob = token_for(client, "ORD", pid, "u-alice"), token_for(client, "ORD", pid, "u-bob")
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    row = me["periods"][0]
+    assert row["period"] == "2026-02" and row["reduction_g"] == 28 * 28_000  # 200 km × 0.14 kg a day
+    assert row["allocated_g"] + row["carry_out_g"] == 28 * 28_000
+    assert row["points"] == row["allocated_g"] // 1000  # Ordos: 1 point per kg (the default rate)
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": "spa_wrong"}).status_code == 404
+    # a replaced token stops working
+    old = alice
+    alice = token_for(client, "ORD", pid, "u-alice")
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": old}).status_code == 404
+    check_proof(client, alice, "2026-02", allocation["root"])
+    check_proof(client, bob, "2026-02", allocation["root"])
+    # once sequenced, the ledger entry carrying the root is in the signed log
+    transparency_log.sequence(db)
+    p = client.get("/api/v1/scenario-account/proof", params={"period": "2026-02"},
+                   headers={"X-Lookup-Token": alice}).json()
+    assert p["log"] is not None and p["ledger_entry"]["reference"].endswith(allocation["root"])
+
+    # points move between individuals in Ordos; the key makes a retry harmless
+    send = {"to_user_id": "u-bob", "points": 100}
+    r1 = client.post("/api/v1/scenario-account/transfers", json=send,
+                     headers={"X-Lookup-Token": alice, "Idempotency-Key": "t1"})
+    r2 = client.post("/api/v1/scenario-account/transfers", json=send,
+                     headers={"X-Lookup-Token": alice, "Idempotency-Key": "t1"})
+    assert r1.status_code == r2.status_code == 201 and r1.json()["id"] == r2.json()["id"]
+    bob_points = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": bob}).json()["points"]
+    assert bob_points["received"] == 100 and bob_points["balance"] == bob_points["earned"] + 100
+    over = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 10**9},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "t2"})
+    assert over.status_code == 422 and over.json()["error"]["reasons"][0]["code"] == "points_not_enough"
+
+    # public statistics: participants and reductions, no pseudonyms
+    stats = client.get(f"/api/v1/public/scenarios/{pid}/statistics").json()
+    assert stats["periods"][0]["participants"] == 9 and "u-alice" not in str(stats)
+
+    # Ordos art. 11: an evaluation finds the data anomalous; alice's reductions are reversed
+    ev = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常", "findings": [{"severity": "high", "category": "data_anomaly",
+                                            "description": "u-alice 的骑行记录异常", "needs_action": False}]})
+    assert ev.status_code == 201, ev.text
+    evaluation = ev.json()["evaluation_id"] if "evaluation_id" in ev.json() else ev.json()["id"]
+    body = {"evaluation_id": evaluation, "period": "2026-02", "users": [{"user_id": "u-alice"}],
+            "reason": "骑行记录异常"}
+    refused = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        **body, "users": [{"user_id": "u-nobody"}, {"user_id": "u-bob", "reduction_g": 10**9}]})
+    assert refused.status_code == 422
+    assert {r["code"] for r in refused.json()["error"]["reasons"]} == {
+        "scenario_correction_unknown_user", "scenario_correction_over_reduction"}
+    assert all(r["zh"] and r["en"] for r in refused.json()["error"]["reasons"])
+    done = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
+    assert done.status_code == 201, done.text
+    c = done.json()
+    # 6,077,960 − 784,000 g: a block of 5 t, one tonne cancelled from the holding account
+    assert c["reversed_g"] == 784_000 and c["cancelled_t"] == 1 and c["new_root"] != allocation["root"]
+    again = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json=body)
+    assert again.json()["id"] == c["id"]  # idempotent
+    with db.read() as s:
+        assert ledger.balance(s, account.id, pid) == 5
+        fixed = s.get(ScenarioAllocation, allocation["id"])
+        assert fixed.allocated_g == 5 * GRAMS_PER_TONNE and fixed.corrected_g == 784_000
+        assert "evaluation #" in s.get(LedgerEntry, c["ledger_entry_id"]).reference
+        assert ledger.verify(s, ["ORD"])["ok"]
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 784_000
+    check_proof(client, bob, "2026-02", c["new_root"])
+
+    # units no longer there (cancelled by other means): a further correction is refused, naming them
+    ev2 = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常二", "findings": [{"severity": "high", "category": "data_anomaly",
+                                              "description": "u-bob 异常", "needs_action": False}]}).json()
+    with db.write() as s:
+        ledger.cancel(s, jurisdiction="ORD", account_id=account.id, amount=5, project_id=pid, vintage=2026,
+                      actor_id=None, now=test_clock.now(), reference="test: units gone")
+    gone = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        **body, "evaluation_id": ev2.get("evaluation_id", ev2.get("id")), "users": [{"user_id": "u-bob"}]})
+    assert gone.status_code == 422 and gone.json()["error"]["reasons"][0]["code"] == "scenario_units_gone"
+
+
+def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
+                                                              data_dir) -> None:
+    pid = scenario_with_data(db, "SH", date(2025, 6, 1), date(2025, 6, 28))
+    cid, allocation = issue_period(client, db, "SH", pid)
+    # annual (art. 15); 2025's factors: 0.20 − 0.04 kg/km
+    assert allocation["period"] == "2025" and allocation["vintage"] == 2025
+    assert allocation["block_t"] == allocation["reduction_g"] // GRAMS_PER_TONNE > 0
+    token = token_for(client, "SH", pid, "u-carol")
+    p = check_proof(client, token, "2025", allocation["root"])
+    assert p["tree_size"] == 9
+
+
+def test_shandong_points_do_not_move_between_individuals(client: TestClient, db: Database, driver, test_clock,
+                                                          data_dir) -> None:
+    pid = scenario_with_data(db, "SD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    # the campaign on demand: staff only, a known jurisdiction
+    assert client.post("/api/v1/jurisdictions/SD/scenario-campaign", headers=h("sd_applicant")).status_code == 403
+    assert client.post("/api/v1/jurisdictions/XX/scenario-campaign", headers=h("sd_case_officer")).status_code == 422
+    issue_period(client, db, "SD", pid)
+    alice = token_for(client, "SD", pid, "u-alice")
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"][
+        "transferable"] is False
+    r = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                    headers={"X-Lookup-Token": alice, "Idempotency-Key": "k"})
+    assert r.status_code == 422
+    refusal = r.json()["error"]["reasons"][0]
+    assert refusal["code"] == "points_not_transferable" and "编制说明" in refusal["zh"] and refusal["en"]
+
+
+def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, test_clock, data_dir) -> None:
+    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.campaign import scenario_campaign_flow
+    from flows.common import use_database
+    from tests.e2e.test_flows import run_flow
+
+    pid = scenario_with_data(db, "ORD", *FEB)
+    # a scenario whose methodology declares no quantification cannot be verified: counted, the other opens
+    broken = make_scenario(db, "ORD", quantification=None, title="无量化")
+    send_direct(db, broken, "records", "x1", date(2026, 2, 3), [("x1", "u1", "metro_trip", "1", "2026-02-02")])
+    test_clock.set(at("2026-03-10 09:00"))
+    use_database(db)
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            first = run_flow(scenario_campaign_flow("ORD"))
+            again = run_flow(scenario_campaign_flow("ORD"))
+    finally:
+        use_database(None)
+    assert (first["opened"], first["refused"], again["opened"]) == (1, 1, 0)
+    with db.read() as s:
+        case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
+        assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")

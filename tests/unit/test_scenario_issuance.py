@@ -1,0 +1,84 @@
+"""The pure rules of scenario issuance (issue 17): the procedure per profile (Ordos art. 15 digital
+verification; Shanghai art. 15 a commissioned verifier), closed periods, the correction's re-allocation
+(Ordos art. 11) and the allocation's Merkle tree (RFC 9162)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+
+from services.procedures.scenarios import allocation as files_of
+from services.transparency import merkle
+from states import rules
+from states.machine import procedure
+from states.scenarios import GRAMS_PER_TONNE, allocate, allocation_leaf, closed_periods, correct
+
+
+def test_digital_verification_stands_in_for_the_verifier_where_the_profile_says_so() -> None:
+    ordos, shanghai = procedure("scenario_issuance", "ORD"), procedure("scenario_issuance", "SH")
+    assert ordos.initial == "technical_review"  # Ordos art. 15: 优先以数字化方式核证
+    assert "verification" not in {s.name for s in ordos.states}
+    assert shanghai.initial == "commissioning"  # Shanghai art. 15: the centre organises a verifier
+    assert [a.dest for a in shanghai.arrows("verify_report", "verification")] == ["technical_review"]
+    for spec in (ordos, shanghai):
+        assert [a.dest for a in spec.arrows("approve", "authority_decision")] == ["issued"]
+        assert spec.opened_by == "system"
+        # a suspended scenario issues nothing (its case waits until the rectification resumes it)
+        assert all(rules.project_not_suspended in a.rules for a in spec.transitions if a.drawn)
+
+
+def test_closed_periods_stop_before_the_open_one() -> None:
+    keys = [p.key for p in closed_periods(date(2026, 1, 15), date(2026, 4, 1), "monthly")]
+    assert keys == ["2026-01", "2026-02", "2026-03"]
+    assert [p.key for p in closed_periods(date(2026, 1, 15), date(2026, 3, 31), "monthly")] == ["2026-01", "2026-02"]
+    assert [p.key for p in closed_periods(date(2025, 5, 1), date(2026, 7, 1), "quarterly")] == [
+        "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2"]
+    assert [p.key for p in closed_periods(date(2025, 5, 1), date(2026, 1, 1), "annual")] == ["2025"]
+    assert closed_periods(date(2026, 3, 5), date(2026, 3, 20), "monthly") == []
+
+
+def test_a_correction_reverses_a_user_and_reallocates_the_rest_to_a_smaller_block() -> None:
+    reductions = {"a": 1_500_000, "b": 700_400, "c": 800_000}
+    block, allocated = allocate(reductions)
+    carry = {u: reductions[u] - allocated[u] for u in reductions}
+    fixed, problems = correct(reductions, allocated, carry, {"a": None})
+    assert problems == [] and fixed is not None
+    assert fixed.reversed == {"a": 1_500_000}
+    assert fixed.block == 1 and sum(fixed.allocated.values()) == GRAMS_PER_TONNE  # the sum equals the block
+    assert fixed.allocated["a"] == 0
+    # no gram of b or c is lost: what the smaller block cannot hold moves to their carry
+    for u in ("b", "c"):
+        assert fixed.allocated[u] + fixed.carry_delta.get(u, 0) == allocated[u]
+    # a's reversal beyond its allocation comes out of its carry
+    assert fixed.carry_delta["a"] == -carry["a"]
+
+
+def test_a_correction_is_refused_with_every_reason() -> None:
+    reductions = {"a": 1_000_000, "b": 500_000}
+    block, allocated = allocate(reductions)
+    carry = {u: reductions[u] - allocated[u] for u in reductions}
+    fixed, problems = correct(reductions, allocated, carry, {"x": None, "a": 2_000_000})
+    assert fixed is None
+    assert [code for code, _ in problems] == ["scenario_correction_unknown_user", "scenario_correction_over_reduction"]
+    # the carry was spent by a later issuance: the part beyond the allocation cannot be reversed any more
+    fixed, problems = correct(reductions, allocated, {}, {"b": 500_000})
+    assert allocated["b"] < 500_000 and [code for code, _ in problems] == ["scenario_correction_spent"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+def test_the_allocation_tree_proves_every_user_against_its_root(tmp_path, monkeypatch, n: int) -> None:
+    monkeypatch.setenv("SCENARIO_DATA_DIR", str(tmp_path))
+    rows = {f"u{i:02d}": {"reduction_g": 1000 * (i + 1), "allocated_g": 900 * (i + 1)} for i in range(n)}
+    written = files_of.write("ORD", 7, "2026-02", "t", rows)
+    users = sorted(rows)
+    for index, user in enumerate(users):
+        found = files_of.user_row(written.path, user)
+        assert found is not None and found[0] == index
+        path = files_of.inclusion(written.levels_path, index, n)
+        leaf = allocation_leaf(7, "2026-02", user, rows[user]["allocated_g"])
+        assert merkle.verify_inclusion(merkle.leaf_hash(leaf), index, n, path, bytes.fromhex(written.root))
+        wrong = allocation_leaf(7, "2026-02", user, rows[user]["allocated_g"] + 1)
+        assert not merkle.verify_inclusion(merkle.leaf_hash(wrong), index, n, path, bytes.fromhex(written.root))
+    assert written.sha256 == hashlib.sha256(written.path.read_bytes()).hexdigest()
