@@ -14,6 +14,14 @@ Memory (from /proc, the uvicorn supervisor and its workers): resident set at idl
 one request per worker's worth of warm-up), the largest total seen while sampling every 0.25 s under load,
 and each process's peak (VmHWM). Nothing is asserted; results go to bench/results/http-<db>-<date>.md
 and a .json the suite reads.
+
+`--ratio` (issue 14's read-path target, `GET /api/v1/cases/{id}` at >= 0.5x the reference): one server,
+`uvicorn bench.reference_app:app` (the application as operators run it plus `GET /bench/reference/{id}`,
+which reads one case row through the same stack: see bench/reference_app.py), one worker; the two
+endpoints are loaded in turns of `--duration` seconds (`--rounds` pairs, who goes first alternating)
+over the same case ids by a small asyncio HTTP/1.1 keep-alive client (`--connections` connections; it
+spends far less CPU per request than the server, which shares the machine with it). Prints each turn's
+requests/s, the ratio case/reference per round and its median, and the machine's load average.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,13 +101,15 @@ def tree(pid: int) -> list[int]:
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, app: str = "services.api:app") -> None:
         self.port = _free_port()
+        # the app logs every request: to a file, not a pipe nobody reads (a full pipe stops the server)
+        self.log = tempfile.TemporaryFile()
         env = {**os.environ, "DATABASE_URL": database_url, "SCHEDULER": "off", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.api:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -108,7 +119,8 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"uvicorn exited: {self.proc.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise SystemExit(f"uvicorn exited: {self.log.read().decode()[-2000:]}")
             try:
                 # one worker runs in the supervisor's process; more are its children
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200 and \
@@ -118,6 +130,17 @@ class Server:
                 pass
             time.sleep(0.3)
         raise SystemExit("uvicorn did not answer /healthz in time")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far."""
+        ticks = 0
+        for pid in tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self) -> int:
         return sum(_kib(p, "VmRSS") for p in tree(self.proc.pid))
@@ -132,6 +155,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 class Sampler(threading.Thread):
@@ -208,6 +232,80 @@ def load_httpx(url: str, ids: list[int], token: str, duration: int, connections:
             "socket_errors": "", "tool": f"httpx, {connections} threads, {duration}s"}
 
 
+async def _raw_load(port: int, paths: list[str], token: str, duration: float, connections: int) -> dict[str, Any]:
+    """HTTP/1.1 keep-alive GETs over `connections` sockets for `duration` seconds; requests/s and the
+    statuses seen. The requests are prebuilt bytes and a response is read by its Content-Length, so the
+    client's own CPU per request is small next to the server's."""
+    import asyncio
+
+    requests = [(f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+                for p in paths]
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + duration
+    done, bad = [0], [0]
+
+    async def client(k: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        try:
+            while loop.time() < stop:
+                writer.write(requests[i % len(requests)])
+                i += connections
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                done[0] += 1
+                bad[0] += status != 200
+        finally:
+            writer.close()
+
+    t0 = loop.time()
+    await asyncio.gather(*(client(k) for k in range(connections)))
+    return {"rps": done[0] / (loop.time() - t0), "requests": done[0], "non_2xx": bad[0]}
+
+
+def ratio(database_url: str, ids: list[int], token: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The case read against the reference endpoint, in turns on one server (see the module's note)."""
+    import asyncio
+
+    import httpx
+
+    from bench.reference_app import PATH
+
+    server = Server(database_url, 1, app="bench.reference_app:app")
+    endpoints = {"case": [f"/api/v1/cases/{i}" for i in ids],
+                 "reference": [PATH.format(case_id=i) for i in ids]}
+    try:
+        server.wait()
+        for paths in endpoints.values():  # warm-up, and every answer must be 200
+            for path in paths[:20]:
+                r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                if r.status_code != 200:
+                    raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:300]}")
+        rates: dict[str, list[float]] = {"case": [], "reference": []}
+        cpu: dict[str, list[float]] = {"case": [], "reference": []}  # the app's CPU ms a request
+        bad = 0
+        for r in range(args.rounds):
+            for name in (["case", "reference"] if r % 2 == 0 else ["reference", "case"]):
+                c0 = server.cpu_seconds()
+                got = asyncio.run(_raw_load(server.port, endpoints[name], token, args.duration, args.connections))
+                cpu[name].append((server.cpu_seconds() - c0) * 1000 / max(1, got["requests"]))
+                rates[name].append(got["rps"])
+                bad += got["non_2xx"]
+            print(f"  round {r + 1}/{args.rounds}: case {rates['case'][-1]:,.0f} requests/s "
+                  f"({cpu['case'][-1]:.1f} app CPU ms each), reference {rates['reference'][-1]:,.0f} requests/s "
+                  f"({cpu['reference'][-1]:.1f} ms), ratio {rates['case'][-1] / rates['reference'][-1]:.2f}"
+                  f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    finally:
+        server.stop()
+    ratios = [c / f for c, f in zip(rates["case"], rates["reference"], strict=True)]
+    return {"case_rps": statistics.median(rates["case"]), "reference_rps": statistics.median(rates["reference"]),
+            "case_cpu_ms": statistics.median(cpu["case"]), "reference_cpu_ms": statistics.median(cpu["reference"]),
+            "ratio": statistics.median(ratios), "ratios": ratios, "non_2xx": bad,
+            "load_average": os.getloadavg()}
+
+
 # --- one run --------------------------------------------------------------------------------------
 
 
@@ -262,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", default="sh_case_officer")
     p.add_argument("--tool", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--ratio", action="store_true",
+                   help="requests/s of the case read against the reference endpoint (bench/reference_app.py)")
+    p.add_argument("--rounds", type=int, default=5, help="--ratio: pairs of turns")
     args = p.parse_args(argv)
     print(f"http load {date.today()}: {machine()}", flush=True)
     fresh = fresh_database(args.db, prefix="bench-http-", schema=SCHEMA)
@@ -277,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         url = schema_url(SCHEMA) if args.db == "postgres" else str(fresh.db.url)
         print(f"  {args.cases:,} cases generated ({stats['seconds']:.0f}s); load: {args.tool}, "
               f"{len(ids)} {jurisdiction} case ids as {args.user}", flush=True)
+        if args.ratio:
+            return report_ratio(ratio(url, ids, token, args), fresh.version, args)
         for n in (int(w) for w in args.workers.split(",")):
             r = run(url, n, ids, token, args)
             results.append(r)
@@ -285,23 +388,47 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak {r['peak_mib']:.0f} MiB ({r['processes']} processes)", flush=True)
     finally:
         fresh.cleanup()
-    today = date.today().isoformat()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"http-{args.db}-{today}.md"
-    path.write_text("\n".join([
-        f"# HTTP load and memory — {args.db} — {today}", "",
-        f"`python bench/http_load.py {' '.join(sys.argv[1:])}`", "",
-        f"- machine: {machine()}", f"- database: {fresh.version}, {fresh.location}",
+    path = write_result(f"http-{args.db}", f"HTTP load and memory — {args.db}", f"{fresh.version}, {fresh.location}", [
         f"- server: `uvicorn services.api:app --workers N` (SCHEDULER=off), loopback; load generator on the same "
         f"machine: {results[0]['tool'] if results else args.tool}",
         f"- request: `GET /api/v1/cases/{{id}}` as `{args.user}`, {len(ids)} case ids of {jurisdiction} drawn "
         f"at random, {args.cases:,} cases generated by bench/generate.py",
         "- RSS: /proc VmRSS of the uvicorn supervisor and its workers; peak: VmHWM; nothing is asserted", "",
-        md_table(HEAD, rows_of(results)), ""]), encoding="utf-8")
+        md_table(HEAD, rows_of(results)), ""])
     path.with_suffix(".json").write_text(json.dumps({"db": args.db, "head": HEAD, "rows": rows_of(results),
                                                      "runs": results}, indent=1))
     print(f"written {path.relative_to(ROOT)}")
     return 0 if all(r["non_2xx"] == 0 for r in results) else 1
+
+
+def write_result(stem: str, title: str, database: str, lines: list[str]) -> Path:
+    """bench/results/<stem>-<date>.md: the title, the command, the machine and database, then `lines`."""
+    today = date.today().isoformat()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{stem}-{today}.md"
+    path.write_text("\n".join([f"# {title} — {today}", "", f"`python bench/http_load.py {' '.join(sys.argv[1:])}`",
+                               "", f"- machine: {machine()}", f"- database: {database}", *lines]), encoding="utf-8")
+    return path
+
+
+def report_ratio(r: dict[str, Any], version: str, args: argparse.Namespace) -> int:
+    spread = f"{r['ratio']:.2f} [{min(r['ratios']):.2f}–{max(r['ratios']):.2f}]"
+    load = " ".join(f"{x:.2f}" for x in r["load_average"])
+    cpu = (f"app CPU a request: case {r['case_cpu_ms']:.1f} ms, reference {r['reference_cpu_ms']:.1f} ms "
+           f"(reference/case {r['reference_cpu_ms'] / r['case_cpu_ms']:.2f}; the database's own CPU not included)")
+    print(f"  case read / reference: {spread} (target >= 0.5): case {r['case_rps']:,.0f} requests/s, reference "
+          f"{r['reference_rps']:,.0f} requests/s (medians over {args.rounds} rounds); {cpu}; load average {load}")
+    path = write_result(f"http-ratio-{args.db}", f"Case read against the reference endpoint — {args.db}", version, [
+        "- server: `uvicorn bench.reference_app:app --workers 1` (SCHEDULER=off), loopback; turns of "
+        f"{args.duration}s, {args.connections} keep-alive connections, asyncio client on the same machine",
+        "- `GET /api/v1/cases/{id}` against `GET /bench/reference/{id}` (one case row, same stack: "
+        "bench/reference_app.py), as " + args.user, "",
+        md_table(("case requests/s", "reference requests/s", "case / reference (median [min–max])", "target",
+                  "non-2xx"),
+                 [(f"{r['case_rps']:,.0f}", f"{r['reference_rps']:,.0f}", spread, "≥ 0.5", r["non_2xx"])]), "",
+        f"- {cpu}", ""])
+    print(f"written {path.relative_to(ROOT)}")
+    return 0 if r["non_2xx"] == 0 else 1
 
 
 if __name__ == "__main__":

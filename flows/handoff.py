@@ -73,7 +73,7 @@ class Handoff:
                 await asyncio.to_thread(lease.release, self.db, LEASE, self.holder)
 
     def stop(self) -> None:
-        if self.loop is not None:
+        if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.stopping.set)
 
     async def _pause(self, event: asyncio.Event, seconds: float) -> None:

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":  # checks its database itself, and says why it will not start
         from flows.worker import run as run_worker
 
-        return run_worker(args.pool, args.grace, ["--with-healthcheck"] if args.with_healthcheck else [],
+        return run_worker(args.pool, args.grace, ["--with-healthcheck"] * args.with_healthcheck,
                           handoff=not args.no_handoff)
     return _run(args, Database())
 

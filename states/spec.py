@@ -259,6 +259,14 @@ class ProcedureSpec:
     def available(self, source: str) -> list[TransitionSpec]:
         return [t for t in self.transitions if source in t.sources]
 
+    def declares(self, *kinds: type[Effect]) -> bool:
+        """Whether any of these effects is declared anywhere in the procedure (opening, states, arrows): a
+        case of it can hold only the rows its effects write (a read need not ask for panels of a
+        procedure that never convenes one)."""
+        declared = (*self.opening, *(e for s in self.states for e in (*s.on_enter, *s.on_exit)),
+                    *(e for t in self.transitions for e in t.effects))
+        return any(isinstance(e, kinds) for e in declared)
+
     def task_spec(self, state: str, kind: str, role: str) -> TaskSpec | None:
         """The declaration of a task opened in `state` (by the state or an arrow from it)."""
         declared = [*self.state(state).tasks, *(t for a in self.available(state) for t in a.opens),

@@ -111,17 +111,23 @@ def compose(ctx: Ctx, effect: ComposePanel) -> None:
                            seated_at=ctx.now) for u in form.members]
     ctx.session.add_all(members)
     _seat(ctx, members, _work(ctx))
-    for m in members:
-        enqueue(ctx, "notify", f"user:{m.user_id}", {"event": "panel_invitation"})
+    _invite(ctx, [m.user_id for m in members])
+
+
+def _invite(ctx: Ctx, user_ids: list[int]) -> None:
+    """Each newly seated member is told (in-app, e-mail): whether the officer named them or the draw did."""
+    for user_id in user_ids:
+        enqueue(ctx, "notify", f"user:{user_id}", {"event": "panel_invitation"})
 
 
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
-    member = next(m for m in ctx.session.exec(ACTIVE_PANEL, params={"case_id": ctx.case.id})
-                  if m.user_id == ctx.actor.user_id)
+    """One UPDATE of the member's seat (the rule `is_panel_member_without_opinion` has checked that it
+    is theirs); the ORM applies it to the seats the session holds already (the rules read the panel)."""
     form = ctx.form_as(ExpertOpinion)
-    member.opinion, member.score = form.opinion, form.score
-    member.comments, member.opinion_at = form.comments, ctx.now
-    ctx.session.add(member)
+    ctx.session.execute(sa.update(PanelMember).where(
+        col(PanelMember.case_id) == ctx.case.id, col(PanelMember.user_id) == ctx.actor.user_id,
+        col(PanelMember.status) == "active").values(opinion=form.opinion, score=form.score, comments=form.comments,
+                                                    opinion_at=ctx.now))
 
 
 def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
@@ -139,6 +145,7 @@ def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
     for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
         close_task(ctx, task, "cancelled", "drawn")
     _seat(ctx, members, _work(ctx))
+    _invite(ctx, chosen)
     ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
 
 
@@ -166,6 +173,7 @@ def decline(ctx: Ctx, effect: DeclinePanel) -> None:
         member = PanelMember(case_id=case.id, user_id=new, chair=was_chair, drawn=True, seated_at=ctx.now)
         session.add(member)
         open_task(ctx, work.opinion, candidate=new)
+        _invite(ctx, [new])
         record |= {"seed": seed, "replacement": new}
         chair = new if was_chair else None
     else:

@@ -23,7 +23,8 @@ executemany, so a sweep's batch of 100 cases costs one round trip a shape instea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any, ClassVar
@@ -77,26 +78,23 @@ class UnitOfWork:
             if stray:
                 raise WritesOutsideACommand(f"timers and clock segments go through the unit of work: {stray}")
         self.session.flush()
-        self._write_records()
-        if not (self.rows or self.audit or self.updates):
-            return
         conn = self.session.connection()
-        for shape, params in self.updates.items():
-            conn.execute(_update_statement(shape), params)
-        for (table, _), rows in self.rows.items():
-            conn.execute(table.insert(), rows)
+        with pipelined(conn):
+            self._update_records(conn)
+            for shape, params in self.updates.items():
+                conn.execute(_update_statement(shape), params)
+            for (table, _), rows in self.rows.items():
+                conn.execute(_inline_insert(table), rows)
+        self._insert_records(conn)
         if self.audit:
             ids = conn.execute(_AUDIT_INSERT, [row for row, _ in self.audit]).scalars().all()
             for (_, record), id_ in zip(self.audit, ids, strict=True):
                 record.id = id_
         self.rows, self.updates, self.audit = {}, {}, []
 
-
-    def _write_records(self) -> None:
+    def _update_records(self, conn: sa.Connection) -> None:
         """Changed records written with one executemany a shape (table and changed columns: a prebuilt
-        statement, its cache key reused); new records inserted together, a table at a time, their ids
-        returned in the order they were given."""
-        conn = self.session.connection()
+        statement, its cache key reused)."""
         changed: dict[tuple[sa.Table, tuple[str, ...]], list[tuple[Record, tuple[Any, ...], dict[str, Any]]]] = {}
         for record in self.records.values():
             now, values = record.changes()
@@ -106,6 +104,10 @@ class UnitOfWork:
             conn.execute(_record_update(shape), [{"_id": record.id, **values} for record, _, values in rows])  # type: ignore[attr-defined]
             for record, now, _ in rows:
                 record._saved = now
+
+    def _insert_records(self, conn: sa.Connection) -> None:
+        """New records inserted together, a table at a time, their ids returned in the order they were
+        given (no row the command appends refers to them: their ids are known only now)."""
         by_table: dict[sa.Table, list[Record]] = {}
         for record in self.new_records:
             by_table.setdefault(record.table, []).append(record)
@@ -192,6 +194,18 @@ def _record_update(shape: tuple[sa.Table, tuple[str, ...]]) -> sa.Update:
     return stmt
 
 
+_INSERTS: dict[sa.Table, sa.Insert] = {}
+
+
+def _inline_insert(table: sa.Table) -> sa.Insert:
+    """INSERT that fetches nothing back (not even the new key, which a one-row insert otherwise
+    returns): append-only rows are never read back by the command that writes them."""
+    stmt = _INSERTS.get(table)
+    if stmt is None:
+        stmt = _INSERTS[table] = table.insert().inline()
+    return stmt
+
+
 def _update_statement(shape: UpdateShape) -> sa.Update:
     """Built once a shape (the executemany's statement and its cache key are then reused)."""
     stmt = _UPDATES.get(shape)
@@ -201,6 +215,27 @@ def _update_statement(shape: UpdateShape) -> sa.Update:
         stmt = _UPDATES[shape] = table.update().where(*conds).values(
             {k: sa.bindparam(f"v_{k}", type_=table.c[k].type) for k in values})
     return stmt
+
+
+@contextmanager
+def pipelined(conn: sa.Connection) -> Iterator[None]:
+    """On PostgreSQL, the statements sent inside go out in one psycopg pipeline: one round trip for all
+    of them, at the end. Only for statements whose results nobody reads (no rows, no rowcount): under
+    a pipeline the driver has neither until the end. An error a statement met is raised by a later one
+    (SQLAlchemy translates it, e.g. IntegrityError) or here at the end, translated the same way.
+    Other drivers: the statements run as sent."""
+    driver = conn.connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None)  # psycopg 3
+    if pipeline is None:
+        yield
+        return
+    import psycopg
+
+    try:
+        with pipeline():
+            yield
+    except psycopg.Error as exc:  # met at the pipeline's end, outside any SQLAlchemy call
+        raise sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 KEY = "carbon.unit_of_work"

@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from services.demo import Driver, application, drive_to
 from services.engine.clock import clock
 from services.store import unit_of_work
 from services.store.engine import Database
-from services.store.tables import ClockSegment, Timer
+from services.store.tables import ClockSegment, Outbox, Timer
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +60,27 @@ def test_a_null_condition_matches_only_the_open_segment(db: Database, driver: Dr
     for sid, ended in before.items():
         assert after[sid] == (ended if ended is not None else clock.now())
 
+
+
+@pytest.mark.parametrize("last", [True, False], ids=["failing-row-last", "failing-row-first"])
+def test_a_failed_write_at_the_end_is_an_integrity_error_and_leaves_nothing(db: Database, driver: Driver,
+                                                                            test_clock, last: bool) -> None:
+    """On PostgreSQL the writes that return nothing go out in one pipeline: an error in any of them,
+    whether a later statement or the pipeline's end meets it, is SQLAlchemy's IntegrityError, as
+    without a pipeline, and the transaction leaves nothing behind."""
+    a, _ = _two_cases_in_publicity(driver)
+    outbox = {"kind": "notify", "case_id": a, "created_at": clock.now(), "available_at": clock.now(), "payload": {}}
+    with db.write() as session:
+        session.add(Outbox(key="dup-key", **outbox))
+    with pytest.raises(sa.exc.IntegrityError), db.write() as session:
+        uow = unit_of_work.of(session)
+        uow.update(Timer, {"case_id": a, "status": "pending"}, {"status": "cancelled"})
+        if not last:
+            uow.add(Outbox, {"key": "dup-key", **outbox})
+        uow.add(Timer, _timer(a, "again"))
+        if last:
+            uow.add(Outbox, {"key": "dup-key", **outbox})
+    with db.read() as session:
+        statuses = {t.kind: t.status for t in session.exec(select(Timer).where(Timer.case_id == a))}
+        assert statuses == {"publicity_end": "pending"}
+        assert len(list(session.exec(select(Outbox).where(Outbox.key == "dup-key")))) == 1

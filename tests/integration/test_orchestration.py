@@ -284,6 +284,12 @@ def test_the_draw_excludes_conflicts_and_can_be_rechecked(db: Database, driver: 
     assert [m.user_id for m in members if m.chair] == [chosen[0]]
     assert sorted(t.candidate_user_id for t in tasks if t.kind == "expert_opinion") == sorted(chosen)
     assert (compose.status, compose.outcome) == ("cancelled", "drawn")
+    # each drawn member is invited, as a named one is (the scale-out smoke found the draw told nobody)
+    drain(db, Channels(smtp_host=None))
+    with db.read() as s:
+        invited = s.exec(select(Notification.user_id).where(Notification.case_id == cid,
+                                                            Notification.event == "panel_invitation")).all()
+    assert sorted(invited) == sorted(chosen)
 
 
 def test_a_declining_expert_is_replaced_by_a_fresh_draw(db: Database, driver: Driver) -> None:
@@ -303,6 +309,10 @@ def test_a_declining_expert_is_replaced_by_a_fresh_draw(db: Database, driver: Dr
     assert members[chair].status == "declined" and conflicts == [chair]
     assert members[left_out].status == "active" and members[left_out].chair  # the replacement takes the chair
     assert conclusion.candidate_user_id == left_out
+    drain(db, Channels(smtp_host=None))
+    with db.read() as s:
+        assert left_out in s.exec(select(Notification.user_id).where(
+            Notification.case_id == cid, Notification.event == "panel_invitation")).all()  # the replacement too
     # nobody is left to draw: the next decline shrinks the panel and the quorum follows the active members
     second = next(u for u in draw["chosen"] if u != chair)
     driver.act(names[second], cid, "decline_panel", {"reason": "出差"})

@@ -1,6 +1,7 @@
 """incidents: at most one open or acknowledged incident per key (the detector's de-duplication holds
 even when two detectors run at once); on PostgreSQL, a new outbox row or timer wakes the hand-off loop
-(`NOTIFY carbon_wake`, sent when the inserting transaction commits; flows/handoff.py listens)
+(`NOTIFY carbon_wake`, sent when the inserting transaction commits, and when a timer is moved;
+flows/handoff.py listens)
 
 Revision ID: 0016
 Revises: 0012
@@ -24,7 +25,8 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER outbox_wake AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION carbon_wake();
-CREATE TRIGGER timers_wake AFTER INSERT ON timers FOR EACH STATEMENT EXECUTE FUNCTION carbon_wake();
+CREATE TRIGGER timers_wake AFTER INSERT OR UPDATE OF fire_at ON timers FOR EACH STATEMENT
+  EXECUTE FUNCTION carbon_wake();
 """
 
 
