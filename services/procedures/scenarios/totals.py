@@ -162,24 +162,26 @@ def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities:
     # the records grouped with their consent, so the records read are counted on the way; one day at a time
     # (a day's groups are independent of another's), so that memory holds one day's groups, whatever the
     # period (a month of a city: 300 million records), and the Parquet statistics skip the other days' files
-    con.execute("DROP TABLE IF EXISTS groups")
+    con.execute("CREATE OR REPLACE TEMP TABLE daily (user_id VARCHAR, activity_date DATE, grams BIGINT, "
+                "records BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE stats (excluded VARCHAR, n BIGINT, capped BIGINT)")
     for i in range((end - start).days + 1):
-        verb = "CREATE TEMP TABLE groups AS" if i == 0 else "INSERT INTO groups"
-        con.execute(_day_groups(verb, source, consented, missing, kg), {"day": start + timedelta(days=i)})
+        con.execute(_day_groups("CREATE OR REPLACE TEMP TABLE groups AS", source, consented, missing, kg),
+                    {"day": start + timedelta(days=i)})
+        # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
+        con.execute("INSERT INTO daily SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT), "
+                    "CAST(sum(n) AS BIGINT) FROM groups WHERE excluded IS NULL GROUP BY ALL")
+        con.execute("INSERT INTO stats SELECT excluded, sum(n), count(*) FILTER (capped) FROM groups GROUP BY 1")
     tmp = out.with_suffix(out.suffix + ".part")
-    # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
-    con.execute(f"COPY (SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT) AS grams, "
-                f"CAST(sum(n) AS BIGINT) AS records FROM groups "
-                f"WHERE excluded IS NULL GROUP BY ALL ORDER BY user_id, activity_date) "
+    con.execute(f"COPY (SELECT * FROM daily ORDER BY user_id, activity_date) "
                 f"TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
     tmp.replace(out)
-    rows = con.execute("SELECT coalesce(excluded, 'used'), sum(n), count(*) FILTER (capped) FROM groups GROUP BY 1"
-                       ).fetchall()
+    rows = con.execute("SELECT coalesce(excluded, 'used'), sum(n), sum(capped) FROM stats GROUP BY 1").fetchall()
     counts = {str(k): int(n) for k, n, _ in rows}
     counts["capped"] = sum(int(c) for _, _, c in rows)
     counts["records"] = sum(int(n) for _, n, _ in rows)
     counts.setdefault("used", 0)
-    con.execute("DROP TABLE groups")
+    con.execute("DROP TABLE IF EXISTS groups; DROP TABLE daily; DROP TABLE stats")
     return counts
 
 
