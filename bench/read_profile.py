@@ -24,20 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import anyio.to_thread  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import anyio.to_thread
+import sqlalchemy as sa
 
-from bench.common import fresh_database, machine  # noqa: E402
-from bench.generate import generate  # noqa: E402
+from bench.common import fresh_database, machine
+from bench.generate import generate
 
 PATHS = {"case": "/api/v1/cases/{}", "reference": "/bench/reference/{}"}
 
 
-async def _inline(func: Any, *args: Any, **_: Any) -> Any:  # noqa: ANN401 - anyio's signature
+async def _inline(func: Any, *args: Any, **_: Any) -> Any:
     return func(*args)
 
 
-async def measure(app: Any, ids: list[int], counted: list[int], top: int) -> None:  # noqa: ANN401
+async def measure(app: Any, ids: list[int], counted: list[int], top: int) -> None:
     import httpx
 
     headers = {"Authorization": "Bearer demo-sh_case_officer"}

@@ -26,15 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from fastapi import FastAPI  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-from sqlmodel import col, select  # noqa: E402
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlmodel import col, select
 
-from services.api import create_app  # noqa: E402
-from services.api.deps import ActorDep, DbDep  # noqa: E402
-from services.engine.errors import NotFound  # noqa: E402
-from services.engine.visibility import visible  # noqa: E402
-from services.store.tables import Case  # noqa: E402
+from services.api import create_app
+from services.api.deps import ActorDep, DbDep
+from services.engine.errors import NotFound
+from services.engine.visibility import visible
+from services.store.tables import Case
 
 PATH = "/bench/reference/{case_id}"
 

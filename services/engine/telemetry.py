@@ -74,13 +74,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """JSON lines on stderr (LOG_FORMAT=text: the plain format); idempotent."""
+    """JSON lines on stderr (LOG_FORMAT=text: the plain format; by default plain when stderr is a
+    terminal, where a person reads it, and JSON otherwise, where a collector does); idempotent."""
     root = logging.getLogger()
     if any(getattr(h, "_carbon", False) for h in root.handlers):
         return
     handler = logging.StreamHandler()
     handler._carbon = True  # type: ignore[attr-defined]
-    if os.environ.get("LOG_FORMAT", "json") == "json":
+    if os.environ.get("LOG_FORMAT", "text" if sys.stderr.isatty() else "json") == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
