@@ -28,6 +28,7 @@ def ensure() -> bool:
 
     try:
         # sync_compatible: called from synchronous code it runs, and returns the Automation, not a coroutine
+        # the ignore below: sync_compatible: from synchronous code it runs and returns the Automation
         Automation.read(name=NAME)  # type: ignore[unused-coroutine]
         return False
     except ValueError:

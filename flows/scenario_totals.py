@@ -44,6 +44,7 @@ def totals_on_the_cluster(records: list[str], quantification: dict[str, Any], re
 
 
 @flow(name="scenario-totals", flow_run_name="scenario totals {start}..{end}",
+      # the ignore below: prefect-dask's task runner is typed for Prefect's older base class
       task_runner=task_runner())  # type: ignore[arg-type]
 async def scenario_totals_flow(records: list[str], quantification: dict[str, Any], registered: list[dict[str, Any]],
                                start: date, end: date, out: str, consents: list[str] | None = None

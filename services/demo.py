@@ -189,6 +189,7 @@ class Driver:
             return load_actor(session, session.exec(select(User).where(col(User.username) == username)).one())
 
     def user_id(self, username: str) -> int:
+        # the ignore below: demo users are read from the database: their ids are set
         return self.actor(username).user_id  # type: ignore[return-value]
 
     def open(self, username: str, jurisdiction: str, application: dict[str, Any],

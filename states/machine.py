@@ -213,6 +213,7 @@ def mermaid(name: str, jurisdiction: str, current: str | None = None) -> str:
     model = CaseModel(current or spec.initial)
     graph.add_model(model, initial=current or spec.initial)
     try:
+        # the ignore below: transitions' GraphMachine adds get_graph to the model at run time
         return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
     finally:
         graph.remove_model(model)

@@ -219,6 +219,7 @@ def disclosable_class(inp: RuleInput) -> list[Reason]:
 
 
 def panel_composition_valid(inp: RuleInput) -> list[Reason]:
+    # the ignore below: inp.form is the arrow's form: this rule guards only arrows declaring PanelComposition
     members: list[int] = list(inp.form.members)  # type: ignore[attr-defined]
     chair: int = inp.form.chair  # type: ignore[attr-defined]
     minimum = inp.profile.panel.min_size
@@ -347,6 +348,7 @@ def no_higher_standard(inp: RuleInput) -> list[Reason]:
 
 def comment_open(inp: RuleInput) -> list[Reason]:
     facts = inp.facts.comments()
+    # the ignore below: inp.form is the arrow's form: this rule guards only arrows declaring a comment answer
     cid = inp.form.comment_id  # type: ignore[attr-defined]
     if cid not in facts.received:
         return [reason("comment_unknown", field="comment_id", id=cid)]
@@ -422,6 +424,7 @@ def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
     date (截至申报日止), within the look-back, in the case's vintage, overlapping no other period."""
     form = inp.form
     rules_ = inp.profile.issuance
+    # the ignore below: inp.form is the arrow's form: this rule guards only the monitoring report's arrows
     start, end = form.period_start, form.period_end  # type: ignore[attr-defined]
     out = []
     if start < rules_.earliest_date:
@@ -443,6 +446,7 @@ def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
 def verifier_filed(inp: RuleInput) -> list[Reason]:
     """Ordos art. 15, Shanghai art. 15: a verifier the authority filed in this jurisdiction, for this
     scope (the methodology or the subject's kind), valid today."""
+    # the ignore below: inp.form is the arrow's form: this rule guards only arrows that name a verifier
     v = inp.facts.verifier(inp.form.verifier_id)  # type: ignore[attr-defined]
     if v is None or v.jurisdiction != inp.case.jurisdiction:
         return [reason("verifier_unknown", field="verifier_id")]
@@ -461,6 +465,7 @@ def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
     核查机构不得对其编制核算报告的项目进行减排量核查."""
     form = inp.form
     out = verifier_filed(inp)
+    # the ignore below: inp.form is the arrow's form: this rule guards only the verification arrows
     v = inp.facts.verifier(form.verifier_id)  # type: ignore[attr-defined]
     if v is None or v.jurisdiction != inp.case.jurisdiction:
         return out
@@ -632,6 +637,7 @@ def share_returned_enough(inp: RuleInput) -> bool:
 
 
 def audit_report_attached(inp: RuleInput) -> list[Reason]:
+    # the ignore below: inp.form is the arrow's form: this rule guards only the audit report's arrow
     if inp.form.report_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
         return [reason("sheet_missing", field="report_sha256")]
     return []

@@ -169,11 +169,13 @@ def formula_eval(tree: Node, values: Mapping[str, object], ops: Ops) -> object:
 
 def _div(a: object, b: object) -> float:
     try:
+        # the ignore below: the operands are `object`: one tree is evaluated over floats and over SQL text
         return a / b  # type: ignore[operator, no-any-return]
     except ZeroDivisionError:
         return math.nan
 
 
+# the ignore below: the operands are `object`: one tree is evaluated over floats and over SQL text
 FLOAT_OPS: Ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,  # type: ignore[operator]
                   "*": lambda a, b: a * b, "/": _div, "neg": lambda a, _: -a}  # type: ignore[operator]
 
@@ -207,6 +209,7 @@ class Activity:
 def activities_of(spec: Mapping[str, object]) -> dict[str, Activity]:
     """The methodology's declared quantification (its `quantification` JSON) as activities."""
     out = {}
+    # the ignore below: a quantification is JSON (Mapping[str, object]); check_activity checks its shape
     for a in spec.get("activities", []):  # type: ignore[attr-defined]
         out[a["type"]] = Activity(type=a["type"], unit=a["unit"], decimals=int(a["decimals"]), formula=a["formula"],
                                   bind=dict(a.get("bind", {})), cap_per_user_day=Decimal(str(a["cap_per_user_day"])))

@@ -15,6 +15,7 @@ from services.store.engine import Database
 
 
 def get_db(request: Request) -> Database:
+    # the ignore below: starlette's app.state is untyped; create_app sets db
     return request.app.state.db  # type: ignore[no-any-return]
 
 

@@ -231,5 +231,6 @@ def wrap(app: ASGIApp, trusted_proxies: str) -> ASGIApp:
     """`app` inside the edge: proxy, then headers, then the guard (the outermost first)."""
     guarded = SecurityHeaders(RequestGuard(app))
     hosts = [h.strip() for h in trusted_proxies.split(",") if h.strip()]
+    # the ignore below: uvicorn's middleware is typed for its own ASGI protocol, starlette's for another
     return ProxyHeadersMiddleware(guarded, trusted_hosts=hosts) if hosts else guarded  # type: ignore[arg-type,return-value]
 

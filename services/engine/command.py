@@ -122,6 +122,7 @@ def fire_locked(session: Session, case: CaseRecord, cmd: Command, open_tasks: li
     `insert_rows=False` leaves the command's writes to the caller's flush (a batch sends them together);
     the outcome's `event_id` is then None."""
     run = Run(session=session, case=case, cmd=cmd, tasks=open_tasks, now=clock.now(),
+              # the ignore below: a locked case's procedure and jurisdiction were checked when it was opened
               spec=procedure(case.procedure, case.jurisdiction), profile=get_profile(case.jurisdiction))  # type: ignore[arg-type]
     try:
         with session.no_autoflush:  # the command knows what it wrote, and flushes once at the end
@@ -213,6 +214,7 @@ def pick_task(run: Run) -> None:
         run.task = (mine or free)[0]
         return
     if addressed:
+        # the ignore below: `addressed` holds only tasks with an assignee
         name = _holder_name(run.session, addressed[0].assignee_id)  # type: ignore[arg-type]
         raise Forbidden([reason("task_held", holder=name)], holder=name)
     t = label(f"trigger.{cmd.trigger}")

@@ -59,6 +59,7 @@ class Ctx:
         memo = self.uow.memo
         if CALENDAR_KEY not in memo:
             memo[CALENDAR_KEY] = calendar(self.session)
+        # the ignore below: the memo is typed Any; CALENDAR_KEY always holds a Calendar
         return memo[CALENDAR_KEY]  # type: ignore[no-any-return]
 
     def due(self, deadline: Due) -> DueDate | None:

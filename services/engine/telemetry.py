@@ -49,6 +49,7 @@ def _record(*args: object, **kwargs: object) -> logging.LogRecord:
 
 
 if not getattr(_make_record, "_carbon", False):
+    # the ignore below: a marker attribute on a function, so the hook is installed once
     _record._carbon = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(_record)
 
@@ -80,6 +81,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     if any(getattr(h, "_carbon", False) for h in root.handlers):
         return
     handler = logging.StreamHandler()
+    # the ignore below: a marker attribute on the handler, so configure_logging stays idempotent
     handler._carbon = True  # type: ignore[attr-defined]
     if os.environ.get("LOG_FORMAT", "text" if sys.stderr.isatty() else "json") == "json":
         handler.setFormatter(JsonFormatter())

@@ -180,6 +180,7 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
         renewed = clock.now()
         for k, row in enumerate(rows):
             if clock.now() - renewed > RENEW:
+                # the ignore below: claimed rows are read back from the database: their ids are set
                 renewed = _renew(db, [r.id for r in rows[k:]])  # type: ignore[misc]
             outcome = deliver(db, row, channels)
             counts[outcome] = counts.get(outcome, 0) + 1

@@ -52,6 +52,7 @@ def lock_project_blocks(session: Session, project_id: int) -> list[SerialBlock]:
             .execution_options(populate_existing=True)) if b.id not in locked]
         if not fresh:
             return [b for b in locked.values() if b.closed_by is None]
+        # the ignore below: blocks are read from the database: their ids are set
         locked.update((b.id, b) for b in fresh)  # type: ignore[misc]
 
 
@@ -232,6 +233,7 @@ def _source(session: Session, account_id: int, amount: int, project_id: int | No
         lock_account(session, account_id)
         m = SERIAL.match(serials.strip())
         blocks = in_range(session, account_id, serials, amount)
+        # the ignore below: `serials` passed the SERIAL pattern in the form: the match exists
         return blocks, (int(m["s"]), int(m["e"]))  # type: ignore[index]
     return _need(session, account_id, amount, project_id, vintage), None
 
@@ -526,6 +528,7 @@ def _difference(session: Session, key: tuple[str, int, str], table: list[tuple[i
         if have == want:
             continue
         if have is None:
+            # the ignore below: `want` is a (kind, id) pair whenever `have` is None here
             return (f"serials {_serial(key, p, nxt - 1)} are in {_holder(*want)} per the journal "  # type: ignore[misc]
                     "(no open serial block holds them)")
         block = _block_at(session, key, p)

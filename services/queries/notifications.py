@@ -26,4 +26,5 @@ def mark_all_read(db: Database, user_id: int) -> int:
     with db.write() as session:
         result = session.execute(sa.update(Notification).where(
             col(Notification.user_id) == user_id, col(Notification.read_at).is_(None)).values(read_at=clock.now()))
+        # the ignore below: an UPDATE's result is a CursorResult, which has rowcount
         return result.rowcount or 0  # type: ignore[attr-defined]

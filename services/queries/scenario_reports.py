@@ -76,6 +76,7 @@ def _public(report: ScenarioReport, project: Project, version: int, latest: bool
 def _versions(session: Session, project_id: int, period: str) -> list[int]:
     return list(session.exec(select(ScenarioReport.id).where(ScenarioReport.project_id == project_id,
                                                              ScenarioReport.period == period)
+                             # the ignore below: sqlmodel's select() overloads do not cover this column list
                              .order_by(col(ScenarioReport.id))))  # type: ignore[arg-type]
 
 

@@ -109,6 +109,7 @@ def inclusion(session: Session, seq: int | None, leaf_hash: str | None, size: in
     if size > latest:
         raise Invalid([reason("log_size", field="size", size=size, latest=latest)])
     found = log.leaf(session, seq) if seq is not None else (
+        # the ignore below: log.leaf returns None for an unknown seq; the caller answers 404 below
         log.leaf_by_hash(session, leaf_hash.lower()) if HEX64.match(leaf_hash.lower()) else None)  # type: ignore[union-attr]
     if found is None or found.seq >= size:
         raise Invalid([reason("log_leaf", field="seq", seq=seq) if seq is not None
@@ -157,6 +158,7 @@ def leaf(session: Session, seq: int) -> LeafPublic:
     if found is None:
         raise NotFound([reason("log_leaf", seq=seq)])
     fields: dict[str, Any] | None = log.described(session, found)
+    # the ignore below: a found leaf has its fields set (it was sequenced)
     return LeafPublic(seq=found.seq, kind=found.kind, leaf_hash=found.leaf_hash, covers=fields,  # type: ignore[arg-type]
                       leaf_data=None if fields is None else leaves.canonical(fields).decode())
 

@@ -40,6 +40,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> sa.Engine:
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
+    # the ignore below: SQLAlchemy's event hooks are untyped
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
@@ -51,6 +52,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> sa.Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
+    # the ignore below: SQLAlchemy's event hooks are untyped
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

@@ -160,6 +160,7 @@ def lock_case_and_tasks(session: Session, statement: Any, params: dict[str, Any]
             task.mark_saved()
             uow.records[(TASKS.name, task_id)] = task
         tasks.append(task)
+    # the ignore below: records are typed as their base; this query builds case and task records
     return held, tasks  # type: ignore[return-value]
 
 

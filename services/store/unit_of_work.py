@@ -101,6 +101,7 @@ class UnitOfWork:
             if values:
                 changed.setdefault((record.table, tuple(values)), []).append((record, now, values))
         for shape, rows in changed.items():
+            # the ignore below: records are dataclasses made per table at run time (their fields are not declared)
             conn.execute(_record_update(shape), [{"_id": record.id, **values} for record, _, values in rows])  # type: ignore[attr-defined]
             for record, now, _ in rows:
                 record._saved = now
@@ -116,6 +117,7 @@ class UnitOfWork:
             statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
             ids = conn.execute(statement, [record.values() for record in new]).scalars().all()
             for record, id_ in zip(new, ids, strict=True):
+                # the ignore below: records are dataclasses made per table at run time (their fields are not declared)
                 record.id = id_  # type: ignore[attr-defined]
                 record.mark_saved()
                 self.records[(table.name, id_)] = record
@@ -138,6 +140,7 @@ def _layout(cls: type) -> _Layout:
     layout = _LAYOUTS.get(cls)
     if layout is None:
         names = tuple(f.name for f in fields(cls) if f.name != "_saved")
+        # the ignore below: records are dataclasses made per table at run time (their fields are not declared)
         json_at = tuple(i for i, n in enumerate(names) if isinstance(cls.table.c[n].type, sa.JSON))  # type: ignore[attr-defined]
         layout = _LAYOUTS[cls] = _Layout(names, attrgetter(*names), json_at)
     return layout
@@ -251,6 +254,7 @@ def of(session: Session) -> UnitOfWork:
     uow = session.info.get(KEY)
     if uow is None:
         raise WritesOutsideACommand("no unit of work: write inside Database.write()")
+    # the ignore below: the session's info dict is untyped; Database.write() puts the unit of work there
     return uow  # type: ignore[no-any-return]
 
 

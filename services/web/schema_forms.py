@@ -128,6 +128,7 @@ def division_groups() -> list[tuple[tuple[str, str], list[tuple[str, tuple[str, 
     its counties), and the other provinces in one group; each option "name (code)" in each language."""
     def option(d: divisions.Division) -> tuple[str, tuple[str, str]]:
         zh, en = divisions.names(d.code)
+        # the ignore below: Text is a (zh, en) NamedTuple: tuple() of it is a pair
         return d.code, tuple(text("text.division_option", zh=zh, en=en, code=d.code))  # type: ignore[return-value]
 
     groups, bare = [], []

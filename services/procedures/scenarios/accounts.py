@@ -47,6 +47,7 @@ def issue_token(session: Session, project: Project, user_id: str, actor_id: int 
     row = session.exec(select(ScenarioLookupToken).where(col(ScenarioLookupToken.project_id) == project.id,
                                                          col(ScenarioLookupToken.user_id) == user_id)
                        .with_for_update()).first()
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     row = row or ScenarioLookupToken(project_id=project.id, user_id=user_id, token_sha256="", created_at=now)  # type: ignore[arg-type]
     row.token_sha256, row.created_at, row.created_by = token_hash(token), now, actor_id
     session.add(row)
@@ -79,6 +80,7 @@ def period_rows(session: Session, project: Project, user: str) -> list[dict[str,
     """The user's row of every issued period, with the points it earned."""
     rate = _rate(project).points_per_kg
     out = []
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     for a in allocations(session, project.id):  # type: ignore[arg-type]
         found = files_of.user_row(a.path, user)
         if found is None:
@@ -101,6 +103,7 @@ def _moved(session: Session, project_id: int, user: str) -> tuple[int, int]:
 def account(session: Session, project: Project, user: str) -> dict[str, Any]:
     rows = period_rows(session, project, user)
     earned = sum(r["points"] for r in rows)
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     received, sent = _moved(session, project.id, user)  # type: ignore[arg-type]
     rules = _rate(project)
     return {"scenario": {"id": project.id, "title": project.title, "jurisdiction": project.jurisdiction},
@@ -123,7 +126,9 @@ def proof(session: Session, project: Project, user: str, period: str) -> dict[st
     index, row = found
     path = files_of.inclusion(a.levels_path, index, a.users)
     entry = session.get(LedgerEntry, a.ledger_entry_id) if a.ledger_entry_id else None
+    # the ignore below: an allocation's ledger entry is read from the database: its id is set
     log = transparency_log.entry_proof(session, entry.id) if entry is not None else None  # type: ignore[arg-type]
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     return {**files_of.proof_view(project.id, period, user, index, a.users, row["allocated_g"], a.root, path),  # type: ignore[arg-type]
             "period": period, "ledger_entry": None if entry is None else
             {"id": entry.id, "reference": entry.reference, "serials": entry.serials},
@@ -173,4 +178,5 @@ def statistics(session: Session, project: Project) -> list[dict[str, Any]]:
     personal data (Shanghai art. 22)."""
     return [{"period": a.period, "participants": a.users, "reduction_g": a.reduction_g, "block_t": a.block_t,
              "allocated_g": a.allocated_g, "carry_g": a.carry_g, "corrected_g": a.corrected_g, "root": a.root,
+             # the ignore below: a registered scenario's project row is read from the database: its id is set
              "ledger_entry_id": a.ledger_entry_id} for a in allocations(session, project.id)]  # type: ignore[arg-type]

@@ -176,6 +176,7 @@ def _split(con: duckdb.DuckDBPyConnection, checks: str, accepted_query: str, col
     _write(con, f"SELECT row_no, {', '.join(columns)}, reasons FROM bad JOIN src USING (row_no) ORDER BY row_no",
            rejected)
     total, refused = con.execute("SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM bad)"
+                                 # the ignore below: fetchone() is Optional; an aggregate gives a row
                                  ).fetchone()  # type: ignore[misc]
     return int(total), int(refused)
 
@@ -251,6 +252,7 @@ def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busin
     total, refused = _split(con, f"SELECT row_no, {_reasons_sql(conditions)} AS reasons FROM ({derived})",
                             accepted_query, RECORD_COLUMNS, accepted, rejected)
     late_n = con.execute(f"SELECT count(*) FILTER (late) FROM read_parquet('{_lit(str(accepted))}')"
+                         # the ignore below: fetchone() is Optional; an aggregate gives a row
                          ).fetchone()[0]  # type: ignore[index]
     result = IntakeResult(rows_total=total, rows_accepted=total - refused, rows_rejected=refused, late=int(late_n),
                           rejections=_rejections(con))

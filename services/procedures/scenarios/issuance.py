@@ -62,6 +62,7 @@ def current_carry(session: Session, project_id: int) -> dict[str, int]:
 
 
 def replace_carry(session: Session, project: Project, name: str, carry: dict[str, int], now: Any) -> None:
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     path, sha = files_of.write_carry(project.jurisdiction, project.id, name, carry)  # type: ignore[arg-type]
     row = session.get(ScenarioCarry, project.id) or ScenarioCarry(project_id=pk(project), path="", sha256="",
                                                                   total_g=0, updated_at=now)
@@ -95,6 +96,7 @@ def issue_to_users(ctx: Ctx, effect: IssueToUsers) -> None:
     report = ctx.session.get(ScenarioReport, int(app["report"]["id"]))
     assert report is not None  # the campaign attached it
     reductions = report_users(report)
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     carry = current_carry(ctx.session, project.id)  # type: ignore[arg-type]
     eligible = {u: reductions.get(u, 0) + carry.get(u, 0) for u in {*reductions, *carry}}
     eligible = {u: g for u, g in eligible.items() if g > 0}
@@ -103,6 +105,7 @@ def issue_to_users(ctx: Ctx, effect: IssueToUsers) -> None:
                 "carry_out_g": eligible[u] - allocated[u], "reversed_g": 0} for u in eligible}
     period = app["period"]
     name = f"{period}-case{ctx.case.id}"
+    # the ignore below: a registered scenario's project row is read from the database: its id is set
     written = files_of.write(project.jurisdiction, project.id, period, name, rows)  # type: ignore[arg-type]
     replace_carry(ctx.session, project, name, {u: r["carry_out_g"] for u, r in rows.items()}, ctx.now)
     entry_id = None

@@ -122,6 +122,7 @@ def _factors(activities: Mapping[str, Activity], registered: Sequence[Mapping[st
 def _summary(con: duckdb.DuckDBPyConnection, out: Path, counts: dict[str, int]) -> Totals:
     path = _lit(str(out))
     users, total = con.execute(f"SELECT count(DISTINCT user_id), coalesce(sum(grams), 0) "
+                               # the ignore below: fetchone() is Optional; an aggregate gives a row
                                f"FROM read_parquet('{path}')").fetchone()  # type: ignore[misc]
     per_day = con.execute(f"SELECT activity_date, sum(grams) FROM read_parquet('{path}') GROUP BY 1 ORDER BY 1"
                           ).fetchall()
@@ -297,5 +298,7 @@ def _dask(records: Sequence[Path], activities: Mapping[str, Activity], factors: 
                  for i in range(0, len(parts), 2)]
     job = delayed(_grams)(parts[0], dict(activities), factors, str(out))
     if client is not None:
+        # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
         return client.compute(job).result()  # type: ignore[no-any-return]
+    # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
     return job.compute()  # type: ignore[no-any-return]

@@ -101,6 +101,7 @@ def scope_of(session: Session, project_id: int, period_key: str) -> Scope:
         problems.append(reason("scenario_no_quantification.verify"))
     assert version is not None or not activities
     for activity in activities.values():
+        # the ignore below: the scope's version was checked to declare a quantification above
         problems += [reason(code, **params) for code, params in check_activity(activity, version.parameters)]  # type: ignore[union-attr]
     if problems:
         raise Invalid(problems)
@@ -233,6 +234,7 @@ def compute(scope: Scope, inputs: list[dict[str, object]], *, engine: str = "duc
     verification's own counts over the same files."""
     if engine not in ENGINES:
         raise Invalid([reason("scenario_engine_unknown", engine=engine)])
+    # the ignore below: a scenario's jurisdiction has a loaded profile (checked at start-up)
     kind = get_profile(scope.project.jurisdiction).scenarios.period  # type: ignore[union-attr]
     jur, pid, key = scope.project.jurisdiction, scope.project.id or 0, scope.period.key
     out = path_for(jur, pid, "tmp", f"{key}-user-days.parquet")

@@ -144,6 +144,7 @@ def _latest(session: Session, case_id: int, kind: str) -> tuple[Notice, Case]:
                           .order_by(col(Notice.status).desc(), col(Notice.id).desc())).first()
     if notice is None:
         raise NotFound.of("notice" if kind == "publicity" else "consultation")
+    # the ignore below: the notice names its case (a foreign key): the case exists
     return notice, session.get(Case, case_id)  # type: ignore[return-value]
 
 
