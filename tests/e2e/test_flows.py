@@ -217,7 +217,6 @@ def test_publish_log_flow_without_a_key_signs_nothing(flows_db: Database) -> Non
 
 def test_flow_run_list_shows_finished_and_failed_runs_first(flows_db: Database) -> None:
     """Runs scheduled ahead (one per schedule tick) no longer push the finished and failed runs off the list."""
-    import asyncio
     from datetime import UTC, datetime, timedelta
 
     from prefect import flow
@@ -237,7 +236,7 @@ def test_flow_run_list_shows_finished_and_failed_runs_first(flows_db: Database) 
                 await client.create_flow_run(doomed, name="later", state=Scheduled(
                     scheduled_time=datetime.now(UTC) + timedelta(hours=1)))
 
-    asyncio.run(schedule_ahead())
+    run_flow(schedule_ahead())
     client = TestClient(create_app(flows_db))
     items = client.get("/api/v1/admin/flow-runs", params={"limit": 3}, headers=h("demo_admin")).json()["items"]
     assert "later" not in [r["name"] for r in items]

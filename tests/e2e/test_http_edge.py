@@ -3,7 +3,6 @@ cap before a body is read, and NUL characters refused with their own reason (on 
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -16,6 +15,7 @@ from services.demo import Driver, application
 from services.procedures import documents
 from services.store.engine import Database
 from services.store.tables import Document, WebhookEndpoint
+from tests.e2e.test_flows import run_flow
 from tests.web.conftest import Browser, csrf_of
 
 pytestmark = pytest.mark.e2e
@@ -235,8 +235,8 @@ async def _stream(app: object, path: str, headers: dict[str, str], body: Body) -
 def test_a_body_without_a_length_is_cut_off_at_the_limit(db: Database, driver: Driver) -> None:
     cid = driver.open("sh_applicant", "SH", application("SH"))
     body = Body(100 * MiB, FILE_PART)
-    status, text = asyncio.run(_stream(create_app(db), f"/api/v1/cases/{cid}/documents",
-                                       {**APPLICANT, "Content-Type": "multipart/form-data; boundary=b"}, body))
+    status, text = run_flow(_stream(create_app(db), f"/api/v1/cases/{cid}/documents",
+                                    {**APPLICANT, "Content-Type": "multipart/form-data; boundary=b"}, body))
     assert status == 413 and "请求体过大".encode() in text
     assert body.taken <= documents.MAX_BYTES + MULTIPART_ALLOWANCE + MiB  # stopped one chunk past the limit
 

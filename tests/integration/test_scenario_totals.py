@@ -143,11 +143,10 @@ def test_without_a_consent_filter_and_without_records(tmp_path: Path) -> None:
 
 def test_the_prefect_flow_runs_it_on_a_dask_cluster_with_the_same_figures(tmp_path: Path) -> None:
     """prefect-dask's DaskTaskRunner (a local two-worker cluster) drives the Dask engine from a flow."""
-    import asyncio
-
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.scenario_totals import scenario_totals_flow
+    from tests.e2e.test_flows import run_flow
 
     files, consents = _records(tmp_path), _consents(tmp_path)
     quantification = {"activities": [{"type": a.type, "unit": a.unit, "decimals": a.decimals, "formula": a.formula,
@@ -156,8 +155,9 @@ def test_the_prefect_flow_runs_it_on_a_dask_cluster_with_the_same_figures(tmp_pa
     embedded = user_day_totals(files, activities=ACTIVITIES, registered=REGISTERED, start=START, end=END,
                                out=tmp_path / "duck.parquet", consents=[consents])
     with prefect_test_harness(server_startup_timeout=120):
-        figures = asyncio.run(scenario_totals_flow([str(p) for p in files], quantification, REGISTERED, START, END,
-                                                   str(tmp_path / "flow.parquet"), [str(consents)]))
+        # on a thread of its own: a browser test in the same worker may keep an event loop running here
+        figures = run_flow(scenario_totals_flow([str(p) for p in files], quantification, REGISTERED, START, END,
+                                                str(tmp_path / "flow.parquet"), [str(consents)]))
     assert figures["total_g"] == embedded.total_g > 0 and figures["users"] == embedded.users
     assert figures["excluded"] == embedded.excluded and figures["capped"] == embedded.capped
     assert figures["per_day"] == {d.isoformat(): g for d, g in embedded.per_day.items()}
