@@ -329,8 +329,10 @@ def _subject(session: Session, case: AnyCase, project: Project | None) -> Method
 
 
 @cache
+@cache
 def _holds(procedure_name: str, jurisdiction: str) -> tuple[bool, bool, bool]:
-    """Whether a case of this procedure can have a panel, notices, comments (by what it declares)."""
+    """Whether a case of this procedure can have a panel, notices, comments (by what it declares; once
+    per procedure, like `procedure()` itself: the walk over its declarations is not for every read)."""
     spec = procedure(procedure_name, jurisdiction)
     return (spec.declares(ConvenePanel, ComposePanel, DrawPanel), spec.declares(PublishNotice),
             spec.declares(RecordComment))

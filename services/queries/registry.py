@@ -10,6 +10,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from services.engine.calendar import local_date
 from services.engine.clock import clock
@@ -354,11 +355,21 @@ class RevenueAuditList(Items[RevenueAudit]):
     """Revenue-use audits, oldest first."""
 
 
-def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
-    q = (select(Case, Project).join(Project, col(Project.id) == col(Case.project_id))
-         .where(col(Case.procedure) == "revenue_audit"))
+def _project_cases(procedure: str, jurisdiction: str | None, project_id: int | None = None
+                   ) -> Select[Case, Project]:
+    """The cases of a project-level procedure with their projects, in a jurisdiction and for a project
+    when given."""
+    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(
+        col(Case.procedure) == procedure)
     if jurisdiction:
         q = q.where(col(Case.jurisdiction) == jurisdiction)
+    if project_id is not None:
+        q = q.where(col(Case.project_id) == project_id)
+    return q
+
+
+def revenue_audits(session: Session, jurisdiction: str | None = None) -> RevenueAuditList:
+    q = _project_cases("revenue_audit", jurisdiction)
     return RevenueAuditList(items=[
         RevenueAudit(project_id=pk(p), registration_number=p.registration_number, project=p.title, year=c.vintage,
                      state=labelled("state", c.state), returned_share=c.application.get("returned_share"),
@@ -385,12 +396,7 @@ class OperationReportList(Items[OperationReportPublic]):
 
 def operation_reports(session: Session, jurisdiction: str | None = None, project_id: int | None = None
                       ) -> OperationReportList:
-    q = select(Case, Project).join(Project, col(Project.id) == col(Case.project_id)).where(
-        col(Case.procedure) == "operation_report")
-    if jurisdiction:
-        q = q.where(col(Case.jurisdiction) == jurisdiction)
-    if project_id is not None:
-        q = q.where(col(Case.project_id) == project_id)
+    q = _project_cases("operation_report", jurisdiction, project_id)
     rows = list(session.exec(q.order_by(col(Case.vintage).desc(), col(Case.id))))
     due = {t.case_id: t.due_on for t in session.exec(select(Task).where(
         col(Task.case_id).in_([c.id for c, _ in rows]), col(Task.status) == "open"))} if rows else {}
