@@ -15,8 +15,8 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +54,11 @@ class Orchestrator:
         self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.held = False
         self.running: set[asyncio.Task[Any]] = set()
+        # The housekeeping runs (sweep, campaigns, log publication) take turns; only dispatch, which a
+        # user's command waits on, runs beside them. Run side by side at start-up they made the embedded
+        # Prefect's SQLite answer "database is locked", and its client's retry back-off (2+4+8+16+32 s)
+        # then held a hand-off for over a minute (measured: 1 run in 5 of the CI suite).
+        self.housekeeping = asyncio.Lock()
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "misfire_grace_time": None, "max_instances": 1})
 
@@ -85,6 +90,12 @@ class Orchestrator:
         if self.held:
             lease.release(self.db, LEASE, self.holder)
 
+    @asynccontextmanager
+    async def _housekeeping_run(self) -> AsyncIterator[None]:
+        with self._run():  # counted while it waits its turn, so stop() lets it finish
+            async with self.housekeeping:
+                yield
+
     @contextmanager
     def _run(self) -> Iterator[None]:
         task = asyncio.current_task()
@@ -108,7 +119,7 @@ class Orchestrator:
             return None
         from flows.sweep import sweep_flow
 
-        with self._run():
+        async with self._housekeeping_run():
             result = await sweep_flow(reason=reason)
         self.arm_next_timer()
         return result
@@ -130,7 +141,7 @@ class Orchestrator:
             return None
         from flows.campaign import campaigns_flow
 
-        with self._run():
+        async with self._housekeeping_run():
             return await campaigns_flow(reason=reason)
 
     async def publish_log(self, reason: str) -> dict[str, Any] | None:
@@ -138,7 +149,7 @@ class Orchestrator:
             return None
         from flows.transparency import publish_log
 
-        with self._run():
+        async with self._housekeeping_run():
             return await publish_log(reason=reason)
 
     def arm_next_timer(self) -> None:
