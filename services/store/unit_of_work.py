@@ -9,8 +9,11 @@ has none.
 
 The ORM's unit of work builds, tracks and orders one object per row and fetches every new key;
 append-only rows are never read back or changed by the command that writes them, so they go as plain
-dicts in one executemany per table (one round trip a table; on PostgreSQL a multi-row INSERT). Only
-audit events are inserted with RETURNING, since a command reports its event's id. They never go
+dicts in one executemany per table (on PostgreSQL a multi-row INSERT). Only audit events (a command
+reports its event's id) and new task records are inserted with RETURNING. On PostgreSQL everything a
+flush sends is one psycopg pipeline (`pipelined`): the statements that return nothing travel with the
+next INSERT … RETURNING, so a command's writes cost two round trips, three when it opens tasks (the
+pipeline's end is one). Append-only rows never go
 through `session.add`: the blind updates run before these inserts, so a timer or segment the same
 command creates is never touched by them (`flush` refuses a timer or segment added to the session
 beside blind updates).
@@ -38,6 +41,8 @@ AUDIT = table_of(AuditEvent)
 _AUDIT_INSERT = AUDIT.insert().returning(AUDIT.c.id, sort_by_parameter_order=True)
 BLIND_UPDATED = (ClockSegment, Timer)
 UpdateShape = tuple[sa.Table, tuple[tuple[str, bool], ...], tuple[str, ...]]  # table, (column, is null), set
+RecordShape = tuple[sa.Table, tuple[str, ...]]  # table, changed columns
+Changed = dict[RecordShape, list[tuple["Record", tuple[Any, ...], dict[str, Any]]]]  # (record, snapshot, changes)
 _UPDATES: dict[UpdateShape, sa.Update] = {}
 
 
@@ -78,28 +83,40 @@ class UnitOfWork:
             if stray:
                 raise WritesOutsideACommand(f"timers and clock segments go through the unit of work: {stray}")
         self.session.flush()
+        changed = self._changed_records()
+        if not (changed or self.updates or self.rows or self.new_records or self.audit):
+            return  # a command flushed before its reply: the transaction's end finds nothing left to send
         conn = self.session.connection()
+        # One pipeline for all of it: on PostgreSQL the writes that return nothing ride with the next
+        # insert that returns ids (see the module's note).
         with pipelined(conn):
-            self._update_records(conn)
+            self._update_records(conn, changed)
             for shape, params in self.updates.items():
                 conn.execute(_update_statement(shape), params)
             for (table, _), rows in self.rows.items():
                 conn.execute(_inline_insert(table), rows)
-        self._insert_records(conn)
+            self._insert_records(conn)
+            self._insert_audit(conn)
+        self.rows, self.updates, self.audit = {}, {}, []
+
+    def _insert_audit(self, conn: sa.Connection) -> None:
         if self.audit:
             ids = conn.execute(_AUDIT_INSERT, [row for row, _ in self.audit]).scalars().all()
             for (_, record), id_ in zip(self.audit, ids, strict=True):
                 record.id = id_
-        self.rows, self.updates, self.audit = {}, {}, []
 
-    def _update_records(self, conn: sa.Connection) -> None:
-        """Changed records written with one executemany a shape (table and changed columns: a prebuilt
-        statement, its cache key reused)."""
-        changed: dict[tuple[sa.Table, tuple[str, ...]], list[tuple[Record, tuple[Any, ...], dict[str, Any]]]] = {}
+    def _changed_records(self) -> Changed:
+        """The records that changed since read or written, by table and changed columns."""
+        changed: Changed = {}
         for record in self.records.values():
             now, values = record.changes()
             if values:
                 changed.setdefault((record.table, tuple(values)), []).append((record, now, values))
+        return changed
+
+    def _update_records(self, conn: sa.Connection, changed: Changed) -> None:
+        """Changed records written with one executemany a shape (table and changed columns: a prebuilt
+        statement, its cache key reused)."""
         for shape, rows in changed.items():
             # the ignore below: records are dataclasses made per table at run time (their fields are not declared)
             conn.execute(_record_update(shape), [{"_id": record.id, **values} for record, _, values in rows])  # type: ignore[attr-defined]
@@ -114,8 +131,7 @@ class UnitOfWork:
             by_table.setdefault(record.table, []).append(record)
         self.new_records = []
         for table, new in by_table.items():
-            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-            ids = conn.execute(statement, [record.values() for record in new]).scalars().all()
+            ids = conn.execute(_returning_insert(table), [record.values() for record in new]).scalars().all()
             for record, id_ in zip(new, ids, strict=True):
                 # the ignore below: records are dataclasses made per table at run time (their fields are not declared)
                 record.id = id_  # type: ignore[attr-defined]
@@ -184,10 +200,10 @@ class Record:
                      if a != b and names[i] != "id"}
 
 
-_RECORD_UPDATES: dict[tuple[sa.Table, tuple[str, ...]], sa.Update] = {}
+_RECORD_UPDATES: dict[RecordShape, sa.Update] = {}
 
 
-def _record_update(shape: tuple[sa.Table, tuple[str, ...]]) -> sa.Update:
+def _record_update(shape: RecordShape) -> sa.Update:
     """UPDATE table SET these columns WHERE id = :_id, built once a shape."""
     stmt = _RECORD_UPDATES.get(shape)
     if stmt is None:
@@ -198,6 +214,15 @@ def _record_update(shape: tuple[sa.Table, tuple[str, ...]]) -> sa.Update:
 
 
 _INSERTS: dict[sa.Table, sa.Insert] = {}
+_RETURNING_INSERTS: dict[sa.Table, sa.Insert] = {}
+
+
+def _returning_insert(table: sa.Table) -> sa.Insert:
+    """INSERT … RETURNING id, the ids in the order the rows were given; built once a table."""
+    stmt = _RETURNING_INSERTS.get(table)
+    if stmt is None:
+        stmt = _RETURNING_INSERTS[table] = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    return stmt
 
 
 def _inline_insert(table: sa.Table) -> sa.Insert:
@@ -222,11 +247,12 @@ def _update_statement(shape: UpdateShape) -> sa.Update:
 
 @contextmanager
 def pipelined(conn: sa.Connection) -> Iterator[None]:
-    """On PostgreSQL, the statements sent inside go out in one psycopg pipeline: one round trip for all
-    of them, at the end. Only for statements whose results nobody reads (no rows, no rowcount): under
-    a pipeline the driver has neither until the end. An error a statement met is raised by a later one
-    (SQLAlchemy translates it, e.g. IntegrityError) or here at the end, translated the same way.
-    Other drivers: the statements run as sent."""
+    """On PostgreSQL, the statements sent inside go out in one psycopg pipeline: a statement that returns
+    rows (INSERT … RETURNING) is sent with every statement queued before it, and its rows come back in
+    that one round trip; the rest go at the end. No statement inside may read a rowcount (under a
+    pipeline the driver has none until the statement is synced). An error a statement met is raised by
+    a later one (SQLAlchemy translates it, e.g. IntegrityError) or here at the end, translated the same
+    way. Other drivers: the statements run as sent."""
     driver = conn.connection.driver_connection
     pipeline = getattr(driver, "pipeline", None)  # psycopg 3
     if pipeline is None:
@@ -235,10 +261,24 @@ def pipelined(conn: sa.Connection) -> Iterator[None]:
     import psycopg
 
     try:
-        with pipeline():
-            yield
+        with pipeline() as queue:
+            def rows_now(_conn: Any, cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+                # SQLAlchemy reads a result's columns right after this event: sync so that they are there.
+                if cursor.pgresult is None and _returns_rows(context):
+                    queue.sync()
+
+            sa.event.listen(conn, "after_cursor_execute", rows_now)
+            try:
+                yield
+            finally:
+                sa.event.remove(conn, "after_cursor_execute", rows_now)
     except psycopg.Error as exc:  # met at the pipeline's end, outside any SQLAlchemy call
         raise sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
+def _returns_rows(context: Any) -> bool:
+    compiled = context.compiled
+    return compiled is not None and bool(compiled.effective_returning or compiled.statement.is_select)
 
 
 KEY = "carbon.unit_of_work"
