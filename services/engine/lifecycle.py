@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 
 from services.engine import effects
@@ -105,17 +106,21 @@ def _open_work(ctx: Ctx, state: StateSpec) -> list[TaskRecord]:
 
 
 def _show_on_subject(ctx: Ctx, state: StateSpec, old: StateSpec | None) -> None:
-    """What the project shows while the case is here, written only when it changes: through the session
-    (a sweep's batch holds its subjects already, and its flush sends their updates together)."""
+    """What the project shows while the case is here, written only when it changes. A project the
+    transaction holds already (a sweep's batch preloads its subjects) changes on its object, and the
+    session's flush sends a batch's updates together; any other is updated at once, without reading
+    it first (one statement instead of a read and a write)."""
     case = ctx.case
     if not (ctx.spec.tracks_subject and state.subject_status and case.project_id):
         return
     if old is not None and state.subject_status == old.subject_status:
         return
-    project = ctx.session.get(Project, case.project_id)
-    if project is not None:
-        project.status = state.subject_status
-        ctx.session.add(project)
+    held = ctx.session.identity_map.get(identity_key(Project, case.project_id))
+    if isinstance(held, Project):
+        held.status = state.subject_status
+        return
+    ctx.session.execute(sa.update(Project).where(col(Project.id) == case.project_id)
+                        .values(status=state.subject_status), execution_options={"synchronize_session": False})
 
 
 def _announce(ctx: Ctx, state: StateSpec, opened: list[TaskRecord]) -> None:

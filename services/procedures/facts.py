@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from services.engine import preload
 from services.procedures.issuance import CLAIMS, frozen_held, holding, overlapping_periods
-from services.procedures.panels import ACTIVE_PANEL
+from services.procedures.panels import PANEL_FACTS
 from services.procedures.standing import disqualified
 from services.store.records import AnyCase
 from services.store.tables import (
@@ -61,7 +61,7 @@ class CaseFacts:
 
     def panel(self) -> PanelFacts | None:
         def load() -> PanelFacts | None:
-            rows = list(self.session.exec(ACTIVE_PANEL, params={"case_id": self.case.id}))
+            rows = self.session.execute(PANEL_FACTS, {"case_id": self.case.id}).all()
             if not rows:
                 return None
             return PanelFacts(members=tuple(m.user_id for m in rows), chair=next(m.user_id for m in rows if m.chair),

@@ -26,6 +26,9 @@ from states.effects import ComposePanel, ConvenePanel, DeclinePanel, DrawPanel, 
 from states.messages import reason
 
 ACTIVE_PANEL = select(PanelMember).where(PanelMember.case_id == sa.bindparam("case_id"), PanelMember.status == "active")
+# The panel as the rules see it: plain rows, so the session holds no seats a command then updates blind.
+PANEL_FACTS = sa.select(col(PanelMember.user_id), col(PanelMember.chair), col(PanelMember.opinion)).where(
+    col(PanelMember.case_id) == sa.bindparam("case_id"), col(PanelMember.status) == "active")
 PANEL_SEAT = select(PanelMember.id).where(PanelMember.case_id == sa.bindparam("case_id"),
                                           PanelMember.status == "active",
                                           PanelMember.user_id == sa.bindparam("user_id"))
@@ -121,13 +124,12 @@ def _invite(ctx: Ctx, user_ids: list[int]) -> None:
 
 
 def record_opinion(ctx: Ctx, effect: RecordOpinion) -> None:
-    """One UPDATE of the member's seat (the rule `is_panel_member_without_opinion` has checked that it
-    is theirs); the ORM applies it to the seats the session holds already (the rules read the panel)."""
+    """The member's seat updated blind, sent with the command's other writes (the rule
+    `is_panel_member_without_opinion` has checked that it is theirs, reading the panel as plain rows:
+    the session holds no seat to keep in step)."""
     form = ctx.form_as(ExpertOpinion)
-    ctx.session.execute(sa.update(PanelMember).where(
-        col(PanelMember.case_id) == ctx.case.id, col(PanelMember.user_id) == ctx.actor.user_id,
-        col(PanelMember.status) == "active").values(opinion=form.opinion, score=form.score, comments=form.comments,
-                                                    opinion_at=ctx.now))
+    ctx.uow.update(PanelMember, {"case_id": ctx.case.id, "user_id": ctx.actor.user_id, "status": "active"},
+                   {"opinion": form.opinion, "score": form.score, "comments": form.comments, "opinion_at": ctx.now})
 
 
 def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
