@@ -84,12 +84,18 @@ def _work(ctx: Ctx) -> ConvenePanel:
     return next(e for e in ctx.spec.state("expert_review").on_enter if isinstance(e, ConvenePanel))
 
 
-def _seat(ctx: Ctx, members: list[PanelMember], work: ConvenePanel) -> None:
+def _seat(ctx: Ctx, members: list[int], chair: int, work: ConvenePanel) -> None:
     """Each member's opinion and the chair's conclusion, addressed to them."""
-    for m in members:
-        open_task(ctx, work.opinion, candidate=m.user_id)
-    chair = next(m for m in members if m.chair)
-    open_task(ctx, work.conclusion, candidate=chair.user_id)
+    for user_id in members:
+        open_task(ctx, work.opinion, candidate=user_id)
+    open_task(ctx, work.conclusion, candidate=chair)
+
+
+def _sit(ctx: Ctx, members: list[int], chair: int, *, drawn: bool) -> None:
+    """New seats, appended with the command's other rows (nothing in the command reads them back)."""
+    for user_id in members:
+        ctx.uow.add(PanelMember, {"case_id": ctx.case.id, "user_id": user_id, "chair": user_id == chair,
+                                  "drawn": drawn, "status": "active", "seated_at": ctx.now})
 
 
 def convene(ctx: Ctx, effect: ConvenePanel) -> None:
@@ -105,16 +111,14 @@ def convene(ctx: Ctx, effect: ConvenePanel) -> None:
     for m in members:
         m.opinion = m.score = m.comments = m.opinion_at = None
         ctx.session.add(m)
-    _seat(ctx, members, effect)
+    _seat(ctx, [m.user_id for m in members], next(m.user_id for m in members if m.chair), effect)
 
 
 def compose(ctx: Ctx, effect: ComposePanel) -> None:
     form = ctx.form_as(PanelComposition)
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(u == form.chair),
-                           seated_at=ctx.now) for u in form.members]
-    ctx.session.add_all(members)
-    _seat(ctx, members, _work(ctx))
-    _invite(ctx, [m.user_id for m in members])
+    _sit(ctx, form.members, form.chair, drawn=False)
+    _seat(ctx, form.members, form.chair, _work(ctx))
+    _invite(ctx, form.members)
 
 
 def _invite(ctx: Ctx, user_ids: list[int]) -> None:
@@ -141,12 +145,10 @@ def draw_panel(ctx: Ctx, effect: DrawPanel) -> None:
     if k < rules.min_size:
         raise Invalid([reason("panel_pool_too_small", available=len(pool), needed=rules.size)])
     seed, chosen = draw(pool, k)
-    members = [PanelMember(case_id=ctx.case.id, user_id=u, chair=(i == 0), drawn=True, seated_at=ctx.now)
-               for i, u in enumerate(chosen)]
-    ctx.session.add_all(members)
+    _sit(ctx, chosen, chosen[0], drawn=True)
     for task in [t for t in ctx.tasks if t.kind == "compose_panel"]:
         close_task(ctx, task, "cancelled", "drawn")
-    _seat(ctx, members, _work(ctx))
+    _seat(ctx, chosen, chosen[0], _work(ctx))
     _invite(ctx, chosen)
     ctx.extra["draw"] = {"seed": seed, "candidates": pool, "chosen": chosen, "chair": chosen[0]}
 
