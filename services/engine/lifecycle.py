@@ -12,20 +12,23 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import col, select
+from sqlmodel import col
 
 from services.engine import effects
 from services.engine.calendar import local_date
 from services.engine.context import Ctx, case_view
 from services.engine.work import arm_declared, cancel_timers, close_task, enqueue, open_task
 from services.store.records import TaskRecord
-from services.store.tables import ClockSegment, Project
+from services.store.tables import ClockSegment, Project, table_of
 from states.profiles import Profile
 from states.spec import StateSpec
 
-ENDED_RUNNING_SEGMENTS = select(ClockSegment).where(ClockSegment.case_id == sa.bindparam("case_id"),
-                                                    col(ClockSegment.running).is_(True),
-                                                    col(ClockSegment.ended_at).is_not(None))
+ENDED_RUNNING_SEGMENTS = sa.select(col(ClockSegment.started_at), col(ClockSegment.ended_at)).where(
+    col(ClockSegment.case_id) == sa.bindparam("case_id"), col(ClockSegment.running).is_(True),
+    col(ClockSegment.ended_at).is_not(None))
+_PROJECT = table_of(Project)
+SHOW_ON_SUBJECT = _PROJECT.update().where(_PROJECT.c.id == sa.bindparam("project_id")).values(
+    status=sa.bindparam("status"))
 
 
 def clock_runs(profile: Profile, state: StateSpec) -> bool | None:
@@ -86,9 +89,8 @@ def _statutory_due(ctx: Ctx) -> date:
     """The day the statutory clock runs out if it keeps running from now: the limit less the working
     days already used in earlier running segments."""
     used = 0
-    for seg in ctx.session.exec(ENDED_RUNNING_SEGMENTS, params={"case_id": ctx.case.id}):
-        assert seg.ended_at is not None  # the statement asks for ended segments only
-        used += ctx.cal.working_days_between(local_date(seg.started_at), local_date(seg.ended_at),
+    for started_at, ended_at in ctx.session.execute(ENDED_RUNNING_SEGMENTS, {"case_id": ctx.case.id}):
+        used += ctx.cal.working_days_between(local_date(started_at), local_date(ended_at),
                                              ctx.case.jurisdiction).days
     left = ctx.profile.clock.limit_days - used
     return ctx.cal.add_working_days(ctx.today, left, ctx.case.jurisdiction).end if left > 0 else ctx.today
@@ -119,8 +121,7 @@ def _show_on_subject(ctx: Ctx, state: StateSpec, old: StateSpec | None) -> None:
     if isinstance(held, Project):
         held.status = state.subject_status
         return
-    ctx.session.execute(sa.update(Project).where(col(Project.id) == case.project_id)
-                        .values(status=state.subject_status), execution_options={"synchronize_session": False})
+    ctx.session.execute(SHOW_ON_SUBJECT, {"project_id": case.project_id, "status": state.subject_status})
 
 
 def _announce(ctx: Ctx, state: StateSpec, opened: list[TaskRecord]) -> None:

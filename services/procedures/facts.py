@@ -34,6 +34,13 @@ from states.spec import CommentFacts, MethodologyFacts, PanelFacts, ProjectFacts
 
 OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
 
+# A cited methodology version as the rules see it: the columns MethodologyFacts holds, built once.
+_MV = MethodologyVersion
+VERSION_ANYWHERE: sa.Select[Any] = sa.select(
+    col(_MV.code), col(_MV.version), col(_MV.jurisdiction), col(_MV.kind), col(_MV.tier), col(_MV.status),
+    col(_MV.scope), col(_MV.grace_until), col(_MV.superseded_by).label("current_version"),
+).where(col(_MV.code) == sa.bindparam("code"), col(_MV.version) == sa.bindparam("version"))
+VERSION_HERE = VERSION_ANYWHERE.where(col(_MV.jurisdiction) == sa.bindparam("jurisdiction"))
 
 T = TypeVar("T")
 
@@ -69,11 +76,10 @@ class CaseFacts:
         return self._once("panel", load)
 
     def _version(self, jurisdiction: str | None, code: str, version: str) -> MethodologyFacts | None:
-        q = select(MethodologyVersion).where(MethodologyVersion.code == code, MethodologyVersion.version == version)
-        if jurisdiction:
-            q = q.where(MethodologyVersion.jurisdiction == jurisdiction)
-        m = self.session.exec(q).first()
-        return None if m is None else _methodology_facts(m)
+        found = (self.session.execute(VERSION_HERE, {"code": code, "version": version, "jurisdiction": jurisdiction})
+                 if jurisdiction else self.session.execute(VERSION_ANYWHERE, {"code": code, "version": version}))
+        row = found.first()
+        return None if row is None else MethodologyFacts(**row._mapping)
 
     def methodology(self) -> MethodologyFacts | None:
         """The methodology a registration cites: of this jurisdiction, else anywhere (to say so)."""
