@@ -131,9 +131,9 @@ def fire_locked(session: Session, case: CaseRecord, cmd: Command, open_tasks: li
         if insert_rows:
             run.ctx.uow.flush()
     except Exception as exc:
-        telemetry.COMMANDS.labels(case.procedure, cmd.trigger, getattr(exc, "code", "error")).inc()
+        telemetry.count_command(case.procedure, cmd.trigger, getattr(exc, "code", "error"))
         raise
-    telemetry.COMMANDS.labels(case.procedure, cmd.trigger, "ok").inc()
+    telemetry.count_command(case.procedure, cmd.trigger, "ok")
     return Outcome(case=case, event_id=run.event.id, moved=run.moved, extra=run.ctx.extra)
 
 
