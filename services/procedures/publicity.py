@@ -40,10 +40,11 @@ def publish_notice(ctx: Ctx, effect: PublishNotice) -> None:
     else:
         days, counts = ctx.profile.methodology.comment_days, ctx.profile.registration.publication_day_counts
     period = ctx.cal.publicity(ctx.today, days, publication_day_counts=counts, jurisdiction=ctx.case.jurisdiction)
-    ctx.session.add(Notice(case_id=ctx.case.id, kind=effect.kind, jurisdiction=ctx.case.jurisdiction,
-                           title=ctx.case.application.get("title", ""), published_on=ctx.today,
-                           first_day=period.first_day, last_day=period.last_day, closes_at=period.closes_at,
-                           provisional=period.provisional))
+    # appended with the command's other rows: nothing in the command reads the notice back
+    ctx.uow.add(Notice, {"case_id": ctx.case.id, "kind": effect.kind, "jurisdiction": ctx.case.jurisdiction,
+                         "title": ctx.case.application.get("title", ""), "published_on": ctx.today,
+                         "first_day": period.first_day, "last_day": period.last_day,
+                         "closes_at": period.closes_at, "provisional": period.provisional, "status": "open"})
     arm(ctx, kind=END_TIMERS[effect.kind], trigger=effect.end_trigger, fire_at=period.closes_at, days=days,
         provisional=period.provisional)
     enqueue(ctx, f"open_{effect.kind}", "public", {"first_day": period.first_day.isoformat(),
