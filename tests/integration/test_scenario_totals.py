@@ -163,3 +163,22 @@ def test_the_prefect_flow_runs_it_on_a_dask_cluster_with_the_same_figures(tmp_pa
     assert figures["per_day"] == {d.isoformat(): g for d, g in embedded.per_day.items()}
     flow_rows, duck_rows = pq.read_table(tmp_path / "flow.parquet"), pq.read_table(tmp_path / "duck.parquet")
     assert flow_rows.to_pylist() == duck_rows.to_pylist()
+
+
+def test_a_window_in_runs_of_days_bounded_by_rows_gives_the_same_rows(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DuckDB engine groups a run of days at a time, each run reading at most ROWS_PER_PASS rows by the
+    files' row-group statistics (a run is at least one day): a tight bound cuts the window into many runs
+    and the rows and figures are those of one pass."""
+    from services.procedures.scenarios import totals
+
+    files, consents = _records(tmp_path), _consents(tmp_path)
+    common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END, "consents": [consents]}
+    assert totals._passes(files, START, END) == [(START, END)]  # 12,000 rows: one run
+    whole = user_day_totals(files, out=tmp_path / "one.parquet", **common)
+    monkeypatch.setattr(totals, "ROWS_PER_PASS", 3000)
+    runs = totals._passes(files, START, END)
+    assert len(runs) > 2 and runs[0][0] == START and runs[-1][1] == END
+    assert all((b - a).days == 1 for (_, a), (b, _) in zip(runs, runs[1:], strict=False))  # contiguous
+    assert user_day_totals(files, out=tmp_path / "runs.parquet", **common) == whole
+    assert pq.read_table(tmp_path / "runs.parquet").to_pylist() == pq.read_table(tmp_path / "one.parquet").to_pylist()
