@@ -101,7 +101,7 @@ def _expected(files: list[Path], consents: Path) -> dict[tuple[str, date], int]:
 
 
 def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(tmp_path: Path) -> None:
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     files, consents = _records(tmp_path), _consents(tmp_path)
     common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END, "consents": [consents]}
@@ -109,8 +109,11 @@ def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
-                                 **common)
+        with get_task_stream(client) as stream:
+            scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
+                                     **common)
+    # the final combine is split by user hash: one quantifying task per bucket, not one for the whole window
+    assert sum(1 for t in stream.data if t["key"].startswith("_grams")) >= 2
     types = {"user_id": pa.string(), "activity_date": pa.date32(), "grams": pa.int64(), "records": pa.int64()}
     for name in ("duck", "dask"):  # the same columns and types from both engines
         schema = pq.read_schema(tmp_path / f"{name}.parquet")

@@ -276,9 +276,13 @@ ARROW_OPS = {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide, "n
 SUMS = [("steps", "sum"), ("n", "sum")]
 
 
+ROWS_PER_BUCKET = 4_000_000  # the Dask engine's final work is split by user hash into buckets of about this
+
+
 def _partial(path: str, row_group: int, known: list[str], start: date, end: date,
-             intervals: pa.Table | None) -> tuple[pa.Table, int]:
-    """One row group: the records in the window, consented, summed per user, day and activity."""
+             intervals: pa.Table | None, buckets: int) -> tuple[list[pa.Table], int]:
+    """One row group: the records in the window, consented, summed per user, day and activity, split by the
+    hash of the user (DuckDB's `hash`, the same on every worker) into `buckets` tables."""
     table = pq.ParquetFile(path).read_row_group(
         row_group, columns=["user_id", "activity_type", "activity_date", "quantity_steps"])
     day = table["activity_date"]
@@ -292,19 +296,37 @@ def _partial(path: str, row_group: int, known: list[str], start: date, end: date
         table = joined.filter(inside).select(table.column_names)
     table = table.append_column("n", pa.array([1] * table.num_rows, pa.int64()))
     grouped = table.rename_columns([*table.column_names[:3], "steps", "n"]).group_by(KEYS).aggregate(SUMS)
-    return grouped.rename_columns([*KEYS, "steps", "n"]), n_in
+    grouped = grouped.rename_columns([*KEYS, "steps", "n"])
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        con.register("g", grouped.select(["user_id"]))
+        bucket = con.sql(f"SELECT CAST(hash(user_id) % {int(buckets)} AS INTEGER) AS b FROM g").to_arrow_table()["b"]
+    finally:
+        con.close()
+    return [grouped.filter(pc.equal(bucket, b)) for b in range(buckets)], n_in
 
 
-def _combine(a: tuple[pa.Table, int], b: tuple[pa.Table, int]) -> tuple[pa.Table, int]:
-    grouped = pa.concat_tables([a[0], b[0]]).group_by(KEYS).aggregate(SUMS)
-    return grouped.rename_columns([*KEYS, "steps", "n"]), a[1] + b[1]
+def _piece(part: tuple[list[pa.Table], int], bucket: int) -> pa.Table:
+    return part[0][bucket]
 
 
-def _grams(groups: tuple[pa.Table, int], activities: Mapping[str, Activity], factors: pa.Table,
-           out: str) -> dict[str, int]:
-    """Cap, evaluate the formula (the same tree as the SQL), round to grams and write the user-day rows."""
-    table, n_in = groups
-    counts = {"records": n_in, "used": 0, "no_parameter": 0, "formula_undefined": 0, "capped": 0}
+def _read(part: tuple[list[pa.Table], int]) -> int:
+    return part[1]
+
+
+def _combine(a: pa.Table, b: pa.Table) -> pa.Table:
+    grouped = pa.concat_tables([a, b]).group_by(KEYS).aggregate(SUMS)
+    return grouped.rename_columns([*KEYS, "steps", "n"])
+
+
+DAILY = pa.schema([("user_id", pa.string()), ("activity_date", pa.date32()), ("grams", pa.int64()),
+                   ("records", pa.int64())])
+
+
+def _grams(table: pa.Table, activities: Mapping[str, Activity], factors: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """One bucket of users: cap, evaluate the formula (the same tree as the SQL), round to grams; the bucket's
+    user-day rows and its counts."""
+    counts = {"used": 0, "no_parameter": 0, "formula_undefined": 0, "capped": 0}
     parts = []
     for activity in activities.values():
         rows = table.filter(pc.equal(table["activity_type"], activity.type)).join(
@@ -330,37 +352,52 @@ def _grams(groups: tuple[pa.Table, int], activities: Mapping[str, Activity], fac
                          "grams": grams, "records": rows["n"]}).filter(ok)
         counts["used"] += pc.sum(kept["records"]).as_py() or 0
         parts.append(kept)
-    schema = pa.schema([("user_id", pa.string()), ("activity_date", pa.date32()), ("grams", pa.int64()),
-                        ("records", pa.int64())])
-    daily = pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+    daily = pa.concat_tables([p.cast(DAILY) for p in parts]) if parts else DAILY.empty_table()
     daily = daily.group_by(["user_id", "activity_date"]).aggregate([("grams", "sum"), ("records", "sum")])
     daily = daily.rename_columns(["user_id", "activity_date", "grams", "records"])
-    daily = daily.sort_by([("user_id", "ascending"), ("activity_date", "ascending")])
+    return daily, counts
+
+
+def _write(buckets: list[tuple[pa.Table, dict[str, int]]], read: list[int], out: str) -> dict[str, int]:
+    """The buckets' user-day rows (one row per user and day: what is left once the grouping and the formula
+    work are done, spread over the buckets) written sorted by user and day; the counts summed."""
+    order = [("user_id", "ascending"), ("activity_date", "ascending")]
+    daily = pa.concat_tables([b[0] for b in buckets]).sort_by(order)
     tmp = Path(out + ".part")
     pq.write_table(daily, tmp, compression="zstd")
     tmp.replace(out)
-    counts["no_consent"] = n_in - counts["used"] - counts["no_parameter"] - counts["formula_undefined"]
+    counts = {k: sum(b[1][k] for b in buckets) for k in ("used", "no_parameter", "formula_undefined", "capped")}
+    counts["records"] = sum(read)
+    counts["no_consent"] = counts["records"] - counts["used"] - counts["no_parameter"] - counts["formula_undefined"]
     return counts
 
 
 def _dask(records: Sequence[Path], activities: Mapping[str, Activity], factors: pa.Table,
           intervals: pa.Table | None, start: date, end: date, out: Path, client: Any) -> dict[str, int]:
+    """Partial sums per row group, split by user hash; each bucket combined (pairwise, so no task holds more
+    than two partial tables) and quantified on its own, wherever the scheduler puts it; then the rows
+    written."""
     from dask.delayed import delayed  # imported here: the embedded engine does not need Dask loaded
 
     known = list(activities)
-    parts = [delayed(_partial)(str(p), i, known, start, end, intervals)
-             for p in records for i in range(pq.ParquetFile(p).num_row_groups)]
-    if not parts:
-        empty = pa.table({"user_id": pa.array([], pa.string()), "activity_date": pa.array([], pa.date32()),
-                          "activity_type": pa.array([], pa.string()), "steps": pa.array([], pa.int64()),
-                          "n": pa.array([], pa.int64())})
-        parts = [delayed((empty, 0))]
-    while len(parts) > 1:  # pairwise, so no task holds more than two partial tables
-        parts = [delayed(_combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    job = delayed(_grams)(parts[0], dict(activities), factors, str(out))
+    files = [(p, pq.ParquetFile(p).metadata) for p in records]
+    rows = sum(meta.num_rows for _, meta in files)
+    n = max(2, -(-rows // ROWS_PER_BUCKET))
+    parts = [delayed(_partial)(str(p), i, known, start, end, intervals, n)
+             for p, meta in files for i in range(meta.num_row_groups)]
+    empty = pa.table({"user_id": pa.array([], pa.string()), "activity_date": pa.array([], pa.date32()),
+                      "activity_type": pa.array([], pa.string()), "steps": pa.array([], pa.int64()),
+                      "n": pa.array([], pa.int64())})
+    done = []
+    for bucket in range(n):
+        pieces = [delayed(_piece)(part, bucket) for part in parts] or [delayed(empty)]
+        while len(pieces) > 1:
+            pieces = [delayed(_combine)(pieces[i], pieces[i + 1]) if i + 1 < len(pieces) else pieces[i]
+                      for i in range(0, len(pieces), 2)]
+        done.append(delayed(_grams)(pieces[0], dict(activities), factors))
+    job = delayed(_write)(done, [delayed(_read)(part) for part in parts], str(out))
     if client is not None:
-        # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
+        # the ignore below: dask's compute is untyped; the job returns the counts built by its last task
         return client.compute(job).result()  # type: ignore[no-any-return]
-    # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
+    # the ignore below: dask's compute is untyped; the job returns the counts built by its last task
     return job.compute()  # type: ignore[no-any-return]
