@@ -23,11 +23,12 @@ two engines that give the same figures: DuckDB (embedded, out of core) or Dask (
 - Returns `Totals`: records read, records used, exclusions by reason (`states.scenarios.EXCLUSIONS`),
   capped groups, users, total grams and the total per day (for the anomaly check).
 
-Engines: "duckdb" runs one SQL statement over the files (memory limit and spilling to a temporary
-directory next to `out`); "dask" runs the same steps as Dask tasks over the Parquet row groups with
-pyarrow (read and aggregate each row group, combine the partial sums pairwise, then cap and evaluate the
-formula with `formula_eval`); pass a `distributed.Client` to run them on a cluster (e.g. the one a
-Prefect `DaskTaskRunner` starts), otherwise Dask's local scheduler runs them.
+Engines: "duckdb" runs one SQL statement a run of days over the files (memory limit and spilling to a
+temporary directory next to `out`); "dask" runs the same steps as Dask tasks over the Parquet row groups
+with pyarrow (read and aggregate each row group and split it by user hash, combine each bucket's partial
+sums pairwise, then cap and evaluate the formula with `formula_eval` bucket by bucket); pass a
+`distributed.Client` to run them on a cluster (e.g. the one a Prefect `DaskTaskRunner` starts), otherwise
+Dask's local scheduler runs them.
 """
 
 from __future__ import annotations
