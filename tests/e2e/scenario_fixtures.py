@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from services.orchestration.dispatch import drain
 from services.procedures.scenarios.issuance import run_scenario_campaign
 from services.store.engine import Database
-from services.store.tables import Case, Project, ScenarioAllocation, User
+from services.store.tables import Case, LedgerEntry, Project, ScenarioAllocation, User
 from tests.e2e.http import act, h
 from tests.scenario_data import make_scenario, send_direct
 
@@ -56,7 +57,18 @@ def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes
 
 
 def issue_period(client: TestClient, db: Database, code: str, pid: int) -> tuple[int, dict]:
-    """The campaign opens the case (once), and it goes through review and decision to `issued`."""
+    """The campaign opens the case (once), it goes through review and decision to `issued`, and the dispatcher
+    mints and allocates."""
+    cid = approve_period(client, db, code, pid)
+    assert drain(db)["done"] >= 1
+    allocation = minted(client, db, code, cid)
+    assert allocation is not None
+    return cid, allocation
+
+
+def approve_period(client: TestClient, db: Database, code: str, pid: int) -> int:
+    """The campaign opens the case (once), and it goes through review and decision to `issued`: the approval
+    is the decision; the minting and allocation are the dispatcher's work, not done yet."""
     low = code.lower()
     assert run_scenario_campaign(db, code)["opened"] == 1
     assert run_scenario_campaign(db, code)["opened"] == 0  # idempotent
@@ -75,9 +87,26 @@ def issue_period(client: TestClient, db: Database, code: str, pid: int) -> tuple
     act(client, f"{low}_review_centre", cid, "pass_review", {"opinion": "数字化核证报告审核通过"})
     case = act(client, f"{low}_approver", cid, "approve", {})
     assert case["state"]["name"] == "issued"
+    assert minted(client, db, code, cid) is None
+    return cid
+
+
+def minted(client: TestClient, db: Database, code: str, cid: int) -> dict | None:
+    """The case's allocation once the dispatcher recorded it, else None — checked in the case the officers
+    see (the minting queued, nothing allocated), in the ledger (no issue entry) and in the allocations."""
+    issuance = client.get(f"/api/v1/cases/{cid}", headers=h(f"{code.lower()}_review_centre")).json()[
+        "scenario_issuance"]
     with db.read() as s:
-        allocation = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == cid)).one()
-        return cid, allocation.model_dump()
+        found = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == cid)).first()
+        entries = s.exec(select(LedgerEntry).where(col(LedgerEntry.case_id) == cid,
+                                                   col(LedgerEntry.kind) == "issue")).all()
+    if found is None:
+        assert issuance["minting"]["status"] in ("queued", "retrying") and issuance["allocation"] is None
+        assert entries == []
+        return None
+    assert issuance["minting"]["status"] == "done" and issuance["allocation"]["root"] == found.root
+    assert len(entries) == (1 if found.block_t else 0)
+    return found.model_dump()
 
 
 def token_for(client: TestClient, code: str, pid: int, user: str) -> str:

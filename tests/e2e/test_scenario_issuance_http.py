@@ -8,21 +8,30 @@ evaluation's data-anomaly finding reverses users' reductions and cancels the uni
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from services.orchestration.dispatch import drain
 from services.procedures import ledger
-from services.procedures.scenarios.issuance import run_scenario_campaign
+from services.procedures.scenarios.allocation import read_users
+from services.procedures.scenarios.issuance import ISSUE_WORK, run_issue, run_scenario_campaign
 from services.store.engine import Database
-from services.store.tables import Case, LedgerEntry, ScenarioAllocation
+from services.store.tables import AuditEvent, Case, LedgerEntry, Outbox, ScenarioAllocation
 from services.transparency import log as transparency_log
 from states.scenarios import GRAMS_PER_TONNE
 from tests.conftest import at
 from tests.e2e.http import h
-from tests.e2e.scenario_fixtures import issue_period, rfc9162_root, scenario_with_data, token_for
+from tests.e2e.scenario_fixtures import (
+    approve_period,
+    issue_period,
+    minted,
+    rfc9162_root,
+    scenario_with_data,
+    token_for,
+)
 from tests.scenario_data import make_scenario, send_direct
 
 pytestmark = pytest.mark.e2e
@@ -149,6 +158,50 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
     gone = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
         **body, "evaluation_id": ev2.get("evaluation_id", ev2.get("id")), "users": [{"user_id": "u-bob"}]})
     assert gone.status_code == 422 and gone.json()["error"]["reasons"][0]["code"] == "scenario_units_gone"
+
+
+def test_the_approval_hands_the_minting_to_the_dispatcher_which_mints_once_even_after_a_crash(
+        client: TestClient, db: Database, driver, test_clock, data_dir, monkeypatch) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    cid = approve_period(client, db, "ORD", pid)  # returns with nothing minted (checked in approve_period)
+    with db.read() as s:
+        work = s.exec(select(Outbox).where(col(Outbox.case_id) == cid, col(Outbox.kind) == ISSUE_WORK)).one()
+        events = [e.event for e in s.exec(select(AuditEvent).where(col(AuditEvent.case_id) == cid))]
+        assert work.status == "pending" and "scenario_issued" not in events
+
+    # the power goes after the files are written, before the commit: nothing recorded, the row is retried
+    def cut(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+    monkeypatch.setattr(ledger, "mint", cut)
+    assert drain(db)["pending"] == 1
+    assert minted(client, db, "ORD", cid) is None
+    issuance = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"]
+    assert issuance["minting"]["status"] == "retrying" and "power cut" in issuance["minting"]["last_error"]
+    assert issuance["minting"]["label"]["zh"] and issuance["minting"]["label"]["en"]
+    monkeypatch.undo()
+    test_clock.advance(timedelta(minutes=1))  # past the first back-off
+    assert drain(db)["done"] == 1
+    allocation = minted(client, db, "ORD", cid)  # one issue entry, the case shows it done
+    assert allocation is not None and allocation["block_t"] == 6
+
+    # the work run again — directly, and the row delivered again — changes nothing: minted once
+    assert run_issue(db, cid) == allocation["id"]
+    with db.write() as s:
+        row = s.get(Outbox, work.id)
+        row.status, row.attempts = "pending", 0
+        s.add(row)
+    assert drain(db)["done"] == 1
+    assert minted(client, db, "ORD", cid) == allocation
+    with db.read() as s:
+        account = ledger.account_for(s, "ORD", s.get(Case, cid).applicant_org_id, test_clock.now())
+        assert ledger.balance(s, account.id, pid) == 6 and ledger.verify(s, ["ORD"])["ok"]
+        events = [e.event for e in s.exec(select(AuditEvent).where(col(AuditEvent.case_id) == cid))]
+        assert events.count("scenario_issued") == 1
+    # the allocation sums to the block, and a user's inclusion proof leads to the root on the ledger entry
+    users = read_users(allocation["path"])
+    assert sum(r["allocated_g"] for r in users.values()) == 6 * GRAMS_PER_TONNE
+    check_proof(client, token_for(client, "ORD", pid, "u-carol"), "2026-02", allocation["root"])
 
 
 def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
