@@ -100,6 +100,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Carbon points may not move between individuals here (Shandong explanatory notes, II(2))",
     ),
     "reason.points_not_enough": ("碳积分余额 {balance} 不足 {asked}", "Only {balance} points held, {asked} asked"),
+    "reason.points_owed": (
+        "数据异常核减后尚欠 {owed} 积分{basis_zh}，从今后各期新获积分中抵扣，抵扣完毕前不能转出积分",
+        "{owed} points are owed after a correction of anomalous data{basis_en}; they are offset against your "
+        "next awards, and no points can be sent until they are",
+    ),
     "reason.points_same_user": ("不能向自己转让碳积分", "Points cannot be transferred to oneself"),
     "reason.points_unknown_user": (
         "接收人 {user} 不是本场景的用户", "The recipient {user} is not a user of this scenario"),

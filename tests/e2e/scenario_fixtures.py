@@ -31,13 +31,19 @@ def scenario_with_data(db: Database, code: str, first: date, last: date, users_k
         project.owner_org_id = org
         session.add(project)
     send_direct(db, pid, "consents", "c1", first, [(u, "granted", "2025-01-01") for u in users_km])
+    send_days(db, pid, first, last, users_km)
+    return pid
+
+
+def send_days(db: Database, pid: int, first: date, last: date, users_km: dict[str, str] = USERS_KM) -> None:
+    """A week's records a batch, each user's km each day (record ids unique across calls)."""
     day, n = first, 0
     while day <= last:
         week = [day + timedelta(days=i) for i in range(7) if day + timedelta(days=i) <= last]
-        rows = [(f"r{(n := n + 1)}", u, "metro_trip", km, d.isoformat()) for d in week for u, km in users_km.items()]
+        rows = [(f"r{first.isoformat()}-{(n := n + 1)}", u, "metro_trip", km, d.isoformat())
+                for d in week for u, km in users_km.items()]
         send_direct(db, pid, "records", f"b{week[0].isoformat()}", week[-1], rows)
         day = week[-1] + timedelta(days=1)
-    return pid
 
 
 def rfc9162_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
@@ -73,8 +79,8 @@ def approve_period(client: TestClient, db: Database, code: str, pid: int) -> int
     assert run_scenario_campaign(db, code)["opened"] == 1
     assert run_scenario_campaign(db, code)["opened"] == 0  # idempotent
     with db.read() as s:
-        cid = s.exec(select(Case.id).where(col(Case.procedure) == "scenario_issuance",
-                                           col(Case.project_id) == pid)).one()
+        cid = s.exec(select(Case.id).where(col(Case.procedure) == "scenario_issuance", col(Case.project_id) == pid)
+                     .order_by(col(Case.id).desc())).first()  # the one the campaign just opened
     case = client.get(f"/api/v1/cases/{cid}", headers=h(f"{low}_review_centre")).json()
     if case["state"]["name"] == "commissioning":  # Shanghai art. 15: a technical service agency verifies
         vid = client.get("/api/v1/public/verifiers", params={"jurisdiction": code}).json()["items"][0]["id"]

@@ -30,6 +30,7 @@ from tests.e2e.scenario_fixtures import (
     minted,
     rfc9162_root,
     scenario_with_data,
+    send_days,
     token_for,
 )
 from tests.scenario_data import make_scenario, send_direct
@@ -146,6 +147,20 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
         assert ledger.verify(s, ["ORD"])["ok"]
     me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
     assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 784_000
+    # the points alice's reductions earned are withdrawn in full; the 100 she sent stay bob's, so she owes 100
+    # (offset against her next awards) and sends nothing meanwhile
+    row = me["periods"][0]
+    assert row["points"] == 0 and row["points_reversed"] == row["points_awarded"] == row["issued_g"] // 1000 > 0
+    assert me["points"] | {"basis": None} == {
+        **me["points"], "reversed": row["points_awarded"], "earned": 0, "sent": 100, "balance": -100,
+        "available": 0, "owed": 100, "basis": None}
+    assert me["points"]["basis"]["zh"] == "（鄂尔多斯办法第十一条）"
+    owed = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "t3"})
+    assert owed.status_code == 422 and owed.json()["error"]["reasons"][0]["code"] == "points_owed"
+    said = owed.json()["error"]["reasons"][0]
+    assert "100" in said["zh"] and "鄂尔多斯办法第十一条" in said["zh"] and "Ordos art. 11" in said["en"]
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": bob}).json()["points"]["received"] == 100
     check_proof(client, bob, "2026-02", c["new_root"])
 
     # units no longer there (cancelled by other means): a further correction is refused, naming them
@@ -202,6 +217,36 @@ def test_the_approval_hands_the_minting_to_the_dispatcher_which_mints_once_even_
     users = read_users(allocation["path"])
     assert sum(r["allocated_g"] for r in users.values()) == 6 * GRAMS_PER_TONNE
     check_proof(client, token_for(client, "ORD", pid, "u-carol"), "2026-02", allocation["root"])
+
+
+def test_points_owed_after_a_correction_are_offset_against_the_next_awards(
+        client: TestClient, db: Database, driver, test_clock, data_dir) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    issue_period(client, db, "ORD", pid)
+    alice = token_for(client, "ORD", pid, "u-alice")
+    earned = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"]["earned"]
+    assert client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": earned - 10},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "all"}).status_code == 201
+    ev = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常", "findings": [{"severity": "high", "category": "data_anomaly",
+                                            "description": "u-alice 异常", "needs_action": False}]}).json()
+    done = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        "evaluation_id": ev.get("evaluation_id", ev.get("id")), "period": "2026-02",
+        "users": [{"user_id": "u-alice"}], "reason": "异常"})
+    assert done.status_code == 201, done.text
+    points = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"]
+    assert (points["owed"], points["available"]) == (earned - 10, 0)  # withdrawn in full, beyond the 10 left
+    # March: alice rides again; her new points pay what she owes first
+    send_days(db, pid, date(2026, 3, 1), date(2026, 3, 31))
+    test_clock.set(at("2026-04-10 09:00"))
+    issue_period(client, db, "ORD", pid)
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    march = me["periods"][1]
+    assert march["period"] == "2026-03" and march["points"] > earned - 10
+    assert me["points"]["owed"] == 0 and me["points"]["available"] == march["points"] - (earned - 10)
+    assert client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "again"}).status_code == 201
 
 
 def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,

@@ -45,7 +45,7 @@ from states.effects import CommissionVerifier, IssueToUsers
 from states.machine import procedure
 from states.messages import reason, text
 from states.profiles import get_profile
-from states.scenarios import Period, allocate, closed_periods, parse_period, period_vintage
+from states.scenarios import Period, allocation_rows, closed_periods, parse_period, period_vintage
 
 NAME = scenario_issuance.NAME
 log = logging.getLogger("carbon.scenarios")
@@ -141,11 +141,7 @@ def _plan(db: Database, case: Case, project: Project) -> _Planned:
         carry_sha = None if row is None else row.sha256
         reductions = report_users(report)
         carry = current_carry(session, pk(project))
-    eligible = {u: reductions.get(u, 0) + carry.get(u, 0) for u in {*reductions, *carry}}
-    eligible = {u: g for u, g in eligible.items() if g > 0}
-    block, allocated = allocate(eligible)
-    rows = {u: {"reduction_g": reductions.get(u, 0), "carry_in_g": carry.get(u, 0), "allocated_g": allocated[u],
-                "carry_out_g": eligible[u] - allocated[u], "reversed_g": 0} for u in eligible}
+    block, rows = allocation_rows(reductions, carry)
     name = f"{app['period']}-case{case.id}"
     written = files_of.write(project.jurisdiction, pk(project), app["period"], name, rows)
     carry_file = files_of.write_carry(project.jurisdiction, pk(project), name,
