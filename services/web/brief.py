@@ -111,6 +111,8 @@ def application_rows(session: Session, case: Case) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     code, version = app.pop("methodology_code", None), app.pop("methodology_version", None)
     for key, value in app.items():
+        if isinstance(value, dict):  # a recorded form: only what was filled in
+            value = {k: v for k, v in value.items() if v not in (None, "", [], {})}
         if value in (None, "", [], {}):
             continue
         rows.append({"key": key, "label": field_label(key), "value": coded(key, value)})

@@ -23,8 +23,9 @@ from tests.scenario_data import make_scenario, send_direct
 USERS_KM = {"u-alice": "200", "u-bob": "150", "u-carol": "120.5", **{f"u-{i:03d}": "180" for i in range(6)}}
 
 
-def scenario_with_data(db: Database, code: str, first: date, last: date, users_km: dict[str, str] = USERS_KM) -> int:
-    pid = make_scenario(db, code)
+def scenario_with_data(db: Database, code: str, first: date, last: date, users_km: dict[str, str] = USERS_KM,
+                       title: str = "地铁出行") -> int:
+    pid = make_scenario(db, code, title=title)
     with db.write() as session:  # the demo enterprise runs it, so its applicant users act for it
         org = session.exec(select(User.org_id).where(col(User.username) == f"{code.lower()}_applicant")).one()
         project = session.get(Project, pid)
