@@ -279,12 +279,15 @@ def test_shandong_points_do_not_move_between_individuals(client: TestClient, db:
     assert refusal["code"] == "points_not_transferable" and "编制说明" in refusal["zh"] and refusal["en"]
 
 
-def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, test_clock, data_dir) -> None:
-    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period)."""
+def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, driver, test_clock, data_dir
+                                                                  ) -> None:
+    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period), and
+    after the approval the dispatch flow mints and allocates (once, however often it runs)."""
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.campaign import scenario_campaign_flow
     from flows.common import use_database
+    from flows.dispatch import dispatch_flow
     from tests.e2e.test_flows import run_flow
 
     pid = scenario_with_data(db, "ORD", *FEB)
@@ -297,9 +300,21 @@ def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, t
         with prefect_test_harness(server_startup_timeout=120):
             first = run_flow(scenario_campaign_flow("ORD"))
             again = run_flow(scenario_campaign_flow("ORD"))
+            with db.read() as s:
+                case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
+            assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")
+            driver.act("ord_review_centre", case.id, "pass_review", {"opinion": "数字化核证报告审核通过"})
+            assert driver.act("ord_approver", case.id, "approve", {}) == "issued"
+            with db.read() as s:
+                assert s.exec(select(ScenarioAllocation)).first() is None  # nothing minted by the approval
+            run_flow(dispatch_flow("test"))
+            run_flow(dispatch_flow("test"))
     finally:
         use_database(None)
     assert (first["opened"], first["refused"], again["opened"]) == (1, 1, 0)
     with db.read() as s:
-        case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
-        assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")
+        allocation = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case.id)).one()
+        issued = s.exec(select(LedgerEntry).where(col(LedgerEntry.case_id) == case.id,
+                                                  col(LedgerEntry.kind) == "issue")).all()
+        assert [e.amount for e in issued] == [allocation.block_t] == [6]
+        assert allocation.root in issued[0].reference
