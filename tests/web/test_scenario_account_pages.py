@@ -16,6 +16,7 @@ from services.orchestration.dispatch import drain
 from services.store.tables import Case
 from states.messages import CATALOGUE
 from tests.conftest import at
+from tests.e2e.http import h
 from tests.e2e.scenario_fixtures import approve_period, issue_period, scenario_with_data, token_for
 from tests.web.conftest import Browser
 
@@ -55,6 +56,26 @@ def test_an_individual_opens_their_account_with_the_token_and_sees_points_and_pr
     assert again.status_code == 201  # the same form sent twice moves the points once
     points = api.get("/api/v1/scenario-account", headers={"X-Lookup-Token": token}).json()["points"]
     assert points["sent"] == 5
+
+
+def test_a_transfer_sent_while_points_are_owed_is_refused_saying_why(issued, browser: Browser) -> None:
+    pid, _, api = issued("ORD")
+    token = token_for(api, "ORD", pid, "u-alice")
+    sent = browser.post_form("/my-reductions", "/my-reductions/transfer",
+                             {"token": token, "to_user_id": "u-bob", "points": "100", "_idem": "p1"})
+    assert sent.status_code == 201
+    ev = api.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常", "findings": [{"severity": "high", "category": "data_anomaly",
+                                            "description": "u-alice 异常", "needs_action": False}]}).json()
+    assert api.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        "evaluation_id": ev["id"], "period": "2026-02", "users": [{"user_id": "u-alice"}],
+        "reason": "异常"}).status_code == 201
+    page = browser.post_form("/my-reductions", "/my-reductions", {"token": token})
+    assert 'data-testid="points-owed">100<' in page.text and 'action="/my-reductions/transfer"' not in page.text
+    # a form drawn before the correction, sent after it
+    stale = browser.post_form("/my-reductions", "/my-reductions/transfer",
+                              {"token": token, "to_user_id": "u-bob", "points": "1", "_idem": "p2"})
+    assert stale.status_code == 422 and "尚欠 100 积分" in stale.text and "鄂尔多斯办法第十一条" in stale.text
 
 
 def test_shandong_refuses_a_transfer_on_the_page_in_both_languages(issued, browser: Browser) -> None:
