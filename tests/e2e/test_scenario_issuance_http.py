@@ -9,6 +9,7 @@ evaluation's data-anomaly finding reverses users' reductions and cancels the uni
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from services.procedures import ledger
 from services.procedures.scenarios.allocation import read_users
 from services.procedures.scenarios.issuance import ISSUE_WORK, run_issue, run_scenario_campaign
 from services.store.engine import Database
-from services.store.tables import AuditEvent, Case, LedgerEntry, Outbox, ScenarioAllocation
+from services.store.tables import AuditEvent, Case, LedgerEntry, Outbox, ScenarioAllocation, ScenarioReport
 from services.transparency import log as transparency_log
 from states.scenarios import GRAMS_PER_TONNE
 from tests.conftest import at
@@ -217,6 +218,30 @@ def test_the_approval_hands_the_minting_to_the_dispatcher_which_mints_once_even_
     users = read_users(allocation["path"])
     assert sum(r["allocated_g"] for r in users.values()) == 6 * GRAMS_PER_TONNE
     check_proof(client, token_for(client, "ORD", pid, "u-carol"), "2026-02", allocation["root"])
+
+
+def test_minting_refused_on_an_altered_file_is_dead_lettered_shown_on_the_case_and_sent_again(
+        client: TestClient, db: Database, driver, test_clock, data_dir) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    cid = approve_period(client, db, "ORD", pid)
+    report_id = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"][
+        "report_id"]
+    with db.read() as s:
+        users_file = Path(s.get(ScenarioReport, report_id).users_path)
+    kept = users_file.read_bytes()
+    users_file.write_bytes(kept + b"x")  # the report's users file no longer matches its SHA-256
+    assert drain(db)["dead"] == 1  # a refusal does not heal by retrying
+    minting = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"][
+        "minting"]
+    assert minting["status"] == "failed" and "SHA-256" in minting["last_error"]
+    assert minted(client, db, "ORD", cid) is None
+    dead = client.get("/api/v1/admin/outbox", params={"status": "dead"}, headers=h("demo_admin")).json()["items"]
+    row = next(r for r in dead if r["case_id"] == cid)
+    users_file.write_bytes(kept)  # the file restored, an administrator sends the work again
+    assert client.post(f"/api/v1/admin/outbox/{row['id']}/retry", headers=h("demo_admin")).status_code == 200
+    assert drain(db)["done"] == 1
+    assert minted(client, db, "ORD", cid)["block_t"] == 6
 
 
 def test_points_owed_after_a_correction_are_offset_against_the_next_awards(
