@@ -214,6 +214,8 @@ def test_the_approval_hands_the_minting_to_the_dispatcher_which_mints_once_even_
         assert ledger.balance(s, account.id, pid) == 6 and ledger.verify(s, ["ORD"])["ok"]
         events = [e.event for e in s.exec(select(AuditEvent).where(col(AuditEvent.case_id) == cid))]
         assert events.count("scenario_issued") == 1
+    # the event sits on the case's hash chain like a command's: the chains verify
+    assert client.get("/api/v1/audit/verify", headers=h("demo_admin")).json()["ok"] is True
     # the allocation sums to the block, and a user's inclusion proof leads to the root on the ledger entry
     users = read_users(allocation["path"])
     assert sum(r["allocated_g"] for r in users.values()) == 6 * GRAMS_PER_TONNE
