@@ -17,6 +17,7 @@ half up to a gram; the same expression tree is rendered for DuckDB and evaluated
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import math
 import re
@@ -509,4 +510,17 @@ def closed_periods(first: date, today: date, kind: PeriodKind) -> list[Period]:
     while period.end < today:
         out.append(period)
         period = period_of(period.end + timedelta(days=1), kind)
+    return out
+
+
+def periods_with_data(periods: Sequence[Period], business_dates: Sequence[date], late_days: int) -> list[Period]:
+    """The periods some records batch may hold records of: one whose business date falls from the period's
+    start to its end plus the days late records may still come (`business_dates` sorted). A period no batch
+    covers has nothing to verify or issue: no case is opened for it (a scenario that paused for months
+    leaves no empty cases in the review centre's queue)."""
+    out = []
+    for period in periods:
+        i = bisect.bisect_left(business_dates, period.start)
+        if i < len(business_dates) and business_dates[i] <= period.end + timedelta(days=late_days):
+            out.append(period)
     return out

@@ -23,6 +23,7 @@ from states.scenarios import (
     closed_periods,
     correct,
     period_points,
+    periods_with_data,
 )
 
 
@@ -47,6 +48,17 @@ def test_closed_periods_stop_before_the_open_one() -> None:
         "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2"]
     assert [p.key for p in closed_periods(date(2025, 5, 1), date(2026, 1, 1), "annual")] == ["2025"]
     assert closed_periods(date(2026, 3, 5), date(2026, 3, 20), "monthly") == []
+
+
+def test_only_periods_some_batch_covers_are_issued() -> None:
+    """A scenario that sent nothing from March to May gets no empty cases for them; a batch dated within
+    the late days after a period's end (its late records) still covers that period."""
+    closed = closed_periods(date(2026, 1, 10), date(2026, 8, 1), "monthly")
+    batches = [date(2026, 1, 10), date(2026, 1, 31), date(2026, 6, 3), date(2026, 7, 2)]
+    assert [p.key for p in periods_with_data(closed, batches, late_days=0)] == ["2026-01", "2026-06", "2026-07"]
+    assert [p.key for p in periods_with_data(closed, batches, late_days=5)] == ["2026-01", "2026-05", "2026-06",
+                                                                                  "2026-07"]
+    assert periods_with_data(closed, [], late_days=5) == []
 
 
 def test_a_correction_reverses_a_user_and_reallocates_the_rest_to_a_smaller_block() -> None:

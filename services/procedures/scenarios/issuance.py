@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from forms.scenarios import VerifierChoice
@@ -45,7 +44,7 @@ from states.effects import CommissionVerifier, IssueToUsers
 from states.machine import procedure
 from states.messages import reason, text
 from states.profiles import get_profile
-from states.scenarios import Period, allocation_rows, closed_periods, parse_period, period_vintage
+from states.scenarios import Period, allocation_rows, closed_periods, parse_period, period_vintage, periods_with_data
 
 NAME = scenario_issuance.NAME
 log = logging.getLogger("carbon.scenarios")
@@ -260,23 +259,27 @@ def _has_case(session: Session, project_id: int, period: str) -> bool:
 
 
 def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int, Period]]:
-    """(scenario, period) pairs: registered, unsuspended scenarios, each period from the one holding its first
-    batch's business date whose late records can no longer come (its end plus the profile's late days is
-    past), that has no case yet."""
+    """(scenario, period) pairs: registered, unsuspended scenarios, each period whose late records can no
+    longer come (its end plus the profile's late days is past), that some records batch covers
+    (states.scenarios.periods_with_data) and that has no case yet."""
     profile = get_profile(jurisdiction)
     assert profile is not None
     rules = profile.scenarios
     out = []
     with db.read() as session:
-        firsts = session.exec(select(col(Project.id), sa.func.min(col(ScenarioBatch.business_date)))
-                              .join(ScenarioBatch, col(ScenarioBatch.project_id) == col(Project.id))
-                              .where(col(Project.jurisdiction) == jurisdiction, col(Project.kind) == "scenario",
-                                     col(Project.status) == "registered", col(Project.suspended).is_(False),
-                                     col(ScenarioBatch.kind) == "records")
-                              .group_by(col(Project.id)).order_by(col(Project.id))).all()
-        for project_id, first in firsts:
+        rows = session.exec(select(col(Project.id), col(ScenarioBatch.business_date)).distinct()
+                            .join(ScenarioBatch, col(ScenarioBatch.project_id) == col(Project.id))
+                            .where(col(Project.jurisdiction) == jurisdiction, col(Project.kind) == "scenario",
+                                   col(Project.status) == "registered", col(Project.suspended).is_(False),
+                                   col(ScenarioBatch.kind) == "records")
+                            .order_by(col(Project.id), col(ScenarioBatch.business_date))).all()
+        dates: dict[int, list[date]] = {}
+        for project_id, day in rows:
             assert project_id is not None
-            for period in closed_periods(first, today - timedelta(days=rules.late_days), rules.period):
+            dates.setdefault(project_id, []).append(day)
+        for project_id, days in dates.items():
+            closed = closed_periods(days[0], today - timedelta(days=rules.late_days), rules.period)
+            for period in periods_with_data(closed, days, rules.late_days):
                 if not _has_case(session, project_id, period.key):
                     out.append((project_id, period))
     return out
