@@ -36,6 +36,7 @@ from services.engine.command import Command, fire
 from services.engine.errors import Conflict, Invalid, NotFound
 from services.engine.idempotency import Idem, once
 from services.procedures.issuance import hold_project
+from services.procedures.scenarios.issuance import ISSUE_WORK, run_issue
 from services.store import correlation
 from services.store.engine import Database
 from services.store.tables import (
@@ -357,7 +358,18 @@ def hold_or_release(release: bool) -> Callable[[Database, Outbox, Channels], Non
     return handle
 
 
+def issue_scenario(db: Database, row: Outbox, channels: Channels) -> None:
+    """An approved scenario period's minting and per-user allocation (services/procedures/scenarios/issuance
+    .run_issue: done once, whatever the number of deliveries). A refusal (a data file no longer matching its
+    SHA-256) does not heal by retrying: dead-lettered with its reasons, shown on the case."""
+    try:
+        run_issue(db, int(row.payload["case_id"]), row.payload.get("approver_id"))
+    except Invalid as exc:
+        raise Permanent("; ".join(f"{r.zh} / {r.en}" for r in exc.reasons)) from exc
+
+
 HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
+    ISSUE_WORK: issue_scenario,
     "hold_project": hold_or_release(False),
     "release_project": hold_or_release(True),
     "notify": notify,
