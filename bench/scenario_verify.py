@@ -97,11 +97,11 @@ def main() -> None:
         records = args.records * args.days
         print(f"generated {args.days} x {args.records:,} records in {time.perf_counter() - started:.1f} s; "
               f"load average {load()}")
-        before = bare(files, "quantity_steps")
+        before = bare(files, "quantity_steps")[0]
         started = time.perf_counter()
         report = verification.run(db, pid, f"{START:%Y-%m}", engine=args.engine)
         took = time.perf_counter() - started
-        after = bare(files, "quantity_steps")
+        after = bare(files, "quantity_steps")[0]
         reference = (before + after) / 2
         f = report.figures
         print(f"bare scan-and-aggregate {before:.2f} s / {after:.2f} s ({records / reference:,.0f} records/s)")

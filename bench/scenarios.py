@@ -84,32 +84,41 @@ def generate_accepted(path: Path, records: int, users: int, day: date, seed: flo
     con.close()
 
 
-def bare(paths: list[Path], quantity: str = "try_cast(quantity AS DOUBLE)") -> float:
-    """DuckDB alone: scan the files and aggregate quantities per user and activity (seconds); `quantity`:
-    the column as sent (text), or `quantity_steps` in accepted files."""
+def cpu() -> float:
+    """CPU seconds of this process, DuckDB's threads included: steadier than wall time when other jobs share
+    the machine (they slow both sides, but not alike over runs of different lengths)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare(paths: list[Path], quantity: str = "try_cast(quantity AS DOUBLE)") -> tuple[float, float]:
+    """DuckDB alone: scan the files and aggregate quantities per user and activity (wall s, CPU s);
+    `quantity`: the column as sent (text), or `quantity_steps` in accepted files."""
     con = connect(memory_limit=MEMORY, threads=THREADS, temp=paths[0].parent / "bare.spill")
     files = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-    started = time.perf_counter()
+    started, used = time.perf_counter(), cpu()
     con.execute(f"SELECT user_id, activity_type, sum({quantity}), count(*) "
                 f"FROM read_parquet({files}) GROUP BY ALL").fetchall()
-    took = time.perf_counter() - started
+    took, used = time.perf_counter() - started, cpu() - used
     con.close()
-    return took
+    return took, used
 
 
-def day_run(path: Path, out: Path, earlier: list[Path], name: str) -> tuple[float, float, IntakeResult, Totals]:
-    """Intake, then verification of the day into per-user, per-day grams: (intake s, total s, results)."""
+def day_run(path: Path, out: Path, earlier: list[Path], name: str
+            ) -> tuple[float, float, float, float, IntakeResult, Totals]:
+    """Intake, then verification of the day into per-user, per-day grams: (intake s, total s, intake CPU s,
+    total CPU s, results)."""
     con = connect(memory_limit=MEMORY, threads=THREADS, temp=out / f"{name}.spill")
-    started = time.perf_counter()
+    started, used = time.perf_counter(), cpu()
     result = ingest_records(con, raw=path, fmt="parquet", business_date=DAY, activities=ACTIVITIES, earlier=earlier,
                             late_days=3, accepted=out / f"{name}-accepted.parquet",
                             rejected=out / f"{name}-rejected.parquet")
     con.close()
-    intake_s = time.perf_counter() - started
+    intake_s, intake_cpu = time.perf_counter() - started, cpu() - used
     totals = user_day_totals([out / f"{name}-accepted.parquet"], activities=ACTIVITIES, registered=REGISTERED,
                              start=DAY - timedelta(days=1), end=DAY, out=out / f"{name}-users.parquet",
                              memory_limit=MEMORY, threads=THREADS)
-    return intake_s, time.perf_counter() - started, result, totals
+    return intake_s, time.perf_counter() - started, intake_cpu, cpu() - used, result, totals
 
 
 def peak_mib() -> float:
@@ -128,15 +137,18 @@ def days(records: int, users: int, work: Path) -> None:
     print(f"generated 2 x {records:,} records in {time.perf_counter() - started:.1f} s; load average {load()}")
     earlier: list[Path] = []
     for name, path in (("day1", day1), ("day2", day2)):  # the second day is checked against the first
-        before = bare([path])
-        intake_s, total_s, result, totals = day_run(path, work, earlier, name)
-        after = bare([path])
-        reference = (before + after) / 2
+        before, cpu_before = bare([path])
+        intake_s, total_s, intake_cpu, total_cpu, result, totals = day_run(path, work, earlier, name)
+        after, cpu_after = bare([path])
+        reference, reference_cpu = (before + after) / 2, (cpu_before + cpu_after) / 2
         earlier.append(work / f"{name}-accepted.parquet")
         print(f"{name}: bare scan-and-aggregate {before:.2f} s / {after:.2f} s ({records / reference:,.0f} records/s); "
               f"intake {intake_s:.2f} s ({records / intake_s:,.0f}/s, {reference / intake_s:.2f}x); "
               f"intake + verification {total_s:.2f} s ({records / total_s:,.0f}/s, {reference / total_s:.2f}x); "
               f"load average {load()}")
+        print(f"      CPU: bare {cpu_before:.2f} s / {cpu_after:.2f} s; intake {intake_cpu:.2f} s "
+              f"({reference_cpu / intake_cpu:.2f}x); verification {total_cpu - intake_cpu:.2f} s; intake + "
+              f"verification {total_cpu:.2f} s ({reference_cpu / total_cpu:.2f}x)")
         print(f"      {result}")
         print(f"      users {totals.users:,}, {totals.total_g / 1e6:,.3f} t, used {totals.used:,} of "
               f"{totals.records:,}, capped {totals.capped:,}")

@@ -101,7 +101,7 @@ def _expected(files: list[Path], consents: Path) -> dict[tuple[str, date], int]:
 
 
 def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(tmp_path: Path) -> None:
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     files, consents = _records(tmp_path), _consents(tmp_path)
     common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END, "consents": [consents]}
@@ -109,8 +109,11 @@ def test_duckdb_and_dask_on_a_two_worker_cluster_agree_with_the_figures_by_hand(
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
-                                 **common)
+        with get_task_stream(client) as stream:
+            scaled = user_day_totals(files, out=tmp_path / "dask.parquet", engine="dask", client=client,
+                                     **common)
+    # the final combine is split by user hash: one quantifying task per bucket, not one for the whole window
+    assert sum(1 for t in stream.data if t["key"].startswith("_grams")) >= 2
     types = {"user_id": pa.string(), "activity_date": pa.date32(), "grams": pa.int64(), "records": pa.int64()}
     for name in ("duck", "dask"):  # the same columns and types from both engines
         schema = pq.read_schema(tmp_path / f"{name}.parquet")
@@ -163,3 +166,22 @@ def test_the_prefect_flow_runs_it_on_a_dask_cluster_with_the_same_figures(tmp_pa
     assert figures["per_day"] == {d.isoformat(): g for d, g in embedded.per_day.items()}
     flow_rows, duck_rows = pq.read_table(tmp_path / "flow.parquet"), pq.read_table(tmp_path / "duck.parquet")
     assert flow_rows.to_pylist() == duck_rows.to_pylist()
+
+
+def test_a_window_in_runs_of_days_bounded_by_rows_gives_the_same_rows(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DuckDB engine groups a run of days at a time, each run reading at most ROWS_PER_PASS rows by the
+    files' row-group statistics (a run is at least one day): a tight bound cuts the window into many runs
+    and the rows and figures are those of one pass."""
+    from services.procedures.scenarios import totals
+
+    files, consents = _records(tmp_path), _consents(tmp_path)
+    common = {"activities": ACTIVITIES, "registered": REGISTERED, "start": START, "end": END, "consents": [consents]}
+    assert totals._passes(files, START, END) == [(START, END)]  # 12,000 rows: one run
+    whole = user_day_totals(files, out=tmp_path / "one.parquet", **common)
+    monkeypatch.setattr(totals, "ROWS_PER_PASS", 3000)
+    runs = totals._passes(files, START, END)
+    assert len(runs) > 2 and runs[0][0] == START and runs[-1][1] == END
+    assert all((b - a).days == 1 for (_, a), (b, _) in zip(runs, runs[1:], strict=False))  # contiguous
+    assert user_day_totals(files, out=tmp_path / "runs.parquet", **common) == whole
+    assert pq.read_table(tmp_path / "runs.parquet").to_pylist() == pq.read_table(tmp_path / "one.parquet").to_pylist()

@@ -149,14 +149,20 @@ def _pii_conditions(*columns: str) -> list[tuple[str, str]]:
     return [(code, " OR ".join(f"pii_{c} = '{code}'" for c in columns)) for code in PII_PATTERNS]
 
 
-def _reasons_sql(conditions: Sequence[tuple[str, str]]) -> str:
+def _refusals(derived: str, conditions: Sequence[tuple[str, str]], columns: Sequence[str]) -> str:
+    """The refused rows as sent (`row_no, <columns>, reasons`): a row is refused when any condition holds (one
+    boolean a row); the reasons are spelled out only for those rows, not for the millions that pass."""
     parts = ", ".join(f"CASE WHEN {cond} THEN '{code}' END" for code, cond in conditions)
-    return f"concat_ws(';', {parts})"
+    refused = " OR ".join(f"({cond})" for _, cond in conditions)
+    return (f"SELECT row_no, {', '.join(columns)}, concat_ws(';', {parts}) AS reasons FROM ({derived}) "
+            f"WHERE {refused}")
 
 
 def _write(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
-    con.execute(f"COPY ({query}) TO '{_lit(str(tmp))}' (FORMAT parquet)")
+    # no dictionaries (record ids are unique and user ids nearly so within a row group: building one is
+    # wasted work) and format 2's encodings: the writer is the larger part of intake's cost
+    con.execute(f"COPY ({query}) TO '{_lit(str(tmp))}' (FORMAT parquet, PARQUET_VERSION V2, DICTIONARY_SIZE_LIMIT 1)")
     tmp.replace(path)
 
 
@@ -168,13 +174,13 @@ def _rejections(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def _split(con: duckdb.DuckDBPyConnection, checks: str, accepted_query: str, columns: Sequence[str],
            accepted: Path, rejected: Path) -> tuple[int, int]:
-    """Every check evaluated once a row (`checks` selects row_no and reasons); only the refused rows are
-    kept aside (`bad`), so the accepted rows stream from `src` to their file without their checks being held
-    in memory. Returns (rows, refused)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE bad AS SELECT row_no, reasons FROM ({checks}) WHERE reasons <> ''")
+    """Every check evaluated once a row (`checks` selects the refused rows as sent, with their reasons); only
+    the refused rows are kept aside (`bad`), so the accepted rows stream from `src` to their file without
+    their checks being held in memory, and the refused rows' file is written from `bad` alone. Returns (rows,
+    refused)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bad AS {checks}")
     _write(con, f"{accepted_query} ANTI JOIN bad USING (row_no)", accepted)
-    _write(con, f"SELECT row_no, {', '.join(columns)}, reasons FROM bad JOIN src USING (row_no) ORDER BY row_no",
-           rejected)
+    _write(con, f"SELECT row_no, {', '.join(columns)}, reasons FROM bad ORDER BY row_no", rejected)
     total, refused = con.execute("SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM bad)"
                                  # the ignore below: fetchone() is Optional; an aggregate gives a row
                                  ).fetchone()  # type: ignore[misc]
@@ -249,7 +255,7 @@ def ingest_records(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busin
     accepted_query = (f"SELECT record_id, user_id, activity_type, {steps} AS quantity_steps, "
                       f"try_cast(activity_date AS DATE) AS activity_date, DATE '{business_date}' AS business_date, "
                       f"{late} AS late FROM src")
-    total, refused = _split(con, f"SELECT row_no, {_reasons_sql(conditions)} AS reasons FROM ({derived})",
+    total, refused = _split(con, _refusals(derived, conditions, RECORD_COLUMNS),
                             accepted_query, RECORD_COLUMNS, accepted, rejected)
     late_n = con.execute(f"SELECT count(*) FILTER (late) FROM read_parquet('{_lit(str(accepted))}')"
                          # the ignore below: fetchone() is Optional; an aggregate gives a row
@@ -276,7 +282,7 @@ def ingest_consents(con: duckdb.DuckDBPyConnection, *, raw: Path, fmt: str, busi
         ("bad_date", f"(day IS NULL OR day < DATE '{EARLIEST}') AND effective_date IS NOT NULL"),
         ("future_date", f"day > DATE '{business_date}'"),
     ]
-    total, refused = _split(con, f"SELECT row_no, {_reasons_sql(conditions)} AS reasons FROM ({derived})",
+    total, refused = _split(con, _refusals(derived, conditions, CONSENT_COLUMNS),
                             "SELECT user_id, status, try_cast(effective_date AS DATE) AS effective_date FROM src",
                             CONSENT_COLUMNS, accepted, rejected)
     result = IntakeResult(rows_total=total, rows_accepted=total - refused, rows_rejected=refused, late=0,

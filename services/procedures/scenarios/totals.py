@@ -23,11 +23,12 @@ two engines that give the same figures: DuckDB (embedded, out of core) or Dask (
 - Returns `Totals`: records read, records used, exclusions by reason (`states.scenarios.EXCLUSIONS`),
   capped groups, users, total grams and the total per day (for the anomaly check).
 
-Engines: "duckdb" runs one SQL statement over the files (memory limit and spilling to a temporary
-directory next to `out`); "dask" runs the same steps as Dask tasks over the Parquet row groups with
-pyarrow (read and aggregate each row group, combine the partial sums pairwise, then cap and evaluate the
-formula with `formula_eval`); pass a `distributed.Client` to run them on a cluster (e.g. the one a
-Prefect `DaskTaskRunner` starts), otherwise Dask's local scheduler runs them.
+Engines: "duckdb" runs one SQL statement a run of days over the files (memory limit and spilling to a
+temporary directory next to `out`); "dask" runs the same steps as Dask tasks over the Parquet row groups
+with pyarrow (read and aggregate each row group and split it by user hash, combine each bucket's partial
+sums pairwise, then cap and evaluate the formula with `formula_eval` bucket by bucket); pass a
+`distributed.Client` to run them on a cluster (e.g. the one a Prefect `DaskTaskRunner` starts), otherwise
+Dask's local scheduler runs them.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def user_day_totals(records: Sequence[Path], *, activities: Mapping[str, Activit
     con = connect(memory_limit=memory_limit, threads=threads, temp=out.parent / f".{out.name}.spill")
     try:
         intervals = _consent_intervals(con, consents) if consents is not None else None
-        factors = _factors(activities, registered, days)
         if engine == "duckdb":
-            counts = _duckdb(con, records, activities, factors, intervals, start, end, out)
+            counts = _duckdb(con, records, activities, registered, intervals, start, end, out)
         elif engine == "dask":
-            counts = _dask(records, activities, factors, intervals, start, end, out, client)
+            counts = _dask(records, activities, _factors(activities, registered, days), intervals, start, end, out,
+                           client)
         else:
             raise ValueError(f"unknown engine {engine!r}")
         return _summary(con, out, counts)
@@ -139,73 +140,135 @@ def _lit(text: str) -> str:
 # --- DuckDB -----------------------------------------------------------------------------------------
 
 
+ROWS_PER_PASS = 20_000_000  # records grouped in one DuckDB pass: ~1 GB of groups at worst, spilled beyond
+
+
+def _passes(records: Sequence[Path], start: date, end: date) -> list[tuple[date, date]]:
+    """The window cut into runs of consecutive days, each reading at most `ROWS_PER_PASS` rows by the files'
+    row-group statistics (a run is at least one day): a day of a city (one file, a few days' activity dates)
+    is one pass over its file, a month a pass a day or so, so memory holds one pass's groups whatever the
+    window. Rows of [a, b] = rows of groups starting by b - rows of groups ending before a (which all start
+    before b)."""
+    n, bound = (end - start).days + 1, ROWS_PER_PASS
+    starts, ends = [0] * n, [0] * n
+    for lo, hi, rows in (g for p in records for g in _row_groups(p, start, end)):
+        starts[max((lo - start).days, 0)] += rows
+        ends[min((hi - start).days, n - 1)] += rows
+    by, before, passes, a = [0] * n, [0] * (n + 1), [], 0
+    for i in range(n):  # by[i]: rows of groups starting on or before day i; before[i]: ending before day i
+        by[i] = (by[i - 1] if i else 0) + starts[i]
+        before[i + 1] = before[i] + ends[i]
+    while a < n:
+        b = a
+        while b + 1 < n and by[b + 1] - before[a] <= bound:
+            b += 1
+        passes.append((start + timedelta(days=a), start + timedelta(days=b)))
+        a = b + 1
+    return passes
+
+
+def _row_groups(path: Path, start: date, end: date) -> list[tuple[date, date, int]]:
+    """(first, last activity date, rows) of each row group of a file that can hold a day of the window (the
+    whole window where the statistics are missing)."""
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.names.index("activity_date")
+    out = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(column).statistics
+        lo, hi = (stats.min, stats.max) if stats is not None and stats.has_min_max else (start, end)
+        if lo <= end and hi >= start:
+            out.append((max(lo, start), min(hi, end), group.num_rows))
+    return out
+
+
 def _duckdb(con: duckdb.DuckDBPyConnection, records: Sequence[Path], activities: Mapping[str, Activity],
-            factors: pa.Table, intervals: pa.Table | None, start: date, end: date, out: Path) -> dict[str, int]:
-    con.register("factors", factors)
-    known = ", ".join(f"'{_lit(t)}'" for t in activities) or "NULL"
-    files = "[" + ", ".join(f"'{_lit(str(p))}'" for p in records) + "]"
-    source = (f"SELECT user_id, activity_type, activity_date, quantity_steps FROM read_parquet({files}) "
-              f"WHERE activity_date = $day AND activity_type IN ({known})"
-              if records else
-              "SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS activity_type, NULL::DATE AS activity_date, "
-              "NULL::BIGINT AS quantity_steps WHERE $day IS NULL AND false")
-    consented = "true"
+            registered: Sequence[Mapping[str, object]], intervals: pa.Table | None, start: date, end: date,
+            out: Path) -> dict[str, int]:
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    con.register("params", _parameters_by_day(activities, registered, days))
     if intervals is not None:
         con.register("consent", intervals)
-        consented = ("EXISTS (SELECT 1 FROM consent c WHERE c.user_id = r.user_id "
-                     "AND r.activity_date >= c.since AND r.activity_date < c.until)")
-    kg = "CASE activity_type " + " ".join(
-        f"WHEN '{_lit(a.type)}' THEN {formula_sql(a.tree, _columns(a, 'q'))}" for a in activities.values()
-    ) + " END" if activities else "NULL::DOUBLE"
-    missing = "CASE activity_type " + " ".join(
-        f"WHEN '{_lit(a.type)}' THEN {' OR '.join(f'p_{local} IS NULL' for local in a.bind) or 'false'}"
-        for a in activities.values()) + " END" if activities else "false"
-    # the records grouped with their consent, so the records read are counted on the way; one day at a time
-    # (a day's groups are independent of another's), so that memory holds one day's groups, whatever the
-    # period (a month of a city: 300 million records), and the Parquet statistics skip the other days' files
-    con.execute("CREATE OR REPLACE TEMP TABLE daily (user_id VARCHAR, activity_date DATE, grams BIGINT, "
-                "records BIGINT)")
-    con.execute("CREATE OR REPLACE TEMP TABLE stats (excluded VARCHAR, n BIGINT, capped BIGINT)")
-    for i in range((end - start).days + 1):
-        con.execute(_day_groups("CREATE OR REPLACE TEMP TABLE groups AS", source, consented, missing, kg),
-                    {"day": start + timedelta(days=i)})
-        # sums of BIGINT are HUGEINT in DuckDB (a double in Parquet): back to BIGINT, as the Dask engine writes
-        con.execute("INSERT INTO daily SELECT user_id, activity_date, CAST(sum(grams) AS BIGINT), "
-                    "CAST(sum(n) AS BIGINT) FROM groups WHERE excluded IS NULL GROUP BY ALL")
-        con.execute("INSERT INTO stats SELECT excluded, sum(n), count(*) FILTER (capped) FROM groups GROUP BY 1")
+    # one row per user and day with what was counted and what was left out, a run of days at a time (the
+    # groups of a day are independent of another's; see _passes), so that memory holds one run's groups and
+    # the Parquet statistics skip the files of other days
+    con.execute("CREATE OR REPLACE TEMP TABLE daily (user_id VARCHAR, activity_date DATE, counted BOOLEAN, "
+                "grams BIGINT, records BIGINT, no_consent BIGINT, no_parameter BIGINT, formula_undefined BIGINT, "
+                "capped BIGINT)")
+    query = _user_days(records, activities, intervals is not None)
+    for first, last in _passes(records, start, end):
+        con.execute(f"INSERT INTO daily {query}", {"first": first, "last": last})
     tmp = out.with_suffix(out.suffix + ".part")
-    con.execute(f"COPY (SELECT * FROM daily ORDER BY user_id, activity_date) "
-                f"TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
+    # a user-day none of whose groups counted (all left out) is in the figures, not in the file
+    con.execute(f"COPY (SELECT user_id, activity_date, grams, records FROM daily WHERE counted "
+                f"ORDER BY user_id, activity_date) TO '{_lit(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)")
     tmp.replace(out)
-    rows = con.execute("SELECT coalesce(excluded, 'used'), sum(n), sum(capped) FROM stats GROUP BY 1").fetchall()
-    counts = {str(k): int(n) for k, n, _ in rows}
-    counts["capped"] = sum(int(c) for _, _, c in rows)
-    counts["records"] = sum(int(n) for _, n, _ in rows)
-    counts.setdefault("used", 0)
-    con.execute("DROP TABLE IF EXISTS groups; DROP TABLE daily; DROP TABLE stats")
-    return counts
+    row = con.execute("SELECT coalesce(sum(records), 0), coalesce(sum(no_consent), 0), coalesce(sum(no_parameter), 0), "
+                      "coalesce(sum(formula_undefined), 0), coalesce(sum(capped), 0) FROM daily").fetchone()
+    used, no_consent, no_parameter, undefined, capped = (int(v) for v in row or (0, 0, 0, 0, 0))
+    con.execute("DROP TABLE daily")
+    return {"used": used, "no_consent": no_consent, "no_parameter": no_parameter, "formula_undefined": undefined,
+            "capped": capped, "records": used + no_consent + no_parameter + undefined}
 
 
-def _day_groups(verb: str, source: str, consented: str, missing: str, kg: str) -> str:
-    """One day's (user, activity) groups: capped quantity, formula, grams, or why they are left out."""
+def _parameters_by_day(activities: Mapping[str, Activity], registered: Sequence[Mapping[str, object]],
+                       days: Sequence[date]) -> pa.Table:
+    """Day -> the value in force of each activity's bound parameters (`a<i>_<local>`, null when none is)."""
+    rows = {(r["activity_type"], r["activity_date"]): r for r in factor_table(activities, registered, days)}
+    columns = {"activity_date": pa.array(days, pa.date32())}
+    for i, activity in enumerate(activities.values()):
+        for local in activity.bind:
+            columns[f"a{i}_{local}"] = pa.array([rows[activity.type, d][f"p_{local}"] for d in days], pa.float64())
+    return pa.table(columns)
+
+
+def _user_days(records: Sequence[Path], activities: Mapping[str, Activity], consent: bool) -> str:
+    """A run of days' rows of `daily` (parameters $first, $last). The records are grouped once per user and
+    day, with a sum and a count per activity type (the methodology declares a handful), so that no second
+    grouping is needed; per activity the capped quantity, the formula on it, the grams, or why the group is
+    left out (no_consent, no_parameter, formula_undefined) are columns of that row. Consent depends on the
+    user and the day alone: it is looked up once per user-day, not per record."""
+    kinds = list(activities.values())
+    sums = "".join(f", sum(quantity_steps) FILTER (activity_type = '{_lit(a.type)}') AS s{i}, "
+                   f"count(*) FILTER (activity_type = '{_lit(a.type)}') AS n{i}" for i, a in enumerate(kinds))
+    known = ", ".join(f"'{_lit(t)}'" for t in activities) or "NULL"
+    files = "[" + ", ".join(f"'{_lit(str(p))}'" for p in records) + "]"
+    table = (f"read_parquet({files})" if records else
+             "(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS activity_type, NULL::DATE AS activity_date, "
+             "NULL::BIGINT AS quantity_steps WHERE false)")
+    source = (f"SELECT user_id, activity_date{sums} FROM {table} WHERE activity_date BETWEEN $first AND $last "
+              f"AND activity_type IN ({known}) GROUP BY user_id, activity_date")
+    ok = ("EXISTS (SELECT 1 FROM consent c WHERE c.user_id = d.user_id AND d.activity_date >= c.since "
+          "AND d.activity_date < c.until)" if consent else "true")
+    kg = "".join(f", CAST(least(s{i}, {a.cap_steps}) AS DOUBLE) / {a.scale}.0 AS q{i}, "
+                 f"{' OR '.join(f'a{i}_{local} IS NULL' for local in a.bind) or 'false'} AS missing{i}"
+                 for i, a in enumerate(kinds))
+    formula = "".join(f", {formula_sql(a.tree, _columns(a, i))} AS kg{i}" for i, a in enumerate(kinds))
+    status = "".join(f", CASE WHEN n{i} = 0 THEN NULL WHEN NOT ok THEN 'no_consent' "
+                     f"WHEN missing{i} THEN 'no_parameter' WHEN kg{i} IS NULL OR NOT isfinite(kg{i}) "
+                     f"THEN 'formula_undefined' ELSE 'used' END AS st{i}"
+                     for i in range(len(kinds)))
+
+    def total(of: str, status: str) -> str:
+        return " + ".join(f"CASE WHEN st{i} = '{status}' THEN {of.format(i=i)} ELSE 0 END"
+                          for i in range(len(kinds))) or "0"
+
+    counted = " OR ".join(f"st{i} = 'used'" for i in range(len(kinds))) or "false"
+    capped = " + ".join(f"CASE WHEN ok AND s{i} > {a.cap_steps} THEN 1 ELSE 0 END" for i, a in enumerate(kinds)) or "0"
     return f"""
-        {verb}
-        WITH r AS ({source}),
-             d AS (SELECT user_id, activity_date, activity_type, {consented} AS ok, sum(quantity_steps) AS steps,
-                          count(*) AS n FROM r GROUP BY ALL),
-             q AS (SELECT *, CAST(least(d.steps, f.cap_steps) AS DOUBLE) / f.scale AS q,
-                          ok AND d.steps > f.cap_steps AS capped
-                   FROM d JOIN factors f USING (activity_type, activity_date)),
-             k AS (SELECT user_id, activity_date, ok, n, capped, {missing} AS no_parameter, {kg} AS kg FROM q)
-        SELECT user_id, activity_date, n, capped,
-               CASE WHEN NOT ok THEN 'no_consent' WHEN no_parameter THEN 'no_parameter'
-                    WHEN kg IS NULL OR NOT isfinite(kg) THEN 'formula_undefined' END AS excluded,
-               CASE WHEN ok AND NOT no_parameter AND isfinite(kg) THEN {grams_sql('kg')} END AS grams
-        FROM k"""
+        WITH d AS ({source}),
+             c AS (SELECT *, {ok} AS ok FROM d JOIN params USING (activity_date)),
+             q AS (SELECT *{kg} FROM c),
+             k AS (SELECT *{formula} FROM q),
+             s AS (SELECT *{status} FROM k)
+        SELECT user_id, activity_date, {counted}, {total(grams_sql('kg{i}'), 'used')}, {total('n{i}', 'used')},
+               {total('n{i}', 'no_consent')}, {total('n{i}', 'no_parameter')}, {total('n{i}', 'formula_undefined')},
+               {capped}
+        FROM s"""
 
 
-def _columns(activity: Activity, quantity: str) -> dict[str, str]:
-    return {QUANTITY: quantity, **{local: f"p_{local}" for local in activity.bind}}
+def _columns(activity: Activity, i: int) -> dict[str, str]:
+    return {QUANTITY: f"q{i}", **{local: f"a{i}_{local}" for local in activity.bind}}
 
 
 # --- Dask -------------------------------------------------------------------------------------------
@@ -214,9 +277,13 @@ ARROW_OPS = {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide, "n
 SUMS = [("steps", "sum"), ("n", "sum")]
 
 
+ROWS_PER_BUCKET = 4_000_000  # the Dask engine's final work is split by user hash into buckets of about this
+
+
 def _partial(path: str, row_group: int, known: list[str], start: date, end: date,
-             intervals: pa.Table | None) -> tuple[pa.Table, int]:
-    """One row group: the records in the window, consented, summed per user, day and activity."""
+             intervals: pa.Table | None, buckets: int) -> tuple[list[pa.Table], int]:
+    """One row group: the records in the window, consented, summed per user, day and activity, split by the
+    hash of the user (DuckDB's `hash`, the same on every worker) into `buckets` tables."""
     table = pq.ParquetFile(path).read_row_group(
         row_group, columns=["user_id", "activity_type", "activity_date", "quantity_steps"])
     day = table["activity_date"]
@@ -230,19 +297,37 @@ def _partial(path: str, row_group: int, known: list[str], start: date, end: date
         table = joined.filter(inside).select(table.column_names)
     table = table.append_column("n", pa.array([1] * table.num_rows, pa.int64()))
     grouped = table.rename_columns([*table.column_names[:3], "steps", "n"]).group_by(KEYS).aggregate(SUMS)
-    return grouped.rename_columns([*KEYS, "steps", "n"]), n_in
+    grouped = grouped.rename_columns([*KEYS, "steps", "n"])
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        con.register("g", grouped.select(["user_id"]))
+        bucket = con.sql(f"SELECT CAST(hash(user_id) % {int(buckets)} AS INTEGER) AS b FROM g").to_arrow_table()["b"]
+    finally:
+        con.close()
+    return [grouped.filter(pc.equal(bucket, b)) for b in range(buckets)], n_in
 
 
-def _combine(a: tuple[pa.Table, int], b: tuple[pa.Table, int]) -> tuple[pa.Table, int]:
-    grouped = pa.concat_tables([a[0], b[0]]).group_by(KEYS).aggregate(SUMS)
-    return grouped.rename_columns([*KEYS, "steps", "n"]), a[1] + b[1]
+def _piece(part: tuple[list[pa.Table], int], bucket: int) -> pa.Table:
+    return part[0][bucket]
 
 
-def _grams(groups: tuple[pa.Table, int], activities: Mapping[str, Activity], factors: pa.Table,
-           out: str) -> dict[str, int]:
-    """Cap, evaluate the formula (the same tree as the SQL), round to grams and write the user-day rows."""
-    table, n_in = groups
-    counts = {"records": n_in, "used": 0, "no_parameter": 0, "formula_undefined": 0, "capped": 0}
+def _read(part: tuple[list[pa.Table], int]) -> int:
+    return part[1]
+
+
+def _combine(a: pa.Table, b: pa.Table) -> pa.Table:
+    grouped = pa.concat_tables([a, b]).group_by(KEYS).aggregate(SUMS)
+    return grouped.rename_columns([*KEYS, "steps", "n"])
+
+
+DAILY = pa.schema([("user_id", pa.string()), ("activity_date", pa.date32()), ("grams", pa.int64()),
+                   ("records", pa.int64())])
+
+
+def _grams(table: pa.Table, activities: Mapping[str, Activity], factors: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """One bucket of users: cap, evaluate the formula (the same tree as the SQL), round to grams; the bucket's
+    user-day rows and its counts."""
+    counts = {"used": 0, "no_parameter": 0, "formula_undefined": 0, "capped": 0}
     parts = []
     for activity in activities.values():
         rows = table.filter(pc.equal(table["activity_type"], activity.type)).join(
@@ -268,37 +353,52 @@ def _grams(groups: tuple[pa.Table, int], activities: Mapping[str, Activity], fac
                          "grams": grams, "records": rows["n"]}).filter(ok)
         counts["used"] += pc.sum(kept["records"]).as_py() or 0
         parts.append(kept)
-    schema = pa.schema([("user_id", pa.string()), ("activity_date", pa.date32()), ("grams", pa.int64()),
-                        ("records", pa.int64())])
-    daily = pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+    daily = pa.concat_tables([p.cast(DAILY) for p in parts]) if parts else DAILY.empty_table()
     daily = daily.group_by(["user_id", "activity_date"]).aggregate([("grams", "sum"), ("records", "sum")])
     daily = daily.rename_columns(["user_id", "activity_date", "grams", "records"])
-    daily = daily.sort_by([("user_id", "ascending"), ("activity_date", "ascending")])
+    return daily, counts
+
+
+def _write(buckets: list[tuple[pa.Table, dict[str, int]]], read: list[int], out: str) -> dict[str, int]:
+    """The buckets' user-day rows (one row per user and day: what is left once the grouping and the formula
+    work are done, spread over the buckets) written sorted by user and day; the counts summed."""
+    order = [("user_id", "ascending"), ("activity_date", "ascending")]
+    daily = pa.concat_tables([b[0] for b in buckets]).sort_by(order)
     tmp = Path(out + ".part")
     pq.write_table(daily, tmp, compression="zstd")
     tmp.replace(out)
-    counts["no_consent"] = n_in - counts["used"] - counts["no_parameter"] - counts["formula_undefined"]
+    counts = {k: sum(b[1][k] for b in buckets) for k in ("used", "no_parameter", "formula_undefined", "capped")}
+    counts["records"] = sum(read)
+    counts["no_consent"] = counts["records"] - counts["used"] - counts["no_parameter"] - counts["formula_undefined"]
     return counts
 
 
 def _dask(records: Sequence[Path], activities: Mapping[str, Activity], factors: pa.Table,
           intervals: pa.Table | None, start: date, end: date, out: Path, client: Any) -> dict[str, int]:
+    """Partial sums per row group, split by user hash; each bucket combined (pairwise, so no task holds more
+    than two partial tables) and quantified on its own, wherever the scheduler puts it; then the rows
+    written."""
     from dask.delayed import delayed  # imported here: the embedded engine does not need Dask loaded
 
     known = list(activities)
-    parts = [delayed(_partial)(str(p), i, known, start, end, intervals)
-             for p in records for i in range(pq.ParquetFile(p).num_row_groups)]
-    if not parts:
-        empty = pa.table({"user_id": pa.array([], pa.string()), "activity_date": pa.array([], pa.date32()),
-                          "activity_type": pa.array([], pa.string()), "steps": pa.array([], pa.int64()),
-                          "n": pa.array([], pa.int64())})
-        parts = [delayed((empty, 0))]
-    while len(parts) > 1:  # pairwise, so no task holds more than two partial tables
-        parts = [delayed(_combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    job = delayed(_grams)(parts[0], dict(activities), factors, str(out))
+    files = [(p, pq.ParquetFile(p).metadata) for p in records]
+    rows = sum(meta.num_rows for _, meta in files)
+    n = max(2, -(-rows // ROWS_PER_BUCKET))
+    parts = [delayed(_partial)(str(p), i, known, start, end, intervals, n)
+             for p, meta in files for i in range(meta.num_row_groups)]
+    empty = pa.table({"user_id": pa.array([], pa.string()), "activity_date": pa.array([], pa.date32()),
+                      "activity_type": pa.array([], pa.string()), "steps": pa.array([], pa.int64()),
+                      "n": pa.array([], pa.int64())})
+    done = []
+    for bucket in range(n):
+        pieces = [delayed(_piece)(part, bucket) for part in parts] or [delayed(empty)]
+        while len(pieces) > 1:
+            pieces = [delayed(_combine)(pieces[i], pieces[i + 1]) if i + 1 < len(pieces) else pieces[i]
+                      for i in range(0, len(pieces), 2)]
+        done.append(delayed(_grams)(pieces[0], dict(activities), factors))
+    job = delayed(_write)(done, [delayed(_read)(part) for part in parts], str(out))
     if client is not None:
-        # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
+        # the ignore below: dask's compute is untyped; the job returns the counts built by its last task
         return client.compute(job).result()  # type: ignore[no-any-return]
-    # the ignore below: dask's compute is untyped; the job returns the Totals built by its last task
+    # the ignore below: dask's compute is untyped; the job returns the counts built by its last task
     return job.compute()  # type: ignore[no-any-return]
