@@ -277,8 +277,11 @@ def pipelined(conn: sa.Connection) -> Iterator[None]:
 
 
 def _returns_rows(context: Any) -> bool:
+    """A compiled SELECT, or DML with RETURNING (DDL and driver-level SQL have neither attribute)."""
     compiled = context.compiled
-    return compiled is not None and bool(compiled.effective_returning or compiled.statement.is_select)
+    if compiled is None:
+        return False
+    return bool(getattr(compiled, "effective_returning", None)) or getattr(compiled.statement, "is_select", False)
 
 
 KEY = "carbon.unit_of_work"
