@@ -14,6 +14,8 @@ that serves the wakes of `SERVE_SECONDS`, each drain a task run), and they are w
   and dispatch follows a sweep that fired timers.
 - One loop per database holds the `handoff` lease (renewed every `RENEW_SECONDS`, lapsing after
   `LEASE_TTL`): a second worker stands by and takes over within the TTL when the first is lost.
+- Its flow runs are tagged `handoff:<holder>` (the lease holder: `<pid>-<nonce>`), so an operator (and
+  bench/recovery.py) tells which worker process ran them, e.g. those a lost worker left running.
 
 The deployments' interval schedules stay as the safety net (and the sweep's incident detection);
 the database stays the truth: a missed notification only costs the wait to the next wake or run.
@@ -29,7 +31,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import flow
+from prefect import flow, tags
 
 from flows.common import use_database
 from services.engine.clock import clock
@@ -50,6 +52,7 @@ class Handoff:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tag = f"handoff:{self.holder}"  # on its flow runs: which worker process ran them
         self.held = False
         self.outbox = asyncio.Event()
         self.timers = asyncio.Event()
@@ -104,7 +107,8 @@ class Handoff:
                 await self._pause(self.stopping, RENEW_SECONDS)
                 continue
             _serving = self
-            await _guarded(dispatch_serving(SERVE_SECONDS))
+            with tags(self.tag):
+                await _guarded(dispatch_serving(SERVE_SECONDS))
 
     async def drain_on_wake(self, seconds: float) -> dict[str, int]:
         """Inside one flow run: drain on every wake (a task run each) until `seconds` pass or the lease is lost."""
@@ -135,7 +139,8 @@ class Handoff:
                 self.timers.clear()
                 continue
             if self.held:
-                result = await _guarded(sweep_flow(reason="timer due", detect=False))
+                with tags(self.tag):
+                    result = await _guarded(sweep_flow(reason="timer due", detect=False))
                 if result and result.get("timers_fired"):
                     self.outbox.set()  # the commands the timers fired wrote outbox rows
             else:
