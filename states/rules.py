@@ -7,15 +7,32 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from forms.issuance import MonitoringReport
+from forms.methodology import CommentAnswer
+from forms.registration import PanelComposition
+from forms.scenarios import VerifierChoice
+from forms.supervision import RevenueAuditReport
 from states import disqualification, divisions, double_claim
 from states.messages import CATALOGUE, Reason, joined, label, reason
 from states.spec import RuleInput
 
+F = TypeVar("F", bound=BaseModel)
+
 
 def _app(inp: RuleInput) -> dict[str, Any]:
     return dict(inp.case.application)
+
+
+def _form(inp: RuleInput, kind: type[F]) -> F:
+    """The arrow's form as the class the rule reads: a rule wired to an arrow that declares another form
+    fails here, naming both, instead of reading an attribute that is not there."""
+    if not isinstance(inp.form, kind):
+        raise TypeError(f"rule reads a {kind.__name__}, the arrow gave a {type(inp.form).__name__}")
+    return inp.form
 
 
 # --- submission ---------------------------------------------------------------------------
@@ -219,9 +236,8 @@ def disclosable_class(inp: RuleInput) -> list[Reason]:
 
 
 def panel_composition_valid(inp: RuleInput) -> list[Reason]:
-    # the ignore below: inp.form is the arrow's form: this rule guards only arrows declaring PanelComposition
-    members: list[int] = list(inp.form.members)  # type: ignore[attr-defined]
-    chair: int = inp.form.chair  # type: ignore[attr-defined]
+    form = _form(inp, PanelComposition)
+    members, chair = list(form.members), form.chair
     minimum = inp.profile.panel.min_size
     out = []
     if inp.facts.panel() is not None:
@@ -348,8 +364,7 @@ def no_higher_standard(inp: RuleInput) -> list[Reason]:
 
 def comment_open(inp: RuleInput) -> list[Reason]:
     facts = inp.facts.comments()
-    # the ignore below: inp.form is the arrow's form: this rule guards only arrows declaring a comment answer
-    cid = inp.form.comment_id  # type: ignore[attr-defined]
+    cid = _form(inp, CommentAnswer).comment_id
     if cid not in facts.received:
         return [reason("comment_unknown", field="comment_id", id=cid)]
     if cid in facts.answered:
@@ -422,10 +437,9 @@ def first_filing_admissible(inp: RuleInput) -> list[Reason]:
 def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
     """After the profile's earliest date (Jiaxing art. 12: 2020-09-22) and up to the application
     date (截至申报日止), within the look-back, in the case's vintage, overlapping no other period."""
-    form = inp.form
+    form = _form(inp, MonitoringReport)
     rules_ = inp.profile.issuance
-    # the ignore below: inp.form is the arrow's form: this rule guards only the monitoring report's arrows
-    start, end = form.period_start, form.period_end  # type: ignore[attr-defined]
+    start, end = form.period_start, form.period_end
     out = []
     if start < rules_.earliest_date:
         out.append(reason("period_too_early", field="period_start", earliest=rules_.earliest_date.isoformat()))
@@ -446,8 +460,10 @@ def monitoring_period_allowed(inp: RuleInput) -> list[Reason]:
 def verifier_filed(inp: RuleInput) -> list[Reason]:
     """Ordos art. 15, Shanghai art. 15: a verifier the authority filed in this jurisdiction, for this
     scope (the methodology or the subject's kind), valid today."""
-    # the ignore below: inp.form is the arrow's form: this rule guards only arrows that name a verifier
-    v = inp.facts.verifier(inp.form.verifier_id)  # type: ignore[attr-defined]
+    form = inp.form  # a project's monitoring report or a scenario period's choice names the verifier
+    if not isinstance(form, MonitoringReport | VerifierChoice):
+        raise TypeError(f"rule reads a verifier choice, the arrow gave a {type(form).__name__}")
+    v = inp.facts.verifier(form.verifier_id)
     if v is None or v.jurisdiction != inp.case.jurisdiction:
         return [reason("verifier_unknown", field="verifier_id")]
     out = []
@@ -463,15 +479,14 @@ def verifier_filed(inp: RuleInput) -> list[Reason]:
 def verifier_accredited_and_independent(inp: RuleInput) -> list[Reason]:
     """Ordos art. 15: a verifier the authority filed, for this scope, valid today. Jiaxing art. 15:
     核查机构不得对其编制核算报告的项目进行减排量核查."""
-    form = inp.form
+    form = _form(inp, MonitoringReport)
     out = verifier_filed(inp)
-    # the ignore below: inp.form is the arrow's form: this rule guards only the verification arrows
-    v = inp.facts.verifier(form.verifier_id)  # type: ignore[attr-defined]
+    v = inp.facts.verifier(form.verifier_id)
     if v is None or v.jurisdiction != inp.case.jurisdiction:
         return out
-    if v.uscc == form.prepared_by_uscc:  # type: ignore[attr-defined]
+    if v.uscc == form.prepared_by_uscc:
         out.append(reason("verifier_conflict", field="verifier_id", **inp.profile.cite("verifier_independence")))
-    if form.calculation_sheet_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
+    if form.calculation_sheet_sha256 not in inp.facts.document_hashes():
         out.append(reason("sheet_missing", field="calculation_sheet_sha256"))
     return out
 
@@ -625,19 +640,17 @@ def handlers_assigned(inp: RuleInput) -> list[Reason]:
 # --- Beijing revenue audits -----------------------------------------------------------------------
 
 
-def returned_share(form: Any) -> Decimal:
-    net: Decimal = form.proceeds_cny - form.costs_cny
-    returned: Decimal = form.returned_to_users_cny
-    return Decimal(1) if net <= 0 else returned / net
+def returned_share(form: RevenueAuditReport) -> Decimal:
+    net = form.proceeds_cny - form.costs_cny
+    return Decimal(1) if net <= 0 else form.returned_to_users_cny / net
 
 
 def share_returned_enough(inp: RuleInput) -> bool:
     """编制说明 4(二): 返还比例不低于出售碳普惠减排量所获资金（扣除运行成本后）的90%."""
-    return bool(returned_share(inp.form) >= inp.profile.revenue_audit.min_share)
+    return bool(returned_share(_form(inp, RevenueAuditReport)) >= inp.profile.revenue_audit.min_share)
 
 
 def audit_report_attached(inp: RuleInput) -> list[Reason]:
-    # the ignore below: inp.form is the arrow's form: this rule guards only the audit report's arrow
-    if inp.form.report_sha256 not in inp.facts.document_hashes():  # type: ignore[attr-defined]
+    if _form(inp, RevenueAuditReport).report_sha256 not in inp.facts.document_hashes():
         return [reason("sheet_missing", field="report_sha256")]
     return []

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from services.engine.errors import Invalid
+from services.procedures import standing
 from services.store.sql import insert_ignore
 from services.store.tables import Account, AuditEvent, BlockClaim, LedgerEntry, Project, SerialBlock, pk, table_of
 from states import double_claim
-from states.messages import reason
+from states.messages import Reason, reason
 from states.profiles import get_profile
 
 
@@ -238,9 +239,27 @@ def _source(session: Session, account_id: int, amount: int, project_id: int | No
     return _need(session, account_id, amount, project_id, vintage), None
 
 
+def transfer_refusals(session: Session, jurisdiction: str, from_account: int, to_account: int) -> list[Reason]:
+    """Both accounts exist in this jurisdiction and differ; neither party is disqualified (Jiaxing art. 26)."""
+    accounts = {a.id: a for a in session.exec(select(Account).where(col(Account.id).in_((from_account, to_account))))}
+    problems = [reason("account_unknown", field=field, account=i)
+                for i, field in ((from_account, "from_account_id"), (to_account, "to_account_id"))
+                if i not in accounts or accounts[i].jurisdiction != jurisdiction]
+    if from_account == to_account:
+        problems.append(reason("same_account", field="to_account_id"))
+    if problems:
+        return problems
+    return standing.transfer_refusals(session, _profile(jurisdiction), accounts[from_account].org_id,
+                                      accounts[to_account].org_id)
+
+
 def transfer(session: Session, *, jurisdiction: str, from_account: int, to_account: int, amount: int,
              project_id: int | None, vintage: int | None, reference: str, actor_id: int | None,
              now: Any, serials: str | None = None) -> LedgerEntry:
+    """Moves units between two accounts of the jurisdiction; refused (every reason) before anything moves."""
+    problems = transfer_refusals(session, jurisdiction, from_account, to_account)
+    if problems:
+        raise Invalid(problems)
     blocks, window = _source(session, from_account, amount, project_id, vintage, serials)
     entry = LedgerEntry(kind="transfer", jurisdiction=jurisdiction, amount=amount, from_account_id=from_account,
                         to_account_id=to_account, actor_id=actor_id, reference=reference, at=now)

@@ -21,7 +21,7 @@ from services.engine.actors import Actor
 from services.engine.clock import clock
 from services.engine.errors import Conflict, Forbidden, Invalid
 from services.engine.idempotency import Idem, Reply, claim, once, remember
-from services.procedures import double_claims, ledger, standing
+from services.procedures import double_claims, ledger
 from services.procedures.certificates import render_pdf
 from services.procedures.issuance import certificate_data, certificate_log, hold_project
 from services.queries import ledger as ledger_queries
@@ -44,7 +44,7 @@ from services.queries.registry import (
 )
 from services.queries.schemas import Items, not_found, plain
 from services.store.engine import Database
-from services.store.tables import Account, LedgerEntry, Project, Verifier, pk
+from services.store.tables import LedgerEntry, Project, Verifier, pk
 from states.messages import label, reason
 from states.profiles import get_profile
 
@@ -134,20 +134,6 @@ def transfer(jurisdiction: str, body: Transfer, actor: ActorDep, db: DbDep, idem
                                   entry=used)]) from exc
         if first is not None:
             return first
-        accounts = {a.id: a for a in session.exec(select(Account).where(
-            col(Account.id).in_((body.from_account_id, body.to_account_id))))}
-        problems = [reason("account_unknown", field=field, account=i)
-                    for i, field in ((body.from_account_id, "from_account_id"), (body.to_account_id, "to_account_id"))
-                    if i not in accounts or accounts[i].jurisdiction != jurisdiction]
-        if body.from_account_id == body.to_account_id:
-            problems.append(reason("same_account", field="to_account_id"))
-        if not problems:
-            profile = get_profile(jurisdiction)
-            assert profile is not None  # _jurisdiction checked it
-            problems = standing.transfer_refusals(session, profile, accounts[body.from_account_id].org_id,
-                                                  accounts[body.to_account_id].org_id)
-        if problems:
-            raise Invalid(problems)
         entry = ledger.transfer(session, jurisdiction=jurisdiction, from_account=body.from_account_id,
                                 to_account=body.to_account_id, amount=body.amount_tco2e, project_id=body.project_id,
                                 vintage=body.vintage, reference=body.reference, actor_id=actor.user_id,
