@@ -292,7 +292,7 @@ def test_the_handoff_loop_dispatches_when_woken_and_sweeps_when_a_timer_falls_du
     # its runs name the worker process that ran them (how bench/recovery.py finds a lost worker's runs)
     runs = TestClient(create_app(flows_db)).get("/api/v1/admin/flow-runs", headers=h("demo_admin")).json()["items"]
     mine = {r["name"] for r in runs if f"handoff:{loop.holder}" in r["tags"]}
-    assert {"dispatch (hand-off)", "sweep (timer due)"} <= mine
+    assert {"dispatch (hand-off)", "sweep (hand-off)"} <= mine
 
 
 def _statuses(db: Database, table, *where) -> set[str]:
