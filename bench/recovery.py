@@ -2,16 +2,18 @@
 run by .ci/run under CI=true. Every check is asserted; the first that fails ends it with exit 1 and says
 what it expected and what it saw; measured times are printed.
 
-1. A lost worker. Two workers (compose `--scale worker=2`); due timers on many cases: most are refused
-   (their cases are not in that state, so each is cancelled when handled), and one per case in
-   `supplement_requested` really fires (`lapse`). The worker holding the hand-off lease is killed with
-   SIGKILL (its process tree: the hand-off loop, `prefect worker start`, their flow runs) while its sweep
-   runs. Its flow runs are identified before the kill: the running ones tagged `handoff:<lease holder>`
-   and any whose infrastructure pid is in the killed tree. Asserted: each is set CRASHED by Prefect (the
-   zombie automation) within CRASH_BOUND; an incident `flow_run_failed` counts it and links to a run of
-   the killed worker in the Prefect UI (the administrators' API); timers fire again within
-   RESUME_BOUND of the kill, every timer is handled, each `supplement_requested` case lapses exactly once
-   (one fired timer, one `lapse` audit event) and no timer is left pending.
+1. A lost worker. Two workers (compose `--scale worker=2`); about `--timers` timers fall due on six
+   submitted cases (refused, as the cases are not in that state: each is cancelled when handled, one
+   transaction each). The worker holding the hand-off lease is killed with SIGKILL (its process tree: the
+   hand-off loop, `prefect worker start`, their flow runs) once its sweep has handled one; then a `lapse`
+   timer falls due on each of four cases in `supplement_requested` (they really fire). The killed
+   worker's flow runs are identified just before the kill: the running ones tagged `handoff:<lease
+   holder>` and any whose infrastructure pid is in the killed tree (less any that ended before the kill).
+   Asserted: each is set CRASHED by Prefect (the zombie automation) within CRASH_BOUND; an incident
+   `flow_run_failed` counts it and links to a run of the killed worker in the Prefect UI (the
+   administrators' API); timers fire again within RESUME_BOUND of the kill, every timer is handled, each
+   `supplement_requested` case lapses exactly once (one fired timer, one `lapse` audit event) and no
+   timer is left pending.
 2. The Prefect server stopped for OUTAGE seconds: /readyz answers 503 naming `prefect_unavailable`, a
    command still commits, and its outbox rows are delivered within DELIVERY_BOUND of the server being back.
 3. A worker started without DATABASE_URL, and one on a database that is not migrated: each exits 2 and
@@ -30,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +91,17 @@ def cases_for_timers(topo: Topology, refused: int, lapsing: int) -> tuple[list[i
     return cases[:refused], cases[refused:]
 
 
-def arm_timers(conn: psycopg.Connection[Any], refused: list[int], lapsing: list[int], count: int) -> int:
-    """About `count` timers due in 5 s (how many: returned): the refused cases' first (they are handled one
-    by one, which leaves time to kill the sweep mid-way), then one `lapse` per lapsing case (fired after)."""
-    insert = ("INSERT INTO timers (case_id, jurisdiction, kind, trigger, state, fire_at, provisional, status) "
-              "SELECT c, 'SH', 'bench', 'lapse', 'supplement_requested', now() + interval '5 seconds', false, "
-              "'pending' FROM unnest(%s::int[]) AS c, generate_series(1, %s)")
-    each = max(1, (count - len(lapsing)) // len(refused))
-    conn.execute(insert, (refused, each))
-    conn.execute(insert, (lapsing, 1))
-    return each * len(refused) + len(lapsing)
+TIMER = ("INSERT INTO timers (case_id, jurisdiction, kind, trigger, state, fire_at, provisional, status) "
+         "SELECT c, 'SH', 'bench', 'lapse', 'supplement_requested', now() + %s * interval '1 second', false, "
+         "'pending' FROM unnest(%s::int[]) AS c, generate_series(1, %s)")
+
+
+def arm_timers(conn: psycopg.Connection[Any], refused: list[int], count: int) -> int:
+    """About `count` timers due in 5 s on the refused cases (how many: returned): handled one by one, a
+    sweep long enough to be killed in."""
+    each = max(1, count // len(refused))
+    conn.execute(TIMER, (5, refused, each))
+    return each * len(refused)
 
 
 def lease_holder(conn: psycopg.Connection[Any]) -> str | None:
@@ -120,7 +124,9 @@ def victim_runs(topo: Topology, holder: str, tree: set[int]) -> dict[str, str]:
 
 def kill_mid_sweep(topo: Topology, conn: psycopg.Connection[Any], refused: list[int], lapsing: list[int],
                    count: int) -> tuple[float, dict[str, str], int]:
-    count = arm_timers(conn, refused, lapsing, count)
+    """Kill the lease holder once its sweep has handled a timer; then one `lapse` timer per lapsing case
+    falls due a second later, for the surviving worker (whether or not the killed sweep had finished)."""
+    count = arm_timers(conn, refused, count)
     holder = wait(lambda: lease_holder(conn), 60)
     check(holder, "no worker took the hand-off lease within 60 s")
     pid = int(holder.split("-")[0])
@@ -132,12 +138,22 @@ def kill_mid_sweep(topo: Topology, conn: psycopg.Connection[Any], refused: list[
     lost = victim_runs(topo, holder, {pid, *descendants(pid)})
     killed_at = time.time()
     topo.kill(victim)
+    conn.execute(TIMER, (1, lapsing, 1))
+    count += len(lapsing)
+    lost = {rid: name for rid, name in lost.items() if not ended_before(topo, rid, killed_at)}
     left = conn.execute("SELECT count(*) FROM timers WHERE kind = 'bench' AND status = 'pending'").fetchone()[0]
     print(f"killed {victim} (pid {pid}, lease {holder}) mid-sweep, {left} of {count} timers pending; its running "
           f"flow runs: {', '.join(f'{name} {rid}' for rid, name in lost.items()) or 'none'}")
     check(any(name == "sweep" for name in lost.values()),
           f"no running `sweep` flow run tagged handoff:{holder} was found before the kill: {lost}")
     return killed_at, lost, count
+
+
+def ended_before(topo: Topology, run_id: str, at: float) -> bool:
+    """A run read as running that finished in the moment before the kill (a serving run's time was up)."""
+    run = runs(topo, id={"any_": [run_id]})[0]
+    ended = run.get("end_time")
+    return run["state_type"] != "RUNNING" and bool(ended) and datetime.fromisoformat(ended).timestamp() < at
 
 
 def timers_recovered(conn: psycopg.Connection[Any], killed_at: float, lapsing: list[int], count: int
