@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.procedures.scenarios import allocation as files_of
-from states.scenarios import allocate
+from states.scenarios import allocation_rows
 
 
 def main() -> None:
@@ -41,9 +41,7 @@ def main() -> None:
         bare = time.perf_counter() - t0
         t0 = time.perf_counter()
         eligible = files_of.read_pairs(users_file, "reduction_g")
-        block, allocated = allocate(eligible)
-        rows = {u: {"reduction_g": g, "carry_in_g": 0, "allocated_g": allocated[u], "carry_out_g": g - allocated[u],
-                    "reversed_g": 0} for u, g in eligible.items()}
+        block, rows = allocation_rows(eligible, {})
         written = files_of.write("ORD", 1, "2026-02", "bench", rows)
         files_of.write_carry("ORD", 1, "bench", {u: r["carry_out_g"] for u, r in rows.items()})
         issue = time.perf_counter() - t0

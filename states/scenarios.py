@@ -17,6 +17,7 @@ half up to a gram; the same expression tree is rendered for DuckDB and evaluated
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import math
 import re
@@ -390,6 +391,18 @@ def allocate(eligible_g: Mapping[str, int]) -> tuple[int, dict[str, int]]:
     return block, {user: e - cut[user] for user, e in eligible_g.items()}
 
 
+def allocation_rows(reduction_g: Mapping[str, int], carry_g: Mapping[str, int]
+                    ) -> tuple[int, dict[str, dict[str, int]]]:
+    """The block and each user's row of an issued period: what they reduced in it, what they carried in, what
+    is allocated (and issued) to them, what carries out. Users with nothing eligible have no row."""
+    eligible = {u: reduction_g.get(u, 0) + carry_g.get(u, 0) for u in {*reduction_g, *carry_g}}
+    eligible = {u: g for u, g in eligible.items() if g > 0}
+    block, allocated = allocate(eligible)
+    return block, {u: {"reduction_g": reduction_g.get(u, 0), "carry_in_g": carry_g.get(u, 0),
+                       "allocated_g": allocated[u], "carry_out_g": eligible[u] - allocated[u], "reversed_g": 0,
+                       "issued_g": allocated[u]} for u in eligible}
+
+
 def allocation_leaf(scenario: int, period: str, user: str, allocated_g: int) -> bytes:
     """The bytes of one user's leaf in the allocation's Merkle tree (RFC 9162 leaf hashing applies)."""
     return f'{{"allocated_g":{allocated_g},"period":"{period}","scenario":{scenario},"user":"{user}"}}'.encode()
@@ -398,6 +411,45 @@ def allocation_leaf(scenario: int, period: str, user: str, allocated_g: int) -> 
 def points(allocated_g: int, points_per_kg: Decimal) -> int:
     """Carbon points for allocated grams at the profile's rate (Shanghai art. 16), rounded down."""
     return int(Decimal(allocated_g) * points_per_kg / GRAMS_PER_KG)
+
+
+@dataclass(frozen=True)
+class PointsPosition:
+    """An individual's points after corrections. A correction (Ordos art. 11: 对依据异常数据获得的减排量进行
+    修正) withdraws in full the points its reversed reductions had earned, even where they are spent: points
+    sent to another individual are theirs in good faith (the reductions of a scenario belong to each
+    individual, Ordos art. 12) and points redeemed in a points mall are gone (Shanghai art. 21: 消纳后予以注销),
+    so nobody else's account is touched. What the balance cannot cover is **owed**: it is offset against the
+    individual's next awards (later periods' points count against it first) and, while any is owed, no
+    points leave the account."""
+
+    awarded: int  # what the periods' allocations earned when issued
+    reversed: int  # withdrawn by corrections
+    received: int
+    sent: int
+
+    @property
+    def earned(self) -> int:
+        return self.awarded - self.reversed
+
+    @property
+    def balance(self) -> int:
+        """Signed: below zero while a correction's withdrawal is not yet offset."""
+        return self.earned + self.received - self.sent
+
+    @property
+    def available(self) -> int:
+        return max(self.balance, 0)
+
+    @property
+    def owed(self) -> int:
+        return max(-self.balance, 0)
+
+
+def period_points(issued_g: int, allocated_g: int, points_per_kg: Decimal) -> tuple[int, int]:
+    """A period's points as issued, and those a correction withdrew since (the allocation is smaller)."""
+    awarded = points(issued_g, points_per_kg)
+    return awarded, awarded - points(allocated_g, points_per_kg)
 
 
 def period_vintage(period: Period) -> int:
@@ -458,4 +510,17 @@ def closed_periods(first: date, today: date, kind: PeriodKind) -> list[Period]:
     while period.end < today:
         out.append(period)
         period = period_of(period.end + timedelta(days=1), kind)
+    return out
+
+
+def periods_with_data(periods: Sequence[Period], business_dates: Sequence[date], late_days: int) -> list[Period]:
+    """The periods some records batch may hold records of: one whose business date falls from the period's
+    start to its end plus the days late records may still come (`business_dates` sorted). A period no batch
+    covers has nothing to verify or issue: no case is opened for it (a scenario that paused for months
+    leaves no empty cases in the review centre's queue)."""
+    out = []
+    for period in periods:
+        i = bisect.bisect_left(business_dates, period.start)
+        if i < len(business_dates) and business_dates[i] <= period.end + timedelta(days=late_days):
+            out.append(period)
     return out

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import smtplib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from services.engine.command import Command, fire
 from services.engine.errors import Conflict, Invalid, NotFound
 from services.engine.idempotency import Idem, once
 from services.procedures.issuance import hold_project
+from services.procedures.scenarios.issuance import ISSUE_WORK, run_issue
 from services.store import correlation
 from services.store.engine import Database
 from services.store.tables import (
@@ -177,23 +179,53 @@ def drain(db: Database, channels: Channels | None = None, batch: int = 100, max_
             break
         counts["batches"] += 1
         counts["claimed"] += len(rows)
-        renewed = clock.now()
-        for k, row in enumerate(rows):
-            if clock.now() - renewed > RENEW:
-                # the ignore below: claimed rows are read back from the database: their ids are set
-                renewed = _renew(db, [r.id for r in rows[k:]])  # type: ignore[misc]
-            outcome = deliver(db, row, channels)
-            counts[outcome] = counts.get(outcome, 0) + 1
+        with _Lease(db) as lease:
+            for k, row in enumerate(rows):
+                lease.holding([pk(r) for r in rows[k:]])
+                outcome = deliver(db, row, channels)
+                counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
 
-def _renew(db: Database, ids: list[int]) -> datetime:
-    """Keep the rows this drain still holds (a slow receiver must not hand them to another dispatcher)."""
-    now = clock.now()
+class _Lease:
+    """Keeps the rows a drain still holds claimed while it works, renewed every RENEW from a thread of its
+    own: one row's handler may take longer than LEASE (a scenario period minted to a million users takes
+    about a minute), and a renewal between rows came too late to stop another dispatcher claiming the rest."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ids: list[int] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="outbox-lease", daemon=True)
+
+    def holding(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def __enter__(self) -> _Lease:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while not self.done.wait(RENEW.total_seconds()):
+            try:
+                _renew(self.db, self.ids)
+            except Exception:  # the next beat tries again; the lease's end is the safety net
+                log.warning("outbox lease renewal failed", exc_info=True)
+
+
+def _renew(db: Database, ids: list[int]) -> None:
+    """Keep the rows this drain still holds (a slow receiver must not hand them to another dispatcher). A row
+    settled meanwhile has no lock any more (`_settle` clears it) and is not locked again."""
+    if not ids:
+        return
     with db.write() as session:
-        session.execute(sa.update(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.status) == "pending")
-                        .values(locked_until=now + LEASE))
-    return now
+        session.execute(sa.update(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.status) == "pending",
+                                                col(Outbox.locked_until).is_not(None))
+                        .values(locked_until=clock.now() + LEASE))
 
 
 # Whose a row is: its payload's jurisdiction, else its case's; neither = the system's own.
@@ -357,7 +389,18 @@ def hold_or_release(release: bool) -> Callable[[Database, Outbox, Channels], Non
     return handle
 
 
+def issue_scenario(db: Database, row: Outbox, channels: Channels) -> None:
+    """An approved scenario period's minting and per-user allocation (services/procedures/scenarios/issuance
+    .run_issue: done once, whatever the number of deliveries). A refusal (a data file no longer matching its
+    SHA-256) does not heal by retrying: dead-lettered with its reasons, shown on the case."""
+    try:
+        run_issue(db, int(row.payload["case_id"]), row.payload.get("approver_id"))
+    except Invalid as exc:
+        raise Permanent("; ".join(f"{r.zh} / {r.en}" for r in exc.reasons)) from exc
+
+
 HANDLERS: dict[str, Callable[[Database, Outbox, Channels], None]] = {
+    ISSUE_WORK: issue_scenario,
     "hold_project": hold_or_release(False),
     "release_project": hold_or_release(True),
     "notify": notify,

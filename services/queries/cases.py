@@ -22,6 +22,7 @@ from services.engine.errors import NotFound
 from services.engine.workdays import calendar
 from services.procedures import documents
 from services.procedures.reports import reporter_access
+from services.queries.scenario_issuance import ScenarioIssuancePublic, scenario_issuance
 from services.queries.schemas import Bilingual, Instant, Items, Labelled, Public, labelled
 from services.store.records import CALENDAR_FINGERPRINT, FINGERPRINT_KEY, AnyCase, AnyTask
 from services.store.tables import (
@@ -315,6 +316,9 @@ class CasePublic(Public):
     comments: list[CaseComment]
     documents: list[DocumentPublic] = Field(description="The documents the asker may read")
     reporter_access: ReporterAccess | None = Field(description="A report's handlers and reads of its reporter")
+    scenario_issuance: ScenarioIssuancePublic | None = Field(
+        default=None, description="A scenario issuance case's report summary (labelled figures), the minting and "
+                                  "allocation handed to the dispatcher on approval, and its result")
 
 
 def _subject(session: Session, case: AnyCase, project: Project | None) -> MethodologySubject | ProjectSubject | None:
@@ -386,6 +390,7 @@ def _detail(session: Session, case: AnyCase, project: Project | None, actor: Act
                               disposition=c.disposition) for c in comments],
         documents=[DocumentPublic.model_validate(d) for d in documents.of_case(session, case, actor)],
         reporter_access=None if access is None else ReporterAccess.model_validate(access),
+        scenario_issuance=scenario_issuance(session, case),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from services.queries.schemas import Bilingual, Public
 
 
@@ -21,7 +23,10 @@ class PeriodRow(Public):
     allocated_g: int
     carry_out_g: int
     reversed_g: int
-    points: int
+    issued_g: int = Field(description="Allocated at issuance; a correction lowers allocated_g, not this")
+    points: int = Field(description="The period's points now: awarded less what corrections withdrew")
+    points_awarded: int
+    points_reversed: int = Field(description="Withdrawn by corrections (Ordos art. 11)")
     root: str
     ledger_entry_id: int | None
 
@@ -33,12 +38,20 @@ class ScenarioRef(Public):
 
 
 class Points(Public):
-    earned: int
+    """states/scenarios.PointsPosition: a correction withdraws in full what its reversed reductions earned;
+    what the balance cannot cover is owed, offset against the next awards, and nothing is sent meanwhile."""
+
+    awarded: int
+    reversed: int
+    earned: int = Field(description="awarded − reversed")
     received: int
     sent: int
-    balance: int
+    balance: int = Field(description="earned + received − sent; below zero while a withdrawal is not offset")
+    available: int = Field(description="What may be sent: the balance, never below zero")
+    owed: int = Field(description="What a correction withdrew beyond the balance, offset against later awards")
     per_kg: str
     transferable: bool
+    basis: Bilingual = Field(description="The seed article corrections rest on here, if the seed names one")
 
 
 class Account(Public):

@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 
 from services.engine.actors import Actor
 from services.engine.clock import clock
+from services.queries.scenario_issuance import scenario_issuance
 from services.store.tables import (
     AuditEvent,
     Case,
     MethodologyVersion,
     Objection,
     PanelMember,
-    ScenarioAllocation,
     Task,
     User,
     pk,
@@ -111,6 +111,8 @@ def application_rows(session: Session, case: Case) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     code, version = app.pop("methodology_code", None), app.pop("methodology_version", None)
     for key, value in app.items():
+        if isinstance(value, dict):  # a recorded form: only what was filled in
+            value = {k: v for k, v in value.items() if v not in (None, "", [], {})}
         if value in (None, "", [], {}):
             continue
         rows.append({"key": key, "label": field_label(key), "value": coded(key, value)})
@@ -328,17 +330,10 @@ def people_ids(events: list[AuditEvent]) -> set[int]:
 
 
 def scenario_view(session: Session, case: Case) -> dict[str, Any] | None:
-    """A scenario issuance case's verification report (Ordos art. 15: verified digitally) and, once issued, its
-    per-user allocation: the block, the users, the Merkle root and the ledger entry that carries it."""
-    if case.procedure != "scenario_issuance":
-        return None
-    report = dict((case.application or {}).get("report") or {})
-    found = session.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case.id)).first()
-    allocation = None if found is None else {
-        "block_t": found.block_t, "users": found.users, "root": found.root, "reduction_g": found.reduction_g,
-        "carry_g": found.carry_g, "corrected_g": found.corrected_g, "ledger_entry_id": found.ledger_entry_id}
-    return {"report": report, "figures": report.get("figures") or {}, "allocation": allocation,
-            "project_id": case.project_id}
+    """A scenario issuance case's verification report (Ordos art. 15: verified digitally), the minting and
+    allocation under way once approved, and then the block, the users, the Merkle root and the ledger entry."""
+    found = scenario_issuance(session, case)
+    return None if found is None else found.model_dump()
 
 
 def brief(session: Session, case: Case, actor: Actor, events: list[AuditEvent],

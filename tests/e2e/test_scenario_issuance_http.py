@@ -8,21 +8,32 @@ evaluation's data-anomaly finding reverses users' reductions and cancels the uni
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from services.orchestration.dispatch import drain
 from services.procedures import ledger
-from services.procedures.scenarios.issuance import run_scenario_campaign
+from services.procedures.scenarios.allocation import read_users
+from services.procedures.scenarios.issuance import ISSUE_WORK, run_issue, run_scenario_campaign
 from services.store.engine import Database
-from services.store.tables import Case, LedgerEntry, ScenarioAllocation
+from services.store.tables import AuditEvent, Case, LedgerEntry, Outbox, ScenarioAllocation, ScenarioReport
 from services.transparency import log as transparency_log
 from states.scenarios import GRAMS_PER_TONNE
 from tests.conftest import at
 from tests.e2e.http import h
-from tests.e2e.scenario_fixtures import issue_period, rfc9162_root, scenario_with_data, token_for
+from tests.e2e.scenario_fixtures import (
+    approve_period,
+    issue_period,
+    minted,
+    rfc9162_root,
+    scenario_with_data,
+    send_days,
+    token_for,
+)
 from tests.scenario_data import make_scenario, send_direct
 
 pytestmark = pytest.mark.e2e
@@ -137,6 +148,20 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
         assert ledger.verify(s, ["ORD"])["ok"]
     me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
     assert me["periods"][0]["allocated_g"] == 0 and me["periods"][0]["reversed_g"] == 784_000
+    # the points alice's reductions earned are withdrawn in full; the 100 she sent stay bob's, so she owes 100
+    # (offset against her next awards) and sends nothing meanwhile
+    row = me["periods"][0]
+    assert row["points"] == 0 and row["points_reversed"] == row["points_awarded"] == row["issued_g"] // 1000 > 0
+    assert me["points"] | {"basis": None} == {
+        **me["points"], "reversed": row["points_awarded"], "earned": 0, "sent": 100, "balance": -100,
+        "available": 0, "owed": 100, "basis": None}
+    assert me["points"]["basis"]["zh"] == "（鄂尔多斯办法第十一条）"
+    owed = client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "t3"})
+    assert owed.status_code == 422 and owed.json()["error"]["reasons"][0]["code"] == "points_owed"
+    said = owed.json()["error"]["reasons"][0]
+    assert "100" in said["zh"] and "鄂尔多斯办法第十一条" in said["zh"] and "Ordos art. 11" in said["en"]
+    assert client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": bob}).json()["points"]["received"] == 100
     check_proof(client, bob, "2026-02", c["new_root"])
 
     # units no longer there (cancelled by other means): a further correction is refused, naming them
@@ -149,6 +174,106 @@ def test_ordos_issues_on_users_behalf_with_proofs_points_and_correction(
     gone = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
         **body, "evaluation_id": ev2.get("evaluation_id", ev2.get("id")), "users": [{"user_id": "u-bob"}]})
     assert gone.status_code == 422 and gone.json()["error"]["reasons"][0]["code"] == "scenario_units_gone"
+
+
+def test_the_approval_hands_the_minting_to_the_dispatcher_which_mints_once_even_after_a_crash(
+        client: TestClient, db: Database, driver, test_clock, data_dir, monkeypatch) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    cid = approve_period(client, db, "ORD", pid)  # returns with nothing minted (checked in approve_period)
+    with db.read() as s:
+        work = s.exec(select(Outbox).where(col(Outbox.case_id) == cid, col(Outbox.kind) == ISSUE_WORK)).one()
+        events = [e.event for e in s.exec(select(AuditEvent).where(col(AuditEvent.case_id) == cid))]
+        assert work.status == "pending" and "scenario_issued" not in events
+
+    # the power goes after the files are written, before the commit: nothing recorded, the row is retried
+    def cut(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+    monkeypatch.setattr(ledger, "mint", cut)
+    assert drain(db)["pending"] == 1
+    assert minted(client, db, "ORD", cid) is None
+    issuance = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"]
+    assert issuance["minting"]["status"] == "retrying" and "power cut" in issuance["minting"]["last_error"]
+    assert issuance["minting"]["label"]["zh"] and issuance["minting"]["label"]["en"]
+    monkeypatch.undo()
+    test_clock.advance(timedelta(minutes=1))  # past the first back-off
+    assert drain(db)["done"] == 1
+    allocation = minted(client, db, "ORD", cid)  # one issue entry, the case shows it done
+    assert allocation is not None and allocation["block_t"] == 6
+
+    # the work run again — directly, and the row delivered again — changes nothing: minted once
+    assert run_issue(db, cid) == allocation["id"]
+    with db.write() as s:
+        row = s.get(Outbox, work.id)
+        row.status, row.attempts = "pending", 0
+        s.add(row)
+    assert drain(db)["done"] == 1
+    assert minted(client, db, "ORD", cid) == allocation
+    with db.read() as s:
+        account = ledger.account_for(s, "ORD", s.get(Case, cid).applicant_org_id, test_clock.now())
+        assert ledger.balance(s, account.id, pid) == 6 and ledger.verify(s, ["ORD"])["ok"]
+        events = [e.event for e in s.exec(select(AuditEvent).where(col(AuditEvent.case_id) == cid))]
+        assert events.count("scenario_issued") == 1
+    # the event sits on the case's hash chain like a command's: the chains verify
+    assert client.get("/api/v1/audit/verify", headers=h("demo_admin")).json()["ok"] is True
+    # the allocation sums to the block, and a user's inclusion proof leads to the root on the ledger entry
+    users = read_users(allocation["path"])
+    assert sum(r["allocated_g"] for r in users.values()) == 6 * GRAMS_PER_TONNE
+    check_proof(client, token_for(client, "ORD", pid, "u-carol"), "2026-02", allocation["root"])
+
+
+def test_minting_refused_on_an_altered_file_is_dead_lettered_shown_on_the_case_and_sent_again(
+        client: TestClient, db: Database, driver, test_clock, data_dir) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    cid = approve_period(client, db, "ORD", pid)
+    report_id = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"][
+        "report_id"]
+    with db.read() as s:
+        users_file = Path(s.get(ScenarioReport, report_id).users_path)
+    kept = users_file.read_bytes()
+    users_file.write_bytes(kept + b"x")  # the report's users file no longer matches its SHA-256
+    assert drain(db)["dead"] == 1  # a refusal does not heal by retrying
+    minting = client.get(f"/api/v1/cases/{cid}", headers=h("ord_review_centre")).json()["scenario_issuance"][
+        "minting"]
+    assert minting["status"] == "failed" and "SHA-256" in minting["last_error"]
+    assert minted(client, db, "ORD", cid) is None
+    dead = client.get("/api/v1/admin/outbox", params={"status": "dead"}, headers=h("demo_admin")).json()["items"]
+    row = next(r for r in dead if r["case_id"] == cid)
+    users_file.write_bytes(kept)  # the file restored, an administrator sends the work again
+    assert client.post(f"/api/v1/admin/outbox/{row['id']}/retry", headers=h("demo_admin")).status_code == 200
+    assert drain(db)["done"] == 1
+    assert minted(client, db, "ORD", cid)["block_t"] == 6
+
+
+def test_points_owed_after_a_correction_are_offset_against_the_next_awards(
+        client: TestClient, db: Database, driver, test_clock, data_dir) -> None:
+    pid = scenario_with_data(db, "ORD", *FEB)
+    test_clock.set(at("2026-03-10 09:00"))
+    issue_period(client, db, "ORD", pid)
+    alice = token_for(client, "ORD", pid, "u-alice")
+    earned = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"]["earned"]
+    assert client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": earned - 10},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "all"}).status_code == 201
+    ev = client.post(f"/api/v1/projects/{pid}/evaluations", headers=h("ord_case_officer"), json={
+        "summary": "数据异常", "findings": [{"severity": "high", "category": "data_anomaly",
+                                            "description": "u-alice 异常", "needs_action": False}]}).json()
+    done = client.post(f"/api/v1/scenarios/{pid}/corrections", headers=h("ord_case_officer"), json={
+        "evaluation_id": ev.get("evaluation_id", ev.get("id")), "period": "2026-02",
+        "users": [{"user_id": "u-alice"}], "reason": "异常"})
+    assert done.status_code == 201, done.text
+    points = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()["points"]
+    assert (points["owed"], points["available"]) == (earned - 10, 0)  # withdrawn in full, beyond the 10 left
+    # March: alice rides again; her new points pay what she owes first
+    send_days(db, pid, date(2026, 3, 1), date(2026, 3, 31))
+    test_clock.set(at("2026-04-10 09:00"))
+    issue_period(client, db, "ORD", pid)
+    me = client.get("/api/v1/scenario-account", headers={"X-Lookup-Token": alice}).json()
+    march = me["periods"][1]
+    assert march["period"] == "2026-03" and march["points"] > earned - 10
+    assert me["points"]["owed"] == 0 and me["points"]["available"] == march["points"] - (earned - 10)
+    assert client.post("/api/v1/scenario-account/transfers", json={"to_user_id": "u-bob", "points": 1},
+                       headers={"X-Lookup-Token": alice, "Idempotency-Key": "again"}).status_code == 201
 
 
 def test_shanghai_commissions_a_verifier_and_issues_annually(client: TestClient, db: Database, driver, test_clock,
@@ -181,12 +306,15 @@ def test_shandong_points_do_not_move_between_individuals(client: TestClient, db:
     assert refusal["code"] == "points_not_transferable" and "编制说明" in refusal["zh"] and refusal["en"]
 
 
-def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, test_clock, data_dir) -> None:
-    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period)."""
+def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, driver, test_clock, data_dir
+                                                                  ) -> None:
+    """Flows call what tests call: the scenario campaign flow runs run_scenario_campaign (once per period), and
+    after the approval the dispatch flow mints and allocates (once, however often it runs)."""
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.campaign import scenario_campaign_flow
     from flows.common import use_database
+    from flows.dispatch import dispatch_flow
     from tests.e2e.test_flows import run_flow
 
     pid = scenario_with_data(db, "ORD", *FEB)
@@ -199,9 +327,21 @@ def test_the_daily_flow_opens_the_period_case_the_campaign_opens(db: Database, t
         with prefect_test_harness(server_startup_timeout=120):
             first = run_flow(scenario_campaign_flow("ORD"))
             again = run_flow(scenario_campaign_flow("ORD"))
+            with db.read() as s:
+                case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
+            assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")
+            driver.act("ord_review_centre", case.id, "pass_review", {"opinion": "数字化核证报告审核通过"})
+            assert driver.act("ord_approver", case.id, "approve", {}) == "issued"
+            with db.read() as s:
+                assert s.exec(select(ScenarioAllocation)).first() is None  # nothing minted by the approval
+            run_flow(dispatch_flow("test"))
+            run_flow(dispatch_flow("test"))
     finally:
         use_database(None)
     assert (first["opened"], first["refused"], again["opened"]) == (1, 1, 0)
     with db.read() as s:
-        case = s.exec(select(Case).where(col(Case.procedure) == "scenario_issuance")).one()
-        assert (case.project_id, case.application["period"], case.state) == (pid, "2026-02", "technical_review")
+        allocation = s.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case.id)).one()
+        issued = s.exec(select(LedgerEntry).where(col(LedgerEntry.case_id) == case.id,
+                                                  col(LedgerEntry.kind) == "issue")).all()
+        assert [e.amount for e in issued] == [allocation.block_t] == [6]
+        assert allocation.root in issued[0].reference

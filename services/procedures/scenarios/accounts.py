@@ -25,7 +25,7 @@ from services.store.tables import (
 from services.transparency import log as transparency_log
 from states.messages import label, reason
 from states.profiles import get_profile
-from states.scenarios import points
+from states.scenarios import PointsPosition, period_points
 
 TOKEN_PREFIX = "spa_"  # scenario personal account
 
@@ -76,6 +76,12 @@ def _rate(project: Project) -> Any:
     return profile.scenarios
 
 
+def _cite(project: Project) -> dict[str, str]:
+    profile = get_profile(project.jurisdiction)
+    assert profile is not None
+    return profile.cite("anomalous_data")
+
+
 def period_rows(session: Session, project: Project, user: str) -> list[dict[str, Any]]:
     """The user's row of every issued period, with the points it earned."""
     rate = _rate(project).points_per_kg
@@ -86,8 +92,10 @@ def period_rows(session: Session, project: Project, user: str) -> list[dict[str,
         if found is None:
             continue
         index, row = found
-        out.append({"period": a.period, "leaf_index": index, **row, "points": points(row["allocated_g"], rate),
-                    "root": a.root, "ledger_entry_id": a.ledger_entry_id})
+        awarded, withdrawn = period_points(row["issued_g"], row["allocated_g"], rate)
+        out.append({"period": a.period, "leaf_index": index, **row, "points": awarded - withdrawn,
+                    "points_awarded": awarded, "points_reversed": withdrawn, "root": a.root,
+                    "ledger_entry_id": a.ledger_entry_id})
     return out
 
 
@@ -100,17 +108,25 @@ def _moved(session: Session, project_id: int, user: str) -> tuple[int, int]:
     return int(in_), int(out_)
 
 
-def account(session: Session, project: Project, user: str) -> dict[str, Any]:
-    rows = period_rows(session, project, user)
-    earned = sum(r["points"] for r in rows)
+def position(session: Session, project: Project, user: str, rows: list[dict[str, Any]]) -> PointsPosition:
     # the ignore below: a registered scenario's project row is read from the database: its id is set
     received, sent = _moved(session, project.id, user)  # type: ignore[arg-type]
-    rules = _rate(project)
+    return PointsPosition(awarded=sum(r["points_awarded"] for r in rows),
+                          reversed=sum(r["points_reversed"] for r in rows), received=received, sent=sent)
+
+
+def account(session: Session, project: Project, user: str) -> dict[str, Any]:
+    rows = period_rows(session, project, user)
+    held = position(session, project, user, rows)
+    rules, cited = _rate(project), _cite(project)
     return {"scenario": {"id": project.id, "title": project.title, "jurisdiction": project.jurisdiction},
             "user_id": user, "periods": rows, "allocated_g": sum(r["allocated_g"] for r in rows),
             "carry_g": rows[-1]["carry_out_g"] if rows else 0,
-            "points": {"earned": earned, "received": received, "sent": sent, "balance": earned + received - sent,
-                       "per_kg": str(rules.points_per_kg), "transferable": rules.points_transferable}}
+            "points": {"awarded": held.awarded, "reversed": held.reversed, "earned": held.earned,
+                       "received": held.received, "sent": held.sent, "balance": held.balance,
+                       "available": held.available, "owed": held.owed, "per_kg": str(rules.points_per_kg),
+                       "transferable": rules.points_transferable,
+                       "basis": {"zh": cited["basis_zh"], "en": cited["basis_en"]}}}
 
 
 def proof(session: Session, project: Project, user: str, period: str) -> dict[str, Any]:
@@ -156,9 +172,11 @@ def transfer_points(session: Session, project: Project, sender: str, to_user: st
     lt = ScenarioLookupToken
     session.exec(select(lt.id).where(col(lt.project_id) == project.id, col(lt.user_id) == sender)
                  .with_for_update()).first()
-    balance = account(session, project, sender)["points"]["balance"]
-    if amount > balance:
-        problems.append(reason("points_not_enough", field="points", balance=balance, asked=amount))
+    held = position(session, project, sender, period_rows(session, project, sender))
+    if held.owed:  # a correction's withdrawal not yet offset (Ordos art. 11): nothing leaves the account
+        problems.append(reason("points_owed", field="points", owed=held.owed, **_cite(project)))
+    elif amount > held.available:
+        problems.append(reason("points_not_enough", field="points", balance=held.available, asked=amount))
     if problems:
         raise Invalid(problems)
     insert_ignore(session, t, {"project_id": project.id, "from_user": sender, "to_user": to_user, "points": amount,

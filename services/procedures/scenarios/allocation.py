@@ -26,7 +26,15 @@ from states.scenarios import allocation_leaf
 # small row groups: the files are sorted (users by pseudonym, levels by level and index), so a proof's
 # lookups skip all but a few groups by their min/max statistics
 ROW_GROUP = 65_536
-USER_COLUMNS = ("user_id", "reduction_g", "carry_in_g", "allocated_g", "carry_out_g", "reversed_g")
+# issued_g: what the user was allocated at issuance (a correction lowers allocated_g, never issued_g)
+USER_COLUMNS = ("user_id", "reduction_g", "carry_in_g", "allocated_g", "carry_out_g", "reversed_g", "issued_g")
+
+
+def _row(values: Mapping[str, Any]) -> dict[str, int]:
+    """A user's row; a file written before `issued_g` was kept reads as issued what it allocates."""
+    row = {c: int(values[c]) for c in USER_COLUMNS[1:] if c in values}
+    row.setdefault("issued_g", row["allocated_g"])
+    return row
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,7 @@ def write(jurisdiction: str, project_id: int, period: str, name: str, rows: Mapp
 def read_users(path: str | Path) -> dict[str, dict[str, int]]:
     table = pq.read_table(path)
     columns = {c: table.column(c).to_pylist() for c in table.column_names}
-    return {u: {c: int(columns[c][i]) for c in USER_COLUMNS[1:] if c in columns}
-            for i, u in enumerate(columns["user_id"])}
+    return {u: _row({c: v[i] for c, v in columns.items()}) for i, u in enumerate(columns["user_id"])}
 
 
 def read_pairs(path: str | Path, value: str) -> dict[str, int]:
@@ -100,13 +107,15 @@ def user_row(path: str | Path, user: str) -> tuple[int, dict[str, int]] | None:
     """The user's leaf index and row in an allocation file."""
     con = _duckdb().cursor()
     try:
-        found = con.execute(f"SELECT file_row_number, {', '.join(USER_COLUMNS[1:])} FROM read_parquet(?, "
-                            "file_row_number = true) WHERE user_id = ?", [str(path), user]).fetchone()
+        found = con.execute("SELECT * FROM read_parquet(?, file_row_number = true) WHERE user_id = ?",
+                            [str(path), user]).fetchone()
+        names = [d[0] for d in con.description or ()]
     finally:
         con.close()
     if found is None:
         return None
-    return int(found[0]), dict(zip(USER_COLUMNS[1:], (int(v) for v in found[1:]), strict=True))
+    values = dict(zip(names, found, strict=True))
+    return int(values["file_row_number"]), _row(values)
 
 
 def inclusion(levels_path: str | Path, index: int, size: int) -> list[bytes]:

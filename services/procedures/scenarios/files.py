@@ -42,10 +42,11 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
-def scenario_lock(jurisdiction: str, project_id: int) -> Iterator[None]:
+def scenario_lock(jurisdiction: str, project_id: int, name: str = ".lock") -> Iterator[None]:
     """One intake at a time per scenario, across processes on the same storage: a batch's duplicates
-    are checked against every batch accepted before it."""
-    lock = path_for(jurisdiction, project_id, "tmp", ".lock")
+    are checked against every batch accepted before it. Another `name` is another lock of the scenario
+    (issuance's file work holds its own, so a day's intake does not wait for a period's allocation)."""
+    lock = path_for(jurisdiction, project_id, "tmp", name)
     with lock.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -8,24 +8,27 @@ the ledger's one minting path and records the per-user allocation, its Merkle ro
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from forms.scenarios import VerifierChoice
+from services.engine import audit
 from services.engine.actors import SYSTEM_ACTOR
 from services.engine.calendar import local_date
 from services.engine.clock import clock
 from services.engine.context import Ctx
 from services.engine.errors import Invalid
 from services.engine.opening import open_case
+from services.engine.work import enqueue
 from services.procedures import ledger
 from services.procedures.scenarios import allocation as files_of
 from services.procedures.scenarios import verification
-from services.procedures.scenarios.files import sha256_file
+from services.procedures.scenarios.files import scenario_lock, sha256_file
+from services.store import records
 from services.store.engine import Database
 from services.store.tables import (
     Case,
@@ -41,7 +44,7 @@ from states.effects import CommissionVerifier, IssueToUsers
 from states.machine import procedure
 from states.messages import reason, text
 from states.profiles import get_profile
-from states.scenarios import Period, allocate, closed_periods, parse_period, period_vintage
+from states.scenarios import Period, allocation_rows, closed_periods, parse_period, period_vintage, periods_with_data
 
 NAME = scenario_issuance.NAME
 log = logging.getLogger("carbon.scenarios")
@@ -63,10 +66,16 @@ def current_carry(session: Session, project_id: int) -> dict[str, int]:
 
 def replace_carry(session: Session, project: Project, name: str, carry: dict[str, int], now: Any) -> None:
     # the ignore below: a registered scenario's project row is read from the database: its id is set
-    path, sha = files_of.write_carry(project.jurisdiction, project.id, name, carry)  # type: ignore[arg-type]
+    written = files_of.write_carry(project.jurisdiction, project.id, name, carry)  # type: ignore[arg-type]
+    record_carry(session, project, written, sum(carry.values()), now)
+
+
+def record_carry(session: Session, project: Project, written: tuple[Path, str], total_g: int, now: Any) -> None:
+    """The scenario's current carry is the file `written` (its path and SHA-256)."""
+    path, sha = written
     row = session.get(ScenarioCarry, project.id) or ScenarioCarry(project_id=pk(project), path="", sha256="",
                                                                   total_g=0, updated_at=now)
-    row.path, row.sha256, row.total_g, row.updated_at = str(path), sha, sum(carry.values()), now
+    row.path, row.sha256, row.total_g, row.updated_at = str(path), sha, total_g, now
     session.add(row)
 
 
@@ -87,45 +96,123 @@ def commission_verifier(ctx: Ctx, effect: CommissionVerifier) -> None:
     ctx.case.application = {**app, "report": {**app["report"], "verifier_id": chosen.verifier_id}}
 
 
+ISSUE_WORK = "issue_to_users"  # the outbox kind of an approved period's minting and allocation
+ATTEMPTS = 3  # file work redone when the carry changed under it (another period, a correction) before it commits
+
+
 def issue_to_users(ctx: Ctx, effect: IssueToUsers) -> None:
-    """Allocate what users are eligible for (their carry plus the period's reductions; states/scenarios.allocate),
-    mint the whole tonnes to the enterprise's holding account on their behalf and record the allocation:
-    its files, its Merkle root (on the ledger entry too), and the new carry."""
+    """Entering `issued` records the approver's decision and hands the minting and the per-user allocation to
+    the dispatcher (`run_issue`, an outbox row of the same transaction): for a city's million users the
+    file work takes a minute, which no approver's request should hold, and a crash there loses nothing —
+    the row is delivered again until it is done, once."""
     app = ctx.case.application
-    project = lock_scenario(ctx.session, int(app["project_id"]))
-    report = ctx.session.get(ScenarioReport, int(app["report"]["id"]))
-    assert report is not None  # the campaign attached it
-    reductions = report_users(report)
-    # the ignore below: a registered scenario's project row is read from the database: its id is set
-    carry = current_carry(ctx.session, project.id)  # type: ignore[arg-type]
-    eligible = {u: reductions.get(u, 0) + carry.get(u, 0) for u in {*reductions, *carry}}
-    eligible = {u: g for u, g in eligible.items() if g > 0}
-    block, allocated = allocate(eligible)
-    rows = {u: {"reduction_g": reductions.get(u, 0), "carry_in_g": carry.get(u, 0), "allocated_g": allocated[u],
-                "carry_out_g": eligible[u] - allocated[u], "reversed_g": 0} for u in eligible}
-    period = app["period"]
-    name = f"{period}-case{ctx.case.id}"
-    # the ignore below: a registered scenario's project row is read from the database: its id is set
-    written = files_of.write(project.jurisdiction, project.id, period, name, rows)  # type: ignore[arg-type]
-    replace_carry(ctx.session, project, name, {u: r["carry_out_g"] for u, r in rows.items()}, ctx.now)
-    entry_id = None
-    if block:
-        entry, minted = ledger.mint(ctx.session, project=project, vintage=int(app["vintage"]), amount=block,
-                                    owner_org_id=project.owner_org_id, case_id=ctx.case.id,
-                                    actor_id=ctx.actor.user_id, now=ctx.now)
-        entry.reference = allocation_reference(period, written.root)
-        ctx.session.add(entry)
-        entry_id = entry.id
-        ctx.extra["serials"] = [minted.serial]
-        ctx.extra["ledger_entry_id"] = entry_id
-    ctx.session.add(ScenarioAllocation(
-        project_id=pk(project), jurisdiction=project.jurisdiction, period=period, case_id=ctx.case.id,
-        report_id=pk(report), vintage=int(app["vintage"]), block_t=block, users=written.users,
-        reduction_g=sum(reductions.values()), allocated_g=sum(allocated.values()),
-        carry_g=sum(r["carry_out_g"] for r in rows.values()), root=written.root, path=str(written.path),
-        sha256=written.sha256, levels_path=str(written.levels_path), ledger_entry_id=entry_id,
-        created_at=ctx.now, updated_at=ctx.now))
-    ctx.extra["allocation"] = {"block_t": block, "users": written.users, "root": written.root}
+    enqueue(ctx, ISSUE_WORK, "system", {"project_id": int(app["project_id"]), "period": app["period"],
+                                        "approver_id": ctx.actor.user_id})
+
+
+def allocation_of(session: Session, case_id: int) -> ScenarioAllocation | None:
+    return session.exec(select(ScenarioAllocation).where(col(ScenarioAllocation.case_id) == case_id)).first()
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An allocation computed and written to files, not yet recorded: what it was computed from (the carry
+    file's SHA-256, None for no carry) is checked again under the scenario's lock before it commits."""
+
+    carry_sha: str | None
+    reductions_g: int
+    block: int
+    rows: dict[str, dict[str, int]]
+    written: files_of.Written
+    carry: tuple[Path, str]
+
+
+def _plan(db: Database, case: Case, project: Project) -> _Planned:
+    """Each user's eligible grams (their carry plus the period's reductions from the report's users file,
+    refused if its SHA-256 changed), allocated (states/scenarios.allocate), and written: the users' rows,
+    the tree's levels and the next carry. Files only: no transaction is held meanwhile. The file names are
+    the case's, so work redone after a crash writes the same files again."""
+    app = case.application
+    with db.read() as session:
+        report = session.get(ScenarioReport, int(app["report"]["id"]))
+        assert report is not None  # the campaign attached it
+        row = session.get(ScenarioCarry, pk(project))
+        carry_sha = None if row is None else row.sha256
+        reductions = report_users(report)
+        carry = current_carry(session, pk(project))
+    block, rows = allocation_rows(reductions, carry)
+    name = f"{app['period']}-case{case.id}"
+    written = files_of.write(project.jurisdiction, pk(project), app["period"], name, rows)
+    carry_file = files_of.write_carry(project.jurisdiction, pk(project), name,
+                                      {u: r["carry_out_g"] for u, r in rows.items()})
+    return _Planned(carry_sha, sum(reductions.values()), block, rows, written, carry_file)
+
+
+def _record(session: Session, case: Case, held: records.CaseRecord, project: Project, plan: _Planned,
+            approver_id: int | None, now: Any) -> ScenarioAllocation:
+    """One transaction: the new carry, the block minted through the ledger's one minting path (none for a
+    block of 0) with the allocation's root on its entry, the allocation row, and the event on the case's
+    audit chain."""
+    app = case.application
+    record_carry(session, project, plan.carry, sum(r["carry_out_g"] for r in plan.rows.values()), now)
+    entry_id, serials = None, []
+    if plan.block:
+        entry, minted = ledger.mint(session, project=project, vintage=int(app["vintage"]), amount=plan.block,
+                                    owner_org_id=project.owner_org_id, case_id=pk(case), actor_id=approver_id,
+                                    now=now)
+        entry.reference = allocation_reference(app["period"], plan.written.root)
+        session.add(entry)
+        entry_id, serials = entry.id, [minted.serial]
+    row = ScenarioAllocation(
+        project_id=pk(project), jurisdiction=project.jurisdiction, period=app["period"], case_id=pk(case),
+        report_id=int(app["report"]["id"]), vintage=int(app["vintage"]), block_t=plan.block,
+        users=plan.written.users, reduction_g=plan.reductions_g,
+        allocated_g=sum(r["allocated_g"] for r in plan.rows.values()),
+        carry_g=sum(r["carry_out_g"] for r in plan.rows.values()), root=plan.written.root,
+        path=str(plan.written.path), sha256=plan.written.sha256, levels_path=str(plan.written.levels_path),
+        ledger_entry_id=entry_id, created_at=now, updated_at=now)
+    session.add(row)
+    audit.append_case(session, held, at=now, actor_id=None, actor_role="system", event="scenario_issued",
+                      payload={"block_t": plan.block, "users": plan.written.users, "root": plan.written.root,
+                               "ledger_entry_id": entry_id, "serials": serials})
+    return row
+
+
+def run_issue(db: Database, case_id: int, approver_id: int | None = None) -> int:
+    """The minting and allocation of an approved period (the `issue_to_users` outbox row's work). Done once:
+    the allocation is unique per case, and each step checks for it under the scenario's locks (its file
+    lock for the file work, its row lock for the record), so a repeat, a concurrent run or a run after a
+    crash answers the allocation already recorded. A crash before the commit leaves files nobody points
+    to yet; the next run writes them again and commits. Returns the allocation's id."""
+    with db.read() as session:
+        done = allocation_of(session, case_id)
+        case = session.get(Case, case_id)
+        if done is not None or case is None or case.state != scenario_issuance.ISSUED:
+            if done is None:
+                raise Invalid([reason("scenario_not_approved", case=case_id)])
+            return pk(done)
+        project = session.get(Project, int(case.application["project_id"]))
+        assert project is not None
+    with scenario_lock(project.jurisdiction, pk(project), ".issue.lock"):
+        for _ in range(ATTEMPTS):
+            with db.read() as session:
+                if (done := allocation_of(session, case_id)) is not None:
+                    return pk(done)
+            plan = _plan(db, case, project)
+            with db.write() as session:
+                # the case first, then the scenario: the order the command path takes them in
+                held = records.lock_case(session, records.LOCK_CASE, {"case_id": case_id})
+                locked = lock_scenario(session, pk(project))
+                if (done := allocation_of(session, case_id)) is not None:
+                    return pk(done)
+                row = session.get(ScenarioCarry, pk(project))
+                if (None if row is None else row.sha256) != plan.carry_sha:
+                    continue  # a correction or another period changed the carry meanwhile: plan again
+                assert held is not None
+                recorded = _record(session, case, held, locked, plan, approver_id, clock.now())
+                session.flush()
+                return pk(recorded)
+    raise RuntimeError(f"scenario issuance of case {case_id}: the carry kept changing; tried {ATTEMPTS} times")
 
 
 def allocation_reference(period: str, root: str) -> str:
@@ -136,11 +223,27 @@ def allocation_reference(period: str, root: str) -> str:
 # --- the periodic campaign ---------------------------------------------------------------------------
 
 
+SUMMARY_GROUPS = ("batches", "records", "exclusions", "totals")  # the report's figures a case carries
+
+
+def report_figures(figures: dict[str, Any]) -> dict[str, Any]:
+    """The report's scalar figures, and those of its count groups as `group.key` (`records.counted`); each
+    has a label `figure.<key>` in the catalogue. The anomalies are counted; the charts stay in the report."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, int | float | str | bool):
+            out[key] = value
+        elif key in SUMMARY_GROUPS and isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items() if isinstance(v, int | float)})
+    if isinstance(figures.get("anomalies"), list):
+        out["anomalies"] = len(figures["anomalies"])
+    return out
+
+
 def _report_summary(report: ScenarioReport) -> dict[str, Any]:
-    """What the case carries of its report: identity, hashes and the scalar figures (the charts stay in it)."""
-    scalars = {k: v for k, v in (report.figures or {}).items() if isinstance(v, int | float | str | bool)}
+    """What the case carries of its report: identity, hashes and the count figures (the charts stay in it)."""
     return {"id": report.id, "digest": report.digest, "users_sha256": report.users_sha256, "engine": report.engine,
-            "figures": scalars, "verifier_id": None}
+            "figures": report_figures(report.figures or {}), "verifier_id": None}
 
 
 def _verified(db: Database, project_id: int, period: str) -> int:
@@ -156,23 +259,27 @@ def _has_case(session: Session, project_id: int, period: str) -> bool:
 
 
 def _candidates(db: Database, jurisdiction: str, today: date) -> list[tuple[int, Period]]:
-    """(scenario, period) pairs: registered, unsuspended scenarios, each period from the one holding its first
-    batch's business date whose late records can no longer come (its end plus the profile's late days is
-    past), that has no case yet."""
+    """(scenario, period) pairs: registered, unsuspended scenarios, each period whose late records can no
+    longer come (its end plus the profile's late days is past), that some records batch covers
+    (states.scenarios.periods_with_data) and that has no case yet."""
     profile = get_profile(jurisdiction)
     assert profile is not None
     rules = profile.scenarios
     out = []
     with db.read() as session:
-        firsts = session.exec(select(col(Project.id), sa.func.min(col(ScenarioBatch.business_date)))
-                              .join(ScenarioBatch, col(ScenarioBatch.project_id) == col(Project.id))
-                              .where(col(Project.jurisdiction) == jurisdiction, col(Project.kind) == "scenario",
-                                     col(Project.status) == "registered", col(Project.suspended).is_(False),
-                                     col(ScenarioBatch.kind) == "records")
-                              .group_by(col(Project.id)).order_by(col(Project.id))).all()
-        for project_id, first in firsts:
+        rows = session.exec(select(col(Project.id), col(ScenarioBatch.business_date)).distinct()
+                            .join(ScenarioBatch, col(ScenarioBatch.project_id) == col(Project.id))
+                            .where(col(Project.jurisdiction) == jurisdiction, col(Project.kind) == "scenario",
+                                   col(Project.status) == "registered", col(Project.suspended).is_(False),
+                                   col(ScenarioBatch.kind) == "records")
+                            .order_by(col(Project.id), col(ScenarioBatch.business_date))).all()
+        dates: dict[int, list[date]] = {}
+        for project_id, day in rows:
             assert project_id is not None
-            for period in closed_periods(first, today - timedelta(days=rules.late_days), rules.period):
+            dates.setdefault(project_id, []).append(day)
+        for project_id, days in dates.items():
+            closed = closed_periods(days[0], today - timedelta(days=rules.late_days), rules.period)
+            for period in periods_with_data(closed, days, rules.late_days):
                 if not _has_case(session, project_id, period.key):
                     out.append((project_id, period))
     return out

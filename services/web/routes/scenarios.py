@@ -1,6 +1,7 @@
 """The scenario enterprise's pages (issue 17; Ordos arts. 13–14): its registered scenarios, each with the
 data credential (issued or rotated here, shown once), the daily batches and the consent feed with their
-status, refusals counted by reason, and each batch's refused rows as CSV."""
+status, refusals counted by reason, and each batch's refused rows as CSV; and the periods issued to it on its
+users' behalf (Ordos arts. 12, 16), with how its users open their accounts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlmodel import Session, col, select
 from services.api.deps import get_db
 from services.engine.actors import Actor
 from services.engine.errors import NotFound
-from services.procedures.scenarios import batches, feeds
+from services.procedures.scenarios import accounts, batches, feeds
 from services.store.tables import Project, pk
 from services.web.deps import CheckedForm, SignedIn, wearing
 from services.web.pages import lang_of, render
@@ -54,7 +55,8 @@ def _page(request: Request, signed: Any, project_id: int, token: dict[str, Any] 
     with get_db(request).read() as session:
         project = _owned(session, signed.actor, project_id)
         context = {"project": project, "records": batches.listing(session, project_id, "records"),
-                   "consents": batches.listing(session, project_id, "consents"), **feeds.status(session, project_id)}
+                   "consents": batches.listing(session, project_id, "consents"),
+                   "issued": accounts.statistics(session, project), **feeds.status(session, project_id)}
     return render(request, "applicant_scenario.html", token=token, **context)
 
 
