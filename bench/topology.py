@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,22 @@ RETENTION = {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
              "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P2D",
              "PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "3600"}
 GRACE = {"worker": 30.0, "api": 10.0, "prefect-server": 10.0}  # compose's stop_grace_period (default 10 s)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc), children before their children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        found = children.get(todo.pop(0), [])
+        out += found
+        todo += found
+    return out
 
 
 def free_port() -> int:
@@ -139,11 +155,19 @@ class Topology:
             proc.wait()
         return time.monotonic() - started
 
-    def kill(self, what: str) -> None:
-        """SIGKILL to the whole process group: a lost machine."""
+    def kill(self, what: str) -> list[int]:
+        """SIGKILL to the process and every descendant, each in its process group (the worker starts
+        `prefect worker start` in a session of its own, which a kill of its group alone left running,
+        orphaned): a lost machine. The pids killed."""
         proc = self.procs.pop(what)
-        os.killpg(proc.pid, signal.SIGKILL)
+        pids = [proc.pid, *descendants(proc.pid)]
+        for pid in pids:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
+        return pids
 
     # --- compose's services, in its order -----------------------------------------------------------
 

@@ -8,10 +8,14 @@
 - `LOG_WITNESS_FILE` (default `log-witness.txt` beside the key file): the newest checkpoint the
   signer signed; verification compares the database with it, so a truncated log is caught.
 - `LOG_ORIGIN` (default `carbon-inclusion.local/log`): the log's name, also the key's name.
+
+The same key signs what the system sends out for anyone to check with its published public key
+(`GET /api/v1/public/log/key`): the on-call webhook's body (`sign_detached`).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +86,16 @@ def keyring() -> Keyring:
     if signer is not None:
         ring.verifiers[key_id(ring.name, signer.public_key())] = (ring.name, signer.public_key())
     return ring
+
+
+def sign_detached(body: bytes, ring: Keyring | None = None) -> str | None:
+    """`keyid=<key id, hex>,sig=<Ed25519 signature of the exact body, base64>` (the header
+    `X-Carbon-Signature-Ed25519`), or None when this process holds no signing key."""
+    ring = ring or keyring()
+    if ring.signer is None:
+        return None
+    kid = key_id(ring.name, ring.signer.public_key())
+    return f"keyid={kid.hex()},sig={base64.b64encode(ring.signer.sign(body)).decode()}"
 
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
