@@ -126,6 +126,23 @@ def keygen(rotate: bool = False) -> tuple[bool, str]:
     return created, vkey(name, _load_private(path.read_bytes()).public_key())
 
 
+def export_verifiers(path: Path) -> int:
+    """Write the verifier keys a process without the private key trusts (`LOG_TRUSTED_KEYS_FILE` of the API
+    processes in the scaled-out mode): the keys rotated out, then the current one, last (what `current`
+    shows). Written whole and renamed into place, so a reader never sees half a file. Returns the count."""
+    ring = keyring()
+    if ring.signer is None:
+        raise SystemExit(f"no signing key at {key_file()}: run keygen first")
+    kid = key_id(ring.name, ring.signer.public_key())
+    lines = [vkey(n, p) for k, (n, p) in ring.verifiers.items() if k != kid]
+    lines.append(vkey(ring.name, ring.signer.public_key()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    partial.replace(path)
+    return len(lines)
+
+
 def read_witness() -> str | None:
     path = witness_file()
     return path.read_text(encoding="utf-8") if path.exists() else None
