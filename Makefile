@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: serve test test-unit test-integration test-e2e setup migrate demo bench clean scale-out-smoke
+.PHONY: serve test test-unit test-integration test-e2e setup migrate demo bench clean scale-out-smoke failure-injection
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,9 @@ clean:
 ## registration through expert review and its publicity timer over HTTP; torn down (bench/scale_out_smoke.py)
 scale-out-smoke: setup
 	PYTHONPATH=. $(PY) bench/scale_out_smoke.py
+
+## failure-injection: the same topology plus a second worker; the hand-off's worker killed mid-sweep (its
+## runs CRASHED, an incident naming them, timers resumed and fired once), Prefect stopped 30 s (/readyz 503,
+## commands commit, delivered after), workers refused without a usable database (bench/recovery.py)
+failure-injection: setup
+	PYTHONPATH=. $(PY) bench/recovery.py

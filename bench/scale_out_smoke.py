@@ -6,7 +6,9 @@ A Shanghai registration goes to expert review; the panel must be drawn by the ha
 and each member notified; the panel passes it, the approver approves, and its publicity timer is brought
 forward to fall due in a few seconds (the only thing done behind the API's back: a publicity lasts days).
 The timer must fire exactly once and register the project, and the national administrator's flow-run
-list must show the completed dispatch and sweep runs. Exit 0 when all holds; the logs are printed if not.
+list must show the completed dispatch and sweep runs; the worker must have signed the transparency log's head
+with the key only it holds, and the API (holding only the exported verifier keys) must verify that checkpoint.
+Exit 0 when all holds; the logs are printed if not.
 """
 
 from __future__ import annotations
@@ -110,6 +112,22 @@ def drive(api: Client, db_url: str) -> None:
         return {r["flow"] for r in runs if r["state"] == "COMPLETED"} >= {"dispatch", "sweep"}
 
     until("admin flow-run list shows completed dispatch and sweep runs", completed, timeout=120)
+    signed_log(api)
+
+
+def signed_log(api: Client) -> None:
+    """The worker's publish-log run signs the log's head with the key only it holds; the API, holding only
+    the verifier keys keygen exported, serves that key and checks the checkpoint against today's log."""
+    def published() -> str | None:
+        r = api.http.get("/api/v1/public/log/checkpoint")
+        return r.text if r.status_code == 200 else None
+
+    text = until("a signed log head published by the worker", published, timeout=120)
+    key = api.http.get("/api/v1/public/log/key").json()
+    assert f"— {key['name']} " in text, (key, text)  # the signature line names the key the API serves
+    checked = api.http.post("/api/v1/public/log/check", json={"checkpoint": text})
+    assert checked.status_code == 200 and checked.json()["verdict"] == "extends", checked.text
+    print(f"  checkpoint of {checked.json()['old']['tree_size']} leaves verified by the API with key {key['key_id']}")
 
 
 def main() -> int:

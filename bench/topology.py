@@ -3,7 +3,7 @@
 
 PostgreSQL is the one already running (PG_ADMIN_URL, default postgresql://postgres@127.0.0.1:5432/postgres):
 two fresh databases are created, the application's and the Prefect server's, and dropped at the end.
-Then, in compose's order and with its commands and environment: `migrate` (plus the demo users), the
+Then, in compose's order and with its commands and environment: `migrate` (plus the demo users), `keygen`, the
 Prefect server (healthy on /api/health), `deploy` (the pool `carbon`, `prefect deploy --all`), the
 `worker` (`python -m services.cli worker`, with the hand-off loop) and the `api` (`serve --workers 2
 --no-scheduler`, healthy on /readyz). Stopping sends SIGTERM and waits the compose grace period.
@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,22 @@ RETENTION = {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
              "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P2D",
              "PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "3600"}
 GRACE = {"worker": 30.0, "api": 10.0, "prefect-server": 10.0}  # compose's stop_grace_period (default 10 s)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc), children before their children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        found = children.get(todo.pop(0), [])
+        out += found
+        todo += found
+    return out
 
 
 def free_port() -> int:
@@ -68,7 +84,19 @@ class Topology:
         return {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(self.home / "prefect"),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_CLI_PROMPT": "false",
                 "PREFECT_API_URL": self.prefect_api, "DATABASE_URL": self.database_url, "SCHEDULER": "prefect",
-                "LOG_SIGNING_KEY_FILE": str(self.home / "log-signing-key.pem"), **self.extra_env, **more}
+                # as in the image: no process holds the log's key unless given it (the worker, below)
+                "LOG_SIGNING_KEY_FILE": str(self.home / "no-key" / "log-signing-key.pem"), **self.extra_env,
+                **more}
+
+    @property
+    def log_key_file(self) -> str:
+        """compose's `log-keys` volume: keygen writes the key there, the worker signs with it."""
+        return str(self.home / "log-keys" / "log-signing-key.pem")
+
+    @property
+    def log_verifiers_file(self) -> str:
+        """compose's `log-public` volume: the verifier keys the API serves."""
+        return str(self.home / "log-public" / "log-trusted-keys.txt")
 
     # --- the databases --------------------------------------------------------------------------
 
@@ -139,11 +167,19 @@ class Topology:
             proc.wait()
         return time.monotonic() - started
 
-    def kill(self, what: str) -> None:
-        """SIGKILL to the whole process group: a lost machine."""
+    def kill(self, what: str) -> list[int]:
+        """SIGKILL to the process and every descendant, each in its process group (the worker starts
+        `prefect worker start` in a session of its own, which a kill of its group alone left running,
+        orphaned): a lost machine. The pids killed."""
         proc = self.procs.pop(what)
-        os.killpg(proc.pid, signal.SIGKILL)
+        pids = [proc.pid, *descendants(proc.pid)]
+        for pid in pids:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
+        return pids
 
     # --- compose's services, in its order -----------------------------------------------------------
 
@@ -155,6 +191,9 @@ class Topology:
         self.run_once("migrate", *self.python("-m", "services.cli", "migrate"))
         if demo:
             self.run_once("demo", *self.python("-m", "services.cli", "demo"))
+        self.run_once("keygen", *self.python("-m", "services.cli", "keygen", "--export-verifiers",
+                                             self.log_verifiers_file),
+                      env=self.env(LOG_SIGNING_KEY_FILE=self.log_key_file))
         self.start_prefect()
         prefect = str(Path(sys.executable).with_name("prefect"))
         self.run_once("deploy", prefect, "work-pool", "create", "carbon", "--type", "process", "--overwrite")
@@ -176,12 +215,13 @@ class Topology:
         return self.start(name, *self.python("-m", "services.cli", "worker", "--pool", "carbon",
                                              "--with-healthcheck"),
                           env=self.env(CARBON_APP_DIR=str(ROOT), PREFECT_WORKER_WEBSERVER_PORT=str(port),
-                                       PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30"))
+                                       PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30", LOG_SIGNING_KEY_FILE=self.log_key_file))
 
     def start_api(self) -> None:
         self.start("api", *self.python("-m", "services.cli", "serve", "--host", "127.0.0.1", "--port",
                                        str(self.api_port), "--workers", "2", "--no-scheduler"),
-                   env=self.env(PREFECT_UI_URL=f"http://127.0.0.1:{self.prefect_port}"))
+                   env=self.env(PREFECT_UI_URL=f"http://127.0.0.1:{self.prefect_port}",
+                                LOG_TRUSTED_KEYS_FILE=self.log_verifiers_file))
         self.wait_healthy("api", f"{self.api}/readyz")
 
     def down(self) -> dict[str, float]:

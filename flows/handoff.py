@@ -5,15 +5,18 @@ Why not a deployment run each time: a process worker (and `serve`, whose runner 
 starts a Python process for every run, about 10 s of imports on this machine for a second of work, and
 dispatch would wait for the next scheduled run. Here the `dispatch` and `sweep` flows are called in this
 process (each call is a flow run the Prefect server records, as in embedded mode; dispatch as one run
-that serves the wakes of `SERVE_SECONDS`, each drain a task run), and they are woken:
+that serves the wakes of `SERVE_SECONDS`, each drain a task run; the sweep likewise), and they are woken:
 
 - PostgreSQL sends `NOTIFY carbon_wake` when a transaction that inserted outbox rows or timers commits
   (triggers of migration 0016): `outbox` wakes dispatch; `timers` re-reads when the next timer is due.
   A wake during a run is kept, so the run that follows picks up what the first one missed.
-- The sweep runs when the next timer is due (re-read on every wake and at least every `IDLE_SECONDS`),
-  and dispatch follows a sweep that fired timers.
+- Timers fire when the next one is due (re-read on every wake and at least every `IDLE_SECONDS`), in
+  one long-lived `sweep (hand-off)` run too (each firing a task run; a flow run of its own per due timer
+  was most of a timer's lag), and dispatch follows a sweep that fired timers.
 - One loop per database holds the `handoff` lease (renewed every `RENEW_SECONDS`, lapsing after
   `LEASE_TTL`): a second worker stands by and takes over within the TTL when the first is lost.
+- Its flow runs are tagged `handoff:<holder>` (the lease holder: `<pid>-<nonce>`), so an operator (and
+  bench/recovery.py) tells which worker process ran them, e.g. those a lost worker left running.
 
 The deployments' interval schedules stay as the safety net (and the sweep's incident detection);
 the database stays the truth: a missed notification only costs the wait to the next wake or run.
@@ -29,7 +32,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import flow
+from prefect import flow, tags
 
 from flows.common import use_database
 from services.engine.clock import clock
@@ -50,6 +53,7 @@ class Handoff:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tag = f"handoff:{self.holder}"  # on its flow runs: which worker process ran them
         self.held = False
         self.outbox = asyncio.Event()
         self.timers = asyncio.Event()
@@ -62,7 +66,9 @@ class Handoff:
             self.loop.call_soon_threadsafe((self.outbox if what == "outbox" else self.timers).set)
 
     async def run(self) -> None:
+        global _serving
         self.loop = asyncio.get_running_loop()
+        _serving = self
         use_database(self.db)
         if not self.db.is_sqlite:  # SQLite has no NOTIFY: the loop then wakes every IDLE_SECONDS
             threading.Thread(target=self._listen, name="handoff-listen", daemon=True).start()
@@ -98,13 +104,12 @@ class Handoff:
             await self._pause(asyncio.Event(), RENEW_SECONDS)
 
     async def _dispatching(self) -> None:
-        global _serving
         while not self.stopping.is_set():
             if not self.held:
                 await self._pause(self.stopping, RENEW_SECONDS)
                 continue
-            _serving = self
-            await _guarded(dispatch_serving(SERVE_SECONDS))
+            with tags(self.tag):
+                await _guarded(dispatch_serving(SERVE_SECONDS))
 
     async def drain_on_wake(self, seconds: float) -> dict[str, int]:
         """Inside one flow run: drain on every wake (a task run each) until `seconds` pass or the lease is lost."""
@@ -125,21 +130,37 @@ class Handoff:
         return totals
 
     async def _sweeping(self) -> None:
-        from flows.sweep import sweep_flow
-
         while not self.stopping.is_set():
+            if not self.held:
+                await self._pause(self.stopping, RENEW_SECONDS)
+                continue
+            with tags(self.tag):
+                if await _guarded(sweep_serving(SERVE_SECONDS)) is None:  # failed: not again at once
+                    await self._pause(self.stopping, RENEW_SECONDS)
+
+    async def fire_when_due(self, seconds: float) -> dict[str, int]:
+        """Inside one flow run: fire the due timers (a task run each time) whenever the next falls due,
+        until `seconds` pass or the lease is lost; dispatch is woken for the commands' outbox rows."""
+        from flows.common import heartbeat
+        from flows.sweep import sweep_once
+
+        totals = {"sweeps": 0, "timers_fired": 0, "timers_cancelled": 0}
+        until = asyncio.get_running_loop().time() + seconds
+        while not self.stopping.is_set() and self.held and asyncio.get_running_loop().time() < until:
             due = await asyncio.to_thread(_next_due, self.db)
             wait = IDLE_SECONDS if due is None else min(IDLE_SECONDS, (due - clock.now()).total_seconds())
             if wait > 0:
-                await self._pause(self.timers, wait)
+                await self._pause(self.timers, min(wait, until - asyncio.get_running_loop().time()))
                 self.timers.clear()
                 continue
-            if self.held:
-                result = await _guarded(sweep_flow(reason="timer due", detect=False))
-                if result and result.get("timers_fired"):
-                    self.outbox.set()  # the commands the timers fired wrote outbox rows
-            else:
-                await self._pause(self.timers, RENEW_SECONDS)
+            async with heartbeat("sweep"):  # each firing is a good finish of the loop (/metrics, incidents)
+                result = await sweep_once()
+            if result.get("timers_fired"):
+                self.outbox.set()  # the commands the timers fired wrote outbox rows
+            totals["sweeps"] += 1
+            totals["timers_fired"] += result["timers_fired"]
+            totals["timers_cancelled"] += result["timers_cancelled"]
+        return totals
 
     def _listen(self) -> None:
         """LISTEN on its own connection (a thread: psycopg's notifies() blocks); reconnects when lost."""
@@ -172,6 +193,15 @@ async def dispatch_serving(seconds: float = SERVE_SECONDS) -> dict[str, int]:
     if _serving is None:
         return {}
     return await _serving.drain_on_wake(seconds)
+
+
+@flow(name="sweep", flow_run_name="sweep (hand-off)", log_prints=False)
+async def sweep_serving(seconds: float = SERVE_SECONDS) -> dict[str, int]:
+    """The `sweep` flow as a long-lived run firing timers when they fall due (as `dispatch_serving`: a flow
+    run of its own per due timer cost seconds); incident detection stays with the scheduled sweeps."""
+    if _serving is None:
+        return {}
+    return await _serving.fire_when_due(seconds)
 
 
 def _next_due(db: Database) -> datetime | None:

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                                            "(LOG_SIGNING_KEY_FILE, mode 0600) and print its verifier key")
     keygen.add_argument("--rotate", action="store_true",
                         help="retire the current key (its verifier key stays trusted) and create a new one")
+    keygen.add_argument("--export-verifiers", metavar="PATH", type=Path,
+                        help="also write the verifier keys (earlier ones, then the current) to PATH: the "
+                             "LOG_TRUSTED_KEYS_FILE of processes that serve the log without its private key")
     sub.add_parser("publish-log", help="sequence new audit events and ledger entries into the log and sign its head")
     user = sub.add_parser("create-user", help="create a user with role grants")
     user.add_argument("--username", required=True)
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
 
         created, verifier = keys.keygen(rotate=args.rotate)
         print(f"{'created' if created else 'kept'} {keys.key_file()}\n{verifier}")
+        if args.export_verifiers:
+            count = keys.export_verifiers(args.export_verifiers)
+            print(f"wrote {count} verifier key(s) to {args.export_verifiers}")
         return 0
     if args.command == "worker":  # checks its database itself, and says why it will not start
         from flows.worker import run as run_worker

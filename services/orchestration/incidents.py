@@ -7,10 +7,12 @@ again while open or acknowledged, its incident's `last_seen` moves and `count` g
 occurrences (run ids, row ids, timer ids) — it never opens a second one (a partial unique index on
 `key`, migration 0016, holds that even for two detectors at once). When it opens, the on-call is told:
 a webhook signed like the jurisdictions' (`X-Carbon-Signature: sha256=<HMAC>`, ONCALL_WEBHOOK_URL and
-ONCALL_WEBHOOK_SECRET) and an e-mail to ONCALL_EMAIL (over SMTP_HOST); each channel is recorded in
-`deliveries` under `incident:<id>`, so one that failed is retried by the next sweep, and one that
-went out is never sent again. Conditions of the database resolve themselves when they are gone (the
-dead letters retried, the loop back on time); failed flow runs wait for a person to resolve them.
+ONCALL_WEBHOOK_SECRET) and, where the process holds the transparency log's key, with it too
+(`X-Carbon-Signature-Ed25519`, checked with the published public key), and an e-mail to ONCALL_EMAIL
+(over SMTP_HOST); each channel is recorded in `deliveries` under `incident:<id>`, so one that failed is
+retried by the next sweep, and one that went out is never sent again. Conditions of the database
+resolve themselves when they are gone (the dead letters retried, the loop back on time); failed flow
+runs wait for a person to resolve them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from services.queries.flow_runs import FailedRun, ui_url
 from services.store.engine import Database
 from services.store.sql import insert_ignore
 from services.store.tables import Case, Delivery, Heartbeat, Incident, Outbox, Timer
+from services.transparency import keys
 from states.messages import reason
 
 log = logging.getLogger("carbon.incidents")
@@ -289,9 +292,12 @@ class Alerts:
         if channel.startswith("webhook:"):
             body = json.dumps({"key": key, "kind": "incident_opened", "incident": summary}, ensure_ascii=False,
                               sort_keys=True, default=str).encode()
-            response = self.channels.http.post(self.webhook_url or "", content=body, headers={
-                "Content-Type": "application/json", "Idempotency-Key": key, "X-Carbon-Event": "incident_opened",
-                "X-Carbon-Signature": dispatch.signature(self.webhook_secret, body)})
+            headers = {"Content-Type": "application/json", "Idempotency-Key": key, "X-Carbon-Event": "incident_opened",
+                       "X-Carbon-Signature": dispatch.signature(self.webhook_secret, body)}
+            signed = keys.sign_detached(body)  # the log's key: verified with the published public key
+            if signed is not None:
+                headers["X-Carbon-Signature-Ed25519"] = signed
+            response = self.channels.http.post(self.webhook_url or "", content=body, headers=headers)
             response.raise_for_status()
         else:
             subject, text_body = mail_text(summary)

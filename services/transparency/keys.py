@@ -8,10 +8,14 @@
 - `LOG_WITNESS_FILE` (default `log-witness.txt` beside the key file): the newest checkpoint the
   signer signed; verification compares the database with it, so a truncated log is caught.
 - `LOG_ORIGIN` (default `carbon-inclusion.local/log`): the log's name, also the key's name.
+
+The same key signs what the system sends out for anyone to check with its published public key
+(`GET /api/v1/public/log/key`): the on-call webhook's body (`sign_detached`).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +88,16 @@ def keyring() -> Keyring:
     return ring
 
 
+def sign_detached(body: bytes, ring: Keyring | None = None) -> str | None:
+    """`keyid=<key id, hex>,sig=<Ed25519 signature of the exact body, base64>` (the header
+    `X-Carbon-Signature-Ed25519`), or None when this process holds no signing key."""
+    ring = ring or keyring()
+    if ring.signer is None:
+        return None
+    kid = key_id(ring.name, ring.signer.public_key())
+    return f"keyid={kid.hex()},sig={base64.b64encode(ring.signer.sign(body)).decode()}"
+
+
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -110,6 +124,23 @@ def keygen(rotate: bool = False) -> tuple[bool, str]:
         _write_private(path, Ed25519PrivateKey.generate())
         created = True
     return created, vkey(name, _load_private(path.read_bytes()).public_key())
+
+
+def export_verifiers(path: Path) -> int:
+    """Write the verifier keys a process without the private key trusts (`LOG_TRUSTED_KEYS_FILE` of the API
+    processes in the scaled-out mode): the keys rotated out, then the current one, last (what `current`
+    shows). Written whole and renamed into place, so a reader never sees half a file. Returns the count."""
+    ring = keyring()
+    if ring.signer is None:
+        raise SystemExit(f"no signing key at {key_file()}: run keygen first")
+    kid = key_id(ring.name, ring.signer.public_key())
+    lines = [vkey(n, p) for k, (n, p) in ring.verifiers.items() if k != kid]
+    lines.append(vkey(ring.name, ring.signer.public_key()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    partial.replace(path)
+    return len(lines)
 
 
 def read_witness() -> str | None:

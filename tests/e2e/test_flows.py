@@ -289,6 +289,10 @@ def test_the_handoff_loop_dispatches_when_woken_and_sweeps_when_a_timer_falls_du
             running.result(timeout=60)
     with flows_db.read() as s:  # the lease went back when the loop stopped
         assert s.exec(select(lease.SchedulerLease).where(lease.SchedulerLease.name == handoffs.LEASE)).first() is None
+    # its runs name the worker process that ran them (how bench/recovery.py finds a lost worker's runs)
+    runs = TestClient(create_app(flows_db)).get("/api/v1/admin/flow-runs", headers=h("demo_admin")).json()["items"]
+    mine = {r["name"] for r in runs if f"handoff:{loop.holder}" in r["tags"]}
+    assert {"dispatch (hand-off)", "sweep (hand-off)"} <= mine
 
 
 def _statuses(db: Database, table, *where) -> set[str]:

@@ -5,6 +5,7 @@ listed for administrators in their scope, acknowledged and resolved."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -14,6 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -195,9 +199,49 @@ def test_a_new_incident_is_sent_once_signed_and_by_mail_and_a_failed_send_is_ret
     payload = json.loads(sent.content)
     assert payload["kind"] == "incident_opened" and payload["incident"]["kind"] == "dead_letter"
     assert sent.headers["Idempotency-Key"] == f"incident:{payload['incident']['id']}"
+    assert "X-Carbon-Signature-Ed25519" not in sent.headers  # this process holds no log key
     assert incidents.detect(db, [], now + timedelta(minutes=2), alerts=alerts)["alerts_sent"] == 0
     with db.read() as s:
         assert len(s.exec(select(Delivery).where(Delivery.outbox_key.startswith("incident:"))).all()) == 2
+
+
+def _receiver_accepts(public_key_pem: str, body: bytes, header: str) -> bool:
+    """What the README tells a receiver to do, with `cryptography` alone: the published key, the header's
+    `sig` (base64) over the exact body bytes."""
+    public = serialization.load_pem_public_key(public_key_pem.encode())
+    assert isinstance(public, Ed25519PublicKey)
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    try:
+        public.verify(base64.b64decode(fields["sig"]), body)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_the_webhook_is_also_signed_with_the_logs_key_and_verifies_with_the_published_public_key(
+        db: Database, case_id: int, log_key: str) -> None:
+    posts: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        return httpx.Response(200)
+
+    alerts = Alerts(webhook_url="https://oncall.example/hook", webhook_secret="s3cret-oncall-key", email=None,
+                    channels=dispatch.Channels(http=httpx.Client(transport=httpx.MockTransport(receiver))))
+    _outbox(db, "sh:1", "dead", {"jurisdiction": "SH"})
+    assert incidents.detect(db, [], clock.now(), alerts=alerts)["alerts_sent"] == 1
+    sent = posts[0]
+    published = TestClient(create_app(db)).get("/api/v1/public/log/key").json()
+    header = sent.headers["X-Carbon-Signature-Ed25519"]
+    assert header.startswith(f"keyid={published['key_id']},sig=")
+    assert _receiver_accepts(published["public_key_pem"], sent.content, header)
+    assert dispatch.verify_signature("s3cret-oncall-key", sent.content, sent.headers["X-Carbon-Signature"])
+
+    tampered = sent.content.replace(b'"SH"', b'"BJ"')
+    assert tampered != sent.content and not _receiver_accepts(published["public_key_pem"], tampered, header)
+    other = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.PEM,
+                                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert not _receiver_accepts(other.decode(), sent.content, header)
 
 
 # --- administrators ------------------------------------------------------------------------------------

@@ -70,6 +70,28 @@ def test_cli_keygen_creates_the_log_key_once_private_and_rotates(tmp_path: Path,
     assert kid in keys.keyring().verifiers and keys.keyring().current[0] != kid
 
 
+def test_cli_keygen_exports_the_verifier_keys_for_processes_without_the_private_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scaled-out API serves the log's public key and checks checkpoints without holding the private key
+    (docker/compose.yaml: only the worker signs): keygen writes it the verifier keys, the current one last."""
+    from services.transparency import keys
+
+    public = tmp_path / "public" / "log-trusted-keys.txt"
+    assert cli.main(["keygen", "--export-verifiers", str(public)]) == 0
+    _, first, wrote = capsys.readouterr().out.splitlines()
+    assert wrote == f"wrote 1 verifier key(s) to {public}" and public.read_text().splitlines() == [first]
+    assert cli.main(["keygen", "--rotate", "--export-verifiers", str(public)]) == 0
+    _, current, _ = capsys.readouterr().out.splitlines()
+    assert public.read_text().splitlines() == [first, current]
+    signer = keys.keyring().current
+    # a process with no private key, trusting only that file, shows the same current key and trusts both
+    monkeypatch.setenv("LOG_SIGNING_KEY_FILE", str(tmp_path / "absent" / "log-signing-key.pem"))
+    monkeypatch.setenv("LOG_TRUSTED_KEYS_FILE", str(public))
+    ring = keys.keyring()
+    assert ring.signer is None and ring.current is not None and signer is not None
+    assert ring.current[0] == signer[0] and len(ring.verifiers) == 2
+
+
 def test_the_worker_refuses_to_start_without_a_database(tmp_path) -> None:
     """A worker with no DATABASE_URL used to run every flow on a fresh SQLite file and look healthy."""
     import os

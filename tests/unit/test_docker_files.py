@@ -38,8 +38,8 @@ COMPOSE = DOCKER / "compose.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 PREFECT_YAML = ROOT / "prefect.yaml"
 
-SERVICES = {"db", "prefect-server", "migrate", "api", "deploy", "worker"}
-APP_SERVICES = {"migrate", "api", "deploy", "worker"}  # run the image built from docker/Dockerfile
+SERVICES = {"db", "prefect-server", "migrate", "keygen", "api", "deploy", "worker"}
+APP_SERVICES = {"migrate", "keygen", "api", "deploy", "worker"}  # run the image built from docker/Dockerfile
 DB_CLIENTS = {"migrate", "api", "worker"}  # need DATABASE_URL (the worker's flow runs use it)
 PREFECT_CLIENTS = {"api", "deploy", "worker"}  # need PREFECT_API_URL
 POOL = "carbon"
@@ -211,7 +211,8 @@ class _Parsed(Exception):
 
 def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
               capsys: pytest.CaptureFixture) -> argparse.Namespace:
-    """Parse argv with `services.cli.main`'s own parser and stop before it opens a database."""
+    """Parse argv with `services.cli.main`'s own parser and stop before it opens a database (or, for
+    `keygen`, before it writes a key file)."""
     import services.cli as cli
 
     seen: dict[str, argparse.Namespace] = {}
@@ -228,6 +229,7 @@ def parse_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
         m.setattr(argparse.ArgumentParser, "parse_args", spy)
         m.setattr(cli, "Database", stop)
         m.setattr("flows.worker.run", stop)  # `worker` checks its database itself
+        m.setattr("services.transparency.keys.keygen", stop)  # `keygen` opens no database: it writes the key
         try:
             cli.main(list(argv))
         except _Parsed:
@@ -654,7 +656,8 @@ def test_compose_migrate_and_api_commands(compose: dict, monkeypatch: pytest.Mon
     match = re.fullmatch(r"\$\{API_PORTS:-(\d+)\}:(\d+)", ports)
     assert match and (int(match.group(1)), int(match.group(2))) == (api.port, api.port), ports
     assert "container_name" not in services["api"], "a fixed container name cannot be scaled"
-    assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    assert services["api"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"},
+                                             "keygen": {"condition": "service_completed_successfully"}}
     # ready: the database reachable and migrated, Prefect reachable (what the smoke script waits for)
     assert local_health_url(services["api"]["healthcheck"]["test"]) == (api.port, "/readyz")
 
@@ -690,7 +693,8 @@ def test_compose_worker(compose: dict, prefect_yaml: dict) -> None:
     assert args["work_pool_name"] == POOL and args["worker_type"] == "process"
     env = worker["environment"]
     assert env["SCHEDULER"] == "prefect"
-    assert worker["depends_on"] == {"deploy": {"condition": "service_completed_successfully"}}
+    assert worker["depends_on"] == {"deploy": {"condition": "service_completed_successfully"},
+                                    "keygen": {"condition": "service_completed_successfully"}}
     # the image's HEALTHCHECK probes the API, which does not run here: the worker brings its own
     health = worker["healthcheck"]
     assert args.get("with_healthcheck") is True
@@ -700,6 +704,46 @@ def test_compose_worker(compose: dict, prefect_yaml: dict) -> None:
     assert worker.get("init") is True
     # SIGTERM: the worker's own grace ends before compose's stop_grace_period kills it
     assert args["grace"] < int(str(worker["stop_grace_period"]).removesuffix("s"))
+
+
+def _mounts(service: dict) -> dict[str, tuple[str, bool]]:
+    """Named volumes of a service: volume -> (path inside, read-only)."""
+    out = {}
+    for spec in service.get("volumes") or []:
+        name, path, *mode = spec.split(":")
+        if not name.startswith((".", "/")):
+            out[name] = (path, mode == ["ro"])
+    return out
+
+
+def test_only_the_worker_holds_the_logs_private_key(compose: dict, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """keygen creates the key on `log-keys`, mounted by the worker alone (publish-log signs there; its
+    witness file is written beside the key); the API serves and checks with the verifier keys keygen
+    exports to `log-public`, mounted read-only, and never sees the private key."""
+    services = services_of(compose)
+    keygen, worker, api = services["keygen"], services["worker"], services["api"]
+    [call] = [parse_cli(argv, monkeypatch, capsys) for argv in cli_invocations(effective_command(keygen))]
+    assert call.command == "keygen" and not call.rotate
+    key_file = keygen["environment"]["LOG_SIGNING_KEY_FILE"]
+    assert worker["environment"]["LOG_SIGNING_KEY_FILE"] == key_file
+    holders = {name for name, s in services.items() if "log-keys" in _mounts(s)}
+    assert holders == {"keygen", "worker"}
+    for name in ("keygen", "worker"):
+        path, read_only = _mounts(services[name])["log-keys"]
+        assert posixpath.dirname(key_file) == path and not read_only, name  # the witness is written there
+    exported = str(call.export_verifiers)
+    assert api["environment"]["LOG_TRUSTED_KEYS_FILE"] == exported
+    assert "LOG_SIGNING_KEY_FILE" not in api["environment"] and "LOG_SIGNING_KEY" not in api["environment"]
+    path, read_only = _mounts(api)["log-public"]
+    assert posixpath.dirname(exported) == path and read_only
+    assert _mounts(keygen)["log-public"] == (path, False)
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["keygen"] == {"condition": "service_completed_successfully"}
+    assert {"log-keys", "log-public"} <= set(compose["volumes"])
+    # the image creates both mount points owned by its user (a named volume starts with that owner)
+    assert re.search(r"mkdir -p [^&]*/app/var/log-keys", DOCKERFILE.read_text())
+    assert re.search(r"chmod 700 /app/var/log-keys", DOCKERFILE.read_text())
 
 
 def test_non_api_app_services_override_the_image_healthcheck(compose: dict,
