@@ -68,7 +68,7 @@ def coded(field: str, value: Any) -> Pair:
         said = joined(parts, "sep.items")
         return said.zh, said.en
     if isinstance(value, dict) and "division" in value:
-        return _location(value)
+        return location_words(value)
     if isinstance(value, dict):
         parts = [_commitment_or_field(k, v) for k, v in value.items()]
         said = joined(parts, "sep.items")
@@ -82,7 +82,7 @@ def coded(field: str, value: Any) -> Pair:
     return raw, raw
 
 
-def _location(value: dict[str, Any]) -> Pair:
+def location_words(value: dict[str, Any]) -> Pair:
     """A structured location (Jiaxing art. 12): the division by its name with its GB/T 2260 code, then the
     street address as the applicant wrote it."""
     code = str(value.get("division") or "")

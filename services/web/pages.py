@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
+from services.web.brief import location_words
 from states.messages import CATALOGUE
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -98,7 +99,8 @@ def _today() -> str:
     return local_date(clock.now()).isoformat()
 
 
-templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, form_key=_form_key, today=_today)
+templates.env.globals.update(t=_t, L=_label, pick=_pick, event_label=_event, form_key=_form_key, today=_today,
+                             location_words=location_words)
 templates.env.filters["local"] = _local
 
 

@@ -61,6 +61,8 @@ def test_open_notices_are_listed_with_their_period_in_both_languages(browser: Br
     assert page.status_code == 200
     assert first in page.text and last in page.text and "截止时间（北京时间）" in page.text
     assert "※ 暂定" in page.text and "提出异议" in page.text
+    # the location reads as its division's name and code, then the address (not the stored mapping)
+    assert "'division'" not in page.text and re.search(r"[\u4e00-\u9fff]+（\d{6}） 示范区 1 号", page.text)
     for name in ("name", "contact", "text"):  # every input has its label
         assert f'<label for="obj-f-{name}">' in page.text
     browser.client.cookies.set("lang", "en")
