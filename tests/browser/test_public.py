@@ -124,7 +124,7 @@ def test_public_lists_are_cards_on_a_phone(visitor: Visitor, site: Site) -> None
     for text in page.locator("table.cards tbody tr").all_inner_texts():
         first_day = next((w for w in text.split() if len(w) == 10 and w[4] == "-"), None)
         if first_day and first_day > today:
-            assert "进行中" not in text and "尚未开始" in text, text
+            assert "进行中" not in text and "已发布" in text and "起算" in text, text
     for path, name in (("/public/registry/projects", "phone-projects"),
                        ("/public/registry/methodologies", "phone-methodologies")):
         visitor.goto(path, name)
