@@ -67,6 +67,8 @@ def test_the_case_shows_the_minting_until_done_and_the_individual_reads_points_a
     approver.goto(f"/cases/{cid}", "case-minting-queued")
     section = approver.page.locator("#scenario-report")
     assert "已批准，正在排队铸造并按用户分配" in section.get_by_test_id("minting").inner_text()
+    # the header's state ("issued", the decision) says beside it that the minting is still to come
+    assert "正在排队铸造" in approver.page.get_by_test_id("minting-badge").inner_text()
     assert section.get_by_test_id("allocation-root").count() == 0
     # every figure of the report has its label: no raw key on the page
     labels = section.locator("dt[data-figure]")
@@ -78,6 +80,7 @@ def test_the_case_shows_the_minting_until_done_and_the_individual_reads_points_a
         root = s.exec(select(ScenarioAllocation.root).where(col(ScenarioAllocation.case_id) == cid)).one()
     assert section.get_by_test_id("allocation-root").inner_text() == root
     assert section.get_by_test_id("minting").count() == 0
+    assert approver.page.get_by_test_id("minting-badge").count() == 0
     # the enterprise sees the period it holds on its users' behalf
     enterprise = new_visitor("enterprise")
     enterprise.sign_in("ord_applicant")
