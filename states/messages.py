@@ -831,7 +831,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The scenario's methodology declares no quantification as data (activities, formulas, parameters, caps): "
         "it cannot be verified digitally",
     ),
-    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第22条）",
+    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第二十二条）",
                                       "Data files no longer match their SHA-256 taken at intake: {batches} "
                                       "(data must be traceable, Shanghai art. 22)"),
     "reason.scenario_engine_unknown": ("未知的计算引擎“{engine}”", "Unknown engine '{engine}'"),
@@ -866,7 +866,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "chart.scenario_month": ("月", "month"),
     # what verification leaves out (states/scenario_verification.py; what intake refuses is below)
     "reason.scenario_duplicate_records": ("本期数据中有{count}条记录的来源编号重复：数据文件并非全部经接收校验，"
-                                          "不予核证（上海办法第22条）",
+                                          "不予核证（上海办法第二十二条）",
                                           "{count} records of the period repeat a source record id: the files were "
                                           "not all checked at intake, so the period is not verified "
                                           "(Shanghai art. 22)"),
