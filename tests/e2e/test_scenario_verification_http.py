@@ -123,6 +123,7 @@ def test_shanghai_verifies_a_year_and_excludes_days_without_a_parameter_in_force
     assert monthly.status_code == 422  # Shanghai issues annually (art. 15: 原则上每年签发一次)
     old = _verify(client, "sh_review_centre", pid, "2023", 201)
     assert old["figures"]["exclusions"]["no_parameter"] == 1 and old["figures"]["participants"] == 0
+    assert old["figures"]["records"]["in_period"] == old["figures"]["records"]["counted"] + 1
     year = _verify(client, "sh_case_officer", pid, "2026", 201)
     # 10 km × (0.20 − 0.04) + 2.5 km × 0.20 (January 2026: the 2024 car factor; 0.18 from February)
     assert year["figures"]["totals"]["reduction_g"] == 1600 + 500

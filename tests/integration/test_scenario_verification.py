@@ -40,6 +40,10 @@ def test_a_period_is_verified_by_its_rules(db: Database) -> None:
     # late (more than 3 days before their batch, yet by the cut-off): r5, r9, r10 — only r10 had consent
     assert f["records"] == {"in_period": 9, "counted": 6, "late": 3, "excluded": 4}
     assert f["exclusions"] == {"back_dated": 1, "no_consent": 3, "no_parameter": 0, "formula_undefined": 0}
+    # the report's reconciliation: the period's records are counted or left out for a reason of the period;
+    # back-dated records belong to earlier periods (not among them)
+    assert f["records"]["in_period"] == f["records"]["counted"] + sum(
+        n for code, n in f["exclusions"].items() if code != "back_dated")
     assert f["capped_user_days"] == 1
     assert f["received_by_activity"] == {"bike_trip": {"unit": "km", "records": 2, "quantity": "15.5"},
                                          "metro_trip": {"unit": "km", "records": 7, "quantity": "310.000"}}

@@ -42,6 +42,11 @@ def test_the_review_centre_verifies_from_the_page_and_the_approver_reads_the_rep
     assert re.search(r'data-exclusion="no_consent"><th scope="row">活动日无用户授权[^<]*</th><td class="num">3<',
                      report)
     assert 'data-input="d0205"' in report and 'data-input="d0302"' in report and "燃油车排放因子" in report
+    # the counts reconcile on the page: the period's 9 records are 6 counted + 3 without consent; the one
+    # back-dated record belongs to January; two batches of February plus one in the late window
+    assert "核对：本期活动记录 9 = 计入 6 + 不计入 3（无授权 3、无有效参数 0、公式无定义 0）" in report
+    assert "另有 1 条以往期间的补报超过截止日" in report
+    assert re.search(r"补报期内接收的批次（含本期迟报记录）</th><td class=\"num\">1<", report)
     digest = re.search(r"<code data-digest>([0-9a-f]{64})</code>", report)
     assert digest and digest.group(1) in approver.get(f"/api/v1/scenarios/{pid}/reports",
                                                       headers={"Authorization": "Bearer demo-ord_approver"}).text
