@@ -80,7 +80,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "figure.exclusions.no_consent": ("剔除：活动日无用户授权", "Excluded: no consent on the activity date"),
     "figure.exclusions.no_parameter": ("剔除：活动日无有效关键参数", "Excluded: no key parameter in force"),
     "figure.exclusions.formula_undefined": ("剔除：公式无定义", "Excluded: formula undefined"),
-    "figure.totals.reduction_g": ("本期减排量（克二氧化碳当量）", "Reductions of the period (g CO2e)"),
+    "figure.totals.reduction_g": ("本期减排量", "Reductions of the period"),  # value in grams (the key says so)
     "outbox_kind.issue_to_users": ("场景减排量铸造与按用户分配", "Mint the scenario block and allocate it per user"),
     "event.scenario_issued": ("已铸造并按用户分配", "Minted and allocated per user"),
     "reason.scenario_units_gone": (
