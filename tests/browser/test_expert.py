@@ -125,3 +125,5 @@ def test_the_drawn_panel_appears_without_a_reload(visitor: Visitor, site: Site) 
     # the to-do list beside it moved on too: the composing task the draw cancelled is gone
     todo = page.locator("#todo").inner_text()
     assert "组建专家组" not in todo and "专家组结论" in todo  # nothing left to compose; the chair's task is open
+    # each drawn expert's opinion task names the expert it is addressed to, not "unclaimed"
+    assert todo.count("（待办）") >= len(seated) - 1

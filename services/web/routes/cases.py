@@ -98,9 +98,11 @@ def case_context(session: Session, case: Case, actor: Actor, lang: str) -> dict[
     visible_rows = documents.visible_events(session, actor, case, rows)
     the_brief = brief.brief(session, case, actor, visible_rows, detail["documents"])
     names = the_brief["names"]
-    task_people = brief.names_of(session, {t["assignee_id"] for t in detail["open_tasks"] if t["assignee_id"]})
-    for t in detail["open_tasks"]:
+    addressed = {t[k] for t in detail["open_tasks"] for k in ("assignee_id", "candidate_user_id") if t[k]}
+    task_people = brief.names_of(session, addressed)
+    for t in detail["open_tasks"]:  # an expert's opinion is addressed to one drawn expert: name them, not "unclaimed"
         t["assignee_name"] = task_people.get(t["assignee_id"] or 0, "")
+        t["addressed_to"] = task_people.get(t["candidate_user_id"] or 0, "")
     events = []
     for row in visible_rows:
         e = plain(event_view(row))
