@@ -46,6 +46,8 @@ def test_the_review_centre_verifies_from_the_page_and_the_approver_reads_the_rep
     # back-dated record belongs to January; two batches of February plus one in the late window
     assert "核对：本期活动记录 9 = 计入 6 + 不计入 3（无授权 3、无有效参数 0、公式无定义 0）" in report
     assert "另有 1 条以往期间的补报超过截止日" in report
+    # one day of history is no baseline: the page says the period's own days were used
+    assert "历史数据不足 14 天" in report and "以本期各日为基准" in report
     assert re.search(r"补报期内接收的批次（含本期迟报记录）</th><td class=\"num\">1<", report)
     digest = re.search(r"<code data-digest>([0-9a-f]{64})</code>", report)
     assert digest and digest.group(1) in approver.get(f"/api/v1/scenarios/{pid}/reports",

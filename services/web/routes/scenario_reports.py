@@ -27,6 +27,7 @@ from services.web.pages import lang_of, render
 from states.messages import Reason, text
 from states.profiles import get_profile
 from states.scenario_verification import chart_series
+from states.scenarios import MIN_HISTORY_DAYS
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,4 +103,4 @@ def report_page(project_id: int, report_id: int, request: Request, signed: Signe
     with get_db(request).read() as session:
         report = plain(reads.report(session, signed.actor, project_id, report_id))
     return render(request, "scenario_report.html", r=report, f=report["figures"],
-                  charts=charts(report["figures"], lang_of(request)), kg=_kg)
+                  charts=charts(report["figures"], lang_of(request)), kg=_kg, min_history_days=MIN_HISTORY_DAYS)
