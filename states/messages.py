@@ -831,7 +831,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The scenario's methodology declares no quantification as data (activities, formulas, parameters, caps): "
         "it cannot be verified digitally",
     ),
-    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}（数据须可追溯，上海办法第二十二条）",
+    "reason.scenario_input_altered": ("数据文件与接收时的 SHA-256 不一致：{batches}"
+                                      "（数据须可追溯，上海办法第二十二条）",
                                       "Data files no longer match their SHA-256 taken at intake: {batches} "
                                       "(data must be traceable, Shanghai art. 22)"),
     "reason.scenario_engine_unknown": ("未知的计算引擎“{engine}”", "Unknown engine '{engine}'"),
