@@ -63,6 +63,7 @@ def test_open_notices_are_listed_with_their_period_in_both_languages(browser: Br
     assert "※ 暂定" in page.text and "提出异议" in page.text
     # the location reads as its division's name and code, then the address (not the stored mapping)
     assert "'division'" not in page.text and re.search(r"[\u4e00-\u9fff]+（\d{6}） 示范区 1 号", page.text)
+    assert re.search(r"SH-M-PV-001《[^》]+》", page.text)  # the methodology by its title too
     for name in ("name", "contact", "text"):  # every input has its label
         assert f'<label for="obj-f-{name}">' in page.text
     browser.client.cookies.set("lang", "en")
