@@ -135,14 +135,13 @@ def notices(request: Request, jurisdiction: Code = None, closed: Literal["", "1"
 def _subject(session: Session, case: Case) -> dict[str, Any]:
     org = session.get(Organisation, case.applicant_org_id) if case.applicant_org_id else None
     shown = {k: case.application[k] for k in PUBLISHED_FIELDS if case.application.get(k) not in (None, "", [])}
-    if "methodology_code" in shown:  # the public reads the methodology by its title, not its code alone
-        title = session.exec(select(col(MethodologyVersion.title)).where(
-            col(MethodologyVersion.jurisdiction) == case.jurisdiction,
-            col(MethodologyVersion.code) == shown["methodology_code"],
-            col(MethodologyVersion.version) == str(shown.get("methodology_version", "")))).first()
-        if title:
-            shown["methodology_code"] = f"{shown['methodology_code']}《{title}》"
-    return {"procedure": case.procedure, "title": case.application.get("title", ""), "vintage": case.vintage,
+    # the public reads the methodology by its title, not its code alone
+    title = session.exec(select(col(MethodologyVersion.title)).where(
+        col(MethodologyVersion.jurisdiction) == case.jurisdiction,
+        col(MethodologyVersion.code) == shown.get("methodology_code"),
+        col(MethodologyVersion.version) == str(shown.get("methodology_version", "")))).first()
+    return {"methodology_title": title or "",
+            "procedure": case.procedure, "title": case.application.get("title", ""), "vintage": case.vintage,
             "applicant": org.name if org else "", "fields": shown}
 
 
