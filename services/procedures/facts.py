@@ -34,12 +34,13 @@ from states.spec import CommentFacts, MethodologyFacts, PanelFacts, ProjectFacts
 
 OPEN_OBJECTIONS = select(Objection.id).where(Objection.case_id == sa.bindparam("case_id"), Objection.status == "open")
 
-# A cited methodology version as the rules see it: the columns MethodologyFacts holds, built once.
+# A methodology version as the rules see it: the columns MethodologyFacts holds, built once.
 _MV = MethodologyVersion
-VERSION_ANYWHERE: sa.Select[Any] = sa.select(
+VERSION_FACTS: sa.Select[Any] = sa.select(
     col(_MV.code), col(_MV.version), col(_MV.jurisdiction), col(_MV.kind), col(_MV.tier), col(_MV.status),
-    col(_MV.scope), col(_MV.grace_until), col(_MV.superseded_by).label("current_version"),
-).where(col(_MV.code) == sa.bindparam("code"), col(_MV.version) == sa.bindparam("version"))
+    col(_MV.scope), col(_MV.grace_until), col(_MV.superseded_by).label("current_version"))
+VERSION_ANYWHERE = VERSION_FACTS.where(col(_MV.code) == sa.bindparam("code"),
+                                       col(_MV.version) == sa.bindparam("version"))
 VERSION_HERE = VERSION_ANYWHERE.where(col(_MV.jurisdiction) == sa.bindparam("jurisdiction"))
 
 T = TypeVar("T")
@@ -100,10 +101,10 @@ class CaseFacts:
                    if cid != self.case.id and app.get("code") == code and app.get("version") == version)
 
     def covering_standards(self, scope: str, tiers: tuple[str, ...]) -> list[MethodologyFacts]:
-        rows = self.session.exec(select(MethodologyVersion).where(
-            col(MethodologyVersion.jurisdiction) == self.case.jurisdiction, col(MethodologyVersion.scope) == scope,
-            col(MethodologyVersion.status) == "filed", col(MethodologyVersion.tier).in_(tiers)))
-        return [_methodology_facts(m) for m in rows]
+        rows = self.session.execute(VERSION_FACTS.where(
+            col(_MV.jurisdiction) == self.case.jurisdiction, col(_MV.scope) == scope,
+            col(_MV.status) == "filed", col(_MV.tier).in_(tiers)))
+        return [MethodologyFacts(**row._mapping) for row in rows]
 
     def project(self) -> ProjectFacts | None:
         def load() -> ProjectFacts | None:
@@ -191,8 +192,3 @@ class CaseFacts:
             col(ReportHandler.case_id) == self.case.id, col(ReportHandler.withdrawn_at).is_(None)).order_by(
             col(ReportHandler.id))))
 
-
-def _methodology_facts(m: MethodologyVersion) -> MethodologyFacts:
-    return MethodologyFacts(code=m.code, version=m.version, jurisdiction=m.jurisdiction, kind=m.kind, tier=m.tier,
-                            status=m.status, scope=m.scope, grace_until=m.grace_until,
-                            current_version=m.superseded_by)

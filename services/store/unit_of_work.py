@@ -38,7 +38,6 @@ from sqlalchemy.orm import Session
 from services.store.tables import AuditEvent, ClockSegment, Timer, table_of
 
 AUDIT = table_of(AuditEvent)
-_AUDIT_INSERT = AUDIT.insert().returning(AUDIT.c.id, sort_by_parameter_order=True)
 BLIND_UPDATED = (ClockSegment, Timer)
 UpdateShape = tuple[sa.Table, tuple[tuple[str, bool], ...], tuple[str, ...]]  # table, (column, is null), set
 RecordShape = tuple[sa.Table, tuple[str, ...]]  # table, changed columns
@@ -101,7 +100,7 @@ class UnitOfWork:
 
     def _insert_audit(self, conn: sa.Connection) -> None:
         if self.audit:
-            ids = conn.execute(_AUDIT_INSERT, [row for row, _ in self.audit]).scalars().all()
+            ids = conn.execute(_returning_insert(AUDIT), [row for row, _ in self.audit]).scalars().all()
             for (_, record), id_ in zip(self.audit, ids, strict=True):
                 record.id = id_
 

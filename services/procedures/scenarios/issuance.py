@@ -127,6 +127,12 @@ class _Planned:
     carry: tuple[Path, str]
 
 
+def _carry_sha(session: Session, project_id: int) -> str | None:
+    """The SHA-256 of the scenario's current carry file (None: no carry yet): what a plan was made from."""
+    row = session.get(ScenarioCarry, project_id)
+    return None if row is None else row.sha256
+
+
 def _plan(db: Database, case: Case, project: Project) -> _Planned:
     """Each user's eligible grams (their carry plus the period's reductions from the report's users file,
     refused if its SHA-256 changed), allocated (states/scenarios.allocate), and written: the users' rows,
@@ -136,8 +142,7 @@ def _plan(db: Database, case: Case, project: Project) -> _Planned:
     with db.read() as session:
         report = session.get(ScenarioReport, int(app["report"]["id"]))
         assert report is not None  # the campaign attached it
-        row = session.get(ScenarioCarry, pk(project))
-        carry_sha = None if row is None else row.sha256
+        carry_sha = _carry_sha(session, pk(project))
         reductions = report_users(report)
         carry = current_carry(session, pk(project))
     block, rows = allocation_rows(reductions, carry)
@@ -205,8 +210,7 @@ def run_issue(db: Database, case_id: int, approver_id: int | None = None) -> int
                 locked = lock_scenario(session, pk(project))
                 if (done := allocation_of(session, case_id)) is not None:
                     return pk(done)
-                row = session.get(ScenarioCarry, pk(project))
-                if (None if row is None else row.sha256) != plan.carry_sha:
+                if _carry_sha(session, pk(project)) != plan.carry_sha:
                     continue  # a correction or another period changed the carry meanwhile: plan again
                 assert held is not None
                 recorded = _record(session, case, held, locked, plan, approver_id, clock.now())
